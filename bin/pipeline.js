@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Thin launcher: the CLI is compiled to dist/ by `npm run build` (run automatically by `npm ci`).
+import('../dist/src/cli/main.js').catch((err) => {
+  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/src/cli/main.js')) {
+    console.error('pipeline: not built yet; run `npm run build` (or `npm ci`) first');
+    process.exit(2);
+  }
+  throw err;
+});

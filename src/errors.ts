@@ -1,0 +1,67 @@
+/**
+ * One error hierarchy for the whole project. Every error carries a stable code
+ * (`PIPE_<AREA>_<WHAT>`), an optional cause, and says whether retrying can help.
+ * `retriable` defaults to false: an unknown failure must stop, never loop.
+ */
+export interface PipelineErrorOptions {
+  cause?: unknown;
+  retriable?: boolean;
+  /** What the user can do about it, printed after the message. */
+  hint?: string;
+  /** Structured context for logs (table, stream, partition, ...). */
+  details?: Record<string, unknown>;
+}
+
+/** Base class: code + message + cause + retriable flag. */
+export class PipelineError extends Error {
+  readonly code: string;
+  readonly retriable: boolean;
+  readonly hint?: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: string, message: string, options: PipelineErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  /** One line for a terminal: `CODE message (hint)`. */
+  toLine(): string {
+    return `${this.code} ${this.message}${this.hint ? ` (${this.hint})` : ''}`;
+  }
+}
+
+/** The user's input (spec, flags, files) is wrong. Exit code 1 (2 for usage). */
+export class UsageError extends PipelineError {}
+
+/** A spec failed to load or validate; diagnostics were already printed. */
+export class SpecError extends PipelineError {}
+
+/** The Delta table layer failed (log, snapshot, commit, merge). */
+export class LakeError extends PipelineError {}
+
+/** Another writer committed the same version first; the caller re-reads and retries. */
+export class CommitConflictError extends LakeError {
+  constructor(message: string, options: PipelineErrorOptions = {}) {
+    super('PIPE_LAKE_CONFLICT', message, { retriable: true, ...options });
+  }
+}
+
+/** A batch cannot be written to a table as-is (type change that cannot widen, bad key). */
+export class SchemaMismatchError extends LakeError {}
+
+/** Kafka/source-side failure. Network errors are retriable; data loss is not. */
+export class SourceError extends PipelineError {}
+
+/** Checkpoint state is missing, locked, or incompatible with the spec. */
+export class CheckpointError extends PipelineError {}
+
+/** Renders any thrown value as one line for the user. */
+export function describeError(err: unknown): string {
+  if (err instanceof PipelineError) return err.toLine();
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

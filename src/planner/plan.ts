@@ -1,0 +1,79 @@
+/**
+ * The Plan: what `pipeline plan` renders and what `pipeline run` executes. It is a pure
+ * function of the spec (see `compilePlan`), with deterministic node ids so renders are
+ * stable and golden files do not churn. The runtime reads the resolved fields below
+ * (`source`, `streams`, `trigger`, `routing`, `sinks`, `deadLetter`, `checkpointPath`);
+ * `nodes`/`edges` are the reviewable DAG view of the same facts.
+ */
+import type { KafkaSourceSpec, RecordFormat, TableMode, UnmatchedPolicy, PipelineSpec } from '../spec/types.js';
+
+export type NodeKind =
+  | 'source-kafka'
+  | 'decode-json'
+  | 'decode-avro'
+  | 'decode-protobuf'
+  | 'route'
+  | 'sink-delta'
+  | 'sink-dead-letter';
+
+/** One operator in the DAG. `props` are shown in renders, in key order given. */
+export interface PlanNode {
+  /** Deterministic, e.g. `source`, `decode`, `route`, `sink.orders`, `sink._dead_letter`. */
+  id: string;
+  kind: NodeKind;
+  props: Record<string, unknown>;
+}
+
+/** A typed edge: `port` names the output of `from` (e.g. a route value, `error`, `unmatched`). */
+export interface PlanEdge {
+  from: string;
+  to: string;
+  port?: string;
+}
+
+/** A resolved table sink (gold table). `path` is absolute. */
+export interface SinkPlan {
+  id: string;
+  table: string;
+  path: string;
+  mode: TableMode;
+  mergeKeys: string[];
+  sequenceBy?: string;
+  partitionBy: string[];
+  columns?: Record<string, string>;
+  deleteWhen?: string;
+}
+
+export interface StreamPlan {
+  index: number;
+  /** `<pipeline>/<index>`: the Delta txn appId and checkpoint directory name. */
+  appId: string;
+  /** Kafka consumer group id used for lag reporting. */
+  groupId: string;
+  /** Owned partitions, when the partition count is known (plan --partitions N, or at run time). */
+  partitions?: number[];
+}
+
+export interface Plan {
+  planVersion: 1;
+  pipeline: string;
+  source: {
+    id: string;
+    kafka: KafkaSourceSpec;
+    format: RecordFormat;
+  };
+  streams: StreamPlan[];
+  trigger: { intervalMs: number; maxRecordsPerBatch: number };
+  watermark?: { column: string; delayMs: number };
+  routing: { field: string; routes: Record<string, string>; unmatched: UnmatchedPolicy };
+  sinks: SinkPlan[];
+  deadLetter: { id: string; table: string; path: string };
+  /** Absolute. Stream i keeps its write-ahead log under `<checkpointPath>/<i>/`. */
+  checkpointPath: string;
+  /** Absolute output directory. */
+  outputPath: string;
+  nodes: PlanNode[];
+  edges: PlanEdge[];
+  /** The spec the plan was compiled from (secrets included: never render this field). */
+  spec: PipelineSpec;
+}

@@ -1,0 +1,131 @@
+/**
+ * The typed pipeline spec, as produced by the loader after interpolation, `--set`
+ * overrides, schema validation and defaults. Everything downstream (planner, runtime)
+ * reads only this shape. `schema/pipeline.schema.json` describes the same shape; a test
+ * fails when the two drift.
+ */
+
+/** A duration string: `<number><ms|s|m|h|d>`, e.g. `250ms`, `5s`, `1m`. */
+export type Duration = string;
+
+export type RecordFormat = 'json' | 'avro' | 'protobuf';
+export type StartingOffsets = 'earliest' | 'latest';
+export type TableMode = 'upsert' | 'append' | 'scd2';
+export type UnmatchedPolicy = 'dead_letter' | 'drop';
+
+export interface SaslSpec {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  /** Should come from `${ENV_VAR}`; redacted in every output. */
+  password: string;
+}
+
+export interface KafkaSourceSpec {
+  /** Normalised to a list (a comma-separated string is split). */
+  brokers: string[];
+  topic: string;
+  /** First start only; later runs resume from the checkpoint. Default `earliest`. */
+  startingOffsets: StartingOffsets;
+  /** Consumer group id prefix; default `pipeline-<name>`. Stream i uses `<prefix>-<i>`. */
+  groupIdPrefix?: string;
+  clientId?: string;
+  ssl?: boolean;
+  sasl?: SaslSpec;
+  /** When retention removed offsets the checkpoint needs: true (default) stops with an error. */
+  failOnDataLoss: boolean;
+}
+
+export interface SourceSpec {
+  kafka: KafkaSourceSpec;
+  /** Record value encoding. Default `json`. */
+  format: RecordFormat;
+}
+
+export interface TriggerSpec {
+  /** A batch closes after this long... Default `5s`. */
+  interval: Duration;
+  /** ...or at this many records, whichever comes first. Default 100000. */
+  maxRecordsPerBatch: number;
+}
+
+export interface WatermarkSpec {
+  column: string;
+  delay: Duration;
+}
+
+export interface RoutingSpec {
+  /** Top-level field of the record whose value selects the route. */
+  field: string;
+  /** Field value -> table name. */
+  routes: Record<string, string>;
+  /** What happens to records whose field matches no route. Default `dead_letter`. */
+  unmatched: UnmatchedPolicy;
+}
+
+export interface TableSpec {
+  /** `upsert` when mergeKeys is set (default), else `append`. */
+  mode: TableMode;
+  mergeKeys?: string[];
+  /** Required for upsert and scd2: the greater value wins. */
+  sequenceBy?: string;
+  partitionBy?: string[];
+  /** Declared columns: name -> DuckDB type name. Other columns are inferred. */
+  columns?: Record<string, string>;
+  /** SQL predicate over the record; matching records delete their key (CDC). */
+  deleteWhen?: string;
+}
+
+export interface DeadLetterSpec {
+  /** Table name under output.path. Default `_dead_letter`. */
+  table: string;
+}
+
+export interface OutputSpec {
+  /** Directory holding one Delta table per table name. */
+  path: string;
+}
+
+export interface CheckpointSpec {
+  /** Directory holding per-stream checkpoints. Default `<output.path>/_checkpoints`. */
+  path: string;
+}
+
+export interface PipelineSpec {
+  apiVersion: 'pipeline/v1';
+  /** Lowercase slug; keys checkpoints, consumer groups and txn app ids. */
+  name: string;
+  description?: string;
+  source: SourceSpec;
+  /** Parallel streams; partition p belongs to stream p % streams. Default 1. */
+  streams: number;
+  trigger: TriggerSpec;
+  watermark?: WatermarkSpec;
+  routing: RoutingSpec;
+  tables: Record<string, TableSpec>;
+  deadLetter: DeadLetterSpec;
+  output: OutputSpec;
+  checkpoint: CheckpointSpec;
+}
+
+/** A position in a source file, 1-based. */
+export interface SourcePosition {
+  line: number;
+  col: number;
+}
+
+export type Severity = 'error' | 'warning';
+
+/**
+ * A spec problem as a value. Printed `file:line:col: severity CODE message`, then the hint.
+ * `path` is the JSON pointer-ish dotted path of the offending node (`tables.orders.mergeKeys`).
+ */
+export interface Diagnostic {
+  code: string;
+  severity: Severity;
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+  hint?: string;
+}
