@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { consumeUntil, fastGroup, kafkaClient } from './kafka-helpers.js';
+
+// kafkajs' Java-compatible murmur2, to check that the launcher partitions keys like Java does.
+const murmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
+const javaPartition = (key: string, partitions: number) => (murmur2(Buffer.from(key)) & 0x7fffffff) % partitions;
+
+const PARTITIONS = 8;
+const RECORDS = 3000;
+
+describe('test broker', () => {
+  let broker: TestBroker;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'broker-test-'));
+    broker = await startBroker({ topics: [{ name: 'smoke', partitions: PARTITIONS }] });
+  });
+  afterAll(async () => {
+    await broker?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints a loopback bootstrap address', () => {
+    expect(broker.bootstrap).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('produces a record file that a kafkajs consumer reads back exactly', async () => {
+    const records = Array.from({ length: RECORDS }, (_, i) => ({
+      key: i % 50 === 49 ? null : `key-${i % 300}`,
+      value: JSON.stringify({ i, text: 'é'.repeat(i % 7) }),
+      timestamp: 1_700_000_000_000 + i,
+    }));
+    const file = join(dir, 'smoke.bin');
+    expect(await writeRecordFile(file, records)).toBe(RECORDS);
+    expect(await broker.produceFile('smoke', file)).toBe(RECORDS);
+
+    const seen = await consumeUntil(kafkaClient(broker.bootstrap).consumer({ groupId: 'smoke-reader', ...fastGroup }), 'smoke', RECORDS);
+    expect(seen).toHaveLength(RECORDS);
+    expect(seen.map((r) => JSON.parse(r.value).i).sort((a, b) => a - b)).toEqual(records.map((_, i) => i));
+
+    const partitionOfKey = new Map<string, number>();
+    for (const r of seen) {
+      const i = JSON.parse(r.value).i as number;
+      expect(r.key).toBe(records[i]!.key);
+      if (r.key === null) continue;
+      expect(r.partition).toBe(javaPartition(r.key, PARTITIONS));
+      expect(partitionOfKey.get(r.key) ?? r.partition).toBe(r.partition);
+      partitionOfKey.set(r.key, r.partition);
+    }
+    // Within a partition, file order is kept (the producer is idempotent).
+    const lastIndex = new Map<number, number>();
+    for (const r of [...seen].sort((a, b) => a.partition - b.partition || a.offset - b.offset)) {
+      const i = JSON.parse(r.value).i as number;
+      expect(i).toBeGreaterThan(lastIndex.get(r.partition) ?? -1);
+      lastIndex.set(r.partition, i);
+    }
+  });
+
+  it('answers ERR for bad commands without dying', async () => {
+    await expect(broker.command('produce smoke /does/not/exist')).rejects.toThrow(/cannot open/);
+    await expect(broker.command('nonsense')).rejects.toThrow(/unknown command/);
+    await expect(broker.down(99)).rejects.toThrow(/down/);
+    expect(await broker.command('rtt 1 0')).toBe('OK rtt');
+  });
+
+  it('serves a fixed port by forwarding to the mock listener', async () => {
+    const fixed = await startBroker({ topics: [{ name: 'fixed', partitions: 2 }], port: 0 });
+    try {
+      expect(fixed.bootstrap).toMatch(/^localhost:\d+$/);
+      const file = join(dir, 'fixed.bin');
+      await writeRecordFile(file, [{ key: 'a', value: 'one' }, { key: 'b', value: 'two' }]);
+      await fixed.produceFile('fixed', file);
+      const seen = await consumeUntil(kafkaClient(fixed.bootstrap).consumer({ groupId: 'fixed-reader', ...fastGroup }), 'fixed', 2);
+      expect(seen.map((r) => r.value).sort()).toEqual(['one', 'two']);
+    } finally {
+      await fixed.stop();
+    }
+  });
+});
