@@ -63,6 +63,8 @@ export interface Plan {
     format: RecordFormat;
   };
   streams: StreamPlan[];
+  /** Topic partition count the ownership in `streams` was computed for, when known. */
+  topicPartitions?: number;
   trigger: { intervalMs: number; maxRecordsPerBatch: number };
   watermark?: { column: string; delayMs: number };
   routing: { field: string; routes: Record<string, string>; unmatched: UnmatchedPolicy };

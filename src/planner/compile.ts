@@ -1,0 +1,211 @@
+/**
+ * `compilePlan`: the pure function from a validated spec to the operator DAG. No I/O, no
+ * clock, no randomness: the same spec (and options) always gives the same Plan, with node
+ * ids, node order and edge order fixed, so renders are stable and golden files do not churn.
+ */
+import { resolve, join } from 'node:path';
+import { SpecError } from '../errors.js';
+import { parseDuration } from '../spec/duration.js';
+import type { PipelineSpec, RecordFormat } from '../spec/types.js';
+import type { NodeKind, Plan, PlanEdge, PlanNode, SinkPlan, StreamPlan } from './plan.js';
+
+/** Options that are not part of the spec. */
+export interface CompileOptions {
+  /** Topic partition count, when known (`plan --partitions N`, or the runner after metadata). */
+  partitions?: number;
+  /** Base directory for relative output/checkpoint paths. Default `process.cwd()`. */
+  cwd?: string;
+}
+
+/** Deterministic node ids; the runtime and the renders refer to nodes by these. */
+export const NODE_IDS = {
+  source: 'source',
+  decode: 'decode',
+  route: 'route',
+  sink: (table: string): string => `sink.${table}`,
+} as const;
+
+/** Output port names that are not route values. */
+export const PORTS = { error: 'error', unmatched: 'unmatched' } as const;
+
+const DECODE_KIND: Record<RecordFormat, NodeKind> = {
+  json: 'decode-json',
+  avro: 'decode-avro',
+  protobuf: 'decode-protobuf',
+};
+
+/**
+ * Compiles a validated spec into a Plan. Throws SpecError only for inconsistencies the
+ * loader is expected to reject first (a route naming an undeclared table, a table named
+ * like the dead-letter table), because a plan with a dangling edge must never run.
+ */
+export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan {
+  const cwd = opts.cwd ?? process.cwd();
+  if (opts.partitions !== undefined && (!Number.isInteger(opts.partitions) || opts.partitions < 1)) {
+    throw new SpecError('PIPE_PLAN_PARTITIONS', `partitions must be a positive integer, got ${opts.partitions}`);
+  }
+  checkConsistency(spec);
+
+  const outputPath = resolve(cwd, spec.output.path);
+  const checkpointPath = resolve(cwd, spec.checkpoint.path);
+  const tables = sortedKeys(spec.tables);
+  const routeValues = sortedKeys(spec.routing.routes);
+  const deadLetterId = NODE_IDS.sink(spec.deadLetter.table);
+
+  const sinks: SinkPlan[] = tables.map((table) => {
+    const t = spec.tables[table]!;
+    const sink: SinkPlan = {
+      id: NODE_IDS.sink(table),
+      table,
+      path: join(outputPath, table),
+      mode: t.mode,
+      mergeKeys: t.mode === 'append' ? [] : [...(t.mergeKeys ?? [])],
+      partitionBy: [...(t.partitionBy ?? [])],
+    };
+    if (t.sequenceBy !== undefined && t.mode !== 'append') sink.sequenceBy = t.sequenceBy;
+    if (t.columns !== undefined) sink.columns = { ...t.columns };
+    if (t.deleteWhen !== undefined) sink.deleteWhen = t.deleteWhen;
+    return sink;
+  });
+
+  const plan: Plan = {
+    planVersion: 1,
+    pipeline: spec.name,
+    source: { id: NODE_IDS.source, kafka: spec.source.kafka, format: spec.source.format },
+    streams: planStreams(spec, opts.partitions),
+    trigger: {
+      intervalMs: parseDuration(spec.trigger.interval),
+      maxRecordsPerBatch: spec.trigger.maxRecordsPerBatch,
+    },
+    routing: {
+      field: spec.routing.field,
+      routes: Object.fromEntries(routeValues.map((v) => [v, spec.routing.routes[v]!])),
+      unmatched: spec.routing.unmatched,
+    },
+    sinks,
+    deadLetter: { id: deadLetterId, table: spec.deadLetter.table, path: join(outputPath, spec.deadLetter.table) },
+    checkpointPath,
+    outputPath,
+    nodes: [],
+    edges: [],
+    spec,
+  };
+  if (opts.partitions !== undefined) plan.topicPartitions = opts.partitions;
+  if (spec.watermark) {
+    plan.watermark = { column: spec.watermark.column, delayMs: parseDuration(spec.watermark.delay) };
+  }
+  plan.nodes = planNodes(spec, plan, tables);
+  plan.edges = planEdges(spec, routeValues, deadLetterId);
+  return plan;
+}
+
+/** Stream i owns every partition p with p % streams == i (see DESIGN.md). */
+function planStreams(spec: PipelineSpec, partitions: number | undefined): StreamPlan[] {
+  const prefix = spec.source.kafka.groupIdPrefix ?? `pipeline-${spec.name}`;
+  return Array.from({ length: spec.streams }, (_, index) => {
+    const stream: StreamPlan = { index, appId: `${spec.name}/${index}`, groupId: `${prefix}-${index}` };
+    if (partitions !== undefined) stream.partitions = ownedPartitions(index, spec.streams, partitions);
+    return stream;
+  });
+}
+
+/** The partitions of a `partitions`-partition topic that stream `index` of `streams` owns. */
+export function ownedPartitions(index: number, streams: number, partitions: number): number[] {
+  const owned: number[] = [];
+  for (let p = index; p < partitions; p += streams) owned.push(p);
+  return owned;
+}
+
+/**
+ * Node props hold only what a reviewer should see, in the order they should see it.
+ * Paths are as written in the spec (machine-independent); secrets are never copied in.
+ */
+function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[] {
+  const kafka = spec.source.kafka;
+  const sourceProps: Record<string, unknown> = {
+    topic: kafka.topic,
+    brokers: kafka.brokers.map(stripCredentials),
+    startingOffsets: kafka.startingOffsets,
+    groupIdPrefix: kafka.groupIdPrefix ?? `pipeline-${spec.name}`,
+    failOnDataLoss: kafka.failOnDataLoss,
+  };
+  if (kafka.clientId !== undefined) sourceProps.clientId = kafka.clientId;
+  if (kafka.ssl !== undefined) sourceProps.ssl = kafka.ssl;
+  if (kafka.sasl !== undefined) sourceProps.sasl = kafka.sasl.mechanism;
+  sourceProps.streams = spec.streams;
+  if (plan.topicPartitions !== undefined) sourceProps.partitions = plan.topicPartitions;
+
+  const nodes: PlanNode[] = [
+    { id: NODE_IDS.source, kind: 'source-kafka', props: sourceProps },
+    { id: NODE_IDS.decode, kind: DECODE_KIND[spec.source.format], props: { format: spec.source.format } },
+    {
+      id: NODE_IDS.route,
+      kind: 'route',
+      props: { field: plan.routing.field, routes: plan.routing.routes, unmatched: plan.routing.unmatched },
+    },
+  ];
+  for (const table of tables) {
+    const sink = plan.sinks.find((s) => s.table === table)!;
+    const props: Record<string, unknown> = { table, mode: sink.mode };
+    if (sink.mode !== 'append') props.mergeKeys = sink.mergeKeys;
+    if (sink.sequenceBy !== undefined) props.sequenceBy = sink.sequenceBy;
+    props.partitionBy = sink.partitionBy;
+    if (sink.columns !== undefined) {
+      props.columns = Object.fromEntries(sortedKeys(sink.columns).map((c) => [c, sink.columns![c]]));
+    }
+    if (sink.deleteWhen !== undefined) props.deleteWhen = sink.deleteWhen;
+    props.path = specTablePath(spec, table);
+    nodes.push({ id: sink.id, kind: 'sink-delta', props });
+  }
+  nodes.push({
+    id: plan.deadLetter.id,
+    kind: 'sink-dead-letter',
+    props: { table: spec.deadLetter.table, path: specTablePath(spec, spec.deadLetter.table) },
+  });
+  return nodes;
+}
+
+/** Edges in data-flow order: source, decode, route (by route value), dead-letter last. */
+function planEdges(spec: PipelineSpec, routeValues: string[], deadLetterId: string): PlanEdge[] {
+  const edges: PlanEdge[] = [
+    { from: NODE_IDS.source, to: NODE_IDS.decode },
+    { from: NODE_IDS.decode, to: NODE_IDS.route },
+    { from: NODE_IDS.decode, to: deadLetterId, port: PORTS.error },
+  ];
+  for (const value of routeValues) {
+    edges.push({ from: NODE_IDS.route, to: NODE_IDS.sink(spec.routing.routes[value]!), port: value });
+  }
+  if (spec.routing.unmatched === 'dead_letter') {
+    edges.push({ from: NODE_IDS.route, to: deadLetterId, port: PORTS.unmatched });
+  }
+  return edges;
+}
+
+/** `<output.path>/<table>` exactly as the spec spells the output path (no resolution). */
+export function specTablePath(spec: PipelineSpec, table: string): string {
+  return `${spec.output.path.replace(/\/+$/, '')}/${table}`;
+}
+
+/** A broker address may embed `user:password@`; plans and diffs never show it. */
+export function stripCredentials(broker: string): string {
+  return broker.replace(/^([a-z][a-z0-9+._-]*:\/\/)?[^@/]*@/i, '$1');
+}
+
+/** Keys in code-unit order: independent of YAML key order and of the machine's locale. */
+export function sortedKeys(record: Record<string, unknown>): string[] {
+  return Object.keys(record).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function checkConsistency(spec: PipelineSpec): void {
+  for (const [value, table] of Object.entries(spec.routing.routes)) {
+    if (!(table in spec.tables)) {
+      throw new SpecError('PIPE_PLAN_UNKNOWN_TABLE', `route '${value}' targets table '${table}', which is not declared under tables`);
+    }
+  }
+  if (spec.deadLetter.table in spec.tables) {
+    throw new SpecError(
+      'PIPE_PLAN_DEAD_LETTER_CLASH',
+      `table '${spec.deadLetter.table}' has the same name as the dead-letter table`,
+    );
+  }
+}
