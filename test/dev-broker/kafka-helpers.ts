@@ -51,10 +51,13 @@ export async function consumeUntil(
   return seen;
 }
 
-/** Consumer settings that keep group rebalances fast against a single local broker. */
+/**
+ * Consumer settings that keep group joins short on the test broker: the mock delays a group's
+ * first join by 3 s and, after a member leaves, waits `sessionTimeout - 1 s` for the others.
+ */
 export const fastGroup: Omit<ConsumerConfig, 'groupId'> = {
-  sessionTimeout: 10_000,
-  heartbeatInterval: 500,
-  rebalanceTimeout: 10_000,
+  sessionTimeout: 4_000,
+  heartbeatInterval: 400,
+  rebalanceTimeout: 4_000,
   maxWaitTimeInMs: 100,
 };
