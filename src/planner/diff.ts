@@ -94,7 +94,9 @@ function diffSource(before: PipelineSpec, after: PipelineSpec, out: ChangeList):
   }
   const oldGroup = a.groupIdPrefix ?? `pipeline-${before.name}`;
   const newGroup = b.groupIdPrefix ?? `pipeline-${after.name}`;
-  if (oldGroup !== newGroup) {
+  // With both prefixes defaulted, only a rename moves the groups, and the rename says so.
+  const explicitPrefix = a.groupIdPrefix !== undefined || b.groupIdPrefix !== undefined;
+  if (explicitPrefix && oldGroup !== newGroup) {
     out.add('source.kafka.groupIdPrefix', oldGroup, newGroup, 'safe',
       `consumer groups become ${newGroup}-<stream>: lag monitoring sees new groups; offsets come from the checkpoint, not the group`);
   }
