@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import { allSafe, diffNewPipeline, diffSpecs } from '../../src/planner/diff.js';
+import { renderDiffJson, renderDiffText } from '../../src/planner/render-diff.js';
+import { commerceSpec, edit, smallAvroSpec } from './fixtures.js';
+
+const base = commerceSpec();
+const only = (change: Parameters<typeof edit>[1]) => diffSpecs(base, edit(base, change));
+
+describe('diffSpecs: no change', () => {
+  it('finds nothing between a spec and itself, or a reordered/respelled copy', () => {
+    expect(diffSpecs(base, commerceSpec())).toEqual([]);
+    const same = edit(base, (s) => {
+      s.tables = Object.fromEntries(Object.entries(s.tables).reverse());
+      s.routing.routes = Object.fromEntries(Object.entries(s.routing.routes).reverse());
+      s.trigger.interval = '5000ms';
+      s.watermark!.delay = '60s';
+      s.output.path = 'lake/';
+      s.checkpoint.path = 'lake/_checkpoints';
+      s.source.kafka.groupIdPrefix = 'pipeline-commerce-events';
+      s.tables.orders!.partitionBy = [];
+      s.tables.analytics!.mergeKeys = ['ignored-for-append'];
+    });
+    expect(diffSpecs(base, same)).toEqual([]);
+    expect(allSafe([])).toBe(true);
+  });
+});
+
+describe('diffSpecs: safe', () => {
+  it('trigger, description, batch cap and a new table with a new route', () => {
+    const changes = only((s) => {
+      s.trigger.interval = '10s';
+      s.trigger.maxRecordsPerBatch = 50000;
+      s.description = 'now documented differently';
+      s.tables.returns = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' };
+      s.routing.routes.returns = 'returns';
+    });
+    expect(changes).toEqual([
+      { path: 'description', before: 'Commerce events routed by type into gold tables', after: 'now documented differently', impact: 'safe', message: 'description changed (documentation only)' },
+      { path: 'trigger.interval', before: '5s', after: '10s', impact: 'safe', message: 'batches close every 10s instead of 5s' },
+      { path: 'trigger.maxRecordsPerBatch', before: 100000, after: 50000, impact: 'safe', message: 'batches are capped at 50000 records instead of 100000' },
+      { path: 'routing.routes.returns', before: null, after: 'returns', impact: 'safe', message: "records with event_type = 'returns' now land in table returns (a new table); before, they went to the dead-letter table _dead_letter" },
+      { path: 'tables.returns', before: null, after: { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' }, impact: 'safe', message: 'new table returns (upsert on [id], sequenceBy seq) at ./lake/returns' },
+    ]);
+    expect(allSafe(changes)).toBe(true);
+  });
+
+  it('keeps brokers safe while one address is kept, and treats list order as irrelevant', () => {
+    const spec = edit(base, (s) => (s.source.kafka.brokers = ['b:9092', 'a:9092']));
+    expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka.brokers = ['a:9092', 'b:9092'])))).toEqual([]);
+    expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka.brokers = ['a:9092', 'c:9092'])))).toEqual([
+      { path: 'source.kafka.brokers', before: ['a:9092', 'b:9092'], after: ['a:9092', 'c:9092'], impact: 'safe', message: 'bootstrap servers changed; a:9092 is kept, so this is taken to be the same cluster (offsets stay valid)' },
+    ]);
+  });
+
+  it('masks a changed SASL password', () => {
+    const small = smallAvroSpec();
+    const changes = diffSpecs(small, edit(small, (s) => (s.source.kafka.sasl!.password = 'rotated-secret')));
+    expect(changes).toEqual([
+      { path: 'source.kafka.sasl.password', before: '***', after: '***', impact: 'safe', message: 'sasl.password changed (value redacted; connection setting only)' },
+    ]);
+    expect(renderDiffJson(changes)).not.toMatch(/hunter2|rotated/);
+  });
+
+  it('treats a widening column type as safe and a narrowing one as a table change', () => {
+    const small = smallAvroSpec();
+    const widened = diffSpecs(edit(small, (s) => (s.tables.invoices!.columns!.amount_cents = 'int')), small);
+    expect(widened).toEqual([
+      { path: 'tables.invoices.columns.amount_cents', before: 'int', after: 'BIGINT', impact: 'safe', message: 'column invoices.amount_cents widens from INTEGER to BIGINT; existing files are read as BIGINT' },
+    ]);
+    const narrowed = diffSpecs(small, edit(small, (s) => (s.tables.invoices!.columns!.amount_cents = 'VARCHAR')));
+    expect(narrowed[0]!.impact).toBe('table');
+    expect(narrowed[0]!.message).toBe('column invoices.amount_cents changes type from BIGINT to VARCHAR: existing Parquet files hold BIGINT; rewrite the table');
+  });
+});
+
+describe('diffSpecs: checkpoint', () => {
+  it('says that changing streams breaks checkpoints and that the runner will refuse', () => {
+    expect(only((s) => (s.streams = 8))).toEqual([
+      {
+        path: 'streams', before: 4, after: 8, impact: 'checkpoint',
+        message: 'streams changes from 4 to 8: partition ownership (p % streams) changes, so the per-stream checkpoints no longer match their partitions. Checkpoint-breaking: the runner will refuse to start unless the checkpoints are re-sharded or reset',
+      },
+    ]);
+  });
+
+  it('topic, name, format, checkpoint path and a wholly replaced broker list', () => {
+    const changes = only((s) => {
+      s.source.kafka.topic = 'events_v2';
+      s.name = 'commerce';
+      s.source.format = 'avro';
+      s.checkpoint.path = './state';
+      s.source.kafka.brokers = ['other:9092'];
+    });
+    expect(changes.map((c) => [c.path, c.impact])).toEqual([
+      ['name', 'checkpoint'],
+      ['source.kafka.topic', 'checkpoint'],
+      ['source.kafka.brokers', 'checkpoint'],
+      ['source.format', 'checkpoint'],
+      ['checkpoint.path', 'checkpoint'],
+    ]);
+    expect(changes[0]!.message).toBe(
+      "renaming the pipeline from commerce-events to commerce changes every stream's checkpoint directory and Delta txn appId (<name>/<stream>): the renamed pipeline starts over from startingOffsets and may write records the tables already hold; migrate or reset the checkpoints",
+    );
+    expect(changes[1]!.message).toBe('source topic changes from events_topic to events_v2: checkpointed offsets belong to the old topic and mean nothing on the new one; reset the checkpoints (the new topic is read from startingOffsets)');
+    expect(changes[2]!.message).toBe('every bootstrap server is replaced: if this is a different Kafka cluster, the checkpointed offsets do not apply there; reset the checkpoints, or approve if it is the same cluster under new addresses');
+    expect(changes[4]!.message).toBe('checkpoints move from ./lake/_checkpoints to ./state: the streams find no checkpoint there and start over from startingOffsets; move the checkpoint directories first');
+  });
+
+  it('reports settings it does not know, conservatively', () => {
+    const changes = only((s) => ((s as unknown as Record<string, unknown>).stages = { mode: 'staged', token: 'abc' }));
+    expect(changes).toEqual([
+      { path: 'stages', before: null, after: { mode: 'staged', token: '***' }, impact: 'checkpoint', message: "stages changed; pipeline diff does not know this setting's impact, so treat it as checkpoint-breaking until reviewed" },
+    ]);
+  });
+});
+
+describe('diffSpecs: table', () => {
+  it('mergeKeys, mode, partitionBy, sequenceBy, output path, removed table', () => {
+    expect(only((s) => (s.tables.orders!.mergeKeys = ['order_id']))).toEqual([
+      { path: 'tables.orders.mergeKeys', before: ['id'], after: ['order_id'], impact: 'table', message: 'table orders merges on [order_id] instead of [id]: rows already in the table were deduplicated by the old key; rewrite the table before running' },
+    ]);
+    expect(only((s) => (s.tables.payments!.mode = 'append'))).toEqual([
+      { path: 'tables.payments.mode', before: 'upsert', after: 'append', impact: 'table', message: 'table payments changes mode from upsert to append: the rows already written follow upsert semantics; rewrite the table (or write to a new one) before running' },
+    ]);
+    expect(only((s) => (s.tables.orders!.partitionBy = ['day']))[0]!.message).toBe(
+      'table orders is partitioned by [day] instead of []: existing files use the old layout; rewrite the table',
+    );
+    expect(only((s) => (s.tables.orders!.sequenceBy = 'updated_at'))[0]).toMatchObject({ impact: 'table', path: 'tables.orders.sequenceBy', before: 'seq', after: 'updated_at' });
+    expect(only((s) => (s.output.path = './gold'))).toEqual([
+      { path: 'output.path', before: './lake', after: './gold', impact: 'table', message: 'every table moves from ./lake to ./gold: the tables at the old path are orphaned and the new ones start empty; move the data first' },
+    ]);
+    const removed = only((s) => {
+      delete s.tables.sessions;
+      delete s.routing.routes.sessions;
+    });
+    expect(removed).toEqual([
+      { path: 'routing.routes.sessions', before: 'sessions', after: null, impact: 'routing', message: "records with event_type = 'sessions' no longer land in table sessions; they now go to the dead-letter table _dead_letter" },
+      { path: 'tables.sessions', before: { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' }, after: null, impact: 'table', message: 'table sessions is no longer written: its data at ./lake/sessions is orphaned (archive or delete it)' },
+    ]);
+  });
+});
+
+describe('diffSpecs: routing', () => {
+  it('retargeted route, unmatched to drop, routing field', () => {
+    expect(only((s) => (s.routing.routes.refunds = 'payments'))).toEqual([
+      { path: 'routing.routes.refunds', before: 'refunds', after: 'payments', impact: 'routing', message: "records with event_type = 'refunds' now land in table payments instead of refunds" },
+    ]);
+    expect(only((s) => (s.routing.unmatched = 'drop'))).toEqual([
+      { path: 'routing.unmatched', before: 'dead_letter', after: 'drop', impact: 'routing', message: 'records whose event_type matches no route are now dropped instead of written to the dead-letter table _dead_letter' },
+    ]);
+    expect(only((s) => (s.routing.field = 'type'))).toEqual([
+      { path: 'routing.field', before: 'event_type', after: 'type', impact: 'routing', message: 'records are routed by type instead of event_type: records whose type matches no route now go to the dead-letter table _dead_letter' },
+    ]);
+    const dropped = only((s) => {
+      s.routing.unmatched = 'drop';
+      delete s.routing.routes.analytics;
+    });
+    expect(dropped[0]!.message).toBe("records with event_type = 'analytics' no longer land in table analytics; they are now dropped");
+  });
+});
+
+describe('diffNewPipeline and rendering', () => {
+  it('lists a new pipeline as safe additions', () => {
+    const changes = diffNewPipeline(smallAvroSpec());
+    expect(changes.map((c) => c.message)).toEqual([
+      'new pipeline billing: nothing is deployed yet, so nothing can break',
+      'new table invoices (upsert on [invoice_id], sequenceBy version) at /srv/lake/billing/invoices',
+      'new table ledger (append) at /srv/lake/billing/ledger',
+    ]);
+    expect(allSafe(changes)).toBe(true);
+  });
+
+  it('renders text with a verdict, and JSON with every field', () => {
+    const changes = only((s) => {
+      s.streams = 8;
+      s.trigger.interval = '10s';
+    });
+    const text = renderDiffText(changes);
+    expect(text).toContain('checkpoint  streams: 4 -> 8\n');
+    expect(text).toContain('safe        trigger.interval: 5s -> 10s\n            batches close every 10s instead of 5s\n');
+    expect(text.trimEnd().split('\n').at(-1)).toBe('2 changes (1 safe, 1 checkpoint): not every change is safe: review and approve before deploying');
+    expect(renderDiffText([])).toBe('no changes\n');
+    expect(JSON.parse(renderDiffJson(changes))).toEqual({ changes });
+  });
+});
