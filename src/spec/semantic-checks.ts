@@ -1,0 +1,156 @@
+/**
+ * Checks beyond the shape: routes and tables agree, keys and declared columns agree, no two
+ * tables share a directory, secrets are not written literally. Every check tolerates data
+ * that failed the schema (it skips what it cannot read), so one run reports everything.
+ */
+import { posix } from 'node:path';
+import { diagnostic, type Code } from './codes.js';
+import { checkColumnType } from './column-types.js';
+import { closestMatch, didYouMean } from './suggest.js';
+import type { Diagnostic } from './types.js';
+import type { PositionLookup } from './schema-validate.js';
+import { dotted, type SpecPath } from './yaml-tree.js';
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+function get(root: unknown, path: SpecPath): unknown {
+  let cur = root;
+  for (const seg of path) {
+    if (!isObj(cur) && !Array.isArray(cur)) return undefined;
+    cur = (cur as Obj)[seg];
+  }
+  return cur;
+}
+
+/** What the checks need besides the data. */
+export interface SemanticContext {
+  file: string;
+  at: PositionLookup;
+  /** Dotted paths of values written with `${…}`. */
+  interpolated: Set<string>;
+}
+
+/** Runs every semantic check over (possibly schema-invalid) spec data. */
+export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const keyAt = (code: Code, path: SpecPath, params: Record<string, string | number>, hint?: string) =>
+    out.push(diagnostic(code, { file: ctx.file, ...ctx.at.key(path), path: dotted(path) }, params, hint));
+  const valueAt = (code: Code, path: SpecPath, params: Record<string, string | number>, hint?: string) =>
+    out.push(diagnostic(code, { file: ctx.file, ...ctx.at.value(path), path: dotted(path) }, params, hint));
+
+  const tables = isObj(get(data, ['tables'])) ? (get(data, ['tables']) as Obj) : {};
+  const tableNames = Object.keys(tables);
+  const routes = get(data, ['routing', 'routes']);
+
+  // Routes and tables must agree in both directions.
+  if (isObj(routes)) {
+    const targets = new Set<string>();
+    for (const [route, target] of Object.entries(routes)) {
+      if (typeof target !== 'string') continue;
+      targets.add(target);
+      if (!Object.hasOwn(tables, target)) {
+        valueAt('PIPE0040', ['routing', 'routes', route], { route, table: target },
+          didYouMean(target, tableNames) ?? `define it under \`tables\`, e.g. \`${target}: { mode: append }\``);
+      }
+    }
+    for (const name of tableNames) {
+      if (!targets.has(name)) {
+        keyAt('PIPE0041', ['tables', name], { table: name }, `add a route to it, e.g. \`routing.routes.${name}: ${name}\`, or remove it`);
+      }
+    }
+  }
+
+  const watermarkColumn = get(data, ['watermark', 'column']);
+  for (const [name, table] of Object.entries(tables)) {
+    if (!isObj(table)) continue;
+    checkTable(name, table, typeof watermarkColumn === 'string' ? watermarkColumn : undefined, keyAt, valueAt);
+  }
+
+  checkDirectories(data, tableNames, keyAt, valueAt);
+
+  const password = get(data, ['source', 'kafka', 'sasl', 'password']);
+  const passwordPath = ['source', 'kafka', 'sasl', 'password'];
+  if (typeof password === 'string' && !ctx.interpolated.has(dotted(passwordPath))) {
+    valueAt('PIPE0048', passwordPath, { path: dotted(passwordPath) }, 'write `password: ${KAFKA_PASSWORD}` and set the variable where the pipeline runs');
+  }
+  return out;
+}
+
+type Reporter = (code: Code, path: SpecPath, params: Record<string, string | number>, hint?: string) => void;
+
+function checkTable(name: string, table: Obj, watermarkColumn: string | undefined, keyAt: Reporter, valueAt: Reporter): void {
+  const base = ['tables', name];
+  const mergeKeys = strings(table.mergeKeys);
+  const hasKeys = Array.isArray(table.mergeKeys) && table.mergeKeys.length > 0;
+  const mode = typeof table.mode === 'string' ? table.mode : hasKeys ? 'upsert' : 'append';
+  if ((mode === 'upsert' || mode === 'scd2') && !hasKeys) {
+    keyAt('PIPE0043', 'mode' in table ? [...base, 'mode'] : base, { table: name, mode }, 'add `mergeKeys: [id]`, or use `mode: append`');
+  }
+  if ((mode === 'upsert' || mode === 'scd2') && hasKeys && table.sequenceBy === undefined) {
+    keyAt('PIPE0042', [...base, 'mergeKeys'], { table: name, mode },
+      'add `sequenceBy: <column>` (e.g. a version or update time), or use `mode: append` to keep every record');
+  }
+  if (table.deleteWhen !== undefined && !hasKeys) {
+    keyAt('PIPE0050', [...base, 'deleteWhen'], { table: name }, 'add `mergeKeys` naming the key a delete removes');
+  }
+  const columns = table.columns;
+  if (!isObj(columns)) return;
+  for (const [column, type] of Object.entries(columns)) {
+    if (typeof type !== 'string') continue;
+    const problem = checkColumnType(type);
+    if (problem) valueAt('PIPE0049', [...base, 'columns', column], { column, type }, problem);
+  }
+  const declared = Object.keys(columns);
+  const need = (role: string, column: unknown, path: SpecPath) => {
+    if (typeof column !== 'string' || Object.hasOwn(columns, column)) return;
+    valueAt('PIPE0044', path, { role, column, table: name },
+      closestMatch(column, declared) ? `did you mean \`${closestMatch(column, declared)}\`?` : `declare it, e.g. \`${column}: VARCHAR\``);
+  };
+  mergeKeys.forEach((k, i) => need('merge key', k, [...base, 'mergeKeys', i]));
+  need('sequenceBy', table.sequenceBy, [...base, 'sequenceBy']);
+  strings(table.partitionBy).forEach((k, i) => need('partition', k, [...base, 'partitionBy', i]));
+  if (watermarkColumn !== undefined && !Object.hasOwn(columns, watermarkColumn)) {
+    keyAt('PIPE0044', [...base, 'columns'], { role: 'watermark', column: watermarkColumn, table: name },
+      `declare it, e.g. \`${watermarkColumn}: TIMESTAMP\``);
+  }
+}
+
+/** Directory of a table or checkpoint, normalised and case-folded for comparison. */
+function dirKey(p: string): string {
+  return posix.normalize(p.replace(/\\/g, '/')).replace(/\/+$/, '').toLowerCase();
+}
+
+function checkDirectories(data: unknown, tableNames: string[], keyAt: Reporter, valueAt: Reporter): void {
+  // Case-insensitive, because lakes live on case-insensitive file systems too (macOS, S3 tools).
+  const seen = new Map<string, string>();
+  for (const name of tableNames) {
+    const folded = name.toLowerCase();
+    const first = seen.get(folded);
+    if (first !== undefined) keyAt('PIPE0045', ['tables', name], { first, second: name }, 'rename one of them');
+    else seen.set(folded, name);
+  }
+  const deadLetter = get(data, ['deadLetter', 'table']);
+  if (typeof deadLetter === 'string' && seen.has(deadLetter.toLowerCase())) {
+    valueAt('PIPE0046', ['deadLetter', 'table'], { table: deadLetter, other: seen.get(deadLetter.toLowerCase())! },
+      'the dead-letter table has its own columns; give it its own name (the default is `_dead_letter`)');
+  }
+  const outputPath = get(data, ['output', 'path']);
+  const checkpointPath = get(data, ['checkpoint', 'path']);
+  if (typeof outputPath !== 'string') return;
+  const checkpoint = dirKey(typeof checkpointPath === 'string' ? checkpointPath : `${outputPath}/_checkpoints`);
+  const all = typeof deadLetter === 'string' ? [...tableNames, deadLetter] : tableNames;
+  for (const name of all) {
+    const dir = dirKey(`${outputPath}/${name}`);
+    if (checkpoint === dir || checkpoint.startsWith(`${dir}/`)) {
+      const path = name === deadLetter && !tableNames.includes(name) ? ['deadLetter', 'table'] : ['tables', name];
+      keyAt('PIPE0051', path, { table: name, path: typeof checkpointPath === 'string' ? checkpointPath : `${outputPath}/_checkpoints` },
+        'rename the table, or set `checkpoint.path` outside the table directories');
+    }
+  }
+}
