@@ -102,7 +102,7 @@ function diffSource(before: PipelineSpec, after: PipelineSpec, out: ChangeList):
   }
   const connection: Array<[string, unknown, unknown]> = [
     ['clientId', a.clientId, b.clientId],
-    ['ssl', a.ssl, b.ssl],
+    ['ssl', a.ssl ?? false, b.ssl ?? false],
     ['sasl.mechanism', a.sasl?.mechanism, b.sasl?.mechanism],
     ['sasl.username', a.sasl?.username, b.sasl?.username],
   ];

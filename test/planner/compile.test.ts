@@ -10,8 +10,8 @@ describe('compilePlan', () => {
     const plan = compilePlan(commerceSpec(), { cwd: '/work/x' });
     expect(plan.nodes.map((n) => n.id)).toEqual([
       'source', 'decode', 'route',
-      'sink.analytics', 'sink.customers', 'sink.inventory', 'sink.orders', 'sink.payments',
-      'sink.products', 'sink.refunds', 'sink.sessions', 'sink.shipments',
+      'sink.analytics', 'sink.inventory', 'sink.orders', 'sink.payments', 'sink.products',
+      'sink.refunds', 'sink.reviews', 'sink.shipments', 'sink.users',
       'sink._dead_letter',
     ]);
     expect(plan.nodes.map((n) => n.kind).slice(0, 3)).toEqual(['source-kafka', 'decode-json', 'route']);

@@ -35,7 +35,7 @@ describe('diffSpecs: safe', () => {
       s.routing.routes.returns = 'returns';
     });
     expect(changes).toEqual([
-      { path: 'description', before: 'Commerce events routed by type into gold tables', after: 'now documented differently', impact: 'safe', message: 'description changed (documentation only)' },
+      { path: 'description', before: 'Route heterogeneous commerce events into per-type gold tables.', after: 'now documented differently', impact: 'safe', message: 'description changed (documentation only)' },
       { path: 'trigger.interval', before: '5s', after: '10s', impact: 'safe', message: 'batches close every 10s instead of 5s' },
       { path: 'trigger.maxRecordsPerBatch', before: 100000, after: 50000, impact: 'safe', message: 'batches are capped at 50000 records instead of 100000' },
       { path: 'routing.routes.returns', before: null, after: 'returns', impact: 'safe', message: "records with event_type = 'returns' now land in table returns (a new table); before, they went to the dead-letter table _dead_letter" },
@@ -130,12 +130,12 @@ describe('diffSpecs: table', () => {
       { path: 'output.path', before: './lake', after: './gold', impact: 'table', message: 'every table moves from ./lake to ./gold: the tables at the old path are orphaned and the new ones start empty; move the data first' },
     ]);
     const removed = only((s) => {
-      delete s.tables.sessions;
-      delete s.routing.routes.sessions;
+      delete s.tables.reviews;
+      delete s.routing.routes.reviews;
     });
     expect(removed).toEqual([
-      { path: 'routing.routes.sessions', before: 'sessions', after: null, impact: 'routing', message: "records with event_type = 'sessions' no longer land in table sessions; they now go to the dead-letter table _dead_letter" },
-      { path: 'tables.sessions', before: { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' }, after: null, impact: 'table', message: 'table sessions is no longer written: its data at ./lake/sessions is orphaned (archive or delete it)' },
+      { path: 'routing.routes.reviews', before: 'reviews', after: null, impact: 'routing', message: "records with event_type = 'reviews' no longer land in table reviews; they now go to the dead-letter table _dead_letter" },
+      { path: 'tables.reviews', before: { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' }, after: null, impact: 'table', message: 'table reviews is no longer written: its data at ./lake/reviews is orphaned (archive or delete it)' },
     ]);
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { PipelineSpec, TableSpec } from '../../src/spec/types.js';
 
-const ROUTED_TYPES = ['orders', 'payments', 'shipments', 'refunds', 'customers', 'products', 'inventory', 'sessions'];
+const ROUTED_TYPES = ['orders', 'users', 'payments', 'inventory', 'products', 'shipments', 'refunds', 'reviews'];
 
 function upsert(): TableSpec {
   return { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' };
@@ -26,9 +26,9 @@ export function commerceSpec(): PipelineSpec {
   return {
     apiVersion: 'pipeline/v1',
     name: 'commerce-events',
-    description: 'Commerce events routed by type into gold tables',
+    description: 'Route heterogeneous commerce events into per-type gold tables.',
     source: {
-      kafka: { brokers: ['localhost:9092'], topic: 'events_topic', startingOffsets: 'earliest', failOnDataLoss: true },
+      kafka: { brokers: ['localhost:9092'], topic: 'events_topic', startingOffsets: 'earliest', ssl: false, failOnDataLoss: true },
       format: 'json',
     },
     streams: 4,

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { loadSpecFile } from '../../src/spec/load.js';
+import { compilePlan } from '../../src/planner/compile.js';
+import { diffSpecs } from '../../src/planner/diff.js';
+import { PLAN_FORMAT_EXTENSIONS, PLAN_FORMATS, renderPlan } from '../../src/planner/render.js';
+import { expectGolden } from './golden.js';
+
+const EXAMPLE = join(import.meta.dirname, '..', '..', 'pipelines', 'commerce-events.yaml');
+
+function loadExample() {
+  const loaded = loadSpecFile(EXAMPLE, { env: {} });
+  expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  return loaded.spec!;
+}
+
+describe('golden plans of pipelines/commerce-events.yaml', () => {
+  const spec = loadExample();
+  for (const format of PLAN_FORMATS) {
+    const ext = PLAN_FORMAT_EXTENSIONS[format];
+    it(`renders ${format}`, () => {
+      expectGolden(`commerce-events.plan.${ext}`, renderPlan(compilePlan(spec), format));
+    });
+    it(`renders ${format} with --partitions 12`, () => {
+      expectGolden(`commerce-events-p12.plan.${ext}`, renderPlan(compilePlan(spec, { partitions: 12 }), format));
+    });
+  }
+
+  it('has the routing shape the example promises, and no change against itself', () => {
+    const plan = compilePlan(spec, { partitions: 12 });
+    expect(plan.streams.map((s) => s.partitions)).toEqual([[0, 4, 8], [1, 5, 9], [2, 6, 10], [3, 7, 11]]);
+    expect(plan.edges.filter((e) => e.from === 'route').map((e) => e.port)).toHaveLength(10);
+    expect(plan.sinks.filter((s) => s.mode === 'upsert')).toHaveLength(8);
+    expect(diffSpecs(spec, loadExample())).toEqual([]);
+  });
+});
