@@ -15,7 +15,7 @@ const EXAMPLE = join(ROOT, 'pipelines', 'commerce-events.yaml');
 
 function cli(args: string[], cwd = ROOT) {
   // The example reads ${KAFKA_BROKERS:-localhost:9092}; the goldens use the default.
-  const env = { ...process.env, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.KAFKA_BROKERS;
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
