@@ -1,0 +1,155 @@
+/**
+ * Loading a batch into DuckDB: NDJSON (the runtime's raw record values, or rows serialised
+ * to a temp file) read with `read_json`, known columns read directly as the table's types,
+ * new columns typed from the declared types or auto-detection, and type changes that
+ * cannot widen rejected with SchemaMismatchError before anything is written.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { LakeError, SchemaMismatchError } from '../errors.js';
+import type { Conn } from './duck.js';
+import type { TypedColumn } from './files.js';
+import { canWriteInto, normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckType } from './schema.js';
+import type { BatchInput } from './types.js';
+
+/** A batch loaded into a temp table. Row order is the input order (`rowid`). */
+export interface LoadedBatch {
+  table: string;
+  rowCount: number;
+  /** Every batch column, typed as it will be written (table types for known columns). */
+  columns: TypedColumn[];
+  /** Columns the table does not have yet (nullable additions). */
+  newColumns: TypedColumn[];
+}
+
+/** What the loader must know about the destination. */
+export interface LoadContext {
+  tableName: string;
+  /** Table columns (empty when the table is created by this write). */
+  known: TypedColumn[];
+  /** Declared DuckDB types from the write options. */
+  declared: Record<string, string>;
+  /** Name of the temp table to create. */
+  into: string;
+}
+
+/** Serialises rows to NDJSON: bigint as a JSON number, bytes as base64, dates as ISO text. */
+export function rowsToNdjson(rows: Record<string, unknown>[]): string {
+  const marker = `__lake_bigint_${randomUUID().slice(0, 8)}__`;
+  const lines = rows.map((r) =>
+    JSON.stringify(r, function replacer(this: unknown, _k: string, v: unknown) {
+      if (typeof v === 'bigint') return `${marker}${v}`;
+      if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+      if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
+        return Buffer.from((v as { data: number[] }).data).toString('base64');
+      }
+      return v;
+    }),
+  );
+  return lines.join('\n').replace(new RegExp(`"${marker}(-?\\d+)"`, 'g'), '$1') + (lines.length ? '\n' : '');
+}
+
+/** Loads the batch into temp table `ctx.into`. */
+export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): Promise<LoadedBatch> {
+  let file: string;
+  let tempFile: string | undefined;
+  if (input.kind === 'rows') {
+    tempFile = path.join(os.tmpdir(), `lake-batch-${randomUUID()}.ndjson`);
+    await fs.writeFile(tempFile, rowsToNdjson(input.rows), 'utf8');
+    file = tempFile;
+  } else {
+    file = input.path;
+  }
+  try {
+    return await loadNdjson(c, file, ctx);
+  } finally {
+    if (tempFile) await fs.rm(tempFile, { force: true });
+  }
+}
+
+async function loadNdjson(c: Conn, file: string, ctx: LoadContext): Promise<LoadedBatch> {
+  const stat = await fs.stat(file);
+  const detected = stat.size === 0 ? [] : await detectColumns(c, file);
+  const knownByName = new Map(ctx.known.map((k) => [k.name.toLowerCase(), k]));
+  const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: v }]));
+  const columns: TypedColumn[] = [...ctx.known];
+  const newColumns: TypedColumn[] = [];
+  const seen = new Set(ctx.known.map((k) => k.name.toLowerCase()));
+  const jsonName = new Map<string, string>();
+  for (const d of detected) {
+    const lower = d.name.toLowerCase();
+    jsonName.set(lower, d.name);
+    const known = knownByName.get(lower);
+    if (known) {
+      if (!canWriteInto(d.type, known.type)) {
+        throw new SchemaMismatchError(
+          'PIPE_LAKE_SCHEMA_MISMATCH',
+          `table ${ctx.tableName}: column ${known.name} is ${renderDuckType(known.type)} but the batch has ${renderDuckType(d.type)}`,
+          {
+            hint: 'write such values to a new column, or cast them upstream; a column type never changes',
+            details: { table: ctx.tableName, column: known.name, tableType: renderDuckType(known.type), batchType: renderDuckType(d.type) },
+          },
+        );
+      }
+      continue;
+    }
+    if (seen.has(lower)) continue;
+    seen.add(lower);
+    const decl = declared.get(lower);
+    const base = decl ? parseDuckType(decl.type) : d.type;
+    const type = normalizeDuckType(base.kind === 'primitive' && (base.name === 'JSON' || base.name === 'NULL') ? { kind: 'primitive', name: 'VARCHAR' } : base);
+    const col = { name: d.name, type };
+    columns.push(col);
+    newColumns.push(col);
+  }
+  // Declared columns absent from this batch still become (all-NULL) columns of the table.
+  for (const [lower, decl] of declared) {
+    if (seen.has(lower)) continue;
+    seen.add(lower);
+    const col = { name: decl.name, type: normalizeDuckType(parseDuckType(decl.type)) };
+    columns.push(col);
+    newColumns.push(col);
+  }
+  const into = quoteIdent(ctx.into);
+  if (detected.length === 0) {
+    const cols = columns.map((col) => `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`);
+    await c.run(`CREATE TEMP TABLE ${into} AS SELECT ${cols.join(', ') || '1 AS __lake_empty'} WHERE false`);
+    return { table: ctx.into, rowCount: 0, columns, newColumns };
+  }
+  const isBlob = (t: TypedColumn['type']) => t.kind === 'primitive' && t.name === 'BLOB';
+  // Read known and new columns by their JSON key spelling; BLOBs arrive as base64 text.
+  const spec = columns
+    .map((col) => `${quoteLiteral(jsonName.get(col.name.toLowerCase()) ?? col.name)}: ${quoteLiteral(isBlob(col.type) ? 'VARCHAR' : renderDuckType(col.type))}`)
+    .join(', ');
+  const select = columns
+    .map((col) => {
+      const src = quoteIdent(jsonName.get(col.name.toLowerCase()) ?? col.name);
+      return `${isBlob(col.type) ? `from_base64(${src})` : src} AS ${quoteIdent(col.name)}`;
+    })
+    .join(', ');
+  try {
+    await c.run(
+      `CREATE TEMP TABLE ${into} AS SELECT ${select} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}})`,
+    );
+  } catch (err) {
+    throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${ctx.tableName}: batch does not fit the table's column types: ${(err as Error).message}`, {
+      cause: err,
+      details: { table: ctx.tableName },
+    });
+  }
+  const count = await c.json(`SELECT count(*) AS n FROM ${into}`);
+  return { table: ctx.into, rowCount: Number(count[0]!.n), columns, newColumns };
+}
+
+/** Auto-detects the columns of an NDJSON file over all of its rows. */
+async function detectColumns(c: Conn, file: string): Promise<TypedColumn[]> {
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await c.json(`DESCRIBE SELECT * FROM read_json(${quoteLiteral(file)}, format='newline_delimited', sample_size=-1)`);
+  } catch (err) {
+    throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch file ${file} is not newline-delimited JSON objects: ${(err as Error).message}`, { cause: err });
+  }
+  return rows.map((r) => ({ name: String(r.column_name), type: parseDuckType(String(r.column_type)) }));
+}

@@ -1,0 +1,144 @@
+/**
+ * The lake's DuckDB: one in-memory instance, a fresh connection per operation (temp tables
+ * are per connection, so concurrent writes to different tables never see each other's
+ * scratch tables), and the conversion of DuckDB values into plain, test-friendly JS values.
+ */
+import os from 'node:os';
+import {
+  DuckDBBlobValue, DuckDBDateValue, DuckDBDecimalValue, DuckDBInstance, DuckDBListValue, DuckDBArrayValue,
+  DuckDBMapValue, DuckDBStructValue, DuckDBTimestampTZValue, DuckDBTimestampValue, DuckDBTimestampMillisecondsValue,
+  DuckDBTimestampSecondsValue, DuckDBTimestampNanosecondsValue, DuckDBUUIDValue,
+  type DuckDBConnection, type DuckDBValue,
+} from '@duckdb/node-api';
+import { LakeError } from '../errors.js';
+
+/** Options for the lake's DuckDB instance. */
+export interface DuckOptions {
+  threads?: number;
+  memoryLimit?: string;
+}
+
+/** A DuckDB instance with small helpers; every connection runs in UTC. */
+export class Duck {
+  private constructor(private readonly instance: DuckDBInstance) {}
+
+  /** Opens an in-memory instance whose spill files go to the OS temp directory. */
+  static async create(opts: DuckOptions = {}): Promise<Duck> {
+    const config: Record<string, string> = { temp_directory: os.tmpdir() };
+    if (opts.threads) config.threads = String(opts.threads);
+    if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+    const instance = await DuckDBInstance.create(':memory:', config);
+    return new Duck(instance);
+  }
+
+  /** Runs `fn` on a fresh connection, closed afterwards (dropping its temp tables). */
+  async with<T>(fn: (c: Conn) => Promise<T>): Promise<T> {
+    const connection = await this.instance.connect();
+    try {
+      await connection.run(`SET TimeZone='UTC'`);
+      return await fn(new Conn(connection));
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  /** Closes the instance. */
+  close(): void {
+    this.instance.closeSync();
+  }
+}
+
+/** One connection: run statements, read rows as DuckDB values or plain JS values. */
+export class Conn {
+  constructor(readonly raw: DuckDBConnection) {}
+
+  /** Runs a statement and discards its result. */
+  async run(sql: string): Promise<void> {
+    try {
+      await this.raw.run(sql);
+    } catch (err) {
+      throw wrap(err, sql);
+    }
+  }
+
+  /** Rows as DuckDB values (exact types preserved). */
+  async values(sql: string): Promise<Record<string, DuckDBValue>[]> {
+    try {
+      const reader = await this.raw.runAndReadAll(sql);
+      return reader.getRowObjects();
+    } catch (err) {
+      throw wrap(err, sql);
+    }
+  }
+
+  /** Rows converted with {@link toPlain}. */
+  async rows(sql: string): Promise<Record<string, unknown>[]> {
+    const rows = await this.values(sql);
+    return rows.map((r) => {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(r)) out[k] = toPlain(v);
+      return out;
+    });
+  }
+
+  /** Rows as DuckDB's JSON-friendly form (strings for big numbers, decimals and timestamps). */
+  async json(sql: string): Promise<Record<string, unknown>[]> {
+    try {
+      const reader = await this.raw.runAndReadAll(sql);
+      return reader.getRowObjectsJson() as Record<string, unknown>[];
+    } catch (err) {
+      throw wrap(err, sql);
+    }
+  }
+}
+
+function wrap(err: unknown, sql: string): Error {
+  if (!(err instanceof Error)) return new LakeError('PIPE_LAKE_SQL', String(err));
+  (err as Error & { sql?: string }).sql = sql;
+  return err;
+}
+
+/**
+ * DuckDB value → plain JS value, the lake's documented result form: integers as `number`
+ * when within ±2^53 (otherwise `bigint`), DECIMAL as its exact text (`"234.00000"`),
+ * TIMESTAMP/TIMESTAMPTZ as an ISO-8601 UTC string (`2020-01-01T08:09:10.001Z`; six
+ * fractional digits only when the value has sub-millisecond precision), DATE as
+ * `YYYY-MM-DD`, BLOB as a Buffer, STRUCT as an object, LIST as an array, MAP as an object.
+ */
+export function toPlain(v: DuckDBValue): unknown {
+  if (v === null || v === undefined) return null;
+  switch (typeof v) {
+    case 'bigint':
+      return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+    case 'number': case 'string': case 'boolean':
+      return v;
+  }
+  if (v instanceof DuckDBDecimalValue) return v.toString();
+  if (v instanceof DuckDBTimestampTZValue || v instanceof DuckDBTimestampValue) return microsToIso(v.micros);
+  if (v instanceof DuckDBTimestampMillisecondsValue) return microsToIso(v.millis * 1000n);
+  if (v instanceof DuckDBTimestampSecondsValue) return microsToIso(v.seconds * 1_000_000n);
+  if (v instanceof DuckDBTimestampNanosecondsValue) return microsToIso(v.nanos / 1000n);
+  if (v instanceof DuckDBDateValue) return v.toString();
+  if (v instanceof DuckDBBlobValue) return Buffer.from(v.bytes);
+  if (v instanceof DuckDBUUIDValue) return v.toString();
+  if (v instanceof DuckDBListValue || v instanceof DuckDBArrayValue) return v.items.map(toPlain);
+  if (v instanceof DuckDBStructValue) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v.entries)) out[k] = toPlain(x);
+    return out;
+  }
+  if (v instanceof DuckDBMapValue) {
+    const out: Record<string, unknown> = {};
+    for (const e of v.entries) out[String(toPlain(e.key))] = toPlain(e.value);
+    return out;
+  }
+  return String(v);
+}
+
+/** Microseconds since the epoch → ISO-8601 UTC (milliseconds, or microseconds when needed). */
+export function microsToIso(micros: bigint): string {
+  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const sub = Number(micros - ms * 1000n);
+  const iso = new Date(Number(ms)).toISOString();
+  return sub === 0 ? iso : `${iso.slice(0, -1)}${String(sub).padStart(3, '0')}Z`;
+}

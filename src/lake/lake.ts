@@ -1,0 +1,274 @@
+/**
+ * `Lake`: the public face of the table layer. Owns one DuckDB instance, caches each table's
+ * replayed state (refreshed by probing the next commit), serialises writes per table within
+ * the process, and runs the optimistic commit loop across processes.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { CommitConflictError, LakeError } from '../errors.js';
+import { CHECKPOINT_INTERVAL, writeCheckpoint } from './checkpoint.js';
+import { commitActions, judgeWinners, newMetadata, type PlannedCommit } from './commit.js';
+import { Duck, type DuckOptions } from './duck.js';
+import { listLog, putIfAbsent, readCommit, resolveDataPath } from './log.js';
+import { scanRelation } from './read.js';
+import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quoteIdent, renderDuckType, schemaString } from './schema.js';
+import { applyCommit, emptyState, loadState, refreshState, toSnapshot, type TableState } from './snapshot.js';
+import type { BatchInput, ColumnDef, CommitSummary, TableSnapshot, WriteOptions, WriteResult } from './types.js';
+import { planWrite, type WritePlan } from './write.js';
+
+/** Commit attempts before a write gives up with CommitConflictError (retriable). */
+const MAX_COMMIT_ATTEMPTS = 40;
+
+/** Options of {@link Lake.scan}. */
+export interface ScanRequest {
+  version?: number;
+  /** SQL predicate over the table's columns. */
+  where?: string;
+  /** SQL ORDER BY list. */
+  orderBy?: string;
+  limit?: number;
+  columns?: string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Stops here when `PIPELINE_FAILPOINT` names this point: the process hangs until killed (crash tests). */
+async function failpoint(name: string): Promise<void> {
+  if (process.env.PIPELINE_FAILPOINT !== name) return;
+  process.stderr.write(`failpoint ${name} reached\n`);
+  await new Promise(() => setInterval(() => undefined, 60_000));
+}
+
+/** Delta Lake tables (reader 1 / writer 2) over Parquet files written by DuckDB. */
+export class Lake {
+  private readonly states = new Map<string, TableState>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  private constructor(private readonly duck: Duck) {}
+
+  /** Owns one DuckDB instance (in-memory database; temp files in os.tmpdir()). */
+  static async create(opts: DuckOptions = {}): Promise<Lake> {
+    return new Lake(await Duck.create(opts));
+  }
+
+  /** Releases the DuckDB instance. */
+  close(): void {
+    this.duck.close();
+  }
+
+  /** Whether `tablePath` holds a Delta table (a log with at least one version). */
+  async exists(tablePath: string): Promise<boolean> {
+    const key = path.resolve(tablePath);
+    if (this.states.has(key)) return true;
+    const listing = await listLog(key);
+    return listing.commits.length > 0 || listing.checkpoints.length > 0;
+  }
+
+  /** The table at its latest version, or at `version`. */
+  async snapshot(tablePath: string, version?: number): Promise<TableSnapshot> {
+    return toSnapshot(await this.stateAt(tablePath, version));
+  }
+
+  /** The latest txn version the table holds for `appId`. */
+  async txnVersion(tablePath: string, appId: string): Promise<number | undefined> {
+    const key = path.resolve(tablePath);
+    const state = await this.locked(key, () => this.latest(key));
+    const t = state?.txns.get(appId);
+    return t ? Number(t.version) : undefined;
+  }
+
+  /** The table's schema as DuckDB types. */
+  async columns(tablePath: string): Promise<ColumnDef[]> {
+    return fieldsToColumns((await this.stateAt(tablePath)).schema);
+  }
+
+  /** Creates an empty table (version 0). Fails when the table already exists. */
+  async createTable(
+    tablePath: string,
+    columns: ColumnDef[],
+    opts: { partitionBy?: string[]; name?: string; description?: string; configuration?: Record<string, string> } = {},
+  ): Promise<TableSnapshot> {
+    const key = path.resolve(tablePath);
+    return this.locked(key, async () => {
+      if (await this.latest(key)) throw new LakeError('PIPE_LAKE_TABLE_EXISTS', `table ${tablePath} already exists`);
+      const normalized = columns.map((c) => ({ ...c, type: renderDuckType(normalizeDuckType(parseDuckType(c.type))) }));
+      for (const p of opts.partitionBy ?? []) {
+        if (!normalized.some((c) => c.name === p)) throw new LakeError('PIPE_LAKE_MISSING_COLUMN', `partition column ${p} is not a column of ${tablePath}`);
+      }
+      const plan: PlannedCommit = {
+        readVersion: -1,
+        operation: 'CREATE TABLE',
+        operationParameters: { partitionBy: opts.partitionBy ?? [] },
+        operationMetrics: {},
+        isBlindAppend: true,
+        protocol: { minReaderVersion: 1, minWriterVersion: 2 },
+        metadata: newMetadata(schemaString(columnsToFields(normalized)), opts.partitionBy ?? [], opts),
+        adds: [],
+        removes: [],
+        readFiles: new Set(),
+      };
+      const actions = commitActions(plan);
+      if (!(await putIfAbsent(key, 0, actions))) throw new LakeError('PIPE_LAKE_TABLE_EXISTS', `table ${tablePath} was created concurrently`);
+      const state = emptyState(key);
+      applyCommit(state, 0, actions);
+      this.states.set(key, state);
+      return toSnapshot(state);
+    });
+  }
+
+  /** Appends or merges one batch; creates the table on first write; idempotent per `opts.txn`. */
+  async write(tablePath: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult> {
+    const key = path.resolve(tablePath);
+    return this.locked(key, () => this.writeLocked(key, batch, opts));
+  }
+
+  private async writeLocked(key: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult> {
+    let conflicts = 0;
+    while (true) {
+      const state = await this.latest(key);
+      const done = this.alreadyCommitted(state, opts);
+      if (done) return done;
+      const plan = await this.duck.with((c) => planWrite(c, key, state, batch, opts));
+      if (plan.empty) return this.result('empty', state?.version ?? -1, plan, conflicts);
+      let target = (state?.version ?? -1) + 1;
+      let current = state;
+      while (true) {
+        await failpoint('lake.before-commit');
+        const actions = commitActions(plan.commit);
+        if (await putIfAbsent(key, target, actions)) {
+          const committed = current ?? emptyState(key);
+          applyCommit(committed, target, actions);
+          this.states.set(key, committed);
+          if (target > 0 && target % CHECKPOINT_INTERVAL === 0) {
+            // A checkpoint is an optimisation: a failure here never fails the committed write.
+            await writeCheckpoint(this.duck, committed).catch(() => undefined);
+          }
+          return this.result('committed', target, plan, conflicts);
+        }
+        conflicts++;
+        if (conflicts >= MAX_COMMIT_ATTEMPTS) {
+          await this.discard(key, plan);
+          throw new CommitConflictError(`gave up committing to ${key} after ${conflicts} conflicts with concurrent writers`, {
+            details: { table: key, conflicts },
+          });
+        }
+        await sleep(Math.random() * Math.min(500, 5 * 2 ** Math.min(conflicts, 7)));
+        let verdict: ReturnType<typeof judgeWinners>;
+        if (!current) {
+          current = await this.latest(key);
+          const t = opts.txn && current?.txns.get(opts.txn.appId);
+          verdict = t && Number(t.version) >= opts.txn!.version ? { kind: 'already-committed', version: current!.version } : { kind: 'replan', reason: 'created concurrently' };
+        } else {
+          verdict = judgeWinners(plan.commit, await refreshState(current));
+        }
+        if (verdict.kind === 'retry') {
+          target = current!.version + 1;
+          continue;
+        }
+        await this.discard(key, plan);
+        if (verdict.kind === 'already-committed') return this.result('already-committed', current!.version, undefined, conflicts, plan.rowsIn);
+        break; // re-plan against the new snapshot
+      }
+    }
+  }
+
+  private alreadyCommitted(state: TableState | undefined, opts: WriteOptions): WriteResult | undefined {
+    if (!opts.txn || !state) return undefined;
+    const t = state.txns.get(opts.txn.appId);
+    if (t && Number(t.version) >= opts.txn.version) return this.result('already-committed', state.version, undefined, 0);
+    return undefined;
+  }
+
+  private result(status: WriteResult['status'], version: number, plan: WritePlan | undefined, conflicts: number, rowsIn?: number): WriteResult {
+    const c = plan?.commit;
+    return {
+      status,
+      version,
+      rowsIn: rowsIn ?? plan?.rowsIn ?? 0,
+      rowsInserted: plan && status === 'committed' ? plan.rowsInserted : 0,
+      rowsUpdated: plan && status === 'committed' ? plan.rowsUpdated : 0,
+      rowsDeleted: plan && status === 'committed' ? plan.rowsDeleted : 0,
+      filesAdded: c && status === 'committed' ? c.adds.length : 0,
+      filesRemoved: c && status === 'committed' ? c.removes.length : 0,
+      bytesAdded: c && status === 'committed' ? c.adds.reduce((s, a) => s + a.size, 0) : 0,
+      conflictsRetried: conflicts,
+    };
+  }
+
+  /** Deletes the data files of a plan that will never be committed. */
+  private async discard(key: string, plan: WritePlan): Promise<void> {
+    await Promise.all(plan.commit.adds.map((a) => fs.rm(resolveDataPath(key, a.path), { force: true }).catch(() => undefined)));
+  }
+
+  /** Rows of the table (partition columns filled in), ordered by `orderBy` when given. */
+  async scan(tablePath: string, opts: ScanRequest = {}): Promise<Record<string, unknown>[]> {
+    const state = await this.stateAt(tablePath, opts.version);
+    return this.duck.with(async (c) => {
+      const rel = await scanRelation(c, state);
+      const cols = opts.columns ? opts.columns.map(quoteIdent).join(', ') : '*';
+      const sql = `SELECT ${cols} FROM ${rel} AS t${opts.where ? ` WHERE ${opts.where}` : ''}${opts.orderBy ? ` ORDER BY ${opts.orderBy}` : ''}${
+        opts.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(opts.limit))}` : ''
+      }`;
+      return c.rows(sql);
+    });
+  }
+
+  /** A DuckDB FROM-clause expression reading the table at a version (run with TimeZone=UTC). */
+  async scanSql(tablePath: string, version?: number): Promise<string> {
+    const state = await this.stateAt(tablePath, version);
+    return this.duck.with((c) => scanRelation(c, state));
+  }
+
+  /** The commits still in the log, newest first. */
+  async history(tablePath: string): Promise<CommitSummary[]> {
+    const key = path.resolve(tablePath);
+    const listing = await listLog(key);
+    const out: CommitSummary[] = [];
+    for (const v of [...listing.commits].reverse()) {
+      const info = (await readCommit(key, v))?.find((a) => a.commitInfo)?.commitInfo;
+      out.push({
+        version: v,
+        timestamp: Number(info?.timestamp ?? 0),
+        operation: String(info?.operation ?? 'UNKNOWN'),
+        ...(info?.operationParameters ? { operationParameters: info.operationParameters } : {}),
+        ...(info?.operationMetrics ? { operationMetrics: info.operationMetrics } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** The cached state brought up to date, or undefined when the table does not exist. Call under the table's lock. */
+  private async latest(key: string): Promise<TableState | undefined> {
+    const cached = this.states.get(key);
+    if (cached) {
+      await refreshState(cached);
+      return cached;
+    }
+    const state = await loadState(this.duck, key);
+    if (state) this.states.set(key, state);
+    return state;
+  }
+
+  private async stateAt(tablePath: string, version?: number): Promise<TableState> {
+    const key = path.resolve(tablePath);
+    const latest = await this.locked(key, () => this.latest(key));
+    if (!latest) throw new LakeError('PIPE_LAKE_NO_TABLE', `no Delta table at ${tablePath}`, { hint: 'check the path; a table has a _delta_log folder' });
+    if (version === undefined || version === latest.version) return latest;
+    const state = await loadState(this.duck, key, version);
+    if (!state) throw new LakeError('PIPE_LAKE_NO_TABLE', `no Delta table at ${tablePath}`);
+    return state;
+  }
+
+  /** Runs `fn` after every earlier operation on the same table in this process. */
+  private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    }
+  }
+}

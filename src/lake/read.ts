@@ -1,0 +1,69 @@
+/**
+ * Reading rows: a DuckDB relation over the live files of a snapshot, with partition columns
+ * rebuilt from `partitionValues` (data files do not hold them), every schema column typed
+ * as the schema says, columns missing from older files as NULL, and extra ones ignored.
+ */
+import type { Conn } from './duck.js';
+import { resolveDataPath } from './log.js';
+import { deltaToDuck, quoteIdent, quoteLiteral, renderDuckType, type DuckType } from './schema.js';
+import type { LiveFile, TableState } from './snapshot.js';
+
+/** The column holding the data file a row came from, when requested. */
+export const FILE_COLUMN = '__lake_file';
+
+/** Options for {@link scanRelation}. */
+export interface ScanOptions {
+  /** Read only these files (default: every live file). */
+  files?: LiveFile[];
+  /** Add {@link FILE_COLUMN} with each row's resolved file path. */
+  withFile?: boolean;
+}
+
+/** Schema columns with their DuckDB types. */
+export function schemaColumns(state: TableState): { name: string; type: DuckType }[] {
+  return state.schema.map((f) => ({ name: f.name, type: deltaToDuck(f.type) }));
+}
+
+/** SQL turning a partition-value text column back into its schema type. */
+function partitionCast(expr: string, type: DuckType): string {
+  if (type.kind === 'primitive' && type.name === 'VARCHAR') return expr;
+  if (type.kind === 'primitive' && type.name === 'BLOB') return `encode(${expr})`;
+  return `CAST(${expr} AS ${renderDuckType(type)})`;
+}
+
+/**
+ * A parenthesized query over the snapshot's files. Needs a connection to learn which
+ * columns the files hold (their footers), so missing ones can be filled with NULL.
+ */
+export async function scanRelation(c: Conn, state: TableState, opts: ScanOptions = {}): Promise<string> {
+  const columns = schemaColumns(state);
+  const partitionColumns = state.metadata?.partitionColumns ?? [];
+  const files = opts.files ?? [...state.files.values()];
+  const fileCol = opts.withFile ? `, CAST(NULL AS VARCHAR) AS ${FILE_COLUMN}` : '';
+  if (files.length === 0) {
+    const cols = columns.map((col) => `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`);
+    return `(SELECT ${cols.join(', ')}${fileCol} WHERE false)`;
+  }
+  const paths = files.map((f) => resolveDataPath(state.path, f.add.path));
+  const reader = `read_parquet([${paths.map(quoteLiteral).join(', ')}], union_by_name=true, hive_partitioning=false, filename=${quoteLiteral(FILE_COLUMN)})`;
+  const described = await c.json(`DESCRIBE SELECT * FROM ${reader}`);
+  const present = new Set(described.map((r) => String(r.column_name).toLowerCase()));
+  const partIndex = new Map(partitionColumns.map((p, i) => [p.toLowerCase(), i]));
+  const projection = columns.map((col) => {
+    const pi = partIndex.get(col.name.toLowerCase());
+    if (pi !== undefined) return `${partitionCast(`pv.p${pi}`, col.type)} AS ${quoteIdent(col.name)}`;
+    if (!present.has(col.name.toLowerCase())) return `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`;
+    return `CAST(d.${quoteIdent(col.name)} AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`;
+  });
+  if (opts.withFile) projection.push(`d.${FILE_COLUMN} AS ${FILE_COLUMN}`);
+  if (partitionColumns.length === 0) return `(SELECT ${projection.join(', ')} FROM ${reader} AS d)`;
+  const values = files.map((f, i) => {
+    const pvs = partitionColumns.map((p) => {
+      const v = f.add.partitionValues?.[p];
+      return v === null || v === undefined ? 'CAST(NULL AS VARCHAR)' : quoteLiteral(v);
+    });
+    return `(${[quoteLiteral(paths[i]!), ...pvs].join(', ')})`;
+  });
+  const pvCols = [FILE_COLUMN, ...partitionColumns.map((_, i) => `p${i}`)].join(', ');
+  return `(SELECT ${projection.join(', ')} FROM ${reader} AS d JOIN (VALUES ${values.join(', ')}) AS pv(${pvCols}) ON d.${FILE_COLUMN} = pv.${FILE_COLUMN})`;
+}

@@ -1,0 +1,104 @@
+/**
+ * The public contract of `src/lake`: Delta Lake (reader 1 / writer 2) tables over Parquet,
+ * written and merged with DuckDB. Knows nothing about Kafka or specs.
+ */
+
+/** A column as the lake sees it: DuckDB type name plus nullability. */
+export interface ColumnDef {
+  name: string;
+  /** DuckDB type name (`BIGINT`, `VARCHAR`, `TIMESTAMPTZ`, `DECIMAL(10,2)`, `STRUCT(...)`...). */
+  type: string;
+  nullable: boolean;
+}
+
+/** A Delta schema field as stored in `metaData.schemaString`. */
+export interface DeltaField {
+  name: string;
+  /** Delta type: a primitive name (`long`, `string`, `decimal(10,2)`...) or a complex type object. */
+  type: unknown;
+  nullable: boolean;
+  metadata: Record<string, unknown>;
+}
+
+/** How a batch arrives. `ndjson` is a file of one JSON object per line (cheapest to load). */
+export type BatchInput =
+  | { kind: 'rows'; rows: Record<string, unknown>[] }
+  | { kind: 'ndjson'; path: string; rowCount?: number };
+
+/** The Delta `txn` action carried by a write: exactly-once per (appId, version). */
+export interface TxnMark {
+  appId: string;
+  version: number;
+}
+
+export type WriteMode = 'append' | 'upsert' | 'scd2';
+
+export interface WriteOptions {
+  mode: WriteMode;
+  /** upsert/scd2: the key columns. */
+  mergeKeys?: string[];
+  /** upsert/scd2: the greater value wins; equal or older records never replace a row. */
+  sequenceBy?: string;
+  /** SQL predicate over the batch's columns; matching records delete their key (upsert) or close it (scd2). */
+  deleteWhen?: string;
+  /** Used when the table is created by this write. */
+  partitionBy?: string[];
+  /** Declared column types (DuckDB names); other columns are inferred from the batch. */
+  columns?: Record<string, string>;
+  txn?: TxnMark;
+  /** Recorded in commitInfo.operationParameters. */
+  operationParameters?: Record<string, unknown>;
+}
+
+export interface WriteResult {
+  /** `already-committed`: the table's txn for this appId is >= the given version; nothing written. */
+  status: 'committed' | 'already-committed' | 'empty';
+  /** Table version after the call. */
+  version: number;
+  rowsIn: number;
+  rowsInserted: number;
+  rowsUpdated: number;
+  rowsDeleted: number;
+  filesAdded: number;
+  filesRemoved: number;
+  bytesAdded: number;
+  /** How many times the commit was retried after losing a race. */
+  conflictsRetried: number;
+}
+
+/** One live data file, as in the Delta `add` action. */
+export interface DataFile {
+  path: string;
+  partitionValues: Record<string, string | null>;
+  size: number;
+  modificationTime: number;
+  dataChange: boolean;
+  stats?: {
+    numRecords?: number;
+    minValues?: Record<string, unknown>;
+    maxValues?: Record<string, unknown>;
+    nullCount?: Record<string, unknown>;
+  };
+}
+
+export interface TableSnapshot {
+  path: string;
+  version: number;
+  tableId: string;
+  schema: DeltaField[];
+  partitionColumns: string[];
+  configuration: Record<string, string>;
+  files: DataFile[];
+  /** Latest txn version per appId. */
+  txns: Record<string, number>;
+  minReaderVersion: number;
+  minWriterVersion: number;
+}
+
+export interface CommitSummary {
+  version: number;
+  timestamp: number;
+  operation: string;
+  operationParameters?: Record<string, unknown>;
+  operationMetrics?: Record<string, unknown>;
+}

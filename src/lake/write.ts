@@ -1,0 +1,167 @@
+/**
+ * Planning one write: load the batch, settle the schema (create or evolve), then append or
+ * merge, writing the new data files. The result is a {@link PlannedCommit} the caller tries
+ * to commit; nothing here touches the log.
+ */
+import path from 'node:path';
+import { LakeError, SchemaMismatchError } from '../errors.js';
+import { loadBatch } from './batch.js';
+import { newMetadata, removeFor, type PlannedCommit } from './commit.js';
+import type { Conn } from './duck.js';
+import { DEFAULT_TARGET_FILE_SIZE, writeDataFiles, type TypedColumn } from './files.js';
+import { resolveDataPath } from './log.js';
+import { mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_START } from './merge.js';
+import { buildKeyFilter, mayHoldKeys } from './prune.js';
+import { scanRelation, schemaColumns } from './read.js';
+import { columnsToFields, renderDuckType, schemaString } from './schema.js';
+import { fileKey, type TableState } from './snapshot.js';
+import type { BatchInput, WriteOptions } from './types.js';
+
+/** A planned write plus what the caller reports. */
+export interface WritePlan {
+  commit: PlannedCommit;
+  rowsIn: number;
+  rowsInserted: number;
+  rowsUpdated: number;
+  rowsDeleted: number;
+  /** Nothing to commit (empty batch, or no change and no txn). */
+  empty: boolean;
+}
+
+/** Target file size for a table: `delta.targetFileSize` (bytes) or the default. */
+export function targetFileSize(configuration: Record<string, string> | undefined): number {
+  const v = Number(configuration?.['delta.targetFileSize']);
+  return Number.isFinite(v) && v > 0 ? v : DEFAULT_TARGET_FILE_SIZE;
+}
+
+function validate(tablePath: string, opts: WriteOptions): void {
+  if (opts.mode === 'append') return;
+  if (!opts.mergeKeys || opts.mergeKeys.length === 0) {
+    throw new LakeError('PIPE_LAKE_NO_KEYS', `${opts.mode} into ${tablePath} needs mergeKeys`);
+  }
+  if (opts.mode === 'scd2' && !opts.sequenceBy) {
+    throw new LakeError('PIPE_LAKE_NO_SEQUENCE', `scd2 into ${tablePath} needs sequenceBy`);
+  }
+}
+
+function requireColumns(tablePath: string, columns: TypedColumn[], names: string[], what: string): void {
+  for (const n of names) {
+    if (!columns.some((c) => c.name.toLowerCase() === n.toLowerCase())) {
+      throw new SchemaMismatchError('PIPE_LAKE_MISSING_COLUMN', `table ${tablePath}: ${what} column ${n} is not in the table or the batch`, {
+        details: { table: tablePath, column: n },
+      });
+    }
+  }
+}
+
+/** Plans a write against `state` (undefined: the table does not exist yet). */
+export async function planWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<WritePlan> {
+  validate(tablePath, opts);
+  const known = state ? schemaColumns(state) : [];
+  const isScd2 = opts.mode === 'scd2';
+  const systemNames = new Set([SCD2_START, SCD2_END, SCD2_CURRENT]);
+  const loaded = await loadBatch(c, batch, {
+    tableName: tablePath,
+    known: isScd2 ? known.filter((k) => !systemNames.has(k.name)) : known,
+    declared: opts.columns ?? {},
+    into: 'b',
+  });
+  const readVersion = state?.version ?? -1;
+  const commit: PlannedCommit = {
+    readVersion,
+    operation: opts.mode === 'append' ? 'WRITE' : 'MERGE',
+    operationParameters: {
+      mode: opts.mode,
+      ...(opts.mergeKeys ? { mergeKeys: opts.mergeKeys } : {}),
+      ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}),
+      ...(opts.deleteWhen ? { deleteWhen: opts.deleteWhen } : {}),
+      ...(opts.operationParameters ?? {}),
+    },
+    operationMetrics: {},
+    isBlindAppend: opts.mode === 'append',
+    adds: [],
+    removes: [],
+    readFiles: new Set(),
+    ...(opts.txn ? { txn: opts.txn } : {}),
+  };
+  const plan: WritePlan = { commit, rowsIn: loaded.rowCount, rowsInserted: 0, rowsUpdated: 0, rowsDeleted: 0, empty: false };
+  if (loaded.rowCount === 0) {
+    plan.empty = true;
+    return plan;
+  }
+  // Final table columns: the table's own, then the batch's new ones (then scd2's system columns).
+  const dataColumns = loaded.columns;
+  let columns: TypedColumn[] = dataColumns;
+  if (isScd2) {
+    const seqType = dataColumns.find((d) => d.name.toLowerCase() === opts.sequenceBy!.toLowerCase())?.type;
+    if (!seqType) requireColumns(tablePath, dataColumns, [opts.sequenceBy!], 'sequenceBy');
+    const system: TypedColumn[] = [
+      { name: SCD2_START, type: seqType! },
+      { name: SCD2_END, type: seqType! },
+      { name: SCD2_CURRENT, type: { kind: 'primitive', name: 'BOOLEAN' } },
+    ];
+    columns = state ? [...known, ...loaded.newColumns] : [...dataColumns, ...system];
+  }
+  const partitionColumns = state ? (state.metadata!.partitionColumns ?? []) : (opts.partitionBy ?? []);
+  requireColumns(tablePath, columns, partitionColumns, 'partition');
+  if (opts.mode !== 'append') {
+    requireColumns(tablePath, dataColumns, opts.mergeKeys!, 'merge key');
+    if (opts.sequenceBy) requireColumns(tablePath, dataColumns, [opts.sequenceBy], 'sequenceBy');
+  }
+  if (!state) {
+    const fields = columnsToFields(columns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
+    commit.protocol = { minReaderVersion: 1, minWriterVersion: 2 };
+    commit.metadata = newMetadata(schemaString(fields), partitionColumns, {});
+  } else if (loaded.newColumns.length > 0) {
+    const added = columnsToFields(loaded.newColumns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
+    commit.metadata = { ...state.metadata!, schemaString: schemaString([...state.schema, ...added]) };
+  }
+  const configuration = state?.metadata?.configuration;
+  const fileSize = targetFileSize(configuration);
+  const orderBy = opts.mode === 'append' ? [] : isScd2 ? [...opts.mergeKeys!, SCD2_START] : opts.mergeKeys!;
+
+  if (opts.mode === 'append') {
+    commit.adds = await writeDataFiles(c, { tablePath, source: 'b', columns, partitionColumns, orderBy, targetFileSize: fileSize });
+    plan.rowsInserted = loaded.rowCount;
+  } else {
+    const spec = { mergeKeys: opts.mergeKeys!, ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}), ...(opts.deleteWhen ? { deleteWhen: opts.deleteWhen } : {}) };
+    try {
+      await prepareSource(c, 'b', dataColumns, spec, isScd2 ? 'scd2' : 'upsert');
+    } catch (err) {
+      if (opts.deleteWhen) throw new LakeError('PIPE_LAKE_BAD_DELETE_WHEN', `deleteWhen of ${tablePath} is not a valid predicate over the batch: ${(err as Error).message}`, { cause: err });
+      throw err;
+    }
+    const filter = await buildKeyFilter(c, 'src', opts.mergeKeys!, columns, partitionColumns);
+    commit.keyFilter = filter;
+    const candidates = state ? [...state.files.values()].filter((f) => mayHoldKeys(f, filter)) : [];
+    for (const f of candidates) commit.readFiles.add(fileKey(f.add.path));
+    const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true }) : `(SELECT NULL AS __lake_file WHERE false)`;
+    await prepareTarget(c, relation, columns, new Set(known.map((k) => k.name.toLowerCase())));
+    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec) : await mergeUpsert(c, columns, spec);
+    const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));
+    for (const p of outcome.rewrittenFiles) {
+      const f = byResolved.get(p) ?? byResolved.get(path.normalize(p));
+      if (!f) throw new LakeError('PIPE_LAKE_INTERNAL', `merge rewrote ${p}, which is not a candidate file`);
+      commit.removes.push(removeFor(f.add));
+    }
+    if (state?.metadata?.configuration?.['delta.appendOnly'] === 'true' && commit.removes.length > 0) {
+      throw new LakeError('PIPE_LAKE_APPEND_ONLY', `table ${tablePath} is append-only (delta.appendOnly=true); this merge would rewrite files`);
+    }
+    commit.adds = await writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy, targetFileSize: fileSize });
+    plan.rowsInserted = outcome.inserted;
+    plan.rowsUpdated = outcome.updated;
+    plan.rowsDeleted = outcome.deleted;
+  }
+  commit.operationMetrics = {
+    numSourceRows: loaded.rowCount,
+    numTargetRowsInserted: plan.rowsInserted,
+    numTargetRowsUpdated: plan.rowsUpdated,
+    numTargetRowsDeleted: plan.rowsDeleted,
+    numAddedFiles: commit.adds.length,
+    numRemovedFiles: commit.removes.length,
+    numOutputBytes: commit.adds.reduce((s, a) => s + a.size, 0),
+  };
+  const changesNothing = commit.adds.length === 0 && commit.removes.length === 0 && !commit.metadata;
+  plan.empty = changesNothing && !opts.txn;
+  return plan;
+}
