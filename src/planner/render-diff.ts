@@ -6,6 +6,7 @@ import { allSafe, IMPACTS, type SpecChange } from './changes.js';
 
 /** Formats accepted by `pipeline diff --format`. */
 export const DIFF_FORMATS = ['text', 'json'] as const;
+/** A diff render format name. */
 export type DiffFormat = (typeof DIFF_FORMATS)[number];
 
 /** `{"changes": [{path, before, after, impact, message}]}`, two-space indented. */

@@ -8,6 +8,7 @@ import { renderText } from './render-text.js';
 
 /** Formats accepted by `pipeline plan --format`. */
 export const PLAN_FORMATS = ['text', 'json', 'mermaid', 'dot'] as const;
+/** A plan render format name. */
 export type PlanFormat = (typeof PLAN_FORMATS)[number];
 
 /** Conventional file extension per format (golden files: `<name>.plan.<ext>`). */

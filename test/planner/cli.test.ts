@@ -45,8 +45,9 @@ afterAll(() => {
 });
 
 describe('pipeline plan', () => {
-  it('prints the golden plan of the example in every format (exit 0)', () => {
-    for (const [format, ext] of [['text', 'txt'], ['json', 'json'], ['mermaid', 'mmd'], ['dot', 'dot']] as const) {
+  it('prints the golden plan of the example (exit 0)', () => {
+    // Every format is checked in-process by golden-example.test.ts; two spawns suffice here.
+    for (const [format, ext] of [['text', 'txt'], ['dot', 'dot']] as const) {
       const r = cli(['plan', 'pipelines/commerce-events.yaml', '--format', format, '--partitions', '12']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
