@@ -4,7 +4,7 @@
  */
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GOLDEN_DIR } from './golden.js';
@@ -109,14 +109,14 @@ describe('pipeline diff', () => {
 
   it('compares with the committed version at a git ref (--against)', () => {
     const repo = join(dir, 'repo');
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, stdio: 'pipe' });
-    execFileSync('git', ['init', '-q', repo]);
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'commit.gpgsign=false', ...args], { cwd: repo, stdio: 'pipe' });
+    execFileSync('git', ['init', '-q', repo], { stdio: 'pipe' });
     git('config', 'user.email', 'ci@example.com');
     git('config', 'user.name', 'CI');
-    execFileSync('mkdir', ['-p', join(repo, 'pipelines')]);
+    mkdirSync(join(repo, 'pipelines'));
     const spec = join(repo, 'pipelines', 'commerce-events.yaml');
     writeFileSync(spec, example);
-    // Not committed yet: at HEAD~0 of an empty repo there is no commit, so make one first.
+    // The spec is not committed yet: a first commit without it gives HEAD a tree to look in.
     writeFileSync(join(repo, 'README'), 'x\n');
     git('add', 'README');
     git('commit', '-q', '-m', 'start');
