@@ -1,11 +1,67 @@
-/** `pipeline run` — placeholder until the command lands. */
+/**
+ * `pipeline run <spec>`: runs the pipeline — one worker thread per stream, micro-batches,
+ * exactly-once MERGE into the Delta tables. Logs are JSON lines on stderr; the summary goes
+ * to stdout (and to `--summary-json`).
+ */
+import { writeFileSync } from 'node:fs';
 import type { Command } from '../main.js';
+import { parseCommandArgs, setOption } from '../args.js';
 import { UsageError } from '../../errors.js';
+import { compilePlan } from '../../planner/compile.js';
+import { LOG_LEVELS, type LogLevel } from '../../runtime/logger.js';
+import { runPipeline } from '../../runtime/runner.js';
+import { formatSummary } from '../../runtime/summary.js';
+import { loadSpecOrReport } from './plan.js';
+
+const usage = `Usage: pipeline run <spec.yaml> [options]
+
+Consumes the spec's Kafka topic with N parallel streams and MERGEs every record into its
+Delta table exactly once. Resumes from the checkpoint on every later run.
+
+Options:
+  --available-now      process everything up to the topic's end at start, then exit 0
+  --set <path=value>   override a spec value (repeatable), e.g. --set trigger.interval=1s
+  --log-level <level>  ${LOG_LEVELS.join(' | ')} (default info; JSON lines on stderr)
+  --summary-json <f>   also write the final summary as JSON to <f>
+  --reshard            the spec's streams differ from the checkpoint's: carry every
+                       partition's committed position into the new stream layout
+  -h, --help           show this help
+
+Without --available-now the run continues until SIGINT/SIGTERM, then finishes the batch in
+flight and exits 0.
+
+Exit codes: 0 finished or stopped cleanly, 1 invalid spec or failed run (nothing is lost:
+the next run resumes), 2 usage error.`;
 
 export const command: Command = {
-  summary: '(run: not available yet)',
-  usage: 'pipeline run',
-  async run() {
-    throw new UsageError('PIPE_CLI_UNAVAILABLE', 'run is not available yet');
+  summary: 'Run a pipeline: Kafka to Delta tables, exactly once',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      'available-now': { type: 'boolean' },
+      'log-level': { type: 'string' },
+      'summary-json': { type: 'string' },
+      reshard: { type: 'boolean' },
+      ...setOption,
+    });
+    if (positionals.length !== 1) {
+      throw new UsageError('PIPE_CLI_USAGE', positionals.length === 0 ? 'missing <spec.yaml>' : `expected one spec file, got ${positionals.length}`);
+    }
+    const logLevel = (values['log-level'] ?? 'info') as LogLevel;
+    if (!LOG_LEVELS.includes(logLevel)) {
+      throw new UsageError('PIPE_CLI_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
+    }
+    const spec = loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
+    if (!spec) return 1;
+    const plan = compilePlan(spec);
+    const summary = await runPipeline(plan, {
+      availableNow: values['available-now'] ?? false,
+      logLevel,
+      reshard: values.reshard ?? false,
+      tty: process.stderr.isTTY === true,
+    });
+    if (values['summary-json']) writeFileSync(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
+    process.stdout.write(`${formatSummary(summary)}\n`);
+    return 0;
   },
 };

@@ -1,0 +1,38 @@
+/**
+ * decode-json: a record value must be UTF-8 JSON text holding one object. The reasons are
+ * user-facing (they land in the dead-letter table's `error` column), so they say what was
+ * wrong with the bytes, not where the parser gave up internally.
+ */
+import { isUtf8 } from 'node:buffer';
+
+/** A decoded record, or why it could not be decoded. */
+export type DecodeResult = { ok: true; value: Record<string, unknown> } | { ok: false; error: string };
+
+/**
+ * Decodes `buf[start, end)` as a JSON object. Cheap on the common path: the UTF-8 check runs
+ * only when the decoded text holds U+FFFD (which invalid bytes turn into).
+ */
+export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length): DecodeResult {
+  if (end <= start) return { ok: false, error: 'empty value' };
+  const text = buf.toString('utf8', start, end);
+  if (text.includes('\uFFFD') && !isUtf8(buf.subarray(start, end))) {
+    return { ok: false, error: 'value is not valid UTF-8' };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: `invalid JSON: ${(err as Error).message}` };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, error: `value must be a JSON object (got ${jsonTypeOf(value)})` };
+  }
+  return { ok: true, value: value as Record<string, unknown> };
+}
+
+/** The JSON type name of a parsed value, for messages: `string`, `number`, `array`, `null`... */
+export function jsonTypeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}

@@ -1,0 +1,30 @@
+/**
+ * route: picks a record's table from a top-level field (`routing.field`) through
+ * `routing.routes`. Records without a usable routing value are failures; values that match no
+ * route are dead-lettered or dropped per `routing.unmatched`.
+ */
+import { jsonTypeOf } from './decode-json.js';
+import type { RoutingRules } from './api.js';
+
+/** Where a record goes. */
+export type RouteDecision =
+  | { kind: 'table'; table: string }
+  | { kind: 'failure'; error: string }
+  | { kind: 'drop' };
+
+/** Decides the table of one decoded record. */
+export function routeRecord(record: Record<string, unknown>, rules: RoutingRules): RouteDecision {
+  const value = record[rules.field];
+  if (value === undefined) return { kind: 'failure', error: `routing field '${rules.field}' is missing` };
+  if (typeof value !== 'string') {
+    return { kind: 'failure', error: `routing field '${rules.field}' must be a string (got ${jsonTypeOf(value)})` };
+  }
+  const table = Object.prototype.hasOwnProperty.call(rules.routes, value) ? rules.routes[value] : undefined;
+  if (table !== undefined) return { kind: 'table', table };
+  if (rules.unmatched === 'drop') return { kind: 'drop' };
+  return { kind: 'failure', error: `no route for ${rules.field}='${truncate(value, 200)}'` };
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}

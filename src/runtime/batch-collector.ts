@@ -1,0 +1,212 @@
+/**
+ * Turns the consumer's per-partition message flow into micro-batches with exact offset
+ * ranges. Knows nothing about kafkajs: the source pushes messages in, the batch loop takes
+ * batches out, and the source asks which partitions to pause.
+ *
+ * Invariants per partition: buffered messages are ascending and lie in `[from, next)`;
+ * `from` is where the next batch starts; a batch's range is `[from, until)` where `until` is
+ * one past its last message (so gaps — compaction, transaction markers — stay inside ranges
+ * and a replay over the same range sees the same messages).
+ */
+import type { PartitionRanges } from './checkpoint.js';
+
+/** The fields of a consumed message the collector reads. */
+export interface OffsetMessage {
+  offset: string;
+}
+
+/** A batch cut from the buffers. */
+export interface CollectedBatch<M extends OffsetMessage> {
+  ranges: PartitionRanges;
+  /** Messages per partition, in offset order. */
+  messages: Map<number, M[]>;
+  count: number;
+}
+
+export interface CollectorOptions {
+  partitions: number[];
+  /** Next offset per partition (where the first batch starts). */
+  positions: Map<number, number>;
+  maxRecordsPerBatch: number;
+  /** `--available-now`: offsets at which each partition is done (exclusive). */
+  endOffsets?: Map<number, number>;
+}
+
+/** Per-partition buffers and the batch-cutting rules. */
+export class BatchCollector<M extends OffsetMessage> {
+  private readonly buffers = new Map<number, M[]>();
+  private readonly from = new Map<number, number>();
+  private readonly next = new Map<number, number>();
+  private readonly caughtUp = new Set<number>();
+  private replayUntil?: Map<number, number>;
+  private bufferedCount = 0;
+  readonly partitions: readonly number[];
+
+  constructor(private readonly opts: CollectorOptions) {
+    this.partitions = [...opts.partitions].sort((a, b) => a - b);
+    for (const p of this.partitions) {
+      const start = opts.positions.get(p);
+      if (start === undefined) throw new Error(`no start position for partition ${p}`);
+      this.buffers.set(p, []);
+      this.from.set(p, start);
+      this.next.set(p, start);
+    }
+  }
+
+  /** Records waiting in the buffers. */
+  get buffered(): number {
+    return this.bufferedCount;
+  }
+
+  /** Next offset the collector expects for `partition`. */
+  position(partition: number): number {
+    return this.next.get(partition)!;
+  }
+
+  /** Where the next batch of `partition` starts. */
+  batchStart(partition: number): number {
+    return this.from.get(partition)!;
+  }
+
+  /**
+   * Fixes the next batch to exactly `ranges` (a planned batch being re-run after a crash).
+   * Its `from` must equal the collector's starting point for every partition.
+   */
+  setReplay(ranges: PartitionRanges): void {
+    const until = new Map<number, number>();
+    for (const p of this.partitions) {
+      const range = ranges[String(p)];
+      const from = this.from.get(p)!;
+      if (!range) {
+        until.set(p, from);
+        continue;
+      }
+      if (range[0] !== from) throw new Error(`replay of partition ${p} starts at ${range[0]}, collector at ${from}`);
+      until.set(p, range[1]);
+    }
+    this.replayUntil = until;
+  }
+
+  get replaying(): boolean {
+    return this.replayUntil !== undefined;
+  }
+
+  /** Whether every partition of the replayed batch has reached its `until`. */
+  replayReady(): boolean {
+    if (!this.replayUntil) return false;
+    for (const [p, until] of this.replayUntil) if (this.next.get(p)! < until) return false;
+    return true;
+  }
+
+  /**
+   * Accepts messages of one partition (ascending). Redeliveries (offset below the expected
+   * one) are ignored; with `endOffsets`, messages at or past the end are ignored too.
+   * Returns how many were accepted.
+   */
+  push(partition: number, messages: readonly M[]): number {
+    const buffer = this.buffers.get(partition);
+    if (!buffer) return 0;
+    let next = this.next.get(partition)!;
+    const end = this.opts.endOffsets?.get(partition);
+    let accepted = 0;
+    for (const m of messages) {
+      const offset = Number(m.offset);
+      if (offset < next) continue;
+      if (end !== undefined && offset >= end) {
+        this.caughtUp.add(partition);
+        break;
+      }
+      buffer.push(m);
+      next = offset + 1;
+      accepted++;
+    }
+    this.next.set(partition, next);
+    this.bufferedCount += accepted;
+    return accepted;
+  }
+
+  /** The source saw the partition's log end (`endOffsets` mode), e.g. only control records remain. */
+  markCaughtUp(partition: number, logEnd: number): void {
+    const end = this.opts.endOffsets?.get(partition);
+    if (end !== undefined && logEnd >= end) this.caughtUp.add(partition);
+  }
+
+  /** `endOffsets` mode: the partition has nothing left to read. */
+  isCaughtUp(partition: number): boolean {
+    const end = this.opts.endOffsets?.get(partition);
+    if (end === undefined) return false;
+    return this.caughtUp.has(partition) || this.next.get(partition)! >= end;
+  }
+
+  /** `endOffsets` mode: every partition is caught up. */
+  allCaughtUp(): boolean {
+    return this.partitions.every((p) => this.isCaughtUp(p));
+  }
+
+  /** `endOffsets` mode: nothing left to read and nothing buffered. */
+  finished(): boolean {
+    return !this.replaying && this.bufferedCount === 0 && this.allCaughtUp();
+  }
+
+  /**
+   * Whether the source should stop fetching `partition` for now: it is done (`endOffsets`),
+   * it finished its part of a replay, or the next batch is already full (backpressure).
+   */
+  shouldPause(partition: number): boolean {
+    if (this.isCaughtUp(partition)) return true;
+    if (this.replayUntil) return this.next.get(partition)! >= this.replayUntil.get(partition)!;
+    return this.bufferedCount >= this.opts.maxRecordsPerBatch;
+  }
+
+  /** Whether a new (non-replay) batch is full. */
+  full(): boolean {
+    return this.bufferedCount >= this.opts.maxRecordsPerBatch;
+  }
+
+  /**
+   * Cuts the next batch: the replayed ranges exactly, or up to `maxRecordsPerBatch` records
+   * shared fairly between partitions (each partition contributes a prefix of its buffer).
+   */
+  take(): CollectedBatch<M> {
+    const quotas = this.replayUntil ? undefined : this.fairQuotas();
+    const ranges: PartitionRanges = {};
+    const messages = new Map<number, M[]>();
+    let count = 0;
+    for (const p of this.partitions) {
+      const buffer = this.buffers.get(p)!;
+      const from = this.from.get(p)!;
+      let taken: number;
+      let until: number;
+      if (this.replayUntil) {
+        until = this.replayUntil.get(p)!;
+        taken = 0;
+        while (taken < buffer.length && Number(buffer[taken]!.offset) < until) taken++;
+      } else {
+        taken = quotas!.get(p)!;
+        until = taken < buffer.length ? Number(buffer[taken]!.offset) : this.next.get(p)!;
+      }
+      const slice = buffer.splice(0, taken);
+      ranges[String(p)] = [from, until];
+      this.from.set(p, until);
+      if (slice.length > 0) messages.set(p, slice);
+      count += slice.length;
+    }
+    this.bufferedCount -= count;
+    this.replayUntil = undefined;
+    return { ranges, messages, count };
+  }
+
+  /** Water-filling: small partitions take everything, the rest split what is left evenly. */
+  private fairQuotas(): Map<number, number> {
+    const quotas = new Map<number, number>();
+    const sizes = this.partitions.map((p) => [p, this.buffers.get(p)!.length] as const).sort((a, b) => a[1] - b[1]);
+    let remaining = this.opts.maxRecordsPerBatch;
+    sizes.forEach(([p, size], i) => {
+      const share = Math.floor(remaining / (sizes.length - i));
+      const take = Math.min(size, share);
+      quotas.set(p, take);
+      remaining -= take;
+    });
+    return quotas;
+  }
+}

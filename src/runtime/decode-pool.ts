@@ -1,0 +1,49 @@
+/**
+ * Where a stream's CPU-bound decode runs: on a piscina pool of its own (default, one thread)
+ * or inline on the stream thread (`PIPELINE_DECODE_THREADS=0`). With the pool, the stream
+ * thread keeps fetching and heartbeating while the previous batch is parsed.
+ */
+import { Piscina } from 'piscina';
+import { transformBatch, type TransformContext } from './batch-transform.js';
+import type { PackedValues, RoutedBatch } from '../operators/api.js';
+import type { DecodeTask } from './decode-task.js';
+
+/** Runs decode + route + validate for one batch. */
+export interface Decoder {
+  readonly threads: number;
+  transform(packed: PackedValues, ctx: TransformContext): Promise<RoutedBatch>;
+  close(): Promise<void>;
+}
+
+/** Decode threads per stream from `PIPELINE_DECODE_THREADS` (default 1; 0 = inline). */
+export function decodeThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.PIPELINE_DECODE_THREADS;
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 0 ? n : 1;
+}
+
+/** A decoder with `threads` pool threads, or inline when 0. */
+export function createDecoder(threads: number): Decoder {
+  if (threads === 0) {
+    return {
+      threads,
+      transform: async (packed, ctx) => transformBatch(packed, ctx),
+      close: async () => {},
+    };
+  }
+  const pool = new Piscina({
+    filename: new URL('./decode-task.js', import.meta.url).href,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 60_000,
+  });
+  return {
+    threads,
+    transform(packed, ctx) {
+      const task: DecodeTask = { packed, ctx };
+      return pool.run(task, { transferList: [packed.data.buffer as ArrayBuffer, packed.starts.buffer as ArrayBuffer, packed.nulls.buffer as ArrayBuffer] });
+    },
+    close: () => pool.destroy(),
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Builds kafkajs clients from the spec's `source.kafka` (brokers, SSL, SASL) and routes
+ * kafkajs' own logs into pino. kafkajs is chatty at INFO (every pause, every join), so its
+ * lines are shown one level lower than the runner's level.
+ */
+import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { KafkaSourceSpec } from '../spec/types.js';
+import { SourceError } from '../errors.js';
+import type { Logger } from './logger.js';
+
+function saslOptions(spec: KafkaSourceSpec): SASLOptions | undefined {
+  if (!spec.sasl) return undefined;
+  const { mechanism, username, password } = spec.sasl;
+  return { mechanism, username, password } as SASLOptions;
+}
+
+/** A kafkajs client for `spec`; `clientId` defaults to the spec's or `pipeline`. */
+export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: string): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  const config: KafkaConfig = {
+    clientId: clientId ?? spec.clientId ?? 'pipeline',
+    brokers: spec.brokers,
+    ssl: spec.ssl ?? false,
+    sasl: saslOptions(spec),
+    connectionTimeout: 10_000,
+    requestTimeout: 30_000,
+    // Broker outages of tens of seconds are ridden out here rather than failing the run.
+    retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 5_000 },
+    logLevel: KafkaLogLevel.DEBUG,
+    logCreator: () => ({ level, log: entry }) => {
+      const { message, ...extra } = entry as { message: string } & Record<string, unknown>;
+      delete extra.timestamp;
+      delete extra.logger;
+      if (level === KafkaLogLevel.ERROR) log.warn(extra, message);
+      else if (level === KafkaLogLevel.WARN) log.info(extra, message);
+      else if (level === KafkaLogLevel.INFO) log.debug(extra, message);
+      else log.trace(extra, message);
+    },
+  };
+  return new Kafka(config);
+}
+
+/** Partition count and low/high watermarks of `topic`, from metadata and ListOffsets only. */
+export interface TopicOffsets {
+  partitions: number;
+  low: Map<number, number>;
+  high: Map<number, number>;
+}
+
+/**
+ * Reads the topic's partition count and watermarks with the admin client. Only Metadata and
+ * ListOffsets are used: some brokers (the local test broker among them) lack the group and
+ * topic admin APIs.
+ */
+export async function fetchTopicOffsets(kafka: Kafka, topic: string): Promise<TopicOffsets> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    let partitions: number;
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      partitions = meta.topics[0]?.partitions.length ?? 0;
+    } catch (err) {
+      if ((err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+        throw new SourceError('PIPE_SOURCE_TOPIC', `topic '${topic}' does not exist`, {
+          hint: 'create it first, or fix source.kafka.topic',
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    if (partitions === 0) {
+      throw new SourceError('PIPE_SOURCE_TOPIC', `topic '${topic}' has no partitions`, { hint: 'create it first, or fix source.kafka.topic' });
+    }
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const low = new Map<number, number>();
+    const high = new Map<number, number>();
+    for (const o of offsets) {
+      low.set(o.partition, Number(o.low));
+      high.set(o.partition, Number(o.high));
+    }
+    return { partitions, low, high };
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}

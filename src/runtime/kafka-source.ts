@@ -1,0 +1,168 @@
+/**
+ * One stream's kafkajs consumer: a group of its own with the static stream assigner, fed into
+ * the stream's BatchCollector. Position is always ours: every (re)join seeks each owned
+ * partition to the collector's next offset, so neither group offsets nor `fromBeginning`
+ * ever decide where reading starts. Fetching pauses per partition when the collector says so
+ * (backpressure, replay bounds, `--available-now` ends) — heartbeats continue meanwhile.
+ */
+import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { SourceError } from '../errors.js';
+import type { BatchCollector } from './batch-collector.js';
+import type { Logger } from './logger.js';
+import { streamPartitionAssigner } from './kafka-assigner.js';
+
+/** Consumer tuning; defaults suit a 2-core box reading ~100K records/s. */
+export interface SourceTuning {
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  maxBytes: number;
+  maxBytesPerPartition: number;
+  maxWaitTimeInMs: number;
+}
+
+/** Tuning from the environment (`PIPELINE_KAFKA_*`), for operators who need to adjust it. */
+export function sourceTuningFromEnv(env: NodeJS.ProcessEnv = process.env): SourceTuning {
+  const num = (name: string, fallback: number) => {
+    const value = Number(env[name]);
+    return Number.isFinite(value) && value > 0 ? value : fallback;
+  };
+  return {
+    sessionTimeoutMs: num('PIPELINE_KAFKA_SESSION_TIMEOUT_MS', 10_000),
+    heartbeatIntervalMs: num('PIPELINE_KAFKA_HEARTBEAT_INTERVAL_MS', 1_000),
+    maxBytes: num('PIPELINE_KAFKA_MAX_BYTES', 32 << 20),
+    maxBytesPerPartition: num('PIPELINE_KAFKA_MAX_BYTES_PER_PARTITION', 2 << 20),
+    maxWaitTimeInMs: num('PIPELINE_KAFKA_MAX_WAIT_MS', 200),
+  };
+}
+
+export interface StreamSourceOptions {
+  kafka: Kafka;
+  topic: string;
+  groupId: string;
+  streamIndex: number;
+  streamCount: number;
+  collector: BatchCollector<KafkaMessage>;
+  tuning: SourceTuning;
+  logger: Logger;
+  /** Called after new messages were buffered or a partition caught up. */
+  onData(): void;
+  /** Called when the consumer stopped for good (kafkajs gave up). */
+  onFatal(err: Error): void;
+}
+
+/** The kafkajs side of a stream. */
+export class StreamSource {
+  private consumer?: Consumer;
+  private readonly paused = new Set<number>();
+  private readonly highWatermarks = new Map<number, number>();
+
+  constructor(private readonly opts: StreamSourceOptions) {}
+
+  /** Joins the stream's group and starts fetching from the collector's positions. */
+  async start(): Promise<void> {
+    const { kafka, topic, groupId, streamIndex, streamCount, collector, tuning, logger } = this.opts;
+    const consumer = kafka.consumer({
+      groupId,
+      partitionAssigners: [streamPartitionAssigner({ streamIndex, streamCount })],
+      sessionTimeout: tuning.sessionTimeoutMs,
+      rebalanceTimeout: tuning.sessionTimeoutMs,
+      heartbeatInterval: tuning.heartbeatIntervalMs,
+      maxBytes: tuning.maxBytes,
+      maxBytesPerPartition: tuning.maxBytesPerPartition,
+      maxWaitTimeInMs: tuning.maxWaitTimeInMs,
+      minBytes: 1,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      logger.debug({ memberId: event.payload.memberId, assignment: event.payload.memberAssignment }, 'joined consumer group');
+      this.seekAll();
+      this.syncPauses(true);
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload;
+      logger.warn({ err: error, restart }, 'kafka consumer crashed');
+      if (!restart) {
+        this.opts.onFatal(new SourceError('PIPE_SOURCE_KAFKA', `kafka consumer stopped: ${error.message}`, { cause: error, hint: 'check the brokers; the next run resumes from the checkpoint' }));
+      }
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    this.seekAll();
+  }
+
+  private async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
+    if (isStale()) return;
+    const { collector } = this.opts;
+    this.highWatermarks.set(batch.partition, Number(batch.highWatermark));
+    collector.push(batch.partition, batch.messages);
+    collector.markCaughtUp(batch.partition, Number(batch.lastOffset()) + 1);
+    // Resolve only what the collector holds: the next fetch continues right after it.
+    const position = collector.position(batch.partition);
+    if (position > 0) resolveOffset(String(position - 1));
+    this.syncPauses();
+    this.opts.onData();
+  }
+
+  private seekAll(): void {
+    const { consumer } = this;
+    if (!consumer) return;
+    for (const partition of this.opts.collector.partitions) {
+      consumer.seek({ topic: this.opts.topic, partition, offset: String(this.opts.collector.position(partition)) });
+    }
+  }
+
+  /** Pauses or resumes partitions to match what the collector wants now (`force`: all of them). */
+  syncPauses(force = false): void {
+    const { consumer } = this;
+    if (!consumer) return;
+    const { collector, topic } = this.opts;
+    const pause: number[] = [];
+    const resume: number[] = [];
+    for (const p of collector.partitions) {
+      const want = collector.shouldPause(p);
+      if (want && (force || !this.paused.has(p))) pause.push(p);
+      if (!want && (force || this.paused.has(p))) resume.push(p);
+    }
+    if (pause.length > 0) {
+      consumer.pause([{ topic, partitions: pause }]);
+      for (const p of pause) this.paused.add(p);
+    }
+    if (resume.length > 0) {
+      consumer.resume([{ topic, partitions: resume }]);
+      for (const p of resume) this.paused.delete(p);
+    }
+  }
+
+  /** Records behind the log end, from the last fetch of each partition. */
+  lag(): number {
+    let lag = 0;
+    for (const p of this.opts.collector.partitions) {
+      const hw = this.highWatermarks.get(p);
+      if (hw !== undefined) lag += Math.max(0, hw - this.opts.collector.batchStart(p));
+    }
+    return lag;
+  }
+
+  /** Commits group offsets for lag tools; failures are logged, never fatal (the checkpoint rules). */
+  async commitGroupOffsets(positions: Record<string, [number, number]>): Promise<void> {
+    if (!this.consumer) return;
+    const offsets = Object.entries(positions).map(([p, [, until]]) => ({ topic: this.opts.topic, partition: Number(p), offset: String(until) }));
+    try {
+      await this.consumer.commitOffsets(offsets);
+    } catch (err) {
+      this.opts.logger.debug({ err }, 'group offset commit failed (lag reporting only)');
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect().catch((err) => this.opts.logger.debug({ err }, 'consumer disconnect failed'));
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * `runPipeline`: the main thread of `pipeline run`. Takes the checkpoint locks, checks the
+ * stream layout, reads the topic's partitions and watermarks, starts one worker thread per
+ * stream, serialises table commits between them, reports progress, and turns SIGINT/SIGTERM
+ * into a clean stop (the in-flight batch finishes; the batch being collected is abandoned
+ * before its offsets file, so nothing is half-done).
+ */
+import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { PipelineError } from '../errors.js';
+import type { Plan } from '../planner/plan.js';
+import { acquireLock, type HeldLock } from './checkpoint-lock.js';
+import { checkLayout, readCheckpointMetadata, streamsChangedError } from './checkpoint-layout.js';
+import { decodeThreadsFromEnv } from './decode-pool.js';
+import { createFailpointCounter } from './failpoints.js';
+import { ownedPartitions } from './kafka-assigner.js';
+import { createKafka, fetchTopicOffsets } from './kafka-client.js';
+import { createLogger, type LogLevel, type Logger } from './logger.js';
+import { ProgressReporter } from './progress.js';
+import { finishInterruptedReshard, reshardCheckpoint, reshardTarget } from './reshard.js';
+import { SummaryBuilder, type RunSummary } from './summary.js';
+import type { StreamWorkerData, WorkerMessage } from './stream-protocol.js';
+import { TableLockServer } from './table-locks.js';
+
+export interface RunOptions {
+  availableNow: boolean;
+  logLevel: LogLevel;
+  reshard: boolean;
+  /** Show a live progress line (stderr is a terminal). */
+  tty: boolean;
+}
+
+/** Runs the plan until caught up (`availableNow`) or stopped; throws PipelineError on failure. */
+export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSummary> {
+  const logger = createLogger(opts.logLevel, plan.pipeline);
+  const root = plan.checkpointPath;
+  const streamCount = plan.streams.length;
+  mkdirSync(root, { recursive: true });
+  let meta = readCheckpointMetadata(root);
+  const locks: HeldLock[] = [];
+  try {
+    const lockCount = Math.max(streamCount, meta?.streams ?? 0, reshardTarget(root) ?? 0);
+    for (let i = 0; i < lockCount; i++) {
+      mkdirSync(join(root, String(i)), { recursive: true });
+      locks.push(acquireLock(join(root, String(i)), `checkpoint of stream ${i} (${root})`));
+    }
+    if (meta) meta = finishInterruptedReshard({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, meta, logger }) ?? meta;
+    const layout = checkLayout({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, streams: streamCount }, meta);
+    if (layout.previousStreams !== undefined) {
+      if (!opts.reshard) throw streamsChangedError(root, layout.previousStreams, streamCount, plan.outputPath);
+      reshardCheckpoint({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, from: layout.previousStreams, to: streamCount, meta: meta!, logger });
+    }
+    return await runStreams(plan, opts, logger);
+  } finally {
+    for (const lock of locks) lock.release();
+  }
+}
+
+async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise<RunSummary> {
+  const topic = plan.source.kafka.topic;
+  const streamCount = plan.streams.length;
+  const summary = new SummaryBuilder(plan.pipeline, topic, plan.deadLetter.table);
+  const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-admin`);
+  const offsets = await fetchTopicOffsets(kafka, topic);
+  logger.info({ topic, partitions: offsets.partitions, streams: streamCount, availableNow: opts.availableNow }, 'starting');
+
+  const lockServer = new TableLockServer();
+  const failpointCounter = createFailpointCounter();
+  const decodeThreads = decodeThreadsFromEnv();
+  const cores = availableParallelism();
+  const duckdbThreads = Number(process.env.PIPELINE_DUCKDB_THREADS) || Math.max(1, Math.min(4, Math.floor(cores / streamCount)));
+  const duckdbMemoryLimit = process.env.PIPELINE_DUCKDB_MEMORY ?? '2GB';
+  const progress = new ProgressReporter(summary, opts.tty);
+  const workers: Worker[] = [];
+  let failure: PipelineError | undefined;
+  let stopRequested = false;
+
+  const stopAll = () => {
+    for (const w of workers) w.postMessage({ type: 'stop' });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopRequested) {
+      logger.warn({ signal }, 'second signal: exiting now (the next run replays the in-flight batch)');
+      process.exit(130);
+    }
+    stopRequested = true;
+    logger.info({ signal }, 'stopping: finishing the in-flight batch');
+    stopAll();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const exits: Promise<void>[] = [];
+  for (let i = 0; i < streamCount; i++) {
+    const partitions = ownedPartitions(offsets.partitions, { streamIndex: i, streamCount });
+    const pick = (m: Map<number, number>) => partitions.map((p) => [p, m.get(p) ?? 0] as [number, number]);
+    const lockPort = lockServer.connect();
+    const data: StreamWorkerData = {
+      plan,
+      streamIndex: i,
+      streamCount,
+      partitions,
+      low: pick(offsets.low),
+      high: pick(offsets.high),
+      availableNow: opts.availableNow,
+      logLevel: opts.logLevel,
+      failpointCounter,
+      lockPort,
+      decodeThreads,
+      duckdbThreads,
+      duckdbMemoryLimit,
+    };
+    const totals = summary.stream(i);
+    totals.partitions = partitions;
+    const worker = new Worker(new URL('./stream-worker.js', import.meta.url), { workerData: data, transferList: [lockPort] });
+    workers.push(worker);
+    exits.push(
+      new Promise<void>((resolve) => {
+        worker.on('message', (msg: WorkerMessage) => {
+          switch (msg.type) {
+            case 'started':
+              totals.state = 'running';
+              totals.replayedBatchId = msg.replayBatchId;
+              break;
+            case 'batch':
+              summary.addBatch(msg.stats);
+              break;
+            case 'progress':
+              progress.setLag(msg.stream, msg.lag);
+              break;
+            case 'done':
+              totals.state = msg.reason;
+              break;
+            case 'fatal':
+              totals.state = 'failed';
+              logger.error({ stream: msg.stream, code: msg.error.code, err: msg.error.message, stack: msg.error.stack }, 'stream failed');
+              failure ??= new PipelineError(msg.error.code, `stream ${msg.stream}: ${msg.error.message}`, { hint: msg.error.hint });
+              stopAll();
+              break;
+          }
+        });
+        worker.on('error', (err) => {
+          totals.state = 'failed';
+          failure ??= new PipelineError('PIPE_RUN_STREAM', `stream ${i} crashed: ${err.message}`, { cause: err, hint: 'the next run resumes from the checkpoint' });
+          stopAll();
+        });
+        worker.on('exit', () => resolve());
+      }),
+    );
+  }
+  progress.start();
+  try {
+    await Promise.all(exits);
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (failure) throw failure;
+  const status = opts.availableNow && !stopRequested ? 'completed' : 'stopped';
+  const result = summary.build(status, opts.availableNow);
+  logger.info({ records: result.records, batches: result.batches, wallTimeMs: result.wallTimeMs, recordsPerSecond: result.recordsPerSecond }, 'finished');
+  return result;
+}
+

@@ -1,0 +1,61 @@
+/**
+ * Messages between the main thread and stream workers, and the per-batch statistics they
+ * carry. Everything here is structured-clone friendly.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Plan } from '../planner/plan.js';
+import type { LogLevel } from './logger.js';
+
+/** What a stream worker is started with. */
+export interface StreamWorkerData {
+  plan: Plan;
+  streamIndex: number;
+  streamCount: number;
+  /** Owned partitions, ascending. */
+  partitions: number[];
+  /** Log start / end offsets per owned partition at run start (`[partition, offset]`). */
+  low: [number, number][];
+  high: [number, number][];
+  availableNow: boolean;
+  logLevel: LogLevel;
+  failpointCounter: SharedArrayBuffer;
+  lockPort: MessagePort;
+  decodeThreads: number;
+  duckdbThreads: number;
+  duckdbMemoryLimit: string;
+}
+
+/** One table's outcome in a batch. */
+export interface TableBatchStats {
+  status: 'committed' | 'already-committed' | 'empty' | 'diverted';
+  rowsIn: number;
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+/** What a finished batch reports. */
+export interface BatchStats {
+  stream: number;
+  batchId: number;
+  replay: boolean;
+  records: number;
+  deadLettered: number;
+  dropped: number;
+  tables: Record<string, TableBatchStats>;
+  durationMs: number;
+  /** Time spent decoding, and committing tables. */
+  decodeMs: number;
+  commitMs: number;
+}
+
+/** Worker -> main. */
+export type WorkerMessage =
+  | { type: 'started'; stream: number; partitions: number[]; replayBatchId?: number; nextBatchId: number }
+  | { type: 'batch'; stats: BatchStats }
+  | { type: 'progress'; stream: number; buffered: number; lag: number }
+  | { type: 'done'; stream: number; reason: 'caught-up' | 'stopped' | 'idle' }
+  | { type: 'fatal'; stream: number; error: { code: string; message: string; hint?: string; stack?: string } };
+
+/** Main -> worker. */
+export type MainMessage = { type: 'stop' };

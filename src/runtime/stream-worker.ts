@@ -1,0 +1,167 @@
+/**
+ * Entry point of a stream's worker thread: recovers the stream's checkpoint, starts its
+ * kafkajs consumer, and runs the batch loop until caught up (`--available-now`) or told to
+ * stop. One DuckDB instance (the Lake) and one decode pool per stream.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { KafkaMessage } from 'kafkajs';
+import { PipelineError } from '../errors.js';
+import { Lake } from '../lake/index.js';
+import { BatchCollector, type CollectedBatch } from './batch-collector.js';
+import { StreamCheckpoint, type OffsetsEntry } from './checkpoint.js';
+import { createDecoder } from './decode-pool.js';
+import { useFailpointCounter } from './failpoints.js';
+import { createKafka } from './kafka-client.js';
+import { StreamSource, sourceTuningFromEnv } from './kafka-source.js';
+import { createLogger } from './logger.js';
+import { BatchProcessor } from './stream-batch.js';
+import type { MainMessage, StreamWorkerData, WorkerMessage } from './stream-protocol.js';
+import { TableLockClient } from './table-locks.js';
+import { resolveStartPositions } from './start-positions.js';
+
+const data = workerData as StreamWorkerData;
+const post = (msg: WorkerMessage) => parentPort!.postMessage(msg);
+
+/** Wakes the batch loop when data arrives, a stop is asked, or the consumer dies. */
+class Signal {
+  private waiter?: () => void;
+  notify(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.notify(), Math.max(0, ms));
+      this.waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  useFailpointCounter(data.failpointCounter);
+  const { plan, streamIndex } = data;
+  const stream = plan.streams[streamIndex]!;
+  const logger = createLogger(data.logLevel, plan.pipeline).child({ stream: streamIndex });
+  const signal = new Signal();
+  let stopping = false;
+  let fatal: Error | undefined;
+  parentPort!.on('message', (msg: MainMessage) => {
+    if (msg.type === 'stop') {
+      stopping = true;
+      signal.notify();
+    }
+  });
+
+  const checkpoint = new StreamCheckpoint(plan.checkpointPath, streamIndex);
+  rmSync(join(checkpoint.dir, 'staging'), { recursive: true, force: true });
+  const state = checkpoint.recover();
+  if (data.partitions.length === 0) {
+    logger.info({ streams: data.streamCount }, 'stream owns no partition (more streams than partitions); idle');
+    post({ type: 'done', stream: streamIndex, reason: 'idle' });
+    return;
+  }
+  const low = new Map(data.low);
+  const high = new Map(data.high);
+  const positions = resolveStartPositions({
+    partitions: data.partitions,
+    state,
+    low,
+    high,
+    startingOffsets: plan.source.kafka.startingOffsets,
+    failOnDataLoss: plan.source.kafka.failOnDataLoss,
+    logger,
+  });
+  if (state.fresh) checkpoint.writeStart(positions);
+  post({ type: 'started', stream: streamIndex, partitions: data.partitions, replayBatchId: state.pending?.batchId, nextBatchId: state.nextBatchId });
+
+  const collector = new BatchCollector<KafkaMessage>({
+    partitions: data.partitions,
+    positions,
+    maxRecordsPerBatch: plan.trigger.maxRecordsPerBatch,
+    endOffsets: data.availableNow ? high : undefined,
+  });
+  let pending: OffsetsEntry | undefined = state.pending;
+  if (pending) {
+    collector.setReplay(pending.ranges);
+    logger.info({ batchId: pending.batchId, ranges: pending.ranges }, 'replaying the batch a previous run planned but did not commit');
+  }
+
+  const lake = await Lake.create({ threads: data.duckdbThreads, memoryLimit: data.duckdbMemoryLimit });
+  const decoder = createDecoder(data.decodeThreads);
+  const locks = new TableLockClient(data.lockPort);
+  const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger });
+  const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`);
+  const source = new StreamSource({
+    kafka,
+    topic: plan.source.kafka.topic,
+    groupId: stream.groupId,
+    streamIndex,
+    streamCount: data.streamCount,
+    collector,
+    tuning: sourceTuningFromEnv(),
+    logger,
+    onData: () => signal.notify(),
+    onFatal: (err) => {
+      fatal = err;
+      signal.notify();
+    },
+  });
+
+  const progress = setInterval(() => post({ type: 'progress', stream: streamIndex, buffered: collector.buffered, lag: source.lag() }), 1_000);
+  let reason: 'caught-up' | 'stopped' = 'stopped';
+  try {
+    if (!collector.finished()) await source.start();
+    let batchId = state.nextBatchId;
+    let deadline = performance.now() + plan.trigger.intervalMs;
+    for (;;) {
+      if (fatal) throw fatal;
+      if (stopping) break;
+      let batch: CollectedBatch<KafkaMessage> | undefined;
+      if (collector.replaying) {
+        if (collector.replayReady()) batch = collector.take();
+      } else if (data.availableNow && collector.finished()) {
+        reason = 'caught-up';
+        break;
+      } else if (
+        collector.full() ||
+        (collector.buffered > 0 && (performance.now() >= deadline || (data.availableNow && collector.allCaughtUp())))
+      ) {
+        batch = collector.take();
+      } else if (performance.now() >= deadline) {
+        deadline = performance.now() + plan.trigger.intervalMs;
+      }
+      if (!batch) {
+        await signal.wait(collector.replaying ? 1_000 : deadline - performance.now());
+        continue;
+      }
+      source.syncPauses();
+      deadline = performance.now() + plan.trigger.intervalMs;
+      const replay = pending !== undefined;
+      const entry = pending ?? (await processor.plan(batchId, batch));
+      pending = undefined;
+      const stats = await processor.run(entry, batch, replay);
+      post({ type: 'batch', stats });
+      await source.commitGroupOffsets(entry.ranges);
+      batchId = entry.batchId + 1;
+    }
+  } finally {
+    clearInterval(progress);
+    await source.stop();
+    await decoder.close();
+    await lake.close();
+    locks.close();
+  }
+  post({ type: 'done', stream: streamIndex, reason });
+}
+
+main().catch((err: unknown) => {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = err instanceof PipelineError ? err.code : 'PIPE_RUN_STREAM';
+  post({ type: 'fatal', stream: data.streamIndex, error: { code, message: e.message, hint: err instanceof PipelineError ? err.hint : undefined, stack: e.stack } });
+});

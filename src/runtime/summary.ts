@@ -1,0 +1,152 @@
+/**
+ * The run summary: totals per table and per stream, printed to stdout at the end and written
+ * as JSON with `--summary-json`. Metric names follow `pipeline_<name>_<unit>`.
+ */
+import type { BatchStats } from './stream-protocol.js';
+
+/** Per-table totals over the run. */
+export interface TableTotals {
+  /** Rows handed to the table (after routing/validation). */
+  rowsIn: number;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  commits: number;
+  /** Batches the table already held (replays after a crash). */
+  alreadyCommitted: number;
+  /** Batches whose rows were diverted to the dead-letter table after a schema mismatch. */
+  diverted: number;
+}
+
+export interface StreamTotals {
+  stream: number;
+  partitions: number[];
+  batches: number;
+  records: number;
+  replayedBatchId?: number;
+  /** `caught-up`, `stopped`, `idle` (owns no partition) or `failed`. */
+  state: string;
+}
+
+export interface RunSummary {
+  pipeline: string;
+  topic: string;
+  status: 'completed' | 'stopped' | 'failed';
+  availableNow: boolean;
+  error?: string;
+  startedAt: string;
+  wallTimeMs: number;
+  records: number;
+  recordsPerSecond: number;
+  batches: number;
+  deadLettered: number;
+  dropped: number;
+  tables: Record<string, TableTotals>;
+  deadLetterTable: string;
+  streams: StreamTotals[];
+  metrics: Record<string, number>;
+}
+
+/** Accumulates batch statistics into a summary. */
+export class SummaryBuilder {
+  private readonly tables: Record<string, TableTotals> = {};
+  private records = 0;
+  private batches = 0;
+  private deadLettered = 0;
+  private dropped = 0;
+  private decodeMs = 0;
+  private commitMs = 0;
+  readonly streams = new Map<number, StreamTotals>();
+
+  constructor(private readonly pipeline: string, private readonly topic: string, private readonly deadLetterTable: string, private readonly startedAt = Date.now()) {}
+
+  stream(index: number): StreamTotals {
+    let s = this.streams.get(index);
+    if (!s) this.streams.set(index, (s = { stream: index, partitions: [], batches: 0, records: 0, state: 'starting' }));
+    return s;
+  }
+
+  addBatch(stats: BatchStats): void {
+    this.records += stats.records;
+    this.batches++;
+    this.deadLettered += stats.deadLettered;
+    this.dropped += stats.dropped;
+    this.decodeMs += stats.decodeMs;
+    this.commitMs += stats.commitMs;
+    const s = this.stream(stats.stream);
+    s.batches++;
+    s.records += stats.records;
+    for (const [table, t] of Object.entries(stats.tables)) {
+      const total = (this.tables[table] ??= { rowsIn: 0, inserted: 0, updated: 0, deleted: 0, commits: 0, alreadyCommitted: 0, diverted: 0 });
+      total.rowsIn += t.rowsIn;
+      total.inserted += t.inserted;
+      total.updated += t.updated;
+      total.deleted += t.deleted;
+      if (t.status === 'committed') total.commits++;
+      if (t.status === 'already-committed') total.alreadyCommitted++;
+      if (t.status === 'diverted') total.diverted++;
+    }
+  }
+
+  /** Records and batches so far (for progress lines). */
+  totals(): { records: number; batches: number; deadLettered: number; elapsedMs: number } {
+    return { records: this.records, batches: this.batches, deadLettered: this.deadLettered, elapsedMs: Date.now() - this.startedAt };
+  }
+
+  build(status: RunSummary['status'], availableNow: boolean, error?: string): RunSummary {
+    const wallTimeMs = Date.now() - this.startedAt;
+    const recordsPerSecond = wallTimeMs > 0 ? Math.round((this.records / wallTimeMs) * 1000) : 0;
+    const metrics: Record<string, number> = {
+      pipeline_records_consumed_total: this.records,
+      pipeline_records_dead_lettered_total: this.deadLettered,
+      pipeline_records_dropped_total: this.dropped,
+      pipeline_batches_committed_total: this.batches,
+      pipeline_run_duration_seconds: wallTimeMs / 1000,
+      pipeline_records_per_second: recordsPerSecond,
+      pipeline_decode_duration_seconds: this.decodeMs / 1000,
+      pipeline_commit_duration_seconds: this.commitMs / 1000,
+    };
+    for (const [table, t] of Object.entries(this.tables)) {
+      metrics[`pipeline_table_rows_inserted_total{table="${table}"}`] = t.inserted;
+      metrics[`pipeline_table_rows_updated_total{table="${table}"}`] = t.updated;
+    }
+    return {
+      pipeline: this.pipeline,
+      topic: this.topic,
+      status,
+      availableNow,
+      error,
+      startedAt: new Date(this.startedAt).toISOString(),
+      wallTimeMs,
+      records: this.records,
+      recordsPerSecond,
+      batches: this.batches,
+      deadLettered: this.deadLettered,
+      dropped: this.dropped,
+      tables: this.tables,
+      deadLetterTable: this.deadLetterTable,
+      streams: [...this.streams.values()].sort((a, b) => a.stream - b.stream),
+      metrics,
+    };
+  }
+}
+
+/** The human summary printed on stdout. */
+export function formatSummary(s: RunSummary): string {
+  const lines = [
+    `pipeline ${s.pipeline}: ${s.status}${s.error ? ` (${s.error})` : ''} — ${s.records} records in ${s.batches} batches, ${(s.wallTimeMs / 1000).toFixed(1)} s, ${s.recordsPerSecond} records/s`,
+  ];
+  const names = Object.keys(s.tables).sort();
+  const width = Math.max(5, ...names.map((n) => n.length));
+  if (names.length > 0) lines.push(`  ${'table'.padEnd(width)}  ${'rows in'.padStart(9)}  ${'inserted'.padStart(9)}  ${'updated'.padStart(9)}  ${'deleted'.padStart(8)}  commits`);
+  for (const name of names) {
+    const t = s.tables[name]!;
+    const note = t.alreadyCommitted > 0 ? ` (+${t.alreadyCommitted} already committed)` : t.diverted > 0 ? ` (${t.diverted} batches diverted to dead letter)` : '';
+    lines.push(`  ${name.padEnd(width)}  ${String(t.rowsIn).padStart(9)}  ${String(t.inserted).padStart(9)}  ${String(t.updated).padStart(9)}  ${String(t.deleted).padStart(8)}  ${t.commits}${note}`);
+  }
+  lines.push(`  dead-lettered: ${s.deadLettered} (table ${s.deadLetterTable}), dropped: ${s.dropped}`);
+  for (const st of s.streams) {
+    lines.push(`  stream ${st.stream}: ${st.state}, ${st.partitions.length} partitions, ${st.batches} batches, ${st.records} records${st.replayedBatchId !== undefined ? `, replayed batch ${st.replayedBatchId}` : ''}`);
+  }
+  return lines.join('\n');
+}
