@@ -242,7 +242,8 @@ const FROM_TEXT = new Set(['VARCHAR', 'DATE', 'TIMESTAMP', 'TIMESTAMPTZ', 'TIME'
 
 /**
  * Can a batch column of type `from` be written into a table column of type `to`? Allowed:
- * same type, integer → wider integer / float / double / decimal, float → double, text the
+ * same type, integer → wider integer / float / double / decimal, float → double, JSON's
+ * BIGINT/DOUBLE into narrower integer/float columns (JSON has no widths), text the
  * JSON reader recognised (strings, dates, timestamps) into text-like and temporal columns,
  * untyped JSON (all-null or mixed) into anything (the load itself then decides), structs
  * whose common fields are compatible. The table type never changes.
@@ -269,9 +270,11 @@ export function canWriteInto(from: DuckType, to: DuckType): boolean {
   const a = from.name;
   const b = to.name;
   if (a === b) return true;
-  if (a in INT_RANK && b in INT_RANK) return INT_RANK[a]! <= INT_RANK[b]!;
+  // JSON numbers are detected as BIGINT whatever their size: they may go into any integer
+  // column (an out-of-range value then fails the load, naming the table).
+  if (a in INT_RANK && b in INT_RANK) return INT_RANK[a]! <= INT_RANK[b]! || a === 'BIGINT';
   if (a in INT_RANK && (b === 'DOUBLE' || b === 'FLOAT')) return true;
-  if (a === 'FLOAT' && b === 'DOUBLE') return true;
+  if ((a === 'FLOAT' && b === 'DOUBLE') || (a === 'DOUBLE' && b === 'FLOAT')) return true;
   if (b === 'TIMESTAMPTZ' || b === 'TIMESTAMP') return FROM_TEXT.has(a);
   if (b === 'DATE' || b === 'BLOB') return a === 'VARCHAR' || (b === 'DATE' && a === 'DATE');
   return false;

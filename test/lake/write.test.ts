@@ -1,0 +1,241 @@
+/**
+ * Writing tables: append, upsert, scd2, exactly-once txn marks, schema evolution, partitions,
+ * file splitting and pruning; every table is read back by the lake and by plain DuckDB
+ * `read_parquet` over its live files, and its log entries are checked field by field.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { SchemaMismatchError } from '../../src/errors.js';
+import { Lake, toPlain } from '../../src/lake/index.js';
+import { readLogEntry, sortBy, tempDir } from './helpers.js';
+
+let lake: Lake;
+let plain: DuckDBInstance;
+beforeAll(async () => {
+  lake = await Lake.create({ threads: 1 });
+  plain = await DuckDBInstance.create(':memory:');
+});
+afterAll(() => {
+  lake.close();
+  plain.closeSync();
+});
+
+/** Rows of the live files read by plain DuckDB (no partition columns: those live in the log). */
+async function readLiveFiles(tablePath: string): Promise<Record<string, unknown>[]> {
+  const snap = await lake.snapshot(tablePath);
+  if (snap.files.length === 0) return [];
+  const files = snap.files.map((f) => `'${path.join(tablePath, decodeURIComponent(f.path))}'`).join(', ');
+  const c = await plain.connect();
+  try {
+    const reader = await c.runAndReadAll(`SELECT * FROM read_parquet([${files}], union_by_name=true, hive_partitioning=false)`);
+    return reader.getRowObjects().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, toPlain(v)])));
+  } finally {
+    c.closeSync();
+  }
+}
+
+const ADD_FIELDS = ['dataChange', 'modificationTime', 'partitionValues', 'path', 'size', 'stats'];
+const REMOVE_FIELDS = ['dataChange', 'deletionTimestamp', 'extendedFileMetadata', 'partitionValues', 'path', 'size'];
+const METADATA_FIELDS = ['configuration', 'createdTime', 'format', 'id', 'partitionColumns', 'schemaString'];
+const COMMIT_INFO_FIELDS = ['engineInfo', 'isBlindAppend', 'operation', 'operationMetrics', 'operationParameters', 'readVersion', 'timestamp'];
+
+/** Checks every action of every commit against the protocol's field lists. */
+function checkLog(tablePath: string, version: number): void {
+  for (let v = 0; v <= version; v++) {
+    const actions = readLogEntry(tablePath, v);
+    expect(actions.filter((a) => a.commitInfo)).toHaveLength(1);
+    for (const a of actions) {
+      const [kind, body] = Object.entries(a)[0]!;
+      expect(Object.keys(a)).toHaveLength(1);
+      if (kind === 'protocol') expect(body).toEqual({ minReaderVersion: 1, minWriterVersion: 2 });
+      if (kind === 'metaData') {
+        expect(Object.keys(body).filter((k) => !['name', 'description'].includes(k)).sort()).toEqual(METADATA_FIELDS);
+        expect(body.format).toEqual({ provider: 'parquet', options: {} });
+        expect(JSON.parse(body.schemaString).type).toBe('struct');
+      }
+      if (kind === 'add') {
+        expect(Object.keys(body).sort()).toEqual(ADD_FIELDS);
+        const stats = JSON.parse(body.stats);
+        expect(stats.numRecords).toBeGreaterThan(0);
+        expect(fs.existsSync(path.join(tablePath, decodeURIComponent(body.path)))).toBe(true);
+      }
+      if (kind === 'remove') expect(Object.keys(body).sort()).toEqual(REMOVE_FIELDS);
+      if (kind === 'txn') expect(Object.keys(body).sort()).toEqual(['appId', 'lastUpdated', 'version']);
+      if (kind === 'commitInfo') expect(Object.keys(body).sort()).toEqual(COMMIT_INFO_FIELDS);
+    }
+    if (v === 0) expect(actions.some((a) => a.protocol) && actions.some((a) => a.metaData)).toBe(true);
+  }
+}
+
+const upsert = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' } as const;
+
+describe('append and upsert', () => {
+  test('upsert keeps the greatest sequence; late and equal records never regress a row', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, v: 'a', seq: 5 }, { id: 2, v: 'b', seq: 5 }] }, upsert);
+    const r = await lake.write(
+      t,
+      {
+        kind: 'rows',
+        rows: [
+          { id: 1, v: 'late', seq: 4 }, { id: 2, v: 'equal', seq: 5 }, { id: 3, v: 'c1', seq: 1 }, { id: 3, v: 'c3', seq: 3 }, { id: 3, v: 'c2', seq: 2 },
+        ],
+      },
+      upsert,
+    );
+    expect(r).toMatchObject({ status: 'committed', version: 1, rowsIn: 5, rowsInserted: 1, rowsUpdated: 0 });
+    const rows = await lake.scan(t, { orderBy: 'id' });
+    expect(rows).toEqual([{ id: 1, v: 'a', seq: 5 }, { id: 2, v: 'b', seq: 5 }, { id: 3, v: 'c3', seq: 3 }]);
+    expect(sortBy(await readLiveFiles(t), 'id')).toEqual(rows);
+    checkLog(t, 1);
+  });
+
+  test('deleteWhen removes a key only when the delete is newer; a later record inserts it again', async () => {
+    const t = tempDir();
+    const opts = { ...upsert, deleteWhen: `op = 'd'` };
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'u', seq: 2 }, { id: 2, op: 'u', seq: 2 }] }, opts);
+    const r = await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'd', seq: 3 }, { id: 2, op: 'd', seq: 1 }] }, opts);
+    expect(r).toMatchObject({ rowsDeleted: 1, filesRemoved: 1 });
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual([{ id: 2, op: 'u', seq: 2 }]);
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'u', seq: 1 }] }, opts);
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual([{ id: 1, op: 'u', seq: 1 }, { id: 2, op: 'u', seq: 2 }]);
+    checkLog(t, 2);
+  });
+
+  test('exactly once: the same txn twice is already-committed and changes nothing', async () => {
+    const t = tempDir();
+    const txn = { appId: 'orders/0', version: 7 };
+    const first = await lake.write(t, { kind: 'rows', rows: [{ id: 1, v: 'x', seq: 1 }] }, { ...upsert, txn });
+    expect(first.status).toBe('committed');
+    const before = await lake.snapshot(t);
+    const again = await lake.write(t, { kind: 'rows', rows: [{ id: 1, v: 'y', seq: 9 }] }, { ...upsert, txn });
+    const older = await lake.write(t, { kind: 'rows', rows: [{ id: 2, v: 'z', seq: 9 }] }, { mode: 'append', txn: { appId: 'orders/0', version: 3 } });
+    expect(again).toMatchObject({ status: 'already-committed', version: 0, filesAdded: 0 });
+    expect(older.status).toBe('already-committed');
+    expect(await lake.snapshot(t)).toEqual(before);
+    expect(await lake.txnVersion(t, 'orders/0')).toBe(7);
+    expect(await lake.scan(t)).toEqual([{ id: 1, v: 'x', seq: 1 }]);
+    const next = await lake.write(t, { kind: 'rows', rows: [{ id: 1, v: 'y', seq: 9 }] }, { ...upsert, txn: { appId: 'orders/0', version: 8 } });
+    expect(next).toMatchObject({ status: 'committed', version: 1, rowsUpdated: 1 });
+    checkLog(t, 1);
+  });
+
+  test('a batch whose records are all stale still records its txn', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, seq: 5 }] }, upsert);
+    const r = await lake.write(t, { kind: 'rows', rows: [{ id: 1, seq: 4 }] }, { ...upsert, txn: { appId: 'a', version: 1 } });
+    expect(r).toMatchObject({ status: 'committed', filesAdded: 0, filesRemoved: 0 });
+    expect(await lake.txnVersion(t, 'a')).toBe(1);
+    const empty = await lake.write(t, { kind: 'rows', rows: [] }, upsert);
+    expect(empty.status).toBe('empty');
+  });
+});
+
+describe('schema', () => {
+  test('new columns are added as nullable in the same commit; old rows read NULL', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, seq: 1 }] }, upsert);
+    await lake.write(t, { kind: 'rows', rows: [{ id: 2, seq: 1, note: 'hi', amount: 1.5 }] }, upsert);
+    const entry = readLogEntry(t, 1);
+    expect(entry.some((a) => a.metaData) && entry.some((a) => a.add)).toBe(true);
+    expect(await lake.columns(t)).toEqual([
+      { name: 'id', type: 'BIGINT', nullable: true },
+      { name: 'seq', type: 'BIGINT', nullable: true },
+      { name: 'note', type: 'VARCHAR', nullable: true },
+      { name: 'amount', type: 'DOUBLE', nullable: true },
+    ]);
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual([
+      { id: 1, seq: 1, note: null, amount: null },
+      { id: 2, seq: 1, note: 'hi', amount: 1.5 },
+    ]);
+  });
+
+  test('a type that cannot widen is rejected naming table, column and both types', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, qty: 3 }] }, { mode: 'append' });
+    const err = await lake.write(t, { kind: 'rows', rows: [{ id: 2, qty: 'three' }] }, { mode: 'append' }).catch((e) => e);
+    expect(err).toBeInstanceOf(SchemaMismatchError);
+    expect(err.message).toContain(t);
+    expect(err.message).toMatch(/qty.*BIGINT.*VARCHAR/);
+    expect((await lake.snapshot(t)).version).toBe(0);
+  });
+
+  test('integers widen into a DOUBLE column; the table type never changes', async () => {
+    const t = tempDir();
+    await lake.createTable(t, [{ name: 'id', type: 'INTEGER', nullable: false }, { name: 'price', type: 'DOUBLE', nullable: true }]);
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, price: 3 }] }, { mode: 'append' });
+    expect(await lake.columns(t)).toEqual([
+      { name: 'id', type: 'INTEGER', nullable: false },
+      { name: 'price', type: 'DOUBLE', nullable: true },
+    ]);
+    expect(await lake.scan(t)).toEqual([{ id: 1, price: 3 }]);
+  });
+
+  test('NDJSON batches: declared types, TIMESTAMP stored as Delta timestamp, base64 blobs', async () => {
+    const t = tempDir();
+    const file = path.join(tempDir(), 'batch.ndjson');
+    fs.writeFileSync(file, '{"id":1,"at":"2024-01-02 03:04:05.123456","raw":"AAE=","price":"12.50"}\n{"id":2,"at":"2024-01-02T00:00:00Z"}\n');
+    await lake.write(t, { kind: 'ndjson', path: file }, { mode: 'append', columns: { at: 'TIMESTAMP', raw: 'BLOB', price: 'DECIMAL(10,2)' } });
+    const schema = (await lake.snapshot(t)).schema;
+    expect(schema.map((f) => f.type)).toEqual(['long', 'timestamp', 'binary', 'decimal(10,2)']);
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual([
+      { id: 1, at: '2024-01-02T03:04:05.123456Z', raw: Buffer.from([0, 1]), price: '12.50' },
+      { id: 2, at: '2024-01-02T00:00:00.000Z', raw: null, price: null },
+    ]);
+  });
+});
+
+describe('layout', () => {
+  test('partitioned upsert rewrites only the touched partition; folders are Hive-escaped', async () => {
+    const t = tempDir();
+    const rows = ['a/b', 'x:y', 'plain'].flatMap((region) => [1, 2, 3].map((n) => ({ region, id: `${region}-${n}`, seq: 1 })));
+    await lake.write(t, { kind: 'rows', rows }, { mode: 'upsert', mergeKeys: ['region', 'id'], sequenceBy: 'seq', partitionBy: ['region'] });
+    expect(fs.existsSync(path.join(t, 'region=a%2Fb'))).toBe(true);
+    expect(fs.existsSync(path.join(t, 'region=x%3Ay'))).toBe(true);
+    const r = await lake.write(t, { kind: 'rows', rows: [{ region: 'x:y', id: 'x:y-2', seq: 2 }] }, { mode: 'upsert', mergeKeys: ['region', 'id'], sequenceBy: 'seq' });
+    expect(r).toMatchObject({ filesRemoved: 1, filesAdded: 1, rowsUpdated: 1 });
+    const scanned = await lake.scan(t, { orderBy: 'id' });
+    expect(scanned).toEqual(sortBy(rows.map((x) => (x.id === 'x:y-2' ? { ...x, seq: 2 } : x)), 'id'));
+    const live = await readLiveFiles(t);
+    expect(sortBy(live, 'id')).toEqual(scanned.map(({ region: _r, ...rest }) => rest));
+    checkLog(t, 1);
+  });
+
+  test('files split at the target size and sorted by key, so an upsert touches few files', async () => {
+    const t = tempDir();
+    await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }, { name: 'seq', type: 'BIGINT', nullable: true }, { name: 'pad', type: 'VARCHAR', nullable: true }], {
+      configuration: { 'delta.targetFileSize': String(64 * 1024) },
+    });
+    // Incompressible padding, so files really reach the target size.
+    const rows = Array.from({ length: 20000 }, (_, i) => ({ id: (i * 7919) % 20000, seq: 1, pad: createHash('sha256').update(String(i)).digest('hex') }));
+    await lake.write(t, { kind: 'rows', rows }, upsert);
+    const snap = await lake.snapshot(t);
+    expect(snap.files.length).toBeGreaterThan(3);
+    // Sorted by key: file key ranges do not overlap.
+    const ranges = snap.files.map((f) => [f.stats!.minValues!.id as number, f.stats!.maxValues!.id as number]).sort((a, b) => a[0]! - b[0]!);
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]!).toBeGreaterThan(ranges[i - 1]![1]!);
+    const r = await lake.write(t, { kind: 'rows', rows: [{ id: 5, seq: 2, pad: 'new' }, { id: 6, seq: 2, pad: 'new' }] }, upsert);
+    expect(r).toMatchObject({ filesRemoved: 1, rowsUpdated: 2 });
+    expect((await lake.scan(t, { where: 'seq = 2', orderBy: 'id' })).map((x) => x.id)).toEqual([5, 6]);
+    expect((await lake.scan(t, { columns: ['id'] })).length).toBe(20000);
+  });
+});
+
+describe('scd2', () => {
+  test('history rows open and close by sequence; unchanged records add no version', async () => {
+    const t = tempDir();
+    const opts = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: `op = 'd'` } as const;
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, name: 'a', op: 'u', seq: 1 }, { id: 2, name: 'b', op: 'u', seq: 1 }] }, opts);
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, name: 'a2', op: 'u', seq: 3 }, { id: 1, name: 'a', op: 'u', seq: 2 }, { id: 2, name: 'b', op: 'd', seq: 4 }] }, opts);
+    const rows = await lake.scan(t, { orderBy: 'id, __start_at', columns: ['id', 'name', '__start_at', '__end_at', '__is_current'] });
+    expect(rows).toEqual([
+      { id: 1, name: 'a', __start_at: 1, __end_at: 3, __is_current: false },
+      { id: 1, name: 'a2', __start_at: 3, __end_at: null, __is_current: true },
+      { id: 2, name: 'b', __start_at: 1, __end_at: 4, __is_current: false },
+    ]);
+    checkLog(t, 1);
+  });
+});
