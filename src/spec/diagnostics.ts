@@ -10,11 +10,16 @@ export type DiagnosticFormat = 'text' | 'json' | 'github';
 /** The formats, for argument checking. */
 export const diagnosticFormats: readonly DiagnosticFormat[] = ['text', 'json', 'github'];
 
-/** Orders diagnostics by file, line, column, then code, so output is stable run after run. */
+/**
+ * Orders diagnostics by line, column, then code, keeping files in the order they first
+ * appear (the order they were given), so output is stable run after run.
+ */
 export function sortDiagnostics(diags: Diagnostic[]): Diagnostic[] {
+  const fileOrder = new Map<string, number>();
+  for (const d of diags) if (!fileOrder.has(d.file)) fileOrder.set(d.file, fileOrder.size);
   return [...diags].sort(
     (a, b) =>
-      (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
+      fileOrder.get(a.file)! - fileOrder.get(b.file)! ||
       a.line - b.line ||
       a.col - b.col ||
       (a.code < b.code ? -1 : a.code > b.code ? 1 : 0),

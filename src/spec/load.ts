@@ -112,7 +112,7 @@ export function loadSpecText(text: string, file: string, opts: LoadOptions = {})
   // Values from --set have no place in the file; say where they came from instead.
   for (const d of diagnostics) {
     const o = overrides.find((x) => d.path === x.path.join('.') || d.path.startsWith(`${x.path.join('.')}.`));
-    if (o && !d.hint) d.hint = `the value comes from --set ${o.path.join('.')}=${o.raw}`;
+    if (o && !d.hint && d.code !== 'PIPE0013') d.hint = `the value comes from --set ${o.path.join('.')}=${o.raw}`;
   }
   if (hasErrors(diagnostics)) return result(file, diagnostics, positions);
   const spec = finalize(tree.value as Record<string, unknown>);

@@ -29,8 +29,8 @@ export const TABLE_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$';
 /** `name` keys checkpoints, consumer groups and txn app ids: a lowercase slug. */
 export const NAME_PATTERN = '^[a-z][a-z0-9]*(-[a-z0-9]+)*$';
 
-/** The `$id` of the schema; editors use the file path instead. */
-export const SCHEMA_ID = 'https://pipeline.dev/schema/pipeline/v1.json';
+/** The `$id` of the schema (a URN: editors locate the file by path, not by id). */
+export const SCHEMA_ID = 'urn:pipeline:schema:v1';
 
 const nonEmpty = { type: 'string', minLength: 1 };
 const columnList = { type: 'array', items: nonEmpty, minItems: 1, uniqueItems: true };
