@@ -78,7 +78,8 @@ function mermaidIds(nodes: PlanNode[]): Map<string, string> {
 }
 
 function mermaidText(text: string): string {
-  return text.replace(/#/g, '#35;').replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+  // Mermaid entity codes; `|` would end an edge label even inside quotes.
+  return text.replace(/#/g, '#35;').replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;').replace(/\|/g, '#124;');
 }
 
 const MERMAID_SHAPES: Record<PlanNode['kind'], [string, string]> = {
