@@ -4,7 +4,7 @@
  * a spec at it, and runs until Ctrl-C. Lines typed on stdin are passed to the broker as
  * fault-injection commands (`down 1`, `up 1`, `rtt 1 200`, `error 1 6 3`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -32,6 +32,12 @@ While it runs, type a command and Enter to inject faults:
 Test broker limits: about 5 MB of record batches per partition (older data ages out),
 no CreateTopics, no DescribeGroups. Use a real Kafka or Redpanda cluster for production.`;
 
+/**
+ * librdkafka's mock keeps 5 MiB of record batches per partition; the record file is a little
+ * smaller than the batches it becomes, so warn a bit below the limit.
+ */
+const RETAINED_BYTES_PER_PARTITION = 4.5 * 1048576;
+
 function integer(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -40,7 +46,7 @@ function integer(value: string | undefined, flag: string, fallback: number, min:
 }
 
 /** Generates and produces `count` events, reporting progress on stderr. */
-async function loadEvents(broker: TestBroker, topic: string, count: number, seed: number): Promise<void> {
+async function loadEvents(broker: TestBroker, topic: string, partitions: number, count: number, seed: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pipeline-dev-broker-'));
   try {
     const file = join(dir, 'events.bin');
@@ -50,6 +56,13 @@ async function loadEvents(broker: TestBroker, topic: string, count: number, seed
     console.error(`producing to '${topic}'...`);
     const produced = await broker.produceFile(topic, file);
     console.error(`produced ${produced} events in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const perPartition = statSync(file).size / partitions;
+    if (perPartition > RETAINED_BYTES_PER_PARTITION) {
+      console.error(
+        `warning: ~${(perPartition / 1048576).toFixed(1)} MiB per partition exceeds what the test broker keeps (~5 MiB); ` +
+          `the oldest events aged out. Use more --partitions (at least ${Math.ceil(statSync(file).size / RETAINED_BYTES_PER_PARTITION)}) to keep them all.`,
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -80,7 +93,7 @@ export const command: Command = {
     let stopping: Promise<void> | undefined;
     const stop = () => (stopping ??= broker.stop());
     try {
-      if (events > 0) await loadEvents(broker, topic, events, seed);
+      if (events > 0) await loadEvents(broker, topic, partitions, events, seed);
       console.log(`Kafka test broker ready: ${broker.bootstrap}`);
       console.log(`  topic '${topic}' with ${partitions} partition(s) on ${brokers} broker(s)`);
       console.log(`  run a pipeline against it:  KAFKA_BROKERS=${broker.bootstrap} pipeline run pipelines/commerce-events.yaml`);
