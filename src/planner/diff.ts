@@ -24,8 +24,8 @@ export function diffSpecs(before: PipelineSpec, after: PipelineSpec): SpecChange
   const out = new ChangeList();
   if (before.name !== after.name) {
     out.add('name', before.name, after.name, 'checkpoint',
-      `renaming the pipeline from ${before.name} to ${after.name} changes every stream's checkpoint directory and Delta txn appId (<name>/<stream>): ` +
-        'the renamed pipeline starts over from startingOffsets and may write records the tables already hold; migrate or reset the checkpoints');
+      `renaming the pipeline from ${before.name} to ${after.name}: the checkpoint belongs to ${before.name}, so the runner will refuse to start on it, and the Delta txn appIds (<name>/<stream>) change, so batches already committed are not recognised; ` +
+        'give the renamed pipeline a new checkpoint.path and new tables, or keep the name');
   }
   if ((before.description ?? null) !== (after.description ?? null)) {
     out.add('description', before.description, after.description, 'safe', 'description changed (documentation only)');
@@ -34,7 +34,7 @@ export function diffSpecs(before: PipelineSpec, after: PipelineSpec): SpecChange
   if (before.streams !== after.streams) {
     out.add('streams', before.streams, after.streams, 'checkpoint',
       `streams changes from ${before.streams} to ${after.streams}: partition ownership (p % streams) changes, so the per-stream checkpoints no longer match their partitions. ` +
-        'Checkpoint-breaking: the runner will refuse to start unless the checkpoints are re-sharded or reset');
+        'Checkpoint-breaking: the runner will refuse to start unless the checkpoints are re-sharded (pipeline run --reshard) or reset');
   }
   diffTriggerAndWatermark(before, after, out);
   diffRouting(before, after, out);
@@ -74,7 +74,7 @@ function diffSource(before: PipelineSpec, after: PipelineSpec, out: ChangeList):
   const b = after.source.kafka;
   if (a.topic !== b.topic) {
     out.add('source.kafka.topic', a.topic, b.topic, 'checkpoint',
-      `source topic changes from ${a.topic} to ${b.topic}: checkpointed offsets belong to the old topic and mean nothing on the new one; reset the checkpoints (the new topic is read from startingOffsets)`);
+      `source topic changes from ${a.topic} to ${b.topic}: the checkpoint holds offsets of ${a.topic}, which mean nothing in ${b.topic}, so the runner will refuse to start on it; use a new checkpoint.path (and new tables), or keep the topic`);
   }
   const oldBrokers = [...new Set(a.brokers.map(stripCredentials))].sort();
   const newBrokers = [...new Set(b.brokers.map(stripCredentials))].sort();

@@ -96,7 +96,7 @@ describe('pipeline diff', () => {
     const r3 = cli(['diff', EXAMPLE, resharded]);
     expect(r3.code).toBe(3);
     expect(r3.stdout).toContain('checkpoint  streams: 4 -> 8');
-    expect(r3.stdout).toContain('the runner will refuse to start unless the checkpoints are re-sharded or reset');
+    expect(r3.stdout).toContain('the runner will refuse to start unless the checkpoints are re-sharded (pipeline run --reshard) or reset');
   });
 
   it('exits 1 for an invalid side and 2 for usage errors', () => {

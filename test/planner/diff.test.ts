@@ -78,7 +78,7 @@ describe('diffSpecs: checkpoint', () => {
     expect(only((s) => (s.streams = 8))).toEqual([
       {
         path: 'streams', before: 4, after: 8, impact: 'checkpoint',
-        message: 'streams changes from 4 to 8: partition ownership (p % streams) changes, so the per-stream checkpoints no longer match their partitions. Checkpoint-breaking: the runner will refuse to start unless the checkpoints are re-sharded or reset',
+        message: 'streams changes from 4 to 8: partition ownership (p % streams) changes, so the per-stream checkpoints no longer match their partitions. Checkpoint-breaking: the runner will refuse to start unless the checkpoints are re-sharded (pipeline run --reshard) or reset',
       },
     ]);
   });
@@ -99,9 +99,9 @@ describe('diffSpecs: checkpoint', () => {
       ['checkpoint.path', 'checkpoint'],
     ]);
     expect(changes[0]!.message).toBe(
-      "renaming the pipeline from commerce-events to commerce changes every stream's checkpoint directory and Delta txn appId (<name>/<stream>): the renamed pipeline starts over from startingOffsets and may write records the tables already hold; migrate or reset the checkpoints",
+      "renaming the pipeline from commerce-events to commerce: the checkpoint belongs to commerce-events, so the runner will refuse to start on it, and the Delta txn appIds (<name>/<stream>) change, so batches already committed are not recognised; give the renamed pipeline a new checkpoint.path and new tables, or keep the name",
     );
-    expect(changes[1]!.message).toBe('source topic changes from events_topic to events_v2: checkpointed offsets belong to the old topic and mean nothing on the new one; reset the checkpoints (the new topic is read from startingOffsets)');
+    expect(changes[1]!.message).toBe('source topic changes from events_topic to events_v2: the checkpoint holds offsets of events_topic, which mean nothing in events_v2, so the runner will refuse to start on it; use a new checkpoint.path (and new tables), or keep the topic');
     expect(changes[2]!.message).toBe('every bootstrap server is replaced: if this is a different Kafka cluster, the checkpointed offsets do not apply there; reset the checkpoints, or approve if it is the same cluster under new addresses');
     expect(changes[4]!.message).toBe('checkpoints move from ./lake/_checkpoints to ./state: the streams find no checkpoint there and start over from startingOffsets; move the checkpoint directories first');
   });
