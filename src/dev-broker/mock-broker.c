@@ -13,7 +13,9 @@
  *   rtt <brokerId> <ms>                     add round-trip delay to a broker's responses
  *   error <apiKey> <errorCode> <count>      fail the next <count> requests of that API
  *   leader <topic> <partition> <brokerId>   move a partition's leadership
- *   produce <topic> <file>                  produce a record file (framing below), wait for delivery
+ *   produce <topic> <file>                  produce a record file (framing below), wait for delivery;
+ *                                           keys pick partitions with Java's murmur2, null keys
+ *                                           go round-robin
  *   quit
  *
  * Record file framing (all integers big-endian), repeated until end of file:
@@ -45,6 +47,8 @@
 static rd_kafka_t *owner;          /* the handle the mock cluster lives in */
 static rd_kafka_mock_cluster_t *mcluster;
 static rd_kafka_t *producer;       /* created on the first `produce` */
+static char *topics[MAX_TOPICS];   /* topics created with --topic */
+static int topic_cnt;
 
 /* Delivery accounting for the `produce` in progress (callbacks run on the polling thread). */
 static long long delivered_ok;
@@ -120,6 +124,15 @@ static int64_t read_i64(const unsigned char *p) {
 /* Produces every record of `path` to `topic`; the file stays mapped until all are delivered,
  * so librdkafka can reference keys and values without copying them. */
 static void cmd_produce(const char *topic, const char *path) {
+        /* The mock creates any topic a Metadata request names, with a default partition count;
+         * refusing unknown names keeps a typo from silently landing in a new topic. */
+        int known = 0;
+        for (int i = 0; i < topic_cnt; i++)
+                known |= !strcmp(topics[i], topic);
+        if (!known) {
+                printf("ERR unknown topic %s (create it with --topic %s:<partitions>)\n", topic, topic);
+                return;
+        }
         int fd = open(path, O_RDONLY);
         if (fd < 0) {
                 printf("ERR cannot open %s: %s\n", path, strerror(errno));
@@ -142,6 +155,26 @@ static void cmd_produce(const char *topic, const char *path) {
 
         rd_kafka_t *rk = ensure_producer();
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        /* Null keys are spread round-robin, which needs the partition count; asking for it
+         * also turns an unknown topic into a clear error instead of a long delivery timeout. */
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t merr = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+        int partition_cnt = 0;
+        if (!merr && md->topic_cnt == 1) {
+                merr = md->topics[0].err;
+                partition_cnt = md->topics[0].partition_cnt;
+        }
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (merr || partition_cnt <= 0) {
+                rd_kafka_topic_destroy(rkt);
+                if (data)
+                        munmap((void *)data, size);
+                printf("ERR topic %s: %s\n", topic,
+                       merr ? rd_kafka_err2str(merr) : "no partitions");
+                return;
+        }
+        int32_t next_null_partition = 0;
         delivered_ok = delivered_failed = 0;
         first_delivery_error = RD_KAFKA_RESP_ERR_NO_ERROR;
         long long sent = 0;
@@ -168,8 +201,11 @@ static void cmd_produce(const char *topic, const char *path) {
                 int64_t ts = read_i64(data + pos);
                 pos += 8;
                 for (;;) {
+                        /* Keyed records go through the murmur2 partitioner (UA = unassigned). */
+                        int32_t partition = key ? RD_KAFKA_PARTITION_UA : next_null_partition;
                         rd_kafka_resp_err_t err = rd_kafka_producev(
-                            rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
+                            rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                            RD_KAFKA_V_KEY(key, key_len),
                             RD_KAFKA_V_VALUE((void *)value, vlen),
                             RD_KAFKA_V_TIMESTAMP(ts < 0 ? 0 : ts), RD_KAFKA_V_MSGFLAGS(0),
                             RD_KAFKA_V_END);
@@ -184,6 +220,8 @@ static void cmd_produce(const char *topic, const char *path) {
                 }
                 if (framing_error)
                         break;
+                if (!key)
+                        next_null_partition = (next_null_partition + 1) % partition_cnt;
                 sent++;
                 if ((sent & 0x3FFF) == 0)
                         rd_kafka_poll(rk, 0);
@@ -269,9 +307,7 @@ static void usage(void) {
 
 int main(int argc, char **argv) {
         int brokers = 1;
-        char *topics[MAX_TOPICS];
         int partitions[MAX_TOPICS];
-        int topic_cnt = 0;
 
         /* Belt and braces with the stdin rule: die with the parent process. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);

@@ -45,14 +45,20 @@ describe('test broker', () => {
     expect(seen.map((r) => JSON.parse(r.value).i).sort((a, b) => a - b)).toEqual(records.map((_, i) => i));
 
     const partitionOfKey = new Map<string, number>();
+    const nullKeysPerPartition = new Array<number>(PARTITIONS).fill(0);
     for (const r of seen) {
       const i = JSON.parse(r.value).i as number;
       expect(r.key).toBe(records[i]!.key);
-      if (r.key === null) continue;
+      if (r.key === null) {
+        nullKeysPerPartition[r.partition]!++;
+        continue;
+      }
       expect(r.partition).toBe(javaPartition(r.key, PARTITIONS));
       expect(partitionOfKey.get(r.key) ?? r.partition).toBe(r.partition);
       partitionOfKey.set(r.key, r.partition);
     }
+    // Null keys go round-robin: 60 records over 8 partitions is 7 or 8 each.
+    expect(nullKeysPerPartition.every((n) => n === 7 || n === 8)).toBe(true);
     // Within a partition, file order is kept (the producer is idempotent).
     const lastIndex = new Map<number, number>();
     for (const r of [...seen].sort((a, b) => a.partition - b.partition || a.offset - b.offset)) {
@@ -65,6 +71,7 @@ describe('test broker', () => {
   it('answers ERR for bad commands without dying', async () => {
     await expect(broker.command('produce smoke /does/not/exist')).rejects.toThrow(/cannot open/);
     await expect(broker.command('nonsense')).rejects.toThrow(/unknown command/);
+    await expect(broker.produceFile('no_such_topic', '/dev/null')).rejects.toThrow(/unknown topic/);
     await expect(broker.down(99)).rejects.toThrow(/down/);
     expect(await broker.command('rtt 1 0')).toBe('OK rtt');
   });
