@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { ensureMockBroker } from '../../src/dev-broker/build.js';
 import { consumeUntil, fastGroup, kafkaClient } from './kafka-helpers.js';
 
 // kafkajs' Java-compatible murmur2, to check that the launcher partitions keys like Java does.
@@ -88,5 +91,14 @@ describe('test broker', () => {
     } finally {
       await fixed.stop();
     }
+  });
+
+  it('launcher exits by itself when its stdin closes (a dead parent leaks no broker)', async () => {
+    const child = spawn(await ensureMockBroker(), ['--topic', 'orphan:1'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const [first] = (await once(child.stdout, 'data')) as [Buffer];
+    expect(first.toString()).toMatch(/^READY 127\.0\.0\.1:\d+/);
+    child.stdin.end();
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
   });
 });
