@@ -39,9 +39,10 @@ export function objectOf<T>(
 }
 
 /** A map from free-form names to values of one schema (e.g. `tables`). */
-export function mapOf(docs: FieldDocs, values: JsonSchema, propertyNames?: JsonSchema): JsonSchema {
+export function mapOf(docs: FieldDocs, values: JsonSchema, propertyNames?: JsonSchema, minProperties?: number): JsonSchema {
   const schema: JsonSchema = { type: 'object', description: docs.description, examples: docs.examples };
   if (propertyNames) schema.propertyNames = propertyNames;
+  if (minProperties !== undefined) schema.minProperties = minProperties;
   schema.additionalProperties = values;
   return schema;
 }

@@ -150,6 +150,8 @@ const routing = objectOf<RoutingSpec>(
     routes: mapOf(
       { description: 'Field value -> table name. Several values may share a table.', examples: [{ orders: 'orders', order_created: 'orders' }] },
       field({ description: 'Name of a table defined under `tables`.', examples: ['orders'] }, nonEmpty),
+      undefined,
+      1,
     ),
     unmatched: field(
       {
@@ -247,6 +249,7 @@ export function buildPipelineSchema(): JsonSchema {
         { description: 'Gold tables by name; the name is the directory under `output.path`.', examples: [{ orders: { mergeKeys: ['id'], sequenceBy: 'seq' } }] },
         table,
         { $ref: '#/$defs/TableName' },
+        1,
       ),
       deadLetter,
       output,

@@ -144,6 +144,7 @@ function toDiagnostic(e: ErrorObject, file: string, at: PositionLookup): Diagnos
     }
     case 'minLength':
     case 'minItems':
+    case 'minProperties':
       return diagnostic('PIPE0028', valueSite, { path: p });
     case 'uniqueItems':
       return diagnostic('PIPE0029', valueSite, { path: p, detail: 'must not list the same item twice' });

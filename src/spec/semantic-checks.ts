@@ -6,6 +6,7 @@
 import { posix } from 'node:path';
 import { diagnostic, type Code } from './codes.js';
 import { checkColumnType } from './column-types.js';
+import { isDuration, parseDuration } from './duration.js';
 import { closestMatch, didYouMean } from './suggest.js';
 import type { Diagnostic } from './types.js';
 import type { PositionLookup } from './schema-validate.js';
@@ -74,6 +75,12 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
 
   checkDirectories(data, tableNames, keyAt, valueAt);
 
+  // A zero interval would close batches back to back with nothing in them.
+  const interval = get(data, ['trigger', 'interval']);
+  if (typeof interval === 'string' && isDuration(interval) && parseDuration(interval) === 0) {
+    valueAt('PIPE0025', ['trigger', 'interval'], { path: 'trigger.interval', limit: 'longer than 0ms', actual: JSON.stringify(interval) });
+  }
+
   const password = get(data, ['source', 'kafka', 'sasl', 'password']);
   const passwordPath = ['source', 'kafka', 'sasl', 'password'];
   if (typeof password === 'string' && !ctx.interpolated.has(dotted(passwordPath))) {
@@ -107,15 +114,17 @@ function checkTable(name: string, table: Obj, watermarkColumn: string | undefine
     if (problem) valueAt('PIPE0049', [...base, 'columns', column], { column, type }, problem);
   }
   const declared = Object.keys(columns);
+  // DuckDB resolves column names case-insensitively, so `ID` declares `id`.
+  const declaredFolded = new Set(declared.map((c) => c.toLowerCase()));
   const need = (role: string, column: unknown, path: SpecPath) => {
-    if (typeof column !== 'string' || Object.hasOwn(columns, column)) return;
+    if (typeof column !== 'string' || declaredFolded.has(column.toLowerCase())) return;
     valueAt('PIPE0044', path, { role, column, table: name },
       closestMatch(column, declared) ? `did you mean \`${closestMatch(column, declared)}\`?` : `declare it, e.g. \`${column}: VARCHAR\``);
   };
   mergeKeys.forEach((k, i) => need('merge key', k, [...base, 'mergeKeys', i]));
   need('sequenceBy', table.sequenceBy, [...base, 'sequenceBy']);
   strings(table.partitionBy).forEach((k, i) => need('partition', k, [...base, 'partitionBy', i]));
-  if (watermarkColumn !== undefined && !Object.hasOwn(columns, watermarkColumn)) {
+  if (watermarkColumn !== undefined && !declaredFolded.has(watermarkColumn.toLowerCase())) {
     keyAt('PIPE0044', [...base, 'columns'], { role: 'watermark', column: watermarkColumn, table: name },
       `declare it, e.g. \`${watermarkColumn}: TIMESTAMP\``);
   }

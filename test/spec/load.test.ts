@@ -50,6 +50,11 @@ describe('defaults and normalisation', () => {
     expect(r.positions.get('routing.routes.users')).toEqual({ line: 9, col: 29 });
   });
 
+  it('matches declared columns case-insensitively, as DuckDB does', () => {
+    const text = minimal.replace('orders: { mergeKeys: [id], sequenceBy: seq }', 'orders: { mergeKeys: [id], sequenceBy: seq, columns: { ID: BIGINT, Seq: BIGINT } }');
+    expect(loadSpecText(text, 'f', { env: {} }).diagnostics).toEqual([]);
+  });
+
   it('allows a few anchors and aliases', () => {
     const text = minimal.replace('orders: { mergeKeys: [id], sequenceBy: seq }', 'orders: &keyed { mergeKeys: [id], sequenceBy: seq }').replace('users: {}', 'users: *keyed');
     const r = loadSpecText(text, 'alias.yaml', { env: {} });
