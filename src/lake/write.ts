@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { LakeError, SchemaMismatchError } from '../errors.js';
 import { loadBatch } from './batch.js';
+import { checkConstraints } from './constraints.js';
 import { newMetadata, removeFor, type PlannedCommit } from './commit.js';
 import type { Conn } from './duck.js';
 import { DEFAULT_TARGET_FILE_SIZE, writeDataFiles, type TypedColumn } from './files.js';
@@ -120,7 +121,9 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   const fileSize = targetFileSize(configuration);
   const orderBy = opts.mode === 'append' ? [] : isScd2 ? [...opts.mergeKeys!, SCD2_START] : opts.mergeKeys!;
 
+  const schemaForChecks = state?.schema ?? [];
   if (opts.mode === 'append') {
+    await checkConstraints(c, tablePath, 'b', schemaForChecks);
     commit.adds = await writeDataFiles(c, { tablePath, source: 'b', columns, partitionColumns, orderBy, targetFileSize: fileSize });
     plan.rowsInserted = loaded.rowCount;
   } else {
@@ -147,6 +150,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     if (state?.metadata?.configuration?.['delta.appendOnly'] === 'true' && commit.removes.length > 0) {
       throw new LakeError('PIPE_LAKE_APPEND_ONLY', `table ${tablePath} is append-only (delta.appendOnly=true); this merge would rewrite files`);
     }
+    await checkConstraints(c, tablePath, `"${outcome.out}"`, schemaForChecks);
     commit.adds = await writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy, targetFileSize: fileSize });
     plan.rowsInserted = outcome.inserted;
     plan.rowsUpdated = outcome.updated;

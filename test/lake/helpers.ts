@@ -15,11 +15,11 @@ export function readLogEntry(tablePath: string, version: number): Record<string,
 }
 
 /** Sorts rows by a key for order-independent comparison. */
-export function sortBy<T extends Record<string, unknown>>(rows: T[], ...keys: string[]): T[] {
+export function sortBy<T extends object>(rows: T[], ...keys: string[]): T[] {
   return [...rows].sort((a, b) => {
     for (const k of keys) {
-      const x = a[k] as any;
-      const y = b[k] as any;
+      const x = (a as Record<string, any>)[k];
+      const y = (b as Record<string, any>)[k];
       if (x === y) continue;
       if (x === null || x === undefined) return -1;
       if (y === null || y === undefined) return 1;

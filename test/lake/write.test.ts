@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SchemaMismatchError } from '../../src/errors.js';
-import { Lake, toPlain } from '../../src/lake/index.js';
+import { Lake, toPlain, type WriteOptions } from '../../src/lake/index.js';
 import { readLogEntry, sortBy, tempDir } from './helpers.js';
 
 let lake: Lake;
@@ -70,7 +70,7 @@ function checkLog(tablePath: string, version: number): void {
   }
 }
 
-const upsert = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' } as const;
+const upsert: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' };
 
 describe('append and upsert', () => {
   test('upsert keeps the greatest sequence; late and equal records never regress a row', async () => {
@@ -227,7 +227,7 @@ describe('layout', () => {
 describe('scd2', () => {
   test('history rows open and close by sequence; unchanged records add no version', async () => {
     const t = tempDir();
-    const opts = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: `op = 'd'` } as const;
+    const opts: WriteOptions = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: `op = 'd'` };
     await lake.write(t, { kind: 'rows', rows: [{ id: 1, name: 'a', op: 'u', seq: 1 }, { id: 2, name: 'b', op: 'u', seq: 1 }] }, opts);
     await lake.write(t, { kind: 'rows', rows: [{ id: 1, name: 'a2', op: 'u', seq: 3 }, { id: 1, name: 'a', op: 'u', seq: 2 }, { id: 2, name: 'b', op: 'd', seq: 4 }] }, opts);
     const rows = await lake.scan(t, { orderBy: 'id, __start_at', columns: ['id', 'name', '__start_at', '__end_at', '__is_current'] });
@@ -237,5 +237,61 @@ describe('scd2', () => {
       { id: 2, name: 'b', __start_at: 1, __end_at: 4, __is_current: false },
     ]);
     checkLog(t, 1);
+  });
+});
+
+describe('table API', () => {
+  test('NOT NULL columns and delta.invariants are enforced before anything is written', async () => {
+    const t = tempDir();
+    await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: false }, { name: 'qty', type: 'INTEGER', nullable: true }]);
+    // Give qty an invariant the way Spark stores it in the schema's field metadata.
+    const entry = readLogEntry(t, 0);
+    const md = entry.find((a) => a.metaData)!.metaData;
+    const schema = JSON.parse(md.schemaString);
+    schema.fields[1].metadata = { 'delta.invariants': JSON.stringify({ expression: { expression: 'qty > 0' } }) };
+    md.schemaString = JSON.stringify(schema);
+    fs.writeFileSync(path.join(t, '_delta_log', '00000000000000000000.json'), entry.map((a) => JSON.stringify(a)).join('\n') + '\n');
+    const fresh = await Lake.create({ threads: 1 });
+    try {
+      const nullId = await fresh.write(t, { kind: 'rows', rows: [{ id: null, qty: 1 }] }, { mode: 'append' }).catch((e) => e);
+      expect(nullId.code).toBe('PIPE_LAKE_CONSTRAINT');
+      const badQty = await fresh.write(t, { kind: 'rows', rows: [{ id: 1, qty: 0 }] }, { mode: 'append' }).catch((e) => e);
+      expect(badQty.message).toContain('qty > 0');
+      expect(fs.readdirSync(t).filter((n) => n.endsWith('.parquet'))).toEqual([]);
+      expect((await fresh.write(t, { kind: 'rows', rows: [{ id: 1, qty: 2 }] }, { mode: 'append' })).version).toBe(1);
+    } finally {
+      fresh.close();
+    }
+  });
+
+  test('tables needing a newer protocol are refused', async () => {
+    const t = tempDir();
+    await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }]);
+    fs.writeFileSync(path.join(t, '_delta_log', '00000000000000000001.json'), JSON.stringify({ protocol: { minReaderVersion: 3, minWriterVersion: 7 } }) + '\n');
+    const err = await lake.snapshot(t).catch((e) => e);
+    expect(err.code).toBe('PIPE_LAKE_PROTOCOL');
+  });
+
+  test('history, scanSql and createTable of an existing table', async () => {
+    const t = tempDir();
+    await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }, { name: 'at', type: 'TIMESTAMP', nullable: true }], { partitionBy: ['id'], name: 'events' });
+    expect((await lake.columns(t))[1]).toEqual({ name: 'at', type: 'TIMESTAMPTZ', nullable: true });
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, at: '2024-05-06T07:08:09Z' }, { id: 2, at: null }] }, { mode: 'append', operationParameters: { batchId: 3 } });
+    const history = await lake.history(t);
+    expect(history.map((h) => [h.version, h.operation])).toEqual([[1, 'WRITE'], [0, 'CREATE TABLE']]);
+    expect(history[0]!.operationParameters).toMatchObject({ mode: 'append', batchId: 3 });
+    expect(history[0]!.operationMetrics).toMatchObject({ numTargetRowsInserted: 2, numAddedFiles: 2 });
+    const sql = await lake.scanSql(t);
+    const c = await plain.connect();
+    try {
+      await c.run(`SET TimeZone='UTC'`);
+      const rows = (await c.runAndReadAll(`SELECT id, "at" FROM ${sql} ORDER BY id`)).getRowObjects().map((r) => ({ id: toPlain(r.id!), at: toPlain(r.at!) }));
+      expect(rows).toEqual([{ id: 1, at: '2024-05-06T07:08:09.000Z' }, { id: 2, at: null }]);
+    } finally {
+      c.closeSync();
+    }
+    expect((await lake.snapshot(t)).files.map((f) => f.partitionValues).sort((a, b) => String(a.id).localeCompare(String(b.id)))).toEqual([{ id: '1' }, { id: '2' }]);
+    const again = await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }]).catch((e) => e);
+    expect(again.code).toBe('PIPE_LAKE_TABLE_EXISTS');
   });
 });
