@@ -33,8 +33,8 @@ function get(root: unknown, path: SpecPath): unknown {
 export interface SemanticContext {
   file: string;
   at: PositionLookup;
-  /** Dotted paths of values written with `${…}`. */
-  interpolated: Set<string>;
+  /** Dotted path → written text, for values written with `${…}`. */
+  interpolated: Map<string, string>;
 }
 
 /** Runs every semantic check over (possibly schema-invalid) spec data. */
@@ -83,10 +83,19 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
 
   const password = get(data, ['source', 'kafka', 'sasl', 'password']);
   const passwordPath = ['source', 'kafka', 'sasl', 'password'];
-  if (typeof password === 'string' && !ctx.interpolated.has(dotted(passwordPath))) {
+  if (typeof password === 'string' && hasLiteralText(ctx.interpolated.get(dotted(passwordPath)))) {
     valueAt('PIPE0048', passwordPath, { path: dotted(passwordPath) }, 'write `password: ${KAFKA_PASSWORD}` and set the variable where the pipeline runs');
   }
   return out;
+}
+
+/**
+ * True when a written value holds literal text besides `${VAR}` references: a plain
+ * password, or a `${VAR:-default}` whose default is itself the secret.
+ */
+function hasLiteralText(written: string | undefined): boolean {
+  if (written === undefined) return true;
+  return written.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*(:-)?\}/g, '').trim() !== '';
 }
 
 type Reporter = (code: Code, path: SpecPath, params: Record<string, string | number>, hint?: string) => void;

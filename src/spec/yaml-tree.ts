@@ -45,8 +45,8 @@ export interface SpecTree {
   keyPositions: Map<string, SourcePosition>;
   /** Dotted path → position of the value. */
   valuePositions: Map<string, SourcePosition>;
-  /** Dotted paths of values that used `${…}`. */
-  interpolated: Set<string>;
+  /** Dotted path → written text, for values that used `${…}`. */
+  interpolated: Map<string, string>;
   /** Dotted paths whose interpolation failed (their shape errors would only repeat it). */
   failedInterpolation: Set<string>;
   /** Paths of values that read a secret-looking variable (see SECRET_VARIABLE). */
@@ -123,7 +123,7 @@ export function toSpecTree(doc: Document, lineCounter: LineCounter, file: string
     value: undefined,
     keyPositions: new Map(),
     valuePositions: new Map(),
-    interpolated: new Set(),
+    interpolated: new Map(),
     secrets: [],
     failedInterpolation: new Set(),
     diagnostics: [],
@@ -181,7 +181,7 @@ export function toSpecTree(doc: Document, lineCounter: LineCounter, file: string
     if (typeof node.value !== 'string' || !hasInterpolation(node.value)) return node.value;
     const r = interpolate(node.value, env);
     const key = dotted(path);
-    tree.interpolated.add(key);
+    tree.interpolated.set(key, node.value);
     if (r.variables.some((v) => SECRET_VARIABLE.test(v))) tree.secrets.push(path);
     if (r.missing.length > 0 || r.malformed.length > 0) tree.failedInterpolation.add(key);
     for (const name of r.missing) {
