@@ -57,6 +57,8 @@ async function main(): Promise<void> {
       signal.notify();
     }
   });
+  // Listening must not keep the thread alive once the loop and its sockets are done.
+  parentPort!.unref();
 
   const checkpoint = new StreamCheckpoint(plan.checkpointPath, streamIndex);
   rmSync(join(checkpoint.dir, 'staging'), { recursive: true, force: true });
