@@ -1,0 +1,84 @@
+/**
+ * `npm run bench [scenario...]`: runs benchmark scenarios, writes `bench/results/<scenario>.json`
+ * and a human summary `bench/results/SUMMARY.md`. Targets are checked in the report, never in
+ * `npm test`. Exit code 1 when a scenario produced wrong tables (a fast wrong run fails);
+ * missed timing targets are reported, not fatal.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { machineInfo, resultsDir, say } from './lib.js';
+
+/** One target the report checks, e.g. "records/s ≥ 100,000". */
+export interface TargetCheck {
+  target: string;
+  actual: string;
+  met: boolean;
+}
+
+/** What every scenario returns; `figures` also land in the JSON file. */
+export interface ScenarioReport {
+  /** False when the output was wrong (row counts differ from the reference): fails the bench. */
+  correct: boolean;
+  summary: string[];
+  targets: TargetCheck[];
+}
+
+type Scenario = () => Promise<ScenarioReport>;
+
+const scenarios: Record<string, () => Promise<Scenario>> = {
+  backfill: async () => (await import('./scenarios/backfill.js')).backfill,
+  steady: async () => (await import('./scenarios/steady.js')).steady,
+  lake: async () => (await import('./scenarios/lake.js')).lake,
+  decode: async () => (await import('./scenarios/decode.js')).decode,
+};
+
+async function main(): Promise<number> {
+  const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const names = requested.length > 0 ? requested : Object.keys(scenarios);
+  for (const n of names) {
+    if (!scenarios[n]) {
+      console.error(`bench: unknown scenario '${n}' (known: ${Object.keys(scenarios).join(', ')})`);
+      return 2;
+    }
+  }
+  mkdirSync(resultsDir, { recursive: true });
+  const started = Date.now();
+  const sections: string[] = [];
+  let allCorrect = true;
+  for (const name of names) {
+    say(`scenario ${name}`);
+    const t0 = Date.now();
+    const report = await (await scenarios[name]!())();
+    allCorrect &&= report.correct;
+    const lines = [`## ${name}${report.correct ? '' : ' — WRONG OUTPUT'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`, '', ...report.summary, ''];
+    if (report.targets.length > 0) {
+      lines.push('| target | actual | met |', '|---|---|---|');
+      for (const t of report.targets) lines.push(`| ${t.target} | ${t.actual} | ${t.met ? 'yes' : '**no**'} |`);
+      lines.push('');
+    }
+    sections.push(lines.join('\n'));
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  const m = machineInfo();
+  const header = [
+    `# Benchmark results`,
+    '',
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; commit ${m.commit}; ${m.date}.`,
+    `Command: \`npm run bench${requested.length ? ' -- ' + requested.join(' ') : ''}\` (${((Date.now() - started) / 1000).toFixed(0)} s).`,
+    '',
+  ];
+  if (requested.length === 0) writeFileSync(join(resultsDir, 'SUMMARY.md'), header.concat(sections).join('\n'));
+  if (!allCorrect) {
+    console.error('bench: at least one scenario produced wrong output (see above)');
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
