@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Consumer } from 'kafkajs';
 import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
-import { ownedPartitions, streamPartitionAssigner } from '../../src/runtime/kafka-assigner.js';
+import { isStarved, ownedPartitions, streamPartitionAssigner } from '../../src/runtime/kafka-assigner.js';
 import { consumeUntil, fastGroup, kafkaClient, type SeenRecord } from './kafka-helpers.js';
 
 const murmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
@@ -58,6 +58,33 @@ describe('stream ownership with kafkajs', () => {
       expect(new Set(seen.map((r) => r.partition))).toEqual(new Set(owned));
       expect(seen.every((r) => r.partition % 2 === streamIndex)).toBe(true);
       expect(seen).toHaveLength(expected);
+    }
+  });
+
+  it('a second member of a stream group, even with another layout, gets nothing and the broker survives', async () => {
+    const kafka = kafkaClient(broker.bootstrap);
+    const joins: { who: string; assignment: Record<string, number[]> }[] = [];
+    const member = async (who: string, streamCount: number) => {
+      const consumer = kafka.consumer({ groupId: 'rolling-deploy-0', partitionAssigners: [streamPartitionAssigner({ streamIndex: 0, streamCount })], ...fastGroup });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => void joins.push({ who, assignment: e.payload.memberAssignment }));
+      await consumer.connect();
+      await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+      await consumer.run({ eachBatch: async () => {} });
+      return consumer;
+    };
+    const old = await member('old', 2);
+    await vi.waitFor(() => expect(joins.some((j) => j.who === 'old')).toBe(true), { timeout: 15_000 });
+    const newer = await member('new', 3);
+    try {
+      await vi.waitFor(() => expect(joins.some((j) => j.who === 'new')).toBe(true), { timeout: 20_000 });
+      const lastOld = joins.filter((j) => j.who === 'old').at(-1)!;
+      const lastNew = joins.filter((j) => j.who === 'new').at(-1)!;
+      expect(lastOld.assignment[TOPIC]).toEqual([0, 2, 4, 6]);
+      expect(isStarved(lastNew.assignment, TOPIC, PARTITIONS, { streamIndex: 0, streamCount: 3 })).toBe(true);
+      expect(isStarved(lastOld.assignment, TOPIC, PARTITIONS, { streamIndex: 0, streamCount: 2 })).toBe(false);
+      expect(await broker.command('rtt 1 0')).toBe('OK rtt');
+    } finally {
+      await Promise.all([old.disconnect(), newer.disconnect()]);
     }
   });
 
