@@ -4,6 +4,8 @@
  * scratch tables), and the conversion of DuckDB values into plain, test-friendly JS values.
  */
 import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import {
   DuckDBBlobValue, DuckDBDateValue, DuckDBDecimalValue, DuckDBInstance, DuckDBListValue, DuckDBArrayValue,
   DuckDBMapValue, DuckDBStructValue, DuckDBTimestampTZValue, DuckDBTimestampValue, DuckDBTimestampMillisecondsValue,
@@ -24,7 +26,8 @@ export class Duck {
 
   /** Opens an in-memory instance whose spill files go to the OS temp directory. */
   static async create(opts: DuckOptions = {}): Promise<Duck> {
-    const config: Record<string, string> = { temp_directory: os.tmpdir() };
+    // A folder of our own: DuckDB's spill file names are not unique across processes.
+    const config: Record<string, string> = { temp_directory: path.join(os.tmpdir(), `pipeline-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`) };
     if (opts.threads) config.threads = String(opts.threads);
     if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
     const instance = await DuckDBInstance.create(':memory:', config);

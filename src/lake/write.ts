@@ -67,6 +67,14 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     declared: opts.columns ?? {},
     into: 'b',
   });
+  if (isScd2) {
+    const clash = loaded.columns.find((col) => systemNames.has(col.name));
+    if (clash) {
+      throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${tablePath}: batch column ${clash.name} is reserved for scd2 history`, {
+        details: { table: tablePath, column: clash.name },
+      });
+    }
+  }
   const readVersion = state?.version ?? -1;
   const commit: PlannedCommit = {
     readVersion,
