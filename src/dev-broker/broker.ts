@@ -2,7 +2,9 @@
  * TypeScript driver of the test broker: starts the compiled `mock-broker` launcher, waits for
  * `READY <bootstrap>`, and exchanges one-line commands with it (fault injection, fast produce).
  *
- * The launcher exits when its stdin closes, so a test process that dies never leaks a broker.
+ * The launcher exits when its stdin closes, so a test process that dies never leaks a broker
+ * (it also gets SIGTERM when the thread that started it exits: start it from a main thread,
+ * not from a worker thread that may end first).
  * librdkafka 2.0.2 cannot choose the mock's listening port; when a fixed `port` is asked for,
  * this driver listens on it and forwards each connection to the mock's bootstrap listener.
  * Clients then follow the advertised `127.0.0.1:<ephemeral>` broker addresses from metadata,

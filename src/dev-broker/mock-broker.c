@@ -309,7 +309,8 @@ int main(int argc, char **argv) {
         int brokers = 1;
         int partitions[MAX_TOPICS];
 
-        /* Belt and braces with the stdin rule: die with the parent process. */
+        /* Belt and braces with the stdin rule: die with the parent. Linux sends this signal
+         * when the spawning *thread* exits, so start brokers from a process's main thread. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         signal(SIGPIPE, SIG_IGN);
         setvbuf(stdout, NULL, _IOLBF, 0);

@@ -28,6 +28,7 @@ Options:
 
 While it runs, type a command and Enter to inject faults:
   down <broker> | up <broker> | rtt <broker> <ms> | error <apiKey> <errorCode> <count>
+  leader <topic> <partition> <broker>
 
 Test broker limits: about 5 MB of record batches per partition (older data ages out),
 no CreateTopics, no DescribeGroups. Use a real Kafka or Redpanda cluster for production.`;
