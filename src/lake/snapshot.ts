@@ -93,9 +93,10 @@ export function applyActions(state: TableState, actions: Action[]): void {
 /** Applies commit `version` (must be state.version + 1). */
 export function applyCommit(state: TableState, version: number, actions: Action[]): void {
   if (version !== state.version + 1) throw new LakeError('PIPE_LAKE_LOG_GAP', `log of ${state.path} skips from ${state.version} to ${version}`);
+  // Refuse before applying, so a cached state never advances into a protocol it cannot handle.
+  for (const a of actions) if (a.protocol) checkProtocol({ ...state, protocol: a.protocol });
   applyActions(state, actions);
   state.version = version;
-  checkProtocol(state);
 }
 
 function parseSchema(schemaString: string, tablePath: string): DeltaField[] {

@@ -1,0 +1,79 @@
+/**
+ * Conflict rules and file pruning, deterministically: which winning commits force a re-plan,
+ * which only move the commit to the next version, and which files can hold a batch's keys.
+ */
+import { describe, expect, test } from 'vitest';
+import { judgeWinners, type PlannedCommit } from '../../src/lake/commit.js';
+import type { Action, AddAction } from '../../src/lake/log.js';
+import { mayHoldKeys, type KeyFilter } from '../../src/lake/prune.js';
+import { toDataFile } from '../../src/lake/snapshot.js';
+
+function add(path: string, min: unknown, max: unknown, partitionValues: Record<string, string | null> = {}): AddAction {
+  return {
+    path, partitionValues, size: 1, modificationTime: 0, dataChange: true,
+    stats: JSON.stringify({ numRecords: 1, minValues: { id: min }, maxValues: { id: max }, nullCount: { id: 0 } }),
+  };
+}
+const live = (a: AddAction) => ({ add: a, file: toDataFile(a) });
+
+const intKeys: KeyFilter = { partitionColumns: [], key: { name: 'id', kind: 'int', sorted: [5n, 10n] } };
+
+function plan(overrides: Partial<PlannedCommit> = {}): PlannedCommit {
+  return {
+    readVersion: 3, operation: 'MERGE', operationParameters: {}, operationMetrics: {}, isBlindAppend: false,
+    adds: [], removes: [], readFiles: new Set(['a.parquet']), keyFilter: intKeys, txn: { appId: 'app', version: 9 }, ...overrides,
+  };
+}
+const winner = (...actions: Action[]) => [{ version: 4, actions }];
+
+describe('judgeWinners', () => {
+  test('a blind append only conflicts with metadata changes', () => {
+    const append = plan({ operation: 'WRITE', isBlindAppend: true, readFiles: new Set(), keyFilter: undefined });
+    expect(judgeWinners(append, winner({ add: add('x.parquet', 5, 5) }, { remove: { path: 'a.parquet', dataChange: true } })).kind).toBe('retry');
+    expect(judgeWinners(append, winner({ metaData: { id: 'x', format: { provider: 'parquet', options: {} }, schemaString: '{}', partitionColumns: [], configuration: {} } })).kind).toBe('replan');
+  });
+
+  test('a merge re-plans when a file it read was removed or a file holding its keys was added', () => {
+    expect(judgeWinners(plan(), winner({ remove: { path: 'a.parquet', dataChange: true } })).kind).toBe('replan');
+    expect(judgeWinners(plan(), winner({ remove: { path: 'other.parquet', dataChange: true } })).kind).toBe('retry');
+    expect(judgeWinners(plan(), winner({ add: add('n.parquet', 8, 12) })).kind).toBe('replan');
+    expect(judgeWinners(plan(), winner({ add: add('n.parquet', 11, 20) })).kind).toBe('retry');
+  });
+
+  test('a winner holding our appId at our version or later means the batch is already committed', () => {
+    expect(judgeWinners(plan(), winner({ txn: { appId: 'app', version: 9 } }))).toEqual({ kind: 'already-committed', version: 4 });
+    expect(judgeWinners(plan(), winner({ txn: { appId: 'app', version: 8 } })).kind).toBe('retry');
+    expect(judgeWinners(plan(), winner({ txn: { appId: 'other', version: 99 } })).kind).toBe('retry');
+  });
+});
+
+describe('mayHoldKeys', () => {
+  test('integer ranges, missing stats and imprecise bounds', () => {
+    expect(mayHoldKeys(live(add('f', 0, 4)), intKeys)).toBe(false);
+    expect(mayHoldKeys(live(add('f', 6, 9)), intKeys)).toBe(false);
+    expect(mayHoldKeys(live(add('f', 6, 10)), intKeys)).toBe(true);
+    expect(mayHoldKeys(live({ ...add('f', 0, 0), stats: null }), intKeys)).toBe(true);
+    expect(mayHoldKeys(live(add('f', 2 ** 60, 2 ** 61)), intKeys)).toBe(true);
+  });
+
+  test('strings compare as UTF-8 bytes; a possibly truncated max is no bound', () => {
+    const keys: KeyFilter = { partitionColumns: [], key: { name: 'id', kind: 'string', sorted: [Buffer.from('m')] } };
+    expect(mayHoldKeys(live(add('f', 'a', 'l')), keys)).toBe(false);
+    expect(mayHoldKeys(live(add('f', 'a', 'mz')), keys)).toBe(true);
+    expect(mayHoldKeys(live(add('f', 'a', 'l'.repeat(32))), keys)).toBe(true);
+  });
+
+  test('timestamp maxima are widened by a millisecond', () => {
+    const micros = BigInt(Date.parse('2024-01-01T00:00:00.000Z')) * 1000n + 500n;
+    const keys: KeyFilter = { partitionColumns: [], key: { name: 'id', kind: 'timestamp', sorted: [micros] } };
+    expect(mayHoldKeys(live(add('f', '2023-12-31T00:00:00.000Z', '2024-01-01T00:00:00.000Z')), keys)).toBe(true);
+    expect(mayHoldKeys(live(add('f', '2023-12-31T00:00:00.000Z', '2023-12-31T23:59:59.998Z')), keys)).toBe(false);
+  });
+
+  test('partition tuples prune when every partition column is a key', () => {
+    const keys: KeyFilter = { partitionColumns: ['region'], partitions: new Set([JSON.stringify(['eu'])]) };
+    expect(mayHoldKeys(live(add('f', 0, 0, { region: 'eu' })), keys)).toBe(true);
+    expect(mayHoldKeys(live(add('f', 0, 0, { region: 'us' })), keys)).toBe(false);
+    expect(mayHoldKeys(live(add('f', 0, 0, { region: null })), keys)).toBe(false);
+  });
+});
