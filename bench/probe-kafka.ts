@@ -2,21 +2,27 @@
  * Probes the test broker's speed and limits: how fast `produce` loads generated commerce
  * events, how fast one kafkajs consumer reads them back, and how much a partition retains.
  *
- *   node dist/bench/probe-kafka.js [--events 1000000] [--partitions 64] [--retention]
+ *   node dist/bench/probe-kafka.js [--events 1000000] [--partitions 64] [--compression gzip] [--retention]
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { startBroker, writeRecordFile, type TestBroker } from '../src/dev-broker/broker.js';
+import { startBroker, writeRecordFile, type Compression, type TestBroker } from '../src/dev-broker/broker.js';
 import { generateEvents } from '../src/dev-broker/events.js';
 
 const { values } = parseArgs({
-  options: { events: { type: 'string', default: '1000000' }, partitions: { type: 'string', default: '64' }, retention: { type: 'boolean', default: false } },
+  options: {
+    events: { type: 'string', default: '1000000' },
+    partitions: { type: 'string', default: '64' },
+    compression: { type: 'string', default: 'none' },
+    retention: { type: 'boolean', default: false },
+  },
 });
 const count = Number(values.events);
 const partitions = Number(values.partitions);
+const compression = values.compression as Compression;
 const seconds = (since: number) => (Date.now() - since) / 1000;
 const rate = (n: number, s: number) => `${Math.round(n / s).toLocaleString('en-US')}/s`;
 
@@ -77,9 +83,9 @@ async function main(): Promise<void> {
     console.log(`generate+write: ${count} events, ${(statSync(file).size / 1048576).toFixed(0)} MiB in ${genSeconds.toFixed(1)} s (${rate(count, genSeconds)})`);
 
     t = Date.now();
-    const produced = await broker.produceFile('events', file);
+    const produced = await broker.produceFile('events', file, { compression });
     const produceSeconds = seconds(t);
-    console.log(`produce: ${produced} records to ${partitions} partitions in ${produceSeconds.toFixed(1)} s (${rate(produced, produceSeconds)})`);
+    console.log(`produce (${compression}): ${produced} records to ${partitions} partitions in ${produceSeconds.toFixed(1)} s (${rate(produced, produceSeconds)})`);
 
     const admin = kafka(broker).admin();
     await admin.connect();

@@ -13,7 +13,8 @@
  *   rtt <brokerId> <ms>                     add round-trip delay to a broker's responses
  *   error <apiKey> <errorCode> <count>      fail the next <count> requests of that API
  *   leader <topic> <partition> <brokerId>   move a partition's leadership
- *   produce <topic> <file>                  produce a record file (framing below), wait for delivery;
+ *   produce <topic> <file> [codec]          produce a record file (framing below), wait for delivery;
+ *                                           codec none (default), gzip, snappy, lz4 or zstd;
  *                                           keys pick partitions with Java's murmur2, null keys
  *                                           go round-robin
  *   quit
@@ -46,7 +47,11 @@
 
 static rd_kafka_t *owner;          /* the handle the mock cluster lives in */
 static rd_kafka_mock_cluster_t *mcluster;
-static rd_kafka_t *producer;       /* created on the first `produce` */
+/* One producer per compression codec, each created on first use (the codec is a
+ * producer-wide setting). */
+static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+#define CODEC_CNT (sizeof(codecs) / sizeof(codecs[0]))
+static rd_kafka_t *producers[CODEC_CNT];
 static char *topics[MAX_TOPICS];   /* topics created with --topic */
 static int topic_cnt;
 
@@ -85,14 +90,15 @@ static rd_kafka_conf_t *conf_or_die(const char *const *pairs) {
         return conf;
 }
 
-static rd_kafka_t *ensure_producer(void) {
-        if (producer)
-                return producer;
+static rd_kafka_t *ensure_producer(size_t codec) {
+        if (producers[codec])
+                return producers[codec];
         /* Java-compatible murmur2 so a key lands where a Java/kafkajs producer would put it;
          * idempotence keeps per-partition order even when requests are retried. */
         const char *pairs[] = {
             "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mcluster),
             "partitioner", "murmur2_random",
+            "compression.codec", codecs[codec],
             "enable.idempotence", "true",
             "linger.ms", "20",
             "batch.size", "1000000",
@@ -106,10 +112,10 @@ static rd_kafka_t *ensure_producer(void) {
         rd_kafka_conf_t *conf = conf_or_die(pairs);
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         char errstr[512];
-        producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-        if (!producer)
+        producers[codec] = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        if (!producers[codec])
                 die("cannot create producer: %s", errstr);
-        return producer;
+        return producers[codec];
 }
 
 static uint32_t read_u32(const unsigned char *p) {
@@ -123,7 +129,7 @@ static int64_t read_i64(const unsigned char *p) {
 
 /* Produces every record of `path` to `topic`; the file stays mapped until all are delivered,
  * so librdkafka can reference keys and values without copying them. */
-static void cmd_produce(const char *topic, const char *path) {
+static void cmd_produce(const char *topic, const char *path, size_t codec) {
         /* The mock creates any topic a Metadata request names, with a default partition count;
          * refusing unknown names keeps a typo from silently landing in a new topic. */
         int known = 0;
@@ -153,7 +159,7 @@ static void cmd_produce(const char *topic, const char *path) {
         }
         close(fd);
 
-        rd_kafka_t *rk = ensure_producer();
+        rd_kafka_t *rk = ensure_producer(codec);
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         /* Null keys are spread round-robin, which needs the partition count; asking for it
          * also turns an unknown topic into a clear error instead of a long delivery timeout. */
@@ -291,8 +297,14 @@ static int handle(char *line) {
                 reply_err(rd_kafka_mock_partition_set_leader(mcluster, argv[1], atoi(argv[2]),
                                                              atoi(argv[3])),
                           "leader");
-        } else if (!strcmp(cmd, "produce") && argc == 3) {
-                cmd_produce(argv[1], argv[2]);
+        } else if (!strcmp(cmd, "produce") && (argc == 3 || argc == 4)) {
+                size_t codec = 0;
+                while (argc == 4 && codec < CODEC_CNT && strcmp(codecs[codec], argv[3]))
+                        codec++;
+                if (codec == CODEC_CNT)
+                        printf("ERR unknown compression %s (none, gzip, snappy, lz4, zstd)\n", argv[3]);
+                else
+                        cmd_produce(argv[1], argv[2], codec);
         } else {
                 printf("ERR unknown command or wrong arguments: %s\n", cmd);
         }
@@ -359,9 +371,11 @@ int main(int argc, char **argv) {
                         break;
         }
 
-        if (producer) {
-                rd_kafka_flush(producer, 5000);
-                rd_kafka_destroy(producer);
+        for (size_t i = 0; i < CODEC_CNT; i++) {
+                if (!producers[i])
+                        continue;
+                rd_kafka_flush(producers[i], 5000);
+                rd_kafka_destroy(producers[i]);
         }
         rd_kafka_mock_cluster_destroy(mcluster);
         rd_kafka_destroy(owner);

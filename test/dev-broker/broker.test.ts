@@ -22,7 +22,7 @@ describe('test broker', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'broker-test-'));
-    broker = await startBroker({ topics: [{ name: 'smoke', partitions: PARTITIONS }] });
+    broker = await startBroker({ topics: [{ name: 'smoke', partitions: PARTITIONS }, { name: 'packed', partitions: 2 }] });
   });
   afterAll(async () => {
     await broker?.stop();
@@ -69,6 +69,16 @@ describe('test broker', () => {
       expect(i).toBeGreaterThan(lastIndex.get(r.partition) ?? -1);
       lastIndex.set(r.partition, i);
     }
+  });
+
+  it('produces gzip-compressed batches that kafkajs decodes', async () => {
+    const file = join(dir, 'packed.bin');
+    const values = Array.from({ length: 500 }, (_, i) => `{"n":${i},"pad":"${'ab'.repeat(50)}"}`);
+    await writeRecordFile(file, values.map((value, i) => ({ key: `k${i}`, value })));
+    expect(await broker.produceFile('packed', file, { compression: 'gzip' })).toBe(500);
+    const seen = await consumeUntil(kafkaClient(broker.bootstrap).consumer({ groupId: 'packed-reader', ...fastGroup }), 'packed', 500);
+    expect(seen.map((r) => r.value).sort()).toEqual([...values].sort());
+    await expect(broker.command(`produce packed ${file} brotli`)).rejects.toThrow(/unknown compression/);
   });
 
   it('answers ERR for bad commands without dying', async () => {
