@@ -10,13 +10,14 @@ describe('pipeline dev-broker', () => {
     await expect(command.run(['--partitions', '0'])).rejects.toBeInstanceOf(UsageError);
     await expect(command.run(['--topic', 'bad topic'])).rejects.toThrow(/valid Kafka topic/);
     await expect(command.run(['--nope'])).rejects.toBeInstanceOf(UsageError);
+    await expect(command.run(['--compression', 'lz4'])).rejects.toThrow(/none or gzip/);
   });
 
   it('serves generated events on the printed bootstrap until interrupted', async () => {
     const printed: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
     vi.spyOn(console, 'error').mockImplementation(() => {});
-    const exit = command.run(['--port', '0', '--partitions', '4', '--topic', 'dev_events', '--events', '500', '--seed', '3']);
+    const exit = command.run(['--port', '0', '--partitions', '4', '--topic', 'dev_events', '--events', '500', '--seed', '3', '--compression', 'gzip']);
     await vi.waitFor(() => expect(printed.join('\n')).toMatch(/ready: localhost:\d+/), { timeout: 30_000 });
     const bootstrap = /ready: (\S+)/.exec(printed.join('\n'))![1]!;
     expect(printed.join('\n')).toContain(`KAFKA_BROKERS=${bootstrap} pipeline run pipelines/commerce-events.yaml`);
