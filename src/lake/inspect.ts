@@ -1,0 +1,93 @@
+/**
+ * Read-only views of a table for people: a summary (version, files, records, size, schema,
+ * partition columns, txn marks) and the first rows. Record counts come from the `add`
+ * stats; files written without stats (older Spark tables) are counted from their Parquet
+ * footers, so the number is exact either way.
+ */
+import path from 'node:path';
+import { LakeError } from '../errors.js';
+import type { Duck } from './duck.js';
+import { resolveDataPath } from './log.js';
+import { scanRelation } from './read.js';
+import { quoteLiteral } from './schema.js';
+import { loadState, type TableState } from './snapshot.js';
+
+/** One schema column as `pipeline table show` prints it. */
+export interface SummaryColumn {
+  name: string;
+  /** Delta type in Spark's short form: `long`, `decimal(10,2)`, `array<string>`, `struct<a:int>`. */
+  type: string;
+  nullable: boolean;
+}
+
+/** The facts `pipeline table show` prints; the JSON output has exactly these keys. */
+export interface TableSummary {
+  version: number;
+  numFiles: number;
+  numRecords: number;
+  sizeBytes: number;
+  schema: SummaryColumn[];
+  partitionColumns: string[];
+  /** Latest txn version per appId. */
+  txns: Record<string, number>;
+}
+
+/** Delta schema type → Spark's short type string. */
+export function deltaTypeString(t: unknown): string {
+  if (typeof t === 'string') return t;
+  const o = t as { type?: string; [k: string]: unknown };
+  switch (o?.type) {
+    case 'array': return `array<${deltaTypeString(o.elementType)}>`;
+    case 'map': return `map<${deltaTypeString(o.keyType)},${deltaTypeString(o.valueType)}>`;
+    case 'struct': {
+      const fields = (o.fields as { name: string; type: unknown }[] | undefined) ?? [];
+      return `struct<${fields.map((f) => `${f.name}:${deltaTypeString(f.type)}`).join(',')}>`;
+    }
+    default: return JSON.stringify(t);
+  }
+}
+
+/** The latest state of a table, or a PIPE_LAKE_NO_TABLE error naming the path. */
+export async function requireState(duck: Duck, tablePath: string): Promise<TableState> {
+  const state = await loadState(duck, path.resolve(tablePath));
+  if (!state) throw new LakeError('PIPE_LAKE_NO_TABLE', `${tablePath} is not a Delta table (no _delta_log commits)`, { hint: 'check the path; a table has a _delta_log folder' });
+  return state;
+}
+
+/** Summarizes a loaded state; reads Parquet footers only for files whose `add` has no row count. */
+export async function summarizeState(duck: Duck, state: TableState): Promise<TableSummary> {
+  let numRecords = 0;
+  let sizeBytes = 0;
+  const uncounted: string[] = [];
+  for (const f of state.files.values()) {
+    sizeBytes += f.file.size;
+    const n = f.file.stats?.numRecords;
+    if (typeof n === 'number' && Number.isFinite(n)) numRecords += n;
+    else uncounted.push(resolveDataPath(state.path, f.add.path));
+  }
+  if (uncounted.length > 0) {
+    const rows = await duck.with((c) =>
+      c.json(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata([${uncounted.map(quoteLiteral).join(', ')}])`),
+    );
+    numRecords += Number(rows[0]!.n);
+  }
+  const txns: Record<string, number> = {};
+  for (const [appId, t] of state.txns) txns[appId] = Number(t.version);
+  return {
+    version: state.version,
+    numFiles: state.files.size,
+    numRecords,
+    sizeBytes,
+    schema: state.schema.map((f) => ({ name: f.name, type: deltaTypeString(f.type), nullable: f.nullable })),
+    partitionColumns: [...(state.metadata?.partitionColumns ?? [])],
+    txns,
+  };
+}
+
+/** The first `limit` rows of the table (partition columns filled in), in file order. */
+export async function headRows(duck: Duck, state: TableState, limit: number): Promise<Record<string, unknown>[]> {
+  return duck.with(async (c) => {
+    const rel = await scanRelation(c, state);
+    return c.rows(`SELECT * FROM ${rel} AS t LIMIT ${Math.max(0, Math.floor(limit))}`);
+  });
+}

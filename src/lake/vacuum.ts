@@ -1,0 +1,183 @@
+/**
+ * Vacuum: deletes data files the table no longer needs. The log is the truth: a file the
+ * current snapshot references is never deleted, whatever its age. Two kinds of files go:
+ *  - removed files (tombstones) whose `deletionTimestamp` is older than the retention;
+ *  - stray files the log never mentions (left by a writer that crashed before its commit,
+ *    or tombstones already dropped from checkpoints) whose mtime is older than the retention.
+ * The retention protects readers still on older versions and writers whose files are not
+ * committed yet, so a retention below {@link VACUUM_MIN_RETENTION_MS} needs `force`.
+ *
+ * Never touched: `_delta_log`, hidden names (`.` or `_` prefixed, except partition folders
+ * such as `_2=x`), nested Delta tables, symbolic links. Folders are never removed, since a
+ * concurrent writer may be about to write into an empty partition folder.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { LakeError } from '../errors.js';
+import { Duck } from './duck.js';
+import { hiveEscape } from './files.js';
+import { resolveDataPath } from './log.js';
+import { loadState, refreshState, type TableState } from './snapshot.js';
+
+/** Shortest retention allowed without `force`. */
+export const VACUUM_MIN_RETENTION_MS = 60 * 60 * 1000;
+
+/** Default retention: the protocol's default `delta.deletedFileRetentionDuration` (one week). */
+export const DEFAULT_VACUUM_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Options of {@link vacuumTable}. */
+export interface VacuumOptions {
+  /** Files younger than this are kept (ms). Default {@link DEFAULT_VACUUM_RETENTION_MS}. */
+  retentionMs?: number;
+  /** Allow a retention below {@link VACUUM_MIN_RETENTION_MS}. */
+  force?: boolean;
+  /** List what would be deleted; delete nothing. */
+  dryRun?: boolean;
+  /** The clock (ms since the epoch); tests pin it. */
+  now?: number;
+  /** DuckDB instance for reading checkpoints; a private one is opened (and closed) when absent. */
+  duck?: Duck;
+}
+
+/** A file vacuum deletes (or would delete). */
+export interface VacuumFile {
+  /** Path relative to the table folder. */
+  path: string;
+  size: number;
+  /** `removed`: a tombstone in the log; `untracked`: a file the log does not mention. */
+  reason: 'removed' | 'untracked';
+  /** The deletion timestamp (removed) or modification time (untracked), ms. */
+  since: number;
+}
+
+/** What {@link vacuumTable} did (or, for a dry run, would do). */
+export interface VacuumResult {
+  /** The snapshot version vacuum kept the files of. */
+  version: number;
+  dryRun: boolean;
+  retentionMs: number;
+  files: VacuumFile[];
+  filesDeleted: number;
+  bytesDeleted: number;
+  /** Live files seen on disk and kept. */
+  liveFilesKept: number;
+  /** Files younger than the retention and kept. */
+  recentFilesKept: number;
+}
+
+interface DiskFile {
+  abs: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** Whether a name inside the table folder is hidden from vacuum (Delta's convention). */
+function isHidden(name: string, partitionColumns: string[]): boolean {
+  if (!name.startsWith('_') && !name.startsWith('.')) return false;
+  return !partitionColumns.some((c) => name.startsWith(`${hiveEscape(c)}=`));
+}
+
+/** Every non-hidden regular file under the table folder, except nested tables' files. */
+async function listDataFiles(tablePath: string, partitionColumns: string[]): Promise<DiskFile[]> {
+  const out: DiskFile[] = [];
+  const walk = async (dir: string, isRoot: boolean): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    if (!isRoot && entries.some((e) => e.name === '_delta_log')) return; // a table inside this table: not ours
+    for (const e of entries) {
+      if (e.name === '_delta_log' || isHidden(e.name, partitionColumns)) continue;
+      const abs = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(abs, false);
+      else if (e.isFile()) {
+        const st = await fs.stat(abs).catch(() => undefined);
+        if (st) out.push({ abs, size: st.size, mtimeMs: st.mtimeMs });
+      }
+    }
+  };
+  await walk(tablePath, true);
+  return out;
+}
+
+function liveSet(state: TableState): Set<string> {
+  return new Set([...state.files.values()].map((f) => resolveDataPath(state.path, f.add.path)));
+}
+
+/** Parses `delta.deletedFileRetentionDuration` (`interval 7 days`), or undefined. */
+export function configuredRetentionMs(configuration: Record<string, string> | undefined): number | undefined {
+  const m = /^\s*interval\s+(\d+)\s+(second|minute|hour|day|week)s?\s*$/i.exec(configuration?.['delta.deletedFileRetentionDuration'] ?? '');
+  if (!m) return undefined;
+  const unit = { second: 1e3, minute: 6e4, hour: 36e5, day: 864e5, week: 6048e5 }[m[2]!.toLowerCase() as 'second'];
+  return Number(m[1]) * unit;
+}
+
+/** Deletes the files the table no longer needs (see the module comment). */
+export async function vacuumTable(tablePath: string, opts: VacuumOptions = {}): Promise<VacuumResult> {
+  const key = path.resolve(tablePath);
+  const duck = opts.duck ?? (await Duck.create());
+  try {
+    const state = await loadState(duck, key);
+    if (!state) throw new LakeError('PIPE_LAKE_NO_TABLE', `no Delta table at ${tablePath}`, { hint: 'check the path; a table has a _delta_log folder' });
+    const retentionMs = opts.retentionMs ?? configuredRetentionMs(state.metadata?.configuration) ?? DEFAULT_VACUUM_RETENTION_MS;
+    if (!(retentionMs >= 0)) throw new LakeError('PIPE_LAKE_VACUUM_RETENTION', `vacuum retention must be >= 0, got ${retentionMs}`);
+    if (retentionMs < VACUUM_MIN_RETENTION_MS && !opts.force) {
+      throw new LakeError(
+        'PIPE_LAKE_VACUUM_RETENTION',
+        `refusing to vacuum ${tablePath} with a retention of ${retentionMs} ms (below the ${VACUUM_MIN_RETENTION_MS / 3_600_000}h safety minimum): readers of older versions and writers still committing may need those files`,
+        { hint: 'use a longer retention, or pass --force when no reader or writer is using the table' },
+      );
+    }
+    const now = opts.now ?? Date.now();
+    const cutoff = now - retentionMs;
+    const partitionColumns = state.metadata?.partitionColumns ?? [];
+    const tombstones = new Map([...state.tombstones.values()].map((r) => [resolveDataPath(key, r.path), r]));
+    let live = liveSet(state);
+    const disk = await listDataFiles(key, partitionColumns);
+    const files: (VacuumFile & { abs: string })[] = [];
+    let liveFilesKept = 0;
+    let recentFilesKept = 0;
+    for (const f of disk) {
+      if (live.has(f.abs)) {
+        liveFilesKept++;
+        continue;
+      }
+      const tomb = tombstones.get(f.abs);
+      const since = tomb ? Number(tomb.deletionTimestamp ?? 0) : f.mtimeMs;
+      if (since > cutoff) {
+        recentFilesKept++;
+        continue;
+      }
+      files.push({ abs: f.abs, path: path.relative(key, f.abs).split(path.sep).join('/'), size: f.size, reason: tomb ? 'removed' : 'untracked', since: Math.floor(since) });
+    }
+    // A writer may have committed between the snapshot and the listing: re-read the log and
+    // spare anything that became live (a commit's files are written before the commit).
+    await refreshState(state);
+    live = liveSet(state);
+    const doomed = files.filter((f) => !live.has(f.abs));
+    liveFilesKept += files.length - doomed.length;
+    let filesDeleted = 0;
+    let bytesDeleted = 0;
+    if (!opts.dryRun) {
+      for (const f of doomed) {
+        try {
+          await fs.unlink(f.abs);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another vacuum got there first
+          throw new LakeError('PIPE_LAKE_VACUUM_DELETE', `cannot delete ${f.abs}`, { cause: err, details: { deletedSoFar: filesDeleted } });
+        }
+        filesDeleted++;
+        bytesDeleted += f.size;
+      }
+    }
+    return {
+      version: state.version,
+      dryRun: opts.dryRun ?? false,
+      retentionMs,
+      files: doomed.map(({ abs: _abs, ...rest }) => rest),
+      filesDeleted,
+      bytesDeleted,
+      liveFilesKept,
+      recentFilesKept,
+    };
+  } finally {
+    if (!opts.duck) duck.close();
+  }
+}
