@@ -2,13 +2,14 @@
  * Optimistic concurrency: what a planned write commits, and whether the commits that won
  * the race since the write's read version invalidate its plan. A blind append conflicts
  * only with a schema/protocol change; a merge also conflicts with winners that removed a
- * file it read or added a file that may hold one of its keys, and any write conflicts with
- * a winner carrying its own txn appId.
+ * file it rewrites or added a file that holds one of its keys (a file it read but left alone
+ * held none of its keys, so losing it changes nothing), and any write is settled by a winner
+ * carrying its own txn appId at its version or later.
  */
 import { randomUUID } from 'node:crypto';
 import type { Action, AddAction, MetadataAction, RemoveAction, TxnAction } from './log.js';
 import { mayHoldKeys, type KeyFilter } from './prune.js';
-import { fileKey, toDataFile } from './snapshot.js';
+import { fileKey, toDataFile, type LiveFile } from './snapshot.js';
 import type { TxnMark } from './types.js';
 
 /** Identifies this writer in `commitInfo.engineInfo`. */
@@ -27,7 +28,7 @@ export interface PlannedCommit {
   adds: AddAction[];
   removes: RemoveAction[];
   txn?: TxnMark;
-  /** Decoded paths of files the plan read (merge candidates). */
+  /** Decoded paths of the files whose rows the plan copies (the files it rewrites). */
   readFiles: Set<string>;
   /** The batch's keys, to test winners' added files (merges only). */
   keyFilter?: KeyFilter;
@@ -87,25 +88,51 @@ export function newMetadata(schemaString: string, partitionColumns: string[], op
 /** Why winners invalidate a plan: `retry` (commit again at the next version) or `replan`. */
 export type ConflictVerdict = { kind: 'retry' } | { kind: 'replan'; reason: string } | { kind: 'already-committed'; version: number };
 
-/** Checks the commits that landed after the plan's read version. */
-export function judgeWinners(plan: PlannedCommit, winners: { version: number; actions: Action[] }[]): ConflictVerdict {
-  let verdict: ConflictVerdict = { kind: 'retry' };
+/**
+ * Checks the commits that landed after the plan's read version. `holdsKeys` confirms that a
+ * file another writer added, whose key range overlaps the batch, really holds one of its
+ * keys (see {@link overlappingAdds}); by default an overlap counts as a conflict.
+ */
+export function judgeWinners(
+  plan: PlannedCommit,
+  winners: { version: number; actions: Action[] }[],
+  holdsKeys: (file: LiveFile) => boolean = () => true,
+): ConflictVerdict {
   for (const w of winners) {
     for (const a of w.actions) {
       if (plan.txn && a.txn && a.txn.appId === plan.txn.appId && Number(a.txn.version) >= plan.txn.version) {
         return { kind: 'already-committed', version: w.version };
       }
-      if (verdict.kind !== 'retry') continue;
-      if (a.protocol || a.metaData) verdict = { kind: 'replan', reason: `version ${w.version} changed the table metadata` };
-      else if (plan.readVersion < 0) verdict = { kind: 'replan', reason: `table created concurrently at version ${w.version}` };
-      else if (a.remove && plan.readFiles.has(fileKey(a.remove.path))) {
-        verdict = { kind: 'replan', reason: `version ${w.version} removed ${a.remove.path}, which this write read` };
-      } else if (a.add && plan.keyFilter && a.add.dataChange !== false) {
-        if (mayHoldKeys({ add: a.add, file: toDataFile(a.add) }, plan.keyFilter)) {
-          verdict = { kind: 'replan', reason: `version ${w.version} added ${a.add.path}, which may hold keys of this batch` };
+    }
+  }
+  for (const w of winners) {
+    for (const a of w.actions) {
+      if (a.protocol || a.metaData) return { kind: 'replan', reason: `version ${w.version} changed the table metadata` };
+      if (plan.readVersion < 0) return { kind: 'replan', reason: `table created concurrently at version ${w.version}` };
+      if (a.remove && plan.readFiles.has(fileKey(a.remove.path))) {
+        return { kind: 'replan', reason: `version ${w.version} removed ${a.remove.path}, which this write rewrites` };
+      }
+      if (a.add && plan.keyFilter && a.add.dataChange !== false) {
+        const file = { add: a.add, file: toDataFile(a.add) };
+        if (mayHoldKeys(file, plan.keyFilter) && holdsKeys(file)) {
+          return { kind: 'replan', reason: `version ${w.version} added ${a.add.path}, which holds keys of this batch` };
         }
       }
     }
   }
-  return verdict;
+  return { kind: 'retry' };
+}
+
+/** Data-changing files the winners added whose key range overlaps the plan's batch. */
+export function overlappingAdds(plan: PlannedCommit, winners: { version: number; actions: Action[] }[]): LiveFile[] {
+  const out: LiveFile[] = [];
+  if (!plan.keyFilter) return out;
+  for (const w of winners) {
+    for (const a of w.actions) {
+      if (!a.add || a.add.dataChange === false) continue;
+      const file = { add: a.add, file: toDataFile(a.add) };
+      if (mayHoldKeys(file, plan.keyFilter)) out.push(file);
+    }
+  }
+  return out;
 }

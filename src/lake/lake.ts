@@ -7,12 +7,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CommitConflictError, LakeError } from '../errors.js';
 import { CHECKPOINT_INTERVAL, writeCheckpoint } from './checkpoint.js';
-import { commitActions, judgeWinners, newMetadata, type PlannedCommit } from './commit.js';
+import { commitActions, judgeWinners, newMetadata, overlappingAdds, type ConflictVerdict, type PlannedCommit } from './commit.js';
+import { fileHoldsKeys } from './prune.js';
 import { Duck, type DuckOptions } from './duck.js';
 import { listLog, putIfAbsent, readCommit, resolveDataPath } from './log.js';
 import { scanRelation } from './read.js';
 import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quoteIdent, renderDuckType, schemaString } from './schema.js';
-import { applyCommit, emptyState, loadState, refreshState, toSnapshot, type TableState } from './snapshot.js';
+import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
+import type { Action } from './log.js';
 import type { BatchInput, ColumnDef, CommitSummary, TableSnapshot, WriteOptions, WriteResult } from './types.js';
 import { planWrite, type WritePlan } from './write.js';
 
@@ -153,13 +155,14 @@ export class Lake {
           });
         }
         await sleep(Math.random() * Math.min(500, 5 * 2 ** Math.min(conflicts, 7)));
-        let verdict: ReturnType<typeof judgeWinners>;
+        let verdict: ConflictVerdict;
         if (!current) {
           current = await this.latest(key);
           const t = opts.txn && current?.txns.get(opts.txn.appId);
           verdict = t && Number(t.version) >= opts.txn!.version ? { kind: 'already-committed', version: current!.version } : { kind: 'replan', reason: 'created concurrently' };
         } else {
-          verdict = judgeWinners(plan.commit, await refreshState(current));
+          const winners = await refreshState(current);
+          verdict = judgeWinners(plan.commit, winners, await this.confirmedAdds(key, plan.commit, winners));
         }
         if (verdict.kind === 'retry') {
           target = current!.version + 1;
@@ -170,6 +173,21 @@ export class Lake {
         break; // re-plan against the new snapshot
       }
     }
+  }
+
+  /**
+   * Reads the key column of the winners' added files whose key range overlaps the batch:
+   * streams writing disjoint keys then commit without re-planning.
+   */
+  private async confirmedAdds(key: string, plan: PlannedCommit, winners: { version: number; actions: Action[] }[]): Promise<(f: LiveFile) => boolean> {
+    const filter = plan.keyFilter;
+    const overlapping = overlappingAdds(plan, winners);
+    if (!filter || overlapping.length === 0) return () => true;
+    const holding = new Set<string>();
+    await this.duck.with(async (c) => {
+      for (const f of overlapping) if (await fileHoldsKeys(c, key, f, filter)) holding.add(fileKey(f.add.path));
+    });
+    return (f) => holding.has(fileKey(f.add.path));
   }
 
   private alreadyCommitted(state: TableState | undefined, opts: WriteOptions): WriteResult | undefined {

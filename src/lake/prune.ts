@@ -6,7 +6,8 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import { DuckDBDateValue, DuckDBTimestampTZValue, DuckDBTimestampValue } from '@duckdb/node-api';
 import type { Conn } from './duck.js';
-import { partitionValueSql, quoteIdent, type DuckType } from './schema.js';
+import { resolveDataPath } from './log.js';
+import { partitionValueSql, quoteIdent, quoteLiteral, type DuckType } from './schema.js';
 import type { LiveFile } from './snapshot.js';
 
 type Comparable = bigint | number | string | Buffer;
@@ -138,4 +139,44 @@ export function mayHoldKeys(file: LiveFile, filter: KeyFilter): boolean {
     else b = mid;
   }
   return a < key.sorted.length && compare(key.sorted[a]!, hi) <= 0;
+}
+
+/**
+ * Does this file really hold one of the batch's first-key values? Reads only that column.
+ * Used on files other writers added while a merge was planned: a range that overlaps the
+ * batch is not yet a conflict. Anything uncertain answers true (conservative).
+ */
+export async function fileHoldsKeys(c: Conn, tablePath: string, file: LiveFile, filter: KeyFilter): Promise<boolean> {
+  const key = filter.key;
+  if (!key || !mayHoldKeys(file, filter)) return !key;
+  // A partition column is not stored in the data file.
+  if (filter.partitionColumns.some((p) => p.toLowerCase() === key.name.toLowerCase())) return true;
+  try {
+    const source = `read_parquet(${quoteLiteral(resolveDataPath(tablePath, file.add.path))}, hive_partitioning=false)`;
+    const described = await c.json(`DESCRIBE SELECT * FROM ${source}`);
+    const column = described.map((r) => String(r.column_name)).find((n) => n.toLowerCase() === key.name.toLowerCase());
+    if (!column) return false; // column absent: every value is NULL, and the batch has no NULL key
+    const rows = await c.values(`SELECT DISTINCT ${quoteIdent(column)} AS k FROM ${source} WHERE ${quoteIdent(column)} IS NOT NULL`);
+    for (const r of rows) {
+      const v = fromDuck(r.k!, key.kind);
+      if (v === undefined) return true;
+      if (contains(key.sorted, v)) return true;
+    }
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function contains(sorted: Comparable[], v: Comparable): boolean {
+  let a = 0;
+  let b = sorted.length;
+  while (a < b) {
+    const mid = (a + b) >> 1;
+    const cmp = compare(sorted[mid]!, v);
+    if (cmp === 0) return true;
+    if (cmp < 0) a = mid + 1;
+    else b = mid;
+  }
+  return false;
 }

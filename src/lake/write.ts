@@ -145,7 +145,6 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const filter = await buildKeyFilter(c, 'src', opts.mergeKeys!, columns, partitionColumns);
     commit.keyFilter = filter;
     const candidates = state ? [...state.files.values()].filter((f) => mayHoldKeys(f, filter)) : [];
-    for (const f of candidates) commit.readFiles.add(fileKey(f.add.path));
     const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true }) : `(SELECT NULL AS __lake_file WHERE false)`;
     await prepareTarget(c, relation, columns, new Set(known.map((k) => k.name.toLowerCase())));
     const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec) : await mergeUpsert(c, columns, spec);
@@ -154,6 +153,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
       const f = byResolved.get(p) ?? byResolved.get(path.normalize(p));
       if (!f) throw new LakeError('PIPE_LAKE_INTERNAL', `merge rewrote ${p}, which is not a candidate file`);
       commit.removes.push(removeFor(f.add));
+      commit.readFiles.add(fileKey(f.add.path));
     }
     if (state?.metadata?.configuration?.['delta.appendOnly'] === 'true' && commit.removes.length > 0) {
       throw new LakeError('PIPE_LAKE_APPEND_ONLY', `table ${tablePath} is append-only (delta.appendOnly=true); this merge would rewrite files`);

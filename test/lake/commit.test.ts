@@ -3,9 +3,12 @@
  * which only move the commit to the next version, and which files can hold a batch's keys.
  */
 import { describe, expect, test } from 'vitest';
-import { judgeWinners, type PlannedCommit } from '../../src/lake/commit.js';
+import { judgeWinners, overlappingAdds, type PlannedCommit } from '../../src/lake/commit.js';
 import type { Action, AddAction } from '../../src/lake/log.js';
-import { mayHoldKeys, type KeyFilter } from '../../src/lake/prune.js';
+import { Duck } from '../../src/lake/duck.js';
+import { Lake } from '../../src/lake/index.js';
+import { fileHoldsKeys, mayHoldKeys, type KeyFilter } from '../../src/lake/prune.js';
+import { tempDir } from './helpers.js';
 import { toDataFile } from '../../src/lake/snapshot.js';
 
 function add(path: string, min: unknown, max: unknown, partitionValues: Record<string, string | null> = {}): AddAction {
@@ -33,11 +36,14 @@ describe('judgeWinners', () => {
     expect(judgeWinners(append, winner({ metaData: { id: 'x', format: { provider: 'parquet', options: {} }, schemaString: '{}', partitionColumns: [], configuration: {} } })).kind).toBe('replan');
   });
 
-  test('a merge re-plans when a file it read was removed or a file holding its keys was added', () => {
+  test('a merge re-plans when a file it rewrites was removed or a file holding its keys was added', () => {
     expect(judgeWinners(plan(), winner({ remove: { path: 'a.parquet', dataChange: true } })).kind).toBe('replan');
     expect(judgeWinners(plan(), winner({ remove: { path: 'other.parquet', dataChange: true } })).kind).toBe('retry');
     expect(judgeWinners(plan(), winner({ add: add('n.parquet', 8, 12) })).kind).toBe('replan');
     expect(judgeWinners(plan(), winner({ add: add('n.parquet', 11, 20) })).kind).toBe('retry');
+    // A range that overlaps but whose file holds none of the keys (checked by reading it) is no conflict.
+    expect(judgeWinners(plan(), winner({ add: add('n.parquet', 8, 12) }), () => false).kind).toBe('retry');
+    expect(overlappingAdds(plan(), winner({ add: add('n.parquet', 8, 12) })).map((f) => f.add.path)).toEqual(['n.parquet']);
   });
 
   test('a winner holding our appId at our version or later means the batch is already committed', () => {
@@ -75,5 +81,27 @@ describe('mayHoldKeys', () => {
     expect(mayHoldKeys(live(add('f', 0, 0, { region: 'eu' })), keys)).toBe(true);
     expect(mayHoldKeys(live(add('f', 0, 0, { region: 'us' })), keys)).toBe(false);
     expect(mayHoldKeys(live(add('f', 0, 0, { region: null })), keys)).toBe(false);
+  });
+});
+
+describe('fileHoldsKeys', () => {
+  test('reads the key column of a real data file', async () => {
+    const t = tempDir();
+    const lake = await Lake.create({ threads: 1 });
+    const duck = await Duck.create({ threads: 1 });
+    try {
+      await lake.write(t, { kind: 'rows', rows: [{ id: 1 }, { id: 3 }, { id: 5 }] }, { mode: 'append' });
+      const snap = await lake.snapshot(t);
+      const add = { ...snap.files[0]!, stats: JSON.stringify(snap.files[0]!.stats) } as AddAction;
+      const keys = (values: bigint[]): KeyFilter => ({ partitionColumns: [], key: { name: 'id', kind: 'int', sorted: values } });
+      await duck.with(async (c) => {
+        expect(await fileHoldsKeys(c, t, live(add), keys([2n, 4n]))).toBe(false);
+        expect(await fileHoldsKeys(c, t, live(add), keys([2n, 3n]))).toBe(true);
+        expect(await fileHoldsKeys(c, t, live(add), keys([7n]))).toBe(false);
+      });
+    } finally {
+      lake.close();
+      duck.close();
+    }
   });
 });
