@@ -54,6 +54,17 @@ function spec(dir: string, bootstrap: string, topic: string, streams: number): s
   return file;
 }
 
+/** `PROBE_LOG_LEVEL=info`: one line per runner log entry (time, stream, batch, message, timings). */
+function timeline(stderr: string): string {
+  const lines: string[] = [];
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const j = JSON.parse(line) as Record<string, unknown>;
+    lines.push(`${String(j.time).slice(11)} s${j.stream ?? '-'} b${j.batchId ?? '-'} ${j.msg} ${j.records ?? ''} decode=${j.decodeMs ?? ''} commit=${j.commitMs ?? ''}`);
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'probe-run-'));
   const broker = await startBroker({ topics: [{ name: 'events', partitions }] });
@@ -69,7 +80,8 @@ async function main(): Promise<void> {
       if (values['decode-threads'] !== undefined) env.PIPELINE_DECODE_THREADS = values['decode-threads'];
       const nodeArgs = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
       t = Date.now();
-      const run = await timed(process.execPath, [...nodeArgs, cliPath, 'run', spec(dir, broker.bootstrap, 'events', streams), '--available-now', '--log-level', 'warn', '--summary-json', summaryFile], { env });
+      const run = await timed(process.execPath, [...nodeArgs, cliPath, 'run', spec(dir, broker.bootstrap, 'events', streams), '--available-now', '--log-level', process.env.PROBE_LOG_LEVEL ?? 'warn', '--summary-json', summaryFile], { env });
+      if (process.env.PROBE_LOG_LEVEL) console.log(timeline(run.stderr));
       if (run.code !== 0) {
         console.log(`streams ${streams}: failed (exit ${run.code})\n${run.stderr.slice(-3000)}`);
         continue;

@@ -20,18 +20,40 @@ const TEMPORAL = /^(DATE|TIME|TIMESTAMP|TIMESTAMPTZ|DATETIME|TIMESTAMP WITH TIME
  */
 export function columnAccepts(type: string, value: unknown): boolean {
   if (value === null || value === undefined) return true;
+  return validateCompiled({ v: value }, { mergeKeys: [], checks: [{ name: 'v', type, accepts: acceptsOf(type) }] }) === undefined;
+}
+
+/** What a column accepts, decided once per batch instead of per record. */
+type Accepts = 'number' | 'string' | 'boolean' | 'array' | 'object' | 'any';
+
+function acceptsOf(type: string): Accepts {
   const t = type.trim().toUpperCase();
-  if (t === 'JSON') return true;
-  if (t.endsWith('[]') || t.startsWith('LIST')) return Array.isArray(value);
-  if (t.startsWith('STRUCT') || t.startsWith('MAP')) return typeof value === 'object' && !Array.isArray(value);
-  if (INTEGER.test(t) || FLOATING.test(t)) return typeof value === 'number';
-  if (t === 'BOOLEAN' || t === 'BOOL') return typeof value === 'boolean';
-  if (TEXT.test(t) || TEMPORAL.test(t)) return typeof value === 'string';
-  return true;
+  if (t === 'JSON') return 'any';
+  if (t.endsWith('[]') || t.startsWith('LIST')) return 'array';
+  if (t.startsWith('STRUCT') || t.startsWith('MAP')) return 'object';
+  if (INTEGER.test(t) || FLOATING.test(t)) return 'number';
+  if (t === 'BOOLEAN' || t === 'BOOL') return 'boolean';
+  if (TEXT.test(t) || TEMPORAL.test(t)) return 'string';
+  return 'any';
+}
+
+/** A table's rules compiled for the per-record check. */
+export interface CompiledRules {
+  mergeKeys: string[];
+  sequenceBy?: string;
+  checks: { name: string; type: string; accepts: Accepts }[];
+}
+
+/** Compiles rules once per batch (type names are classified here, not per record). */
+export function compileRules(rules: TableRules): CompiledRules {
+  const checks = Object.entries(rules.columns)
+    .map(([name, type]) => ({ name, type, accepts: acceptsOf(type) }))
+    .filter((c) => c.accepts !== 'any');
+  return { mergeKeys: rules.mergeKeys, sequenceBy: rules.sequenceBy, checks };
 }
 
 /** Why `record` may not go into the table, or undefined when it may. */
-export function validateForTable(record: Record<string, unknown>, rules: TableRules): string | undefined {
+export function validateCompiled(record: Record<string, unknown>, rules: CompiledRules): string | undefined {
   for (const key of rules.mergeKeys) {
     const value = record[key];
     if (value === undefined || value === null) return `merge key '${key}' is missing`;
@@ -44,15 +66,28 @@ export function validateForTable(record: Record<string, unknown>, rules: TableRu
       return `sequenceBy field '${rules.sequenceBy}' must be a number or a string (got ${jsonTypeOf(value)})`;
     }
   }
-  for (const name in rules.columns) {
-    const value = record[name];
+  for (const check of rules.checks) {
+    const value = record[check.name];
     if (value === undefined || value === null) continue;
-    const type = rules.columns[name]!;
-    if (!columnAccepts(type, value)) {
-      return `field '${name}' is a JSON ${jsonTypeOf(value)} but column '${name}' has type ${type}`;
+    let ok: boolean;
+    switch (check.accepts) {
+      case 'array':
+        ok = Array.isArray(value);
+        break;
+      case 'object':
+        ok = typeof value === 'object' && !Array.isArray(value);
+        break;
+      default:
+        ok = typeof value === check.accepts;
     }
+    if (!ok) return `field '${check.name}' is a JSON ${jsonTypeOf(value)} but column '${check.name}' has type ${check.type}`;
   }
   return undefined;
+}
+
+/** Why `record` may not go into the table, or undefined when it may (compiles the rules). */
+export function validateForTable(record: Record<string, unknown>, rules: TableRules): string | undefined {
+  return validateCompiled(record, compileRules(rules));
 }
 
 /** The table's known column types: current lake columns, then the spec's declared ones. */

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJsonValue } from '../operators/decode-json.js';
 import { routeRecord } from '../operators/route.js';
-import { validateForTable } from '../operators/sink-delta.js';
+import { compileRules, validateCompiled, type CompiledRules } from '../operators/sink-delta.js';
 import type { PackedValues, RecordFailure, RoutedBatch, RoutedTable, RoutingRules, TableRules } from '../operators/api.js';
 
 /** What the transform needs besides the values. */
@@ -66,6 +66,8 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
   const rewritten = new Map<number, Buffer>();
   const breaks = [...positionsOf(data, NEWLINE), ...positionsOf(data, CARRIAGE_RETURN)].sort((a, b) => a - b);
   let nextBreak = 0;
+  const compiled = new Map<string, CompiledRules>();
+  for (const [table, rules] of Object.entries(ctx.tables)) compiled.set(table, compileRules(rules));
 
   for (let i = 0; i < count; i++) {
     const start = starts[i]!;
@@ -89,12 +91,12 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
       failures.push({ index: i, stage: 'route', error: route.error });
       continue;
     }
-    const rules = ctx.tables[route.table];
+    const rules = compiled.get(route.table);
     if (!rules) {
       failures.push({ index: i, stage: 'route', error: `route target table '${route.table}' is not declared` });
       continue;
     }
-    const invalid = validateForTable(decoded.value, rules);
+    const invalid = validateCompiled(decoded.value, rules);
     if (invalid !== undefined) {
       failures.push({ index: i, stage: 'validate', error: invalid });
       continue;

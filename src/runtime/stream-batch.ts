@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { SchemaMismatchError } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
-import type { RecordFailure, TableRules, TableWriter } from '../operators/api.js';
+import type { RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
 import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import type { CollectedBatch } from './batch-collector.js';
@@ -35,6 +35,26 @@ export interface BatchProcessorOptions {
   decoder: Decoder;
   locks: TableLockClient;
   logger: Logger;
+  /** Tables of one batch committed concurrently. */
+  tableConcurrency: number;
+}
+
+/** A batch whose decode has started but whose sinks have not run. */
+export interface PreparedBatch {
+  entry: OffsetsEntry;
+  replay: boolean;
+  records: RawRecord[];
+  routed: Promise<RoutedBatch>;
+  stagingDir: string;
+  decodeStarted: number;
+  /** Set when the decode finished (it may finish long before the batch commits). */
+  decodeMs?: number;
+}
+
+/** How many tables of one batch commit at once (DuckDB work overlaps file and log I/O). */
+export function tableConcurrencyFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.PIPELINE_TABLE_CONCURRENCY);
+  return Number.isInteger(n) && n > 0 ? n : 3;
 }
 
 /** Runs batches for one stream. */
@@ -45,30 +65,19 @@ export class BatchProcessor {
     this.sinks = new Map(opts.plan.sinks.map((s) => [s.table, s]));
   }
 
-  /** Plans a new batch: snapshots validation columns and writes `offsets/<batchId>`. */
-  async plan(batchId: number, batch: CollectedBatch<KafkaMessage>): Promise<OffsetsEntry> {
-    const schema: Record<string, Record<string, string>> = {};
-    for (const sink of this.opts.plan.sinks) schema[sink.table] = await knownColumns(this.opts.lake, sink);
-    const entry: OffsetsEntry = {
-      batchId,
-      appId: this.opts.appId,
-      topic: this.opts.plan.source.kafka.topic,
-      ranges: batch.ranges,
-      schema,
-      createdAt: new Date().toISOString(),
-    };
-    this.opts.checkpoint.writeOffsets(entry);
-    return entry;
-  }
-
-  /** Runs a planned batch to its checkpoint commit. */
-  async run(entry: OffsetsEntry, batch: CollectedBatch<KafkaMessage>, replay: boolean): Promise<BatchStats> {
-    const { plan, checkpoint, appId, lake, locks } = this.opts;
-    const started = performance.now();
-    const batchId = entry.batchId;
-    const log = this.opts.logger.child({ batchId });
-    failpoint('batch.after-offsets');
-
+  /**
+   * Starts a batch: fixes its offsets entry (ranges + the column types validation uses) and
+   * starts decoding. Nothing is written yet, so this may overlap the previous batch's commit;
+   * a replayed batch reuses its recorded entry.
+   */
+  async prepare(batchId: number, batch: CollectedBatch<KafkaMessage>, pending?: OffsetsEntry): Promise<PreparedBatch> {
+    const { plan, checkpoint } = this.opts;
+    let entry = pending;
+    if (!entry) {
+      const schema: Record<string, Record<string, string>> = {};
+      for (const sink of plan.sinks) schema[sink.table] = await knownColumns(this.opts.lake, sink);
+      entry = { batchId, appId: this.opts.appId, topic: plan.source.kafka.topic, ranges: batch.ranges, schema, createdAt: new Date().toISOString() };
+    }
     const records: RawRecord[] = [];
     const values: (Buffer | null)[] = [];
     for (const [partition, messages] of batch.messages) {
@@ -77,15 +86,32 @@ export class BatchProcessor {
         values.push(m.value);
       }
     }
-
-    const stagingDir = join(checkpoint.dir, 'staging', String(batchId));
     const tables: Record<string, TableRules> = {};
     for (const sink of plan.sinks) {
       tables[sink.table] = { table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {} };
     }
-    const decodeStart = performance.now();
-    const routed = await this.opts.decoder.transform(packValues(values), { routing: plan.routing, tables, outDir: stagingDir });
-    const decodeMs = performance.now() - decodeStart;
+    const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
+    const decodeStarted = performance.now();
+    const routed = this.opts.decoder.transform(packValues(values), { routing: plan.routing, tables, outDir: stagingDir });
+    const prepared: PreparedBatch = { entry, replay: pending !== undefined, records, routed, stagingDir, decodeStarted };
+    // Awaited in commit(); a failure must not surface as an unhandled rejection meanwhile.
+    routed.then(
+      () => (prepared.decodeMs = performance.now() - decodeStarted),
+      () => {},
+    );
+    return prepared;
+  }
+
+  /** Runs a prepared batch to its checkpoint commit. The previous batch must be committed. */
+  async commit(prepared: PreparedBatch): Promise<BatchStats> {
+    const { plan, checkpoint, appId, lake, locks } = this.opts;
+    const { entry, replay, records } = prepared;
+    const batchId = entry.batchId;
+    const log = this.opts.logger.child({ batchId });
+    if (!replay) checkpoint.writeOffsets(entry);
+    failpoint('batch.after-offsets');
+    const routed = await prepared.routed;
+    const decodeMs = prepared.decodeMs ?? performance.now() - prepared.decodeStarted;
 
     const failures: RecordFailure[] = routed.failures;
     const diverted = replay ? checkpoint.readDecisions(batchId) : {};
@@ -93,18 +119,17 @@ export class BatchProcessor {
     const versions: Record<string, number> = {};
     const commitStart = performance.now();
     const txn = { appId, version: batchId };
-    const ordered = [...routed.tables].sort((a, b) => a.table.localeCompare(b.table));
-    for (const part of ordered) {
+
+    const writeOne = async (part: RoutedTable): Promise<void> => {
       const sink = this.sinks.get(part.table)!;
-      const divertedError = diverted[part.table];
-      if (divertedError === undefined) {
+      if (diverted[part.table] === undefined) {
         try {
           const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, { kind: 'ndjson', path: part.path, rowCount: part.count }, txn));
           tableStats[part.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: result.rowsDeleted };
           versions[part.table] = result.version;
           log.debug({ table: part.table, status: result.status, rows: part.count, version: result.version }, 'table committed');
           failpoint('batch.after-table-commit');
-          continue;
+          return;
         } catch (err) {
           if (!(err instanceof SchemaMismatchError)) throw err;
           diverted[part.table] = err.message;
@@ -115,7 +140,15 @@ export class BatchProcessor {
       }
       tableStats[part.table] = { status: 'diverted', rowsIn: 0, inserted: 0, updated: 0, deleted: 0 };
       for (const index of part.indices) failures.push({ index, stage: 'sink', error: `table '${part.table}': ${diverted[part.table]}` });
-    }
+    };
+    // Biggest tables first, so the slowest commit starts earliest.
+    const queue = [...routed.tables].sort((a, b) => b.count - a.count || a.table.localeCompare(b.table));
+    const worker = async () => {
+      for (let part = queue.shift(); part; part = queue.shift()) await writeOne(part);
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.min(this.opts.tableConcurrency, queue.length) }, worker));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
 
     if (failures.length > 0) {
       failures.sort((a, b) => a.index - b.index);
@@ -135,7 +168,7 @@ export class BatchProcessor {
       records: records.length,
       tables: Object.fromEntries(Object.entries(tableStats).map(([t, s]) => [t, { status: s.status, version: versions[t] ?? -1 }])),
     });
-    rmSync(stagingDir, { recursive: true, force: true });
+    rmSync(prepared.stagingDir, { recursive: true, force: true });
     checkpoint.prune(batchId);
 
     const stats: BatchStats = {
@@ -146,11 +179,11 @@ export class BatchProcessor {
       deadLettered: failures.length,
       dropped: routed.dropped,
       tables: tableStats,
-      durationMs: performance.now() - started,
+      durationMs: performance.now() - prepared.decodeStarted,
       decodeMs,
       commitMs,
     };
-    log.info({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, ms: Math.round(stats.durationMs) }, 'batch committed');
+    log.info({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
     return stats;
   }
 }

@@ -16,7 +16,7 @@ import { useFailpointCounter } from './failpoints.js';
 import { createKafka } from './kafka-client.js';
 import { StreamSource, sourceTuningFromEnv } from './kafka-source.js';
 import { createLogger } from './logger.js';
-import { BatchProcessor } from './stream-batch.js';
+import { BatchProcessor, tableConcurrencyFromEnv } from './stream-batch.js';
 import type { MainMessage, StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockClient } from './table-locks.js';
 import { resolveStartPositions } from './start-positions.js';
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   const lake = await Lake.create({ threads: data.duckdbThreads, memoryLimit: data.duckdbMemoryLimit });
   const decoder = createDecoder(data.decodeThreads);
   const locks = new TableLockClient(data.lockPort);
-  const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger });
+  const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: tableConcurrencyFromEnv() });
   const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`);
   const source = new StreamSource({
     kafka,
@@ -117,6 +117,9 @@ async function main(): Promise<void> {
 
   const progress = setInterval(() => post({ type: 'progress', stream: streamIndex, buffered: collector.buffered, lag: source.lag() }), 1_000);
   let reason: 'caught-up' | 'stopped' = 'stopped';
+  // Two-stage pipeline: batch N+1 is cut and decoded while batch N commits. Its offsets file
+  // is written only after N's commit file, so the log never holds two uncommitted batches.
+  let committing: Promise<void> | undefined;
   try {
     if (!collector.finished()) await source.start();
     let batchId = state.nextBatchId;
@@ -144,14 +147,24 @@ async function main(): Promise<void> {
       }
       source.syncPauses();
       deadline = performance.now() + plan.trigger.intervalMs;
-      const replay = pending !== undefined;
-      const entry = pending ?? (await processor.plan(batchId, batch));
+      const prepared = await processor.prepare(batchId, batch, pending);
       pending = undefined;
-      const stats = await processor.run(entry, batch, replay);
-      post({ type: 'batch', stats });
-      await source.commitGroupOffsets(entry.ranges);
-      batchId = entry.batchId + 1;
+      batchId = prepared.entry.batchId + 1;
+      await committing;
+      if (fatal) throw fatal;
+      committing = processor
+        .commit(prepared)
+        .then(async (stats) => {
+          post({ type: 'batch', stats });
+          await source.commitGroupOffsets(prepared.entry.ranges);
+        })
+        .catch((err: Error) => {
+          fatal ??= err;
+          signal.notify();
+        });
     }
+    await committing;
+    if (fatal) throw fatal;
   } finally {
     clearInterval(progress);
     await source.stop();
