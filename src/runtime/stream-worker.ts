@@ -166,6 +166,8 @@ async function main(): Promise<void> {
     await committing;
     if (fatal) throw fatal;
   } finally {
+    // Never close the lake under a commit still running (a failure elsewhere got us here).
+    await committing?.catch(() => {});
     clearInterval(progress);
     await source.stop();
     await decoder.close();
