@@ -7,12 +7,24 @@ import type { Command } from '../main.js';
 import { parseCommandArgs } from '../args.js';
 import { LakeError, UsageError } from '../../errors.js';
 import { parseDuration } from '../../spec/duration.js';
-import { Duck } from '../../lake/duck.js';
-import { compactTable, DEFAULT_COMPACT_TARGET_SIZE, type CompactResult } from '../../lake/compact.js';
-import { headRows, requireState, summarizeState, type TableSummary } from '../../lake/inspect.js';
-import { Lake } from '../../lake/lake.js';
-import { vacuumTable, VACUUM_MIN_RETENTION_MS, type VacuumResult } from '../../lake/vacuum.js';
+import type { Duck } from '../../lake/duck.js';
+import type { CompactResult } from '../../lake/compact.js';
+import type { TableSummary } from '../../lake/inspect.js';
+import type { VacuumResult } from '../../lake/vacuum.js';
 import type { CommitSummary } from '../../lake/types.js';
+
+/** The lake modules, loaded only once the arguments are valid: DuckDB's native module is slow to load. */
+async function lakeModules() {
+  const [duck, compact, inspect, lake, vacuum] = await Promise.all([
+    import('../../lake/duck.js'), import('../../lake/compact.js'), import('../../lake/inspect.js'), import('../../lake/lake.js'), import('../../lake/vacuum.js'),
+  ]);
+  return { ...duck, ...compact, ...inspect, ...lake, ...vacuum };
+}
+
+type LakeModules = Awaited<ReturnType<typeof lakeModules>>;
+
+/** Defaults quoted in the help text; a test checks them against the lake's constants. */
+export const HELP_DEFAULTS = { compactTargetSizeMB: 128, vacuumMinRetentionHours: 1 };
 
 const EXIT = 'Exit codes: 0 ok, 1 not a Delta table or the operation failed, 2 usage error.';
 
@@ -70,7 +82,7 @@ Safe while writers run: if one rewrites a file being compacted, compaction re-pl
 
 Options:
   --target-size SIZE  Target file size: bytes or KB/MB/GB (1024-based); default the table's
-                      delta.targetFileSize, else ${DEFAULT_COMPACT_TARGET_SIZE / 1024 / 1024}MB
+                      delta.targetFileSize, else ${HELP_DEFAULTS.compactTargetSizeMB}MB
   --sort-by a,b       Sort rewritten files by these columns instead of the merge keys
   --dry-run           Show the files that would be rewritten; change nothing
   --format text|json  Output format (default text)
@@ -87,7 +99,7 @@ or a live file.
 Options:
   --retain DURATION   Keep files younger than this: <number><ms|s|m|h|d> (default: the table's
                       delta.deletedFileRetentionDuration, else 7d)
-  --force             Allow a retention below ${VACUUM_MIN_RETENTION_MS / 3_600_000}h (only when no reader or writer uses the table)
+  --force             Allow a retention below ${HELP_DEFAULTS.vacuumMinRetentionHours}h (only when no reader or writer uses the table)
   --dry-run           List the files that would be deleted; delete nothing
   --format text|json  Output format (default text)
   -h, --help          Show this help
@@ -224,10 +236,11 @@ function notATable(tablePath: string): LakeError {
   return new LakeError('PIPE_LAKE_NO_TABLE', `${tablePath} is not a Delta table (no _delta_log commits)`, { hint: 'check the path; a table has a _delta_log folder' });
 }
 
-async function withDuck<T>(fn: (duck: Duck) => Promise<T>): Promise<T> {
-  const duck = await Duck.create({ threads: 2 });
+async function withDuck<T>(fn: (duck: Duck, lake: LakeModules) => Promise<T>): Promise<T> {
+  const modules = await lakeModules();
+  const duck = await modules.Duck.create({ threads: 2 });
   try {
-    return await fn(duck);
+    return await fn(duck, modules);
   } finally {
     duck.close();
   }
@@ -242,7 +255,7 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
       const { values, positionals } = parseCommandArgs(argv, format);
       const fmt = parseFormat(values.format);
       const tablePath = tablePathOf(positionals, sub);
-      const summary = await withDuck(async (duck) => summarizeState(duck, await requireState(duck, tablePath)));
+      const summary = await withDuck(async (duck, m) => m.summarizeState(duck, await m.requireState(duck, tablePath)));
       print(fmt === 'json' ? JSON.stringify(summary, null, 2) : renderSummary(tablePath, summary));
       return 0;
     }
@@ -251,7 +264,7 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
       const fmt = parseFormat(values.format);
       const limit = parseCount(values.limit, '--limit');
       const tablePath = tablePathOf(positionals, sub);
-      const lake = await Lake.create({ threads: 1 });
+      const lake = await (await lakeModules()).Lake.create({ threads: 1 });
       let commits: CommitSummary[];
       try {
         if (!(await lake.exists(tablePath))) throw notATable(tablePath);
@@ -267,9 +280,9 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
       const { values, positionals } = parseCommandArgs(argv, { rows: { type: 'string', short: 'n', default: '20' } });
       const n = parseCount(values.rows, '-n')!;
       const tablePath = tablePathOf(positionals, sub);
-      const text = await withDuck(async (duck) => {
-        const state = await requireState(duck, tablePath);
-        return renderHead(await headRows(duck, state, n), await summarizeState(duck, state));
+      const text = await withDuck(async (duck, m) => {
+        const state = await m.requireState(duck, tablePath);
+        return renderHead(await m.headRows(duck, state, n), await m.summarizeState(duck, state));
       });
       print(text);
       return 0;
@@ -282,9 +295,9 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
       const targetSize = values['target-size'] === undefined ? undefined : parseByteSize(values['target-size']);
       const sortBy = values['sort-by']?.split(',').map((s) => s.trim()).filter((s) => s !== '');
       const tablePath = tablePathOf(positionals, sub);
-      const result = await withDuck(async (duck) => {
-        await requireState(duck, tablePath);
-        return compactTable(tablePath, { duck, dryRun: values['dry-run'], ...(targetSize ? { targetSize } : {}), ...(sortBy ? { sortBy } : {}) });
+      const result = await withDuck(async (duck, m) => {
+        await m.requireState(duck, tablePath);
+        return m.compactTable(tablePath, { duck, dryRun: values['dry-run'], ...(targetSize ? { targetSize } : {}), ...(sortBy ? { sortBy } : {}) });
       });
       print(fmt === 'json' ? JSON.stringify(result, null, 2) : renderCompact(result));
       return 0;
@@ -303,9 +316,9 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
         }
       }
       const tablePath = tablePathOf(positionals, sub);
-      const result = await withDuck(async (duck) => {
-        await requireState(duck, tablePath);
-        return vacuumTable(tablePath, { duck, dryRun: values['dry-run'], force: values.force, ...(retentionMs !== undefined ? { retentionMs } : {}) });
+      const result = await withDuck(async (duck, m) => {
+        await m.requireState(duck, tablePath);
+        return m.vacuumTable(tablePath, { duck, dryRun: values['dry-run'], force: values.force, ...(retentionMs !== undefined ? { retentionMs } : {}) });
       });
       print(fmt === 'json' ? JSON.stringify(result, null, 2) : renderVacuum(result, values.retain ?? `${result.retentionMs / 3_600_000}h`));
       return 0;
