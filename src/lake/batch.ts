@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { LakeError, SchemaMismatchError } from '../errors.js';
 import type { Conn } from './duck.js';
 import type { TypedColumn } from './files.js';
-import { canWriteInto, normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckType } from './schema.js';
+import { canWriteInto, normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckType, type DuckType } from './schema.js';
 import type { BatchInput } from './types.js';
 
 /** A batch loaded into a temp table. Row order is the input order (`rowid`). */
@@ -63,15 +63,36 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
     file = input.path;
   }
   try {
-    return await loadNdjson(c, file, ctx);
+    // Type detection from a sample is cheap; if the load then fails (a later row disagrees
+    // with the sample), detect over every row and try once more.
+    try {
+      return await loadNdjson(c, file, ctx, false);
+    } catch (err) {
+      if (!(err instanceof SchemaMismatchError) || (err.details as { sampled?: boolean } | undefined)?.sampled !== true) throw err;
+      await c.run(`DROP TABLE IF EXISTS ${quoteIdent(ctx.into)}`);
+      return await loadNdjson(c, file, ctx, true);
+    }
   } finally {
     if (tempFile) await fs.rm(tempFile, { force: true });
   }
 }
 
-async function loadNdjson(c: Conn, file: string, ctx: LoadContext): Promise<LoadedBatch> {
-  const stat = await fs.stat(file);
-  const detected = stat.size === 0 ? [] : await detectColumns(c, file);
+async function loadNdjson(c: Conn, file: string, ctx: LoadContext, fullDetection: boolean): Promise<LoadedBatch> {
+  let size: number;
+  try {
+    size = (await fs.stat(file)).size;
+  } catch (err) {
+    throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch file ${file} cannot be read`, { cause: err });
+  }
+  let sampled = false;
+  let detected = size === 0 ? [] : await detectColumns(c, file, fullDetection);
+  if (!fullDetection && size > 0) {
+    // The sample may miss keys that appear only in later rows: a key-only pass finds them.
+    const seen = new Set(detected.map((d) => d.name));
+    const keys = await c.json(`SELECT DISTINCT unnest(json_keys(json)) AS k FROM read_json_objects(${quoteLiteral(file)}, format='newline_delimited')`);
+    if (keys.some((k) => !seen.has(String(k.k)))) detected = await detectColumns(c, file, true);
+    else sampled = true;
+  }
   const knownByName = new Map(ctx.known.map((k) => [k.name.toLowerCase(), k]));
   const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: v }]));
   const columns: TypedColumn[] = [...ctx.known];
@@ -83,13 +104,16 @@ async function loadNdjson(c: Conn, file: string, ctx: LoadContext): Promise<Load
     jsonName.set(lower, d.name);
     const known = knownByName.get(lower);
     if (known) {
-      if (!canWriteInto(d.type, known.type)) {
+      // Mixed JSON types (e.g. numbers and strings) come out as JSON: look at each kind present.
+      const kinds = d.type.kind === 'primitive' && d.type.name === 'JSON' ? await jsonKinds(c, file, d.name) : [d.type];
+      const bad = kinds.find((k) => !canWriteInto(k, known.type));
+      if (bad) {
         throw new SchemaMismatchError(
           'PIPE_LAKE_SCHEMA_MISMATCH',
-          `table ${ctx.tableName}: column ${known.name} is ${renderDuckType(known.type)} but the batch has ${renderDuckType(d.type)}`,
+          `table ${ctx.tableName}: column ${known.name} is ${renderDuckType(known.type)} but the batch has ${renderDuckType(bad)}`,
           {
             hint: 'write such values to a new column, or cast them upstream; a column type never changes',
-            details: { table: ctx.tableName, column: known.name, tableType: renderDuckType(known.type), batchType: renderDuckType(d.type) },
+            details: { table: ctx.tableName, column: known.name, tableType: renderDuckType(known.type), batchType: renderDuckType(bad) },
           },
         );
       }
@@ -136,18 +160,36 @@ async function loadNdjson(c: Conn, file: string, ctx: LoadContext): Promise<Load
   } catch (err) {
     throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${ctx.tableName}: batch does not fit the table's column types: ${(err as Error).message}`, {
       cause: err,
-      details: { table: ctx.tableName },
+      details: { table: ctx.tableName, sampled },
     });
   }
   const count = await c.json(`SELECT count(*) AS n FROM ${into}`);
   return { table: ctx.into, rowCount: Number(count[0]!.n), columns, newColumns };
 }
 
-/** Auto-detects the columns of an NDJSON file over all of its rows. */
-async function detectColumns(c: Conn, file: string): Promise<TypedColumn[]> {
+const JSON_KIND_TYPES: Record<string, DuckType> = {
+  BIGINT: { kind: 'primitive', name: 'BIGINT' },
+  UBIGINT: { kind: 'primitive', name: 'BIGINT' },
+  DOUBLE: { kind: 'primitive', name: 'DOUBLE' },
+  VARCHAR: { kind: 'primitive', name: 'VARCHAR' },
+  BOOLEAN: { kind: 'primitive', name: 'BOOLEAN' },
+  OBJECT: { kind: 'struct', fields: [] },
+  ARRAY: { kind: 'list', element: { kind: 'primitive', name: 'JSON' } },
+};
+
+/** The JSON kinds (number, string, object...) one key holds across the file, as DuckDB types. */
+async function jsonKinds(c: Conn, file: string, key: string): Promise<DuckType[]> {
+  const rows = await c.json(
+    `SELECT DISTINCT json_type(${quoteIdent(key)}) AS t FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${quoteLiteral(key)}: 'JSON'})`,
+  );
+  return rows.map((r) => JSON_KIND_TYPES[String(r.t)]).filter((t): t is DuckType => t !== undefined);
+}
+
+/** Auto-detects the columns of an NDJSON file from a sample of rows, or from all of them. */
+async function detectColumns(c: Conn, file: string, full: boolean): Promise<TypedColumn[]> {
   let rows: Record<string, unknown>[];
   try {
-    rows = await c.json(`DESCRIBE SELECT * FROM read_json(${quoteLiteral(file)}, format='newline_delimited', sample_size=-1)`);
+    rows = await c.json(`DESCRIBE SELECT * FROM read_json(${quoteLiteral(file)}, format='newline_delimited'${full ? ', sample_size=-1' : ''})`);
   } catch (err) {
     throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch file ${file} is not newline-delimited JSON objects: ${(err as Error).message}`, { cause: err });
   }

@@ -188,6 +188,23 @@ describe('schema', () => {
   });
 });
 
+describe('large NDJSON batches', () => {
+  test('keys and type changes beyond the detection sample are still seen', async () => {
+    const t = tempDir();
+    const dir = tempDir();
+    const lines = Array.from({ length: 30000 }, (_, i) => JSON.stringify({ id: i, qty: i }));
+    fs.writeFileSync(path.join(dir, 'a.ndjson'), [...lines, JSON.stringify({ id: 30000, qty: 1, late: 'x' })].join('\n') + '\n');
+    await lake.write(t, { kind: 'ndjson', path: path.join(dir, 'a.ndjson') }, { mode: 'append' });
+    expect((await lake.columns(t)).map((c) => c.name)).toEqual(['id', 'qty', 'late']);
+    expect(await lake.scan(t, { where: 'late IS NOT NULL' })).toEqual([{ id: 30000, qty: 1, late: 'x' }]);
+    fs.writeFileSync(path.join(dir, 'b.ndjson'), [...lines, JSON.stringify({ id: 30001, qty: 'many' })].join('\n') + '\n');
+    const err = await lake.write(t, { kind: 'ndjson', path: path.join(dir, 'b.ndjson') }, { mode: 'append' }).catch((e) => e);
+    expect(err).toBeInstanceOf(SchemaMismatchError);
+    expect(err.message).toMatch(/qty/);
+    expect((await lake.snapshot(t)).version).toBe(0);
+  });
+});
+
 describe('layout', () => {
   test('partitioned upsert rewrites only the touched partition; folders are Hive-escaped', async () => {
     const t = tempDir();
