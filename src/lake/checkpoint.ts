@@ -16,6 +16,12 @@ import type { TableState } from './snapshot.js';
 /** Commits between checkpoints (Spark's default). */
 export const CHECKPOINT_INTERVAL = 10;
 
+/** The table's checkpoint interval: `delta.checkpointInterval` or {@link CHECKPOINT_INTERVAL}. */
+export function checkpointInterval(configuration: Record<string, string> | undefined): number {
+  const v = Number(configuration?.['delta.checkpointInterval']);
+  return Number.isInteger(v) && v > 0 ? v : CHECKPOINT_INTERVAL;
+}
+
 /** Tombstones younger than this stay in checkpoints (the protocol's default retention, 1 week). */
 const TOMBSTONE_RETENTION_MS = 7 * 24 * 3600 * 1000;
 

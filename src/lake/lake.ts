@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CommitConflictError, LakeError } from '../errors.js';
-import { CHECKPOINT_INTERVAL, writeCheckpoint } from './checkpoint.js';
+import { checkpointInterval, writeCheckpoint } from './checkpoint.js';
 import { commitActions, judgeWinners, newMetadata, overlappingAdds, type ConflictVerdict, type PlannedCommit } from './commit.js';
 import { fileHoldsKeys } from './prune.js';
 import { Duck, type DuckOptions } from './duck.js';
@@ -141,7 +141,7 @@ export class Lake {
           const committed = current ?? emptyState(key);
           applyCommit(committed, target, actions);
           this.states.set(key, committed);
-          if (target > 0 && target % CHECKPOINT_INTERVAL === 0) {
+          if (target > 0 && target % checkpointInterval(committed.metadata?.configuration) === 0) {
             // A checkpoint is an optimisation: a failure here never fails the committed write.
             await writeCheckpoint(this.duck, committed).catch(() => undefined);
           }

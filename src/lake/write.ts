@@ -29,9 +29,13 @@ export interface WritePlan {
   empty: boolean;
 }
 
-/** Target file size for a table: `delta.targetFileSize` (bytes) or the default. */
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+
+/** Target file size for a table: `delta.targetFileSize` (bytes, or with a unit: `32mb`) or the default. */
 export function targetFileSize(configuration: Record<string, string> | undefined): number {
-  const v = Number(configuration?.['delta.targetFileSize']);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(configuration?.['delta.targetFileSize'] ?? '');
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const v = m && unit ? Number(m[1]) * unit : NaN;
   return Number.isFinite(v) && v > 0 ? v : DEFAULT_TARGET_FILE_SIZE;
 }
 

@@ -2,11 +2,14 @@
  * Conflict rules and file pruning, deterministically: which winning commits force a re-plan,
  * which only move the commit to the next version, and which files can hold a batch's keys.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { judgeWinners, overlappingAdds, type PlannedCommit } from '../../src/lake/commit.js';
 import type { Action, AddAction } from '../../src/lake/log.js';
 import { Duck } from '../../src/lake/duck.js';
-import { Lake } from '../../src/lake/index.js';
+import { DEFAULT_TARGET_FILE_SIZE, Lake } from '../../src/lake/index.js';
+import { targetFileSize } from '../../src/lake/write.js';
 import { fileHoldsKeys, mayHoldKeys, type KeyFilter } from '../../src/lake/prune.js';
 import { tempDir } from './helpers.js';
 import { toDataFile } from '../../src/lake/snapshot.js';
@@ -102,6 +105,24 @@ describe('fileHoldsKeys', () => {
     } finally {
       lake.close();
       duck.close();
+    }
+  });
+});
+
+describe('table configuration', () => {
+  test('delta.targetFileSize accepts bytes or a unit; delta.checkpointInterval sets the checkpoint cadence', async () => {
+    expect(targetFileSize({ 'delta.targetFileSize': '1048576' })).toBe(1048576);
+    expect(targetFileSize({ 'delta.targetFileSize': '32mb' })).toBe(32 * 1024 * 1024);
+    expect(targetFileSize({ 'delta.targetFileSize': 'lots' })).toBe(DEFAULT_TARGET_FILE_SIZE);
+    expect(targetFileSize({})).toBe(DEFAULT_TARGET_FILE_SIZE);
+    const t = tempDir();
+    const lake = await Lake.create({ threads: 1 });
+    try {
+      await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }], { configuration: { 'delta.checkpointInterval': '3' } });
+      for (let i = 0; i < 3; i++) await lake.write(t, { kind: 'rows', rows: [{ id: i }] }, { mode: 'append' });
+      expect(fs.readdirSync(path.join(t, '_delta_log')).filter((n) => n.endsWith('.checkpoint.parquet'))).toEqual(['00000000000000000003.checkpoint.parquet']);
+    } finally {
+      lake.close();
     }
   });
 });
