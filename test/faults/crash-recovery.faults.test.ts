@@ -19,7 +19,9 @@ import { verifyLake } from './support/verify.js';
 
 const ROUNDS = 20;
 const PARTITIONS = 8;
-const EVENTS = 4_000;
+const EVENTS = 3_000;
+/** A killed member lingers in its group until its session times out; keep that short. */
+const ENV = { PIPELINE_KAFKA_SESSION_TIMEOUT_MS: '3000', PIPELINE_KAFKA_HEARTBEAT_INTERVAL_MS: '500' };
 const onlySeed = process.env.FAULT_SEED ? Number(process.env.FAULT_SEED) : undefined;
 const seeds = onlySeed !== undefined ? [onlySeed] : Array.from({ length: ROUNDS }, (_, i) => 1000 + i * 7919);
 
@@ -61,12 +63,12 @@ describe.runIf(process.env.PIPELINE_FAULT_SUITE)('SIGKILL at random moments', ()
       const events = [...generateEvents({ count: EVENTS, seed, malformedRate: 0.005 })];
       expect(await produce(broker, dir, topic, events)).toBe(EVENTS);
       const streams = 1 + Math.floor(random() * 3);
-      const spec = writeFaultSpec(dir, { name: `crash-${seed}`, topic, bootstrap: broker.bootstrap, streams, maxRecordsPerBatch: 400 + Math.floor(random() * 800) });
+      const spec = writeFaultSpec(dir, { name: `crash-${seed}`, topic, bootstrap: broker.bootstrap, streams, maxRecordsPerBatch: 300 + Math.floor(random() * 600) });
 
       const outcomes: string[] = [];
       for (const kill of kills) {
         if (kill.kind === 'delay') {
-          const run = startCli(['run', spec, '--available-now', '--log-level', 'info']);
+          const run = startCli(['run', spec, '--available-now', '--log-level', 'info'], ENV);
           let timer: NodeJS.Timeout | undefined;
           const arm = () => (timer ??= setTimeout(() => run.child.kill('SIGKILL'), kill.delayMs));
           if (kill.from === 'start') arm();
@@ -77,13 +79,13 @@ describe.runIf(process.env.PIPELINE_FAULT_SUITE)('SIGKILL at random moments', ()
           outcomes.push(result.signal === 'SIGKILL' ? `killed ${when}` : `finished (code ${result.code}) before ${when}`);
           if (result.signal !== 'SIGKILL') expect(result.code, result.stderr.slice(-2000)).toBe(0);
         } else {
-          const result = await runAvailableNow(spec, dir, { PIPELINE_FAILPOINT: `${kill.point}:${kill.count}` });
+          const result = await runAvailableNow(spec, dir, { ...ENV, PIPELINE_FAILPOINT: `${kill.point}:${kill.count}` });
           outcomes.push(result.signal === 'SIGKILL' ? `killed at ${kill.point}:${kill.count}` : `finished (code ${result.code}) before ${kill.point}:${kill.count}`);
           if (result.signal !== 'SIGKILL') expect(result.code, result.stderr.slice(-2000)).toBe(0);
         }
       }
       // Restart until a run completes; a completed run is never killed again.
-      let final = await runAvailableNow(spec, dir);
+      let final = await runAvailableNow(spec, dir, ENV);
       expect(final.code, final.stderr.slice(-3000)).toBe(0);
       expect(final.summary?.status).toBe('completed');
       console.log(`crash round: seed ${seed}: streams ${streams}, ${outcomes.join('; ')}; final run read ${final.summary?.records} records`);
@@ -92,7 +94,7 @@ describe.runIf(process.env.PIPELINE_FAULT_SUITE)('SIGKILL at random moments', ()
       const check = await verifyLake(`${dir}/lake`, reference);
       expect(check.problems).toEqual([]);
       // Nothing is left to read: a further run is a no-op.
-      final = await runAvailableNow(spec, dir);
+      final = await runAvailableNow(spec, dir, ENV);
       expect(final.summary?.records).toBe(0);
       recordResult('SIGKILL at random moments', EVENTS, check.rowsChecked);
     });
