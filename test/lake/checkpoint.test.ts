@@ -100,3 +100,18 @@ test('a partitioned table with NULL partition values round-trips through its che
     fresh.close();
   }
 });
+
+test('an unreadable checkpoint or a stale _last_checkpoint falls back to the JSON commits', async () => {
+  const t = tempDir();
+  for (let i = 0; i <= 11; i++) await lake.write(t, { kind: 'rows', rows: [{ id: i }] }, { mode: 'append' });
+  const log = path.join(t, '_delta_log');
+  fs.writeFileSync(path.join(log, '00000000000000000010.checkpoint.parquet'), 'not parquet');
+  fs.writeFileSync(path.join(log, '_last_checkpoint'), JSON.stringify({ version: 40, size: 1 }));
+  const fresh = await Lake.create({ threads: 1 });
+  try {
+    expect((await fresh.snapshot(t)).version).toBe(11);
+    expect((await fresh.scan(t, { orderBy: 'id' })).map((r) => r.id)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  } finally {
+    fresh.close();
+  }
+});
