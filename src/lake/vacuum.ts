@@ -101,6 +101,15 @@ function liveSet(state: TableState): Set<string> {
   return new Set([...state.files.values()].map((f) => resolveDataPath(state.path, f.add.path)));
 }
 
+/** A retention as the CLI spells it: the largest unit that divides it (`7d`, `90m`, `0s`). */
+export function formatRetention(ms: number): string {
+  if (ms === 0) return '0s';
+  for (const [unit, size] of [['d', 864e5], ['h', 36e5], ['m', 6e4], ['s', 1e3]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 /** Parses `delta.deletedFileRetentionDuration` (`interval 7 days`), or undefined. */
 export function configuredRetentionMs(configuration: Record<string, string> | undefined): number | undefined {
   const m = /^\s*interval\s+(\d+)\s+(second|minute|hour|day|week)s?\s*$/i.exec(configuration?.['delta.deletedFileRetentionDuration'] ?? '');
@@ -121,7 +130,7 @@ export async function vacuumTable(tablePath: string, opts: VacuumOptions = {}): 
     if (retentionMs < VACUUM_MIN_RETENTION_MS && !opts.force) {
       throw new LakeError(
         'PIPE_LAKE_VACUUM_RETENTION',
-        `refusing to vacuum ${tablePath} with a retention of ${retentionMs} ms (below the ${VACUUM_MIN_RETENTION_MS / 3_600_000}h safety minimum): readers of older versions and writers still committing may need those files`,
+        `refusing to vacuum ${tablePath} with a retention of ${formatRetention(retentionMs)} (below the ${formatRetention(VACUUM_MIN_RETENTION_MS)} safety minimum): readers of older versions and writers still committing may need those files`,
         { hint: 'use a longer retention, or pass --force when no reader or writer is using the table' },
       );
     }

@@ -316,11 +316,11 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
         }
       }
       const tablePath = tablePathOf(positionals, sub);
-      const result = await withDuck(async (duck, m) => {
+      print(await withDuck(async (duck, m) => {
         await m.requireState(duck, tablePath);
-        return m.vacuumTable(tablePath, { duck, dryRun: values['dry-run'], force: values.force, ...(retentionMs !== undefined ? { retentionMs } : {}) });
-      });
-      print(fmt === 'json' ? JSON.stringify(result, null, 2) : renderVacuum(result, values.retain ?? `${result.retentionMs / 3_600_000}h`));
+        const result = await m.vacuumTable(tablePath, { duck, dryRun: values['dry-run'], force: values.force, ...(retentionMs !== undefined ? { retentionMs } : {}) });
+        return fmt === 'json' ? JSON.stringify(result, null, 2) : renderVacuum(result, values.retain ?? m.formatRetention(result.retentionMs));
+      }));
       return 0;
     }
   }
