@@ -30,6 +30,16 @@ export function dataFilesOnDisk(dir: string): string[] {
   return out.sort();
 }
 
+/** Copies a folder (the golden tables are read-only) and makes the copy writable. */
+export function copyWritable(src: string, dst: string): void {
+  fs.cpSync(src, dst, { recursive: true });
+  const walk = (p: string) => {
+    fs.chmodSync(p, fs.statSync(p).isDirectory() ? 0o755 : 0o644);
+    if (fs.statSync(p).isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n));
+  };
+  walk(dst);
+}
+
 /** Runs one query on a throwaway DuckDB instance (no lake code involved), rows as JSON values. */
 export async function plainDuck(sql: string): Promise<Record<string, unknown>[]> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '1' });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
 import { compactTable } from '../../src/lake/compact.js';
 import { vacuumTable } from '../../src/lake/vacuum.js';
-import { canonical, dataFilesOnDisk, tempDir } from './helpers.js';
+import { canonical, copyWritable, dataFilesOnDisk, tempDir } from './helpers.js';
 
 let lake: Lake;
 beforeAll(async () => {
@@ -76,6 +76,28 @@ describe('vacuumTable', () => {
 
     const nothing = await vacuumTable(t, { retentionMs: 0, force: true });
     expect(nothing).toMatchObject({ files: [], filesDeleted: 0, liveFilesKept: live.length });
+  });
+
+  it('on Spark-written tables deletes the never-committed file and keeps hidden checksum files', async () => {
+    const golden = path.join(import.meta.dirname, '..', '..', '..', 'shared', 'delta-golden');
+    const t = path.join(tempDir(), 'stats');
+    copyWritable(path.join(golden, 'data-skipping-basic-stats-all-types'), t);
+    const live = (await lake.snapshot(t)).files.map((f) => decodeURIComponent(f.path));
+    const orphans = dataFilesOnDisk(t).filter((f) => !live.includes(f) && !f.startsWith('.'));
+    expect(orphans).toHaveLength(1); // the README's orphan: never added by any commit
+    const r = await vacuumTable(t, { retentionMs: 0, force: true });
+    expect(r.files).toEqual([expect.objectContaining({ path: orphans[0], reason: 'untracked' })]);
+    expect(dataFilesOnDisk(t).filter((f) => !f.startsWith('.'))).toEqual(live);
+    expect(dataFilesOnDisk(t).some((f) => f.startsWith('.') && f.endsWith('.crc'))).toBe(true);
+
+    // Partition folders that start with `_` (a column named `_2`) are data, not hidden.
+    const escaped = path.join(tempDir(), 'escaped');
+    copyWritable(path.join(golden, 'data-reader-escaped-chars'), escaped);
+    const stray = path.join(escaped, fs.readdirSync(escaped).find((n) => n.startsWith('_2='))!, 'part-stray.parquet');
+    fs.writeFileSync(stray, 'not committed');
+    const e = await vacuumTable(escaped, { retentionMs: 0, force: true });
+    expect(e).toMatchObject({ filesDeleted: 1, liveFilesKept: 3 });
+    expect(fs.existsSync(stray)).toBe(false);
   });
 
   it('refuses a retention below the safety minimum unless forced', async () => {
