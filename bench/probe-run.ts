@@ -58,9 +58,9 @@ function spec(dir: string, bootstrap: string, topic: string, streams: number): s
 function timeline(stderr: string): string {
   const lines: string[] = [];
   for (const line of stderr.split('\n')) {
-    if (!line.startsWith('{')) continue;
+    if (!line.startsWith('{') || line.includes('kafkajs')) continue;
     const j = JSON.parse(line) as Record<string, unknown>;
-    lines.push(`${String(j.time).slice(11)} s${j.stream ?? '-'} b${j.batchId ?? '-'} ${j.msg} ${j.records ?? ''} decode=${j.decodeMs ?? ''} commit=${j.commitMs ?? ''}`);
+    lines.push(`${String(j.time).slice(11)} s${j.stream ?? '-'} b${j.batchId ?? '-'} ${j.msg} ${j.records ?? ''} decode=${j.decodeMs ?? ''} commit=${j.commitMs ?? ''} ${j.table ?? ''} ${j.rows ?? ''} ${j.ms ?? ''}`);
   }
   return lines.join('\n');
 }

@@ -14,8 +14,12 @@ function saslOptions(spec: KafkaSourceSpec): SASLOptions | undefined {
   return { mechanism, username, password } as SASLOptions;
 }
 
-/** A kafkajs client for `spec`; `clientId` defaults to the spec's or `pipeline`. */
-export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: string): Kafka {
+/**
+ * A kafkajs client for `spec`; `clientId` defaults to the spec's or `pipeline`. `retries`
+ * bounds how long an unreachable cluster is retried (the consumers ride out long outages; the
+ * start-up metadata read should fail fast on a wrong address).
+ */
+export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: string, retries = 30): Kafka {
   const log = logger.child({ component: 'kafkajs' });
   const config: KafkaConfig = {
     clientId: clientId ?? spec.clientId ?? 'pipeline',
@@ -25,7 +29,7 @@ export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: st
     connectionTimeout: 10_000,
     requestTimeout: 30_000,
     // Broker outages of tens of seconds are ridden out here rather than failing the run.
-    retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 5_000 },
+    retry: { retries, initialRetryTime: 200, maxRetryTime: 5_000 },
     logLevel: KafkaLogLevel.DEBUG,
     logCreator: () => ({ level, log: entry }) => {
       const { message, ...extra } = entry as { message: string } & Record<string, unknown>;

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PipelineError } from '../errors.js';
+import { PipelineError, SourceError } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
 import { acquireLock, type HeldLock } from './checkpoint-lock.js';
 import { checkLayout, readCheckpointMetadata, streamsChangedError } from './checkpoint-layout.js';
@@ -62,8 +62,15 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
   const topic = plan.source.kafka.topic;
   const streamCount = plan.streams.length;
   const summary = new SummaryBuilder(plan.pipeline, topic, plan.deadLetter.table);
-  const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-admin`);
-  const offsets = await fetchTopicOffsets(kafka, topic);
+  const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-admin`, 5);
+  const offsets = await fetchTopicOffsets(kafka, topic).catch((err: unknown) => {
+    if (err instanceof PipelineError) throw err;
+    throw new SourceError('PIPE_SOURCE_CONNECT', `cannot read topic '${topic}' from ${plan.source.kafka.brokers.join(',')}: ${(err as Error).message}`, {
+      cause: err,
+      retriable: true,
+      hint: 'check source.kafka.brokers, ssl and sasl, and that the brokers are up',
+    });
+  });
   logger.info({ topic, partitions: offsets.partitions, streams: streamCount, availableNow: opts.availableNow }, 'starting');
 
   const lockServer = new TableLockServer();
