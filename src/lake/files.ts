@@ -138,8 +138,21 @@ function statsJson(count: number, columnStats: unknown, columns: TypedColumn[]):
   return `{"numRecords":${count},"minValues":{${mins.join(',')}},"maxValues":{${maxs.join(',')}},"nullCount":{${nulls.join(',')}}}`;
 }
 
+/** Characters kept in string stats (Spark's limit): long text columns must not bloat the log. */
+export const STRING_STAT_PREFIX = 32;
+/** Appended to a truncated maximum so it stays an upper bound (the largest code point). */
+export const STRING_STAT_TIE_BREAKER = '\u{10FFFF}';
+
+/** A string min/max cut to {@link STRING_STAT_PREFIX} characters; a cut maximum gets the tie-breaker. */
+export function truncateStringStat(value: string, isMax: boolean): string {
+  const chars = Array.from(value);
+  if (chars.length <= STRING_STAT_PREFIX) return value;
+  const prefix = chars.slice(0, STRING_STAT_PREFIX).join('');
+  return isMax ? prefix + STRING_STAT_TIE_BREAKER : prefix;
+}
+
 /** One min/max as JSON text in Delta's stats form, or undefined when it is not recorded. */
-function statValue(raw: string | null, type: DuckType, _isMax: boolean): string | undefined {
+function statValue(raw: string | null, type: DuckType, isMax: boolean): string | undefined {
   if (raw === null) return undefined;
   if (type.kind === 'decimal') return /^-?\d+(\.\d+)?$/.test(raw) ? raw : undefined;
   if (type.kind !== 'primitive') return undefined;
@@ -150,7 +163,9 @@ function statValue(raw: string | null, type: DuckType, _isMax: boolean): string 
       const n = Number(raw);
       return Number.isFinite(n) ? JSON.stringify(n) : undefined;
     }
-    case 'VARCHAR': case 'DATE':
+    case 'VARCHAR':
+      return JSON.stringify(truncateStringStat(raw, isMax));
+    case 'DATE':
       return JSON.stringify(raw);
     case 'TIMESTAMPTZ': {
       // "2026-11-22 13:58:20.640727+00" → "2026-11-22T13:58:20.640Z" (truncated to ms: readers widen the max by 1 ms).

@@ -6,6 +6,7 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import { DuckDBDateValue, DuckDBTimestampTZValue, DuckDBTimestampValue } from '@duckdb/node-api';
 import type { Conn } from './duck.js';
+import { STRING_STAT_PREFIX, STRING_STAT_TIE_BREAKER } from './files.js';
 import { resolveDataPath } from './log.js';
 import { partitionValueSql, quoteIdent, quoteLiteral, type DuckType } from './schema.js';
 import type { LiveFile } from './snapshot.js';
@@ -62,9 +63,13 @@ function fromStat(v: unknown, kind: Kind, isMax: boolean): Comparable | undefine
       // Stats parsed as doubles lose precision past 2^53: do not prune on such bounds.
       return typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < MAX_SAFE ? BigInt(v) : undefined;
     case 'float': return typeof v === 'number' ? v : undefined;
-    case 'string':
-      // Spark truncates string stats to a prefix: a max that may be truncated is not a bound.
-      return typeof v === 'string' && !(isMax && v.length >= 32) ? Buffer.from(v, 'utf8') : undefined;
+    case 'string': {
+      if (typeof v !== 'string') return undefined;
+      // String stats are cut to a 32-character prefix: a cut max ends with the tie-breaker
+      // (still an upper bound); a 32-character max without it may be a bare prefix (no bound).
+      if (isMax && !v.endsWith(STRING_STAT_TIE_BREAKER) && Array.from(v).length >= STRING_STAT_PREFIX) return undefined;
+      return Buffer.from(v, 'utf8');
+    }
     case 'date': return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : undefined;
     case 'timestamp': {
       if (typeof v !== 'string') return undefined;

@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { judgeWinners, overlappingAdds, type PlannedCommit } from '../../src/lake/commit.js';
 import type { Action, AddAction } from '../../src/lake/log.js';
 import { Duck } from '../../src/lake/duck.js';
+import { truncateStringStat } from '../../src/lake/files.js';
 import { DEFAULT_TARGET_FILE_SIZE, Lake } from '../../src/lake/index.js';
 import { targetFileSize } from '../../src/lake/write.js';
 import { fileHoldsKeys, mayHoldKeys, type KeyFilter } from '../../src/lake/prune.js';
@@ -70,6 +71,10 @@ describe('mayHoldKeys', () => {
     expect(mayHoldKeys(live(add('f', 'a', 'l')), keys)).toBe(false);
     expect(mayHoldKeys(live(add('f', 'a', 'mz')), keys)).toBe(true);
     expect(mayHoldKeys(live(add('f', 'a', 'l'.repeat(32))), keys)).toBe(true);
+    // A cut maximum with the tie-breaker is still a bound.
+    expect(mayHoldKeys(live(add('f', 'a', truncateStringStat('l'.repeat(40), true))), keys)).toBe(false);
+    expect(mayHoldKeys(live(add('f', 'a', truncateStringStat('m'.repeat(40), true))), keys)).toBe(true);
+    expect(truncateStringStat('x'.repeat(40), false)).toBe('x'.repeat(32));
   });
 
   test('timestamp maxima are widened by a millisecond', () => {

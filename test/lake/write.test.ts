@@ -231,6 +231,9 @@ describe('layout', () => {
     await lake.write(t, { kind: 'rows', rows }, upsert);
     const snap = await lake.snapshot(t);
     expect(snap.files.length).toBeGreaterThan(3);
+    // Long text stats are cut to 32 characters (the max keeps an upper-bound tie-breaker).
+    expect(snap.files[0]!.stats!.minValues!.pad).toHaveLength(32);
+    expect(Array.from(snap.files[0]!.stats!.maxValues!.pad as string)).toHaveLength(33);
     // Sorted by key: file key ranges do not overlap.
     const ranges = snap.files.map((f) => [f.stats!.minValues!.id as number, f.stats!.maxValues!.id as number]).sort((a, b) => a[0]! - b[0]!);
     for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]!).toBeGreaterThan(ranges[i - 1]![1]!);
