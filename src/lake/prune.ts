@@ -1,7 +1,7 @@
 /**
  * File pruning for MERGE: which live files can hold a batch's keys. A file stays a
- * candidate unless its partition values or its min/max statistics for the first merge key
- * prove that none of the batch's keys is inside. Anything unknown keeps the file.
+ * candidate unless its partition values, or the min/max statistics of one of the merge-key
+ * columns, prove that none of the batch's keys is inside. Anything unknown keeps the file.
  */
 import type { DuckDBValue } from '@duckdb/node-api';
 import { DuckDBDateValue, DuckDBTimestampTZValue, DuckDBTimestampValue } from '@duckdb/node-api';
@@ -19,8 +19,19 @@ export interface KeyFilter {
   /** Serialized partition tuples of the batch, when every partition column is a merge key. */
   partitions?: Set<string>;
   partitionColumns: string[];
-  /** Sorted distinct values of the first merge key, when its type supports range pruning. */
-  key?: { name: string; kind: Kind; sorted: Comparable[] };
+  /**
+   * Sorted distinct batch values per merge-key column whose type supports range pruning
+   * (partition columns and columns with a NULL in the batch are left out). A file can hold a
+   * batch key only if every one of these columns has a batch value inside its range.
+   */
+  keys: KeyRange[];
+}
+
+/** The batch's distinct values of one key column, sorted. */
+export interface KeyRange {
+  name: string;
+  kind: Kind;
+  sorted: Comparable[];
 }
 
 const MAX_SAFE = 2 ** 53;
@@ -89,7 +100,7 @@ export async function buildKeyFilter(
   columns: { name: string; type: DuckType }[],
   partitionColumns: string[],
 ): Promise<KeyFilter> {
-  const filter: KeyFilter = { partitionColumns };
+  const filter: KeyFilter = { partitionColumns, keys: [] };
   const lowerKeys = new Set(mergeKeys.map((k) => k.toLowerCase()));
   if (partitionColumns.length > 0 && partitionColumns.every((p) => lowerKeys.has(p.toLowerCase()))) {
     const parts = partitionColumns.map((p) => columns.find((col) => col.name.toLowerCase() === p.toLowerCase())!);
@@ -101,10 +112,13 @@ export async function buildKeyFilter(
     filter.partitions = new Set(rows.map((r) => JSON.stringify(parts.map((_, i) => (r[`v${i}`] === null ? null : String(r[`v${i}`]))))));
     }
   }
-  const first = columns.find((col) => col.name.toLowerCase() === mergeKeys[0]!.toLowerCase());
-  const kind = first ? kindOf(first.type) : undefined;
-  if (first && kind) {
-    const rows = await c.values(`SELECT DISTINCT ${quoteIdent(first.name)} AS k FROM ${quoteIdent(src)}`);
+  const partitionLower = new Set(partitionColumns.map((p) => p.toLowerCase()));
+  for (const k of mergeKeys) {
+    if (partitionLower.has(k.toLowerCase())) continue;
+    const col = columns.find((cd) => cd.name.toLowerCase() === k.toLowerCase());
+    const kind = col ? kindOf(col.type) : undefined;
+    if (!col || !kind) continue;
+    const rows = await c.values(`SELECT DISTINCT ${quoteIdent(col.name)} AS k FROM ${quoteIdent(src)}`);
     const sorted: Comparable[] = [];
     let sawNull = false;
     for (const r of rows) {
@@ -112,11 +126,10 @@ export async function buildKeyFilter(
       if (v === undefined) sawNull = true;
       else sorted.push(v);
     }
-    // A NULL key can sit in any file: keep range pruning off for such a batch.
-    if (!sawNull) {
-      sorted.sort(compare);
-      filter.key = { name: first.name, kind, sorted };
-    }
+    // A NULL key can sit in any file: no range pruning on that column.
+    if (sawNull) continue;
+    sorted.sort(compare);
+    filter.keys.push({ name: col.name, kind, sorted });
   }
   return filter;
 }
@@ -127,15 +140,18 @@ export function mayHoldKeys(file: LiveFile, filter: KeyFilter): boolean {
     const tuple = JSON.stringify(filter.partitionColumns.map((p) => file.add.partitionValues?.[p] ?? null));
     if (!filter.partitions.has(tuple)) return false;
   }
-  const key = filter.key;
-  if (!key) return true;
-  if (key.sorted.length === 0) return false;
   const stats = file.file.stats;
-  const lo = fromStat(stats?.minValues?.[key.name], key.kind, false);
-  const hi = fromStat(stats?.maxValues?.[key.name], key.kind, true);
   if (stats?.numRecords === 0) return false;
+  return filter.keys.every((key) => rangeMayHold(key, stats?.minValues?.[key.name], stats?.maxValues?.[key.name]));
+}
+
+/** Is some batch value of this key column inside [min, max]? Unknown bounds answer yes. */
+function rangeMayHold(key: KeyRange, min: unknown, max: unknown): boolean {
+  if (key.sorted.length === 0) return false;
+  const lo = fromStat(min, key.kind, false);
+  const hi = fromStat(max, key.kind, true);
   if (lo === undefined || hi === undefined) return true;
-  // First batch key >= lo; the file is a candidate if that key is <= hi.
+  // First batch value >= lo; the range holds a batch value if that one is <= hi.
   let a = 0;
   let b = key.sorted.length;
   while (a < b) {
@@ -152,22 +168,24 @@ export function mayHoldKeys(file: LiveFile, filter: KeyFilter): boolean {
  * batch is not yet a conflict. Anything uncertain answers true (conservative).
  */
 export async function fileHoldsKeys(c: Conn, tablePath: string, file: LiveFile, filter: KeyFilter): Promise<boolean> {
-  const key = filter.key;
-  if (!key || !mayHoldKeys(file, filter)) return !key;
-  // A partition column is not stored in the data file.
-  if (filter.partitionColumns.some((p) => p.toLowerCase() === key.name.toLowerCase())) return true;
+  if (!mayHoldKeys(file, filter)) return false;
+  if (filter.keys.length === 0) return true;
   try {
     const source = `read_parquet(${quoteLiteral(resolveDataPath(tablePath, file.add.path))}, hive_partitioning=false)`;
     const described = await c.json(`DESCRIBE SELECT * FROM ${source}`);
-    const column = described.map((r) => String(r.column_name)).find((n) => n.toLowerCase() === key.name.toLowerCase());
-    if (!column) return false; // column absent: every value is NULL, and the batch has no NULL key
-    const rows = await c.values(`SELECT DISTINCT ${quoteIdent(column)} AS k FROM ${source} WHERE ${quoteIdent(column)} IS NOT NULL`);
-    for (const r of rows) {
-      const v = fromDuck(r.k!, key.kind);
-      if (v === undefined) return true;
-      if (contains(key.sorted, v)) return true;
-    }
-    return false;
+    const names = described.map((r) => String(r.column_name));
+    const columns = filter.keys.map((k) => names.find((n) => n.toLowerCase() === k.name.toLowerCase()));
+    // A key column absent from the file is NULL in every row, and the batch has no NULL there.
+    if (columns.some((n) => n === undefined)) return false;
+    const select = columns.map((n, i) => `${quoteIdent(n!)} AS k${i}`).join(', ');
+    const rows = await c.values(`SELECT DISTINCT ${select} FROM ${source}`);
+    // Every key column's value must be one the batch has (a necessary condition for the tuple).
+    return rows.some((r) =>
+      filter.keys.every((k, i) => {
+        const v = fromDuck(r[`k${i}`]!, k.kind);
+        return v !== undefined && contains(k.sorted, v);
+      }),
+    );
   } catch {
     return true;
   }

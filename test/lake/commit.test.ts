@@ -23,7 +23,7 @@ function add(path: string, min: unknown, max: unknown, partitionValues: Record<s
 }
 const live = (a: AddAction) => ({ add: a, file: toDataFile(a) });
 
-const intKeys: KeyFilter = { partitionColumns: [], key: { name: 'id', kind: 'int', sorted: [5n, 10n] } };
+const intKeys: KeyFilter = { partitionColumns: [], keys: [{ name: 'id', kind: 'int', sorted: [5n, 10n] }] };
 
 function plan(overrides: Partial<PlannedCommit> = {}): PlannedCommit {
   return {
@@ -67,7 +67,7 @@ describe('mayHoldKeys', () => {
   });
 
   test('strings compare as UTF-8 bytes; a possibly truncated max is no bound', () => {
-    const keys: KeyFilter = { partitionColumns: [], key: { name: 'id', kind: 'string', sorted: [Buffer.from('m')] } };
+    const keys: KeyFilter = { partitionColumns: [], keys: [{ name: 'id', kind: 'string', sorted: [Buffer.from('m')] }] };
     expect(mayHoldKeys(live(add('f', 'a', 'l')), keys)).toBe(false);
     expect(mayHoldKeys(live(add('f', 'a', 'mz')), keys)).toBe(true);
     expect(mayHoldKeys(live(add('f', 'a', 'l'.repeat(32))), keys)).toBe(true);
@@ -79,13 +79,27 @@ describe('mayHoldKeys', () => {
 
   test('timestamp maxima are widened by a millisecond', () => {
     const micros = BigInt(Date.parse('2024-01-01T00:00:00.000Z')) * 1000n + 500n;
-    const keys: KeyFilter = { partitionColumns: [], key: { name: 'id', kind: 'timestamp', sorted: [micros] } };
+    const keys: KeyFilter = { partitionColumns: [], keys: [{ name: 'id', kind: 'timestamp', sorted: [micros] }] };
     expect(mayHoldKeys(live(add('f', '2023-12-31T00:00:00.000Z', '2024-01-01T00:00:00.000Z')), keys)).toBe(true);
     expect(mayHoldKeys(live(add('f', '2023-12-31T00:00:00.000Z', '2023-12-31T23:59:59.998Z')), keys)).toBe(false);
   });
 
+  test('composite keys: every key column must have a batch value inside its range', () => {
+    const file = live({
+      path: 'f', partitionValues: {}, size: 1, modificationTime: 0, dataChange: true,
+      stats: JSON.stringify({ numRecords: 2, minValues: { region: 'a', id: 0 }, maxValues: { region: 'b', id: 100 } }),
+    });
+    const filter = (region: string, id: bigint): KeyFilter => ({
+      partitionColumns: [],
+      keys: [{ name: 'region', kind: 'string', sorted: [Buffer.from(region)] }, { name: 'id', kind: 'int', sorted: [id] }],
+    });
+    expect(mayHoldKeys(file, filter('a', 5n))).toBe(true);
+    expect(mayHoldKeys(file, filter('c', 5n))).toBe(false);
+    expect(mayHoldKeys(file, filter('a', 500n))).toBe(false);
+  });
+
   test('partition tuples prune when every partition column is a key', () => {
-    const keys: KeyFilter = { partitionColumns: ['region'], partitions: new Set([JSON.stringify(['eu'])]) };
+    const keys: KeyFilter = { partitionColumns: ['region'], partitions: new Set([JSON.stringify(['eu'])]), keys: [] };
     expect(mayHoldKeys(live(add('f', 0, 0, { region: 'eu' })), keys)).toBe(true);
     expect(mayHoldKeys(live(add('f', 0, 0, { region: 'us' })), keys)).toBe(false);
     expect(mayHoldKeys(live(add('f', 0, 0, { region: null })), keys)).toBe(false);
@@ -101,7 +115,7 @@ describe('fileHoldsKeys', () => {
       await lake.write(t, { kind: 'rows', rows: [{ id: 1 }, { id: 3 }, { id: 5 }] }, { mode: 'append' });
       const snap = await lake.snapshot(t);
       const add = { ...snap.files[0]!, stats: JSON.stringify(snap.files[0]!.stats) } as AddAction;
-      const keys = (values: bigint[]): KeyFilter => ({ partitionColumns: [], key: { name: 'id', kind: 'int', sorted: values } });
+      const keys = (values: bigint[]): KeyFilter => ({ partitionColumns: [], keys: [{ name: 'id', kind: 'int', sorted: values }] });
       await duck.with(async (c) => {
         expect(await fileHoldsKeys(c, t, live(add), keys([2n, 4n]))).toBe(false);
         expect(await fileHoldsKeys(c, t, live(add), keys([2n, 3n]))).toBe(true);
