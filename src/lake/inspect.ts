@@ -54,6 +54,20 @@ export async function requireState(duck: Duck, tablePath: string): Promise<Table
   return state;
 }
 
+/** Runs a read of the table's data files; a DuckDB failure (missing or corrupt file) becomes one clear line. */
+async function readingData<T>(state: TableState, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof LakeError) throw err;
+    const first = String((err as Error).message ?? err).split('\n')[0];
+    throw new LakeError('PIPE_LAKE_DATA_READ', `cannot read the data files of ${state.path} at version ${state.version}: ${first}`, {
+      cause: err,
+      hint: 'the log references a data file that is missing or unreadable',
+    });
+  }
+}
+
 /** Summarizes a loaded state; reads Parquet footers only for files whose `add` has no row count. */
 export async function summarizeState(duck: Duck, state: TableState): Promise<TableSummary> {
   let numRecords = 0;
@@ -66,9 +80,9 @@ export async function summarizeState(duck: Duck, state: TableState): Promise<Tab
     else uncounted.push(resolveDataPath(state.path, f.add.path));
   }
   if (uncounted.length > 0) {
-    const rows = await duck.with((c) =>
+    const rows = await readingData(state, () => duck.with((c) =>
       c.json(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata([${uncounted.map(quoteLiteral).join(', ')}])`),
-    );
+    ));
     numRecords += Number(rows[0]!.n);
   }
   const txns: Record<string, number> = {};
@@ -86,8 +100,8 @@ export async function summarizeState(duck: Duck, state: TableState): Promise<Tab
 
 /** The first `limit` rows of the table (partition columns filled in), in file order. */
 export async function headRows(duck: Duck, state: TableState, limit: number): Promise<Record<string, unknown>[]> {
-  return duck.with(async (c) => {
+  return readingData(state, () => duck.with(async (c) => {
     const rel = await scanRelation(c, state);
     return c.rows(`SELECT * FROM ${rel} AS t LIMIT ${Math.max(0, Math.floor(limit))}`);
-  });
+  }));
 }

@@ -148,6 +148,12 @@ describe('pipeline table errors and help', () => {
     }
   });
 
+  it('a table whose live files are missing fails with one line (log-only golden table)', () => {
+    const r = table('show', path.join(golden, 'checkpoint'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^pipeline table: error PIPE_LAKE_DATA_READ cannot read the data files of .*checkpoint at version 14: [^\n]*\n$/);
+  });
+
   it('usage errors exit 2', () => {
     const t = path.join(dir, 'sales');
     const cases: [string[], RegExp][] = [
