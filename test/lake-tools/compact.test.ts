@@ -3,6 +3,7 @@
  * and after (also read by plain DuckDB over the live files), the OPTIMIZE log entry, merge
  * key clustering, later upserts, and concurrent writers that rewrite a compacted file.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
@@ -20,23 +21,23 @@ const MB = 1024 * 1024;
 describe('compactTable', () => {
   it('packs small appends per partition into one file each, rows unchanged, one OPTIMIZE entry', async () => {
     const t = path.join(tempDir(), 'events');
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 10; i++) {
       const rows = [{ id: 2 * i, region: 'eu', note: `a${i}` }, { id: 2 * i + 1, region: 'us', note: `b${i}` }];
       await lake.write(t, { kind: 'rows', rows }, { mode: 'append', partitionBy: ['region'] });
     }
     const before = await lake.snapshot(t);
     const rowsBefore = await lake.scan(t);
-    expect(before.files).toHaveLength(16);
+    expect(before.files).toHaveLength(20);
 
     const diskBefore = dataFilesOnDisk(t);
     const dry = await compactTable(t, { targetSize: MB, dryRun: true });
-    expect(dry).toMatchObject({ status: 'dry-run', version: before.version, filesRemoved: 16, filesAdded: 0 });
-    expect(dry.bins.map((b) => [b.partitionValues.region, b.files.length]).sort()).toEqual([['eu', 8], ['us', 8]]);
+    expect(dry).toMatchObject({ status: 'dry-run', version: before.version, filesRemoved: 20, filesAdded: 0 });
+    expect(dry.bins.map((b) => [b.partitionValues.region, b.files.length]).sort()).toEqual([['eu', 10], ['us', 10]]);
     expect(dataFilesOnDisk(t)).toEqual(diskBefore);
     expect((await lake.snapshot(t)).version).toBe(before.version);
 
     const r = await compactTable(t, { targetSize: MB });
-    expect(r).toMatchObject({ status: 'committed', readVersion: before.version, version: before.version + 1, filesRemoved: 16, filesAdded: 2, sortBy: [], attempts: 1 });
+    expect(r).toMatchObject({ status: 'committed', readVersion: before.version, version: before.version + 1, filesRemoved: 20, filesAdded: 2, sortBy: [], attempts: 1 });
     const after = await lake.snapshot(t);
     expect(after.version).toBe(r.version);
     expect(after.files).toHaveLength(2);
@@ -45,7 +46,7 @@ describe('compactTable', () => {
     const entry = readLogEntry(t, r.version);
     const info = entry.find((a) => a.commitInfo)!.commitInfo;
     expect(info).toMatchObject({ operation: 'OPTIMIZE', isBlindAppend: false, readVersion: before.version });
-    expect(info.operationMetrics).toMatchObject({ numRemovedFiles: 16, numAddedFiles: 2, numRemovedBytes: r.bytesRemoved, numAddedBytes: r.bytesAdded });
+    expect(info.operationMetrics).toMatchObject({ numRemovedFiles: 20, numAddedFiles: 2, numRemovedBytes: r.bytesRemoved, numAddedBytes: r.bytesAdded });
     const removes = entry.filter((a) => a.remove).map((a) => a.remove);
     const adds = entry.filter((a) => a.add).map((a) => a.add);
     expect(entry.some((a) => a.txn || a.metaData || a.protocol)).toBe(false);
@@ -53,7 +54,7 @@ describe('compactTable', () => {
     expect(removes.every((x) => x.dataChange === false && typeof x.deletionTimestamp === 'number')).toBe(true);
     expect(adds.map((x) => x.path).sort()).toEqual(after.files.map((f) => f.path).sort());
     expect(adds.every((x) => x.dataChange === false)).toBe(true);
-    expect(adds.reduce((s, x) => s + JSON.parse(x.stats).numRecords, 0)).toBe(16);
+    expect(adds.reduce((s, x) => s + JSON.parse(x.stats).numRecords, 0)).toBe(20);
 
     // Plain DuckDB over the live files (partition values come from the log, as for any reader).
     const byFile = new Map(after.files.map((f) => [path.join(t, decodeURIComponent(f.path)), f.partitionValues.region]));
@@ -62,7 +63,18 @@ describe('compactTable', () => {
     expect(canonical(plainRows)).toEqual(canonical(rowsBefore));
     // Without merge keys the rows keep their file order: the eu file holds 0, 2, 4 ... in commit order.
     const eu = plain.filter((row) => byFile.get(String(row.filename)) === 'eu').map((row) => Number(row.id));
-    expect(eu).toEqual([0, 2, 4, 6, 8, 10, 12, 14]);
+    expect(eu).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+
+    // Version 10 is a checkpoint version: a reader starting from it sees the compacted files.
+    expect(r.version).toBe(10);
+    expect(fs.existsSync(path.join(t, '_delta_log', '00000000000000000010.checkpoint.parquet'))).toBe(true);
+    const fresh = await Lake.create({ threads: 1 });
+    try {
+      expect((await fresh.snapshot(t)).files.map((f) => f.path).sort()).toEqual(after.files.map((f) => f.path).sort());
+      expect(canonical(await fresh.scan(t))).toEqual(canonical(rowsBefore));
+    } finally {
+      fresh.close();
+    }
 
     const again = await compactTable(t, { targetSize: MB });
     expect(again).toMatchObject({ status: 'nothing-to-do', version: r.version, bins: [] });
