@@ -10,7 +10,7 @@ import { checkpointInterval, writeCheckpoint } from './checkpoint.js';
 import { commitActions, judgeWinners, newMetadata, overlappingAdds, type ConflictVerdict, type PlannedCommit } from './commit.js';
 import { fileHoldsKeys } from './prune.js';
 import { Duck, type DuckOptions } from './duck.js';
-import { listLog, putIfAbsent, readCommit, resolveDataPath } from './log.js';
+import { commitFile, listLog, putIfAbsent, readCommit, resolveDataPath } from './log.js';
 import { scanRelation } from './read.js';
 import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
@@ -61,9 +61,8 @@ export class Lake {
   /** Whether `tablePath` holds a Delta table (a log with at least one version). */
   async exists(tablePath: string): Promise<boolean> {
     const key = path.resolve(tablePath);
-    if (this.states.has(key)) return true;
-    const listing = await listLog(key);
-    return listing.commits.length > 0 || listing.checkpoints.length > 0;
+    // Loads (and caches) the state: callers usually read the schema or write next.
+    return (await this.locked(key, () => this.latest(key))) !== undefined;
   }
 
   /** The table at its latest version, or at `version`. */
@@ -260,7 +259,9 @@ export class Lake {
     const cached = this.states.get(key);
     if (cached) {
       await refreshState(cached);
-      return cached;
+      // The folder may have been deleted or replaced behind our back: then start over.
+      if (await fs.access(commitFile(key, cached.version)).then(() => true, () => false)) return cached;
+      this.states.delete(key);
     }
     const state = await loadState(this.duck, key);
     if (state) this.states.set(key, state);

@@ -284,6 +284,17 @@ describe('table API', () => {
     }
   });
 
+  test('a table folder deleted and written again is not confused with its cached past', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1 }] }, { mode: 'append' });
+    await lake.write(t, { kind: 'rows', rows: [{ id: 2 }] }, { mode: 'append' });
+    fs.rmSync(t, { recursive: true });
+    expect(await lake.exists(t)).toBe(false);
+    const r = await lake.write(t, { kind: 'rows', rows: [{ id: 3 }] }, { mode: 'append' });
+    expect(r.version).toBe(0);
+    expect(await lake.scan(t)).toEqual([{ id: 3 }]);
+  });
+
   test('tables needing a newer protocol are refused', async () => {
     const t = tempDir();
     await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }]);
