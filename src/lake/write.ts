@@ -18,6 +18,8 @@ import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './sch
 import { fileKey, type LiveFile, type TableState } from './snapshot.js';
 import type { BatchInput, WriteOptions } from './types.js';
 
+const SCD2_NAMES = [SCD2_START, SCD2_END, SCD2_CURRENT];
+
 /** A planned write plus what the caller reports. */
 export interface WritePlan {
   commit: PlannedCommit;
@@ -78,7 +80,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   validate(tablePath, opts);
   const known = state ? schemaColumns(state) : [];
   const isScd2 = opts.mode === 'scd2';
-  const systemNames = new Set([SCD2_START, SCD2_END, SCD2_CURRENT]);
+  const systemNames = new Set(SCD2_NAMES);
   const loaded = await loadBatch(c, batch, {
     tableName: tablePath,
     known: isScd2 ? known.filter((k) => !systemNames.has(k.name)) : known,
@@ -127,6 +129,9 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
       { name: SCD2_END, type: seqType! },
       { name: SCD2_CURRENT, type: { kind: 'primitive', name: 'BOOLEAN' } },
     ];
+    if (state && !SCD2_NAMES.every((n) => known.some((k) => k.name === n))) {
+      throw new LakeError('PIPE_LAKE_NOT_SCD2', `table ${tablePath} has no ${SCD2_NAMES.join('/')} columns: it was not written in scd2 mode`);
+    }
     columns = state ? [...known, ...loaded.newColumns] : [...dataColumns, ...system];
   }
   const partitionColumns = state ? (state.metadata!.partitionColumns ?? []) : (opts.partitionBy ?? []);
