@@ -10,7 +10,7 @@ import type { Duck } from './duck.js';
 import { resolveDataPath } from './log.js';
 import { scanRelation } from './read.js';
 import { quoteLiteral } from './schema.js';
-import { loadState, type TableState } from './snapshot.js';
+import { loadState, type LiveFile, type TableState } from './snapshot.js';
 
 /** One schema column as `pipeline table show` prints it. */
 export interface SummaryColumn {
@@ -100,8 +100,17 @@ export async function summarizeState(duck: Duck, state: TableState): Promise<Tab
 
 /** The first `limit` rows of the table (partition columns filled in), in file order. */
 export async function headRows(duck: Duck, state: TableState, limit: number): Promise<Record<string, unknown>[]> {
+  const n = Math.max(0, Math.floor(limit));
+  // Only as many files as the stats say hold `n` rows: a big table's footers are not all read.
+  const files: LiveFile[] = [];
+  let known = 0;
+  for (const f of state.files.values()) {
+    if (known >= n && files.length > 0) break;
+    files.push(f);
+    known += f.file.stats?.numRecords ?? 0;
+  }
   return readingData(state, () => duck.with(async (c) => {
-    const rel = await scanRelation(c, state);
-    return c.rows(`SELECT * FROM ${rel} AS t LIMIT ${Math.max(0, Math.floor(limit))}`);
+    const rel = await scanRelation(c, state, { files });
+    return c.rows(`SELECT * FROM ${rel} AS t LIMIT ${n}`);
   }));
 }

@@ -111,6 +111,9 @@ describe('pipeline table compact / vacuum', () => {
     const t = path.join(dir, 'clicks');
     for (let i = 0; i < 5; i++) await lake.write(t, { kind: 'rows', rows: [{ id: i, page: `/p${i}` }] }, { mode: 'append' });
 
+    // Five one-row files: head reads only the first two files, in commit order.
+    expect(table('head', t, '-n', '2').stdout).toBe(['id  page', '--  ----', ' 0  /p0', ' 1  /p1', '(2 of 5 rows, version 4)', ''].join('\n'));
+
     const dry = table('compact', t, '--target-size', '1MB', '--dry-run');
     expect([dry.code, dry.stdout.split('\n')[0]]).toEqual([0, 'Would compact 5 files (' + dry.stdout.split('(')[1]!.split(')')[0] + ') in 1 bins, target 1.0 MiB, file order kept (version 4):']);
     const done = table('compact', t, '--target-size', '1MB');
