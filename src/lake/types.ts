@@ -43,6 +43,11 @@ export interface WriteOptions {
   deleteWhen?: string;
   /** Used when the table is created by this write. */
   partitionBy?: string[];
+  /**
+   * Table properties (`metaData.configuration`) when the table is created by this write,
+   * e.g. `delta.targetFileSize` (bytes or `32mb`) or `delta.checkpointInterval`.
+   */
+  configuration?: Record<string, string>;
   /** Declared column types (DuckDB names); other columns are inferred from the batch. */
   columns?: Record<string, string>;
   txn?: TxnMark;

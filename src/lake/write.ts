@@ -143,12 +143,12 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   if (!state) {
     const fields = columnsToFields(columns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
     commit.protocol = { minReaderVersion: 1, minWriterVersion: 2 };
-    commit.metadata = newMetadata(schemaString(fields), partitionColumns, {});
+    commit.metadata = newMetadata(schemaString(fields), partitionColumns, { configuration: { ...(opts.configuration ?? {}) } });
   } else if (loaded.newColumns.length > 0) {
     const added = columnsToFields(loaded.newColumns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
     commit.metadata = { ...state.metadata!, schemaString: schemaString([...state.schema, ...added]) };
   }
-  const configuration = state?.metadata?.configuration;
+  const configuration = state?.metadata?.configuration ?? opts.configuration;
   const fileSize = targetFileSize(configuration);
   const orderBy = opts.mode === 'append' ? [] : isScd2 ? [...opts.mergeKeys!, SCD2_START] : opts.mergeKeys!;
 

@@ -140,6 +140,9 @@ describe('table configuration', () => {
       await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }], { configuration: { 'delta.checkpointInterval': '3' } });
       for (let i = 0; i < 3; i++) await lake.write(t, { kind: 'rows', rows: [{ id: i }] }, { mode: 'append' });
       expect(fs.readdirSync(path.join(t, '_delta_log')).filter((n) => n.endsWith('.checkpoint.parquet'))).toEqual(['00000000000000000003.checkpoint.parquet']);
+      const created = tempDir();
+      await lake.write(created, { kind: 'rows', rows: [{ id: 1 }] }, { mode: 'append', configuration: { 'delta.targetFileSize': '8mb' } });
+      expect((await lake.snapshot(created)).configuration).toEqual({ 'delta.targetFileSize': '8mb' });
     } finally {
       lake.close();
     }
