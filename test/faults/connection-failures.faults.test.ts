@@ -1,0 +1,43 @@
+/**
+ * A run that cannot talk to its broker must end: one error line with a stable code, exit 1,
+ * within a bounded time — never a process that prints its error and then hangs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli } from '../e2e/harness.js';
+import { startScenario, writeFaultSpec, type Scenario } from './support/scenario.js';
+
+let scenario: Scenario;
+beforeAll(async () => {
+  if (!process.env.PIPELINE_FAULT_SUITE) return;
+  scenario = await startScenario('connection', { partitions: 2, streams: 1, events: 100, seed: 4 });
+}, 120_000);
+afterAll(async () => {
+  await scenario?.close();
+});
+
+describe.runIf(process.env.PIPELINE_FAULT_SUITE)('connection failures', () => {
+  /*
+   * KNOWN HOLE (expected to fail until fixed; then drop `.fails`): with SASL configured
+   * against a broker without SASL, `pipeline run` prints
+   * "pipeline run: error The Kafka server does not support the requested API version" after
+   * ~4 s — a kafkajs message without a PIPE_ code or hint — and then never exits (kafkajs
+   * handles keep the event loop alive; measured: still running after 170 s). Proposed fix:
+   * (1) src/runtime/kafka-client.ts fetchTopicOffsets wraps connection/auth failures in a
+   * SourceError('PIPE_SOURCE_CONNECT', 'cannot connect to <brokers>: <cause>', {hint: 'check
+   * source.kafka.brokers, ssl and sasl'}); (2) src/cli/commands/run.ts (or main.ts for every
+   * command) ends the process with `process.exit(code)` once the summary or error is written.
+   */
+  it.fails('SASL against a broker without SASL: exit 1 with a PIPE_ code within 30 s', async () => {
+    const spec = writeFaultSpec(scenario.dir, {
+      name: 'sasl-fail',
+      topic: scenario.topic,
+      bootstrap: scenario.broker.bootstrap,
+      streams: 1,
+      kafkaExtra: ['sasl:', '  mechanism: plain', '  username: pipeline', '  password: ${PIPELINE_TEST_SASL_PASSWORD}'],
+    }, 'sasl.yaml');
+    const run = startCli(['run', spec, '--available-now', '--log-level', 'warn'], { PIPELINE_TEST_SASL_PASSWORD: 'not-a-real-password' }, 30_000);
+    const result = await run.done;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^pipeline run: error PIPE_SOURCE_\w+ /m);
+  });
+});
