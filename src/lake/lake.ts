@@ -236,12 +236,13 @@ export class Lake {
     return this.duck.with((c) => scanRelation(c, state));
   }
 
-  /** The commits still in the log, newest first. */
-  async history(tablePath: string): Promise<CommitSummary[]> {
+  /** The commits still in the log, newest first (the newest `limit` when given). */
+  async history(tablePath: string, opts: { limit?: number } = {}): Promise<CommitSummary[]> {
     const key = path.resolve(tablePath);
     const listing = await listLog(key);
     const out: CommitSummary[] = [];
-    for (const v of [...listing.commits].reverse()) {
+    const newestFirst = [...listing.commits].reverse();
+    for (const v of opts.limit === undefined ? newestFirst : newestFirst.slice(0, Math.max(0, opts.limit))) {
       const info = (await readCommit(key, v))?.find((a) => a.commitInfo)?.commitInfo;
       out.push({
         version: v,

@@ -311,6 +311,7 @@ describe('table API', () => {
     const history = await lake.history(t);
     expect(history.map((h) => [h.version, h.operation])).toEqual([[1, 'WRITE'], [0, 'CREATE TABLE']]);
     expect(history[0]!.operationParameters).toMatchObject({ mode: 'append', batchId: 3 });
+    expect((await lake.history(t, { limit: 1 })).map((h) => h.version)).toEqual([1]);
     expect(history[0]!.operationMetrics).toMatchObject({ numTargetRowsInserted: 2, numAddedFiles: 2 });
     const sql = await lake.scanSql(t);
     const c = await plain.connect();
