@@ -117,7 +117,7 @@ export function toPlain(v: DuckDBValue): unknown {
       return v;
   }
   if (v instanceof DuckDBDecimalValue) return v.toString();
-  if (v instanceof DuckDBTimestampTZValue || v instanceof DuckDBTimestampValue) return microsToIso(v.micros);
+  if (v instanceof DuckDBTimestampTZValue || v instanceof DuckDBTimestampValue) return v.isFinite ? microsToIso(v.micros) : v.toString();
   if (v instanceof DuckDBTimestampMillisecondsValue) return microsToIso(v.millis * 1000n);
   if (v instanceof DuckDBTimestampSecondsValue) return microsToIso(v.seconds * 1_000_000n);
   if (v instanceof DuckDBTimestampNanosecondsValue) return microsToIso(v.nanos / 1000n);
@@ -142,6 +142,9 @@ export function toPlain(v: DuckDBValue): unknown {
 export function microsToIso(micros: bigint): string {
   const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
   const sub = Number(micros - ms * 1000n);
-  const iso = new Date(Number(ms)).toISOString();
+  const date = new Date(Number(ms));
+  // Outside JavaScript's date range (±275,760 years): DuckDB's own text form.
+  if (Number.isNaN(date.getTime())) return `${micros}us`;
+  const iso = date.toISOString();
   return sub === 0 ? iso : `${iso.slice(0, -1)}${String(sub).padStart(3, '0')}Z`;
 }

@@ -9,7 +9,7 @@ import { judgeWinners, overlappingAdds, type PlannedCommit } from '../../src/lak
 import type { Action, AddAction } from '../../src/lake/log.js';
 import { Duck } from '../../src/lake/duck.js';
 import { truncateStringStat } from '../../src/lake/files.js';
-import { DEFAULT_TARGET_FILE_SIZE, Lake } from '../../src/lake/index.js';
+import { DEFAULT_TARGET_FILE_SIZE, Lake, microsToIso } from '../../src/lake/index.js';
 import { targetFileSize } from '../../src/lake/write.js';
 import { fileHoldsKeys, mayHoldKeys, type KeyFilter } from '../../src/lake/prune.js';
 import { tempDir } from './helpers.js';
@@ -146,5 +146,14 @@ describe('table configuration', () => {
     } finally {
       lake.close();
     }
+  });
+});
+
+describe('microsToIso', () => {
+  test('milliseconds by default, microseconds when present, pre-1970 values', () => {
+    expect(microsToIso(0n)).toBe('1970-01-01T00:00:00.000Z');
+    expect(microsToIso(1_500n)).toBe('1970-01-01T00:00:00.001500Z');
+    expect(microsToIso(-1n)).toBe('1969-12-31T23:59:59.999999Z');
+    expect(microsToIso(-31_536_000_000_000n)).toBe('1969-01-01T00:00:00.000Z');
   });
 });
