@@ -25,6 +25,8 @@ describe('golden tables', () => {
     const rows = await lake.scan(table('snapshot-data1'), { orderBy: 'col2' });
     const expected = [0, 1].flatMap((v) => range(0, 9).map((i) => ({ col1: i, col2: `data-${v}-${i}` })));
     expect(rows).toEqual(sortBy(expected, 'col2'));
+    const firstThree = await lake.scan(table('snapshot-data1'), { orderBy: 'col2 DESC', limit: 3, columns: ['col2'] });
+    expect(firstThree).toEqual(sortBy(expected, 'col2').reverse().slice(0, 3).map((r) => ({ col2: r.col2 })));
   });
 
   test('basic-with-inserts-deletes-checkpoint: checkpoint at 10 plus commits 11-13', async () => {
