@@ -3,7 +3,7 @@
  * with the Lake API and over Spark-written golden tables; exact JSON keys checked against
  * the snapshot, aligned text output, and exit codes (0 ok, 1 not a table / refused, 2 usage).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +138,53 @@ describe('pipeline table compact / vacuum', () => {
     const live = (await lake.snapshot(t)).files.map((f) => decodeURIComponent(f.path));
     expect(dataFilesOnDisk(t)).toEqual(live);
     expect((await lake.scan(t, { orderBy: 'id' })).map((r) => r.id)).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+/** The CLI in a child process without blocking this one (a writer runs here meanwhile). */
+function tableAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/pipeline.js', 'table', ...args], { cwd: root, env: { PATH: process.env.PATH ?? '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('pipeline table compact while a writer commits', () => {
+  it('compaction processes and a writer race; every row ends as a reference model says', async () => {
+    const t = path.join(dir, 'race');
+    const model = new Map<number, { id: number; v: number }>();
+    let stop = false;
+    let compacted = 0;
+    const outcomes: string[] = [];
+    const compactor = (async () => {
+      while (!stop) {
+        const r = await tableAsync('compact', t, '--target-size', '1MB', '--format', 'json');
+        if (r.code === 0) {
+          if (JSON.parse(r.stdout).status === 'committed') compacted++;
+        } else if (!/PIPE_LAKE_NO_TABLE|PIPE_LAKE_COMPACT_CONFLICT/.test(r.stderr)) outcomes.push(r.stderr);
+      }
+    })();
+    // Appends of new keys, and every fourth batch an upsert that rewrites files holding old keys.
+    let b = 0;
+    for (; b < 200 && (b < 24 || compacted < 3); b++) {
+      const rows = b % 4 === 3 ? [1, 7, 13].map((k) => ({ id: (b * k) % (b * 10), v: b })) : Array.from({ length: 10 }, (_, j) => ({ id: b * 10 + j, v: b }));
+      const mode = b % 4 === 3 ? 'upsert' : 'append';
+      await lake.write(t, { kind: 'rows', rows }, { mode, mergeKeys: ['id'], sequenceBy: 'v', txn: { appId: 'race/0', version: b } });
+      for (const row of rows) model.set(row.id, row);
+    }
+    stop = true;
+    await compactor;
+    expect(outcomes).toEqual([]);
+    expect(compacted).toBeGreaterThanOrEqual(3);
+    const snap = await lake.snapshot(t);
+    expect(snap.txns).toEqual({ 'race/0': b - 1 });
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual([...model.values()].sort((x, y) => x.id - y.id));
+    const ops = (await lake.history(t)).map((c) => c.operation);
+    expect(ops.filter((o) => o === 'OPTIMIZE')).toHaveLength(compacted);
   });
 });
 
