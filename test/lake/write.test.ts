@@ -221,6 +221,16 @@ describe('layout', () => {
     checkLog(t, 1);
   });
 
+  test('a key whose partition value changes moves to the new partition', async () => {
+    const t = tempDir();
+    const opts: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', partitionBy: ['status'] };
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, status: 'open', seq: 1 }, { id: 2, status: 'open', seq: 1 }] }, opts);
+    const r = await lake.write(t, { kind: 'rows', rows: [{ id: 1, status: 'closed', seq: 2 }] }, opts);
+    expect(r).toMatchObject({ rowsUpdated: 1, filesRemoved: 1, filesAdded: 2 });
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual([{ id: 1, status: 'closed', seq: 2 }, { id: 2, status: 'open', seq: 1 }]);
+    expect((await lake.snapshot(t)).files.map((f) => f.partitionValues.status).sort()).toEqual(['closed', 'open']);
+  });
+
   test('files split at the target size and sorted by key, so an upsert touches few files', async () => {
     const t = tempDir();
     await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }, { name: 'seq', type: 'BIGINT', nullable: true }, { name: 'pad', type: 'VARCHAR', nullable: true }], {
