@@ -254,6 +254,25 @@ describe('layout', () => {
   });
 });
 
+describe('nested data', () => {
+  test('struct and list columns survive upserts and scd2 merges', async () => {
+    const up = tempDir();
+    const row = (id: number, seq: number, city: string) => ({ id, seq, customer: { name: `c${id}`, address: { city } }, tags: ['a', city] });
+    await lake.write(up, { kind: 'rows', rows: [row(1, 1, 'x'), row(2, 1, 'y')] }, upsert);
+    await lake.write(up, { kind: 'rows', rows: [row(1, 2, 'z')] }, upsert);
+    expect(await lake.scan(up, { orderBy: 'id' })).toEqual([row(1, 2, 'z'), row(2, 1, 'y')]);
+    const hist = tempDir();
+    const scd2: WriteOptions = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq' };
+    await lake.write(hist, { kind: 'rows', rows: [row(1, 1, 'x')] }, scd2);
+    await lake.write(hist, { kind: 'rows', rows: [row(1, 2, 'x'), row(1, 3, 'z')] }, scd2);
+    const versions = await lake.scan(hist, { orderBy: '__start_at', columns: ['customer', '__start_at', '__end_at'] });
+    expect(versions).toEqual([
+      { customer: { name: 'c1', address: { city: 'x' } }, __start_at: 1, __end_at: 3 },
+      { customer: { name: 'c1', address: { city: 'z' } }, __start_at: 3, __end_at: null },
+    ]);
+  });
+});
+
 describe('scd2', () => {
   test('history rows open and close by sequence; unchanged records add no version', async () => {
     const t = tempDir();
