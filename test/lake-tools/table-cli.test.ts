@@ -78,6 +78,7 @@ describe('pipeline table show / history / head', () => {
     const history = JSON.parse(table('history', t, '--format', 'json').stdout);
     expect(history.map((c: any) => [c.version, c.operation])).toEqual([[1, 'MERGE'], [0, 'WRITE']]);
     expect(history[0].operationMetrics).toMatchObject({ numTargetRowsInserted: 1, numAddedFiles: 1 });
+    expect(JSON.parse(table('history', t, '--limit', '1', '--format', 'json').stdout).map((c: any) => c.version)).toEqual([1]);
     const lines = table('history', t).stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^VERSION +TIMESTAMP +OPERATION +METRICS$/);

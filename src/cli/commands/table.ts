@@ -268,12 +268,11 @@ async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
       let commits: CommitSummary[];
       try {
         if (!(await lake.exists(tablePath))) throw notATable(tablePath);
-        commits = await lake.history(tablePath);
+        commits = await lake.history(tablePath, limit === undefined ? {} : { limit });
       } finally {
         lake.close();
       }
-      const shown = limit === undefined ? commits : commits.slice(0, limit);
-      print(fmt === 'json' ? JSON.stringify(shown, null, 2) : renderHistory(shown));
+      print(fmt === 'json' ? JSON.stringify(commits, null, 2) : renderHistory(commits));
       return 0;
     }
     case 'head': {
