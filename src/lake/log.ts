@@ -97,17 +97,24 @@ export function parseActions(text: string): Action[] {
 
 /** Reads a commit; `undefined` when it does not exist (yet). */
 export async function readCommit(tablePath: string, version: number): Promise<Action[] | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(commitFile(tablePath, version), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new LakeError('PIPE_LAKE_LOG_READ', `cannot read commit ${version} of ${tablePath}`, { cause: err, retriable: true });
-  }
-  try {
-    return parseActions(text);
-  } catch (err) {
-    throw new LakeError('PIPE_LAKE_LOG_CORRUPT', `commit ${version} of ${tablePath} is not valid JSON`, { cause: err });
+  for (let attempt = 0; ; attempt++) {
+    let text: string;
+    try {
+      text = await fs.readFile(commitFile(tablePath, version), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new LakeError('PIPE_LAKE_LOG_READ', `cannot read commit ${version} of ${tablePath}`, { cause: err, retriable: true });
+    }
+    try {
+      return parseActions(text);
+    } catch (err) {
+      // A commit written without hard links may be caught half-written: look again shortly.
+      if (attempt < 3) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      throw new LakeError('PIPE_LAKE_LOG_CORRUPT', `commit ${version} of ${tablePath} is not valid JSON`, { cause: err });
+    }
   }
 }
 
@@ -170,10 +177,26 @@ export async function putIfAbsent(tablePath: string, version: number, actions: A
     await fs.link(tmp, commitFile(tablePath, version));
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // File systems without hard links: exclusive create still never overwrites a commit
+    // (readers retry briefly if they catch it before its content is complete).
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+      return exclusiveCreate(commitFile(tablePath, version), body);
+    }
     throw new LakeError('PIPE_LAKE_COMMIT_WRITE', `cannot write commit ${version} of ${tablePath}`, { cause: err, retriable: true });
   } finally {
     await fs.unlink(tmp).catch(() => undefined);
+  }
+}
+
+async function exclusiveCreate(file: string, body: string): Promise<boolean> {
+  try {
+    await fs.writeFile(file, body, { encoding: 'utf8', flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new LakeError('PIPE_LAKE_COMMIT_WRITE', `cannot write ${file}`, { cause: err, retriable: true });
   }
 }
 
