@@ -228,7 +228,14 @@ async function compactWith(duck: Duck, key: string, opts: CompactOptions): Promi
     let target = state.version + 1;
     while (true) {
       const actions = commitActions(plan);
-      if (await putIfAbsent(key, target, actions)) {
+      let landed: boolean;
+      try {
+        landed = await putIfAbsent(key, target, actions);
+      } catch (err) {
+        await deleteFiles(key, adds); // the commit did not land: its files would only be strays
+        throw err;
+      }
+      if (landed) {
         applyCommit(state, target, actions);
         if (target % CHECKPOINT_INTERVAL === 0) {
           // A checkpoint is an optimisation: failing to write one never fails the compaction.
@@ -236,7 +243,13 @@ async function compactWith(duck: Duck, key: string, opts: CompactOptions): Promi
         }
         return { ...base, status: 'committed', version: target, bins: publicBins, filesRemoved, filesAdded: adds.length, bytesRemoved, bytesAdded };
       }
-      const verdict = judgeWinners(plan, await refreshState(state));
+      let verdict: ReturnType<typeof judgeWinners>;
+      try {
+        verdict = judgeWinners(plan, await refreshState(state));
+      } catch (err) {
+        await deleteFiles(key, adds);
+        throw err;
+      }
       if (verdict.kind === 'retry') {
         target = state.version + 1;
         continue;
