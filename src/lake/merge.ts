@@ -99,19 +99,23 @@ export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSp
   await c.run(`CREATE TEMP TABLE sres AS SELECT srow, bool_and(wins) AS wins FROM hit GROUP BY srow`);
   await c.run(`CREATE TEMP TABLE replaced AS SELECT DISTINCT h.trow, h.file, h.del FROM hit h JOIN sres r USING (srow) WHERE r.wins`);
   const cols = list(columns.map((d) => d.name));
-  await c.run(
-    `CREATE TEMP TABLE "out" AS
-       SELECT ${cols} FROM tgt WHERE ${FILE_COLUMN} IN (SELECT file FROM replaced) AND __lake_trow NOT IN (SELECT trow FROM replaced)
-       UNION ALL
-       SELECT ${cols} FROM src WHERE NOT __lake_delete AND __lake_ord NOT IN (SELECT srow FROM sres WHERE NOT wins)`,
+  const files = (await c.json(`SELECT DISTINCT file FROM replaced`)).map((r) => String(r.file));
+  // Kept rows of rewritten files (none when nothing is replaced), then the winning records.
+  const kept = files.length > 0
+    ? `SELECT ${cols} FROM tgt WHERE ${FILE_COLUMN} IN (SELECT file FROM replaced) AND __lake_trow NOT IN (SELECT trow FROM replaced) UNION ALL `
+    : '';
+  await c.run(`CREATE TEMP TABLE "out" AS ${kept}SELECT ${cols} FROM src WHERE NOT __lake_delete AND __lake_ord NOT IN (SELECT srow FROM sres WHERE NOT wins)`);
+  const [counts] = await c.json(
+    `SELECT count(*) FILTER (WHERE NOT s.__lake_delete AND r.srow IS NULL) AS inserted,
+            count(*) FILTER (WHERE NOT s.__lake_delete AND r.wins) AS updated
+     FROM src s LEFT JOIN sres r ON s.__lake_ord = r.srow`,
   );
-  const files = await c.json(`SELECT DISTINCT file FROM replaced`);
   return {
     out: 'out',
-    rewrittenFiles: files.map((r) => String(r.file)),
-    inserted: await count(c, `SELECT count(*) AS n FROM src WHERE NOT __lake_delete AND __lake_ord NOT IN (SELECT srow FROM sres)`),
-    updated: await count(c, `SELECT count(*) AS n FROM src s JOIN sres r ON s.__lake_ord = r.srow WHERE r.wins AND NOT s.__lake_delete`),
-    deleted: await count(c, `SELECT count(DISTINCT trow) AS n FROM replaced WHERE del`),
+    rewrittenFiles: files,
+    inserted: Number(counts!.inserted),
+    updated: Number(counts!.updated),
+    deleted: files.length > 0 ? await count(c, `SELECT count(DISTINCT trow) AS n FROM replaced WHERE del`) : 0,
   };
 }
 
