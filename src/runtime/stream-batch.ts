@@ -54,15 +54,27 @@ export interface PreparedBatch {
 /** How many tables of one batch commit at once (DuckDB work overlaps file and log I/O). */
 export function tableConcurrencyFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.PIPELINE_TABLE_CONCURRENCY);
-  return Number.isInteger(n) && n > 0 ? n : 3;
+  return Number.isInteger(n) && n > 0 ? n : 16;
 }
 
 /** Runs batches for one stream. */
 export class BatchProcessor {
   private readonly sinks;
+  /**
+   * Known column types per table, refreshed after each of our commits. prepare() reads this
+   * copy instead of the lake: the lake answers schema questions only after the table's pending
+   * writes, which would serialise batch N+1's decode behind batch N's commit.
+   */
+  private schema?: Record<string, Record<string, string>>;
 
   constructor(private readonly opts: BatchProcessorOptions) {
     this.sinks = new Map(opts.plan.sinks.map((s) => [s.table, s]));
+  }
+
+  private async readSchema(): Promise<Record<string, Record<string, string>>> {
+    const schema: Record<string, Record<string, string>> = {};
+    for (const sink of this.opts.plan.sinks) schema[sink.table] = await knownColumns(this.opts.lake, sink);
+    return schema;
   }
 
   /**
@@ -74,9 +86,8 @@ export class BatchProcessor {
     const { plan, checkpoint } = this.opts;
     let entry = pending;
     if (!entry) {
-      const schema: Record<string, Record<string, string>> = {};
-      for (const sink of plan.sinks) schema[sink.table] = await knownColumns(this.opts.lake, sink);
-      entry = { batchId, appId: this.opts.appId, topic: plan.source.kafka.topic, ranges: batch.ranges, schema, createdAt: new Date().toISOString() };
+      this.schema ??= await this.readSchema();
+      entry = { batchId, appId: this.opts.appId, topic: plan.source.kafka.topic, ranges: batch.ranges, schema: this.schema, createdAt: new Date().toISOString() };
     }
     const records: RawRecord[] = [];
     const values: (Buffer | null)[] = [];
@@ -171,6 +182,7 @@ export class BatchProcessor {
     });
     rmSync(prepared.stagingDir, { recursive: true, force: true });
     checkpoint.prune(batchId);
+    this.schema = await this.readSchema();
 
     const stats: BatchStats = {
       stream: this.opts.streamIndex,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { normalizeReference, produce, readGold, ROOT, runAvailableNow, startCli, writeCommerceSpec } from './harness.js';
+import { E2E_TIMEOUT, normalizeReference, produce, readGold, ROOT, runAvailableNow, startCli, writeCommerceSpec } from './harness.js';
 
 const CASES = [
   // The other stream may be mid-commit when the process dies, so only the last two cases are
@@ -44,8 +44,7 @@ function pendingBatches(dir: string): number {
 }
 
 describe('crash recovery', () => {
-  // Independent topics and directories: the three crash cases run side by side.
-  it.concurrent.each(CASES)('SIGKILL at $failpoint, then a restart ends exact', async ({ failpoint, skips }) => {
+  it.each(CASES)('SIGKILL at $failpoint, then a restart ends exact', async ({ failpoint, skips }) => {
     const i = CASES.findIndex((c) => c.failpoint === failpoint);
     const dir = mkdtempSync(join(tmpdir(), 'crash-e2e-'));
     dirs.push(dir);
@@ -73,7 +72,7 @@ describe('crash recovery', () => {
     expect(gold.tables).toEqual(normalizeReference(reference.tables));
     expect(gold.deadLetter).toHaveLength(reference.deadLetter);
     expect(new Set(gold.deadLetter.map((r) => `${r.partition}:${r.offset}`)).size).toBe(reference.deadLetter);
-  });
+  }, E2E_TIMEOUT);
 
   it('a broker outage mid-run is ridden out and the result is exact', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'outage-e2e-'));
@@ -93,5 +92,5 @@ describe('crash recovery', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/kafkajs/);
     expect((await readGold(dir)).tables).toEqual(normalizeReference(computeReference(events, commerceReferenceSpec()).tables));
-  });
+  }, E2E_TIMEOUT);
 });

@@ -11,6 +11,8 @@ import { writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js
 import type { GeneratedEvent } from '../../src/dev-broker/events.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Per-test timeout of end-to-end tests: several CLI runs each, on a shared 2-core machine. */
+export const E2E_TIMEOUT = 240_000;
 export const COMMERCE_TYPES = ['orders', 'users', 'payments', 'inventory', 'products', 'shipments', 'refunds', 'reviews', 'analytics'];
 
 export interface SpecOptions {

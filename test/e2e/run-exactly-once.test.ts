@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents, type GeneratedEvent } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { normalizeReference, produce, readGold, readOffsetRanges, ROOT, runAvailableNow, runCli, startCli, writeCommerceSpec } from './harness.js';
+import { normalizeReference, produce, readGold, readOffsetRanges, ROOT, runAvailableNow, runCli, startCli, writeCommerceSpec, E2E_TIMEOUT } from './harness.js';
 
 const murmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
 const partitionOf = (key: string, partitions: number) => (murmur2(Buffer.from(key)) & 0x7fffffff) % partitions;
@@ -103,7 +103,7 @@ describe('pipeline run --available-now', () => {
     expect(run2.summary?.records).toBe(4_000);
     gold = await readGold(dir);
     expect(gold.tables).toEqual(normalizeReference(computeReference([...first, ...renamed], commerceReferenceSpec()).tables));
-  });
+  }, E2E_TIMEOUT);
 
   it('startingOffsets: latest skips what is already in the topic on the first run only', async () => {
     const dir = tempDir();
@@ -118,7 +118,7 @@ describe('pipeline run --available-now', () => {
     const run2 = await runAvailableNow(spec, dir);
     expect(run2.summary?.records).toBe(1_500);
     expect((await readGold(dir)).tables).toEqual(normalizeReference(computeReference(fresh, commerceReferenceSpec()).tables));
-  });
+  }, E2E_TIMEOUT);
 
   it('with more streams than partitions, the extra stream idles and the result is exact', async () => {
     const dir = tempDir();
@@ -134,7 +134,7 @@ describe('pipeline run --available-now', () => {
     ]);
     expect(run.stderr.match(/stream owns no partition/g)).toHaveLength(1);
     expect((await readGold(dir)).tables).toEqual(normalizeReference(computeReference(events, commerceReferenceSpec()).tables));
-  });
+  }, E2E_TIMEOUT);
 });
 
 describe('checkpoint safety', () => {
@@ -171,5 +171,5 @@ describe('checkpoint safety', () => {
     const ranges = readOffsetRanges(dir);
     expect(new Set(ranges.map((r) => r.stream))).toEqual(new Set([0, 1, 2]));
     for (const r of ranges) expect(r.stream).toBe(r.partition % 3);
-  });
+  }, E2E_TIMEOUT);
 });
