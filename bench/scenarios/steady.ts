@@ -42,7 +42,7 @@ export async function steady(opts = { rate: 50_000, seconds: 60, partitions: 64,
     await new Promise((r) => setTimeout(r, 5_000)); // consumers joined and positioned
     say(`offering ${opts.rate.toLocaleString('en-US')} records/s for ${opts.seconds} s`);
     const loadStart = Date.now();
-    const produced = Number((await broker.command(`produce ${TOPIC} ${file} ${opts.rate}`)).split(' ').pop());
+    const produced = await broker.produceFile(TOPIC, file, { rate: opts.rate });
     const loadEnd = Date.now();
     // Give the runner time to drain; it reports when lag reached 0 in its timeline.
     await new Promise((r) => setTimeout(r, 5_000));

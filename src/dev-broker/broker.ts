@@ -25,10 +25,11 @@ export interface TestBroker {
   command(line: string): Promise<string>;
   /**
    * Produces a record file written by {@link writeRecordFile}; resolves with the delivered count.
+   * With `rate` (records/s) sending is paced and every record is stamped with its send time.
    * `compression` packs more records into the broker's ~5 MiB per partition; kafkajs reads
    * only `gzip` without extra codec packages.
    */
-  produceFile(topic: string, file: string, opts?: { compression?: Compression }): Promise<number>;
+  produceFile(topic: string, file: string, opts?: { compression?: Compression; rate?: number }): Promise<number>;
   /** Takes broker `id` (1-based) off the network: its connections drop, new ones are refused. */
   down(id: number): Promise<void>;
   /** Brings broker `id` back. */
@@ -81,7 +82,8 @@ export async function startBroker(opts: StartBrokerOptions): Promise<TestBroker>
     command: (line) => session.command(line),
     async produceFile(topic, file, produceOpts) {
       if (/\s/.test(topic) || /\s/.test(file)) throw new SourceError('PIPE_BROKER_COMMAND', 'topic and file path must not contain whitespace');
-      const reply = await session.command(`produce ${topic} ${file} ${produceOpts?.compression ?? 'none'}`);
+      const rate = produceOpts?.rate ?? 0;
+      const reply = await session.command(`produce ${topic} ${file} ${produceOpts?.compression ?? 'none'}${rate > 0 ? ` ${Math.round(rate)}` : ''}`);
       return Number(/^OK produced (\d+)/.exec(reply)?.[1] ?? NaN);
     },
     down: (id) => ok(`down ${id}`),

@@ -13,10 +13,12 @@
  *   rtt <brokerId> <ms>                     add round-trip delay to a broker's responses
  *   error <apiKey> <errorCode> <count>      fail the next <count> requests of that API
  *   leader <topic> <partition> <brokerId>   move a partition's leadership
- *   produce <topic> <file> [codec]          produce a record file (framing below), wait for delivery;
+ *   produce <topic> <file> [codec] [rate]   produce a record file (framing below), wait for delivery;
  *                                           codec none (default), gzip, snappy, lz4 or zstd;
  *                                           keys pick partitions with Java's murmur2, null keys
- *                                           go round-robin
+ *                                           go round-robin; a rate > 0 paces sending at that
+ *                                           many records/s and stamps each record with its send
+ *                                           time (a live producer, for latency measurements)
  *   quit
  *
  * Record file framing (all integers big-endian), repeated until end of file:
@@ -37,6 +39,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -129,7 +132,13 @@ static int64_t read_i64(const unsigned char *p) {
 
 /* Produces every record of `path` to `topic`; the file stays mapped until all are delivered,
  * so librdkafka can reference keys and values without copying them. */
-static void cmd_produce(const char *topic, const char *path, size_t codec) {
+static double monotonic_seconds(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void cmd_produce(const char *topic, const char *path, size_t codec, long rate) {
         /* The mock creates any topic a Metadata request names, with a default partition count;
          * refusing unknown names keeps a typo from silently landing in a new topic. */
         int known = 0;
@@ -186,7 +195,12 @@ static void cmd_produce(const char *topic, const char *path, size_t codec) {
         long long sent = 0;
         const char *framing_error = NULL;
         size_t pos = 0;
+        const double started = monotonic_seconds();
         while (pos < size) {
+                /* Paced mode: never run ahead of rate * elapsed; poll (serving delivery
+                 * callbacks) in 1 ms steps while waiting. */
+                while (rate > 0 && sent >= (long long)((monotonic_seconds() - started) * (double)rate) + 1)
+                        rd_kafka_poll(rk, 1);
                 if (size - pos < 4) { framing_error = "truncated key length"; break; }
                 uint32_t klen = read_u32(data + pos);
                 pos += 4;
@@ -213,7 +227,7 @@ static void cmd_produce(const char *topic, const char *path, size_t codec) {
                             rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
                             RD_KAFKA_V_KEY(key, key_len),
                             RD_KAFKA_V_VALUE((void *)value, vlen),
-                            RD_KAFKA_V_TIMESTAMP(ts < 0 ? 0 : ts), RD_KAFKA_V_MSGFLAGS(0),
+                            RD_KAFKA_V_TIMESTAMP(ts < 0 || rate > 0 ? 0 : ts), RD_KAFKA_V_MSGFLAGS(0),
                             RD_KAFKA_V_END);
                         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                                 rd_kafka_poll(rk, 10);
@@ -297,14 +311,17 @@ static int handle(char *line) {
                 reply_err(rd_kafka_mock_partition_set_leader(mcluster, argv[1], atoi(argv[2]),
                                                              atoi(argv[3])),
                           "leader");
-        } else if (!strcmp(cmd, "produce") && (argc == 3 || argc == 4)) {
+        } else if (!strcmp(cmd, "produce") && argc >= 3 && argc <= 5) {
                 size_t codec = 0;
-                while (argc == 4 && codec < CODEC_CNT && strcmp(codecs[codec], argv[3]))
+                while (argc >= 4 && codec < CODEC_CNT && strcmp(codecs[codec], argv[3]))
                         codec++;
+                long rate = argc == 5 ? atol(argv[4]) : 0;
                 if (codec == CODEC_CNT)
                         printf("ERR unknown compression %s (none, gzip, snappy, lz4, zstd)\n", argv[3]);
+                else if (rate < 0)
+                        printf("ERR rate must be >= 0 records/s\n");
                 else
-                        cmd_produce(argv[1], argv[2], codec);
+                        cmd_produce(argv[1], argv[2], codec, rate);
         } else {
                 printf("ERR unknown command or wrong arguments: %s\n", cmd);
         }

@@ -22,7 +22,7 @@ describe('test broker', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'broker-test-'));
-    broker = await startBroker({ topics: [{ name: 'smoke', partitions: PARTITIONS }, { name: 'packed', partitions: 2 }] });
+    broker = await startBroker({ topics: [{ name: 'smoke', partitions: PARTITIONS }, { name: 'packed', partitions: 2 }, { name: 'paced', partitions: 2 }] });
   });
   afterAll(async () => {
     await broker?.stop();
@@ -79,6 +79,19 @@ describe('test broker', () => {
     const seen = await consumeUntil(kafkaClient(broker.bootstrap).consumer({ groupId: 'packed-reader', ...fastGroup }), 'packed', 500);
     expect(seen.map((r) => r.value).sort()).toEqual([...values].sort());
     await expect(broker.command(`produce packed ${file} brotli`)).rejects.toThrow(/unknown compression/);
+  });
+
+  it('paces a produce at the given rate and stamps records with their send time', async () => {
+    const file = join(dir, 'paced.bin');
+    // Timestamps in the file are old; a paced (live) produce replaces them with send times.
+    await writeRecordFile(file, Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: `{"n":${i}}`, timestamp: 1_000 })));
+    const started = Date.now();
+    expect(await broker.produceFile('paced', file, { rate: 200 })).toBe(300);
+    // 300 records at 200/s cannot be sent in much less than 1.5 s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_300);
+    const seen = await consumeUntil(kafkaClient(broker.bootstrap).consumer({ groupId: 'paced-reader', ...fastGroup }), 'paced', 300);
+    for (const r of seen) expect(r.timestamp ?? 0).toBeGreaterThanOrEqual(started - 1_000);
+    await expect(broker.command(`produce paced ${file} none -5`)).rejects.toThrow(/rate must be >= 0/);
   });
 
   it('answers ERR for bad commands without dying', async () => {

@@ -9,6 +9,8 @@ export interface SeenRecord {
   offset: number;
   key: string | null;
   value: string;
+  /** Record timestamp, ms since epoch. */
+  timestamp?: number;
 }
 
 /** A kafkajs client with quiet logs and short retries, suited to a local broker. */
@@ -39,7 +41,7 @@ export async function consumeUntil(
   await consumer.run({
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
-        seen.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: m.value!.toString() });
+        seen.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: m.value!.toString(), timestamp: Number(m.timestamp) });
       }
       if (seen.length >= expected) done();
     },
