@@ -6,6 +6,7 @@ import type { SummaryBuilder } from './summary.js';
 
 export class ProgressReporter {
   private timer?: NodeJS.Timeout;
+  private sampler?: NodeJS.Timeout;
   private lastRecords = 0;
   private lastAt = Date.now();
   private drawn = false;
@@ -20,6 +21,14 @@ export class ProgressReporter {
   start(): void {
     this.timer = setInterval(() => this.tick(), this.tty ? 1_000 : 10_000);
     this.timer.unref();
+    this.sampler = setInterval(() => this.summary.sample(this.totalLag()), 1_000);
+    this.sampler.unref();
+  }
+
+  private totalLag(): number {
+    let lag = 0;
+    for (const l of this.lag.values()) lag += l;
+    return lag;
   }
 
   private tick(): void {
@@ -28,8 +37,7 @@ export class ProgressReporter {
     const rate = Math.round(((records - this.lastRecords) / Math.max(1, now - this.lastAt)) * 1000);
     this.lastRecords = records;
     this.lastAt = now;
-    let lag = 0;
-    for (const l of this.lag.values()) lag += l;
+    const lag = this.totalLag();
     const line = `${(elapsedMs / 1000).toFixed(0)}s  ${records} records  ${rate} records/s  ${batches} batches  ${deadLettered} dead-lettered  lag ${lag}`;
     if (this.tty) {
       this.out.write(`\r\x1b[2K${line}`);
@@ -39,6 +47,8 @@ export class ProgressReporter {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.sampler) clearInterval(this.sampler);
+    this.summary.sample(this.totalLag());
     if (this.drawn) this.out.write('\r\x1b[2K');
   }
 }

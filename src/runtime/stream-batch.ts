@@ -17,6 +17,7 @@ import type { Plan } from '../planner/plan.js';
 import type { RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
 import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
+import { sampleLatency } from './latency.js';
 import type { CollectedBatch } from './batch-collector.js';
 import type { OffsetsEntry, StreamCheckpoint } from './checkpoint.js';
 import type { Decoder } from './decode-pool.js';
@@ -180,6 +181,8 @@ export class BatchProcessor {
       records: records.length,
       tables: Object.fromEntries(Object.entries(tableStats).map(([t, s]) => [t, { status: s.status, version: versions[t] ?? -1 }])),
     });
+    // Visible in every table from here on; replays carry old timestamps, so they are left out.
+    const latency = replay ? undefined : sampleLatency(records.map((r) => r.timestamp), Date.now());
     rmSync(prepared.stagingDir, { recursive: true, force: true });
     checkpoint.prune(batchId);
     this.schema = await this.readSchema();
@@ -195,6 +198,7 @@ export class BatchProcessor {
       durationMs: performance.now() - prepared.decodeStarted,
       decodeMs,
       commitMs,
+      latency,
     };
     log.info({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
     return stats;

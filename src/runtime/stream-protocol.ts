@@ -4,6 +4,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Plan } from '../planner/plan.js';
+import type { LatencySample } from './latency.js';
 import type { LogLevel } from './logger.js';
 
 /** What a stream worker is started with. */
@@ -47,6 +48,8 @@ export interface BatchStats {
   /** Time spent decoding, and committing tables. */
   decodeMs: number;
   commitMs: number;
+  /** Record timestamp → checkpoint commit, per record (first runs only, not replays). */
+  latency?: LatencySample;
 }
 
 /** Worker -> main. */

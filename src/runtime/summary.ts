@@ -2,6 +2,7 @@
  * The run summary: totals per table and per stream, printed to stdout at the end and written
  * as JSON with `--summary-json`. Metric names follow `pipeline_<name>_<unit>`.
  */
+import { LatencyHistogram } from './latency.js';
 import type { BatchStats } from './stream-protocol.js';
 
 /** Per-table totals over the run. */
@@ -45,7 +46,19 @@ export interface RunSummary {
   deadLetterTable: string;
   streams: StreamTotals[];
   metrics: Record<string, number>;
+  /** One point per second: committed records so far and total lag (records behind the topic's end). */
+  timeline: TimelinePoint[];
 }
+
+/** A once-a-second sample of the run. `atMs` is wall-clock time (ms since epoch). */
+export interface TimelinePoint {
+  atMs: number;
+  records: number;
+  lag: number;
+}
+
+/** Timeline points kept (one per second: the last hour of a long run). */
+const TIMELINE_POINTS = 3600;
 
 /** Accumulates batch statistics into a summary. */
 export class SummaryBuilder {
@@ -56,6 +69,8 @@ export class SummaryBuilder {
   private dropped = 0;
   private decodeMs = 0;
   private commitMs = 0;
+  private readonly latency = new LatencyHistogram();
+  private readonly timeline: TimelinePoint[] = [];
   readonly streams = new Map<number, StreamTotals>();
 
   constructor(private readonly pipeline: string, private readonly topic: string, private readonly deadLetterTable: string, private readonly startedAt = Date.now()) {}
@@ -73,6 +88,7 @@ export class SummaryBuilder {
     this.dropped += stats.dropped;
     this.decodeMs += stats.decodeMs;
     this.commitMs += stats.commitMs;
+    if (stats.latency) this.latency.add(stats.latency);
     const s = this.stream(stats.stream);
     s.batches++;
     s.records += stats.records;
@@ -86,6 +102,12 @@ export class SummaryBuilder {
       if (t.status === 'already-committed') total.alreadyCommitted++;
       if (t.status === 'diverted') total.diverted++;
     }
+  }
+
+  /** Appends a timeline point (called once a second while the run is live). */
+  sample(lag: number, atMs = Date.now()): void {
+    this.timeline.push({ atMs, records: this.records, lag });
+    if (this.timeline.length > TIMELINE_POINTS) this.timeline.shift();
   }
 
   /** Records and batches so far (for progress lines). */
@@ -106,6 +128,11 @@ export class SummaryBuilder {
       pipeline_decode_duration_seconds: this.decodeMs / 1000,
       pipeline_commit_duration_seconds: this.commitMs / 1000,
     };
+    if (this.latency.count > 0) {
+      metrics.pipeline_end_to_end_latency_p50_ms = this.latency.quantile(0.5);
+      metrics.pipeline_end_to_end_latency_p99_ms = this.latency.quantile(0.99);
+      metrics.pipeline_end_to_end_latency_max_ms = this.latency.max;
+    }
     for (const [table, t] of Object.entries(this.tables)) {
       metrics[`pipeline_table_rows_inserted_total{table="${table}"}`] = t.inserted;
       metrics[`pipeline_table_rows_updated_total{table="${table}"}`] = t.updated;
@@ -127,6 +154,7 @@ export class SummaryBuilder {
       deadLetterTable: this.deadLetterTable,
       streams: [...this.streams.values()].sort((a, b) => a.stream - b.stream),
       metrics,
+      timeline: this.timeline,
     };
   }
 }

@@ -3,7 +3,7 @@
  * reference model, dead letters carry raw bytes and coordinates, every partition is read by
  * exactly one stream, runs resume, `latest` starts at the end, and unsafe second runs refuse.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +161,12 @@ describe('checkpoint safety', () => {
     const stopped = await long.done;
     expect(stopped.code).toBe(0);
     expect(stopped.stdout).toMatch(/pipeline layout-e2e: stopped/);
+    // A live run reports end-to-end latency (record timestamp → checkpoint commit) and a timeline.
+    const live = JSON.parse(readFileSync(summaryFile, 'utf8'));
+    expect(live.records).toBeGreaterThan(0);
+    expect(live.metrics.pipeline_end_to_end_latency_p99_ms).toBeGreaterThanOrEqual(live.metrics.pipeline_end_to_end_latency_p50_ms);
+    expect(live.metrics.pipeline_end_to_end_latency_max_ms).toBeGreaterThanOrEqual(live.metrics.pipeline_end_to_end_latency_p99_ms);
+    expect(live.timeline.at(-1)).toMatchObject({ records: live.records });
 
     const changed = await runAvailableNow(spec, dir, {}, ['--set', 'streams=3']);
     expect(changed.code).toBe(1);
