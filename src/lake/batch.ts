@@ -65,6 +65,8 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
   try {
     // Type detection from a sample is cheap; if the load then fails (a later row disagrees
     // with the sample), detect over every row and try once more.
+    const hinted = input.kind === 'ndjson' ? hintedColumns(input.columns, ctx) : undefined;
+    if (hinted) return await loadNdjson(c, file, ctx, false, hinted);
     try {
       return await loadNdjson(c, file, ctx, false);
     } catch (err) {
@@ -77,7 +79,25 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
   }
 }
 
-async function loadNdjson(c: Conn, file: string, ctx: LoadContext, fullDetection: boolean): Promise<LoadedBatch> {
+/**
+ * The producer's column hint as detected columns, when it can stand in for detection: every
+ * hinted key is a table column or a declared one (new keys still need DuckDB's detection,
+ * which recognises timestamps and nested types that a hint cannot express).
+ */
+function hintedColumns(hint: Record<string, string> | undefined, ctx: LoadContext): TypedColumn[] | undefined {
+  if (!hint) return undefined;
+  const entries = Object.entries(hint);
+  if (entries.length === 0) return undefined;
+  const covered = new Set([...ctx.known.map((k) => k.name.toLowerCase()), ...Object.keys(ctx.declared).map((k) => k.toLowerCase())]);
+  if (!entries.every(([name]) => covered.has(name.toLowerCase()))) return undefined;
+  try {
+    return entries.map(([name, type]) => ({ name, type: parseDuckType(type) }));
+  } catch {
+    return undefined;
+  }
+}
+
+async function loadNdjson(c: Conn, file: string, ctx: LoadContext, fullDetection: boolean, hinted?: TypedColumn[]): Promise<LoadedBatch> {
   let size: number;
   try {
     size = (await fs.stat(file)).size;
@@ -85,8 +105,8 @@ async function loadNdjson(c: Conn, file: string, ctx: LoadContext, fullDetection
     throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch file ${file} cannot be read`, { cause: err });
   }
   let sampled = false;
-  let detected = size === 0 ? [] : await detectColumns(c, file, fullDetection);
-  if (!fullDetection && size > 0) {
+  let detected = size === 0 ? [] : (hinted ?? (await detectColumns(c, file, fullDetection)));
+  if (!fullDetection && !hinted && size > 0) {
     // The sample may miss keys that appear only in later rows: a key-only pass finds them.
     const seen = new Set(detected.map((d) => d.name));
     const keys = await c.json(`SELECT DISTINCT unnest(json_keys(json)) AS k FROM read_json_objects(${quoteLiteral(file)}, format='newline_delimited')`);
@@ -153,8 +173,10 @@ async function loadNdjson(c: Conn, file: string, ctx: LoadContext, fullDetection
       return `${isBlob(col.type) ? `from_base64(${src})` : src} AS ${quoteIdent(col.name)}`;
     })
     .join(', ');
+  let created: Record<string, unknown>[];
   try {
-    await c.run(
+    // CREATE TABLE … AS answers with its row count: no separate count(*) pass.
+    created = await c.json(
       `CREATE TEMP TABLE ${into} AS SELECT ${select} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}})`,
     );
   } catch (err) {
@@ -163,8 +185,9 @@ async function loadNdjson(c: Conn, file: string, ctx: LoadContext, fullDetection
       details: { table: ctx.tableName, sampled },
     });
   }
-  const count = await c.json(`SELECT count(*) AS n FROM ${into}`);
-  return { table: ctx.into, rowCount: Number(count[0]!.n), columns, newColumns };
+  const reported = created[0]?.Count;
+  const rowCount = reported === undefined ? Number((await c.json(`SELECT count(*) AS n FROM ${into}`))[0]!.n) : Number(reported);
+  return { table: ctx.into, rowCount, columns, newColumns };
 }
 
 const JSON_KIND_TYPES: Record<string, DuckType> = {

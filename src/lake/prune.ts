@@ -118,20 +118,40 @@ export async function buildKeyFilter(
     const col = columns.find((cd) => cd.name.toLowerCase() === k.toLowerCase());
     const kind = col ? kindOf(col.type) : undefined;
     if (!col || !kind) continue;
-    const rows = await c.values(`SELECT DISTINCT ${quoteIdent(col.name)} AS k FROM ${quoteIdent(src)}`);
-    const sorted: Comparable[] = [];
-    let sawNull = false;
-    for (const r of rows) {
-      const v = fromDuck(r.k!, kind);
-      if (v === undefined) sawNull = true;
-      else sorted.push(v);
-    }
+    const distinct = await distinctKeys(c, src, col.name, kind);
     // A NULL key can sit in any file: no range pruning on that column.
-    if (sawNull) continue;
-    sorted.sort(compare);
+    if (!distinct) continue;
+    const sorted = distinct.sort(compare);
     filter.keys.push({ name: col.name, kind, sorted });
   }
   return filter;
+}
+
+/**
+ * The distinct non-NULL values of one key column in comparable form, or undefined when the
+ * column holds a NULL. Integer and text keys (the common ones) arrive as one JSON text
+ * instead of one DuckDB value per key, which costs far less to bring into JS.
+ */
+async function distinctKeys(c: Conn, src: string, column: string, kind: Kind): Promise<Comparable[] | undefined> {
+  const k = quoteIdent(column);
+  if (kind === 'int' || kind === 'string') {
+    // Integers as text: JSON numbers lose precision past 2^53.
+    const value = kind === 'int' ? `CAST(${k} AS VARCHAR)` : k;
+    const [row] = await c.json(
+      `SELECT count(*) FILTER (WHERE ${k} IS NULL) AS nulls, CAST(to_json(coalesce(list(DISTINCT ${value}) FILTER (WHERE ${k} IS NOT NULL), [])) AS VARCHAR) AS keys FROM ${quoteIdent(src)}`,
+    );
+    if (Number(row!.nulls) > 0) return undefined;
+    const keys = JSON.parse(String(row!.keys)) as string[];
+    return kind === 'int' ? keys.map((v) => BigInt(v)) : keys.map((v) => Buffer.from(v, 'utf8'));
+  }
+  const rows = await c.values(`SELECT DISTINCT ${k} AS k FROM ${quoteIdent(src)}`);
+  const out: Comparable[] = [];
+  for (const r of rows) {
+    const v = fromDuck(r.k!, kind);
+    if (v === undefined) return undefined;
+    out.push(v);
+  }
+  return out;
 }
 
 /** Can this file hold any of the batch's keys? */

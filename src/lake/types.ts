@@ -20,10 +20,19 @@ export interface DeltaField {
   metadata: Record<string, unknown>;
 }
 
-/** How a batch arrives. `ndjson` is a file of one JSON object per line (cheapest to load). */
+/**
+ * How a batch arrives. `ndjson` is a file of one JSON object per line (cheapest to load).
+ *
+ * `columns` (optional) is what the producer already knows about the file: every top-level
+ * key that occurs in it, with the DuckDB type of its values (`BIGINT`, `DOUBLE`, `VARCHAR`,
+ * `BOOLEAN`, `NULL` when only nulls were seen, or `JSON` when the kinds are mixed). With it the lake reads
+ * the file once, without sampling it or listing its keys; keys the table does not have yet
+ * are still typed by auto-detection. A wrong hint can only make the load fail (the batch is
+ * then refused with SchemaMismatchError), never store a value under a wrong key.
+ */
 export type BatchInput =
   | { kind: 'rows'; rows: Record<string, unknown>[] }
-  | { kind: 'ndjson'; path: string; rowCount?: number };
+  | { kind: 'ndjson'; path: string; rowCount?: number; columns?: Record<string, string> };
 
 /** The Delta `txn` action carried by a write: exactly-once per (appId, version). */
 export interface TxnMark {

@@ -56,6 +56,11 @@ export interface RoutedTable {
   count: number;
   /** Batch indices of the records in the file, in file order. */
   indices: Int32Array;
+  /**
+   * Every top-level key of the file's records with the DuckDB type of its values, for the
+   * lake's one-pass load (see `BatchInput.columns`).
+   */
+  columns?: Record<string, string>;
 }
 
 /** Result of decode + route + validate over a batch. */

@@ -24,6 +24,90 @@ export interface TransformContext {
   outDir: string;
 }
 
+// JSON kinds seen per key, as bits, so a batch's key types are known without a second pass.
+const KIND_INTEGER = 1;
+const KIND_FRACTION = 2;
+const KIND_STRING = 4;
+const KIND_BOOLEAN = 8;
+const KIND_NULL = 16;
+const KIND_OBJECT = 32;
+const KIND_ARRAY = 64;
+
+/** What a batch's values of one key (or nested field, or list element) looked like. */
+export interface ValueShape {
+  kinds: number;
+  /** Object values: the shape of each field seen. */
+  fields?: Map<string, ValueShape>;
+  /** Array values: the shape of every element seen. */
+  element?: ValueShape;
+}
+
+/** Ors the kind of `value` into `shape`, descending into objects and arrays. */
+function noteValue(shape: ValueShape, value: unknown): void {
+  switch (typeof value) {
+    case 'number':
+      shape.kinds |= Number.isInteger(value) ? KIND_INTEGER : KIND_FRACTION;
+      return;
+    case 'string':
+      shape.kinds |= KIND_STRING;
+      return;
+    case 'boolean':
+      shape.kinds |= KIND_BOOLEAN;
+      return;
+  }
+  if (value === null || typeof value !== 'object') {
+    shape.kinds |= KIND_NULL;
+  } else if (Array.isArray(value)) {
+    shape.kinds |= KIND_ARRAY;
+    const element = (shape.element ??= { kinds: 0 });
+    for (const item of value) noteValue(element, item);
+  } else {
+    shape.kinds |= KIND_OBJECT;
+    noteFields((shape.fields ??= new Map()), value as Record<string, unknown>);
+  }
+}
+
+/** Notes every top-level value of `record` under its key. */
+function noteFields(fields: Map<string, ValueShape>, record: Record<string, unknown>): void {
+  for (const key in record) {
+    let shape = fields.get(key);
+    if (shape === undefined) fields.set(key, (shape = { kinds: 0 }));
+    noteValue(shape, record[key]);
+  }
+}
+
+const quoteField = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * The DuckDB type of a shape, as DuckDB's JSON detection would see it: integers only
+ * BIGINT, any fraction DOUBLE, objects STRUCT, arrays LIST; only nulls NULL; mixed kinds,
+ * empty objects and empty arrays JSON (which the lake inspects itself).
+ */
+function shapeType(shape: ValueShape): string {
+  switch (shape.kinds & ~KIND_NULL) {
+    case 0: return 'NULL';
+    case KIND_INTEGER: return 'BIGINT';
+    case KIND_FRACTION: case KIND_INTEGER | KIND_FRACTION: return 'DOUBLE';
+    case KIND_STRING: return 'VARCHAR';
+    case KIND_BOOLEAN: return 'BOOLEAN';
+    case KIND_OBJECT:
+      if (!shape.fields || shape.fields.size === 0) return 'JSON';
+      return `STRUCT(${[...shape.fields].map(([name, field]) => `${quoteField(name)} ${shapeType(field)}`).join(', ')})`;
+    case KIND_ARRAY: {
+      const element = shape.element && shape.element.kinds !== 0 ? shapeType(shape.element) : 'JSON';
+      return `${element === 'NULL' ? 'JSON' : element}[]`;
+    }
+    default: return 'JSON';
+  }
+}
+
+/** The DuckDB type of every top-level key of a batch's records (see `RoutedTable.columns`). */
+export function columnTypesOf(fields: Map<string, ValueShape>): Record<string, string> {
+  const types: Record<string, string> = {};
+  for (const [key, shape] of fields) types[key] = shapeType(shape);
+  return types;
+}
+
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
 
@@ -63,6 +147,7 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
   const failures: RecordFailure[] = [];
   let dropped = 0;
   const lists = new Map<string, number[]>();
+  const shapes = new Map<string, Map<string, ValueShape>>();
   const rewritten = new Map<number, Buffer>();
   const breaks = [...positionsOf(data, NEWLINE), ...positionsOf(data, CARRIAGE_RETURN)].sort((a, b) => a - b);
   let nextBreak = 0;
@@ -105,8 +190,13 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
       rewritten.set(i, Buffer.from(JSON.stringify(decoded.value)));
     }
     let list = lists.get(route.table);
-    if (!list) lists.set(route.table, (list = []));
+    let fields = shapes.get(route.table);
+    if (!list || !fields) {
+      lists.set(route.table, (list = []));
+      shapes.set(route.table, (fields = new Map()));
+    }
     list.push(i);
+    noteFields(fields, decoded.value);
   }
 
   const tables: RoutedTable[] = [];
@@ -123,7 +213,7 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
     }
     const path = join(ctx.outDir, `${table.replace(/[^A-Za-z0-9_.-]/g, '_')}.ndjson`);
     writeFileSync(path, out);
-    tables.push({ table, path, count: list.length, indices: Int32Array.from(list) });
+    tables.push({ table, path, count: list.length, indices: Int32Array.from(list), columns: columnTypesOf(shapes.get(table)!) });
   }
   return { tables, failures, dropped };
 }

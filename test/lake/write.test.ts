@@ -205,6 +205,37 @@ describe('large NDJSON batches', () => {
   });
 });
 
+describe('column hints', () => {
+  test('a hinted batch loads by the hint; a fraction hinted for a BIGINT column is refused; new keys are still detected', async () => {
+    const t = tempDir();
+    const dir = tempDir();
+    const file = (name: string, rows: unknown[]) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      return f;
+    };
+    const opts: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' };
+    await lake.write(t, { kind: 'ndjson', path: file('a', [{ id: 'a', seq: 1, qty: 1, at: '2024-01-02T03:04:05Z' }]) }, opts);
+    const hint = { id: 'VARCHAR', seq: 'BIGINT', qty: 'BIGINT', at: 'VARCHAR' };
+    const r = await lake.write(t, { kind: 'ndjson', path: file('b', [{ id: 'a', seq: 2, qty: 5, at: '2024-01-03T00:00:00Z' }, { id: 'b', seq: 1, qty: null }]), rowCount: 2, columns: hint }, opts);
+    expect([r.rowsIn, r.rowsInserted, r.rowsUpdated]).toEqual([2, 1, 1]);
+    expect(sortBy(await lake.scan(t), 'id')).toEqual([
+      { id: 'a', seq: 2, qty: 5, at: '2024-01-03T00:00:00.000Z' },
+      { id: 'b', seq: 1, qty: null, at: null },
+    ]);
+    const bad = await lake.write(t, { kind: 'ndjson', path: file('c', [{ id: 'c', seq: 1, qty: 1.5 }]), columns: { id: 'VARCHAR', seq: 'BIGINT', qty: 'DOUBLE' } }, opts).catch((e) => e);
+    expect(bad).toBeInstanceOf(SchemaMismatchError);
+    expect(bad.message).toMatch(/qty/);
+    await lake.write(t, { kind: 'ndjson', path: file('s', [{ id: 's', seq: 1, ship: { city: 'X' } }]) }, opts);
+    const nested = { id: 'VARCHAR', seq: 'BIGINT', ship: 'STRUCT("city" BIGINT)' };
+    const badNested = await lake.write(t, { kind: 'ndjson', path: file('s2', [{ id: 's', seq: 2, ship: { city: 5 } }]), columns: nested }, opts).catch((e) => e);
+    expect(badNested).toBeInstanceOf(SchemaMismatchError);
+    // A key the table lacks: the hint cannot type it, detection does (a timestamp here).
+    await lake.write(t, { kind: 'ndjson', path: file('d', [{ id: 'd', seq: 1, due: '2024-05-06T07:08:09Z' }]), columns: { id: 'VARCHAR', seq: 'BIGINT', due: 'VARCHAR' } }, opts);
+    expect((await lake.columns(t)).find((c) => c.name === 'due')?.type).toBe('TIMESTAMPTZ');
+  });
+});
+
 describe('layout', () => {
   test('partitioned upsert rewrites only the touched partition; folders are Hive-escaped', async () => {
     const t = tempDir();

@@ -83,6 +83,22 @@ describe('transformBatch', () => {
     const lines = readFileSync(byTable.orders!.path, 'utf8').split('\n');
     // Raw bytes are kept as they came (spacing included); a multi-line value becomes one line.
     expect(lines).toEqual([values[0]!.toString(), '{"event_type":"order","id":"o2","seq":3}', values[7]!.toString(), '']);
+    // The hint types every key of the table's own records (failed records do not count).
+    expect(byTable.orders!.columns).toEqual({ event_type: 'VARCHAR', id: 'VARCHAR', seq: 'BIGINT', amount: 'DOUBLE' });
+    expect(byTable.clicks!.columns).toEqual({ event_type: 'VARCHAR', id: 'VARCHAR' });
+  });
+
+  it('hints mixed kinds as JSON, null-only keys as NULL, objects as STRUCT and arrays as lists', () => {
+    const values = [
+      '{"event_type":"order","id":"o1","seq":1,"v":1,"n":null,"ship":{"city":"A","zip":1}}',
+      '{"event_type":"order","id":"o2","seq":2,"v":"x","ship":{"city":"B","zip":1.5,"note":null}}',
+      '{"event_type":"click","id":"c1","tags":["a"],"e":[],"o":{}}',
+      '{"event_type":"click","id":"c2","tags":[]}',
+    ];
+    const out = transformBatch(packValues(values.map((v) => Buffer.from(v))), { routing, tables: { orders, clicks }, outDir: join(dir, 'b3') });
+    const byTable = Object.fromEntries(out.tables.map((t) => [t.table, t]));
+    expect(byTable.orders!.columns).toEqual({ event_type: 'VARCHAR', id: 'VARCHAR', seq: 'BIGINT', v: 'JSON', n: 'NULL', ship: 'STRUCT("city" VARCHAR, "zip" DOUBLE, "note" NULL)' });
+    expect(byTable.clicks!.columns).toEqual({ event_type: 'VARCHAR', id: 'VARCHAR', tags: 'VARCHAR[]', e: 'JSON[]', o: 'JSON' });
   });
 
   it('counts unmatched records as dropped under unmatched: drop', () => {
