@@ -6,7 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Conn } from './duck.js';
-import type { AddAction } from './log.js';
+import { resolveDataPath, type AddAction } from './log.js';
+import { rememberFileColumns } from './read.js';
 import { partitionValueSql, quoteIdent, quoteLiteral, type DuckType } from './schema.js';
 
 /** Default target data-file size (bytes) when the table sets no `delta.targetFileSize`. */
@@ -99,8 +100,10 @@ export async function writeDataFiles(c: Conn, req: WriteFilesRequest): Promise<A
         continue;
       }
       const relative = rel === '' ? path.basename(file) : `${rel}/${path.basename(file)}`;
+      const addPath = encodeAddPath(relative);
+      rememberFileColumns(resolveDataPath(req.tablePath, addPath), dataColumns.map((col) => col.name));
       adds.push({
-        path: encodeAddPath(relative),
+        path: addPath,
         partitionValues: tuple,
         size: Number(w.file_size_bytes),
         modificationTime: now,

@@ -69,53 +69,63 @@ export async function prepareSource(c: Conn, batch: string, dataColumns: TypedCo
     order = 'rowid ASC';
     where = ` WHERE ${q(spec.sequenceBy!)} IS NOT NULL`;
   }
+  // The window runs over the key, sequence and row id only; the winners' full rows are then
+  // picked by row id (sorting every column through the window costs far more).
   await c.run(
-    `CREATE TEMP TABLE src AS SELECT * EXCLUDE (__lake_rn) FROM (
-       SELECT ${cols}, rowid AS __lake_ord, ${deleteExpr(spec)} AS __lake_delete,
-              row_number() OVER (PARTITION BY ${partition} ORDER BY ${order}) AS __lake_rn
-       FROM ${q(batch)}${where}) WHERE __lake_rn = 1`,
+    `CREATE TEMP TABLE src AS SELECT ${cols}, rowid AS __lake_ord, ${deleteExpr(spec)} AS __lake_delete FROM ${q(batch)}
+     WHERE rowid IN (SELECT __lake_r FROM (
+       SELECT rowid AS __lake_r, row_number() OVER (PARTITION BY ${partition} ORDER BY ${order}) AS __lake_rn FROM ${q(batch)}${where}
+     ) WHERE __lake_rn = 1)`,
   );
 }
 
 /**
  * Materialises the candidate rows as `tgt` with every final column (NULL where the old
- * schema lacks it), the file each row came from and a row number.
+ * schema lacks it), the file each row came from and a row number. With `holdingKeys`, only
+ * the rows of files that hold one of `src`'s keys: a file whose key range merely overlaps
+ * the batch costs a scan of its key columns (projection pushdown), not a full read.
  */
-export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>): Promise<void> {
+export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>, holdingKeys?: string[]): Promise<void> {
   const select = columns
     .map((col) => (oldColumns.has(col.name.toLowerCase()) ? q(col.name) : `CAST(NULL AS ${renderDuckType(col.type)}) AS ${q(col.name)}`))
     .join(', ');
-  await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}, row_number() OVER () AS __lake_trow FROM ${relation}`);
+  const holding = holdingKeys
+    ? ` WHERE ${FILE_COLUMN} IN (SELECT t.${FILE_COLUMN} FROM ${relation} AS t WHERE EXISTS (SELECT 1 FROM src s WHERE ${keysMatch(holdingKeys, 't', 's')}))`
+    : '';
+  await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}, row_number() OVER () AS __lake_trow FROM ${relation}${holding}`);
 }
 
-/** Upsert `src` into `tgt`. */
+/** Upsert `src` into `tgt`: three statements (matches, output rows, counts and files). */
 export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec): Promise<MergeOutcome> {
   const seq = spec.sequenceBy ? q(spec.sequenceBy) : undefined;
   const wins = seq ? `coalesce(s.${seq} > t.${seq} OR (t.${seq} IS NULL AND s.${seq} IS NOT NULL), false)` : 'true';
+  // A batch record replaces only when it beats every stored row of its key (swins).
   await c.run(
-    `CREATE TEMP TABLE hit AS SELECT s.__lake_ord AS srow, t.__lake_trow AS trow, t.${FILE_COLUMN} AS file, s.__lake_delete AS del, ${wins} AS wins
-     FROM src s JOIN tgt t ON ${keysMatch(spec.mergeKeys, 's', 't')}`,
+    `CREATE TEMP TABLE hit AS SELECT srow, trow, file, del, bool_and(wins) OVER (PARTITION BY srow) AS swins FROM (
+       SELECT s.__lake_ord AS srow, t.__lake_trow AS trow, t.${FILE_COLUMN} AS file, s.__lake_delete AS del, ${wins} AS wins
+       FROM src s JOIN tgt t ON ${keysMatch(spec.mergeKeys, 's', 't')})`,
   );
-  await c.run(`CREATE TEMP TABLE sres AS SELECT srow, bool_and(wins) AS wins FROM hit GROUP BY srow`);
-  await c.run(`CREATE TEMP TABLE replaced AS SELECT DISTINCT h.trow, h.file, h.del FROM hit h JOIN sres r USING (srow) WHERE r.wins`);
   const cols = list(columns.map((d) => d.name));
-  const files = (await c.json(`SELECT DISTINCT file FROM replaced`)).map((r) => String(r.file));
-  // Kept rows of rewritten files (none when nothing is replaced), then the winning records.
-  const kept = files.length > 0
-    ? `SELECT ${cols} FROM tgt WHERE ${FILE_COLUMN} IN (SELECT file FROM replaced) AND __lake_trow NOT IN (SELECT trow FROM replaced) UNION ALL `
-    : '';
-  await c.run(`CREATE TEMP TABLE "out" AS ${kept}SELECT ${cols} FROM src WHERE NOT __lake_delete AND __lake_ord NOT IN (SELECT srow FROM sres WHERE NOT wins)`);
-  const [counts] = await c.json(
-    `SELECT count(*) FILTER (WHERE NOT s.__lake_delete AND r.srow IS NULL) AS inserted,
-            count(*) FILTER (WHERE NOT s.__lake_delete AND r.wins) AS updated
-     FROM src s LEFT JOIN sres r ON s.__lake_ord = r.srow`,
+  // Kept rows of rewritten files (files holding a replaced row), then the winning records.
+  await c.run(
+    `CREATE TEMP TABLE "out" AS
+       SELECT ${cols} FROM tgt WHERE ${FILE_COLUMN} IN (SELECT file FROM hit WHERE swins) AND __lake_trow NOT IN (SELECT trow FROM hit WHERE swins)
+       UNION ALL
+       SELECT ${cols} FROM src WHERE NOT __lake_delete AND __lake_ord NOT IN (SELECT srow FROM hit WHERE NOT swins)`,
+  );
+  const [summary] = await c.json(
+    `SELECT (SELECT CAST(to_json(coalesce(list(DISTINCT file), [])) AS VARCHAR) FROM hit WHERE swins) AS files,
+            (SELECT count(DISTINCT trow) FROM hit WHERE swins AND del) AS deleted,
+            count(*) FILTER (WHERE NOT s.__lake_delete AND r.srow IS NULL) AS inserted,
+            count(*) FILTER (WHERE NOT s.__lake_delete AND r.swins) AS updated
+     FROM src s LEFT JOIN (SELECT DISTINCT srow, swins FROM hit) r ON s.__lake_ord = r.srow`,
   );
   return {
     out: 'out',
-    rewrittenFiles: files,
-    inserted: Number(counts!.inserted),
-    updated: Number(counts!.updated),
-    deleted: files.length > 0 ? await count(c, `SELECT count(DISTINCT trow) AS n FROM replaced WHERE del`) : 0,
+    rewrittenFiles: (JSON.parse(String(summary!.files)) as string[]).map(String),
+    inserted: Number(summary!.inserted),
+    updated: Number(summary!.updated),
+    deleted: Number(summary!.deleted),
   };
 }
 

@@ -19,6 +19,31 @@ export interface ScanOptions {
   withFile?: boolean;
 }
 
+/**
+ * Column names (lower case) of data files this process wrote, by resolved path. Data files
+ * never change, so the footer read that tells a scan which columns a file holds can be
+ * skipped for them; files written elsewhere are still described by DuckDB.
+ */
+const fileColumns = new Map<string, string[]>();
+const FILE_COLUMNS_LIMIT = 100_000;
+
+/** Records the columns of a data file just written (see {@link scanRelation}). */
+export function rememberFileColumns(resolvedPath: string, columns: string[]): void {
+  if (fileColumns.size >= FILE_COLUMNS_LIMIT) fileColumns.clear();
+  fileColumns.set(resolvedPath, columns.map((c) => c.toLowerCase()));
+}
+
+/** The union of the files' columns (lower case) when every file is known, else undefined. */
+function knownColumnsOf(paths: string[]): Set<string> | undefined {
+  const present = new Set<string>();
+  for (const p of paths) {
+    const columns = fileColumns.get(p);
+    if (!columns) return undefined;
+    for (const c of columns) present.add(c);
+  }
+  return present;
+}
+
 /** Schema columns with their DuckDB types. */
 export function schemaColumns(state: TableState): { name: string; type: DuckType }[] {
   return state.schema.map((f) => ({ name: f.name, type: deltaToDuck(f.type) }));
@@ -46,8 +71,7 @@ export async function scanRelation(c: Conn, state: TableState, opts: ScanOptions
   }
   const paths = files.map((f) => resolveDataPath(state.path, f.add.path));
   const reader = `read_parquet([${paths.map(quoteLiteral).join(', ')}], union_by_name=true, hive_partitioning=false, filename=${quoteLiteral(FILE_COLUMN)})`;
-  const described = await c.json(`DESCRIBE SELECT * FROM ${reader}`);
-  const present = new Set(described.map((r) => String(r.column_name).toLowerCase()));
+  const present = knownColumnsOf(paths) ?? new Set((await c.json(`DESCRIBE SELECT * FROM ${reader}`)).map((r) => String(r.column_name).toLowerCase()));
   const partIndex = new Map(partitionColumns.map((p, i) => [p.toLowerCase(), i]));
   const projection = columns.map((col) => {
     const pi = partIndex.get(col.name.toLowerCase());
