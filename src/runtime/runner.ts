@@ -6,7 +6,6 @@
  * before its offsets file, so nothing is half-done).
  */
 import { mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PipelineError, SourceError } from '../errors.js';
@@ -76,8 +75,10 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
   const lockServer = new TableLockServer();
   const failpointCounter = createFailpointCounter();
   const decodeThreads = decodeThreadsFromEnv();
-  const cores = availableParallelism();
-  const duckdbThreads = Number(process.env.PIPELINE_DUCKDB_THREADS) || Math.max(1, Math.min(4, Math.floor(cores / streamCount)));
+  // One thread per stream's DuckDB unless set: a batch's table merges already run
+  // concurrently (each on its own connection), and for batch-sized statements DuckDB's
+  // extra threads cost more CPU in coordination than they save.
+  const duckdbThreads = Number(process.env.PIPELINE_DUCKDB_THREADS) || 1;
   const duckdbMemoryLimit = process.env.PIPELINE_DUCKDB_MEMORY ?? '2GB';
   const progress = new ProgressReporter(summary, opts.tty);
   const workers: Worker[] = [];

@@ -137,7 +137,7 @@ export class BatchProcessor {
       if (diverted[part.table] === undefined) {
         try {
           const started = performance.now();
-          const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, { kind: 'ndjson', path: part.path, rowCount: part.count }, txn));
+          const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, { kind: 'ndjson', path: part.path, rowCount: part.count, ...(part.columns ? { columns: part.columns } : {}) }, txn));
           tableStats[part.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: result.rowsDeleted };
           versions[part.table] = result.version;
           log.debug({ table: part.table, status: result.status, rows: part.count, version: result.version, ms: Math.round(performance.now() - started) }, 'table committed');
