@@ -10,12 +10,13 @@ export type DecodeResult = { ok: true; value: Record<string, unknown> } | { ok: 
 
 /**
  * Decodes `buf[start, end)` as a JSON object. Cheap on the common path: the UTF-8 check runs
- * only when the decoded text holds U+FFFD (which invalid bytes turn into).
+ * only when the decoded text holds U+FFFD (which invalid bytes turn into), and not at all
+ * when the caller knows the bytes are valid UTF-8 (`knownUtf8`, e.g. checked once per batch).
  */
-export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length): DecodeResult {
+export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownUtf8 = false): DecodeResult {
   if (end <= start) return { ok: false, error: 'empty value' };
   const text = buf.toString('utf8', start, end);
-  if (text.includes('\uFFFD') && !isUtf8(buf.subarray(start, end))) {
+  if (!knownUtf8 && text.includes('\uFFFD') && !isUtf8(buf.subarray(start, end))) {
     return { ok: false, error: 'value is not valid UTF-8' };
   }
   let value: unknown;

@@ -8,6 +8,7 @@
  * holds a line break (pretty-printed JSON) is re-serialised, because NDJSON needs one object
  * per line.
  */
+import { isUtf8 } from 'node:buffer';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJsonValue } from '../operators/decode-json.js';
@@ -151,6 +152,8 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
   const rewritten = new Map<number, Buffer>();
   const breaks = [...positionsOf(data, NEWLINE), ...positionsOf(data, CARRIAGE_RETURN)].sort((a, b) => a - b);
   let nextBreak = 0;
+  // One native check over the whole batch spares the per-record scan for U+FFFD.
+  const batchIsUtf8 = isUtf8(data);
   const compiled = new Map<string, CompiledRules>();
   for (const [table, rules] of Object.entries(ctx.tables)) compiled.set(table, compileRules(rules));
 
@@ -162,7 +165,7 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
       failures.push({ index: i, stage: 'decode', error: 'value is null (tombstone)' });
       continue;
     }
-    const decoded = decodeJsonValue(data, start, end);
+    const decoded = decodeJsonValue(data, start, end, batchIsUtf8);
     if (!decoded.ok) {
       failures.push({ index: i, stage: 'decode', error: decoded.error });
       continue;
