@@ -11,7 +11,7 @@ import { resolveDataPath } from './log.js';
 import { partitionValueSql, quoteIdent, quoteLiteral, type DuckType } from './schema.js';
 import type { LiveFile } from './snapshot.js';
 
-type Comparable = bigint | number | string | Buffer;
+type Comparable = bigint | number | string;
 type Kind = 'int' | 'float' | 'string' | 'date' | 'timestamp';
 
 /** What is known about the batch's keys, enough to test any file (and later winners' files). */
@@ -48,8 +48,25 @@ function kindOf(t: DuckType): Kind | undefined {
   }
 }
 
+/**
+ * Text in UTF-8 byte order, which is code point order (the order of Parquet string stats).
+ * JavaScript's `<` compares UTF-16 units, which differs only where a surrogate (a code point
+ * past U+FFFF) meets U+E000..U+FFFF: those two ranges swap places.
+ */
+function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length - b.length;
+  const x = a.charCodeAt(i);
+  const y = b.charCodeAt(i);
+  const rank = (u: number) => (u >= 0xd800 && u <= 0xdfff ? u + 0x2000 : u >= 0xe000 ? u - 0x800 : u);
+  return rank(x) - rank(y);
+}
+
 function compare(a: Comparable, b: Comparable): number {
-  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return Buffer.compare(a, b);
+  if (typeof a === 'string' && typeof b === 'string') return compareText(a, b);
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -59,7 +76,7 @@ function fromDuck(v: DuckDBValue, kind: Kind): Comparable | undefined {
   switch (kind) {
     case 'int': return typeof v === 'bigint' ? v : BigInt(v as number);
     case 'float': return Number(v);
-    case 'string': return Buffer.from(String(v), 'utf8');
+    case 'string': return String(v);
     case 'date': return v instanceof DuckDBDateValue ? v.toString() : String(v);
     case 'timestamp':
       return v instanceof DuckDBTimestampTZValue || v instanceof DuckDBTimestampValue ? v.micros : undefined;
@@ -79,7 +96,7 @@ function fromStat(v: unknown, kind: Kind, isMax: boolean): Comparable | undefine
       // String stats are cut to a 32-character prefix: a cut max ends with the tie-breaker
       // (still an upper bound); a 32-character max without it may be a bare prefix (no bound).
       if (isMax && !v.endsWith(STRING_STAT_TIE_BREAKER) && Array.from(v).length >= STRING_STAT_PREFIX) return undefined;
-      return Buffer.from(v, 'utf8');
+      return v;
     }
     case 'date': return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : undefined;
     case 'timestamp': {
@@ -118,13 +135,19 @@ export async function buildKeyFilter(
     const col = columns.find((cd) => cd.name.toLowerCase() === k.toLowerCase());
     const kind = col ? kindOf(col.type) : undefined;
     if (!col || !kind) continue;
-    const distinct = await distinctKeys(c, src, col.name, kind);
+    const sorted = await distinctKeys(c, src, col.name, kind);
     // A NULL key can sit in any file: no range pruning on that column.
-    if (!distinct) continue;
-    const sorted = distinct.sort(compare);
+    if (!sorted) continue;
+    // Usually sorted already (by DuckDB): one linear check instead of a sort.
+    if (!isSorted(sorted)) sorted.sort(compare);
     filter.keys.push({ name: col.name, kind, sorted });
   }
   return filter;
+}
+
+function isSorted(values: Comparable[]): boolean {
+  for (let i = 1; i < values.length; i++) if (compare(values[i - 1]!, values[i]!) > 0) return false;
+  return true;
 }
 
 /**
@@ -136,13 +159,13 @@ async function distinctKeys(c: Conn, src: string, column: string, kind: Kind): P
   const k = quoteIdent(column);
   if (kind === 'int' || kind === 'string') {
     // Integers as text: JSON numbers lose precision past 2^53.
-    const value = kind === 'int' ? `CAST(${k} AS VARCHAR)` : k;
-    const [row] = await c.json(
-      `SELECT count(*) FILTER (WHERE ${k} IS NULL) AS nulls, CAST(to_json(coalesce(list(DISTINCT ${value}) FILTER (WHERE ${k} IS NOT NULL), [])) AS VARCHAR) AS keys FROM ${quoteIdent(src)}`,
-    );
+    // Sorted by DuckDB (integers as numbers, text by bytes), then sent as text.
+    const sorted = `coalesce(list(DISTINCT ${k} ORDER BY ${k}) FILTER (WHERE ${k} IS NOT NULL), [])`;
+    const value = kind === 'int' ? `list_transform(${sorted}, x -> CAST(x AS VARCHAR))` : sorted;
+    const [row] = await c.json(`SELECT count(*) FILTER (WHERE ${k} IS NULL) AS nulls, CAST(to_json(${value}) AS VARCHAR) AS keys FROM ${quoteIdent(src)}`);
     if (Number(row!.nulls) > 0) return undefined;
     const keys = JSON.parse(String(row!.keys)) as string[];
-    return kind === 'int' ? keys.map((v) => BigInt(v)) : keys.map((v) => Buffer.from(v, 'utf8'));
+    return kind === 'int' ? keys.map((v) => BigInt(v)) : keys;
   }
   const rows = await c.values(`SELECT DISTINCT ${k} AS k FROM ${quoteIdent(src)}`);
   const out: Comparable[] = [];

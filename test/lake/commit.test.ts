@@ -67,7 +67,7 @@ describe('mayHoldKeys', () => {
   });
 
   test('strings compare as UTF-8 bytes; a possibly truncated max is no bound', () => {
-    const keys: KeyFilter = { partitionColumns: [], keys: [{ name: 'id', kind: 'string', sorted: [Buffer.from('m')] }] };
+    const keys: KeyFilter = { partitionColumns: [], keys: [{ name: 'id', kind: 'string', sorted: ['m'] }] };
     expect(mayHoldKeys(live(add('f', 'a', 'l')), keys)).toBe(false);
     expect(mayHoldKeys(live(add('f', 'a', 'mz')), keys)).toBe(true);
     expect(mayHoldKeys(live(add('f', 'a', 'l'.repeat(32))), keys)).toBe(true);
@@ -91,11 +91,22 @@ describe('mayHoldKeys', () => {
     });
     const filter = (region: string, id: bigint): KeyFilter => ({
       partitionColumns: [],
-      keys: [{ name: 'region', kind: 'string', sorted: [Buffer.from(region)] }, { name: 'id', kind: 'int', sorted: [id] }],
+      keys: [{ name: 'region', kind: 'string', sorted: [region] }, { name: 'id', kind: 'int', sorted: [id] }],
     });
     expect(mayHoldKeys(file, filter('a', 5n))).toBe(true);
     expect(mayHoldKeys(file, filter('c', 5n))).toBe(false);
     expect(mayHoldKeys(file, filter('a', 500n))).toBe(false);
+  });
+
+  test('text keys compare in code point order (Parquet stats order), not UTF-16 order', () => {
+    const file = live({
+      path: 'f', partitionValues: {}, size: 1, modificationTime: 0, dataChange: true,
+      stats: JSON.stringify({ numRecords: 2, minValues: { id: '\uE000' }, maxValues: { id: '\u{10000}' } }),
+    });
+    const filter = (id: string): KeyFilter => ({ partitionColumns: [], keys: [{ name: 'id', kind: 'string', sorted: [id] }] });
+    expect(mayHoldKeys(file, filter('\uFFFF'))).toBe(true);
+    expect(mayHoldKeys(file, filter('\u{10001}'))).toBe(false);
+    expect(mayHoldKeys(file, filter('a'))).toBe(false);
   });
 
   test('partition tuples prune when every partition column is a key', () => {
