@@ -81,18 +81,13 @@ export async function prepareSource(c: Conn, batch: string, dataColumns: TypedCo
 
 /**
  * Materialises the candidate rows as `tgt` with every final column (NULL where the old
- * schema lacks it), the file each row came from and a row number. With `holdingKeys`, only
- * the rows of files that hold one of `src`'s keys: a file whose key range merely overlaps
- * the batch costs a scan of its key columns (projection pushdown), not a full read.
+ * schema lacks it), the file each row came from and a row number.
  */
-export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>, holdingKeys?: string[]): Promise<void> {
+export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>): Promise<void> {
   const select = columns
     .map((col) => (oldColumns.has(col.name.toLowerCase()) ? q(col.name) : `CAST(NULL AS ${renderDuckType(col.type)}) AS ${q(col.name)}`))
     .join(', ');
-  const holding = holdingKeys
-    ? ` WHERE ${FILE_COLUMN} IN (SELECT t.${FILE_COLUMN} FROM ${relation} AS t WHERE EXISTS (SELECT 1 FROM src s WHERE ${keysMatch(holdingKeys, 't', 's')}))`
-    : '';
-  await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}, row_number() OVER () AS __lake_trow FROM ${relation}${holding}`);
+  await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}, row_number() OVER () AS __lake_trow FROM ${relation}`);
 }
 
 /** Upsert `src` into `tgt`: three statements (matches, output rows, counts and files). */

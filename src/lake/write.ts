@@ -13,8 +13,8 @@ import { DEFAULT_TARGET_FILE_SIZE, writeDataFiles, type TypedColumn } from './fi
 import { resolveDataPath } from './log.js';
 import { mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_START } from './merge.js';
 import { buildKeyFilter, mayHoldKeys } from './prune.js';
-import { scanRelation, schemaColumns } from './read.js';
-import { columnsToFields, renderDuckType, schemaString } from './schema.js';
+import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
+import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { fileKey, type LiveFile, type TableState } from './snapshot.js';
 import type { BatchInput, WriteOptions } from './types.js';
 
@@ -59,6 +59,20 @@ function requireColumns(tablePath: string, columns: TypedColumn[], names: string
       });
     }
   }
+}
+
+/**
+ * Narrows the stats-pruned candidates to the files that hold at least one of the batch's
+ * keys. Reads only the key columns (projection pushdown), so a candidate whose key range
+ * merely overlaps the batch costs a column scan, not a full read and rewrite.
+ */
+async function filesHoldingKeys(c: Conn, state: TableState, candidates: LiveFile[], mergeKeys: string[]): Promise<LiveFile[]> {
+  if (candidates.length === 0) return candidates;
+  const probe = await scanRelation(c, state, { files: candidates, withFile: true });
+  const match = mergeKeys.map((k) => `t.${quoteIdent(k)} IS NOT DISTINCT FROM s.${quoteIdent(k)}`).join(' AND ');
+  const rows = await c.json(`SELECT DISTINCT t.${FILE_COLUMN} AS f FROM ${probe} AS t WHERE EXISTS (SELECT 1 FROM src s WHERE ${match})`);
+  const holding = new Set(rows.map((r) => String(r.f)));
+  return candidates.filter((f) => holding.has(resolveDataPath(state.path, f.add.path)));
 }
 
 /** Plans a write against `state` (undefined: the table does not exist yet). */
@@ -153,9 +167,9 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     }
     const filter = await buildKeyFilter(c, 'src', opts.mergeKeys!, columns, partitionColumns);
     commit.keyFilter = filter;
-    const candidates = state ? [...state.files.values()].filter((f) => mayHoldKeys(f, filter)) : [];
+    const candidates = state ? await filesHoldingKeys(c, state, [...state.files.values()].filter((f) => mayHoldKeys(f, filter)), opts.mergeKeys!) : [];
     const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true }) : `(SELECT NULL AS __lake_file WHERE false)`;
-    await prepareTarget(c, relation, columns, new Set(known.map((k) => k.name.toLowerCase())), candidates.length > 0 ? opts.mergeKeys! : undefined);
+    await prepareTarget(c, relation, columns, new Set(known.map((k) => k.name.toLowerCase())));
     const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec) : await mergeUpsert(c, columns, spec);
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));
     for (const p of outcome.rewrittenFiles) {
