@@ -54,9 +54,9 @@ export async function steady(opts = { rate: 50_000, seconds: 60, partitions: 128
           if (!line.startsWith('{')) stderr += line + '\n';
           continue;
         }
-        const entry = JSON.parse(line) as { time: number; records: number; replay?: boolean };
+        const entry = JSON.parse(line) as { time: string; records: number };
         committed += entry.records;
-        if (committed >= target && Number.isNaN(caughtUpAt)) caughtUpAt = entry.time;
+        if (committed >= target && Number.isNaN(caughtUpAt)) caughtUpAt = Date.parse(entry.time);
       }
       if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
     });
