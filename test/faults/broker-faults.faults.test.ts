@@ -46,6 +46,16 @@ async function expectExact(dir: string, events: ReturnType<typeof generateEvents
 }
 
 describe.runIf(process.env.PIPELINE_FAULT_SUITE)('broker faults during a run', () => {
+  /*
+   * KNOWN INTERMITTENT HOLE (fails about 2 runs in 5 for the 30 s outage): after the broker
+   * comes back, every record is committed (progress shows lag 0) but the run never exits; a
+   * stream's kafkajs consumer is left rejoining its group ("The group is rebalancing, so a
+   * rejoin is needed" on SyncGroup) and, most likely, `consumer.disconnect()` in
+   * StreamSource.stop (src/runtime/kafka-source.ts) waits on that rejoin forever (kafkajs
+   * cannot disconnect mid-rebalance). Proposed fix: bound the disconnect there
+   * (Promise.race with sessionTimeout + 5 s, then log and move on: the checkpoint is already
+   * committed and the broker expires the member by itself).
+   */
   for (const [topic, downMs, seed] of [['down-short', 5_000, 11], ['down-long', 30_000, 12]] as const) {
     it(`broker down for ${downMs / 1000} s after the first batch commit: the run waits and finishes exactly`, async () => {
       const { dir, events, spec } = await prepare(topic, seed);
