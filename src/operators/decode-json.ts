@@ -28,7 +28,37 @@ export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownU
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, error: `value must be a JSON object (got ${jsonTypeOf(value)})` };
   }
+  // Deep values overflow recursive code downstream (type inference, DuckDB's JSON reader) and
+  // would fail the batch on every replay; only text with enough brackets can be that deep.
+  if (countOpeners(text, MAX_DEPTH + 1) > MAX_DEPTH && depthExceeds(value, MAX_DEPTH)) {
+    return { ok: false, error: `value nests deeper than ${MAX_DEPTH} levels` };
+  }
   return { ok: true, value: value as Record<string, unknown> };
+}
+
+/** Deepest nesting of objects/arrays a record may have. */
+export const MAX_DEPTH = 64;
+
+/** Counts `{` and `[` in `text`, stopping at `limit` (a cheap upper bound on the depth). */
+function countOpeners(text: string, limit: number): number {
+  let n = 0;
+  for (const ch of ['{', '[']) {
+    for (let i = text.indexOf(ch); i !== -1 && n < limit; i = text.indexOf(ch, i + 1)) n++;
+  }
+  return n;
+}
+
+/** True when `value` nests objects/arrays more than `max` levels deep (iterative: no recursion). */
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Object.values(v as object)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 /** The JSON type name of a parsed value, for messages: `string`, `number`, `array`, `null`... */

@@ -3,8 +3,8 @@
  * throughput within 2x of a clean run over the same clean events, and every bad record is in
  * the dead-letter table with its exact reason.
  *
- * Also here: the deeply nested *field* (a routable record whose payload nests 10,000 objects
- * deep), which today stops the stream instead of being dead-lettered (see the test's note).
+ * Also here, alone: the deeply nested *field* (a routable record whose payload nests 10,000
+ * objects deep), dead-lettered by the decoder instead of failing the stream.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ const PARTITIONS = 16;
 const CLEAN = 200_000;
 /** 1 % of the clean count, spread over the kinds that fit the broker many times over. */
 const POISON = CLEAN / 100;
-const SCALE_KINDS: PoisonKind[] = ['truncated', 'invalid-utf8', 'deep-array', 'routing-type', 'merge-key-object'];
+const SCALE_KINDS: PoisonKind[] = ['truncated', 'invalid-utf8', 'deep-array', 'deep-field', 'routing-type', 'merge-key-object'];
 
 let broker: TestBroker;
 const dirs: string[] = [];
@@ -74,14 +74,11 @@ describe.runIf(process.env.PIPELINE_FAULT_SUITE)('poison pills at scale', () => 
   });
 
   /*
-   * KNOWN HOLE (expected to fail until fixed; then drop `.fails`): a routable record with a
-   * field nested 10,000 objects deep passes decode, route and validate, then overflows the
-   * stack in the lake's type inference (src/lake/schema.ts normalizeDuckType), which fails the
-   * stream with `PIPE_RUN_STREAM Maximum call stack size exceeded`. The batch replays on every
-   * restart, so one record stops the pipeline for good. Proposed fix: decode-json (or
-   * transformBatch) dead-letters values nesting deeper than 64 levels with the reason below.
+   * A routable record with a field nested 10,000 objects deep used to pass decode and then
+   * overflow the stack in type inference, failing the stream on every replay. The decoder now
+   * dead-letters values nesting deeper than 64 levels.
    */
-  it.fails('a record whose field nests 10,000 levels deep is dead-lettered, not fatal', async () => {
+  it('a record whose field nests 10,000 levels deep is dead-lettered, not fatal', async () => {
     const dir = scenarioDir('deep-field');
     dirs.push(dir);
     const clean = [...generateEvents({ count: 500, seed: 5, malformedRate: 0, unknownRate: 0 })];
