@@ -95,7 +95,14 @@ export class StreamSource {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
-    this.seekAll();
+    // Usually the GROUP_JOIN handler has positioned the consumer already. When the first join
+    // failed (e.g. a JoinGroup error) and kafkajs retries in the background, there is no group
+    // to seek yet: the handler will seek once the retry joins.
+    try {
+      this.seekAll();
+    } catch (err) {
+      logger.debug({ err }, 'seek deferred until the group join completes');
+    }
   }
 
   private async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
@@ -162,7 +169,26 @@ export class StreamSource {
     }
   }
 
+  /**
+   * Leaves the group. Bounded: after a broker outage kafkajs can wait forever on a rejoin
+   * while disconnecting, and a finished stream must still exit (its batches are committed;
+   * the broker expires the member after the session timeout).
+   */
   async stop(): Promise<void> {
-    await this.consumer?.disconnect().catch((err) => this.opts.logger.debug({ err }, 'consumer disconnect failed'));
+    if (!this.consumer) return;
+    const limitMs = this.opts.tuning.sessionTimeoutMs + 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), limitMs)));
+    const left = this.consumer.disconnect().then(
+      () => 'ok' as const,
+      (err: unknown) => {
+        this.opts.logger.debug({ err }, 'consumer disconnect failed');
+        return 'ok' as const;
+      },
+    );
+    if ((await Promise.race([left, timedOut])) === 'timeout') {
+      this.opts.logger.warn({ limitMs }, 'consumer did not leave its group in time; exiting anyway (the broker expires the member)');
+    }
+    clearTimeout(timer);
   }
 }

@@ -57,6 +57,14 @@ export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSumm
   }
 }
 
+/**
+ * A stream that reported its end has nothing left to commit; if a client library still holds
+ * its thread open (sockets, retry timers after a broker outage), end the thread.
+ */
+function reapLater(worker: Worker): void {
+  setTimeout(() => void worker.terminate(), 5_000).unref();
+}
+
 async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise<RunSummary> {
   const topic = plan.source.kafka.topic;
   const streamCount = plan.streams.length;
@@ -140,12 +148,14 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
               break;
             case 'done':
               totals.state = msg.reason;
+              reapLater(worker);
               break;
             case 'fatal':
               totals.state = 'failed';
               logger.error({ stream: msg.stream, code: msg.error.code, err: msg.error.message, stack: msg.error.stack }, 'stream failed');
               failure ??= new PipelineError(msg.error.code, `stream ${msg.stream}: ${msg.error.message}`, { hint: msg.error.hint });
               stopAll();
+              reapLater(worker);
               break;
           }
         });

@@ -103,16 +103,11 @@ describe.runIf(process.env.PIPELINE_FAULT_SUITE)('broker faults during a run', (
   });
 
   /*
-   * KNOWN HOLE (expected to fail until fixed; then drop `.fails`): when the first JoinGroup
-   * of a stream's consumer is answered with a retriable error, kafkajs crashes and restarts
-   * the consumer, and `StreamSource.start` (src/runtime/kafka-source.ts) then calls
-   * `seekAll()` on a consumer whose group is not initialised: `consumer.seek` throws
-   * "Consumer group was not initialized, consumer#run must be called first" and the run
-   * fails with PIPE_RUN_STREAM. Proposed fix: drop the `this.seekAll()` after
-   * `consumer.run()` (the GROUP_JOIN handler already seeks on every join), or catch that
-   * error there.
+   * When the first JoinGroup of a stream's consumer is answered with a retriable error,
+   * kafkajs restarts the consumer in the background; the stream must wait for the join (the
+   * GROUP_JOIN handler positions it) instead of seeking on a group that does not exist yet.
    */
-  it.fails('retriable errors on JoinGroup (coordinator loading / not available): the run completes exactly', async () => {
+  it('retriable errors on JoinGroup (coordinator loading / not available): the run completes exactly', async () => {
     const own = await startBroker({ topics: [{ name: 'join-errors', partitions: PARTITIONS }] });
     try {
       const dir = scenarioDir('join-errors');
