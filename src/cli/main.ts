@@ -68,12 +68,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Exit explicitly: a client library's sockets or retry timers (e.g. kafkajs after a failed
+// handshake) must not keep a finished command alive. stdout/stderr are synchronous on Linux
+// pipes, files and terminals, so nothing printed is lost.
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (err) => {
     console.error(err);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );
