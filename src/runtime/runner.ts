@@ -139,6 +139,7 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
             case 'started':
               totals.state = 'running';
               totals.replayedBatchId = msg.replayBatchId;
+              summary.addLost(msg.lost);
               break;
             case 'batch':
               summary.addBatch(msg.stats);

@@ -17,6 +17,8 @@ export interface StartPositionInput {
   startingOffsets: 'earliest' | 'latest';
   failOnDataLoss: boolean;
   logger: Pick<Logger, 'warn'>;
+  /** Called with the records of a partition that retention deleted before they were read (skipped). */
+  onLost?: (partition: number, records: number) => void;
 }
 
 /** Start offset per owned partition; may move a pending replay's `from` past lost data. */
@@ -40,6 +42,7 @@ export function resolveStartPositions(input: StartPositionInput): Map<number, nu
       }
       const skipTo = position < lo ? lo : hi;
       logger.warn({ partition: p, from: position, to: skipTo }, `${what}; skipping ahead (failOnDataLoss: false)`);
+      if (position < lo) input.onLost?.(p, lo - position);
       position = skipTo;
       const range = state.pending?.ranges[String(p)];
       if (range) range[0] = skipTo, range[1] = Math.max(range[1], skipTo);

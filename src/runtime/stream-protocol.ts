@@ -54,7 +54,7 @@ export interface BatchStats {
 
 /** Worker -> main. */
 export type WorkerMessage =
-  | { type: 'started'; stream: number; partitions: number[]; replayBatchId?: number; nextBatchId: number }
+  | { type: 'started'; stream: number; partitions: number[]; replayBatchId?: number; nextBatchId: number; lost: number }
   | { type: 'batch'; stats: BatchStats }
   | { type: 'progress'; stream: number; buffered: number; lag: number }
   | { type: 'done'; stream: number; reason: 'caught-up' | 'stopped' | 'idle' }

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   }
   const low = new Map(data.low);
   const high = new Map(data.high);
+  let lost = 0;
   const positions = resolveStartPositions({
     partitions: data.partitions,
     state,
@@ -78,9 +79,10 @@ async function main(): Promise<void> {
     startingOffsets: plan.source.kafka.startingOffsets,
     failOnDataLoss: plan.source.kafka.failOnDataLoss,
     logger,
+    onLost: (_p, records) => (lost += records),
   });
   if (state.fresh) checkpoint.writeStart(positions);
-  post({ type: 'started', stream: streamIndex, partitions: data.partitions, replayBatchId: state.pending?.batchId, nextBatchId: state.nextBatchId });
+  post({ type: 'started', stream: streamIndex, partitions: data.partitions, replayBatchId: state.pending?.batchId, nextBatchId: state.nextBatchId, lost });
 
   const collector = new BatchCollector<KafkaMessage>({
     partitions: data.partitions,

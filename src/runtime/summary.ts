@@ -42,6 +42,8 @@ export interface RunSummary {
   batches: number;
   deadLettered: number;
   dropped: number;
+  /** Records retention deleted before they were read, skipped under `failOnDataLoss: false`. */
+  lostToRetention: number;
   tables: Record<string, TableTotals>;
   deadLetterTable: string;
   streams: StreamTotals[];
@@ -67,6 +69,7 @@ export class SummaryBuilder {
   private batches = 0;
   private deadLettered = 0;
   private dropped = 0;
+  private lost = 0;
   private decodeMs = 0;
   private commitMs = 0;
   private readonly latency = new LatencyHistogram();
@@ -104,6 +107,11 @@ export class SummaryBuilder {
     }
   }
 
+  /** Counts records skipped because retention deleted them (`failOnDataLoss: false`). */
+  addLost(records: number): void {
+    this.lost += records;
+  }
+
   /** Appends a timeline point (called once a second while the run is live). */
   sample(lag: number, atMs = Date.now()): void {
     this.timeline.push({ atMs, records: this.records, lag });
@@ -122,6 +130,7 @@ export class SummaryBuilder {
       pipeline_records_consumed_total: this.records,
       pipeline_records_dead_lettered_total: this.deadLettered,
       pipeline_records_dropped_total: this.dropped,
+      pipeline_records_lost_total: this.lost,
       pipeline_batches_committed_total: this.batches,
       pipeline_run_duration_seconds: wallTimeMs / 1000,
       pipeline_records_per_second: recordsPerSecond,
@@ -150,6 +159,7 @@ export class SummaryBuilder {
       batches: this.batches,
       deadLettered: this.deadLettered,
       dropped: this.dropped,
+      lostToRetention: this.lost,
       tables: this.tables,
       deadLetterTable: this.deadLetterTable,
       streams: [...this.streams.values()].sort((a, b) => a.stream - b.stream),
@@ -172,7 +182,7 @@ export function formatSummary(s: RunSummary): string {
     const note = t.alreadyCommitted > 0 ? ` (+${t.alreadyCommitted} already committed)` : t.diverted > 0 ? ` (${t.diverted} batches diverted to dead letter)` : '';
     lines.push(`  ${name.padEnd(width)}  ${String(t.rowsIn).padStart(9)}  ${String(t.inserted).padStart(9)}  ${String(t.updated).padStart(9)}  ${String(t.deleted).padStart(8)}  ${t.commits}${note}`);
   }
-  lines.push(`  dead-lettered: ${s.deadLettered} (table ${s.deadLetterTable}), dropped: ${s.dropped}`);
+  lines.push(`  dead-lettered: ${s.deadLettered} (table ${s.deadLetterTable}), dropped: ${s.dropped}${s.lostToRetention ? `, lost to retention (skipped): ${s.lostToRetention}` : ''}`);
   for (const st of s.streams) {
     lines.push(`  stream ${st.stream}: ${st.state}, ${st.partitions.length} partitions, ${st.batches} batches, ${st.records} records${st.replayedBatchId !== undefined ? `, replayed batch ${st.replayedBatchId}` : ''}`);
   }

@@ -88,14 +88,8 @@ describe.runIf(process.env.PIPELINE_FAULT_SUITE)('retention overtakes a stopped 
     recordResult('retention overtakes a stopped pipeline', first.length + FILLERS, check.rowsChecked);
   });
 
-  /*
-   * KNOWN HOLE (expected to fail until fixed; then drop `.fails`): records skipped under
-   * `failOnDataLoss: false` are only logged, not counted. Proposed fix: resolveStartPositions
-   * (src/runtime/start-positions.ts) returns the skipped count per partition; the worker sends
-   * it with `started`, and RunSummary gains `skippedByRetention` plus the metric
-   * `pipeline_records_lost_total`.
-   */
-  it.fails('the summary counts the records skipped because retention deleted them', () => {
+  /* Skipping ahead is never silent: the summary counts what retention took. */
+  it('the summary counts the records skipped because retention deleted them', () => {
     expect(skipRun).toBeDefined();
     const skipped = FILLERS - survivors.length;
     expect(skipRun!.summary?.metrics?.pipeline_records_lost_total).toBe(skipped);

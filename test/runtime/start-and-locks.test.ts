@@ -29,8 +29,10 @@ describe('start positions', () => {
     const base = { partitions: [0], low, high, logger: quiet, startingOffsets: 'earliest' as const };
     expect(() => resolveStartPositions({ ...base, failOnDataLoss: true, state: lost() })).toThrow(/offsets 2\.\.4 of partition 0 were deleted by retention/);
     const s = lost();
-    expect([...resolveStartPositions({ ...base, failOnDataLoss: false, state: s })]).toEqual([[0, 5]]);
+    const skipped: [number, number][] = [];
+    expect([...resolveStartPositions({ ...base, failOnDataLoss: false, state: s, onLost: (p, n) => skipped.push([p, n]) })]).toEqual([[0, 5]]);
     expect(s.pending?.ranges['0']).toEqual([5, 9]);
+    expect(skipped).toEqual([[0, 3]]);
   });
 });
 
