@@ -179,8 +179,17 @@ async function main(): Promise<void> {
   post({ type: 'done', stream: streamIndex, reason });
 }
 
+/** Storage failures a user can fix, recognised in OS and DuckDB messages alike. */
+const STORAGE_FAILURES: { pattern: RegExp; code: string; hint: string }[] = [
+  { pattern: /no space left on device|ENOSPC|disk quota exceeded/i, code: 'PIPE_LAKE_DISK_FULL', hint: 'free space where output.path and checkpoint.path live, then run again: nothing was committed half-way, the batch is replayed' },
+  { pattern: /read-only file system|EROFS|permission denied|EACCES|EPERM/i, code: 'PIPE_LAKE_NOT_WRITABLE', hint: 'make output.path and checkpoint.path writable and run again: nothing was committed half-way, the batch is replayed' },
+];
+
 main().catch((err: unknown) => {
   const e = err instanceof Error ? err : new Error(String(err));
-  const code = err instanceof PipelineError ? err.code : 'PIPE_RUN_STREAM';
-  post({ type: 'fatal', stream: data.streamIndex, error: { code, message: e.message, hint: err instanceof PipelineError ? err.hint : undefined, stack: e.stack } });
+  let code = err instanceof PipelineError ? err.code : 'PIPE_RUN_STREAM';
+  let hint = err instanceof PipelineError ? err.hint : undefined;
+  const storage = err instanceof PipelineError ? undefined : STORAGE_FAILURES.find((f) => f.pattern.test(e.message));
+  if (storage) ({ code, hint } = storage);
+  post({ type: 'fatal', stream: data.streamIndex, error: { code, message: e.message, hint, stack: e.stack } });
 });
