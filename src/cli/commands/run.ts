@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from '../main.js';
 import { parseCommandArgs, setOption } from '../args.js';
-import { UsageError } from '../../errors.js';
+import { PipelineError, UsageError } from '../../errors.js';
 import { compilePlan } from '../../planner/compile.js';
 import { LOG_LEVELS, type LogLevel } from '../../runtime/logger.js';
 import { runPipeline } from '../../runtime/runner.js';
@@ -54,6 +54,12 @@ export const command: Command = {
     const spec = loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     const plan = compilePlan(spec);
+    if (plan.source.format !== 'json') {
+      // The spec language already names the formats to come; running one would dead-letter every record.
+      throw new PipelineError('PIPE_RUN_FORMAT', `source.format '${plan.source.format}' cannot be run yet: this runner decodes json records only`, {
+        hint: 'use format: json, or validate/plan the spec without running it',
+      });
+    }
     const summary = await runPipeline(plan, {
       availableNow: values['available-now'] ?? false,
       logLevel,
