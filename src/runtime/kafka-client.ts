@@ -14,6 +14,15 @@ function saslOptions(spec: KafkaSourceSpec): SASLOptions | undefined {
   return { mechanism, username, password } as SASLOptions;
 }
 
+/** The kafkajs level whose lines survive the one-level-lower mapping at the logger's level. */
+function kafkaLogLevel(log: Logger): KafkaLogLevel {
+  if (log.isLevelEnabled('trace')) return KafkaLogLevel.DEBUG;
+  if (log.isLevelEnabled('debug')) return KafkaLogLevel.INFO;
+  if (log.isLevelEnabled('info')) return KafkaLogLevel.WARN;
+  if (log.isLevelEnabled('warn')) return KafkaLogLevel.ERROR;
+  return KafkaLogLevel.NOTHING;
+}
+
 /**
  * A kafkajs client for `spec`; `clientId` defaults to the spec's or `pipeline`. `retries`
  * bounds how long an unreachable cluster is retried (the consumers ride out long outages; the
@@ -30,7 +39,8 @@ export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: st
     requestTimeout: 30_000,
     // Broker outages of tens of seconds are ridden out here rather than failing the run.
     retry: { retries, initialRetryTime: 200, maxRetryTime: 5_000 },
-    logLevel: KafkaLogLevel.DEBUG,
+    // Only what the mapping below can show: kafkajs builds a log entry for every request at DEBUG.
+    logLevel: kafkaLogLevel(log),
     logCreator: () => ({ level, log: entry }) => {
       const { message, ...extra } = entry as { message: string } & Record<string, unknown>;
       delete extra.timestamp;

@@ -44,12 +44,23 @@ export interface BatchProcessorOptions {
 export interface PreparedBatch {
   entry: OffsetsEntry;
   replay: boolean;
-  records: RawRecord[];
+  /** The batch's messages in input order (index = record index of the transform). */
+  messages: KafkaMessage[];
+  /** Partition of each message. */
+  partitions: Int32Array;
+  /** Kafka timestamp (ms) of each message, for the latency histogram. */
+  timestamps: Float64Array;
   routed: Promise<RoutedBatch>;
   stagingDir: string;
   decodeStarted: number;
   /** Set when the decode finished (it may finish long before the batch commits). */
   decodeMs?: number;
+}
+
+/** Record `index` of a prepared batch with its coordinates and raw bytes (for the dead-letter table). */
+function rawRecord(prepared: PreparedBatch, index: number): RawRecord {
+  const m = prepared.messages[index]!;
+  return { partition: prepared.partitions[index]!, offset: Number(m.offset), timestamp: prepared.timestamps[index]!, key: m.key, value: m.value };
 }
 
 /** How many tables of one batch commit at once (DuckDB work overlaps file and log I/O). */
@@ -90,12 +101,18 @@ export class BatchProcessor {
       this.schema ??= await this.readSchema();
       entry = { batchId, appId: this.opts.appId, topic: plan.source.kafka.topic, ranges: batch.ranges, schema: this.schema, createdAt: new Date().toISOString() };
     }
-    const records: RawRecord[] = [];
-    const values: (Buffer | null)[] = [];
-    for (const [partition, messages] of batch.messages) {
-      for (const m of messages) {
-        records.push({ partition, offset: Number(m.offset), timestamp: Number(m.timestamp), key: m.key, value: m.value });
-        values.push(m.value);
+    // Plain arrays of what the batch needs per record: no object per record (GC pressure).
+    const messages: KafkaMessage[] = new Array(batch.count);
+    const partitions = new Int32Array(batch.count);
+    const timestamps = new Float64Array(batch.count);
+    const values: (Buffer | null)[] = new Array(batch.count);
+    let n = 0;
+    for (const [partition, list] of batch.messages) {
+      for (const m of list) {
+        messages[n] = m;
+        partitions[n] = partition;
+        timestamps[n] = Number(m.timestamp);
+        values[n++] = m.value;
       }
     }
     const tables: Record<string, TableRules> = {};
@@ -105,7 +122,7 @@ export class BatchProcessor {
     const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
     const decodeStarted = performance.now();
     const routed = this.opts.decoder.transform(packValues(values), { routing: plan.routing, tables, outDir: stagingDir });
-    const prepared: PreparedBatch = { entry, replay: pending !== undefined, records, routed, stagingDir, decodeStarted };
+    const prepared: PreparedBatch = { entry, replay: pending !== undefined, messages, partitions, timestamps, routed, stagingDir, decodeStarted };
     // Awaited in commit(); a failure must not surface as an unhandled rejection meanwhile.
     routed.then(
       () => (prepared.decodeMs = performance.now() - decodeStarted),
@@ -117,7 +134,7 @@ export class BatchProcessor {
   /** Runs a prepared batch to its checkpoint commit. The previous batch must be committed. */
   async commit(prepared: PreparedBatch): Promise<BatchStats> {
     const { plan, checkpoint, appId, lake, locks } = this.opts;
-    const { entry, replay, records } = prepared;
+    const { entry, replay, messages } = prepared;
     const batchId = entry.batchId;
     const log = this.opts.logger.child({ batchId });
     if (!replay) checkpoint.writeOffsets(entry);
@@ -166,7 +183,7 @@ export class BatchProcessor {
     if (failures.length > 0) {
       failures.sort((a, b) => a.index - b.index);
       const ctx = { topic: entry.topic, pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId };
-      const rows = failures.map((f) => deadLetterRow(records[f.index]!, f.stage, f.error, ctx));
+      const rows = failures.map((f) => deadLetterRow(rawRecord(prepared, f.index), f.stage, f.error, ctx));
       const result = await locks.withLock(plan.deadLetter.path, () => writeDeadLetters(lake, plan.deadLetter.path, rows, txn));
       tableStats[plan.deadLetter.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: 0, deleted: 0 };
       versions[plan.deadLetter.table] = result.version;
@@ -178,11 +195,11 @@ export class BatchProcessor {
     checkpoint.writeCommit({
       batchId,
       committedAt: new Date().toISOString(),
-      records: records.length,
+      records: messages.length,
       tables: Object.fromEntries(Object.entries(tableStats).map(([t, s]) => [t, { status: s.status, version: versions[t] ?? -1 }])),
     });
     // Visible in every table from here on; replays carry old timestamps, so they are left out.
-    const latency = replay ? undefined : sampleLatency(records.map((r) => r.timestamp), Date.now());
+    const latency = replay ? undefined : sampleLatency(prepared.timestamps, Date.now());
     rmSync(prepared.stagingDir, { recursive: true, force: true });
     checkpoint.prune(batchId);
     this.schema = await this.readSchema();
@@ -191,7 +208,7 @@ export class BatchProcessor {
       stream: this.opts.streamIndex,
       batchId,
       replay,
-      records: records.length,
+      records: messages.length,
       deadLettered: failures.length,
       dropped: routed.dropped,
       tables: tableStats,
