@@ -32,7 +32,7 @@ export interface MergeSpec {
 
 /** The outcome of a merge: rows to write, files to remove, counts. */
 export interface MergeOutcome {
-  /** Temp table with the rows to write (final table columns). */
+  /** Temp table or view with the rows to write (final table columns). */
   out: string;
   /** Resolved paths of the files `out` replaces. */
   rewrittenFiles: string[];
@@ -102,8 +102,9 @@ export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSp
   );
   const cols = list(columns.map((d) => d.name));
   // Kept rows of rewritten files (files holding a replaced row), then the winning records.
+  // A view: the file writer streams it once instead of a copy being materialised first.
   await c.run(
-    `CREATE TEMP TABLE "out" AS
+    `CREATE TEMP VIEW "out" AS
        SELECT ${cols} FROM tgt WHERE ${FILE_COLUMN} IN (SELECT file FROM hit WHERE swins) AND __lake_trow NOT IN (SELECT trow FROM hit WHERE swins)
        UNION ALL
        SELECT ${cols} FROM src WHERE NOT __lake_delete AND __lake_ord NOT IN (SELECT srow FROM hit WHERE NOT swins)`,

@@ -67,12 +67,31 @@ function requireColumns(tablePath: string, columns: TypedColumn[], names: string
  * merely overlaps the batch costs a column scan, not a full read and rewrite.
  */
 async function filesHoldingKeys(c: Conn, state: TableState, candidates: LiveFile[], mergeKeys: string[]): Promise<LiveFile[]> {
-  if (candidates.length === 0) return candidates;
+  // One candidate is read whole anyway when it holds a key (the common case): no probe.
+  if (candidates.length <= 1) return candidates;
   const probe = await scanRelation(c, state, { files: candidates, withFile: true });
   const match = mergeKeys.map((k) => `t.${quoteIdent(k)} IS NOT DISTINCT FROM s.${quoteIdent(k)}`).join(' AND ');
   const rows = await c.json(`SELECT DISTINCT t.${FILE_COLUMN} AS f FROM ${probe} AS t WHERE EXISTS (SELECT 1 FROM src s WHERE ${match})`);
   const holding = new Set(rows.map((r) => String(r.f)));
   return candidates.filter((f) => holding.has(resolveDataPath(state.path, f.add.path)));
+}
+
+/**
+ * Whether a merge's output surely fits one file: the rows of the files it rewrites plus
+ * `addedRows`, at those files' bytes per row, under half the target size. Unknown row counts
+ * (files without stats) and merges that rewrite nothing answer no.
+ */
+function fitsOneFile(rewritten: LiveFile[], addedRows: number, targetFileSize: number): boolean {
+  let rows = 0;
+  let bytes = 0;
+  for (const f of rewritten) {
+    const n = f.file.stats?.numRecords;
+    if (typeof n !== 'number' || !Number.isFinite(n)) return false;
+    rows += n;
+    bytes += f.add.size;
+  }
+  if (rows === 0) return false;
+  return ((rows + Math.max(0, addedRows)) * bytes) / rows <= targetFileSize / 2;
 }
 
 /** Plans a write against `state` (undefined: the table does not exist yet). */
@@ -182,7 +201,10 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
       throw new LakeError('PIPE_LAKE_APPEND_ONLY', `table ${tablePath} is append-only (delta.appendOnly=true); this merge would rewrite files`);
     }
     await checkConstraints(c, tablePath, `"${outcome.out}"`, schemaForChecks);
-    commit.adds = await writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy, targetFileSize: fileSize });
+    const rewritten = commit.removes.length > 0 ? candidates.filter((f) => outcome.rewrittenFiles.includes(resolveDataPath(tablePath, f.add.path))) : [];
+    // Sorting by the merge keys narrows each file's key range; one output file gains nothing from it.
+    const sortBy = fitsOneFile(rewritten, outcome.inserted - outcome.deleted, fileSize) ? [] : orderBy;
+    commit.adds = await writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy: sortBy, targetFileSize: fileSize });
     plan.rowsInserted = outcome.inserted;
     plan.rowsUpdated = outcome.updated;
     plan.rowsDeleted = outcome.deleted;
