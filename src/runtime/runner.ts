@@ -6,6 +6,7 @@
  * before its offsets file, so nothing is half-done).
  */
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PipelineError, SourceError } from '../errors.js';
@@ -82,7 +83,7 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
 
   const lockServer = new TableLockServer();
   const failpointCounter = createFailpointCounter();
-  const decodeThreads = decodeThreadsFromEnv();
+  const decodeThreads = decodeThreadsFromEnv(streamCount, availableParallelism());
   // One thread per stream's DuckDB unless set: a batch's table merges already run
   // concurrently (each on its own connection), and for batch-sized statements DuckDB's
   // extra threads cost more CPU in coordination than they save.
