@@ -75,7 +75,7 @@ export function timed(cmd: string, args: string[], opts: { env?: NodeJS.ProcessE
       resolve({
         code: code ?? 1,
         wallSeconds: m ? Number(m[1]) : NaN,
-        cpuSeconds: m ? Number(m[2]) + Number(m[3]) : NaN,
+        cpuSeconds: m ? Math.round((Number(m[2]) + Number(m[3])) * 100) / 100 : NaN,
         peakRssMB: m ? Math.round(Number(m[4]) / 1024) : NaN,
         stdout,
         stderr: m ? stderr.slice(0, m.index) : stderr,
