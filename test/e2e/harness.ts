@@ -24,20 +24,30 @@ export interface SpecOptions {
   maxRecordsPerBatch?: number;
   startingOffsets?: 'earliest' | 'latest';
   unmatched?: 'dead_letter' | 'drop';
+  failOnDataLoss?: boolean;
+  /** Where tables go (default `<dir>/lake`). */
+  outputPath?: string;
+  /** Where checkpoints go (default `<outputPath>/_checkpoints`). */
+  checkpointPath?: string;
+  /** Extra YAML lines under `source.kafka:` (indented here). */
+  kafkaExtra?: string[];
+  description?: string;
 }
 
-/** Writes the commerce spec (9 tables, analytics appended) into `dir`; returns its path. */
-export function writeCommerceSpec(dir: string, o: SpecOptions): string {
+/** Writes the commerce spec (9 tables, analytics appended) as `<dir>/<file>`; returns its path. */
+export function writeCommerceSpec(dir: string, o: SpecOptions, file = 'spec.yaml'): string {
+  const output = o.outputPath ?? join(dir, 'lake');
   const tables = COMMERCE_TYPES.map((t) => (t === 'analytics' ? `  ${t}: { mode: append }` : `  ${t}: { mergeKeys: [id], sequenceBy: seq }`)).join('\n');
   const routes = COMMERCE_TYPES.map((t) => `    ${t}: ${t}`).join('\n');
+  const kafka = [...(o.failOnDataLoss === undefined ? [] : [`failOnDataLoss: ${o.failOnDataLoss}`]), ...(o.kafkaExtra ?? [])].map((l) => `    ${l}\n`).join('');
   const text = `apiVersion: pipeline/v1
 name: ${o.name ?? 'e2e'}
-source:
+${o.description ? `description: "${o.description}"\n` : ''}source:
   kafka:
     brokers: ["${o.bootstrap}"]
     topic: ${o.topic}
     startingOffsets: ${o.startingOffsets ?? 'earliest'}
-  format: json
+${kafka}  format: json
 streams: ${o.streams}
 trigger:
   interval: ${o.interval ?? '500ms'}
@@ -52,13 +62,13 @@ ${tables}
 deadLetter:
   table: _dead_letter
 output:
-  path: ${join(dir, 'lake')}
+  path: ${output}
 checkpoint:
-  path: ${join(dir, 'lake', '_checkpoints')}
+  path: ${o.checkpointPath ?? join(output, '_checkpoints')}
 `;
-  const file = join(dir, 'spec.yaml');
-  writeFileSync(file, text);
-  return file;
+  const path = join(dir, file);
+  writeFileSync(path, text);
+  return path;
 }
 
 /** Produces events through the broker's fast path; resolves with the delivered count. */

@@ -4,68 +4,21 @@
  * tables must hold once every event is consumed. Runs go through the built CLI
  * (`node bin/pipeline.js run …`) exactly as users run it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker, type TestBroker } from '../../../src/dev-broker/broker.js';
 import { generateEvents, type GeneratedEvent } from '../../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference, type ReferenceResult } from '../../../src/dev-broker/reference.js';
-import { COMMERCE_TYPES, produce, runAvailableNow, runCli } from '../../e2e/harness.js';
+import { produce, runAvailableNow, runCli, writeCommerceSpec, type SpecOptions } from '../../e2e/harness.js';
 
-/** Spec knobs the fault scenarios need beyond the end-to-end harness's. */
-export interface FaultSpecOptions {
-  name?: string;
-  topic: string;
-  bootstrap: string;
-  streams: number;
-  interval?: string;
-  maxRecordsPerBatch?: number;
-  failOnDataLoss?: boolean;
-  /** Where tables go (default `<dir>/lake`). */
-  outputPath?: string;
-  /** Where checkpoints go (default `<outputPath>/_checkpoints`). */
-  checkpointPath?: string;
-  /** Extra YAML lines appended under `source.kafka:` (indented by the caller's 4 spaces). */
-  kafkaExtra?: string[];
-  description?: string;
-}
-
-/** Writes the commerce spec (9 tables, analytics appended) as `<dir>/<file>`; returns its path. */
-export function writeFaultSpec(dir: string, o: FaultSpecOptions, file = 'spec.yaml'): string {
-  const output = o.outputPath ?? join(dir, 'lake');
-  const tables = COMMERCE_TYPES.map((t) => (t === 'analytics' ? `  ${t}: { mode: append }` : `  ${t}: { mergeKeys: [id], sequenceBy: seq }`)).join('\n');
-  const routes = COMMERCE_TYPES.map((t) => `    ${t}: ${t}`).join('\n');
-  const extra = (o.kafkaExtra ?? []).map((l) => `    ${l}\n`).join('');
-  const text = `apiVersion: pipeline/v1
-name: ${o.name ?? 'faults'}
-${o.description ? `description: "${o.description}"\n` : ''}source:
-  kafka:
-    brokers: ["${o.bootstrap}"]
-    topic: ${o.topic}
-    startingOffsets: earliest
-    failOnDataLoss: ${o.failOnDataLoss ?? true}
-${extra}  format: json
-streams: ${o.streams}
-trigger:
-  interval: ${o.interval ?? '300ms'}
-  maxRecordsPerBatch: ${o.maxRecordsPerBatch ?? 1500}
-routing:
-  field: event_type
-  routes:
-${routes}
-  unmatched: dead_letter
-tables:
-${tables}
-deadLetter:
-  table: _dead_letter
-output:
-  path: ${output}
-checkpoint:
-  path: ${o.checkpointPath ?? join(output, '_checkpoints')}
-`;
-  const path = join(dir, file);
-  writeFileSync(path, text);
-  return path;
+/** The commerce spec with the fault scenarios' defaults (short interval, small batches, failOnDataLoss). */
+export function writeFaultSpec(dir: string, o: SpecOptions, file = 'spec.yaml'): string {
+  return writeCommerceSpec(
+    dir,
+    { ...o, name: o.name ?? 'faults', interval: o.interval ?? '300ms', maxRecordsPerBatch: o.maxRecordsPerBatch ?? 1500, failOnDataLoss: o.failOnDataLoss ?? true },
+    file,
+  );
 }
 
 /** What a scenario starts with. */
