@@ -1,0 +1,47 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeThreadsFromEnv } from '../../src/runtime/decode-pool.js';
+import { packValues } from '../../src/runtime/batch-transform.js';
+import type { RoutingRules, TableRules } from '../../src/operators/api.js';
+import { ROOT } from '../e2e/harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'decode-pool-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('decode threads', () => {
+  it('default to one per stream while streams < cores, else inline; PIPELINE_DECODE_THREADS overrides', () => {
+    expect(decodeThreadsFromEnv(1, 2, {})).toBe(1);
+    expect(decodeThreadsFromEnv(2, 2, {})).toBe(0);
+    expect(decodeThreadsFromEnv(8, 2, {})).toBe(0);
+    expect(decodeThreadsFromEnv(3, 8, {})).toBe(1);
+    expect(decodeThreadsFromEnv(8, 2, { PIPELINE_DECODE_THREADS: '2' })).toBe(2);
+    expect(decodeThreadsFromEnv(1, 2, { PIPELINE_DECODE_THREADS: '0' })).toBe(0);
+    expect(decodeThreadsFromEnv(1, 2, { PIPELINE_DECODE_THREADS: 'many' })).toBe(1);
+  });
+
+  it('route, validate and write the same files inline and on a pool thread', async () => {
+    // The pool thread loads the compiled task file, so this runs the built module (npm test builds first).
+    const built: typeof import('../../src/runtime/decode-pool.js') = await import(join(ROOT, 'dist', 'src', 'runtime', 'decode-pool.js'));
+    const routing: RoutingRules = { field: 'type', routes: { a: 'ta' }, unmatched: 'dead_letter' };
+    const tables: Record<string, TableRules> = { ta: { table: 'ta', mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', columns: { seq: 'BIGINT' } } };
+    const values = ['{"type":"a","id":"1","seq":1}', '{"type":"b","id":"2","seq":1}', 'not json', '{"type":"a","id":"3","seq":"x"}', '{"type":"a","id":"4","seq":2,"n":{"m":1.5}}'];
+    const results = [];
+    for (const threads of [0, 1]) {
+      const decoder = built.createDecoder(threads);
+      try {
+        const outDir = join(dir, `t${threads}`);
+        const routed = await decoder.transform(packValues(values.map((v) => Buffer.from(v))), { routing, tables, outDir });
+        results.push({ ...routed, tables: routed.tables.map((t) => ({ ...t, path: undefined, indices: [...t.indices], text: readFileSync(t.path, 'utf8') })) });
+      } finally {
+        await decoder.close();
+      }
+    }
+    expect(results[1]).toEqual(results[0]);
+    expect(results[0]!.tables).toEqual([
+      expect.objectContaining({ table: 'ta', count: 2, indices: [0, 4], text: `${values[0]}\n${values[4]}\n` }),
+    ]);
+    expect(results[0]!.failures.map((f) => [f.index, f.stage])).toEqual([[1, 'route'], [2, 'decode'], [3, 'validate']]);
+  });
+});
