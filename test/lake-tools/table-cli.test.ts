@@ -170,8 +170,16 @@ describe('pipeline table compact while a writer commits', () => {
       }
     })();
     // Appends of new keys, and every fourth batch an upsert that rewrites files holding old keys.
+    // The first 24 batches race the compactor freely; an upsert that lands while a compaction
+    // runs makes it conflict, so past them each batch waits for one more compaction to commit
+    // (each compaction is a whole CLI process, and a busy machine may let none through otherwise).
     let b = 0;
-    for (; b < 200 && (b < 24 || compacted < 3); b++) {
+    for (; b < 24 || (compacted < 3 && b < 200); b++) {
+      if (b >= 24) {
+        const before = compacted;
+        const deadline = Date.now() + 30_000;
+        while (compacted === before && outcomes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      }
       const rows = b % 4 === 3 ? [1, 7, 13].map((k) => ({ id: (b * k) % (b * 10), v: b })) : Array.from({ length: 10 }, (_, j) => ({ id: b * 10 + j, v: b }));
       const mode = b % 4 === 3 ? 'upsert' : 'append';
       await lake.write(t, { kind: 'rows', rows }, { mode, mergeKeys: ['id'], sequenceBy: 'v', txn: { appId: 'race/0', version: b } });
