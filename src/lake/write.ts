@@ -191,9 +191,11 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     await prepareTarget(c, relation, columns, new Set(known.map((k) => k.name.toLowerCase())));
     const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec) : await mergeUpsert(c, columns, spec);
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));
+    const rewritten: LiveFile[] = [];
     for (const p of outcome.rewrittenFiles) {
       const f = byResolved.get(p) ?? byResolved.get(path.normalize(p));
       if (!f) throw new LakeError('PIPE_LAKE_INTERNAL', `merge rewrote ${p}, which is not a candidate file`);
+      rewritten.push(f);
       commit.removes.push(removeFor(f.add));
       commit.readFiles.add(fileKey(f.add.path));
     }
@@ -201,7 +203,6 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
       throw new LakeError('PIPE_LAKE_APPEND_ONLY', `table ${tablePath} is append-only (delta.appendOnly=true); this merge would rewrite files`);
     }
     await checkConstraints(c, tablePath, `"${outcome.out}"`, schemaForChecks);
-    const rewritten = commit.removes.length > 0 ? candidates.filter((f) => outcome.rewrittenFiles.includes(resolveDataPath(tablePath, f.add.path))) : [];
     // Sorting by the merge keys narrows each file's key range; one output file gains nothing from it.
     const sortBy = fitsOneFile(rewritten, outcome.inserted - outcome.deleted, fileSize) ? [] : orderBy;
     commit.adds = await writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy: sortBy, targetFileSize: fileSize });
