@@ -14,6 +14,8 @@
  *   A record whose sequence is null or missing only fills an absent key. Numbers compare
  *   numerically, anything else as strings.
  * - Append tables: every routed record, in delivery order.
+ * - Stored values: objects and arrays are stored as their JSON text (no type is declared
+ *   for them); every other value as it is.
  *
  * "Delivery order" is the order of `events`. When the Kafka key carries the merge key (as
  * `generateEvents` does), all versions of a key share a partition, so this order equals
@@ -83,6 +85,13 @@ function compareKeys(a: unknown[], b: unknown[]): number {
   return 0;
 }
 
+/** A record as its table stores it: objects and arrays as JSON text. */
+function storedRow(record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) out[k] = v !== null && typeof v === 'object' ? JSON.stringify(v) : v;
+  return out;
+}
+
 /** Computes the expected tables and dead-letter counts for `events` under `spec`. */
 export function computeReference(events: Iterable<ReferenceInput>, spec: ReferenceSpec): ReferenceResult {
   const { routing, tables } = spec;
@@ -112,8 +121,9 @@ export function computeReference(events: Iterable<ReferenceInput>, spec: Referen
       continue;
     }
     table.routed++;
+    const stored = storedRow(record);
     if (table.mode === 'append') {
-      table.rows.push(record);
+      table.rows.push(stored);
       continue;
     }
     const sequenceBy = tables[tableName!]!.sequenceBy!;
@@ -121,7 +131,7 @@ export function computeReference(events: Iterable<ReferenceInput>, spec: Referen
     const keyText = JSON.stringify(key);
     const current = upserts.get(tableName!)!.get(keyText);
     if (!current || isNewer(record[sequenceBy], current.row[sequenceBy])) {
-      upserts.get(tableName!)!.set(keyText, { key, row: record });
+      upserts.get(tableName!)!.set(keyText, { key, row: stored });
     }
   }
 

@@ -134,6 +134,7 @@ export class Lake {
       let target = (state?.version ?? -1) + 1;
       let current = state;
       while (true) {
+        await opts.beforeCommit?.(plan.rejected);
         await failpoint('lake.before-commit');
         const actions = commitActions(plan.commit);
         if (await putIfAbsent(key, target, actions)) {
@@ -209,6 +210,8 @@ export class Lake {
       filesRemoved: c && status === 'committed' ? c.removes.length : 0,
       bytesAdded: c && status === 'committed' ? c.adds.reduce((s, a) => s + a.size, 0) : 0,
       conflictsRetried: conflicts,
+      rejected: plan && status !== 'already-committed' ? plan.rejected : [],
+      widened: plan && status === 'committed' ? plan.widened : [],
     };
   }
 

@@ -23,9 +23,11 @@ export interface TableRules {
   sequenceBy?: string;
   /**
    * Known column types (DuckDB type names): the table's current columns merged with the
-   * spec's declared ones. Values of other fields are not checked (they become new columns).
+   * spec's declared ones. Their spelling is the one records are matched to (case-insensitively).
    */
   columns: Record<string, string>;
+  /** Names of the spec's declared columns (fixed types). */
+  declared?: string[];
 }
 
 /** The routing step's configuration (the plan's `routing`). */
@@ -56,11 +58,8 @@ export interface RoutedTable {
   count: number;
   /** Batch indices of the records in the file, in file order. */
   indices: Int32Array;
-  /**
-   * Every top-level key of the file's records with the DuckDB type of its values, for the
-   * lake's one-pass load (see `BatchInput.columns`).
-   */
-  columns?: Record<string, string>;
+  /** Every top-level key of the file's records (table spelling) with its JSON kinds (see `BatchInput.kinds`). */
+  kinds: Record<string, number>;
 }
 
 /** Result of decode + route + validate over a batch. */
@@ -91,4 +90,6 @@ export interface DeltaSinkConfig {
   partitionBy: string[];
   columns?: Record<string, string>;
   deleteWhen?: string;
+  /** Column receiving values that do not convert to their fixed column type (as JSON). */
+  rescuedDataColumn?: string;
 }

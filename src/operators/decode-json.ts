@@ -4,9 +4,10 @@
  * wrong with the bytes, not where the parser gave up internally.
  */
 import { isUtf8 } from 'node:buffer';
+import { isJsonNumber, parseExactJson } from '../lake/json-values.js';
 
 /** A decoded record, or why it could not be decoded. */
-export type DecodeResult = { ok: true; value: Record<string, unknown> } | { ok: false; error: string };
+export type DecodeResult = { ok: true; value: Record<string, unknown>; /** Numbers are lossless-json values (big integers kept exact). */ lossless: boolean } | { ok: false; error: string };
 
 /**
  * Decodes `buf[start, end)` as a JSON object. Cheap on the common path: the UTF-8 check runs
@@ -20,8 +21,9 @@ export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownU
     return { ok: false, error: 'value is not valid UTF-8' };
   }
   let value: unknown;
+  let lossless: boolean;
   try {
-    value = JSON.parse(text);
+    ({ value, lossless } = parseExactJson(text));
   } catch (err) {
     return { ok: false, error: `invalid JSON: ${(err as Error).message}` };
   }
@@ -33,7 +35,7 @@ export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownU
   if (countOpeners(text, MAX_DEPTH + 1) > MAX_DEPTH && depthExceeds(value, MAX_DEPTH)) {
     return { ok: false, error: `value nests deeper than ${MAX_DEPTH} levels` };
   }
-  return { ok: true, value: value as Record<string, unknown> };
+  return { ok: true, value: value as Record<string, unknown>, lossless };
 }
 
 /** Deepest nesting of objects/arrays a record may have. */
@@ -55,7 +57,7 @@ function depthExceeds(value: unknown, max: number): boolean {
     const [v, depth] = stack.pop()!;
     if (depth > max) return true;
     for (const child of Object.values(v as object)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+      if (child !== null && typeof child === 'object' && !isJsonNumber(child)) stack.push([child, depth + 1]);
     }
   }
   return false;

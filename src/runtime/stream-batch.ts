@@ -117,7 +117,9 @@ export class BatchProcessor {
     }
     const tables: Record<string, TableRules> = {};
     for (const sink of plan.sinks) {
-      tables[sink.table] = { table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {} };
+      tables[sink.table] = {
+        table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}),
+      };
     }
     const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
     const decodeStarted = performance.now();
@@ -143,7 +145,8 @@ export class BatchProcessor {
     const decodeMs = prepared.decodeMs ?? performance.now() - prepared.decodeStarted;
 
     const failures: RecordFailure[] = routed.failures;
-    const diverted = replay ? checkpoint.readDecisions(batchId) : {};
+    const decisions = replay ? checkpoint.readDecisions(batchId) : { diverted: {}, rejected: {} };
+    const diverted = decisions.diverted;
     const tableStats: Record<string, TableBatchStats> = {};
     const versions: Record<string, number> = {};
     const commitStart = performance.now();
@@ -154,17 +157,27 @@ export class BatchProcessor {
       if (diverted[part.table] === undefined) {
         try {
           const started = performance.now();
-          const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, { kind: 'ndjson', path: part.path, rowCount: part.count, ...(part.columns ? { columns: part.columns } : {}) }, txn));
+          // Rows the lake leaves out are recorded before its commit, so a replay that finds the
+          // table committed dead-letters the same records.
+          const record = (rejected: { row: number; reason: string }[]) => {
+            if (rejected.length === 0 && decisions.rejected[part.table] === undefined) return;
+            decisions.rejected[part.table] = rejected;
+            checkpoint.writeDecisions(batchId, decisions);
+          };
+          const input = { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds };
+          const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record));
+          const rejected = result.status === 'already-committed' ? (decisions.rejected[part.table] ?? []) : result.rejected;
+          for (const r of rejected) failures.push({ index: part.indices[r.row]!, stage: 'sink', error: `table '${part.table}': ${r.reason}` });
           tableStats[part.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: result.rowsDeleted };
           versions[part.table] = result.version;
-          log.debug({ table: part.table, status: result.status, rows: part.count, version: result.version, ms: Math.round(performance.now() - started) }, 'table committed');
+          log.debug({ table: part.table, status: result.status, rows: part.count, rejected: rejected.length, widened: result.widened, version: result.version, ms: Math.round(performance.now() - started) }, 'table committed');
           failpoint('batch.after-table-commit');
           return;
         } catch (err) {
           if (!(err instanceof SchemaMismatchError)) throw err;
           diverted[part.table] = err.message;
           // Recorded before the dead-letter commit so a replay diverts the same records.
-          checkpoint.writeDecisions(batchId, diverted);
+          checkpoint.writeDecisions(batchId, decisions);
           log.warn({ table: part.table, err: err.message, rows: part.count }, 'table refused the batch; its records go to the dead-letter table');
         }
       }
