@@ -44,7 +44,7 @@ export interface MergeOutcome {
 const q = quoteIdent;
 const list = (cols: string[], prefix = '') => cols.map((c) => `${prefix}${q(c)}`).join(', ');
 const keysMatch = (keys: string[], a: string, b: string) => keys.map((k) => `${a}.${q(k)} IS NOT DISTINCT FROM ${b}.${q(k)}`).join(' AND ');
-const deleteExpr = (spec: MergeSpec) => (spec.deleteWhen ? `coalesce((${spec.deleteWhen}), false)` : 'false');
+const deleteExpr = (spec: MergeSpec) => (spec.deleteWhen ? `coalesce(TRY((${spec.deleteWhen})), false)` : 'false');
 
 async function count(c: Conn, sql: string): Promise<number> {
   const rows = await c.json(sql);

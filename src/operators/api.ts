@@ -10,6 +10,8 @@ export type FailureStage = 'decode' | 'route' | 'validate' | 'sink';
 export interface RecordFailure {
   /** Index of the record in the batch (the order the runtime gave it). */
   index: number;
+  /** The table the record was routed to, when it got that far. */
+  table?: string;
   stage: FailureStage;
   /** Human-readable reason, e.g. `merge key 'id' is missing`. */
   error: string;
@@ -28,6 +30,8 @@ export interface TableRules {
   columns: Record<string, string>;
   /** Names of the spec's declared columns (fixed types). */
   declared?: string[];
+  /** Most columns the table takes (default 1000). */
+  maxColumns?: number;
 }
 
 /** The routing step's configuration (the plan's `routing`). */

@@ -25,7 +25,9 @@ export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownU
   try {
     ({ value, lossless } = parseExactJson(text));
   } catch (err) {
-    return { ok: false, error: `invalid JSON: ${(err as Error).message}` };
+    // The parser quotes the text it read; the dead-letter row holds the bytes already, and
+    // without the quote equal faults share one reason.
+    return { ok: false, error: `invalid JSON: ${(err as Error).message.replace(/, ".*" is not valid JSON$/s, '')}` };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, error: `value must be a JSON object (got ${jsonTypeOf(value)})` };

@@ -15,8 +15,9 @@ import { isJsonNumber, kindOfJsonValue } from '../lake/json-values.js';
 import { jsonTypeOf } from './decode-json.js';
 import type { TableRules } from './api.js';
 
-/** Default of `limits.maxColumns`: distinct top-level keys a table may have. */
+/** Default `tables.<t>.maxColumns`: distinct top-level keys a table may have. */
 export const DEFAULT_MAX_COLUMNS = 1000;
+
 
 /** A record ready for its table, or why it is not. */
 export type ShapeResult = { ok: true; record: Record<string, unknown>; renamed: boolean } | { ok: false; error: string };
@@ -34,7 +35,8 @@ export class TableShaper {
   private readonly sequenceDeclared: boolean;
 
   constructor(private readonly rules: TableRules, private readonly maxColumns = DEFAULT_MAX_COLUMNS) {
-    for (const name of Object.keys(rules.columns)) this.canonical(name, true);
+    // The table's columns, then the names the spec uses: a record's spelling never decides these.
+    for (const name of [...Object.keys(rules.columns), ...rules.mergeKeys, ...(rules.sequenceBy ? [rules.sequenceBy] : [])]) this.canonical(name, true);
     const spell = (n: string) => this.byLower.get(n.toLowerCase()) ?? n;
     this.mergeKeys = rules.mergeKeys.map(spell);
     if (rules.sequenceBy !== undefined) this.sequenceBy = spell(rules.sequenceBy);

@@ -25,6 +25,11 @@ export const NODE_IDS = {
   sink: (table: string): string => `sink.${table}`,
 } as const;
 
+/** Default `tables.<t>.maxColumns`. */
+export const DEFAULT_MAX_COLUMNS = 1000;
+/** Default `deadLetter.maxRatio`: a run that dead-letters most of its input stops. */
+export const DEFAULT_MAX_DEAD_LETTER_RATIO = 0.5;
+
 /** Output port names that are not route values. */
 export const PORTS = { error: 'error', unmatched: 'unmatched' } as const;
 
@@ -61,10 +66,12 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
       mode: t.mode,
       mergeKeys: t.mode === 'append' ? [] : [...(t.mergeKeys ?? [])],
       partitionBy: [...(t.partitionBy ?? [])],
+      maxColumns: t.maxColumns ?? DEFAULT_MAX_COLUMNS,
     };
     if (t.sequenceBy !== undefined && t.mode !== 'append') sink.sequenceBy = t.sequenceBy;
     if (t.columns !== undefined) sink.columns = { ...t.columns };
     if (t.deleteWhen !== undefined) sink.deleteWhen = t.deleteWhen;
+    if (t.rescuedDataColumn !== undefined) sink.rescuedDataColumn = t.rescuedDataColumn;
     return sink;
   });
 
@@ -83,7 +90,13 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
       unmatched: spec.routing.unmatched,
     },
     sinks,
-    deadLetter: { id: deadLetterId, table: spec.deadLetter.table, path: join(outputPath, spec.deadLetter.table) },
+    deadLetter: {
+      id: deadLetterId,
+      table: spec.deadLetter.table,
+      path: join(outputPath, spec.deadLetter.table),
+      maxRatio: spec.deadLetter.maxRatio ?? DEFAULT_MAX_DEAD_LETTER_RATIO,
+      ...(spec.deadLetter.maxRecords !== undefined ? { maxRecords: spec.deadLetter.maxRecords } : {}),
+    },
     checkpointPath,
     outputPath,
     nodes: [],
@@ -154,13 +167,20 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
       props.columns = Object.fromEntries(sortedKeys(sink.columns).map((c) => [c, sink.columns![c]]));
     }
     if (sink.deleteWhen !== undefined) props.deleteWhen = sink.deleteWhen;
+    if (sink.rescuedDataColumn !== undefined) props.rescuedDataColumn = sink.rescuedDataColumn;
+    if (sink.maxColumns !== DEFAULT_MAX_COLUMNS) props.maxColumns = sink.maxColumns;
     props.path = specTablePath(spec, table);
     nodes.push({ id: sink.id, kind: 'sink-delta', props });
   }
   nodes.push({
     id: plan.deadLetter.id,
     kind: 'sink-dead-letter',
-    props: { table: spec.deadLetter.table, path: specTablePath(spec, spec.deadLetter.table) },
+    props: {
+      table: spec.deadLetter.table,
+      path: specTablePath(spec, spec.deadLetter.table),
+      maxRatio: plan.deadLetter.maxRatio,
+      ...(plan.deadLetter.maxRecords !== undefined ? { maxRecords: plan.deadLetter.maxRecords } : {}),
+    },
   });
   return nodes;
 }

@@ -42,6 +42,10 @@ export interface SinkPlan {
   partitionBy: string[];
   columns?: Record<string, string>;
   deleteWhen?: string;
+  /** Column receiving values that do not convert to their declared type (as JSON). */
+  rescuedDataColumn?: string;
+  /** Most columns the table takes. */
+  maxColumns: number;
 }
 
 export interface StreamPlan {
@@ -69,7 +73,7 @@ export interface Plan {
   watermark?: { column: string; delayMs: number };
   routing: { field: string; routes: Record<string, string>; unmatched: UnmatchedPolicy };
   sinks: SinkPlan[];
-  deadLetter: { id: string; table: string; path: string };
+  deadLetter: { id: string; table: string; path: string; maxRatio: number; maxRecords?: number };
   /** Absolute. Stream i keeps its write-ahead log under `<checkpointPath>/<i>/`. */
   checkpointPath: string;
   /** Absolute output directory. */

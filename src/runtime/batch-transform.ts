@@ -26,8 +26,6 @@ export interface TransformContext {
   tables: Record<string, TableRules>;
   /** Directory for the per-table NDJSON files (created when missing). */
   outDir: string;
-  /** Columns a table may have (default {@link DEFAULT_MAX_COLUMNS}). */
-  maxColumns?: number;
 }
 
 const NEWLINE = 10;
@@ -67,7 +65,7 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
   // One native check over the whole batch spares the per-record scan for U+FFFD.
   const batchIsUtf8 = isUtf8(data);
   const shapers = new Map<string, TableShaper>();
-  for (const [table, rules] of Object.entries(ctx.tables)) shapers.set(table, new TableShaper(rules, ctx.maxColumns ?? DEFAULT_MAX_COLUMNS));
+  for (const [table, rules] of Object.entries(ctx.tables)) shapers.set(table, new TableShaper(rules, rules.maxColumns ?? DEFAULT_MAX_COLUMNS));
 
   for (let i = 0; i < count; i++) {
     if (nulls[i] === 1) {
@@ -95,7 +93,7 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
     }
     const shaped = shaper.shape(decoded.value);
     if (!shaped.ok) {
-      failures.push({ index: i, stage: 'validate', error: shaped.error });
+      failures.push({ index: i, stage: 'validate', error: shaped.error, table: route.table });
       continue;
     }
     if (shaped.renamed) rewritten.set(i, Buffer.from(stringifyExactJson(shaped.record, decoded.lossless)));

@@ -20,7 +20,7 @@ import { createKafka, fetchTopicOffsets } from './kafka-client.js';
 import { createLogger, type LogLevel, type Logger } from './logger.js';
 import { ProgressReporter } from './progress.js';
 import { finishInterruptedReshard, reshardCheckpoint, reshardTarget } from './reshard.js';
-import { SummaryBuilder, type RunSummary } from './summary.js';
+import { describeDeadLetter, SummaryBuilder, type RunSummary } from './summary.js';
 import type { StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockServer } from './table-locks.js';
 
@@ -144,6 +144,10 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
               break;
             case 'batch':
               summary.addBatch(msg.stats);
+              if (!failure) {
+                failure = deadLetterLimitBreach(plan, summary, false);
+                if (failure) stopAll();
+              }
               break;
             case 'progress':
               progress.setLag(msg.stream, msg.lag);
@@ -178,10 +182,38 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (failure) throw failure;
+  failure ??= deadLetterLimitBreach(plan, summary, true);
+  if (failure) {
+    // The summary still says what was committed and why the run stopped.
+    const failed = summary.build('failed', opts.availableNow, failure.message);
+    throw Object.assign(failure, { summary: failed });
+  }
   const status = opts.availableNow && !stopRequested ? 'completed' : 'stopped';
   const result = summary.build(status, opts.availableNow);
   logger.info({ records: result.records, batches: result.batches, wallTimeMs: result.wallTimeMs, recordsPerSecond: result.recordsPerSecond }, 'finished');
   return result;
 }
 
+
+/** The ratio limit is judged once a run has consumed this many records (and at its end). */
+const RATIO_MIN_RECORDS = 100;
+
+/**
+ * The coded error of a run past `deadLetter.maxRecords` or `deadLetter.maxRatio`, naming the
+ * tables, stages and top reasons; undefined while within both.
+ */
+export function deadLetterLimitBreach(plan: Plan, summary: SummaryBuilder, atEnd: boolean): PipelineError | undefined {
+  const { records, deadLettered } = summary.totals();
+  const { maxRatio, maxRecords } = plan.deadLetter;
+  let what: string | undefined;
+  if (maxRecords !== undefined && deadLettered > maxRecords) what = `more than deadLetter.maxRecords (${maxRecords})`;
+  else if (deadLettered > 0 && (atEnd || records >= RATIO_MIN_RECORDS) && deadLettered / records > maxRatio) {
+    what = `more than deadLetter.maxRatio (${maxRatio}) of ${records} records`;
+  }
+  if (!what) return undefined;
+  const top = summary.deadLetterCounts().slice(0, 3).map((d) => `${d.count} × ${describeDeadLetter(d)}`).join('; ');
+  return new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `${deadLettered} records went to the dead-letter table, ${what}; top reasons: ${top}`, {
+    hint: `nothing is lost: read them with \`pipeline table head ${plan.deadLetter.path}\`, fix the spec or the producer, then run again; raise deadLetter.maxRatio / maxRecords to accept this rate`,
+    details: { deadLettered, records, top: summary.deadLetterCounts().slice(0, 10) },
+  });
+}

@@ -24,7 +24,7 @@ import type { Decoder } from './decode-pool.js';
 import { packValues } from './batch-transform.js';
 import { failpoint } from './failpoints.js';
 import type { Logger } from './logger.js';
-import type { BatchStats, TableBatchStats } from './stream-protocol.js';
+import type { BatchStats, DeadLetterCount, TableBatchStats } from './stream-protocol.js';
 import type { TableLockClient } from './table-locks.js';
 
 export interface BatchProcessorOptions {
@@ -118,7 +118,7 @@ export class BatchProcessor {
     const tables: Record<string, TableRules> = {};
     for (const sink of plan.sinks) {
       tables[sink.table] = {
-        table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}),
+        table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
       };
     }
     const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
@@ -167,7 +167,7 @@ export class BatchProcessor {
           const input = { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds };
           const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record));
           const rejected = result.status === 'already-committed' ? (decisions.rejected[part.table] ?? []) : result.rejected;
-          for (const r of rejected) failures.push({ index: part.indices[r.row]!, stage: 'sink', error: `table '${part.table}': ${r.reason}` });
+          for (const r of rejected) failures.push({ index: part.indices[r.row]!, stage: 'sink', table: part.table, error: `table '${part.table}': ${r.reason}` });
           tableStats[part.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: result.rowsDeleted };
           versions[part.table] = result.version;
           log.debug({ table: part.table, status: result.status, rows: part.count, rejected: rejected.length, widened: result.widened, version: result.version, ms: Math.round(performance.now() - started) }, 'table committed');
@@ -182,7 +182,7 @@ export class BatchProcessor {
         }
       }
       tableStats[part.table] = { status: 'diverted', rowsIn: 0, inserted: 0, updated: 0, deleted: 0 };
-      for (const index of part.indices) failures.push({ index, stage: 'sink', error: `table '${part.table}': ${diverted[part.table]}` });
+      for (const index of part.indices) failures.push({ index, stage: 'sink', table: part.table, error: `table '${part.table}': ${diverted[part.table]}` });
     };
     // Biggest tables first, so the slowest commit starts earliest.
     const queue = [...routed.tables].sort((a, b) => b.count - a.count || a.table.localeCompare(b.table));
@@ -223,6 +223,7 @@ export class BatchProcessor {
       replay,
       records: messages.length,
       deadLettered: failures.length,
+      deadLetters: countDeadLetters(failures),
       dropped: routed.dropped,
       tables: tableStats,
       durationMs: performance.now() - prepared.decodeStarted,
@@ -233,4 +234,23 @@ export class BatchProcessor {
     log.info({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
     return stats;
   }
+}
+
+/** Distinct dead-letter reasons a batch reports; the rest are counted under one line. */
+const MAX_REASONS_PER_BATCH = 20;
+
+/** Dead-lettered records of a batch by table, stage and reason, most frequent first. */
+export function countDeadLetters(failures: RecordFailure[]): DeadLetterCount[] {
+  const counts = new Map<string, DeadLetterCount>();
+  for (const f of failures) {
+    const table = f.table ?? '';
+    const key = `${table}\u0000${f.stage}\u0000${f.error}`;
+    const c = counts.get(key);
+    if (c) c.count++;
+    else counts.set(key, { table, stage: f.stage, reason: f.error, count: 1 });
+  }
+  const sorted = [...counts.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+  if (sorted.length <= MAX_REASONS_PER_BATCH) return sorted;
+  const rest = sorted.slice(MAX_REASONS_PER_BATCH - 1);
+  return [...sorted.slice(0, MAX_REASONS_PER_BATCH - 1), { table: '', stage: 'various', reason: '(other reasons)', count: rest.reduce((n, c) => n + c.count, 0) }];
 }

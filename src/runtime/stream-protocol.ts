@@ -35,6 +35,15 @@ export interface TableBatchStats {
   deleted: number;
 }
 
+/** Records of one table, stage and reason that went to the dead-letter table. */
+export interface DeadLetterCount {
+  /** The table the records were routed to; empty before routing (decode, route). */
+  table: string;
+  stage: string;
+  reason: string;
+  count: number;
+}
+
 /** What a finished batch reports. */
 export interface BatchStats {
   stream: number;
@@ -42,6 +51,8 @@ export interface BatchStats {
   replay: boolean;
   records: number;
   deadLettered: number;
+  /** The dead-lettered records by table, stage and reason. */
+  deadLetters: DeadLetterCount[];
   dropped: number;
   tables: Record<string, TableBatchStats>;
   durationMs: number;

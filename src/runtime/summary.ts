@@ -3,7 +3,7 @@
  * as JSON with `--summary-json`. Metric names follow `pipeline_<name>_<unit>`.
  */
 import { LatencyHistogram } from './latency.js';
-import type { BatchStats } from './stream-protocol.js';
+import type { BatchStats, DeadLetterCount } from './stream-protocol.js';
 
 /** Per-table totals over the run. */
 export interface TableTotals {
@@ -41,6 +41,8 @@ export interface RunSummary {
   recordsPerSecond: number;
   batches: number;
   deadLettered: number;
+  /** Dead-lettered records by table, stage and reason, most frequent first. */
+  deadLetters: DeadLetterCount[];
   dropped: number;
   /** Records retention deleted before they were read, skipped under `failOnDataLoss: false`. */
   lostToRetention: number;
@@ -59,6 +61,10 @@ export interface TimelinePoint {
   lag: number;
 }
 
+/** Distinct dead-letter reasons kept; the rest are counted under one line. */
+const MAX_REASONS = 50;
+const OTHER_KEY = '\u0000other';
+
 /** Timeline points kept (one per second: the last hour of a long run). */
 const TIMELINE_POINTS = 3600;
 
@@ -68,6 +74,7 @@ export class SummaryBuilder {
   private records = 0;
   private batches = 0;
   private deadLettered = 0;
+  private readonly deadLetters = new Map<string, DeadLetterCount>();
   private dropped = 0;
   private lost = 0;
   private decodeMs = 0;
@@ -88,6 +95,13 @@ export class SummaryBuilder {
     this.records += stats.records;
     this.batches++;
     this.deadLettered += stats.deadLettered;
+    for (const d of stats.deadLetters) {
+      const key = `${d.table}\u0000${d.stage}\u0000${d.reason}`;
+      const known = this.deadLetters.get(key) ?? (this.deadLetters.size < MAX_REASONS ? undefined : this.deadLetters.get(OTHER_KEY));
+      if (known) known.count += d.count;
+      else if (this.deadLetters.size < MAX_REASONS) this.deadLetters.set(key, { ...d });
+      else this.deadLetters.set(OTHER_KEY, { table: '', stage: 'various', reason: '(other reasons)', count: d.count });
+    }
     this.dropped += stats.dropped;
     this.decodeMs += stats.decodeMs;
     this.commitMs += stats.commitMs;
@@ -116,6 +130,11 @@ export class SummaryBuilder {
   sample(lag: number, atMs = Date.now()): void {
     this.timeline.push({ atMs, records: this.records, lag });
     if (this.timeline.length > TIMELINE_POINTS) this.timeline.shift();
+  }
+
+  /** Dead-lettered records by table, stage and reason, most frequent first. */
+  deadLetterCounts(): DeadLetterCount[] {
+    return [...this.deadLetters.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
   }
 
   /** Records and batches so far (for progress lines). */
@@ -158,6 +177,7 @@ export class SummaryBuilder {
       recordsPerSecond,
       batches: this.batches,
       deadLettered: this.deadLettered,
+      deadLetters: this.deadLetterCounts(),
       dropped: this.dropped,
       lostToRetention: this.lost,
       tables: this.tables,
@@ -183,8 +203,15 @@ export function formatSummary(s: RunSummary): string {
     lines.push(`  ${name.padEnd(width)}  ${String(t.rowsIn).padStart(9)}  ${String(t.inserted).padStart(9)}  ${String(t.updated).padStart(9)}  ${String(t.deleted).padStart(8)}  ${t.commits}${note}`);
   }
   lines.push(`  dead-lettered: ${s.deadLettered} (table ${s.deadLetterTable}), dropped: ${s.dropped}${s.lostToRetention ? `, lost to retention (skipped): ${s.lostToRetention}` : ''}`);
+  for (const d of s.deadLetters.slice(0, 5)) lines.push(`    ${String(d.count).padStart(7)}  ${describeDeadLetter(d)}`);
+  if (s.deadLetters.length > 5) lines.push(`    … ${s.deadLetters.length - 5} more reasons (--summary-json lists them)`);
   for (const st of s.streams) {
     lines.push(`  stream ${st.stream}: ${st.state}, ${st.partitions.length} partitions, ${st.batches} batches, ${st.records} records${st.replayedBatchId !== undefined ? `, replayed batch ${st.replayedBatchId}` : ''}`);
   }
   return lines.join('\n');
+}
+
+/** `orders / validate: merge key 'id' is missing` (the table is left out before routing). */
+export function describeDeadLetter(d: DeadLetterCount): string {
+  return `${d.table ? `${d.table} / ` : ''}${d.stage}: ${d.reason}`;
 }

@@ -32,6 +32,10 @@ export interface LoadedSpec {
   diagnostics: Diagnostic[];
   /** Dotted path (`tables.orders.mergeKeys`) → position of the key (or sequence item). */
   positions: Map<string, SourcePosition>;
+  /** Dotted path → position of the value (for checks that point inside a value). */
+  valuePositions?: Map<string, SourcePosition>;
+  /** The spec data as read, also when it is invalid (later checks report what they can of it). */
+  data?: unknown;
 }
 
 function result(file: string, diagnostics: Diagnostic[], positions = new Map<string, SourcePosition>(), spec?: PipelineSpec): LoadedSpec {
@@ -114,8 +118,8 @@ export function loadSpecText(text: string, file: string, opts: LoadOptions = {})
     const o = overrides.find((x) => d.path === x.path.join('.') || d.path.startsWith(`${x.path.join('.')}.`));
     if (o && !d.hint && d.code !== 'PIPE0013') d.hint = `the value comes from --set ${o.path.join('.')}=${o.raw}`;
   }
-  if (hasErrors(diagnostics)) return result(file, diagnostics, positions);
+  if (hasErrors(diagnostics)) return { ...result(file, diagnostics, positions), valuePositions: tree.valuePositions, data: tree.value };
   const spec = finalize(tree.value as Record<string, unknown>);
   registerSecretPaths(spec, tree.secrets);
-  return result(file, diagnostics, positions, spec);
+  return { ...result(file, diagnostics, positions, spec), valuePositions: tree.valuePositions, data: spec };
 }

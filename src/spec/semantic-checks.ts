@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import { diagnostic, type Code } from './codes.js';
 import { checkColumnType } from './column-types.js';
 import { isDuration, parseDuration } from './duration.js';
-import { closestMatch, didYouMean } from './suggest.js';
+import { didYouMean } from './suggest.js';
 import type { Diagnostic } from './types.js';
 import type { PositionLookup } from './schema-validate.js';
 import { dotted, type SpecPath } from './yaml-tree.js';
@@ -67,10 +67,9 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
     }
   }
 
-  const watermarkColumn = get(data, ['watermark', 'column']);
   for (const [name, table] of Object.entries(tables)) {
     if (!isObj(table)) continue;
-    checkTable(name, table, typeof watermarkColumn === 'string' ? watermarkColumn : undefined, keyAt, valueAt);
+    checkTable(name, table, keyAt, valueAt);
   }
 
   checkDirectories(data, tableNames, keyAt, valueAt);
@@ -100,9 +99,8 @@ function hasLiteralText(written: string | undefined): boolean {
 
 type Reporter = (code: Code, path: SpecPath, params: Record<string, string | number>, hint?: string) => void;
 
-function checkTable(name: string, table: Obj, watermarkColumn: string | undefined, keyAt: Reporter, valueAt: Reporter): void {
+function checkTable(name: string, table: Obj, keyAt: Reporter, valueAt: Reporter): void {
   const base = ['tables', name];
-  const mergeKeys = strings(table.mergeKeys);
   const hasKeys = Array.isArray(table.mergeKeys) && table.mergeKeys.length > 0;
   const mode = typeof table.mode === 'string' ? table.mode : hasKeys ? 'upsert' : 'append';
   if ((mode === 'upsert' || mode === 'scd2') && !hasKeys) {
@@ -122,21 +120,8 @@ function checkTable(name: string, table: Obj, watermarkColumn: string | undefine
     const problem = checkColumnType(type);
     if (problem) valueAt('PIPE0049', [...base, 'columns', column], { column, type }, problem);
   }
-  const declared = Object.keys(columns);
-  // DuckDB resolves column names case-insensitively, so `ID` declares `id`.
-  const declaredFolded = new Set(declared.map((c) => c.toLowerCase()));
-  const need = (role: string, column: unknown, path: SpecPath) => {
-    if (typeof column !== 'string' || declaredFolded.has(column.toLowerCase())) return;
-    valueAt('PIPE0044', path, { role, column, table: name },
-      closestMatch(column, declared) ? `did you mean \`${closestMatch(column, declared)}\`?` : `declare it, e.g. \`${column}: VARCHAR\``);
-  };
-  mergeKeys.forEach((k, i) => need('merge key', k, [...base, 'mergeKeys', i]));
-  need('sequenceBy', table.sequenceBy, [...base, 'sequenceBy']);
-  strings(table.partitionBy).forEach((k, i) => need('partition', k, [...base, 'partitionBy', i]));
-  if (watermarkColumn !== undefined && !declaredFolded.has(watermarkColumn.toLowerCase())) {
-    keyAt('PIPE0044', [...base, 'columns'], { role: 'watermark', column: watermarkColumn, table: name },
-      `declare it, e.g. \`${watermarkColumn}: TIMESTAMP\``);
-  }
+  // Key, sequence and partition columns need no declaration: undeclared ones are inferred
+  // from the records (and a record lacking a merge key is dead-lettered with that reason).
 }
 
 /** Directory of a table or checkpoint, normalised and case-folded for comparison. */

@@ -73,11 +73,22 @@ export interface TableSpec {
   columns?: Record<string, string>;
   /** SQL predicate over the record; matching records delete their key (CDC). */
   deleteWhen?: string;
+  /**
+   * Column receiving, as JSON, the values that do not convert to their declared column type
+   * (the record is kept). Without it such a record goes to the dead-letter table.
+   */
+  rescuedDataColumn?: string;
+  /** Most distinct top-level keys (columns) the table takes; a record adding more fails. Default 1000. */
+  maxColumns?: number;
 }
 
 export interface DeadLetterSpec {
   /** Table name under output.path. Default `_dead_letter`. */
   table: string;
+  /** Stop the run once more than this share of its records went to the dead-letter table. Default 0.5. */
+  maxRatio?: number;
+  /** Stop the run once more than this many of its records went to the dead-letter table. */
+  maxRecords?: number;
 }
 
 export interface OutputSpec {

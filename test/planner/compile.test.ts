@@ -31,9 +31,9 @@ describe('compilePlan', () => {
     const plan = compilePlan(commerceSpec(), { cwd: '/work/x' });
     expect(plan.outputPath).toBe('/work/x/lake');
     expect(plan.checkpointPath).toBe('/work/x/lake/_checkpoints');
-    expect(plan.deadLetter).toEqual({ id: 'sink._dead_letter', table: '_dead_letter', path: '/work/x/lake/_dead_letter' });
+    expect(plan.deadLetter).toEqual({ id: 'sink._dead_letter', table: '_dead_letter', path: '/work/x/lake/_dead_letter', maxRatio: 0.5 });
     expect(plan.sinks.find((s) => s.table === 'orders')).toEqual({
-      id: 'sink.orders', table: 'orders', path: '/work/x/lake/orders', mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', partitionBy: [],
+      id: 'sink.orders', table: 'orders', path: '/work/x/lake/orders', mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', partitionBy: [], maxColumns: 1000,
     });
     expect(plan.sinks.find((s) => s.table === 'analytics')).toMatchObject({ mode: 'append', mergeKeys: [], partitionBy: [] });
     expect(plan.nodes.find((n) => n.id === 'sink.orders')!.props.path).toBe('./lake/orders');

@@ -95,7 +95,7 @@ describe('transformBatch', () => {
       { index: 2, stage: 'decode', error: 'value is null (tombstone)' },
       { index: 3, stage: 'decode', error: expect.stringMatching(/^invalid JSON/) },
       { index: 4, stage: 'route', error: "no route for event_type='refund'" },
-      { index: 5, stage: 'validate', error: "merge key 'id' is missing" },
+      { index: 5, stage: 'validate', error: "merge key 'id' is missing", table: 'orders' },
     ]);
     const byTable = Object.fromEntries(out.tables.map((t) => [t.table, t]));
     expect([...byTable.orders!.indices]).toEqual([0, 6, 7]);

@@ -10,7 +10,7 @@ import { PipelineError, UsageError } from '../../errors.js';
 import { compilePlan } from '../../planner/compile.js';
 import { LOG_LEVELS, type LogLevel } from '../../runtime/logger.js';
 import { runPipeline } from '../../runtime/runner.js';
-import { formatSummary } from '../../runtime/summary.js';
+import { formatSummary, type RunSummary } from '../../runtime/summary.js';
 import { loadSpecOrReport } from './plan.js';
 
 const usage = `Usage: pipeline run <spec.yaml> [options]
@@ -51,7 +51,7 @@ export const command: Command = {
     if (!LOG_LEVELS.includes(logLevel)) {
       throw new UsageError('PIPE_CLI_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
     }
-    const spec = loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
+    const spec = await loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     const plan = compilePlan(spec);
     if (plan.source.format !== 'json') {
@@ -60,14 +60,25 @@ export const command: Command = {
         hint: 'use format: json, or validate/plan the spec without running it',
       });
     }
-    const summary = await runPipeline(plan, {
-      availableNow: values['available-now'] ?? false,
-      logLevel,
-      reshard: values.reshard ?? false,
-      tty: process.stderr.isTTY === true,
-    });
-    if (values['summary-json']) writeFileSync(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
-    process.stdout.write(`${formatSummary(summary)}\n`);
+    const report = (summary: RunSummary) => {
+      if (values['summary-json']) writeFileSync(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
+      process.stdout.write(`${formatSummary(summary)}\n`);
+    };
+    let summary: RunSummary;
+    try {
+      summary = await runPipeline(plan, {
+        availableNow: values['available-now'] ?? false,
+        logLevel,
+        reshard: values.reshard ?? false,
+        tty: process.stderr.isTTY === true,
+      });
+    } catch (err) {
+      // A run that stopped on a limit still reports what it committed.
+      const failed = (err as { summary?: RunSummary }).summary;
+      if (failed) report(failed);
+      throw err;
+    }
+    report(summary);
     return 0;
   },
 };

@@ -6,6 +6,7 @@
 import type { Command } from '../main.js';
 import { parseCommandArgs, setOption } from '../args.js';
 import { UsageError } from '../../errors.js';
+import { withSqlChecks } from '../../planner/check-sql.js';
 import {
   diagnosticFormats,
   formatDiagnostics,
@@ -56,7 +57,7 @@ export const command: Command = {
     let invalid = 0;
     let unreadable = false;
     for (const file of positionals) {
-      const loaded = loadSpecFile(file, { set: values.set ?? [] });
+      const loaded = await withSqlChecks(loadSpecFile(file, { set: values.set ?? [] }));
       all.push(...loaded.diagnostics);
       if (loaded.diagnostics.some((d) => d.code === 'PIPE0001')) unreadable = true;
       const warned = loaded.diagnostics.some((d) => d.severity === 'warning');
