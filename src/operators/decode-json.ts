@@ -5,6 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { isJsonNumber, parseExactJson } from '../lake/json-values.js';
+import type { DecodedRecord, OperatorDefinition, RawValue } from './api.js';
 
 /** A decoded record, or why it could not be decoded. */
 export type DecodeResult = { ok: true; value: Record<string, unknown>; /** Numbers are lossless-json values (big integers kept exact). */ lossless: boolean } | { ok: false; error: string };
@@ -71,3 +72,22 @@ export function jsonTypeOf(value: unknown): string {
   if (Array.isArray(value)) return 'array';
   return typeof value;
 }
+
+/** The JSON decoder: UTF-8 JSON text holding one object per record value. */
+export const decodeJson: OperatorDefinition = {
+  kind: 'decode-json',
+  role: 'transform',
+  summary: 'Parses each record value as UTF-8 JSON holding one object (integers beyond 2^53 kept exact).',
+  ports: { out: 'the decoded record', error: 'null, non-UTF-8, invalid JSON, not an object, nested deeper than 64 levels' },
+  failureStage: 'decode',
+  recordStage: () => ({
+    process(input) {
+      const raw = input as RawValue;
+      if (raw.isNull) return { port: 'error', error: 'value is null (tombstone)' };
+      const decoded = decodeJsonValue(raw.data, raw.start, raw.end, raw.utf8);
+      if (!decoded.ok) return { port: 'error', error: decoded.error };
+      const record: DecodedRecord = { fields: decoded.value, lossless: decoded.lossless };
+      return { port: 'out', value: record };
+    },
+  }),
+};

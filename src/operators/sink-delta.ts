@@ -4,7 +4,8 @@
  * convert to a fixed column type come back as rejected rows (or land in the rescued-data
  * column), never failing their neighbours.
  */
-import type { DeltaSinkConfig, TableWriter } from './api.js';
+import type { DeltaSinkConfig, OperatorDefinition, TableWriter } from './api.js';
+import { tableSinkStage } from './table-shape.js';
 import type { BatchInput, RejectedRow, TxnMark, WriteResult } from '../lake/types.js';
 
 /** The table's known column types: current lake columns, then the spec's declared ones. */
@@ -38,3 +39,14 @@ export function writeDeltaSink(
     operationParameters: { appId: txn.appId, batchId: txn.version },
   });
 }
+
+/** A gold table: records shaped for it are merged (or appended) once per batch. */
+export const sinkDelta: OperatorDefinition = {
+  kind: 'sink-delta',
+  role: 'sink',
+  summary: 'Shapes records for one Delta table (case-insensitive columns, merge keys, sequence) and merges each batch into it with the batch\'s txn.',
+  ports: { error: 'records that cannot be stored: missing merge key, non-numeric undeclared sequence, two spellings of one key, a value that does not convert' },
+  failureStage: 'validate',
+  terminal: 'table',
+  recordStage: (node, ctx) => tableSinkStage(ctx.tables[String(node.props.table)]!),
+};

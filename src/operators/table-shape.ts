@@ -13,7 +13,7 @@
  */
 import { isJsonNumber, kindOfJsonValue } from '../lake/json-values.js';
 import { jsonTypeOf } from './decode-json.js';
-import type { TableRules } from './api.js';
+import type { DecodedRecord, RecordStage, TableRules } from './api.js';
 
 /** Default `tables.<t>.maxColumns`: distinct top-level keys a table may have. */
 export const DEFAULT_MAX_COLUMNS = 1000;
@@ -95,4 +95,21 @@ export class TableShaper {
     for (const key in out) this.kinds[key] = (this.kinds[key] ?? 0) | kindOfJsonValue(out[key])!;
     return { ok: true, record: out, renamed };
   }
+}
+
+/**
+ * The table sink's record-level piece: shapes each record for its table (a failure leaves by
+ * `error` to the dead-letter table); the accepted ones are collected for the batch's write.
+ */
+export function tableSinkStage(rules: TableRules): RecordStage {
+  const shaper = new TableShaper(rules, rules.maxColumns ?? DEFAULT_MAX_COLUMNS);
+  return {
+    kinds: shaper.kinds,
+    process(input) {
+      const record = input as DecodedRecord;
+      const shaped = shaper.shape(record.fields);
+      if (!shaped.ok) return { port: 'error', error: shaped.error };
+      return { port: 'out', value: { fields: shaped.record, lossless: record.lossless, renamed: shaped.renamed } };
+    },
+  };
 }

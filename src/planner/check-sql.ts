@@ -1,11 +1,12 @@
 /**
- * The spec checks that need DuckDB: every SQL fragment (`deleteWhen` today; expectations and
+ * The spec checks beyond the loader's. SQL (needs DuckDB): every SQL fragment (`deleteWhen` today; expectations and
  * measures later) must parse as one predicate and bind against the table's declared columns
  * (columns it names that are not declared bind as text, since their type is inferred at run
  * time). `validate`, `plan` and `run` all run these after the loader's checks, so a spec that
  * validates never fails on its SQL at run time.
  */
 import { Duck } from '../lake/duck.js';
+import { operatorFor } from '../operators/index.js';
 import { quoteIdent } from '../lake/schema.js';
 import { parseSqlExpression } from '../lake/sql-refs.js';
 import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic, type LoadedSpec } from '../spec/index.js';
@@ -70,9 +71,27 @@ function firstLine(text: string): string {
   return text.split('\n')[0]!.trim();
 }
 
-/** `loaded` with the SQL checks' diagnostics added (and no spec when one is an error). */
+/**
+ * Capability: a node kind this version cannot run (e.g. an avro decoder) plans fine but
+ * `run` refuses it; `validate` says so up front (PIPE0057, a warning).
+ */
+export function checkCapabilities(loaded: LoadedSpec): Diagnostic[] {
+  const format = (loaded.data as { source?: { format?: unknown } } | undefined)?.source?.format;
+  if (typeof format !== 'string') return [];
+  let reason: string | undefined;
+  try {
+    reason = operatorFor(`decode-${format}`).notRunnable;
+  } catch {
+    return []; // an unknown format is the schema's error
+  }
+  if (!reason) return [];
+  const at = loaded.valuePositions?.get('source.format') ?? loaded.positions.get('source.format') ?? { line: 1, col: 1 };
+  return [diagnostic('PIPE0057', { file: loaded.file, ...at, path: 'source.format' }, { detail: reason }, '`pipeline run` refuses this spec; `plan` and `diff` work')];
+}
+
+/** `loaded` with the SQL and capability checks' diagnostics added (and no spec when one is an error). */
 export async function withSqlChecks(loaded: LoadedSpec): Promise<LoadedSpec> {
-  const extra = await checkSqlFragments(loaded);
+  const extra = [...(await checkSqlFragments(loaded)), ...checkCapabilities(loaded)];
   if (extra.length === 0) return loaded;
   const diagnostics = sortDiagnostics([...loaded.diagnostics, ...extra]);
   const { spec, ...rest } = loaded;

@@ -6,8 +6,9 @@
 import { resolve, join } from 'node:path';
 import { SpecError } from '../errors.js';
 import { parseDuration } from '../spec/duration.js';
-import type { PipelineSpec, RecordFormat } from '../spec/types.js';
+import type { PipelineSpec } from '../spec/types.js';
 import type { NodeKind, Plan, PlanEdge, PlanNode, SinkPlan, StreamPlan } from './plan.js';
+import { decoderKind } from '../operators/index.js';
 
 /** Options that are not part of the spec. */
 export interface CompileOptions {
@@ -21,6 +22,7 @@ export interface CompileOptions {
 export const NODE_IDS = {
   source: 'source',
   decode: 'decode',
+  watermark: 'watermark',
   route: 'route',
   sink: (table: string): string => `sink.${table}`,
 } as const;
@@ -33,11 +35,6 @@ export const DEFAULT_MAX_DEAD_LETTER_RATIO = 0.5;
 /** Output port names that are not route values. */
 export const PORTS = { error: 'error', unmatched: 'unmatched' } as const;
 
-const DECODE_KIND: Record<RecordFormat, NodeKind> = {
-  json: 'decode-json',
-  avro: 'decode-avro',
-  protobuf: 'decode-protobuf',
-};
 
 /**
  * Compiles a validated spec into a Plan. Throws SpecError only for inconsistencies the
@@ -108,7 +105,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     plan.watermark = { column: spec.watermark.column, delayMs: parseDuration(spec.watermark.delay) };
   }
   plan.nodes = planNodes(spec, plan, tables);
-  plan.edges = planEdges(spec, routeValues, deadLetterId);
+  plan.edges = planEdges(spec, routeValues, deadLetterId, tables);
   return plan;
 }
 
@@ -150,13 +147,16 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
 
   const nodes: PlanNode[] = [
     { id: NODE_IDS.source, kind: 'source-kafka', props: sourceProps },
-    { id: NODE_IDS.decode, kind: DECODE_KIND[spec.source.format], props: { format: spec.source.format } },
-    {
-      id: NODE_IDS.route,
-      kind: 'route',
-      props: { field: plan.routing.field, routes: plan.routing.routes, unmatched: plan.routing.unmatched },
-    },
+    { id: NODE_IDS.decode, kind: decoderKind(spec.source.format) as NodeKind, props: { format: spec.source.format } },
   ];
+  if (plan.watermark) {
+    nodes.push({ id: NODE_IDS.watermark, kind: 'watermark', props: { column: plan.watermark.column, delay: spec.watermark!.delay } });
+  }
+  nodes.push({
+    id: NODE_IDS.route,
+    kind: 'route',
+    props: { field: plan.routing.field, routes: plan.routing.routes, unmatched: plan.routing.unmatched },
+  });
   for (const table of tables) {
     const sink = plan.sinks.find((s) => s.table === table)!;
     const props: Record<string, unknown> = { table, mode: sink.mode };
@@ -185,19 +185,26 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
   return nodes;
 }
 
-/** Edges in data-flow order: source, decode, route (by route value), dead-letter last. */
-function planEdges(spec: PipelineSpec, routeValues: string[], deadLetterId: string): PlanEdge[] {
+/**
+ * Edges in data-flow order: source, decode, (watermark,) route by route value, then every
+ * error port to the dead-letter sink. The runtime follows exactly these edges.
+ */
+function planEdges(spec: PipelineSpec, routeValues: string[], deadLetterId: string, tables: string[]): PlanEdge[] {
+  const beforeRoute = spec.watermark ? NODE_IDS.watermark : NODE_IDS.decode;
   const edges: PlanEdge[] = [
     { from: NODE_IDS.source, to: NODE_IDS.decode },
-    { from: NODE_IDS.decode, to: NODE_IDS.route },
     { from: NODE_IDS.decode, to: deadLetterId, port: PORTS.error },
   ];
+  if (spec.watermark) edges.push({ from: NODE_IDS.decode, to: NODE_IDS.watermark });
+  edges.push({ from: beforeRoute, to: NODE_IDS.route });
   for (const value of routeValues) {
     edges.push({ from: NODE_IDS.route, to: NODE_IDS.sink(spec.routing.routes[value]!), port: value });
   }
   if (spec.routing.unmatched === 'dead_letter') {
     edges.push({ from: NODE_IDS.route, to: deadLetterId, port: PORTS.unmatched });
   }
+  edges.push({ from: NODE_IDS.route, to: deadLetterId, port: PORTS.error });
+  for (const table of tables) edges.push({ from: NODE_IDS.sink(table), to: deadLetterId, port: PORTS.error });
   return edges;
 }
 

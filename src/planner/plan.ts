@@ -12,6 +12,7 @@ export type NodeKind =
   | 'decode-json'
   | 'decode-avro'
   | 'decode-protobuf'
+  | 'watermark'
   | 'route'
   | 'sink-delta'
   | 'sink-dead-letter';

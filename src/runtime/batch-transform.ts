@@ -1,5 +1,6 @@
 /**
- * decode → route → shape over a whole batch, writing each table's values to an NDJSON file
+ * The plan's record-level graph run over a whole batch (decode → … → route → table sinks,
+ * error ports to the dead-letter sink, exactly the plan's edges), writing each table's values to an NDJSON file
  * for the lake to load, with the JSON kinds of every column (the lake types columns from
  * them, never by guessing). Pure CPU plus one file write per table, so it can run inline or
  * on the stream's piscina pool (see decode-pool.ts): its inputs and outputs are plain,
@@ -13,19 +14,28 @@
 import { isUtf8 } from 'node:buffer';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeJsonValue } from '../operators/decode-json.js';
-import { routeRecord } from '../operators/route.js';
-import { DEFAULT_MAX_COLUMNS, TableShaper } from '../operators/table-shape.js';
+import { PipelineError } from '../errors.js';
+import { operatorFor } from '../operators/index.js';
 import { stringifyExactJson } from '../lake/json-values.js';
-import type { PackedValues, RecordFailure, RoutedBatch, RoutedTable, RoutingRules, TableRules } from '../operators/api.js';
+import type {
+  DecodedRecord, OperatorDefinition, OperatorNode, PackedValues, RawValue, RecordFailure, RecordStage, RoutedBatch, RoutedTable, TableRules,
+} from '../operators/api.js';
+
+/** The plan's graph as the transform walks it (plain data: it crosses to the decode thread). */
+export interface TransformGraph {
+  nodes: OperatorNode[];
+  edges: { from: string; to: string; port?: string }[];
+}
 
 /** What the transform needs besides the values. */
 export interface TransformContext {
-  routing: RoutingRules;
-  /** Rules per gold table name. */
+  graph: TransformGraph;
+  /** Rules per table name. */
   tables: Record<string, TableRules>;
   /** Directory for the per-table NDJSON files (created when missing). */
   outDir: string;
+  /** State of the stateful operators committed with the previous batch, by node id. */
+  state?: Record<string, unknown>;
 }
 
 const NEWLINE = 10;
@@ -53,7 +63,31 @@ export function packValues(values: (Buffer | null)[]): PackedValues {
   return { data, starts, nulls };
 }
 
-/** Decodes, routes and shapes every value; writes one NDJSON file per routed table. */
+/** One node of the walk: its definition, its stage for this batch, and where each port leads. */
+interface Step {
+  node: OperatorNode;
+  def: OperatorDefinition;
+  stage?: RecordStage;
+  next: Map<string, string>;
+}
+
+/** Builds the batch's stages from the graph (a kind without a runtime piece cannot run). */
+function buildSteps(ctx: TransformContext): { steps: Map<string, Step>; entry: string } {
+  const steps = new Map<string, Step>();
+  for (const node of ctx.graph.nodes) {
+    const def = operatorFor(node.kind);
+    if (def.notRunnable) throw new PipelineError('PIPE_RUN_NOT_RUNNABLE', `node ${node.id}: ${def.notRunnable}`, { hint: 'validate reports this as PIPE0057' });
+    const stage = def.recordStage?.(node, { tables: ctx.tables, state: ctx.state?.[node.id] });
+    steps.set(node.id, { node, def, ...(stage ? { stage } : {}), next: new Map() });
+  }
+  for (const e of ctx.graph.edges) steps.get(e.from)!.next.set(e.port ?? 'out', e.to);
+  const source = [...steps.values()].find((s) => s.def.role === 'source');
+  const entry = source?.next.get('out');
+  if (!entry) throw new PipelineError('PIPE_RUN_PLAN', 'the plan has no source node with an out edge');
+  return { steps, entry };
+}
+
+/** Runs every value through the plan's graph; writes one NDJSON file per table reached. */
 export function transformBatch(packed: PackedValues, ctx: TransformContext): RoutedBatch {
   const data = Buffer.from(packed.data.buffer, packed.data.byteOffset, packed.data.byteLength);
   const { starts, nulls } = packed;
@@ -62,49 +96,51 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
   let dropped = 0;
   const lists = new Map<string, number[]>();
   const rewritten = new Map<number, Buffer>();
+  const { steps, entry } = buildSteps(ctx);
   // One native check over the whole batch spares the per-record scan for U+FFFD.
-  const batchIsUtf8 = isUtf8(data);
-  const shapers = new Map<string, TableShaper>();
-  for (const [table, rules] of Object.entries(ctx.tables)) shapers.set(table, new TableShaper(rules, rules.maxColumns ?? DEFAULT_MAX_COLUMNS));
+  const raw: RawValue = { data, start: 0, end: 0, isNull: false, utf8: isUtf8(data) };
 
   for (let i = 0; i < count; i++) {
-    if (nulls[i] === 1) {
-      failures.push({ index: i, stage: 'decode', error: 'value is null (tombstone)' });
-      continue;
+    raw.start = starts[i]!;
+    raw.end = starts[i + 1]!;
+    raw.isNull = nulls[i] === 1;
+    let step = steps.get(entry)!;
+    let value: unknown = raw;
+    let failure: RecordFailure | undefined;
+    for (;;) {
+      if (step.def.terminal === 'dead-letter') {
+        failures.push(failure ?? { index: i, stage: 'route', error: 'routed to the dead-letter table' });
+        break;
+      }
+      const result = step.stage!.process(value);
+      if ('drop' in result) {
+        dropped++;
+        break;
+      }
+      if (step.def.terminal === 'table' && result.port === 'out') {
+        const table = String(step.node.props.table);
+        const shaped = result.value as DecodedRecord & { renamed: boolean };
+        if (shaped.renamed) rewritten.set(i, Buffer.from(stringifyExactJson(shaped.fields, shaped.lossless)));
+        let list = lists.get(table);
+        if (!list) lists.set(table, (list = []));
+        list.push(i);
+        break;
+      }
+      if (result.error !== undefined) {
+        const table = step.def.terminal === 'table' ? { table: String(step.node.props.table) } : {};
+        failure = { index: i, stage: step.def.failureStage ?? 'route', error: result.error, ...table };
+      }
+      const to = step.next.get(result.port);
+      if (to === undefined) throw new PipelineError('PIPE_RUN_PLAN', `node ${step.node.id} has no edge for port '${result.port}'`);
+      step = steps.get(to)!;
+      value = result.value;
     }
-    const decoded = decodeJsonValue(data, starts[i]!, starts[i + 1]!, batchIsUtf8);
-    if (!decoded.ok) {
-      failures.push({ index: i, stage: 'decode', error: decoded.error });
-      continue;
-    }
-    const route = routeRecord(decoded.value, ctx.routing);
-    if (route.kind === 'drop') {
-      dropped++;
-      continue;
-    }
-    if (route.kind === 'failure') {
-      failures.push({ index: i, stage: 'route', error: route.error });
-      continue;
-    }
-    const shaper = shapers.get(route.table);
-    if (!shaper) {
-      failures.push({ index: i, stage: 'route', error: `route target table '${route.table}' is not declared` });
-      continue;
-    }
-    const shaped = shaper.shape(decoded.value);
-    if (!shaped.ok) {
-      failures.push({ index: i, stage: 'validate', error: shaped.error, table: route.table });
-      continue;
-    }
-    if (shaped.renamed) rewritten.set(i, Buffer.from(stringifyExactJson(shaped.record, decoded.lossless)));
-    let list = lists.get(route.table);
-    if (!list) lists.set(route.table, (list = []));
-    list.push(i);
   }
 
   const tables: RoutedTable[] = [];
   const hasBreaks = data.includes(NEWLINE) || data.includes(CARRIAGE_RETURN);
   if (lists.size > 0) mkdirSync(ctx.outDir, { recursive: true });
+  const sinkOf = new Map([...steps.values()].filter((s) => s.def.terminal === 'table').map((s) => [String(s.node.props.table), s]));
   for (const [table, list] of lists) {
     let size = 0;
     for (const i of list) size += (rewritten.get(i)?.length ?? starts[i + 1]! - starts[i]!) + 1;
@@ -119,9 +155,11 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
     }
     const path = join(ctx.outDir, `${table.replace(/[^A-Za-z0-9_.-]/g, '_')}.ndjson`);
     writeFileSync(path, out);
-    tables.push({ table, path, count: list.length, indices: Int32Array.from(list), kinds: shapers.get(table)!.kinds });
+    tables.push({ table, path, count: list.length, indices: Int32Array.from(list), kinds: sinkOf.get(table)!.stage!.kinds ?? {} });
   }
-  return { tables, failures, dropped };
+  const state: Record<string, unknown> = {};
+  for (const s of steps.values()) if (s.stage?.snapshot) state[s.node.id] = s.stage.snapshot();
+  return { tables, failures, dropped, state };
 }
 
 /** Turns the CR and LF bytes of one value into spaces (one JSON value per NDJSON line). */

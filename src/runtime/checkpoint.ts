@@ -38,6 +38,8 @@ export interface CommitEntry {
   committedAt: string;
   records: number;
   tables: Record<string, { status: string; version: number }>;
+  /** State of the stateful operators after this batch, by node id (restored on restart). */
+  state?: Record<string, unknown>;
 }
 
 /** Table -> the lake's error that diverted the table's whole share to the dead-letter table. */

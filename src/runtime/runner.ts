@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PipelineError, SourceError } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
+import { NODE_IDS } from '../planner/compile.js';
+import type { WatermarkState } from '../operators/watermark.js';
 import { acquireLock, type HeldLock } from './checkpoint-lock.js';
 import { checkLayout, readCheckpointMetadata, streamsChangedError } from './checkpoint-layout.js';
 import { decodeThreadsFromEnv } from './decode-pool.js';
@@ -142,13 +144,16 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
               totals.replayedBatchId = msg.replayBatchId;
               summary.addLost(msg.lost);
               break;
-            case 'batch':
+            case 'batch': {
               summary.addBatch(msg.stats);
+              const seen = (msg.stats.state?.[NODE_IDS.watermark] as WatermarkState | undefined)?.maxEventTimeMs;
+              if (plan.watermark && typeof seen === 'number') totals.watermark = new Date(seen - plan.watermark.delayMs).toISOString();
               if (!failure) {
                 failure = deadLetterLimitBreach(plan, summary, false);
                 if (failure) stopAll();
               }
               break;
+            }
             case 'progress':
               progress.setLag(msg.stream, msg.lag);
               break;

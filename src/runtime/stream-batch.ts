@@ -69,6 +69,13 @@ export function tableConcurrencyFromEnv(env: NodeJS.ProcessEnv = process.env): n
   return Number.isInteger(n) && n > 0 ? n : 16;
 }
 
+/** The operator state committed with the stream's newest committed batch (empty on a first run). */
+export function committedState(checkpoint: StreamCheckpoint): Record<string, unknown> {
+  const recovered = checkpoint.recover();
+  const last = (recovered.pending?.batchId ?? recovered.nextBatchId) - 1;
+  return (last >= 0 ? checkpoint.readCommit(last)?.state : undefined) ?? {};
+}
+
 /** Runs batches for one stream. */
 export class BatchProcessor {
   private readonly sinks;
@@ -79,8 +86,15 @@ export class BatchProcessor {
    */
   private schema?: Record<string, Record<string, string>>;
 
+  /**
+   * Operator state after the newest prepared batch. Each batch's transform starts from its
+   * predecessor's state, which is the state committed with the previous batch on a restart.
+   */
+  private state: Promise<Record<string, unknown>>;
+
   constructor(private readonly opts: BatchProcessorOptions) {
     this.sinks = new Map(opts.plan.sinks.map((s) => [s.table, s]));
+    this.state = Promise.resolve(committedState(opts.checkpoint));
   }
 
   private async readSchema(): Promise<Record<string, Record<string, string>>> {
@@ -123,7 +137,10 @@ export class BatchProcessor {
     }
     const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
     const decodeStarted = performance.now();
-    const routed = this.opts.decoder.transform(packValues(values), { routing: plan.routing, tables, outDir: stagingDir });
+    const graph = { nodes: plan.nodes, edges: plan.edges };
+    const packed = packValues(values);
+    const routed = this.state.then((state) => this.opts.decoder.transform(packed, { graph, tables, outDir: stagingDir, state }));
+    this.state = routed.then((r) => r.state);
     const prepared: PreparedBatch = { entry, replay: pending !== undefined, messages, partitions, timestamps, routed, stagingDir, decodeStarted };
     // Awaited in commit(); a failure must not surface as an unhandled rejection meanwhile.
     routed.then(
@@ -210,6 +227,7 @@ export class BatchProcessor {
       committedAt: new Date().toISOString(),
       records: messages.length,
       tables: Object.fromEntries(Object.entries(tableStats).map(([t, s]) => [t, { status: s.status, version: versions[t] ?? -1 }])),
+      ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),
     });
     // Visible in every table from here on; replays carry old timestamps, so they are left out.
     const latency = replay ? undefined : sampleLatency(prepared.timestamps, Date.now());
@@ -230,6 +248,7 @@ export class BatchProcessor {
       decodeMs,
       commitMs,
       latency,
+      ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),
     };
     log.info({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
     return stats;

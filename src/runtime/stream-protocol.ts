@@ -61,6 +61,8 @@ export interface BatchStats {
   commitMs: number;
   /** Record timestamp → checkpoint commit, per record (first runs only, not replays). */
   latency?: LatencySample;
+  /** Operator state committed with the batch, by node id (e.g. `watermark`). */
+  state?: Record<string, unknown>;
 }
 
 /** Worker -> main. */

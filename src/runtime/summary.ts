@@ -27,6 +27,8 @@ export interface StreamTotals {
   replayedBatchId?: number;
   /** `caught-up`, `stopped`, `idle` (owns no partition) or `failed`. */
   state: string;
+  /** The stream's event-time watermark (greatest event time seen minus `watermark.delay`), ISO-8601. */
+  watermark?: string;
 }
 
 export interface RunSummary {
@@ -206,7 +208,7 @@ export function formatSummary(s: RunSummary): string {
   for (const d of s.deadLetters.slice(0, 5)) lines.push(`    ${String(d.count).padStart(7)}  ${describeDeadLetter(d)}`);
   if (s.deadLetters.length > 5) lines.push(`    … ${s.deadLetters.length - 5} more reasons (--summary-json lists them)`);
   for (const st of s.streams) {
-    lines.push(`  stream ${st.stream}: ${st.state}, ${st.partitions.length} partitions, ${st.batches} batches, ${st.records} records${st.replayedBatchId !== undefined ? `, replayed batch ${st.replayedBatchId}` : ''}`);
+    lines.push(`  stream ${st.stream}: ${st.state}, ${st.partitions.length} partitions, ${st.batches} batches, ${st.records} records${st.replayedBatchId !== undefined ? `, replayed batch ${st.replayedBatchId}` : ''}${st.watermark ? `, watermark ${st.watermark}` : ''}`);
   }
   return lines.join('\n');
 }

@@ -59,6 +59,7 @@ export const codes = {
   PIPE0051: { severity: 'error', title: 'checkpoint collision', template: 'table `{table}` would be written to the checkpoint directory `{path}`' },
   // Checks that need DuckDB (run by validate, plan and run after the ones above).
   PIPE0056: { severity: 'error', title: 'invalid SQL', template: '`{path}` is not a valid SQL predicate: {detail}' },
+  PIPE0057: { severity: 'warning', title: 'cannot run yet', template: '{detail}' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSpecText } from '../../src/spec/index.js';
-import { checkSqlFragments, withSqlChecks } from '../../src/planner/check-sql.js';
+import { checkCapabilities, checkSqlFragments, withSqlChecks } from '../../src/planner/check-sql.js';
 
 const spec = (deleteWhen: string, columns = '') => `apiVersion: pipeline/v1
 name: cdc
@@ -32,5 +32,14 @@ describe('SQL fragment checks', () => {
     expect(unknownFn?.message).toMatch(/no_such_fn/);
     const [escape] = await checkSqlFragments(loadSpecText(spec("op = 'd'; DROP TABLE x"), 's.yaml'));
     expect(escape?.message).toMatch(/may not contain ";"/);
+  });
+});
+
+describe('capability checks', () => {
+  it('warns that a format this version cannot run is refused by run', () => {
+    const text = spec("op = 'd'").replace('  kafka: { brokers', '  format: avro\n  kafka: { brokers');
+    const [d] = checkCapabilities(loadSpecText(text, 's.yaml'));
+    expect(d).toMatchObject({ code: 'PIPE0057', severity: 'warning', line: 4, message: "source.format 'avro' cannot be run yet: this runner decodes json records only" });
+    expect(checkCapabilities(loadSpecText(spec("op = 'd'"), 's.yaml'))).toEqual([]);
   });
 });

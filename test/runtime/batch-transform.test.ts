@@ -6,6 +6,7 @@ import { packValues, transformBatch } from '../../src/runtime/batch-transform.js
 import { decodeJsonValue } from '../../src/operators/decode-json.js';
 import { routeRecord } from '../../src/operators/route.js';
 import { TableShaper } from '../../src/operators/table-shape.js';
+import { graphOf } from './graph-fixture.js';
 import { Kind } from '../../src/lake/type-lattice.js';
 import { deadLetterRow } from '../../src/operators/sink-dead-letter.js';
 import type { RoutingRules, TableRules } from '../../src/operators/api.js';
@@ -89,7 +90,7 @@ describe('transformBatch', () => {
       Buffer.from('{\n  "event_type": "order",\n  "id": "o2",\n  "seq": 3\n}'),
       Buffer.from('{"event_type":"order","id":"o3","seq":4,  "amount":2}'),
     ];
-    const out = transformBatch(packValues(values), { routing, tables: { orders, clicks }, outDir: join(dir, 'b1') });
+    const out = transformBatch(packValues(values), { graph: graphOf(routing, { orders, clicks }), tables: { orders, clicks }, outDir: join(dir, 'b1') });
     expect(out.dropped).toBe(0);
     expect(out.failures).toEqual([
       { index: 2, stage: 'decode', error: 'value is null (tombstone)' },
@@ -113,15 +114,15 @@ describe('transformBatch', () => {
       '{\n "event_type": "order",\n "id": 9007199254740993,\n "seq": 1\n}',
       '{"event_type":"order","ID":9007199254740995,"Seq":2, "note": 1.50}',
     ];
-    const out = transformBatch(packValues(values.map((v) => Buffer.from(v))), { routing, tables: { orders, clicks }, outDir: join(dir, 'b3') });
+    const out = transformBatch(packValues(values.map((v) => Buffer.from(v))), { graph: graphOf(routing, { orders, clicks }), tables: { orders, clicks }, outDir: join(dir, 'b3') });
     const lines = readFileSync(out.tables[0]!.path, 'utf8').split('\n');
     expect(lines).toEqual(['{  "event_type": "order",  "id": 9007199254740993,  "seq": 1 }', '{"event_type":"order","id":9007199254740995,"seq":2,"note":1.50}', '']);
     expect(out.tables[0]!.kinds).toEqual({ event_type: Kind.STRING, id: Kind.BIGINT, seq: Kind.INT, note: Kind.REAL });
   });
 
   it('counts unmatched records as dropped under unmatched: drop', () => {
-    const out = transformBatch(packValues([Buffer.from('{"event_type":"x"}')]), { routing: { ...routing, unmatched: 'drop' }, tables: { orders, clicks }, outDir: join(dir, 'b2') });
-    expect(out).toEqual({ tables: [], failures: [], dropped: 1 });
+    const out = transformBatch(packValues([Buffer.from('{"event_type":"x"}')]), { graph: graphOf({ ...routing, unmatched: 'drop' }, { orders, clicks }), tables: { orders, clicks }, outDir: join(dir, 'b2') });
+    expect(out).toEqual({ tables: [], failures: [], dropped: 1, state: {} });
   });
 });
 

@@ -1,3 +1,4 @@
+import { graphOf } from './graph-fixture.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,7 @@ describe('decode threads', () => {
       const decoder = built.createDecoder(threads);
       try {
         const outDir = join(dir, `t${threads}`);
-        const routed = await decoder.transform(packValues(values.map((v) => Buffer.from(v))), { routing, tables, outDir });
+        const routed = await decoder.transform(packValues(values.map((v) => Buffer.from(v))), { graph: graphOf(routing, tables), tables, outDir });
         results.push({ ...routed, tables: routed.tables.map((t) => ({ ...t, path: undefined, indices: [...t.indices], text: readFileSync(t.path, 'utf8') })) });
       } finally {
         await decoder.close();

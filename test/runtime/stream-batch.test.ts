@@ -18,6 +18,7 @@ import { StreamCheckpoint } from '../../src/runtime/checkpoint.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { BatchProcessor } from '../../src/runtime/stream-batch.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
+import { graphOf } from './graph-fixture.js';
 
 /**
  * Records every write; refuses `refuse` tables with a schema mismatch; rejects the rows
@@ -64,6 +65,10 @@ function plan(): Plan {
     sinks: [sink('a'), sink('b')],
     deadLetter: { id: 'sink._dl', table: '_dl', path: join(dir, '_dl') },
     checkpointPath: join(dir, 'cp'),
+    ...graphOf(
+      { field: 'type', routes: { a: 'a', b: 'b' }, unmatched: 'dead_letter' },
+      Object.fromEntries(['a', 'b'].map((t) => [t, { table: t, mode: 'upsert' as const, mergeKeys: ['id'], sequenceBy: 'seq', columns: {} }])),
+    ),
   } as unknown as Plan;
 }
 

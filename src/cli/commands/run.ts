@@ -8,6 +8,7 @@ import type { Command } from '../main.js';
 import { parseCommandArgs, setOption } from '../args.js';
 import { PipelineError, UsageError } from '../../errors.js';
 import { compilePlan } from '../../planner/compile.js';
+import { operatorFor } from '../../operators/index.js';
 import { LOG_LEVELS, type LogLevel } from '../../runtime/logger.js';
 import { runPipeline } from '../../runtime/runner.js';
 import { formatSummary, type RunSummary } from '../../runtime/summary.js';
@@ -54,11 +55,10 @@ export const command: Command = {
     const spec = await loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     const plan = compilePlan(spec);
-    if (plan.source.format !== 'json') {
-      // The spec language already names the formats to come; running one would dead-letter every record.
-      throw new PipelineError('PIPE_RUN_FORMAT', `source.format '${plan.source.format}' cannot be run yet: this runner decodes json records only`, {
-        hint: 'use format: json, or validate/plan the spec without running it',
-      });
+    for (const node of plan.nodes) {
+      // Validate warned (PIPE0057); running it would dead-letter every record.
+      const reason = operatorFor(node.kind).notRunnable;
+      if (reason) throw new PipelineError('PIPE_RUN_FORMAT', reason, { hint: 'use format: json, or validate/plan the spec without running it' });
     }
     const report = (summary: RunSummary) => {
       if (values['summary-json']) writeFileSync(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
