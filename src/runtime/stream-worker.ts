@@ -47,7 +47,8 @@ async function main(): Promise<void> {
   useFailpointCounter(data.failpointCounter);
   const { plan, streamIndex } = data;
   const stream = plan.streams[streamIndex]!;
-  const logger = createLogger(data.logLevel, plan.pipeline).child({ stream: streamIndex });
+  const sink = data.logToParent ? (text: string) => post({ type: 'log', text }) : undefined;
+  const logger = createLogger(data.logLevel, plan.pipeline, { format: data.logFormat, sink }).child({ stream: streamIndex });
   const signal = new Signal();
   let stopping = false;
   let fatal: Error | undefined;
@@ -117,7 +118,6 @@ async function main(): Promise<void> {
     },
   });
 
-  const progress = setInterval(() => post({ type: 'progress', stream: streamIndex, buffered: collector.buffered, lag: source.lag() }), 1_000);
   let reason: 'caught-up' | 'stopped' = 'stopped';
   // Two-stage pipeline: batch N+1 is cut and decoded while batch N commits. Its offsets file
   // is written only after N's commit file, so the log never holds two uncommitted batches.
@@ -170,7 +170,6 @@ async function main(): Promise<void> {
   } finally {
     // Never close the lake under a commit still running (a failure elsewhere got us here).
     await committing?.catch(() => {});
-    clearInterval(progress);
     await source.stop();
     await decoder.close();
     await lake.close();
