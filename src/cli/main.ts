@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   plan: () => import('./commands/plan.js'),
   diff: () => import('./commands/diff.js'),
   run: () => import('./commands/run.js'),
+  status: () => import('./commands/status.js'),
   table: () => import('./commands/table.js'),
   'dev-broker': () => import('./commands/dev-broker.js'),
   demo: () => import('./commands/demo.js'),

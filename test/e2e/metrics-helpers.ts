@@ -1,0 +1,63 @@
+/**
+ * Reading a running pipeline from outside, as Prometheus and an operator would: the port the
+ * metrics server logged, scrapes of `/metrics` parsed into samples, and sums per metric.
+ */
+import type { ChildProcess } from 'node:child_process';
+
+/** One sample line of the Prometheus text format. */
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the Prometheus text exposition format (HELP/TYPE comments skipped). */
+export function parsePrometheus(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) throw new Error(`not a Prometheus sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!;
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+/** Sum of a metric's samples whose labels include `where`. */
+export function sum(samples: Sample[], name: string, where: Record<string, string> = {}): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v))
+    .reduce((n, s) => n + s.value, 0);
+}
+
+/** Resolves with the port from the run's `serving metrics` log line. */
+export function metricsPort(child: ChildProcess, timeoutMs = 60_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`no 'serving metrics' line in ${timeoutMs} ms:\n${text.slice(-2000)}`)), timeoutMs);
+    child.stderr!.on('data', (d) => {
+      text += d;
+      const m = /"port":(\d+)[^\n]*"msg":"serving metrics"/.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.on('exit', () => reject(new Error(`run exited before serving metrics:\n${text.slice(-2000)}`)));
+  });
+}
+
+/** GETs `path` on the metrics server; status and body. */
+export async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+/** Scrapes `/metrics` and parses it. */
+export async function scrape(port: number): Promise<Sample[]> {
+  const { status, body } = await get(port, '/metrics');
+  if (status !== 200) throw new Error(`/metrics answered ${status}`);
+  return parsePrometheus(body);
+}
