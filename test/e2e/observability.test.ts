@@ -82,6 +82,8 @@ describe('pipeline run --metrics-port', () => {
     expect(summary.records).toBe(FIRST);
     expect(summary.metrics.pipeline_lag_records).toBe(0);
     expect(summary.timeline.at(-1).lag).toBe(0);
+    // Off a terminal there is no progress block: stderr is JSON lines only.
+    for (const l of result.stderr.split('\n').filter(Boolean)) expect(() => JSON.parse(l), l).not.toThrow();
     // One structured line per committed batch, with its lag.
     const batchLines = result.stderr.split('\n').filter((l) => l.includes('"msg":"batch committed"')).map((l) => JSON.parse(l));
     expect(batchLines.length).toBe(summary.batches);
