@@ -19,6 +19,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   diff: () => import('./commands/diff.js'),
   run: () => import('./commands/run.js'),
   status: () => import('./commands/status.js'),
+  report: () => import('./commands/report.js'),
   table: () => import('./commands/table.js'),
   'dev-broker': () => import('./commands/dev-broker.js'),
   demo: () => import('./commands/demo.js'),

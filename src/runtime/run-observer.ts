@@ -6,7 +6,9 @@
  */
 import type { Kafka } from 'kafkajs';
 import type { Plan } from '../planner/plan.js';
+import { EventLogWriter, type BatchEvent } from './event-log.js';
 import { LagTracker, type LagSnapshot } from './lag-tracker.js';
+import { LatencyHistogram } from './latency.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './logger.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { ProgressReporter } from './progress.js';
@@ -39,6 +41,9 @@ export class RunObserver {
   private lag?: LagTracker;
   private lastLag: LagSnapshot = { total: 0, streams: [] };
   private readonly states = new Map<number, string>();
+  private events?: EventLogWriter;
+  private summary?: SummaryBuilder;
+  private lastLagEventMs = 0;
 
   constructor(private readonly plan: Plan, private readonly opts: ObserveOptions) {
     this.logger = createLogger(opts.logLevel, plan.pipeline, {
@@ -63,6 +68,9 @@ export class RunObserver {
   async start(args: { summary: SummaryBuilder; kafka: Kafka; streams: { stream: number; partitions: number[] }[]; low: Map<number, number>; high: Map<number, number> }): Promise<void> {
     const { startingOffsets, topic } = this.plan.source.kafka;
     for (const s of args.streams) this.states.set(s.stream, 'starting');
+    this.summary = args.summary;
+    this.events = new EventLogWriter(this.plan.checkpointPath, (err) => this.logger.warn({ err: err.message }, 'cannot append to the event log; the run goes on without it'));
+    this.events.append({ type: 'run-started', atMs: Date.now(), pid: process.pid, pipeline: this.plan.pipeline, topic, streams: args.streams.map((s) => s.stream) });
     if (this.opts.metrics) {
       this.metrics = new RunMetrics();
       this.server = await startMetricsServer(this.metrics, this, this.opts.metrics.port, this.opts.metrics.host);
@@ -83,6 +91,7 @@ export class RunObserver {
         this.lastLag = snapshot;
         this.progress?.setLag(snapshot);
         this.metrics?.onLag(snapshot);
+        this.lagEvent(snapshot);
       },
     });
     await this.lag.start();
@@ -105,24 +114,18 @@ export class RunObserver {
     this.metrics?.onBatch(stats);
     this.progress?.onBatch(stats);
     const streamLag = this.lastLag.streams.find((s) => s.stream === stats.stream);
-    const tables: Record<string, unknown> = {};
-    for (const [name, t] of Object.entries(stats.tables)) if (t.status !== 'empty') tables[name] = { status: t.status, rows: t.rowsIn, inserted: t.inserted, updated: t.updated, deleted: t.deleted };
-    this.logger.info(
-      {
-        stream: stats.stream,
-        batchId: stats.batchId,
-        replay: stats.replay || undefined,
-        partitions: streamLag?.partitions.map((p) => p.partition),
-        records: stats.records,
-        deadLettered: stats.deadLettered,
-        dropped: stats.dropped,
-        tables,
-        durationMs: Math.round(stats.durationMs),
-        phasesMs: stats.phasesMs ?? { decode: Math.round(stats.decodeMs), commit: Math.round(stats.commitMs) },
-        lag: streamLag?.lag,
-      },
-      'batch committed',
-    );
+    const event = batchEvent(stats, streamLag?.lag);
+    this.events?.append(event);
+    const { type: _type, atMs: _at, ...fields } = event;
+    this.logger.info({ ...fields, partitions: streamLag?.partitions.map((p) => p.partition) }, 'batch committed');
+  }
+
+  /** A lag reading for the event log: every 5 s while it changes, so a day of running stays small. */
+  private lagEvent(snapshot: LagSnapshot): void {
+    const now = Date.now();
+    if (snapshot.refreshedAtMs === undefined || now - this.lastLagEventMs < 5_000) return;
+    this.lastLagEventMs = now;
+    this.events?.append({ type: 'lag', atMs: now, total: snapshot.total, streams: Object.fromEntries(snapshot.streams.map((s) => [String(s.stream), s.lag])) });
   }
 
   /** The run ended: a last lag reading (0 after a caught-up run), then everything stops. */
@@ -133,6 +136,12 @@ export class RunObserver {
     }
     this.progress?.stop();
     this.progress = undefined;
+    if (this.summary) {
+      const { records, batches } = this.summary.totals();
+      this.lastLagEventMs = 0;
+      this.lagEvent(this.lastLag);
+      this.events?.append({ type: 'run-ended', atMs: Date.now(), pid: process.pid, records, batches, lag: this.lastLag.total });
+    }
     await this.server?.close();
   }
 
@@ -148,4 +157,31 @@ export class RunObserver {
   ready(): boolean {
     return this.healthy() && this.lastLag.refreshedAtMs !== undefined && ![...this.states.values()].includes('starting');
   }
+}
+
+/** What the log line and the event log keep of a committed batch. */
+function batchEvent(stats: BatchStats, lag: number | undefined): BatchEvent {
+  const tables: BatchEvent['tables'] = {};
+  for (const [name, t] of Object.entries(stats.tables)) if (t.status !== 'empty') tables[name] = { status: t.status, rows: t.rowsIn, inserted: t.inserted, updated: t.updated, deleted: t.deleted };
+  let latency: { latencyP50Ms?: number; latencyP99Ms?: number } = {};
+  if (stats.latency) {
+    const h = new LatencyHistogram();
+    h.add(stats.latency);
+    latency = { latencyP50Ms: h.quantile(0.5), latencyP99Ms: h.quantile(0.99) };
+  }
+  return {
+    type: 'batch',
+    atMs: Date.now(),
+    stream: stats.stream,
+    batchId: stats.batchId,
+    replay: stats.replay,
+    records: stats.records,
+    deadLettered: stats.deadLettered,
+    dropped: stats.dropped,
+    durationMs: Math.round(stats.durationMs),
+    phasesMs: stats.phasesMs ?? { decode: Math.round(stats.decodeMs), commit: Math.round(stats.commitMs) },
+    ...latency,
+    lag,
+    tables,
+  };
 }

@@ -3,6 +3,7 @@
  * metrics server logged, scrapes of `/metrics` parsed into samples, and sums per metric.
  */
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 /** One sample line of the Prometheus text format. */
 export interface Sample {
@@ -60,4 +61,15 @@ export async function scrape(port: number): Promise<Sample[]> {
   const { status, body } = await get(port, '/metrics');
   if (status !== 200) throw new Error(`/metrics answered ${status}`);
   return parsePrometheus(body);
+}
+
+/** The headless browser the report test uses (Debian `chromium`), or undefined when absent. */
+export function findChromium(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    for (const name of ['chromium', 'chromium-browser']) {
+      const path = `${dir}/${name}`;
+      if (existsSync(path)) return path;
+    }
+  }
+  return undefined;
 }

@@ -3,7 +3,8 @@
  * (counters against the records produced, true lag while a backlog exists and 0 once caught
  * up), the health endpoints, and `pipeline status` against a live and a stopped pipeline.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
 import { E2E_TIMEOUT, produce, ROOT, runCli, startCli, writeCommerceSpec } from './harness.js';
-import { get, metricsPort, scrape, sum, type Sample } from './metrics-helpers.js';
+import { findChromium, get, metricsPort, scrape, sum, type Sample } from './metrics-helpers.js';
 
 let broker: TestBroker;
 let dir: string;
@@ -133,5 +134,30 @@ describe('pipeline run --metrics-port', () => {
     expect(after.code).toBe(0);
     expect(after.json.streams.every((s: any) => s.running === false)).toBe(true);
     expect(after.json.totalLag).toBe(0);
+  }, E2E_TIMEOUT);
+
+  const chromium = findChromium();
+  // CI installs chromium (.ci/run); elsewhere the test needs it on PATH.
+  it.skipIf(!chromium && !process.env.CI)('pipeline report renders both runs as a page whose charts draw in a browser', async () => {
+    const out = join(dir, 'report.html');
+    const r = await runCli(['report', spec, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`${FIRST + SECOND} records, 2 runs`));
+    const html = readFileSync(out, 'utf8');
+    expect(html).not.toMatch(/<script|https?:\/\//); // self-contained: nothing runs, nothing is fetched
+    expect(html).toMatch(/<td>orders<\/td><td>[\d,]+<\/td>/);
+
+    // Measure what the browser drew: the probe writes each chart's drawn line lengths into the DOM.
+    const probe = `<script>document.addEventListener('DOMContentLoaded',()=>{const r=[...document.querySelectorAll('figure')].map(f=>({title:f.querySelector('figcaption').textContent,lines:[...f.querySelectorAll('polyline')].map(p=>Math.round(p.getTotalLength())),width:f.querySelector('svg')?.getBoundingClientRect().width??0}));const pre=document.createElement('pre');pre.id='probe';pre.textContent=JSON.stringify(r);document.body.append(pre)})</script>`;
+    const probed = join(dir, 'probed.html');
+    writeFileSync(probed, html.replace('</body>', `${probe}</body>`));
+    const dom = execFileSync(chromium!, ['--headless', '--no-sandbox', '--disable-gpu', '--dump-dom', `file://${probed}`], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const charts = JSON.parse(/<pre id="probe">(.*?)<\/pre>/s.exec(dom)![1]!.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as { title: string; lines: number[]; width: number }[];
+    for (const title of ['Throughput', 'Lag', 'End-to-end latency', 'Dead letters', 'Batch phases']) {
+      const chart = charts.find((c) => c.title.startsWith(title));
+      expect(chart, title).toBeDefined();
+      expect(chart!.width, title).toBeGreaterThan(500);
+      expect(Math.max(...chart!.lines), title).toBeGreaterThan(100);
+    }
   }, E2E_TIMEOUT);
 });

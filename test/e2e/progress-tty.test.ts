@@ -41,7 +41,7 @@ const BLOCK_ERASE = /\x1b\[\d+F\x1b\[0J/g;
 
 describe('pipeline run on a terminal', () => {
   it('redraws a progress block and keeps every log line whole above it', async () => {
-    await produce(broker, dir, 'tty', generateEvents({ count: 6_000, seed: 41 }));
+    await produce(broker, dir, 'tty', [...generateEvents({ count: 6_000, seed: 41 })]);
     const spec = writeCommerceSpec(dir, { name: 'tty', topic: 'tty', bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 250, interval: '100ms' });
     await broker.rtt(1, 20);
     const { code, output } = await runOnTty(['run', spec, '--available-now']);
