@@ -8,18 +8,12 @@
  */
 import { appendFileSync, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BatchStats } from './stream-protocol.js';
 
-/** A batch as the log keeps it. */
-export interface BatchEvent {
+/** A batch as the log keeps it: the counts of its BatchStats plus lag, latency quantiles and phases. */
+export interface BatchEvent extends Pick<BatchStats, 'stream' | 'batchId' | 'replay' | 'records' | 'deadLettered' | 'dropped' | 'durationMs'> {
   type: 'batch';
   atMs: number;
-  stream: number;
-  batchId: number;
-  replay: boolean;
-  records: number;
-  deadLettered: number;
-  dropped: number;
-  durationMs: number;
   phasesMs: Record<string, number>;
   /** End-to-end latency of the batch's records (ms), when measured. */
   latencyP50Ms?: number;
