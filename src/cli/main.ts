@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import('./commands/run.js'),
   status: () => import('./commands/status.js'),
   report: () => import('./commands/report.js'),
+  top: () => import('./commands/top.js'),
   table: () => import('./commands/table.js'),
   'dev-broker': () => import('./commands/dev-broker.js'),
   demo: () => import('./commands/demo.js'),

@@ -128,6 +128,15 @@ describe('pipeline run --metrics-port', () => {
     expect(live.json.totalLag).toBe(0);
     expect(live.json.streams.every((s: any) => s.running === true)).toBe(true);
 
+    // pipeline top follows it from the checkpoint and from the metrics endpoint alike.
+    for (const source of [[], ['--metrics-url', `http://127.0.0.1:${port}/metrics`]]) {
+      const top = await runCli(['top', spec, '--frames', '2', '--interval', '0.3', ...source]);
+      expect(top.code, top.stderr).toBe(0);
+      const frame = top.stdout.trim().split('\n\n').at(-1)!.split('\n');
+      expect(frame.filter((l) => /^stream [01] +\d+\/s +lag +0 +last batch \d+s ago$/.test(l))).toHaveLength(2);
+      expect(frame.at(-1)).toMatch(/^total +\d+\/s +lag +0$/);
+    }
+
     run.child.kill('SIGTERM');
     expect((await run.done).code).toBe(0);
     const after = await status();
