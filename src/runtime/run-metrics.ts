@@ -11,7 +11,11 @@ import type { BatchStats } from './stream-protocol.js';
 
 type Metric = client.Counter | client.Gauge | client.Histogram | WeightedHistogram;
 
-/** Upper bound of a latency sample bucket in seconds (see latency.ts: bucket b ≥ 1 is [1.05^(b-1), 1.05^b) ms). */
+/**
+ * Upper bound of a latency sample bucket in seconds (see latency.ts: bucket b ≥ 1 is
+ * [1.05^(b-1), 1.05^b) ms). Records are counted at that bound, so `le` buckets and the sum
+ * are exact to the sample's 5% resolution.
+ */
 const sampleBucketSeconds = (b: number) => (b === 0 ? 1 : 1.05 ** b) / 1000;
 
 /**

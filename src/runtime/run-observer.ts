@@ -131,8 +131,10 @@ export class RunObserver {
   /** The run ended: a last lag reading (0 after a caught-up run), then everything stops. */
   async stop(): Promise<void> {
     if (this.lag) {
-      await this.lag.refresh();
-      await this.lag.stop();
+      // One last reading (0 after a caught-up run), but a broker that went away must not
+      // hold the exit for the admin client's whole retry schedule.
+      await Promise.race([this.lag.refresh(), new Promise((r) => setTimeout(r, 5_000).unref())]);
+      await Promise.race([this.lag.stop(), new Promise((r) => setTimeout(r, 2_000).unref())]);
     }
     this.progress?.stop();
     this.progress = undefined;
