@@ -6,7 +6,7 @@
  * several runner processes sharing a checkpoint (`--instance`) interleave whole lines.
  * At {@link MAX_LOG_BYTES} the file is renamed to `events.1.jsonl` (one generation kept).
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BatchStats } from './stream-protocol.js';
 
@@ -71,14 +71,36 @@ export function readEventLog(checkpointRoot: string): RunEvent[] {
   for (const name of [PREVIOUS, FILE]) {
     const path = join(checkpointRoot, name);
     if (!existsSync(path)) continue;
-    for (const line of readFileSync(path, 'utf8').split('\n')) {
-      if (!line) continue;
-      try {
-        events.push(JSON.parse(line) as RunEvent);
-      } catch {
-        // A line cut short by a crash mid-append.
-      }
-    }
+    events.push(...parseLines(readFileSync(path, 'utf8').split('\n')));
   }
   return events.sort((a, b) => a.atMs - b.atMs);
+}
+
+/** The newest events: the last `maxBytes` of the current log (for status; the first, cut line is dropped). */
+export function readRecentEvents(checkpointRoot: string, maxBytes = 1024 * 1024): RunEvent[] {
+  const path = join(checkpointRoot, FILE);
+  if (!existsSync(path)) return [];
+  const size = statSync(path).size;
+  const length = Math.min(size, maxBytes);
+  const buf = Buffer.alloc(length);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, buf, 0, length, size - length);
+  } finally {
+    closeSync(fd);
+  }
+  const lines = buf.toString('utf8').split('\n');
+  if (length < size) lines.shift();
+  return parseLines(lines);
+}
+
+/** Events of whole lines; a line cut short by a crash mid-append is skipped. */
+function parseLines(lines: string[]): RunEvent[] {
+  return lines.flatMap((line) => {
+    try {
+      return line ? [JSON.parse(line) as RunEvent] : [];
+    } catch {
+      return [];
+    }
+  });
 }

@@ -10,6 +10,7 @@ import type { Plan } from '../planner/plan.js';
 import { readJsonFile } from './atomic-file.js';
 import { processAlive, type LockOwner } from './checkpoint-lock.js';
 import { readCheckpointMetadata } from './checkpoint-layout.js';
+import { readRecentEvents, type BatchEvent } from './event-log.js';
 import { readStreamProgress, recentThroughput } from './checkpoint-positions.js';
 import { ownedPartitions } from './kafka-assigner.js';
 import type { TopicOffsets } from './kafka-client.js';
@@ -23,7 +24,7 @@ export interface StreamStatus {
   lag: number;
   /** ISO time of the last committed batch; null before the first. */
   lastBatchAt: string | null;
-  /** From planning the last batch to its commit, in ms; null before the first. */
+  /** The last batch's duration in ms (from the event log; else from planning it to its commit); null before the first. */
   lastBatchMs: number | null;
   recordsPerSec: number;
   /** A live process on this host holds the stream's lock (`null`: held on another host). */
@@ -56,6 +57,9 @@ export function buildStatus(plan: Plan, offsets: TopicOffsets, alerts: { maxLag?
   // The checkpoint's layout is what the positions mean; the spec's may have changed since.
   const streamCount = meta?.streams ?? plan.streams.length;
   const earliest = plan.source.kafka.startingOffsets !== 'latest';
+  // The event log knows how long each batch really took; the checkpoint only when it was planned.
+  const logged = new Map<string, BatchEvent>();
+  for (const e of readRecentEvents(root)) if (e.type === 'batch') logged.set(`${e.stream}/${e.batchId}`, e);
   const streams: StreamStatus[] = [];
   for (let i = 0; i < streamCount; i++) {
     const progress = readStreamProgress(root, i);
@@ -77,7 +81,7 @@ export function buildStatus(plan: Plan, offsets: TopicOffsets, alerts: { maxLag?
       committedOffsets,
       lag,
       lastBatchAt: last ? new Date(last.committedAtMs).toISOString() : null,
-      lastBatchMs: last ? Math.max(0, last.committedAtMs - last.plannedAtMs) : null,
+      lastBatchMs: last ? (logged.get(`${i}/${last.batchId}`)?.durationMs ?? Math.max(0, last.committedAtMs - last.plannedAtMs)) : null,
       recordsPerSec: recentThroughput(progress.recent),
       running: lockState(join(root, String(i))),
     });

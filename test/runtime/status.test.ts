@@ -3,13 +3,14 @@
  * positions (a planned batch without its commit does not count), lag against end offsets,
  * the stream layout the checkpoint was written with, and the `alerts` limits.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Plan } from '../../src/planner/plan.js';
 import { StreamCheckpoint } from '../../src/runtime/checkpoint.js';
 import { writeCheckpointMetadata } from '../../src/runtime/checkpoint-layout.js';
+import { EventLogWriter } from '../../src/runtime/event-log.js';
 import type { TopicOffsets } from '../../src/runtime/kafka-client.js';
 import { buildStatus, formatStatus } from '../../src/runtime/status.js';
 
@@ -91,5 +92,18 @@ describe('buildStatus', () => {
     expect(status.neverRun).toBe(true);
     expect(status.totalLag).toBe(0); // latest: a first run starts at the end
     expect(formatStatus(status)).toMatch(/never run/);
+  });
+});
+
+describe('buildStatus with an event log', () => {
+  it('takes the last batch duration from the log when it has the batch', () => {
+    const { plan, root } = setup();
+    const t = Date.parse('2026-01-01T00:00:00Z');
+    commitBatch(new StreamCheckpoint(root, 0), 4, { 0: [0, 10], 2: [0, 10] }, new Date(t), new Date(t + 900));
+    const log = new EventLogWriter(root);
+    log.append({ type: 'batch', atMs: t + 900, stream: 0, batchId: 4, replay: false, records: 20, deadLettered: 0, dropped: 0, durationMs: 321, phasesMs: {}, tables: {} });
+    // A torn last line (a crash mid-append) is skipped, not an error.
+    appendFileSync(join(root, 'events.jsonl'), '{"type":"batch","atMs":');
+    expect(buildStatus(plan, offsets([10, 0, 10, 0])).streams[0]!.lastBatchMs).toBe(321);
   });
 });
