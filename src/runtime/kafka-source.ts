@@ -86,7 +86,9 @@ export class StreamSource {
         this.opts.onFatal(new SourceError('PIPE_SOURCE_KAFKA', `kafka consumer stopped: ${error.message}`, { cause: error, hint: 'check the brokers; the next run resumes from the checkpoint' }));
       }
     });
-    logger.info({ groupId }, 'joining consumer group');
+    // After a crash the broker holds the assignment until the dead member's session expires:
+    // saying so explains a restart that waits up to sessionTimeoutMs here.
+    logger.info({ groupId, sessionTimeoutMs: tuning.sessionTimeoutMs }, 'joining consumer group (a member of a crashed run is expired after sessionTimeoutMs)');
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({

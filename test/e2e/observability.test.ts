@@ -169,4 +169,22 @@ describe('pipeline run --metrics-port', () => {
       expect(Math.max(...chart!.lines), title).toBeGreaterThan(100);
     }
   }, E2E_TIMEOUT);
+
+  it('a restart after a crash says at info level why it waits: lock takeover and group join', async () => {
+    await produce(broker, dir, 'obs', [...generateEvents({ count: 3_000, seed: 33 })], 'third');
+    await broker.rtt(1, 15);
+    const crashed = startCli(['run', spec, '--log-level', 'info']);
+    await new Promise<void>((resolve) => crashed.child.stderr!.on('data', (d: Buffer) => d.includes('"msg":"batch committed"') && resolve()));
+    crashed.child.kill('SIGKILL');
+    await crashed.done;
+    await broker.rtt(1, 0);
+    const restart = await runCli(['run', spec, '--available-now', '--log-level', 'info']);
+    expect(restart.code, restart.stderr.slice(-2000)).toBe(0);
+    const messages = restart.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l.level === 30).map((l) => l.msg as string);
+    expect(messages.filter((m) => m.startsWith('taking over the lock'))).toHaveLength(2);
+    expect(messages.filter((m) => m.startsWith('joining consumer group'))).toHaveLength(2);
+    expect(messages.filter((m) => m === 'joined consumer group')).toHaveLength(2);
+    const final = await status();
+    expect(final.json.totalLag).toBe(0);
+  }, E2E_TIMEOUT);
 });
