@@ -48,7 +48,8 @@ async function main(): Promise<void> {
   const { plan, streamIndex } = data;
   const stream = plan.streams[streamIndex]!;
   const sink = data.logToParent ? (text: string) => post({ type: 'log', text }) : undefined;
-  const logger = createLogger(data.logLevel, plan.pipeline, { format: data.logFormat, sink }).child({ stream: streamIndex });
+  // Lines go to the parent only when it draws a progress block, i.e. on a terminal: colour them like its own.
+  const logger = createLogger(data.logLevel, plan.pipeline, { format: data.logFormat, sink, colorize: data.logToParent }).child({ stream: streamIndex });
   const signal = new Signal();
   let stopping = false;
   let fatal: Error | undefined;
