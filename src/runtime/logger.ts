@@ -37,7 +37,7 @@ export interface LoggerOptions {
 export function createLogger(level: LogLevel, pipeline: string, opts: LoggerOptions = {}): Logger {
   const sink = opts.sink;
   const raw: DestinationStream = sink ? { write: (text: string) => sink(text) } : pino.destination({ fd: 2, sync: true });
-  const destination = opts.format === 'pretty' ? pretty({ colorize: opts.colorize ?? false, sync: true, destination: sink ? toWritable(sink) : 2 }) : raw;
+  const destination = opts.format === 'pretty' ? pretty({ colorize: opts.colorize ?? false, sync: true, singleLine: true, ignore: 'pid,hostname,pipeline', destination: sink ? toWritable(sink) : 2 }) : raw;
   return pino({ level, base: { pipeline }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
 }
 

@@ -27,7 +27,8 @@ describe('createLogger', () => {
     log.info({ stream: 0, batchId: 3, password: SECRET }, 'batch committed');
     await new Promise((r) => setTimeout(r, 50));
     expect(text).toMatch(/INFO.*batch committed/);
-    expect(text).toMatch(/batchId: 3/);
+    expect(text).toMatch(/"batchId":3/);
+    expect(text.trimEnd().split('\n')).toHaveLength(1);
     expect(text).not.toContain(SECRET);
     expect(text.trimStart().startsWith('{')).toBe(false);
   });
