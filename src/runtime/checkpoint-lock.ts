@@ -64,9 +64,10 @@ function isStale(owner: LockOwner | undefined): boolean {
 /**
  * Takes the lock of the checkpoint directory `dir`, or throws PIPE_CHECKPOINT_LOCKED naming
  * the owner. Stale takeover is guarded by a second exclusive file so two runners that both
- * see the same stale lock cannot both win.
+ * see the same stale lock cannot both win. `onTakeover` hears of a stale lock being taken
+ * over (a crashed run's), so the restart can say why it is not silent.
  */
-export function acquireLock(dir: string, label: string): HeldLock {
+export function acquireLock(dir: string, label: string, onTakeover?: (stale: LockOwner | undefined) => void): HeldLock {
   const path = join(dir, 'lock');
   const guard = join(dir, 'lock.takeover');
   const me: LockOwner = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString() };
@@ -88,7 +89,11 @@ export function acquireLock(dir: string, label: string): HeldLock {
       continue;
     }
     try {
-      if (isStale(readOwner(path))) unlinkQuietly(path);
+      const stale = readOwner(path);
+      if (isStale(stale)) {
+        onTakeover?.(stale);
+        unlinkQuietly(path);
+      }
     } finally {
       unlinkQuietly(guard);
     }

@@ -55,7 +55,6 @@ export interface StreamSourceOptions {
 export class StreamSource {
   private consumer?: Consumer;
   private readonly paused = new Set<number>();
-  private readonly highWatermarks = new Map<number, number>();
 
   constructor(private readonly opts: StreamSourceOptions) {}
 
@@ -76,7 +75,7 @@ export class StreamSource {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
-      logger.debug({ memberId: event.payload.memberId, assignment: event.payload.memberAssignment }, 'joined consumer group');
+      logger.info({ groupId, memberId: event.payload.memberId, durationMs: event.payload.duration, partitions: event.payload.memberAssignment[topic] ?? [] }, 'joined consumer group');
       this.seekAll();
       this.syncPauses(true);
     });
@@ -87,6 +86,9 @@ export class StreamSource {
         this.opts.onFatal(new SourceError('PIPE_SOURCE_KAFKA', `kafka consumer stopped: ${error.message}`, { cause: error, hint: 'check the brokers; the next run resumes from the checkpoint' }));
       }
     });
+    // After a crash the broker holds the assignment until the dead member's session expires:
+    // saying so explains a restart that waits up to sessionTimeoutMs here.
+    logger.info({ groupId, sessionTimeoutMs: tuning.sessionTimeoutMs }, 'joining consumer group (a member of a crashed run is expired after sessionTimeoutMs)');
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
@@ -108,7 +110,6 @@ export class StreamSource {
   private async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
     if (isStale()) return;
     const { collector } = this.opts;
-    this.highWatermarks.set(batch.partition, Number(batch.highWatermark));
     collector.push(batch.partition, batch.messages);
     collector.markCaughtUp(batch.partition, Number(batch.lastOffset()) + 1);
     // Resolve only what the collector holds: the next fetch continues right after it.
@@ -146,16 +147,6 @@ export class StreamSource {
       consumer.resume([{ topic, partitions: resume }]);
       for (const p of resume) this.paused.delete(p);
     }
-  }
-
-  /** Records behind the log end, from the last fetch of each partition. */
-  lag(): number {
-    let lag = 0;
-    for (const p of this.opts.collector.partitions) {
-      const hw = this.highWatermarks.get(p);
-      if (hw !== undefined) lag += Math.max(0, hw - this.opts.collector.batchStart(p));
-    }
-    return lag;
   }
 
   /** Commits group offsets for lag tools; failures are logged, never fatal (the checkpoint rules). */

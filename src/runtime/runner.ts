@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PipelineError, SourceError } from '../errors.js';
+import { PipelineError } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
 import { NODE_IDS } from '../planner/compile.js';
 import type { WatermarkState } from '../operators/watermark.js';
@@ -18,10 +18,10 @@ import { checkLayout, readCheckpointMetadata, streamsChangedError } from './chec
 import { decodeThreadsFromEnv } from './decode-pool.js';
 import { createFailpointCounter } from './failpoints.js';
 import { ownedPartitions } from './kafka-assigner.js';
-import { createKafka, fetchTopicOffsets } from './kafka-client.js';
-import { createLogger, type LogLevel, type Logger } from './logger.js';
-import { ProgressReporter } from './progress.js';
+import { createKafka, fetchTopicOffsetsOrExplain } from './kafka-client.js';
+import type { LogFormat, LogLevel, Logger } from './logger.js';
 import { finishInterruptedReshard, reshardCheckpoint, reshardTarget } from './reshard.js';
+import { RunObserver } from './run-observer.js';
 import { describeDeadLetter, SummaryBuilder, type RunSummary } from './summary.js';
 import type { StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockServer } from './table-locks.js';
@@ -29,14 +29,19 @@ import { TableLockServer } from './table-locks.js';
 export interface RunOptions {
   availableNow: boolean;
   logLevel: LogLevel;
+  /** `json` (default) or `pretty`. */
+  logFormat?: LogFormat;
   reshard: boolean;
-  /** Show a live progress line (stderr is a terminal). */
+  /** Show a live progress block (stderr is a terminal). */
   tty: boolean;
+  /** Serve Prometheus metrics and health checks on `host:port`. */
+  metrics?: { port: number; host: string };
 }
 
 /** Runs the plan until caught up (`availableNow`) or stopped; throws PipelineError on failure. */
 export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSummary> {
-  const logger = createLogger(opts.logLevel, plan.pipeline);
+  const observer = new RunObserver(plan, opts);
+  const logger = observer.logger;
   const root = plan.checkpointPath;
   const streamCount = plan.streams.length;
   mkdirSync(root, { recursive: true });
@@ -46,7 +51,9 @@ export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSumm
     const lockCount = Math.max(streamCount, meta?.streams ?? 0, reshardTarget(root) ?? 0);
     for (let i = 0; i < lockCount; i++) {
       mkdirSync(join(root, String(i)), { recursive: true });
-      locks.push(acquireLock(join(root, String(i)), `checkpoint of stream ${i} (${root})`));
+      const onTakeover = (stale?: { pid: number; startedAt: string }) =>
+        logger.info({ stream: i, stalePid: stale?.pid, staleSince: stale?.startedAt }, 'taking over the lock of a run that ended without releasing it (crash or kill)');
+      locks.push(acquireLock(join(root, String(i)), `checkpoint of stream ${i} (${root})`, onTakeover));
     }
     if (meta) meta = finishInterruptedReshard({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, meta, logger }) ?? meta;
     const layout = checkLayout({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, streams: streamCount }, meta);
@@ -54,7 +61,7 @@ export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSumm
       if (!opts.reshard) throw streamsChangedError(root, layout.previousStreams, streamCount, plan.outputPath);
       reshardCheckpoint({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, from: layout.previousStreams, to: streamCount, meta: meta!, logger });
     }
-    return await runStreams(plan, opts, logger);
+    return await runStreams(plan, opts, observer);
   } finally {
     for (const lock of locks) lock.release();
   }
@@ -68,20 +75,16 @@ function reapLater(worker: Worker): void {
   setTimeout(() => void worker.terminate(), 5_000).unref();
 }
 
-async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise<RunSummary> {
+async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver): Promise<RunSummary> {
+  const logger: Logger = observer.logger;
   const topic = plan.source.kafka.topic;
   const streamCount = plan.streams.length;
   const summary = new SummaryBuilder(plan.pipeline, topic, plan.deadLetter.table);
   const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-admin`, 5);
-  const offsets = await fetchTopicOffsets(kafka, topic).catch((err: unknown) => {
-    if (err instanceof PipelineError) throw err;
-    throw new SourceError('PIPE_SOURCE_CONNECT', `cannot read topic '${topic}' from ${plan.source.kafka.brokers.join(',')}: ${(err as Error).message}`, {
-      cause: err,
-      retriable: true,
-      hint: 'check source.kafka.brokers, ssl and sasl, and that the brokers are up',
-    });
-  });
+  const offsets = await fetchTopicOffsetsOrExplain(kafka, plan.source.kafka);
   logger.info({ topic, partitions: offsets.partitions, streams: streamCount, availableNow: opts.availableNow }, 'starting');
+  const owned = plan.streams.map((_, i) => ({ stream: i, partitions: ownedPartitions(offsets.partitions, { streamIndex: i, streamCount }) }));
+  await observer.start({ summary, kafka, streams: owned, low: offsets.low, high: offsets.high });
 
   const lockServer = new TableLockServer();
   const failpointCounter = createFailpointCounter();
@@ -91,7 +94,6 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
   // extra threads cost more CPU in coordination than they save.
   const duckdbThreads = Number(process.env.PIPELINE_DUCKDB_THREADS) || 1;
   const duckdbMemoryLimit = process.env.PIPELINE_DUCKDB_MEMORY ?? '2GB';
-  const progress = new ProgressReporter(summary, opts.tty);
   const workers: Worker[] = [];
   let failure: PipelineError | undefined;
   let stopRequested = false;
@@ -113,7 +115,7 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
 
   const exits: Promise<void>[] = [];
   for (let i = 0; i < streamCount; i++) {
-    const partitions = ownedPartitions(offsets.partitions, { streamIndex: i, streamCount });
+    const partitions = owned[i]!.partitions;
     const pick = (m: Map<number, number>) => partitions.map((p) => [p, m.get(p) ?? 0] as [number, number]);
     const lockPort = lockServer.connect();
     const data: StreamWorkerData = {
@@ -125,6 +127,8 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
       high: pick(offsets.high),
       availableNow: opts.availableNow,
       logLevel: opts.logLevel,
+      logFormat: observer.workerLogging.logFormat,
+      logToParent: observer.workerLogging.toParent,
       failpointCounter,
       lockPort,
       decodeThreads,
@@ -143,9 +147,12 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
               totals.state = 'running';
               totals.replayedBatchId = msg.replayBatchId;
               summary.addLost(msg.lost);
+              observer.lost(i, msg.lost);
+              observer.streamState(i, 'running');
               break;
             case 'batch': {
               summary.addBatch(msg.stats);
+              observer.batch(msg.stats);
               const seen = (msg.stats.state?.[NODE_IDS.watermark] as WatermarkState | undefined)?.maxEventTimeMs;
               if (plan.watermark && typeof seen === 'number') totals.watermark = new Date(seen - plan.watermark.delayMs).toISOString();
               if (!failure) {
@@ -154,15 +161,17 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
               }
               break;
             }
-            case 'progress':
-              progress.setLag(msg.stream, msg.lag);
+            case 'log':
+              observer.workerLog(msg.text);
               break;
             case 'done':
               totals.state = msg.reason;
+              observer.streamState(i, msg.reason);
               reapLater(worker);
               break;
             case 'fatal':
               totals.state = 'failed';
+              observer.streamState(i, 'failed');
               logger.error({ stream: msg.stream, code: msg.error.code, err: msg.error.message, stack: msg.error.stack }, 'stream failed');
               failure ??= new PipelineError(msg.error.code, `stream ${msg.stream}: ${msg.error.message}`, { hint: msg.error.hint });
               stopAll();
@@ -172,6 +181,7 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
         });
         worker.on('error', (err) => {
           totals.state = 'failed';
+          observer.streamState(i, 'failed');
           failure ??= new PipelineError('PIPE_RUN_STREAM', `stream ${i} crashed: ${err.message}`, { cause: err, hint: 'the next run resumes from the checkpoint' });
           stopAll();
         });
@@ -179,11 +189,10 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
       }),
     );
   }
-  progress.start();
   try {
     await Promise.all(exits);
   } finally {
-    progress.stop();
+    await observer.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -166,6 +166,7 @@ export class BatchProcessor {
     const diverted = decisions.diverted;
     const tableStats: Record<string, TableBatchStats> = {};
     const versions: Record<string, number> = {};
+    let commitRetries = 0;
     const commitStart = performance.now();
     const txn = { appId, version: batchId };
 
@@ -187,6 +188,7 @@ export class BatchProcessor {
           for (const r of rejected) failures.push({ index: part.indices[r.row]!, stage: 'sink', table: part.table, error: `table '${part.table}': ${r.reason}` });
           tableStats[part.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: result.rowsDeleted };
           versions[part.table] = result.version;
+          commitRetries += result.conflictsRetried;
           log.debug({ table: part.table, status: result.status, rows: part.count, rejected: rejected.length, widened: result.widened, version: result.version, ms: Math.round(performance.now() - started) }, 'table committed');
           failpoint('batch.after-table-commit');
           return;
@@ -247,10 +249,12 @@ export class BatchProcessor {
       durationMs: performance.now() - prepared.decodeStarted,
       decodeMs,
       commitMs,
+      phasesMs: { decode: decodeMs, commit: commitMs },
+      commitRetries,
       latency,
       ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),
     };
-    log.info({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
+    log.debug({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
     return stats;
   }
 }

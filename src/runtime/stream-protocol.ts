@@ -5,7 +5,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Plan } from '../planner/plan.js';
 import type { LatencySample } from './latency.js';
-import type { LogLevel } from './logger.js';
+import type { LogFormat, LogLevel } from './logger.js';
 
 /** What a stream worker is started with. */
 export interface StreamWorkerData {
@@ -19,6 +19,9 @@ export interface StreamWorkerData {
   high: [number, number][];
   availableNow: boolean;
   logLevel: LogLevel;
+  logFormat?: LogFormat;
+  /** Post log lines to the main thread (a progress block owns the terminal) instead of stderr. */
+  logToParent?: boolean;
   failpointCounter: SharedArrayBuffer;
   lockPort: MessagePort;
   decodeThreads: number;
@@ -63,13 +66,18 @@ export interface BatchStats {
   latency?: LatencySample;
   /** Operator state committed with the batch, by node id (e.g. `watermark`). */
   state?: Record<string, unknown>;
+  /** Finer phases of the batch in ms (e.g. `{decode, transform, merge, checkpoint}`), when measured. */
+  phasesMs?: Record<string, number>;
+  /** Table commits retried after a concurrent writer took the version, and re-planned after a conflict. */
+  commitRetries?: number;
+  commitConflicts?: number;
 }
 
 /** Worker -> main. */
 export type WorkerMessage =
   | { type: 'started'; stream: number; partitions: number[]; replayBatchId?: number; nextBatchId: number; lost: number }
   | { type: 'batch'; stats: BatchStats }
-  | { type: 'progress'; stream: number; buffered: number; lag: number }
+  | { type: 'log'; text: string }
   | { type: 'done'; stream: number; reason: 'caught-up' | 'stopped' | 'idle' }
   | { type: 'fatal'; stream: number; error: { code: string; message: string; hint?: string; stack?: string } };
 

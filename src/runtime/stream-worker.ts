@@ -47,7 +47,9 @@ async function main(): Promise<void> {
   useFailpointCounter(data.failpointCounter);
   const { plan, streamIndex } = data;
   const stream = plan.streams[streamIndex]!;
-  const logger = createLogger(data.logLevel, plan.pipeline).child({ stream: streamIndex });
+  const sink = data.logToParent ? (text: string) => post({ type: 'log', text }) : undefined;
+  // Lines go to the parent only when it draws a progress block, i.e. on a terminal: colour them like its own.
+  const logger = createLogger(data.logLevel, plan.pipeline, { format: data.logFormat, sink, colorize: data.logToParent }).child({ stream: streamIndex });
   const signal = new Signal();
   let stopping = false;
   let fatal: Error | undefined;
@@ -117,7 +119,6 @@ async function main(): Promise<void> {
     },
   });
 
-  const progress = setInterval(() => post({ type: 'progress', stream: streamIndex, buffered: collector.buffered, lag: source.lag() }), 1_000);
   let reason: 'caught-up' | 'stopped' = 'stopped';
   // Two-stage pipeline: batch N+1 is cut and decoded while batch N commits. Its offsets file
   // is written only after N's commit file, so the log never holds two uncommitted batches.
@@ -170,7 +171,6 @@ async function main(): Promise<void> {
   } finally {
     // Never close the lake under a commit still running (a failure elsewhere got us here).
     await committing?.catch(() => {});
-    clearInterval(progress);
     await source.stop();
     await decoder.close();
     await lake.close();

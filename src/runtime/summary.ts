@@ -157,6 +157,8 @@ export class SummaryBuilder {
       pipeline_records_per_second: recordsPerSecond,
       pipeline_decode_duration_seconds: this.decodeMs / 1000,
       pipeline_commit_duration_seconds: this.commitMs / 1000,
+      // Records in the topic not yet committed, at the run's last lag reading.
+      pipeline_lag_records: this.timeline.at(-1)?.lag ?? 0,
     };
     if (this.latency.count > 0) {
       metrics.pipeline_end_to_end_latency_p50_ms = this.latency.quantile(0.5);

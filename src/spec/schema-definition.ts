@@ -11,6 +11,7 @@
 import { DURATION_PATTERN } from './duration.js';
 import { field, mapOf, objectOf, ref, type JsonSchema } from './schema-builder.js';
 import type {
+  AlertsSpec,
   CheckpointSpec,
   DeadLetterSpec,
   KafkaSourceSpec,
@@ -254,6 +255,17 @@ const checkpoint = objectOf<CheckpointSpec>(
   },
 );
 
+const alerts = objectOf<AlertsSpec>(
+  { description: 'Health limits: `pipeline status` exits 1 when one is exceeded.', examples: [{ maxLag: 100000, maxLagSeconds: 300 }] },
+  {
+    maxLag: field({ description: 'Most records the pipeline may be behind the end of the topic (summed over partitions).', examples: [100000] }, { type: 'integer', minimum: 0 }),
+    maxLagSeconds: field(
+      { description: 'Longest a stream that has lag may go without committing a batch, in seconds.', examples: [300] },
+      { type: 'integer', minimum: 1 },
+    ),
+  },
+);
+
 /** Builds the complete schema document (a fresh object each call). */
 export function buildPipelineSchema(): JsonSchema {
   const root = objectOf<PipelineSpec>(
@@ -282,6 +294,7 @@ export function buildPipelineSchema(): JsonSchema {
       deadLetter,
       output,
       checkpoint,
+      alerts,
     },
     ['apiVersion', 'name', 'source', 'routing', 'tables', 'output'],
   );

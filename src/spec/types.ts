@@ -101,6 +101,14 @@ export interface CheckpointSpec {
   path: string;
 }
 
+/** Health limits `pipeline status` exits 1 on (and the shipped alert rules mirror). */
+export interface AlertsSpec {
+  /** Most records the pipeline may be behind the topic's end. */
+  maxLag?: number;
+  /** Longest a stream with lag may go without committing a batch, in seconds. */
+  maxLagSeconds?: number;
+}
+
 export interface PipelineSpec {
   apiVersion: 'pipeline/v1';
   /** Lowercase slug; keys checkpoints, consumer groups and txn app ids. */
@@ -116,6 +124,7 @@ export interface PipelineSpec {
   deadLetter: DeadLetterSpec;
   output: OutputSpec;
   checkpoint: CheckpointSpec;
+  alerts?: AlertsSpec;
 }
 
 /** A position in a source file, 1-based. */

@@ -9,7 +9,7 @@ import { parseCommandArgs, setOption } from '../args.js';
 import { PipelineError, UsageError } from '../../errors.js';
 import { compilePlan } from '../../planner/compile.js';
 import { operatorFor } from '../../operators/index.js';
-import { LOG_LEVELS, type LogLevel } from '../../runtime/logger.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../runtime/logger.js';
 import { runPipeline } from '../../runtime/runner.js';
 import { formatSummary, type RunSummary } from '../../runtime/summary.js';
 import { loadSpecOrReport } from './plan.js';
@@ -23,6 +23,9 @@ Options:
   --available-now      process everything up to the topic's end at start, then exit 0
   --set <path=value>   override a spec value (repeatable), e.g. --set trigger.interval=1s
   --log-level <level>  ${LOG_LEVELS.join(' | ')} (default info; JSON lines on stderr)
+  --log-format <f>     json (default) | pretty
+  --metrics-port <n>   serve Prometheus /metrics, /healthz and /readyz on port n (0: any free port)
+  --metrics-host <h>   address the metrics server listens on (default 0.0.0.0)
   --summary-json <f>   also write the final summary as JSON to <f>
   --reshard            the spec's streams differ from the checkpoint's: carry every
                        partition's committed position into the new stream layout
@@ -41,6 +44,9 @@ export const command: Command = {
     const { values, positionals } = parseCommandArgs(argv, {
       'available-now': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       'summary-json': { type: 'string' },
       reshard: { type: 'boolean' },
       ...setOption,
@@ -52,6 +58,9 @@ export const command: Command = {
     if (!LOG_LEVELS.includes(logLevel)) {
       throw new UsageError('PIPE_CLI_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
     }
+    const logFormat = (values['log-format'] ?? 'json') as LogFormat;
+    if (!LOG_FORMATS.includes(logFormat)) throw new UsageError('PIPE_CLI_USAGE', `--log-format must be one of ${LOG_FORMATS.join(', ')}, got '${logFormat}'`);
+    const metrics = metricsOption(values['metrics-port'], values['metrics-host']);
     const spec = await loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     const plan = compilePlan(spec);
@@ -69,6 +78,8 @@ export const command: Command = {
       summary = await runPipeline(plan, {
         availableNow: values['available-now'] ?? false,
         logLevel,
+        logFormat,
+        metrics,
         reshard: values.reshard ?? false,
         tty: process.stderr.isTTY === true,
       });
@@ -82,3 +93,14 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** `--metrics-port` / `--metrics-host` as run options; undefined without a port. */
+function metricsOption(port: string | undefined, host: string | undefined): { port: number; host: string } | undefined {
+  if (port === undefined) {
+    if (host !== undefined) throw new UsageError('PIPE_CLI_USAGE', '--metrics-host needs --metrics-port');
+    return undefined;
+  }
+  const n = Number(port);
+  if (!/^\d+$/.test(port) || n > 65535) throw new UsageError('PIPE_CLI_USAGE', `--metrics-port must be a port number (0-65535), got '${port}'`);
+  return { port: n, host: host ?? '0.0.0.0' };
+}
