@@ -18,6 +18,7 @@ import { createFailpointCounter } from './failpoints.js';
 import { ownedPartitions } from './kafka-assigner.js';
 import { createKafka, fetchTopicOffsets } from './kafka-client.js';
 import { createLogger, type LogLevel, type Logger } from './logger.js';
+import { checkInstanceReshard, instanceLabel, instanceStreams } from './instances.js';
 import { ProgressReporter } from './progress.js';
 import { finishInterruptedReshard, reshardCheckpoint, reshardTarget } from './reshard.js';
 import { SummaryBuilder, type RunSummary } from './summary.js';
@@ -30,6 +31,8 @@ export interface RunOptions {
   reshard: boolean;
   /** Show a live progress line (stderr is a terminal). */
   tty: boolean;
+  /** Run only the streams of instance `index` of `count` (`--instance i/K`); default 0/1, every stream. */
+  instance?: { index: number; count: number };
 }
 
 /** Runs the plan until caught up (`availableNow`) or stopped; throws PipelineError on failure. */
@@ -37,22 +40,30 @@ export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSumm
   const logger = createLogger(opts.logLevel, plan.pipeline);
   const root = plan.checkpointPath;
   const streamCount = plan.streams.length;
+  const instance = opts.instance ?? { index: 0, count: 1 };
+  const own = instanceStreams(instance, streamCount);
+  // One of several instances locks only its own streams; re-sharding needs them all (K = 1).
+  const scaledOut = instance.count > 1;
   mkdirSync(root, { recursive: true });
   let meta = readCheckpointMetadata(root);
   const locks: HeldLock[] = [];
   try {
+    if (scaledOut) checkInstanceReshard({ instance, reshard: opts.reshard, pendingReshardTo: reshardTarget(root), streams: streamCount, root });
     const lockCount = Math.max(streamCount, meta?.streams ?? 0, reshardTarget(root) ?? 0);
-    for (let i = 0; i < lockCount; i++) {
+    for (const i of scaledOut ? own : Array.from({ length: lockCount }, (_, j) => j)) {
       mkdirSync(join(root, String(i)), { recursive: true });
-      locks.push(acquireLock(join(root, String(i)), `checkpoint of stream ${i} (${root})`));
+      locks.push(acquireLock(join(root, String(i)), `checkpoint of stream ${i} (${root})`, scaledOut ? instanceLabel(instance) : undefined));
     }
-    if (meta) meta = finishInterruptedReshard({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, meta, logger }) ?? meta;
+    if (meta && !scaledOut) meta = finishInterruptedReshard({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, meta, logger }) ?? meta;
     const layout = checkLayout({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, streams: streamCount }, meta);
     if (layout.previousStreams !== undefined) {
+      checkInstanceReshard({ instance, reshard: opts.reshard, previousStreams: layout.previousStreams, streams: streamCount, root });
       if (!opts.reshard) throw streamsChangedError(root, layout.previousStreams, streamCount, plan.outputPath);
       reshardCheckpoint({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, from: layout.previousStreams, to: streamCount, meta: meta!, logger });
     }
-    return await runStreams(plan, opts, logger);
+    const result = await runStreams(plan, opts, logger, own);
+    if (scaledOut) result.instance = { index: instance.index, count: instance.count, streams: own };
+    return result;
   } finally {
     for (const lock of locks) lock.release();
   }
@@ -66,7 +77,7 @@ function reapLater(worker: Worker): void {
   setTimeout(() => void worker.terminate(), 5_000).unref();
 }
 
-async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise<RunSummary> {
+async function runStreams(plan: Plan, opts: RunOptions, logger: Logger, own: number[]): Promise<RunSummary> {
   const topic = plan.source.kafka.topic;
   const streamCount = plan.streams.length;
   const summary = new SummaryBuilder(plan.pipeline, topic, plan.deadLetter.table);
@@ -79,11 +90,12 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
       hint: 'check source.kafka.brokers, ssl and sasl, and that the brokers are up',
     });
   });
-  logger.info({ topic, partitions: offsets.partitions, streams: streamCount, availableNow: opts.availableNow }, 'starting');
+  const instance = opts.instance && opts.instance.count > 1 ? instanceLabel(opts.instance) : undefined;
+  logger.info({ topic, partitions: offsets.partitions, streams: streamCount, instance, ownStreams: own, availableNow: opts.availableNow }, 'starting');
 
   const lockServer = new TableLockServer();
   const failpointCounter = createFailpointCounter();
-  const decodeThreads = decodeThreadsFromEnv(streamCount, availableParallelism());
+  const decodeThreads = decodeThreadsFromEnv(own.length, availableParallelism());
   // One thread per stream's DuckDB unless set: a batch's table merges already run
   // concurrently (each on its own connection), and for batch-sized statements DuckDB's
   // extra threads cost more CPU in coordination than they save.
@@ -110,7 +122,7 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
   process.on('SIGTERM', onSignal);
 
   const exits: Promise<void>[] = [];
-  for (let i = 0; i < streamCount; i++) {
+  for (const i of own) {
     const partitions = ownedPartitions(offsets.partitions, { streamIndex: i, streamCount });
     const pick = (m: Map<number, number>) => partitions.map((p) => [p, m.get(p) ?? 0] as [number, number]);
     const lockPort = lockServer.connect();

@@ -8,6 +8,7 @@ import type { Command } from '../main.js';
 import { parseCommandArgs, setOption } from '../args.js';
 import { PipelineError, UsageError } from '../../errors.js';
 import { compilePlan } from '../../planner/compile.js';
+import { resolveInstance } from '../../runtime/instances.js';
 import { LOG_LEVELS, type LogLevel } from '../../runtime/logger.js';
 import { runPipeline } from '../../runtime/runner.js';
 import { formatSummary } from '../../runtime/summary.js';
@@ -25,6 +26,10 @@ Options:
   --summary-json <f>   also write the final summary as JSON to <f>
   --reshard            the spec's streams differ from the checkpoint's: carry every
                        partition's committed position into the new stream layout
+                       (one process only: refused together with --instance i/K, K > 1)
+  --instance <i/K>     run as instance i of K processes: only the streams j with
+                       j % K == i (also PIPELINE_INSTANCE=i/K, or PIPELINE_INSTANCES=K
+                       with HOSTNAME ending in -<i>, as in a Kubernetes StatefulSet)
   -h, --help           show this help
 
 Without --available-now the run continues until SIGINT/SIGTERM, then finishes the batch in
@@ -42,6 +47,7 @@ export const command: Command = {
       'log-level': { type: 'string' },
       'summary-json': { type: 'string' },
       reshard: { type: 'boolean' },
+      instance: { type: 'string' },
       ...setOption,
     });
     if (positionals.length !== 1) {
@@ -51,6 +57,7 @@ export const command: Command = {
     if (!LOG_LEVELS.includes(logLevel)) {
       throw new UsageError('PIPE_CLI_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
     }
+    const instance = resolveInstance({ flag: values.instance, env: process.env });
     const spec = loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     const plan = compilePlan(spec);
@@ -65,6 +72,7 @@ export const command: Command = {
       logLevel,
       reshard: values.reshard ?? false,
       tty: process.stderr.isTTY === true,
+      instance,
     });
     if (values['summary-json']) writeFileSync(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
     process.stdout.write(`${formatSummary(summary)}\n`);
