@@ -61,9 +61,10 @@ describe.skipIf(!documentFile && process.env.CI !== 'true')('deploy/kubernetes a
           if (obj.apiVersion !== 'monitoring.coreos.com/v1') problems.push(`${file}: ${obj.apiVersion} ${obj.kind} is not in the Kubernetes API`);
           continue;
         }
-        const validate = ajv.compile({ $ref: `k8s#/definitions/${definition}` });
-        if (!validate(obj)) problems.push(...validate.errors!.map((e) => `${file}: ${obj.kind}${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`));
-        checked.push(obj.kind);
+        const validate = ajv.compile<unknown>({ $ref: `k8s#/definitions/${definition}` });
+        const kind = String(obj.kind);
+        if (!validate(obj)) problems.push(...validate.errors!.map((e) => `${file}: ${kind}${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`));
+        checked.push(kind);
       }
     }
     expect(problems).toEqual([]);
