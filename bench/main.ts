@@ -30,6 +30,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   steady: async () => (await import('./scenarios/steady.js')).steady,
   lake: async () => (await import('./scenarios/lake.js')).lake,
   decode: async () => (await import('./scenarios/decode.js')).decode,
+  'scale-out': async () => (await import('./scenarios/scale-out.js')).scaleOut,
 };
 
 async function main(): Promise<number> {

@@ -20,6 +20,7 @@ import { createFailpointCounter } from './failpoints.js';
 import { ownedPartitions } from './kafka-assigner.js';
 import { createKafka, fetchTopicOffsetsOrExplain } from './kafka-client.js';
 import type { LogFormat, LogLevel, Logger } from './logger.js';
+import { checkInstanceReshard, instanceLabel, instanceStreams } from './instances.js';
 import { finishInterruptedReshard, reshardCheckpoint, reshardTarget } from './reshard.js';
 import { RunObserver } from './run-observer.js';
 import { describeDeadLetter, SummaryBuilder, type RunSummary } from './summary.js';
@@ -36,6 +37,8 @@ export interface RunOptions {
   tty: boolean;
   /** Serve Prometheus metrics and health checks on `host:port`. */
   metrics?: { port: number; host: string };
+  /** Run only the streams of instance `index` of `count` (`--instance i/K`); default 0/1, every stream. */
+  instance?: { index: number; count: number };
 }
 
 /** Runs the plan until caught up (`availableNow`) or stopped; throws PipelineError on failure. */
@@ -44,24 +47,32 @@ export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSumm
   const logger = observer.logger;
   const root = plan.checkpointPath;
   const streamCount = plan.streams.length;
+  const instance = opts.instance ?? { index: 0, count: 1 };
+  const own = instanceStreams(instance, streamCount);
+  // One of several instances locks only its own streams; re-sharding needs them all (K = 1).
+  const scaledOut = instance.count > 1;
   mkdirSync(root, { recursive: true });
   let meta = readCheckpointMetadata(root);
   const locks: HeldLock[] = [];
   try {
+    if (scaledOut) checkInstanceReshard({ instance, reshard: opts.reshard, pendingReshardTo: reshardTarget(root), streams: streamCount, root });
     const lockCount = Math.max(streamCount, meta?.streams ?? 0, reshardTarget(root) ?? 0);
-    for (let i = 0; i < lockCount; i++) {
+    for (const i of scaledOut ? own : Array.from({ length: lockCount }, (_, j) => j)) {
       mkdirSync(join(root, String(i)), { recursive: true });
       const onTakeover = (stale?: { pid: number; startedAt: string }) =>
         logger.info({ stream: i, stalePid: stale?.pid, staleSince: stale?.startedAt }, 'taking over the lock of a run that ended without releasing it (crash or kill)');
-      locks.push(acquireLock(join(root, String(i)), `checkpoint of stream ${i} (${root})`, onTakeover));
+      locks.push(acquireLock(join(root, String(i)), `checkpoint of stream ${i} (${root})`, scaledOut ? instanceLabel(instance) : undefined, onTakeover));
     }
-    if (meta) meta = finishInterruptedReshard({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, meta, logger }) ?? meta;
+    if (meta && !scaledOut) meta = finishInterruptedReshard({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, meta, logger }) ?? meta;
     const layout = checkLayout({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, streams: streamCount }, meta);
     if (layout.previousStreams !== undefined) {
+      checkInstanceReshard({ instance, reshard: opts.reshard, previousStreams: layout.previousStreams, streams: streamCount, root });
       if (!opts.reshard) throw streamsChangedError(root, layout.previousStreams, streamCount, plan.outputPath);
       reshardCheckpoint({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, from: layout.previousStreams, to: streamCount, meta: meta!, logger });
     }
-    return await runStreams(plan, opts, observer);
+    const result = await runStreams(plan, opts, observer, own);
+    if (scaledOut) result.instance = { index: instance.index, count: instance.count, streams: own };
+    return result;
   } finally {
     for (const lock of locks) lock.release();
   }
@@ -75,20 +86,22 @@ function reapLater(worker: Worker): void {
   setTimeout(() => void worker.terminate(), 5_000).unref();
 }
 
-async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver): Promise<RunSummary> {
+async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, own: number[]): Promise<RunSummary> {
   const logger: Logger = observer.logger;
   const topic = plan.source.kafka.topic;
   const streamCount = plan.streams.length;
   const summary = new SummaryBuilder(plan.pipeline, topic, plan.deadLetter.table);
   const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-admin`, 5);
   const offsets = await fetchTopicOffsetsOrExplain(kafka, plan.source.kafka);
-  logger.info({ topic, partitions: offsets.partitions, streams: streamCount, availableNow: opts.availableNow }, 'starting');
-  const owned = plan.streams.map((_, i) => ({ stream: i, partitions: ownedPartitions(offsets.partitions, { streamIndex: i, streamCount }) }));
+  const instance = opts.instance && opts.instance.count > 1 ? instanceLabel(opts.instance) : undefined;
+  logger.info({ topic, partitions: offsets.partitions, streams: streamCount, instance, ownStreams: own, availableNow: opts.availableNow }, 'starting');
+  // This process's streams only: another instance runs (and reports) the others.
+  const owned = own.map((i) => ({ stream: i, partitions: ownedPartitions(offsets.partitions, { streamIndex: i, streamCount }) }));
   await observer.start({ summary, kafka, streams: owned, low: offsets.low, high: offsets.high });
 
   const lockServer = new TableLockServer();
   const failpointCounter = createFailpointCounter();
-  const decodeThreads = decodeThreadsFromEnv(streamCount, availableParallelism());
+  const decodeThreads = decodeThreadsFromEnv(own.length, availableParallelism());
   // One thread per stream's DuckDB unless set: a batch's table merges already run
   // concurrently (each on its own connection), and for batch-sized statements DuckDB's
   // extra threads cost more CPU in coordination than they save.
@@ -114,8 +127,8 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver): 
   process.on('SIGTERM', onSignal);
 
   const exits: Promise<void>[] = [];
-  for (let i = 0; i < streamCount; i++) {
-    const partitions = owned[i]!.partitions;
+  for (const [k, i] of own.entries()) {
+    const partitions = owned[k]!.partitions;
     const pick = (m: Map<number, number>) => partitions.map((p) => [p, m.get(p) ?? 0] as [number, number]);
     const lockPort = lockServer.connect();
     const data: StreamWorkerData = {

@@ -51,6 +51,8 @@ export interface RunSummary {
   tables: Record<string, TableTotals>;
   deadLetterTable: string;
   streams: StreamTotals[];
+  /** Set when this process ran as one of several instances (`--instance i/K`): which streams it ran. */
+  instance?: { index: number; count: number; streams: number[] };
   metrics: Record<string, number>;
   /** One point per second: committed records so far and total lag (records behind the topic's end). */
   timeline: TimelinePoint[];
@@ -206,6 +208,7 @@ export function formatSummary(s: RunSummary): string {
     const note = t.alreadyCommitted > 0 ? ` (+${t.alreadyCommitted} already committed)` : t.diverted > 0 ? ` (${t.diverted} batches diverted to dead letter)` : '';
     lines.push(`  ${name.padEnd(width)}  ${String(t.rowsIn).padStart(9)}  ${String(t.inserted).padStart(9)}  ${String(t.updated).padStart(9)}  ${String(t.deleted).padStart(8)}  ${t.commits}${note}`);
   }
+  if (s.instance) lines.push(`  instance ${s.instance.index}/${s.instance.count}: streams ${s.instance.streams.join(', ')} (the other streams run in the other instances)`);
   lines.push(`  dead-lettered: ${s.deadLettered} (table ${s.deadLetterTable}), dropped: ${s.dropped}${s.lostToRetention ? `, lost to retention (skipped): ${s.lostToRetention}` : ''}`);
   for (const d of s.deadLetters.slice(0, 5)) lines.push(`    ${String(d.count).padStart(7)}  ${describeDeadLetter(d)}`);
   if (s.deadLetters.length > 5) lines.push(`    … ${s.deadLetters.length - 5} more reasons (--summary-json lists them)`);

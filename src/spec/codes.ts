@@ -57,6 +57,11 @@ export const codes = {
   PIPE0049: { severity: 'error', title: 'unknown column type', template: 'column `{column}` has unknown DuckDB type `{type}`' },
   PIPE0050: { severity: 'error', title: 'deleteWhen without keys', template: 'table `{table}` has `deleteWhen` but no `mergeKeys`; deletes need a key' },
   PIPE0051: { severity: 'error', title: 'checkpoint collision', template: 'table `{table}` would be written to the checkpoint directory `{path}`' },
+  // Sizing and naming advice (`validate --advice` / `--partitions N`).
+  PIPE0052: { severity: 'warning', title: 'streams without partitions', template: 'streams: {streams} but the topic has {partitions} partitions: {idle} streams would own no partition and idle' },
+  PIPE0053: { severity: 'warning', title: 'streams for few partitions', template: 'streams: {streams} over {partitions} partitions: more than one stream rarely pays under {min} partitions' },
+  PIPE0054: { severity: 'warning', title: 'topic naming', template: 'topic `{topic}` does not follow `domain.entity.version` (e.g. `commerce.orders.v1`)' },
+  PIPE0055: { severity: 'warning', title: 'uneven partitions per stream', template: '{partitions} partitions over streams: {streams} give some streams {most} partitions and others {fewest}' },
   // Checks that need DuckDB (run by validate, plan and run after the ones above).
   PIPE0056: { severity: 'error', title: 'invalid SQL', template: '`{path}` is not a valid SQL predicate: {detail}' },
   PIPE0057: { severity: 'warning', title: 'cannot run yet', template: '{detail}' },

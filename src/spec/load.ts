@@ -11,6 +11,7 @@ import { applyOverrides, parseOverrides } from './overrides.js';
 import { registerSecretPaths } from './redact.js';
 import { compiledSchema, validateShape, type PositionLookup } from './schema-validate.js';
 import { checkSemantics } from './semantic-checks.js';
+import { checkSizing } from './sizing-checks.js';
 import { decodeSpecBytes, findExcessiveFlowNesting, MAX_NESTING_DEPTH, MAX_SPEC_BYTES } from './source-text.js';
 import type { Diagnostic, PipelineSpec, SourcePosition } from './types.js';
 import { dotted, parseSpecDocument, toSpecTree, type SpecPath, type SpecTree } from './yaml-tree.js';
@@ -21,6 +22,8 @@ export interface LoadOptions {
   set?: string[];
   /** Variables for `${VAR}` interpolation. Defaults to `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Also give sizing and naming advice (warnings), with the topic's partition count when known. */
+  advice?: { partitions?: number };
 }
 
 /** The outcome of loading one spec. */
@@ -113,6 +116,7 @@ export function loadSpecText(text: string, file: string, opts: LoadOptions = {})
   const at = positionLookup(tree);
   diagnostics.push(...validateShape(tree.value, file, at).filter((d) => !tree.failedInterpolation.has(d.path)));
   diagnostics.push(...checkSemantics(tree.value, { file, at, interpolated: tree.interpolated }));
+  if (opts.advice) diagnostics.push(...checkSizing(tree.value, { file, at, partitions: opts.advice.partitions }));
   // Values from --set have no place in the file; say where they came from instead.
   for (const d of diagnostics) {
     const o = overrides.find((x) => d.path === x.path.join('.') || d.path.startsWith(`${x.path.join('.')}.`));

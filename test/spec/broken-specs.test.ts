@@ -17,6 +17,8 @@ interface Expected {
 interface Case {
   set?: string[];
   env?: Record<string, string>;
+  /** Load with sizing and naming advice (`validate --advice` / `--partitions`). */
+  advice?: { partitions?: number };
   expect: Expected[];
 }
 
@@ -42,7 +44,7 @@ describe('broken specs', () => {
   const emitted = new Set<string>();
   it.each(fixtures)('%s', (name) => {
     const c = table[name]!;
-    const loaded = loadSpecFile(join(dir, name), { set: c.set, env: c.env ?? {} });
+    const loaded = loadSpecFile(join(dir, name), { set: c.set, env: c.env ?? {}, advice: c.advice });
     expect(loaded.diagnostics.map((d, i) => project(d, c.expect[i]))).toEqual(c.expect);
     for (const d of loaded.diagnostics) {
       emitted.add(d.code);

@@ -50,7 +50,7 @@ function ensureNewline(text: string): string {
 }
 
 /** Parses `--partitions`: a positive integer, else a usage error. */
-function parsePartitions(value: string | undefined): number | undefined {
+export function parsePartitions(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {

@@ -10,6 +10,7 @@ import { PipelineError, UsageError } from '../../errors.js';
 import { compilePlan } from '../../planner/compile.js';
 import { operatorFor } from '../../operators/index.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../runtime/logger.js';
+import { resolveInstance } from '../../runtime/instances.js';
 import { runPipeline } from '../../runtime/runner.js';
 import { formatSummary, type RunSummary } from '../../runtime/summary.js';
 import { loadSpecOrReport } from './plan.js';
@@ -29,6 +30,10 @@ Options:
   --summary-json <f>   also write the final summary as JSON to <f>
   --reshard            the spec's streams differ from the checkpoint's: carry every
                        partition's committed position into the new stream layout
+                       (one process only: refused together with --instance i/K, K > 1)
+  --instance <i/K>     run as instance i of K processes: only the streams j with
+                       j % K == i (also PIPELINE_INSTANCE=i/K, or PIPELINE_INSTANCES=K
+                       with HOSTNAME ending in -<i>, as in a Kubernetes StatefulSet)
   -h, --help           show this help
 
 Without --available-now the run continues until SIGINT/SIGTERM, then finishes the batch in
@@ -49,6 +54,7 @@ export const command: Command = {
       'metrics-host': { type: 'string' },
       'summary-json': { type: 'string' },
       reshard: { type: 'boolean' },
+      instance: { type: 'string' },
       ...setOption,
     });
     if (positionals.length !== 1) {
@@ -61,6 +67,7 @@ export const command: Command = {
     const logFormat = (values['log-format'] ?? 'json') as LogFormat;
     if (!LOG_FORMATS.includes(logFormat)) throw new UsageError('PIPE_CLI_USAGE', `--log-format must be one of ${LOG_FORMATS.join(', ')}, got '${logFormat}'`);
     const metrics = metricsOption(values['metrics-port'], values['metrics-host']);
+    const instance = resolveInstance({ flag: values.instance, env: process.env });
     const spec = await loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     const plan = compilePlan(spec);
@@ -82,6 +89,7 @@ export const command: Command = {
         metrics,
         reshard: values.reshard ?? false,
         tty: process.stderr.isTTY === true,
+        instance,
       });
     } catch (err) {
       // A run that stopped on a limit still reports what it committed.
