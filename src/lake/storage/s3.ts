@@ -50,6 +50,9 @@ function client(): S3Client {
   if (sharedClient) return sharedClient;
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
   const pathStyle = process.env.AWS_S3_FORCE_PATH_STYLE;
+  // The SDK warns on stderr about Node versions it will drop in future releases; a CLI whose
+  // failures are one line each must not print it on every run.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   sharedClient = new S3Client({
     region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     forcePathStyle: pathStyle === undefined ? endpoint !== undefined : /^(1|true|yes)$/i.test(pathStyle),
