@@ -4,12 +4,13 @@
  * killed between uploading its data files and committing (the table stays readable, and
  * vacuum removes only the files no commit references).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
+import { spawnNode, type NodeChild } from '../lake/helpers.js';
 import { startMinio, useMinio, type Minio } from './minio.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -30,22 +31,10 @@ afterAll(async () => {
   await minio?.dispose();
 });
 
-interface Child { done: Promise<{ code: number | null; stdout: string; stderr: string }>; kill: () => void; stderrHas: (s: string) => Promise<void> }
-
 /** A writer process with its own (empty) cache, so it reads the bucket, not our files. */
-function run(args: string[], env: Record<string, string> = {}): Child {
+function run(args: string[], env: Record<string, string> = {}): NodeChild {
   const cache = fs.mkdtempSync(path.join(path.dirname(process.env.PIPELINE_OBJECT_CACHE!), 'writer-cache-'));
-  const p = spawn(process.execPath, [writer, ...args], { cwd: root, env: { ...process.env, PIPELINE_OBJECT_CACHE: cache, ...env } });
-  let stdout = '';
-  let stderr = '';
-  const waiters: { s: string; resolve: () => void }[] = [];
-  p.stdout.on('data', (d) => (stdout += d));
-  p.stderr.on('data', (d) => {
-    stderr += d;
-    for (const w of waiters) if (stderr.includes(w.s)) w.resolve();
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => p.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { done, kill: () => p.kill('SIGKILL'), stderrHas: (s) => new Promise<void>((resolve) => (stderr.includes(s) ? resolve() : waiters.push({ s, resolve }))) };
+  return spawnNode(writer, args, root, { PIPELINE_OBJECT_CACHE: cache, ...env });
 }
 
 test('two processes committing to one table in the bucket: nothing lost, no version won twice, conflicts retried', async () => {
