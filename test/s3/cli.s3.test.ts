@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { startMinio, useMinio, type Minio } from './minio.js';
+import { startMinio, useMinio, type Minio } from '../../src/dev-broker/object-store.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'bin', 'pipeline.js');

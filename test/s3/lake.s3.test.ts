@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
 import { putIfAbsent } from '../../src/lake/log.js';
 import { storageRetryCount, watchStorageRetries, type StorageRetry } from '../../src/lake/storage/index.js';
-import { startMinio, useMinio, type Minio } from './minio.js';
+import { startMinio, useMinio, type Minio } from '../../src/dev-broker/object-store.js';
 
 let minio: Minio;
 let lake: Lake;

@@ -11,7 +11,7 @@ import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
 import { E2E_TIMEOUT, normalizeReference, produce, readGold, ROOT, runAvailableNow, startCli, writeCommerceSpec } from '../e2e/harness.js';
-import { startMinio, useMinio, type Minio } from './minio.js';
+import { startMinio, useMinio, type Minio } from '../../src/dev-broker/object-store.js';
 
 let broker: TestBroker;
 let minio: Minio;

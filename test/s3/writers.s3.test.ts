@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
 import { spawnNode, type NodeChild } from '../lake/helpers.js';
-import { startMinio, useMinio, type Minio } from './minio.js';
+import { startMinio, useMinio, type Minio } from '../../src/dev-broker/object-store.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');

@@ -1,7 +1,7 @@
 /**
- * A real S3-compatible server for tests: MinIO, built from its Go module into the ignored
- * `.cache/bin` (see {@link ensureMinio}), started on a free loopback port with a temp data
- * folder and random credentials, stopped (or paused for outage tests) on demand.
+ * A real S3-compatible server for tests and benchmarks: MinIO, built from its Go module into
+ * the ignored `.cache/bin` on first use (see {@link ensureMinio}), started on a free loopback
+ * port with a temp data folder and random credentials, stopped and restarted on demand.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -9,18 +9,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { repoRoot } from './build.js';
 
-// The SDK's warning about Node versions it will drop later is noise in test output.
+// The SDK's warning about Node versions it will drop later is noise in test and bench output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The MinIO module version tests run: it builds with Go 1.26 and honours `If-None-Match: *` on PutObject. */
 export const MINIO_MODULE = 'github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c';
 /** Where the built server is kept (git-ignored). */
-export const MINIO_BIN = path.join(repo, '.cache', 'bin', 'minio');
+export const MINIO_BIN = path.join(repoRoot(), '.cache', 'bin', 'minio');
 
 /** Builds the server with the Go toolchain when it is not cached yet (about 5 minutes on two cores). */
 export function ensureMinio(): string {
