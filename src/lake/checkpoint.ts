@@ -40,7 +40,7 @@ const CHECKPOINT_TYPES: Record<(typeof ACTION_COLUMNS)[number], string> = {
 /** Reads the actions stored in the checkpoint of `version`. */
 export async function readCheckpointActions(duck: Duck, tablePath: string, version: number): Promise<Action[]> {
   const store = storageFor(tablePath);
-  await store.fetch([checkpointName(version)]);
+  await store.fetch([checkpointName(version)], { refresh: true });
   const file = quoteLiteral(store.localPath(checkpointName(version)));
   return duck.with(async (c) => {
     const described = await c.json(`DESCRIBE SELECT * FROM read_parquet(${file})`);

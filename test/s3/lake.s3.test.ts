@@ -4,6 +4,7 @@
  * and a server outage of 10 s in the middle of a write.
  */
 import fs from 'node:fs';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
 import { putIfAbsent } from '../../src/lake/log.js';
@@ -56,6 +57,33 @@ test('appends and upserts round-trip through the bucket, read back through an em
     for (const r of got) expect(r.seq).toBe(Math.min(4, Math.floor((r.id as number) / 10)));
     const history = await reader.history(t, { limit: 2 });
     expect(history.map((h) => h.version)).toEqual([4, 3]);
+  } finally {
+    reader.close();
+  }
+});
+
+test('a table deleted and created again at the same location is read from the bucket, not from stale cached copies', async () => {
+  const t = 's3://lake/recreate/t';
+  const write = async (lk: Lake, tag: string) => {
+    for (let b = 0; b < 2; b++) await lk.write(t, { kind: 'rows', rows: [{ id: b, tag }] }, { mode: 'append', configuration: { 'delta.checkpointInterval': '1' } });
+  };
+  await write(lake, 'old');
+  expect((await lake.scan(t, { orderBy: 'id' })).map((r) => r.tag)).toEqual(['old', 'old']);
+  for (const key of await minio.keys('lake', 'recreate/')) await minio.client.send(new DeleteObjectCommand({ Bucket: 'lake', Key: key }));
+  // Another machine (its own cache) creates the table again.
+  const ownCache = process.env.PIPELINE_OBJECT_CACHE!;
+  process.env.PIPELINE_OBJECT_CACHE = `${ownCache}-other`;
+  const other = await Lake.create({ threads: 1 });
+  try {
+    await write(other, 'new');
+  } finally {
+    other.close();
+    process.env.PIPELINE_OBJECT_CACHE = ownCache;
+  }
+  // Same names for the log and the checkpoint of version 1; this process cached the old ones.
+  const reader = await Lake.create({ threads: 1 });
+  try {
+    expect((await reader.scan(t, { orderBy: 'id' })).map((r) => r.tag)).toEqual(['new', 'new']);
   } finally {
     reader.close();
   }

@@ -46,8 +46,12 @@ export interface TableStorage {
   delete(rel: string): Promise<void>;
   /** Where DuckDB reads or writes this file on the local file system. */
   localPath(rel: string): string;
-  /** Makes the local copies of these files present (a no-op for local tables). */
-  fetch(rels: string[]): Promise<void>;
+  /**
+   * Makes the local copies of these files present (a no-op for local tables). A cached copy
+   * is trusted unless `refresh` is set: data files never change, but a file whose name can be
+   * reused (a checkpoint of a table deleted and created again) must be downloaded anew.
+   */
+  fetch(rels: string[], opts?: { refresh?: boolean }): Promise<void>;
   /** Stores the files DuckDB wrote at their local paths (a no-op for local tables). */
   upload(rels: string[]): Promise<void>;
   /** A fresh local path (its folder created) to stage a new version of `rel` at, then {@link TableStorage.publish} it. */

@@ -24,10 +24,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { LakeError } from '../../errors.js';
 import type { StoredFile, TableStorage } from './index.js';
 import { parseS3Url } from './location.js';
@@ -43,24 +40,34 @@ export function objectCacheDir(): string {
   return process.env.PIPELINE_OBJECT_CACHE ?? path.join(os.tmpdir(), 'pipeline-object-cache');
 }
 
-let sharedClient: S3Client | undefined;
+/** The SDK, loaded on first use: it costs a noticeable part of a second, and local tables never need it. */
+interface Sdk {
+  s3: typeof import('@aws-sdk/client-s3');
+  Upload: typeof import('@aws-sdk/lib-storage').Upload;
+  /** One client per process: the SDK pools connections per client. */
+  client: S3Client;
+}
 
-/** One client per process: the SDK pools connections per client. */
-function client(): S3Client {
-  if (sharedClient) return sharedClient;
-  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  const pathStyle = process.env.AWS_S3_FORCE_PATH_STYLE;
-  // The SDK warns on stderr about Node versions it will drop in future releases; a CLI whose
-  // failures are one line each must not print it on every run.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  sharedClient = new S3Client({
-    region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    forcePathStyle: pathStyle === undefined ? endpoint !== undefined : /^(1|true|yes)$/i.test(pathStyle),
-    // Retries are ours (withRetry): they outlast a restarting server and are counted.
-    maxAttempts: 1,
-    requestHandler: { connectionTimeout: 5000, requestTimeout: 60_000 },
-  });
-  return sharedClient;
+let loaded: Promise<Sdk> | undefined;
+
+function sdk(): Promise<Sdk> {
+  loaded ??= (async () => {
+    // The SDK warns on stderr about Node versions it will drop in future releases; a CLI whose
+    // failures are one line each must not print it on every run.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const [s3, storage] = await Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]);
+    const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+    const pathStyle = process.env.AWS_S3_FORCE_PATH_STYLE;
+    const client = new s3.S3Client({
+      region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      forcePathStyle: pathStyle === undefined ? endpoint !== undefined : /^(1|true|yes)$/i.test(pathStyle),
+      // Retries are ours (withRetry): they outlast a restarting server and are counted.
+      maxAttempts: 1,
+      requestHandler: { connectionTimeout: 5000, requestTimeout: 60_000 },
+    });
+    return { s3, Upload: storage.Upload, client };
+  })();
+  return loaded;
 }
 
 const isNotFound = (err: unknown) => statusOf(err) === 404 || (err as Error)?.name === 'NoSuchKey' || (err as Error)?.name === 'NotFound';
@@ -96,7 +103,8 @@ export class S3Storage implements TableStorage {
   async read(rel: string): Promise<Buffer | undefined> {
     return withRetry(`read ${this.url(rel)}`, async () => {
       try {
-        const out = await client().send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
+        const { s3, client } = await sdk();
+        const out = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
         return Buffer.from(await out.Body!.transformToByteArray());
       } catch (err) {
         if (isNotFound(err)) return undefined;
@@ -108,7 +116,8 @@ export class S3Storage implements TableStorage {
   async exists(rel: string): Promise<boolean> {
     return withRetry(`stat ${this.url(rel)}`, async () => {
       try {
-        await client().send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
+        const { s3, client } = await sdk();
+        await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
         return true;
       } catch (err) {
         if (isNotFound(err)) return false;
@@ -133,8 +142,9 @@ export class S3Storage implements TableStorage {
     const out: StoredFile[] = [];
     let token: string | undefined;
     do {
+      const { s3, client } = await sdk();
       const page = await withRetry(`list s3://${this.bucket}/${prefix}`, () =>
-        client().send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, ...(shallow ? { Delimiter: '/' } : {}) })),
+        client.send(new s3.ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, ...(shallow ? { Delimiter: '/' } : {}) })),
       );
       for (const o of page.Contents ?? []) {
         if (!o.Key || o.Key.endsWith('/')) continue;
@@ -149,7 +159,8 @@ export class S3Storage implements TableStorage {
     await this.checkConditionalWrites();
     return withRetry(`commit ${this.url(rel)}`, async (attempt) => {
       try {
-        await client().send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Body: body, IfNoneMatch: '*', ContentType: 'application/json' }));
+        const { s3, client } = await sdk();
+        await client.send(new s3.PutObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Body: body, IfNoneMatch: '*', ContentType: 'application/json' }));
         return true;
       } catch (err) {
         if (!isPreconditionFailed(err)) throw err;
@@ -170,7 +181,8 @@ export class S3Storage implements TableStorage {
     if (!probe) {
       probe = (async () => {
         const rel = `_delta_log/.conditional-write-probe-${randomUUID()}`;
-        const put = () => client().send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Body: 'probe', IfNoneMatch: '*' }));
+        const { s3, client } = await sdk();
+        const put = () => client.send(new s3.PutObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Body: 'probe', IfNoneMatch: '*' }));
         await withRetry(`probe ${this.url(rel)}`, put);
         const second = await withRetry(`probe ${this.url(rel)}`, () => put().then(() => 'stored', (err: unknown) => {
           if (isPreconditionFailed(err)) return 'refused';
@@ -190,24 +202,27 @@ export class S3Storage implements TableStorage {
   }
 
   async put(rel: string, body: string): Promise<void> {
-    await withRetry(`write ${this.url(rel)}`, () => client().send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Body: body })));
+    const { s3, client } = await sdk();
+    await withRetry(`write ${this.url(rel)}`, () => client.send(new s3.PutObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Body: body })));
   }
 
   async delete(rel: string): Promise<void> {
-    await withRetry(`delete ${this.url(rel)}`, () => client().send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(rel) })));
+    const { s3, client } = await sdk();
+    await withRetry(`delete ${this.url(rel)}`, () => client.send(new s3.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(rel) })));
     await fsp.rm(this.localPath(rel), { force: true });
   }
 
-  async fetch(rels: string[]): Promise<void> {
+  async fetch(rels: string[], opts: { refresh?: boolean } = {}): Promise<void> {
     await eachLimited(rels, async (rel) => {
       const local = this.localPath(rel);
-      if (await fsp.access(local).then(() => true, () => false)) return;
+      if (!opts.refresh && (await fsp.access(local).then(() => true, () => false))) return;
       const tmp = await this.stagingPath(rel);
       try {
         await withRetry(`read ${this.url(rel)}`, async () => {
+          const { s3, client } = await sdk();
           let out;
           try {
-            out = await client().send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
+            out = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
           } catch (err) {
             if (isNotFound(err)) throw new LakeError('PIPE_LAKE_DATA_MISSING', `data file ${this.url(rel)} is missing`, { hint: 'the log references a file that was deleted from the bucket' });
             throw err;
@@ -227,10 +242,11 @@ export class S3Storage implements TableStorage {
   }
 
   private async uploadFile(local: string, rel: string): Promise<void> {
+    const { Upload, client } = await sdk();
     await withRetry(`upload ${this.url(rel)}`, async () => {
       // A fresh stream per attempt: a failed attempt has consumed the previous one.
       const upload = new Upload({
-        client: client(),
+        client,
         params: { Bucket: this.bucket, Key: this.key(rel), Body: fs.createReadStream(local) },
         partSize: PART_SIZE,
         queueSize: 4,
