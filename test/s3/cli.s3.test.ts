@@ -71,6 +71,17 @@ test('compact rewrites the small files in the bucket, then vacuum deletes the re
   expect(JSON.parse(head.stdout)).toMatchObject({ numRecords: 20 });
 });
 
+test('a missing table or bucket is one coded line and exit 1', () => {
+  const noTable = pipeline(['table', 'show', 's3://lake/cli/nothing-here']);
+  expect(noTable.code).toBe(1);
+  expect(noTable.stderr.trim().split('\n')).toHaveLength(1);
+  expect(noTable.stderr).toMatch(/PIPE_LAKE_NO_TABLE/);
+  const noBucket = pipeline(['table', 'history', 's3://no-such-bucket/t']);
+  expect(noBucket.code).toBe(1);
+  expect(noBucket.stderr.trim().split('\n')).toHaveLength(1);
+  expect(noBucket.stderr).toMatch(/PIPE_LAKE_STORAGE_NO_BUCKET/);
+});
+
 test('a wrong secret is one coded line, exit 1, and no secret is printed', () => {
   const wrong = 'wrong-Secret-7f3a9c1e5b';
   for (const args of [['table', 'show', table], ['table', 'history', table], ['table', 'vacuum', table, '--dry-run']]) {
