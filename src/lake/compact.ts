@@ -228,15 +228,12 @@ async function compactWith(duck: Duck, key: string, opts: CompactOptions): Promi
     let target = state.version + 1;
     while (true) {
       const actions = commitActions(plan);
-      let landed: boolean;
-      try {
-        landed = await putIfAbsent(key, target, actions);
-      } catch (err) {
-        await deleteFiles(key, adds); // the commit did not land: its files would only be strays
-        throw err;
-      }
+      // A commit that failed may still have landed (a store that timed out after storing it),
+      // so its files stay: if it did not land, vacuum removes them as strays.
+      const landed = await putIfAbsent(key, target, actions);
       if (landed) {
         applyCommit(state, target, actions);
+        await storageFor(key).forget(plan.removes.map((r) => relativeDataPath(r.path)));
         if (target % CHECKPOINT_INTERVAL === 0) {
           // A checkpoint is an optimisation: failing to write one never fails the compaction.
           await writeCheckpoint(duck, state).catch(() => undefined);

@@ -47,6 +47,14 @@ test('appends and upserts round-trip through the bucket, read back through an em
   expect(keys.some((k) => /^warehouse\/orders\/region=eu\/part-.*\.parquet$/.test(k))).toBe(true);
   expect(keys.some((k) => k.includes('conditional-write-probe'))).toBe(false);
 
+  // Files the merges rewrote were dropped from the cache: it holds live files only.
+  const live = new Set((await lake.snapshot(t)).files.map((f) => f.path));
+  const cached = (fs.readdirSync(path.join(process.env.PIPELINE_OBJECT_CACHE!, 'lake', 'warehouse', 'orders'), { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.parquet') && !f.startsWith('_delta_log'));
+  expect(cached.length).toBeGreaterThan(0);
+  expect(cached.filter((f) => !live.has(f))).toEqual([]);
+  expect(keys.filter((k) => k.endsWith('.parquet') && !k.includes('_delta_log')).length).toBeGreaterThan(live.size);
+
   // A fresh Lake with an empty cache knows only the bucket: checkpoint and data are downloaded.
   clearCache();
   const reader = await Lake.create({ threads: 1 });

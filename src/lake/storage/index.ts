@@ -52,6 +52,11 @@ export interface TableStorage {
    * reused (a checkpoint of a table deleted and created again) must be downloaded anew.
    */
   fetch(rels: string[], opts?: { refresh?: boolean }): Promise<void>;
+  /**
+   * Drops local copies of files the latest version no longer references, so a bucket's cache
+   * stays near the live size of the tables (a no-op for local tables: the copy is the file).
+   */
+  forget(rels: string[]): Promise<void>;
   /** Stores the files DuckDB wrote at their local paths (a no-op for local tables). */
   upload(rels: string[]): Promise<void>;
   /** A fresh local path (its folder created) to stage a new version of `rel` at, then {@link TableStorage.publish} it. */

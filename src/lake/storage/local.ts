@@ -106,6 +106,8 @@ export class LocalStorage implements TableStorage {
 
   async upload(): Promise<void> {}
 
+  async forget(): Promise<void> {}
+
   async stagingPath(rel: string): Promise<string> {
     const file = this.localPath(rel);
     await fs.mkdir(path.dirname(file), { recursive: true });

@@ -237,6 +237,11 @@ export class S3Storage implements TableStorage {
     });
   }
 
+  async forget(rels: string[]): Promise<void> {
+    // An open reader keeps its handle; a later read of an older version downloads again.
+    await Promise.all(rels.map((rel) => fsp.rm(this.localPath(rel), { force: true })));
+  }
+
   async upload(rels: string[]): Promise<void> {
     await eachLimited(rels, (rel) => this.uploadFile(this.localPath(rel), rel));
   }
