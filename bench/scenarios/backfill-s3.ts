@@ -48,7 +48,7 @@ export async function backfillS3(opts = { events: Number(process.env.BENCH_S3_EV
       );
       if (run.code !== 0) throw new Error(`pipeline run (${where}) failed: ${run.stderr.slice(-3000)}`);
       const summary = JSON.parse(readFileSync(summaryFile, 'utf8'));
-      Object.assign(process.env, minio.env);
+      Object.assign(process.env, minio.env, { PIPELINE_OBJECT_CACHE: join(work, 'cache-verify') });
       const problems = await verifyTables(out, ref);
       correct &&= problems.length === 0;
       runs.push({ where, wallSeconds: run.wallSeconds, recordsPerSecond: Math.round(produced / run.wallSeconds), cpuSeconds: run.cpuSeconds, peakRssMB: run.peakRssMB, batches: summary.batches, correct: problems.length === 0 });

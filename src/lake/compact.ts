@@ -233,7 +233,7 @@ async function compactWith(duck: Duck, key: string, opts: CompactOptions): Promi
       const landed = await putIfAbsent(key, target, actions);
       if (landed) {
         applyCommit(state, target, actions);
-        await storageFor(key).forget(plan.removes.map((r) => relativeDataPath(r.path)));
+        await storageFor(key).forget(plan.removes.map((r) => relativeDataPath(r.path))).catch(() => undefined);
         if (target % CHECKPOINT_INTERVAL === 0) {
           // A checkpoint is an optimisation: failing to write one never fails the compaction.
           await writeCheckpoint(duck, state).catch(() => undefined);

@@ -139,7 +139,8 @@ export class Lake {
           const committed = current ?? emptyState(key);
           applyCommit(committed, target, actions);
           this.states.set(key, committed);
-          await storageFor(key).forget(plan.commit.removes.map((r) => relativeDataPath(r.path)));
+          // Cache upkeep only: it never fails a committed write.
+          await storageFor(key).forget(plan.commit.removes.map((r) => relativeDataPath(r.path))).catch(() => undefined);
           if (target > 0 && target % checkpointInterval(committed.metadata?.configuration) === 0) {
             // A checkpoint is an optimisation: a failure here never fails the committed write.
             await writeCheckpoint(this.duck, committed).catch(() => undefined);
