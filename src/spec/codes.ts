@@ -56,8 +56,8 @@ export const codes = {
   PIPE0049: { severity: 'error', title: 'unknown column type', template: 'column `{column}` has unknown DuckDB type `{type}`' },
   PIPE0050: { severity: 'error', title: 'deleteWhen without keys', template: 'table `{table}` has `deleteWhen` but no `mergeKeys`; deletes need a key' },
   PIPE0051: { severity: 'error', title: 'checkpoint collision', template: 'table `{table}` would be written to the checkpoint directory `{path}`' },
-  PIPE0052: { severity: 'error', title: 'bad object-store location', template: '`{path}` is not a usable object-store location: {reason}' },
-  PIPE0053: { severity: 'error', title: 'checkpoint on object storage', template: '`checkpoint.path` cannot be on object storage (`{path}`)' },
+  PIPE0058: { severity: 'error', title: 'bad object-store location', template: '`{path}` is not a usable object-store location: {reason}' },
+  PIPE0059: { severity: 'error', title: 'checkpoint on object storage', template: '`checkpoint.path` cannot be on object storage (`{path}`)' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */

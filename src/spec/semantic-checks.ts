@@ -175,13 +175,13 @@ function checkDirectories(data: unknown, tableNames: string[], keyAt: Reporter, 
   const outputPath = get(data, ['output', 'path']);
   const checkpointPath = get(data, ['checkpoint', 'path']);
   if (typeof checkpointPath === 'string' && URL_SCHEME.test(checkpointPath)) {
-    valueAt('PIPE0053', ['checkpoint', 'path'], { path: checkpointPath },
+    valueAt('PIPE0059', ['checkpoint', 'path'], { path: checkpointPath },
       'checkpoints need a local or shared file system: set `checkpoint.path` to a directory (by default it is `_checkpoints/<bucket>/<prefix>` in the working directory)');
   }
   if (typeof outputPath !== 'string') return;
   if (URL_SCHEME.test(outputPath)) {
     const reason = objectStoreProblem(outputPath);
-    if (reason) valueAt('PIPE0052', ['output', 'path'], { path: outputPath.replace(/\/\/[^/@]*@/, '//***@'), reason }, 'write `s3://<bucket>/<prefix>`; credentials come from the AWS environment, never from the path');
+    if (reason) valueAt('PIPE0058', ['output', 'path'], { path: outputPath.replace(/\/\/[^/@]*@/, '//***@'), reason }, 'write `s3://<bucket>/<prefix>`; credentials come from the AWS environment, never from the path');
     // A local checkpoint folder never collides with tables in a bucket.
     return;
   }

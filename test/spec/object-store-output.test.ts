@@ -36,12 +36,12 @@ test('an explicit local checkpoint.path is kept; one in a bucket is refused', ()
   expect(local.diagnostics).toEqual([]);
   expect(local.spec!.checkpoint.path).toBe('/var/lib/pipeline/shop');
   const remote = loadSpecText(spec('s3://lake/w', 'checkpoint:\n  path: s3://lake/checkpoints\n'), 'shop.yaml', { env: {} });
-  expect(remote.diagnostics.map((d) => d.code)).toEqual(['PIPE0053']);
+  expect(remote.diagnostics.map((d) => d.code)).toEqual(['PIPE0059']);
 });
 
 test('bucket names and prefixes are checked', () => {
   for (const bad of ['s3://Lake/w', 's3://lake/a/../b', 's3:///w', 'https://lake.example/w']) {
     const loaded = loadSpecText(spec(bad), 'shop.yaml', { env: {} });
-    expect(loaded.diagnostics.map((d) => d.code), bad).toEqual(['PIPE0052']);
+    expect(loaded.diagnostics.map((d) => d.code), bad).toEqual(['PIPE0058']);
   }
 });
