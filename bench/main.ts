@@ -27,6 +27,7 @@ type Scenario = () => Promise<ScenarioReport>;
 
 const scenarios: Record<string, () => Promise<Scenario>> = {
   backfill: async () => (await import('./scenarios/backfill.js')).backfill,
+  'backfill-s3': async () => (await import('./scenarios/backfill-s3.js')).backfillS3,
   steady: async () => (await import('./scenarios/steady.js')).steady,
   lake: async () => (await import('./scenarios/lake.js')).lake,
   decode: async () => (await import('./scenarios/decode.js')).decode,

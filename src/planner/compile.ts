@@ -3,8 +3,9 @@
  * clock, no randomness: the same spec (and options) always gives the same Plan, with node
  * ids, node order and edge order fixed, so renders are stable and golden files do not churn.
  */
-import { resolve, join } from 'node:path';
+import { resolve } from 'node:path';
 import { SpecError } from '../errors.js';
+import { joinLocation, resolveLocation } from '../lake/storage/location.js';
 import { parseDuration } from '../spec/duration.js';
 import type { PipelineSpec } from '../spec/types.js';
 import type { NodeKind, Plan, PlanEdge, PlanNode, SinkPlan, StreamPlan } from './plan.js';
@@ -48,7 +49,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
   }
   checkConsistency(spec);
 
-  const outputPath = resolve(cwd, spec.output.path);
+  const outputPath = resolveLocation(cwd, spec.output.path);
   const checkpointPath = resolve(cwd, spec.checkpoint.path);
   const tables = sortedKeys(spec.tables);
   const routeValues = sortedKeys(spec.routing.routes);
@@ -59,7 +60,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     const sink: SinkPlan = {
       id: NODE_IDS.sink(table),
       table,
-      path: join(outputPath, table),
+      path: joinLocation(outputPath, table),
       mode: t.mode,
       mergeKeys: t.mode === 'append' ? [] : [...(t.mergeKeys ?? [])],
       partitionBy: [...(t.partitionBy ?? [])],
@@ -90,7 +91,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     deadLetter: {
       id: deadLetterId,
       table: spec.deadLetter.table,
-      path: join(outputPath, spec.deadLetter.table),
+      path: joinLocation(outputPath, spec.deadLetter.table),
       maxRatio: spec.deadLetter.maxRatio ?? DEFAULT_MAX_DEAD_LETTER_RATIO,
       ...(spec.deadLetter.maxRecords !== undefined ? { maxRecords: spec.deadLetter.maxRecords } : {}),
     },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KafkaMessage } from 'kafkajs';
 import { PipelineError } from '../errors.js';
-import { Lake } from '../lake/index.js';
+import { Lake, watchStorageRetries } from '../lake/index.js';
 import { BatchCollector, type CollectedBatch } from './batch-collector.js';
 import { StreamCheckpoint, type OffsetsEntry } from './checkpoint.js';
 import { createDecoder } from './decode-pool.js';
@@ -99,6 +99,8 @@ async function main(): Promise<void> {
   }
 
   const lake = await Lake.create({ threads: data.duckdbThreads, memoryLimit: data.duckdbMemoryLimit });
+  // An object store that is down or throttling is retried by the lake; the log says so.
+  watchStorageRetries((r) => logger.warn({ operation: r.operation, attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }, 'object store request failed; retrying'));
   const decoder = createDecoder(data.decodeThreads);
   const locks = new TableLockClient(data.lockPort);
   const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: tableConcurrencyFromEnv() });

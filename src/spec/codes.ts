@@ -65,6 +65,8 @@ export const codes = {
   // Checks that need DuckDB (run by validate, plan and run after the ones above).
   PIPE0056: { severity: 'error', title: 'invalid SQL', template: '`{path}` is not a valid SQL predicate: {detail}' },
   PIPE0057: { severity: 'warning', title: 'cannot run yet', template: '{detail}' },
+  PIPE0058: { severity: 'error', title: 'bad object-store location', template: '`{path}` is not a usable object-store location: {reason}' },
+  PIPE0059: { severity: 'error', title: 'checkpoint on object storage', template: '`checkpoint.path` cannot be on object storage (`{path}`)' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */

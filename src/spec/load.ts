@@ -78,6 +78,16 @@ function positionLookup(tree: SpecTree): PositionLookup {
   return { key, value: (path) => tree.valuePositions.get(dotted(path)) ?? key(path) };
 }
 
+/**
+ * `<output.path>/_checkpoints`; for tables on object storage a local folder named after the
+ * bucket and prefix (`_checkpoints/<bucket>/<prefix>`), since checkpoints are kept on a file system.
+ */
+export function defaultCheckpointPath(outputPath: string): string {
+  const objectStore = /^s3a?:\/\/(.+)$/i.exec(outputPath);
+  if (objectStore) return `_checkpoints/${objectStore[1]!.replace(/\/+$/, '')}`;
+  return `${outputPath.replace(/[\\/]+$/, '')}/_checkpoints`;
+}
+
 /** Fills the defaults the schema cannot express (they depend on other fields). */
 function finalize(data: Record<string, unknown>): PipelineSpec {
   const spec = data as unknown as PipelineSpec;
@@ -88,7 +98,7 @@ function finalize(data: Record<string, unknown>): PipelineSpec {
   for (const table of Object.values(spec.tables)) {
     table.mode ??= table.mergeKeys && table.mergeKeys.length > 0 ? 'upsert' : 'append';
   }
-  spec.checkpoint ??= { path: `${spec.output.path.replace(/[\\/]+$/, '')}/_checkpoints` };
+  spec.checkpoint ??= { path: defaultCheckpointPath(spec.output.path) };
   return spec;
 }
 

@@ -124,6 +124,20 @@ function checkTable(name: string, table: Obj, keyAt: Reporter, valueAt: Reporter
   // from the records (and a record lacking a merge key is dead-lettered with that reason).
 }
 
+/** A `scheme://` location (as opposed to a local path, `C:\\` included). */
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Why an object-store `output.path` cannot be used, or undefined when it can (`s3://bucket/prefix`). */
+function objectStoreProblem(location: string): string | undefined {
+  const m = /^s3a?:\/\/([^/]*)(\/.*)?$/i.exec(location);
+  if (!m) return 'only `s3://` object storage is supported (any S3-compatible store: set AWS_ENDPOINT_URL)';
+  const bucket = m[1]!;
+  if (bucket.includes('@')) return 'credentials do not belong in the path';
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) return `\`${bucket}\` is not a bucket name (3-63 lower-case letters, digits, dots, hyphens)`;
+  if ((m[2] ?? '').split('/').some((seg) => seg === '.' || seg === '..')) return '`.` and `..` are not allowed in an object-store prefix';
+  return undefined;
+}
+
 /** Directory of a table or checkpoint, normalised and case-folded for comparison. */
 function dirKey(p: string): string {
   return posix.normalize(p.replace(/\\/g, '/')).replace(/\/+$/, '').toLowerCase();
@@ -145,7 +159,17 @@ function checkDirectories(data: unknown, tableNames: string[], keyAt: Reporter, 
   }
   const outputPath = get(data, ['output', 'path']);
   const checkpointPath = get(data, ['checkpoint', 'path']);
+  if (typeof checkpointPath === 'string' && URL_SCHEME.test(checkpointPath)) {
+    valueAt('PIPE0059', ['checkpoint', 'path'], { path: checkpointPath },
+      'checkpoints need a local or shared file system: set `checkpoint.path` to a directory (by default it is `_checkpoints/<bucket>/<prefix>` in the working directory)');
+  }
   if (typeof outputPath !== 'string') return;
+  if (URL_SCHEME.test(outputPath)) {
+    const reason = objectStoreProblem(outputPath);
+    if (reason) valueAt('PIPE0058', ['output', 'path'], { path: outputPath.replace(/\/\/[^/@]*@/, '//***@'), reason }, 'write `s3://<bucket>/<prefix>`; credentials come from the AWS environment, never from the path');
+    // A local checkpoint folder never collides with tables in a bucket.
+    return;
+  }
   const checkpoint = dirKey(typeof checkpointPath === 'string' ? checkpointPath : `${outputPath}/_checkpoints`);
   const all = typeof deadLetter === 'string' ? [...tableNames, deadLetter] : tableNames;
   for (const name of all) {
