@@ -4,8 +4,8 @@
  * the gold tables against it.
  *
  * Semantics (the contract the runtime is held to):
- * - Decoding: a value is malformed when it is not valid UTF-8, not valid JSON, or not a JSON
- *   object. Malformed records go to the dead-letter table.
+ * - Decoding: a value is malformed when it is not valid UTF-8, not valid JSON, not a JSON
+ *   object, or nests objects/arrays deeper than 64 levels. Malformed records go to the dead-letter table.
  * - Routing: the record's top-level `routing.field` value (a string) selects a table through
  *   `routing.routes`. A missing field or an unknown value is unmatched: dead-lettered when
  *   `routing.unmatched` is `dead_letter`, dropped when it is `drop`.
@@ -61,10 +61,22 @@ export function decodeJsonObject(value: Buffer | string): Record<string, unknown
   try {
     const text = typeof value === 'string' ? value : utf8.decode(value);
     const parsed: unknown = JSON.parse(text);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+    return nestsDeeperThan(parsed, 64) ? undefined : (parsed as Record<string, unknown>);
   } catch {
     return undefined;
   }
+}
+
+/** Whether objects/arrays nest more than `max` levels (such values are malformed). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Object.values(v as object)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** True when sequence `a` should replace sequence `b` (strictly greater; null never wins). */
