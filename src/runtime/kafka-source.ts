@@ -12,29 +12,9 @@ import type { BatchCollector } from './batch-collector.js';
 import type { Logger } from './logger.js';
 import { streamPartitionAssigner } from './kafka-assigner.js';
 
-/** Consumer tuning; defaults suit a 2-core box reading ~100K records/s. */
-export interface SourceTuning {
-  sessionTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  maxBytes: number;
-  maxBytesPerPartition: number;
-  maxWaitTimeInMs: number;
-}
+import type { SourceTuning } from './settings.js';
 
-/** Tuning from the environment (`PIPELINE_KAFKA_*`), for operators who need to adjust it. */
-export function sourceTuningFromEnv(env: NodeJS.ProcessEnv = process.env): SourceTuning {
-  const num = (name: string, fallback: number) => {
-    const value = Number(env[name]);
-    return Number.isFinite(value) && value > 0 ? value : fallback;
-  };
-  return {
-    sessionTimeoutMs: num('PIPELINE_KAFKA_SESSION_TIMEOUT_MS', 10_000),
-    heartbeatIntervalMs: num('PIPELINE_KAFKA_HEARTBEAT_INTERVAL_MS', 1_000),
-    maxBytes: num('PIPELINE_KAFKA_MAX_BYTES', 32 << 20),
-    maxBytesPerPartition: num('PIPELINE_KAFKA_MAX_BYTES_PER_PARTITION', 2 << 20),
-    maxWaitTimeInMs: num('PIPELINE_KAFKA_MAX_WAIT_MS', 200),
-  };
-}
+export type { SourceTuning };
 
 export interface StreamSourceOptions {
   kafka: Kafka;

@@ -15,7 +15,7 @@ import { NODE_IDS } from '../planner/compile.js';
 import type { WatermarkState } from '../operators/watermark.js';
 import { acquireLock, type HeldLock } from './checkpoint-lock.js';
 import { checkLayout, readCheckpointMetadata, streamsChangedError } from './checkpoint-layout.js';
-import { decodeThreadsFromEnv } from './decode-pool.js';
+import { resolveRuntimeSettings } from './settings.js';
 import { createFailpointCounter } from './failpoints.js';
 import { ownedPartitions } from './kafka-assigner.js';
 import { createKafka, fetchTopicOffsetsOrExplain } from './kafka-client.js';
@@ -101,12 +101,7 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
 
   const lockServer = new TableLockServer();
   const failpointCounter = createFailpointCounter();
-  const decodeThreads = decodeThreadsFromEnv(own.length, availableParallelism());
-  // One thread per stream's DuckDB unless set: a batch's table merges already run
-  // concurrently (each on its own connection), and for batch-sized statements DuckDB's
-  // extra threads cost more CPU in coordination than they save.
-  const duckdbThreads = Number(process.env.PIPELINE_DUCKDB_THREADS) || 1;
-  const duckdbMemoryLimit = process.env.PIPELINE_DUCKDB_MEMORY ?? '2GB';
+  const settings = resolveRuntimeSettings(process.env, own.length, availableParallelism());
   const workers: Worker[] = [];
   let failure: PipelineError | undefined;
   let stopRequested = false;
@@ -144,9 +139,7 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
       logToParent: observer.workerLogging.toParent,
       failpointCounter,
       lockPort,
-      decodeThreads,
-      duckdbThreads,
-      duckdbMemoryLimit,
+      settings,
     };
     const totals = summary.stream(i);
     totals.partitions = partitions;

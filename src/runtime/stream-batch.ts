@@ -63,12 +63,6 @@ function rawRecord(prepared: PreparedBatch, index: number): RawRecord {
   return { partition: prepared.partitions[index]!, offset: Number(m.offset), timestamp: prepared.timestamps[index]!, key: m.key, value: m.value };
 }
 
-/** How many tables of one batch commit at once (DuckDB work overlaps file and log I/O). */
-export function tableConcurrencyFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.PIPELINE_TABLE_CONCURRENCY);
-  return Number.isInteger(n) && n > 0 ? n : 16;
-}
-
 /** The operator state committed with the stream's newest committed batch (empty on a first run). */
 export function committedState(checkpoint: StreamCheckpoint): Record<string, unknown> {
   const recovered = checkpoint.recover();

@@ -5,6 +5,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Plan } from '../planner/plan.js';
 import type { LatencySample } from './latency.js';
+import type { RuntimeSettings } from './settings.js';
 import type { LogFormat, LogLevel } from './logger.js';
 
 /** What a stream worker is started with. */
@@ -24,9 +25,8 @@ export interface StreamWorkerData {
   logToParent?: boolean;
   failpointCounter: SharedArrayBuffer;
   lockPort: MessagePort;
-  decodeThreads: number;
-  duckdbThreads: number;
-  duckdbMemoryLimit: string;
+  /** Tuning resolved once by the runner (settings.ts). */
+  settings: RuntimeSettings;
 }
 
 /** One table's outcome in a batch. */

@@ -14,9 +14,9 @@ import { StreamCheckpoint, type OffsetsEntry } from './checkpoint.js';
 import { createDecoder } from './decode-pool.js';
 import { useFailpointCounter } from './failpoints.js';
 import { createKafka } from './kafka-client.js';
-import { StreamSource, sourceTuningFromEnv } from './kafka-source.js';
+import { StreamSource } from './kafka-source.js';
 import { createLogger } from './logger.js';
-import { BatchProcessor, tableConcurrencyFromEnv } from './stream-batch.js';
+import { BatchProcessor } from './stream-batch.js';
 import type { MainMessage, StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockClient } from './table-locks.js';
 import { resolveStartPositions } from './start-positions.js';
@@ -98,12 +98,12 @@ async function main(): Promise<void> {
     logger.info({ batchId: pending.batchId, ranges: pending.ranges }, 'replaying the batch a previous run planned but did not commit');
   }
 
-  const lake = await Lake.create({ threads: data.duckdbThreads, memoryLimit: data.duckdbMemoryLimit });
+  const lake = await Lake.create({ threads: data.settings.duckdbThreads, memoryLimit: data.settings.duckdbMemoryLimit });
   // An object store that is down or throttling is retried by the lake; the log says so.
   watchStorageRetries((r) => logger.warn({ operation: r.operation, attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }, 'object store request failed; retrying'));
-  const decoder = createDecoder(data.decodeThreads);
+  const decoder = createDecoder(data.settings.decodeThreads);
   const locks = new TableLockClient(data.lockPort);
-  const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: tableConcurrencyFromEnv() });
+  const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: data.settings.tableConcurrency });
   const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`);
   const source = new StreamSource({
     kafka,
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     streamIndex,
     streamCount: data.streamCount,
     collector,
-    tuning: sourceTuningFromEnv(),
+    tuning: data.settings.source,
     logger,
     onData: () => signal.notify(),
     onFatal: (err) => {

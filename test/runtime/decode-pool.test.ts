@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeThreadsFromEnv } from '../../src/runtime/decode-pool.js';
+import { decodeThreadsFromEnv, resolveRuntimeSettings } from '../../src/runtime/settings.js';
 import { packValues } from '../../src/runtime/batch-transform.js';
 import type { RoutingRules, TableRules } from '../../src/operators/api.js';
 import { ROOT } from '../e2e/harness.js';
@@ -20,6 +20,17 @@ describe('decode threads', () => {
     expect(decodeThreadsFromEnv(8, 2, { PIPELINE_DECODE_THREADS: '2' })).toBe(2);
     expect(decodeThreadsFromEnv(1, 2, { PIPELINE_DECODE_THREADS: '0' })).toBe(0);
     expect(decodeThreadsFromEnv(1, 2, { PIPELINE_DECODE_THREADS: 'many' })).toBe(1);
+  });
+
+  it('resolves every runtime setting once, from the environment or its default', () => {
+    const env = { PIPELINE_TABLE_CONCURRENCY: '4', PIPELINE_KAFKA_MAX_WAIT_MS: '50', PIPELINE_DUCKDB_MEMORY: '1GB', PIPELINE_DUCKDB_THREADS: 'x' };
+    expect(resolveRuntimeSettings(env, 2, 2)).toEqual({
+      decodeThreads: 0,
+      tableConcurrency: 4,
+      duckdbThreads: 1,
+      duckdbMemoryLimit: '1GB',
+      source: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxBytes: 32 << 20, maxBytesPerPartition: 2 << 20, maxWaitTimeInMs: 50 },
+    });
   });
 
   it('route, validate and write the same files inline and on a pool thread', async () => {
