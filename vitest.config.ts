@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // The fault-injection suite runs on its own: `npm run test:faults` (vitest.faults.config.ts).
-    exclude: ['**/node_modules/**', 'test/faults/**/*.faults.test.ts'],
+    exclude: ['**/node_modules/**', 'test/faults/**/*.faults.test.ts', 'test/kafka/**', 'test/interop/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two cores: integration tests own a broker and DuckDB each; run files two at a time at most.

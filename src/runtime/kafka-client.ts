@@ -54,11 +54,45 @@ export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: st
   return new Kafka(config);
 }
 
-/** Partition count and low/high watermarks of `topic`, from metadata and ListOffsets only. */
+/**
+ * Partition count and low/high offsets of `topic`, from metadata and ListOffsets only. `high`
+ * is the end a read-committed consumer can reach: the last stable offset, below any open
+ * transaction (the high watermark on brokers without transactions).
+ */
 export interface TopicOffsets {
   partitions: number;
   low: Map<number, number>;
   high: Map<number, number>;
+}
+
+interface ListOffsetsCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[]; fromBeginning: boolean }[]): Promise<{ partitions: { partition: number; offset: string }[] }[]>;
+}
+
+/**
+ * Last stable offsets (ListOffsets with read_committed isolation). kafkajs' admin lists
+ * offsets read-uncommitted, which ends at the high watermark: an `--available-now` run would
+ * then wait for records of an open transaction that its read-committed consumer never gets.
+ * kafkajs builds read-committed clusters only for consumers, so its cluster factory is used
+ * directly; `undefined` when this kafkajs version does not have it.
+ */
+async function fetchStableOffsets(kafka: Kafka, topic: string, partitions: number[]): Promise<Map<number, number> | undefined> {
+  const key = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+  const createCluster = key && (kafka as unknown as Record<symbol, unknown>)[key];
+  if (typeof createCluster !== 'function') return undefined;
+  const READ_COMMITTED = 1;
+  const cluster = (createCluster as (o: object) => ListOffsetsCluster)({ allowAutoTopicCreation: false, isolationLevel: READ_COMMITTED });
+  await cluster.connect();
+  try {
+    await cluster.addTargetTopic(topic);
+    const [result] = await cluster.fetchTopicsOffset([{ topic, partitions: partitions.map((partition) => ({ partition })), fromBeginning: false }]);
+    return new Map(result!.partitions.map((p) => [p.partition, Number(p.offset)]));
+  } finally {
+    await cluster.disconnect().catch(() => {});
+  }
 }
 
 /**
@@ -93,7 +127,8 @@ export async function fetchTopicOffsets(kafka: Kafka, topic: string): Promise<To
       low.set(o.partition, Number(o.low));
       high.set(o.partition, Number(o.high));
     }
-    return { partitions, low, high };
+    const stable = await fetchStableOffsets(kafka, topic, [...high.keys()]);
+    return { partitions, low, high: stable ?? high };
   } finally {
     await admin.disconnect().catch(() => {});
   }
