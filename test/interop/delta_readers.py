@@ -1,10 +1,12 @@
 """Reads Delta tables with independent readers and prints what each returns, as JSON.
 
-Usage: delta_readers.py read <table>...      -> {table: {reader: {rows, columns} | {error}}}
-       delta_readers.py write <json-command>  -> writes a table with delta-rs (reverse direction)
+Usage: delta_readers.py read <table>...             -> {table: {reader: {rows, columns} | {error}}}
+       delta_readers.py write <json-command>         -> writes a table with delta-rs (reverse direction)
+       delta_readers.py spark-write <json-commands>  -> writes tables with Spark (reverse direction)
 
 Readers: delta-rs (deltalake), Polars (on delta-rs), DuckDB with the `delta` extension
-(loaded from the duckdb-ext-delta wheel, no network). Values are made JSON-comparable:
+(loaded from the duckdb-ext-delta wheel, no network), and Spark with delta-spark (jars in
+.cache/spark-jars; one local session per process, started on first use). Values are made JSON-comparable:
 timestamps as ISO-8601 UTC with microseconds, decimals and dates as strings.
 """
 import base64
@@ -59,10 +61,36 @@ def read_duckdb(path):
     return from_arrow(con.execute("SELECT * FROM delta_scan(?)", [path]).fetch_arrow_table())
 
 
+_spark = None
+
+
+def spark():
+    global _spark
+    if _spark is None:
+        from pyspark.sql import SparkSession
+        jars = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "spark-jars", "*.jar")))
+        if not jars:
+            raise RuntimeError("delta-spark jars missing: run test/interop/setup.sh")
+        _spark = (SparkSession.builder.master("local[1]").appName("interop")
+                  .config("spark.jars", ",".join(os.path.abspath(j) for j in jars))
+                  .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+                  .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+                  .config("spark.sql.session.timeZone", "UTC")
+                  .config("spark.ui.enabled", "false")
+                  .config("spark.sql.shuffle.partitions", "1")
+                  .config("spark.databricks.delta.snapshotPartitions", "1")
+                  .config("spark.ui.showConsoleProgress", "false")
+                  .config("spark.driver.memory", "768m")
+                  .getOrCreate())
+        _spark.sparkContext.setLogLevel("ERROR")
+    return _spark
+
+
 READERS = {
     "delta-rs": lambda p: from_arrow(DeltaTable(p).to_pyarrow_table()),
     "polars": lambda p: from_arrow(pl.read_delta(p).to_arrow()),
     "duckdb": read_duckdb,
+    "spark": lambda p: from_arrow(spark().read.format("delta").load(p).toArrow()),
 }
 
 
@@ -93,9 +121,28 @@ def write(cmd):
     return {"version": DeltaTable(cmd["path"]).version()}
 
 
+def spark_write(cmds):
+    """[{path, mode: append|overwrite|merge, rows, partitionBy?, key?}] written by Spark, in one session."""
+    from delta.tables import DeltaTable as SparkDeltaTable
+    s = spark()
+    for cmd in cmds:
+        df = s.createDataFrame(cmd["rows"])
+        if cmd["mode"] == "merge":
+            k = cmd["key"]
+            (SparkDeltaTable.forPath(s, cmd["path"]).alias("t").merge(df.alias("s"), f"t.{k} = s.{k}")
+                .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+        else:
+            w = df.write.format("delta").mode(cmd["mode"])
+            if cmd.get("partitionBy"):
+                w = w.partitionBy(*cmd["partitionBy"])
+            w.save(cmd["path"])
+    return {"written": len(cmds)}
+
+
 def versions():
     import deltalake
-    return {"deltalake": deltalake.__version__, "duckdb": duckdb.__version__, "polars": pl.__version__, "pyarrow": pa.__version__}
+    import pyspark
+    return {"deltalake": deltalake.__version__, "duckdb": duckdb.__version__, "polars": pl.__version__, "pyarrow": pa.__version__, "pyspark": pyspark.__version__}
 
 
 if __name__ == "__main__":
@@ -104,6 +151,8 @@ if __name__ == "__main__":
         result = read(sys.argv[2:])
     elif verb == "write":
         result = write(json.loads(sys.argv[2]))
+    elif verb == "spark-write":
+        result = spark_write(json.loads(sys.argv[2]))
     else:
         result = versions()
     json.dump(result, sys.stdout)

@@ -4,7 +4,6 @@
  * rows and columns our reader returns. The reverse too: tables delta-rs wrote are appended to
  * and upserted by `src/lake`, then read back by delta-rs; and both write one table in turn.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,13 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lake, type WriteOptions } from '../../src/lake/index.js';
 import { compactTable } from '../../src/lake/compact.js';
 import { vacuumTable } from '../../src/lake/vacuum.js';
-import { ROOT } from '../e2e/harness.js';
-
-const PYTHON = join(ROOT, '.cache', 'venv', 'bin', 'python');
-const SCRIPT = join(ROOT, 'test', 'interop', 'delta_readers.py');
-const READERS = ['delta-rs', 'polars', 'duckdb'];
-type Row = Record<string, unknown>;
-type ReaderResult = { rows: Row[]; columns: { name: string; type: string }[] } | { error: string };
+import { expectReadersAgree, python, type Row } from './readers.js';
 
 let lake: Lake;
 let root: string;
@@ -30,45 +23,6 @@ afterAll(() => {
   lake.close();
   rmSync(root, { recursive: true, force: true });
 });
-
-function python(args: string[]): unknown {
-  return JSON.parse(execFileSync(PYTHON, [SCRIPT, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 }));
-}
-
-/** One canonical form for rows from JS and Python: sorted keys, timestamps as ISO µs, numbers as numbers. */
-function canonical(v: unknown): unknown {
-  if (v === undefined || v === null) return null;
-  if (v instanceof Date) return v.toISOString().replace('Z', '000Z');
-  if (typeof v === 'bigint') return Number(v);
-  if (typeof v === 'string' && /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]00(:?00)?)?$/.test(v)) {
-    const [date, time] = v.replace(' ', 'T').replace(/(Z|[+-]00(:?00)?)$/, '').split('T');
-    const [hms, frac = ''] = time!.split('.');
-    return `${date}T${hms}.${frac.padEnd(6, '0')}Z`;
-  }
-  if (Array.isArray(v)) return v.map(canonical);
-  if (typeof v === 'object') return Object.fromEntries(Object.entries(v as Row).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)]));
-  return v;
-}
-
-function sorted(rows: Row[]): string[] {
-  return rows.map((r) => JSON.stringify(canonical(r))).sort();
-}
-
-/** Reads `tables` with every reader and checks rows and column names against `src/lake`. */
-async function expectReadersAgree(tables: string[]): Promise<void> {
-  const results = python(['read', ...tables]) as Record<string, Record<string, ReaderResult>>;
-  for (const t of tables) {
-    const ours = await lake.scan(t);
-    const columns = (await lake.columns(t)).map((c) => c.name);
-    for (const reader of READERS) {
-      const got = results[t]![reader]!;
-      expect('error' in got ? got.error : '', `${reader} reads ${t}`).toBe('');
-      const ok = got as Exclude<ReaderResult, { error: string }>;
-      expect(ok.columns.map((c) => c.name).sort(), `${reader} columns of ${t}`).toEqual([...columns].sort());
-      expect(sorted(ok.rows), `${reader} rows of ${t}`).toEqual(sorted(ours));
-    }
-  }
-}
 
 const table = (name: string) => join(root, name);
 const rows = (list: Row[]) => ({ kind: 'rows' as const, rows: list });
@@ -154,6 +108,25 @@ describe('tables written by delta-rs, continued by src/lake', () => {
     expect(ours).toEqual(['1:a3', '3:c2', '4:d', '5:e', '6:f']);
     expect((await lake.scan(partT)).map((r) => `${r.id}:${r.region}`).sort()).toEqual(['1:eu', '2:us east', '3:eu', '4:apac']);
     await expectReadersAgree([plainT, partT]);
+  });
+
+  it('appends and upserts to Spark tables (append, overwrite, MERGE, partitioned, checkpointed), read back by all', async () => {
+    const [plainT, partT, ckptT] = ['sp-plain', 'sp-partitioned', 'sp-checkpointed'].map(table);
+    python(['spark-write', JSON.stringify([
+      { path: plainT, mode: 'append', rows: [{ id: 1, v: 'a' }, { id: 2, v: 'b' }] },
+      { path: plainT, mode: 'overwrite', rows: [{ id: 1, v: 'a2' }, { id: 3, v: 'c' }] },
+      { path: plainT, mode: 'merge', key: 'id', rows: [{ id: 3, v: 'c2' }, { id: 4, v: 'd' }] },
+      { path: partT, mode: 'append', partitionBy: ['region'], rows: [{ id: 1, region: 'eu' }, { id: 2, region: 'us east' }] },
+      ...Array.from({ length: 12 }, (_, i) => ({ path: ckptT, mode: 'append', rows: [{ id: i, v: `v${i}` }] })),
+    ])]);
+    expect(existsSync(join(ckptT!, '_delta_log', '00000000000000000010.checkpoint.parquet'))).toBe(true);
+    await lake.write(plainT!, rows([{ id: 5, v: 'e' }]), { mode: 'append' });
+    await lake.write(plainT!, rows([{ id: 1, v: 'a3' }, { id: 6, v: 'f' }]), { mode: 'upsert', mergeKeys: ['id'] });
+    await lake.write(partT!, rows([{ id: 3, region: 'eu' }, { id: 4, region: 'apac' }]), { mode: 'append' });
+    await lake.write(ckptT!, rows([{ id: 3, v: 'x' }, { id: 99, v: 'y' }]), { mode: 'upsert', mergeKeys: ['id'] });
+    expect((await lake.scan(plainT!)).map((r) => `${r.id}:${r.v}`).sort()).toEqual(['1:a3', '3:c2', '4:d', '5:e', '6:f']);
+    expect((await lake.scan(ckptT!))).toHaveLength(13);
+    await expectReadersAgree([plainT!, partT!, ckptT!]);
   });
 
   it('interleaved writers on one table lose nothing', async () => {
