@@ -68,6 +68,9 @@ def spark():
     global _spark
     if _spark is None:
         from pyspark.sql import SparkSession
+        # Loopback only: resolving this machine's name can stall for minutes without a network.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("SPARK_LOCAL_HOSTNAME", "localhost")
         jars = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "spark-jars", "*.jar")))
         if not jars:
             raise RuntimeError("delta-spark jars missing: run test/interop/setup.sh")
@@ -77,6 +80,8 @@ def spark():
                   .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
                   .config("spark.sql.session.timeZone", "UTC")
                   .config("spark.ui.enabled", "false")
+                  .config("spark.driver.host", "127.0.0.1")
+                  .config("spark.driver.bindAddress", "127.0.0.1")
                   .config("spark.sql.shuffle.partitions", "1")
                   .config("spark.databricks.delta.snapshotPartitions", "1")
                   .config("spark.ui.showConsoleProgress", "false")

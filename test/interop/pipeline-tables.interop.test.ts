@@ -32,7 +32,7 @@ function changes(): { key: string; value: string }[] {
     for (let id = 1; id <= 40; id++) {
       const op = round === 2 && id % 7 === 0 ? 'd' : round === 0 ? 'c' : 'u';
       const day = `2026-0${1 + (id % 3)}-1${id % 10}`;
-      out.push({ key: `o${id}`, value: JSON.stringify({ table: 'orders', op, id, lsn: ++lsn, order_date: day, changed_at: `${day}T10:${String(id % 60).padStart(2, '0')}:00.${round}25Z`, total: `${id}.${round}5`, status: ['new', 'paid', 'shipped'][round] }) });
+      out.push({ key: `o${id}`, value: JSON.stringify({ table: 'orders', op, id, lsn: ++lsn, order_date: day, changed_at: `${day}T10:${String(id % 60).padStart(2, '0')}:00.${round}25Z`, total: Number(`${id}.${round}5`), status: ['new', 'paid', 'shipped'][round] }) });
       out.push({ key: `o${id}`, value: JSON.stringify({ table: 'order_lines', op: 'u', order_id: id, line_no: round, lsn: ++lsn, sku: `s${id % 4}`, qty: round + 1 }) });
     }
     for (let id = 1; id <= 10; id++) out.push({ key: `c${id}`, value: JSON.stringify({ table: 'customers', id, lsn: ++lsn, tier: ['bronze', 'silver', 'gold'][round] }) });
