@@ -29,6 +29,8 @@ beforeAll(async () => {
       { name: 'txn', partitions: PARTITIONS },
       { name: 'open-txn', partitions: 2 },
       { name: 'txn-live', partitions: 2 },
+      // Segments roll every 200 ms; retention is cut to 1 ms by the test once the pipeline stopped.
+      { name: 'retained', partitions: 2, config: { 'segment.ms': '200', 'retention.ms': '3600000' } },
       // Segments roll every 100 ms and the cleaner runs at once: offset gaps appear quickly.
       { name: 'compacted', partitions: 2, config: { 'cleanup.policy': 'compact', 'segment.ms': '100', 'min.cleanable.dirty.ratio': '0.001', 'min.compaction.lag.ms': '0', 'delete.retention.ms': '0' } },
     ],
@@ -216,6 +218,51 @@ describe('pipeline run on Apache Kafka', () => {
     const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { records: number; timeline: { lag: number }[] };
     expect(summary.records).toBe(600);
     expect(summary.timeline.at(-1)!.lag).toBe(0);
+  });
+});
+
+describe('retention under a stopped pipeline on Apache Kafka', () => {
+  it('stops with PIPE_SOURCE_DATA_LOSS by default; with failOnDataLoss: false reads exactly what retention kept', async () => {
+    const dir = tempDir();
+    const now = Date.now();
+    const first = [...generateEvents({ count: 1_000, seed: 16, malformedRate: 0, startTime: now })];
+    await produce(kafka, dir, 'retained', first, 'first');
+    const spec = writeCommerceSpec(dir, { name: 'retained', topic: 'retained', bootstrap: kafka.bootstrap, streams: 2 });
+    expect((await runAvailableNow(spec, dir)).code).toBe(0);
+    const read = await logEnds('retained');
+
+    // While stopped: more records in several segments, then retention deletes every closed one.
+    const later = [...generateEvents({ count: 3_000, seed: 17, malformedRate: 0, startTime: now + 10_000 })];
+    for (let i = 0; i < 3; i++) {
+      await produce(kafka, dir, 'retained', later.slice(i * 1_000, (i + 1) * 1_000), `later${i}`);
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    const admin = kafka.client('config').admin();
+    await admin.connect();
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'retained', configEntries: [{ name: 'retention.ms', value: '1' }] }] });
+    let low = new Map<number, number>();
+    for (let attempt = 0; attempt < 60; attempt++) {
+      low = new Map((await admin.fetchTopicOffsets('retained')).map((o) => [o.partition, Number(o.low)]));
+      if ([...low].every(([p, l]) => l > read.get(p)!)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await admin.disconnect();
+    expect([...low].every(([p, l]) => l > read.get(p)!), 'retention deleted records the pipeline had not read').toBe(true);
+
+    const refused = await runAvailableNow(spec, dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/PIPE_SOURCE_DATA_LOSS/);
+    expect((await readGold(dir)).tables).toEqual(normalizeReference(computeReference(first, commerceReferenceSpec()).tables));
+
+    const kept = (await readAll('retained', Infinity)).filter((r) => r.offset >= low.get(r.partition)!).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(later.length);
+    const lenient = writeCommerceSpec(dir, { name: 'retained', topic: 'retained', bootstrap: kafka.bootstrap, streams: 2, failOnDataLoss: false }, 'lenient.yaml');
+    const skipped = await runAvailableNow(lenient, dir);
+    expect(skipped.code, skipped.stderr.slice(-2000)).toBe(0);
+    expect(skipped.summary).toMatchObject({ status: 'completed', records: kept.length });
+    const reference = computeReference([...first.map((e) => ({ value: e.value })), ...kept], commerceReferenceSpec());
+    expect((await readGold(dir)).tables).toEqual(normalizeReference(reference.tables));
   });
 });
 
