@@ -29,6 +29,7 @@ beforeAll(async () => {
       { name: 'txn', partitions: PARTITIONS },
       { name: 'open-txn', partitions: 2 },
       { name: 'txn-live', partitions: 2 },
+      { name: 'grow', partitions: 2 },
       // Segments roll every 200 ms; retention is cut to 1 ms by the test once the pipeline stopped.
       { name: 'retained', partitions: 2, config: { 'segment.ms': '200', 'retention.ms': '3600000' } },
       // Segments roll every 100 ms and the cleaner runs at once: offset gaps appear quickly.
@@ -218,6 +219,35 @@ describe('pipeline run on Apache Kafka', () => {
     const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { records: number; timeline: { lag: number }[] };
     expect(summary.records).toBe(600);
     expect(summary.timeline.at(-1)!.lag).toBe(0);
+  });
+});
+
+describe('a topic gaining partitions on Apache Kafka', () => {
+  it('partitions added during a run: nothing lost or doubled, the next run reads the new partitions', async () => {
+    const dir = tempDir();
+    const before = [...generateEvents({ count: 2_000, seed: 18, malformedRate: 0 })];
+    await produce(kafka, dir, 'grow', before, 'before');
+    const spec = writeCommerceSpec(dir, { name: 'grow', topic: 'grow', bootstrap: kafka.bootstrap, streams: 2, interval: '200ms' });
+    const cli = startCli(['run', spec, '--log-level', 'warn']);
+    const deadline = Date.now() + 90_000;
+    while ((await kafkaGroupLag('grow', 'pipeline-grow', 2).catch(() => [-1])).some((l) => l !== 0)) {
+      if (Date.now() > deadline) throw new Error('the first records were not read in time');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const admin = kafka.client('grow').admin();
+    await admin.connect();
+    await admin.createPartitions({ topicPartitions: [{ topic: 'grow', count: 4 }] });
+    await admin.disconnect();
+    const after = [...generateEvents({ count: 2_000, seed: 19, malformedRate: 0, startTime: Date.UTC(2026, 5, 1) })];
+    await produce(kafka, dir, 'grow', after, 'after');
+    await new Promise((r) => setTimeout(r, 3_000));
+    cli.child.kill('SIGTERM');
+    expect((await cli.done).code).toBe(0);
+    const rest = await runAvailableNow(spec, dir);
+    expect(rest.code, rest.stderr.slice(-2000)).toBe(0);
+    expect(rest.summary?.streams.map((s: { partitions: number[] }) => s.partitions)).toEqual([[0, 2], [1, 3]]);
+    expect((await readGold(dir)).tables).toEqual(normalizeReference(computeReference([...before, ...after], commerceReferenceSpec()).tables));
+    expectRangesTile(dir, await logEnds('grow'));
   });
 });
 
