@@ -3,6 +3,7 @@
 Usage: delta_readers.py read <table>...             -> {table: {reader: {rows, columns} | {error}}}
        delta_readers.py write <json-command>         -> writes a table with delta-rs (reverse direction)
        delta_readers.py spark-write <json-commands>  -> writes tables with Spark (reverse direction)
+       delta_readers.py sql <query>                  -> runs a DuckDB query with the delta extension loaded
 
 Readers: delta-rs (deltalake), Polars (on delta-rs), DuckDB with the `delta` extension
 (loaded from the duckdb-ext-delta wheel, no network), and Spark with delta-spark (jars in
@@ -156,6 +157,10 @@ if __name__ == "__main__":
         result = read(sys.argv[2:])
     elif verb == "write":
         result = write(json.loads(sys.argv[2]))
+    elif verb == "sql":
+        con = duckdb.connect()
+        con.execute(f"LOAD '{delta_extension()}'")
+        result = from_arrow(con.execute(sys.argv[2]).fetch_arrow_table())
     elif verb == "spark-write":
         result = spark_write(json.loads(sys.argv[2]))
     else:

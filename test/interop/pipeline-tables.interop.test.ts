@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
 import { ROOT, readTable, runAvailableNow } from '../e2e/harness.js';
-import { expectReadersAgree } from './readers.js';
+import { expectReadersAgree, python } from './readers.js';
 
 let broker: TestBroker;
 let dir: string;
@@ -101,4 +101,10 @@ output:
   expect(await readTable(tables[2]!)).toHaveLength(30);
   expect((await readTable(tables[3]!)).length).toBeGreaterThanOrEqual(2);
   await expectReadersAgree(tables);
+
+  // The query `pipeline demo` suggests, as printed (with the extension loaded from its wheel).
+  const byStatus = python(['sql', `SELECT status, count(*) FROM delta_scan('${tables[0]}') GROUP BY status ORDER BY 2 DESC;`]) as { rows: Record<string, unknown>[] };
+  const counts = new Map<string, number>();
+  for (const r of await readTable(tables[0]!)) counts.set(String(r.status), (counts.get(String(r.status)) ?? 0) + 1);
+  expect(byStatus.rows.map((r) => [r.status, r['count_star()']])).toEqual([...counts].sort((a, b) => b[1] - a[1]));
 });
