@@ -192,7 +192,7 @@ describe('pipeline run on Apache Kafka', () => {
     expect(await kafkaGroupLag('compacted', 'pipeline-compact', 2)).toEqual([0, 0]);
   });
 
-  it('reports the same lag as Kafka while running continuously, past a trailing transaction marker', async () => {
+  it('reports the same lag as Kafka while running continuously, past a trailing transaction marker; one stable group per stream', async () => {
     const dir = tempDir();
     const events = [...generateEvents({ count: 900, seed: 15, malformedRate: 0 })];
     for (let i = 0; i < 3; i++) {
@@ -211,9 +211,15 @@ describe('pipeline run on Apache Kafka', () => {
       if (lags.every((l) => l === 0)) break;
     }
     await new Promise((r) => setTimeout(r, 3_000));
+    // Kafka's view of the groups: one stable group per stream, one member each.
+    const admin = kafka.client('groups').admin();
+    await admin.connect();
+    const { groups } = await admin.describeGroups(['pipeline-txnlive-0', 'pipeline-txnlive-1']);
+    await admin.disconnect();
     cli.child.kill('SIGTERM');
     const result = await cli.done;
     expect(result.code, result.stderr.slice(-2000)).toBe(0);
+    expect(groups.map((g) => [g.groupId, g.state, g.members.length]).sort()).toEqual([['pipeline-txnlive-0', 'Stable', 1], ['pipeline-txnlive-1', 'Stable', 1]]);
     if (lags.some((l) => l !== 0)) writeFileSync(join(tmpdir(), 'txnlive-stderr.log'), result.stderr);
     expect(lags).toEqual([0, 0]);
     const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { records: number; timeline: { lag: number }[] };
