@@ -27,13 +27,13 @@ export interface BackfillOptions {
   seed: number;
 }
 
-/** Compares the gold tables under `out` with the reference; returns problems (empty = exact). */
+/** Compares the gold tables under `out` (a folder or a bucket location) with the reference; returns problems (empty = exact). */
 export async function verifyTables(out: string, ref: ReferenceResult): Promise<string[]> {
   const problems: string[] = [];
   const lake = await Lake.create({ threads: 2 });
   try {
     for (const [table, expected] of Object.entries(ref.tables)) {
-      const path = join(out, table);
+      const path = `${out}/${table}`;
       const rows = (await lake.exists(path)) ? await lake.scan(path, { columns: ['id', 'seq'] }) : [];
       const key = (r: Record<string, unknown>) => `${String(r.id)}@${String(r.seq)}`;
       const want = expected.rows.map(key).sort();
@@ -49,7 +49,7 @@ export async function verifyTables(out: string, ref: ReferenceResult): Promise<s
         }
       }
     }
-    const dlq = join(out, '_dead_letter');
+    const dlq = `${out}/_dead_letter`;
     const dead = (await lake.exists(dlq)) ? (await lake.scan(dlq, { columns: ['offset'] })).length : 0;
     if (dead !== ref.deadLetter) problems.push(`_dead_letter: ${dead} rows, expected ${ref.deadLetter}`);
   } finally {

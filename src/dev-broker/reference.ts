@@ -4,8 +4,8 @@
  * the gold tables against it.
  *
  * Semantics (the contract the runtime is held to):
- * - Decoding: a value is malformed when it is not valid UTF-8, not valid JSON, or not a JSON
- *   object. Malformed records go to the dead-letter table.
+ * - Decoding: a value is malformed when it is not valid UTF-8, not valid JSON, not a JSON
+ *   object, or nests objects/arrays deeper than 64 levels. Malformed records go to the dead-letter table.
  * - Routing: the record's top-level `routing.field` value (a string) selects a table through
  *   `routing.routes`. A missing field or an unknown value is unmatched: dead-lettered when
  *   `routing.unmatched` is `dead_letter`, dropped when it is `drop`.
@@ -14,6 +14,8 @@
  *   A record whose sequence is null or missing only fills an absent key. Numbers compare
  *   numerically, anything else as strings.
  * - Append tables: every routed record, in delivery order.
+ * - Stored values: objects and arrays are stored as their JSON text (no type is declared
+ *   for them); every other value as it is.
  *
  * "Delivery order" is the order of `events`. When the Kafka key carries the merge key (as
  * `generateEvents` does), all versions of a key share a partition, so this order equals
@@ -59,10 +61,22 @@ export function decodeJsonObject(value: Buffer | string): Record<string, unknown
   try {
     const text = typeof value === 'string' ? value : utf8.decode(value);
     const parsed: unknown = JSON.parse(text);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+    return nestsDeeperThan(parsed, 64) ? undefined : (parsed as Record<string, unknown>);
   } catch {
     return undefined;
   }
+}
+
+/** Whether objects/arrays nest more than `max` levels (such values are malformed). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Object.values(v as object)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** True when sequence `a` should replace sequence `b` (strictly greater; null never wins). */
@@ -81,6 +95,13 @@ function compareKeys(a: unknown[], b: unknown[]): number {
     return String(x) < String(y) ? -1 : 1;
   }
   return 0;
+}
+
+/** A record as its table stores it: objects and arrays as JSON text. */
+function storedRow(record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) out[k] = v !== null && typeof v === 'object' ? JSON.stringify(v) : v;
+  return out;
 }
 
 /** Computes the expected tables and dead-letter counts for `events` under `spec`. */
@@ -112,8 +133,9 @@ export function computeReference(events: Iterable<ReferenceInput>, spec: Referen
       continue;
     }
     table.routed++;
+    const stored = storedRow(record);
     if (table.mode === 'append') {
-      table.rows.push(record);
+      table.rows.push(stored);
       continue;
     }
     const sequenceBy = tables[tableName!]!.sequenceBy!;
@@ -121,7 +143,7 @@ export function computeReference(events: Iterable<ReferenceInput>, spec: Referen
     const keyText = JSON.stringify(key);
     const current = upserts.get(tableName!)!.get(keyText);
     if (!current || isNewer(record[sequenceBy], current.row[sequenceBy])) {
-      upserts.get(tableName!)!.set(keyText, { key, row: record });
+      upserts.get(tableName!)!.set(keyText, { key, row: stored });
     }
   }
 

@@ -1,27 +1,41 @@
 /**
- * Loading a batch into DuckDB: NDJSON (the runtime's raw record values, or rows serialised
- * to a temp file) read with `read_json`, known columns read directly as the table's types,
- * new columns typed from the declared types or auto-detection, and type changes that
- * cannot widen rejected with SchemaMismatchError before anything is written.
+ * Loading a batch into DuckDB with types that never depend on where batches were cut.
+ *
+ * The batch arrives as NDJSON (raw record values, or rows serialised here) together with
+ * the JSON kinds each key held ({@link BatchInput}). Each column's type is decided before
+ * DuckDB reads a byte: the table's type joined with the batch's kinds through the lattice
+ * (type-lattice.ts), or the declared type. DuckDB then reads every key once with that type
+ * (`read_json(columns=…)`, no detection), so a load cannot fail on a value: inferred
+ * columns hold every kind they were widened for, and a value that does not convert to a
+ * fixed (declared) type fails its own row only — the row is reported in `rejected`, or its
+ * value goes to the rescued-data column.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { LakeError, SchemaMismatchError } from '../errors.js';
+import { LakeError } from '../errors.js';
 import type { Conn } from './duck.js';
 import type { TypedColumn } from './files.js';
-import { canWriteInto, normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckType, type DuckType } from './schema.js';
-import type { BatchInput } from './types.js';
+import { kindOfJsonValue, parseExactJson } from './json-values.js';
+import { normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckType } from './schema.js';
+import {
+  Kind, canonicalTextSql, fixedConversionSql, kindOfValue, kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType,
+} from './type-lattice.js';
+import type { BatchInput, RejectedRow } from './types.js';
 
-/** A batch loaded into a temp table. Row order is the input order (`rowid`). */
+/** A batch loaded into a temp table. Row order is the input order (`rowid` = input row). */
 export interface LoadedBatch {
   table: string;
   rowCount: number;
-  /** Every batch column, typed as it will be written (table types for known columns). */
+  /** Every column of the table after this batch, typed as it will be written. */
   columns: TypedColumn[];
   /** Columns the table does not have yet (nullable additions). */
   newColumns: TypedColumn[];
+  /** Existing columns whose type widens with this batch: the table's files must be rewritten. */
+  widened: { name: string; from: LatticeType; to: LatticeType }[];
+  /** Input rows left out of the temp table: a value did not convert to its column's fixed type. */
+  rejected: RejectedRow[];
 }
 
 /** What the loader must know about the destination. */
@@ -33,6 +47,14 @@ export interface LoadContext {
   declared: Record<string, string>;
   /** Name of the temp table to create. */
   into: string;
+  /** Columns the write needs even while only nulls arrived (partition columns): created as VARCHAR. */
+  required?: string[];
+  /** The sequence column: its inferred type stays numeric (never widens to VARCHAR). */
+  sequenceBy?: string;
+  /** When set, values that do not convert go to this column as JSON instead of failing their row. */
+  rescuedDataColumn?: string;
+  /** Whether an existing BIGINT column holds integers beyond ±2^53 (asked only when it may widen to DOUBLE). */
+  holdsUnsafeIntegers(column: string): Promise<boolean>;
 }
 
 /** Serialises rows to NDJSON: bigint as a JSON number, bytes as base64, dates as ISO text. */
@@ -51,170 +73,201 @@ export function rowsToNdjson(rows: Record<string, unknown>[]): string {
   return lines.join('\n').replace(new RegExp(`"${marker}(-?\\d+)"`, 'g'), '$1') + (lines.length ? '\n' : '');
 }
 
+/** Notes the kinds of one record's values under each key, refusing two spellings of one name. */
+function noteKinds(kinds: Record<string, number>, spelling: Map<string, string>, record: Record<string, unknown>, kindOf: (v: unknown) => number | undefined): void {
+  for (const key of Object.keys(record)) {
+    const lower = key.toLowerCase();
+    const seen = spelling.get(lower);
+    if (seen === undefined) spelling.set(lower, key);
+    else if (seen !== key) {
+      throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch spells column ${seen} also as ${key}; column names are case-insensitive`);
+    }
+    const kind = kindOf(record[key]);
+    if (kind === undefined) throw new LakeError('PIPE_LAKE_BAD_BATCH', `column ${key}: an integer outside the 64-bit range cannot be stored`);
+    kinds[key] = (kinds[key] ?? 0) | kind;
+  }
+}
+
+/** The kinds of a file's keys, when the producer did not send them (reads the file once). */
+async function kindsOfFile(file: string): Promise<Record<string, number>> {
+  const kinds: Record<string, number> = {};
+  const spelling = new Map<string, string>();
+  for (const line of (await fs.readFile(file, 'utf8')).split('\n')) {
+    if (line.trim() === '') continue;
+    const { value } = parseExactJson(line);
+    noteKinds(kinds, spelling, value as Record<string, unknown>, kindOfJsonValue);
+  }
+  return kinds;
+}
+
+/** How one batch key is read and what it becomes. */
+interface Reading {
+  /** Key spelling in the batch. */
+  key: string;
+  column: TypedColumn;
+  /** Type DuckDB reads the key as. */
+  readAs: string;
+  /** SQL over the read value `v` giving the column value. */
+  value: (v: string) => string;
+  /** SQL over `v`: false when the value does not convert (fixed types only). */
+  ok?: (v: string) => string;
+}
+
 /** Loads the batch into temp table `ctx.into`. */
 export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): Promise<LoadedBatch> {
   let file: string;
   let tempFile: string | undefined;
+  let kinds: Record<string, number>;
   if (input.kind === 'rows') {
+    kinds = {};
+    const spelling = new Map<string, string>();
+    for (const row of input.rows) noteKinds(kinds, spelling, row, kindOfValue);
     tempFile = path.join(os.tmpdir(), `lake-batch-${randomUUID()}.ndjson`);
     await fs.writeFile(tempFile, rowsToNdjson(input.rows), 'utf8');
     file = tempFile;
   } else {
     file = input.path;
+    kinds = input.kinds ?? (await kindsOfFile(file));
   }
   try {
-    // Type detection from a sample is cheap; if the load then fails (a later row disagrees
-    // with the sample), detect over every row and try once more.
-    const hinted = input.kind === 'ndjson' ? hintedColumns(input.columns, ctx) : undefined;
-    if (hinted) return await loadNdjson(c, file, ctx, false, hinted);
-    try {
-      return await loadNdjson(c, file, ctx, false);
-    } catch (err) {
-      if (!(err instanceof SchemaMismatchError) || (err.details as { sampled?: boolean } | undefined)?.sampled !== true) throw err;
-      await c.run(`DROP TABLE IF EXISTS ${quoteIdent(ctx.into)}`);
-      return await loadNdjson(c, file, ctx, true);
-    }
+    return await loadNdjson(c, file, kinds, ctx);
   } finally {
     if (tempFile) await fs.rm(tempFile, { force: true });
   }
 }
 
-/**
- * The producer's column hint as detected columns, when it can stand in for detection: every
- * hinted key is a table column or a declared one (new keys still need DuckDB's detection,
- * which recognises timestamps and nested types that a hint cannot express).
- */
-function hintedColumns(hint: Record<string, string> | undefined, ctx: LoadContext): TypedColumn[] | undefined {
-  if (!hint) return undefined;
-  const entries = Object.entries(hint);
-  if (entries.length === 0) return undefined;
-  const covered = new Set([...ctx.known.map((k) => k.name.toLowerCase()), ...Object.keys(ctx.declared).map((k) => k.toLowerCase())]);
-  if (!entries.every(([name]) => covered.has(name.toLowerCase()))) return undefined;
-  try {
-    return entries.map(([name, type]) => ({ name, type: parseDuckType(type) }));
-  } catch {
-    return undefined;
-  }
-}
-
-async function loadNdjson(c: Conn, file: string, ctx: LoadContext, fullDetection: boolean, hinted?: TypedColumn[]): Promise<LoadedBatch> {
-  let size: number;
-  try {
-    size = (await fs.stat(file)).size;
-  } catch (err) {
-    throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch file ${file} cannot be read`, { cause: err });
-  }
-  let sampled = false;
-  let detected = size === 0 ? [] : (hinted ?? (await detectColumns(c, file, fullDetection)));
-  if (!fullDetection && !hinted && size > 0) {
-    // The sample may miss keys that appear only in later rows: a key-only pass finds them.
-    const seen = new Set(detected.map((d) => d.name));
-    const keys = await c.json(`SELECT DISTINCT unnest(json_keys(json)) AS k FROM read_json_objects(${quoteLiteral(file)}, format='newline_delimited')`);
-    if (keys.some((k) => !seen.has(String(k.k)))) detected = await detectColumns(c, file, true);
-    else sampled = true;
-  }
+/** Decides each column's type and how its key is read. */
+async function plan(kinds: Record<string, number>, ctx: LoadContext): Promise<{ readings: Reading[]; columns: TypedColumn[]; newColumns: TypedColumn[]; widened: LoadedBatch['widened'] }> {
   const knownByName = new Map(ctx.known.map((k) => [k.name.toLowerCase(), k]));
-  const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: v }]));
-  const columns: TypedColumn[] = [...ctx.known];
+  const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: normalizeDuckType(parseDuckType(v)) }]));
+  const sequence = ctx.sequenceBy?.toLowerCase();
+  const required = new Set((ctx.required ?? []).map((r) => r.toLowerCase()));
+  const columns: TypedColumn[] = ctx.known.map((k) => ({ ...k }));
   const newColumns: TypedColumn[] = [];
-  const seen = new Set(ctx.known.map((k) => k.name.toLowerCase()));
-  const jsonName = new Map<string, string>();
-  for (const d of detected) {
-    const lower = d.name.toLowerCase();
-    jsonName.set(lower, d.name);
+  const widened: LoadedBatch['widened'] = [];
+  const readings: Reading[] = [];
+  const latticeJoin = (lower: string, k: number): LatticeType | undefined => {
+    const t = typeOfKinds(k);
+    // A sequence compares as a number: integers beyond 2^53 and fractions meet in DOUBLE, not text.
+    if (t === 'VARCHAR' && lower === sequence && (k & ~(Kind.NULL | Kind.INT | Kind.BIGINT | Kind.REAL)) === 0) return 'DOUBLE';
+    return t;
+  };
+  for (const [key, k] of Object.entries(kinds)) {
+    const lower = key.toLowerCase();
     const known = knownByName.get(lower);
-    if (known) {
-      // Mixed JSON types (e.g. numbers and strings) come out as JSON: look at each kind present.
-      const kinds = d.type.kind === 'primitive' && d.type.name === 'JSON' ? await jsonKinds(c, file, d.name) : [d.type];
-      const bad = kinds.find((k) => !canWriteInto(k, known.type));
-      if (bad) {
-        throw new SchemaMismatchError(
-          'PIPE_LAKE_SCHEMA_MISMATCH',
-          `table ${ctx.tableName}: column ${known.name} is ${renderDuckType(known.type)} but the batch has ${renderDuckType(bad)}`,
-          {
-            hint: 'write such values to a new column, or cast them upstream; a column type never changes',
-            details: { table: ctx.tableName, column: known.name, tableType: renderDuckType(known.type), batchType: renderDuckType(bad) },
-          },
-        );
-      }
-      continue;
-    }
-    if (seen.has(lower)) continue;
-    seen.add(lower);
     const decl = declared.get(lower);
-    const base = decl ? parseDuckType(decl.type) : d.type;
-    const type = normalizeDuckType(base.kind === 'primitive' && (base.name === 'JSON' || base.name === 'NULL') ? { kind: 'primitive', name: 'VARCHAR' } : base);
-    const col = { name: d.name, type };
-    columns.push(col);
-    newColumns.push(col);
+    let column: TypedColumn;
+    let lattice: LatticeType | undefined;
+    if (known) {
+      const current = decl ? undefined : latticeTypeOf(known.type);
+      if (current) {
+        const unsafe = current === 'BIGINT' && (k & Kind.REAL) !== 0 && (await ctx.holdsUnsafeIntegers(known.name));
+        lattice = latticeJoin(lower, kindsOfType(current, unsafe) | k)!;
+        if (lattice !== current) {
+          widened.push({ name: known.name, from: current, to: lattice });
+          const i = columns.findIndex((col) => col.name === known.name);
+          columns[i] = { name: known.name, type: { kind: 'primitive', name: lattice } };
+        }
+      }
+      column = columns.find((col) => col.name === known.name)!;
+    } else if (decl) {
+      column = { name: decl.name, type: decl.type };
+      columns.push(column);
+      newColumns.push(column);
+    } else {
+      lattice = latticeJoin(lower, k);
+      if (!lattice && required.has(lower)) lattice = 'VARCHAR';
+      if (!lattice) continue; // only nulls so far: no column yet
+      column = { name: key, type: { kind: 'primitive', name: lattice } };
+      columns.push(column);
+      newColumns.push(column);
+    }
+    readings.push(reading(key, column, lattice, k));
   }
   // Declared columns absent from this batch still become (all-NULL) columns of the table.
   for (const [lower, decl] of declared) {
-    if (seen.has(lower)) continue;
-    seen.add(lower);
-    const col = { name: decl.name, type: normalizeDuckType(parseDuckType(decl.type)) };
+    if (knownByName.has(lower) || columns.some((col) => col.name.toLowerCase() === lower)) continue;
+    const col = { name: decl.name, type: decl.type };
     columns.push(col);
     newColumns.push(col);
   }
+  const rescued = ctx.rescuedDataColumn;
+  if (rescued && !columns.some((col) => col.name.toLowerCase() === rescued.toLowerCase())) {
+    const col: TypedColumn = { name: rescued, type: { kind: 'primitive', name: 'VARCHAR' } };
+    columns.push(col);
+    newColumns.push(col);
+  }
+  return { readings, columns, newColumns, widened };
+}
+
+/** How a key with kinds `k` is read into `column` (lattice type `lattice`, or fixed when undefined). */
+function reading(key: string, column: TypedColumn, lattice: LatticeType | undefined, k: number): Reading {
+  if (lattice) {
+    // Inferred columns were widened to hold every kind present: DuckDB reads them directly.
+    if (lattice !== 'VARCHAR' || (k & ~(Kind.NULL | Kind.STRING)) === 0) return { key, column, readAs: lattice, value: (v) => v };
+    return { key, column, readAs: 'JSON', value: canonicalTextSql };
+  }
+  const rendered = renderDuckType(column.type);
+  return {
+    key,
+    column,
+    readAs: 'JSON',
+    value: (v) => fixedConversionSql(v, column.type, rendered).value,
+    ok: (v) => fixedConversionSql(v, column.type, rendered).ok,
+  };
+}
+
+async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext): Promise<LoadedBatch> {
+  try {
+    await fs.access(file);
+  } catch (err) {
+    throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch file ${file} cannot be read`, { cause: err });
+  }
+  const { readings, columns, newColumns, widened } = await plan(kinds, ctx);
   const into = quoteIdent(ctx.into);
-  if (detected.length === 0) {
+  if (readings.length === 0) {
+    // No key with a value: the rows still count (a record of nulls is still a row).
+    const rows = await c.json(`SELECT count(*) AS n FROM read_json_objects(${quoteLiteral(file)}, format='newline_delimited')`);
+    const n = Number(rows[0]!.n);
     const cols = columns.map((col) => `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`);
-    await c.run(`CREATE TEMP TABLE ${into} AS SELECT ${cols.join(', ') || '1 AS __lake_empty'} WHERE false`);
-    return { table: ctx.into, rowCount: 0, columns, newColumns };
+    await c.run(`CREATE TEMP TABLE ${into} AS SELECT ${cols.join(', ') || '1 AS __lake_empty'} FROM range(${n})`);
+    return { table: ctx.into, rowCount: n, columns, newColumns, widened, rejected: [] };
   }
-  const isBlob = (t: TypedColumn['type']) => t.kind === 'primitive' && t.name === 'BLOB';
-  // Read known and new columns by their JSON key spelling; BLOBs arrive as base64 text.
-  const spec = columns
-    .map((col) => `${quoteLiteral(jsonName.get(col.name.toLowerCase()) ?? col.name)}: ${quoteLiteral(isBlob(col.type) ? 'VARCHAR' : renderDuckType(col.type))}`)
-    .join(', ');
-  const select = columns
-    .map((col) => {
-      const src = quoteIdent(jsonName.get(col.name.toLowerCase()) ?? col.name);
-      return `${isBlob(col.type) ? `from_base64(${src})` : src} AS ${quoteIdent(col.name)}`;
-    })
-    .join(', ');
-  let created: Record<string, unknown>[];
-  try {
-    // CREATE TABLE … AS answers with its row count: no separate count(*) pass.
-    created = await c.json(
-      `CREATE TEMP TABLE ${into} AS SELECT ${select} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}})`,
-    );
-  } catch (err) {
-    throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${ctx.tableName}: batch does not fit the table's column types: ${(err as Error).message}`, {
-      cause: err,
-      details: { table: ctx.tableName, sampled },
-    });
+  const byColumn = new Map(readings.map((r) => [r.column.name, r]));
+  const spec = readings.map((r) => `${quoteLiteral(r.key)}: ${quoteLiteral(r.readAs)}`).join(', ');
+  const src = (r: Reading) => `j.${quoteIdent(r.key)}`;
+  const select = columns.map((col) => {
+    const r = byColumn.get(col.name);
+    if (r) return `${r.value(src(r))} AS ${quoteIdent(col.name)}`;
+    return `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`;
+  });
+  const fixed = readings.filter((r) => r.ok);
+  const failures = fixed.map((r) => `CASE WHEN NOT ${r.ok!(src(r))} THEN ${quoteLiteral(r.column.name)} END`);
+  const rescued = ctx.rescuedDataColumn ? columns.find((col) => col.name.toLowerCase() === ctx.rescuedDataColumn!.toLowerCase()) : undefined;
+  if (rescued) {
+    // Values that do not convert are kept as JSON under their key; the row is stored.
+    const parts = fixed.map((r) => `CASE WHEN NOT ${r.ok!(src(r))} THEN ${quoteLiteral(JSON.stringify(r.key))} || ':' || CAST(${src(r)} AS VARCHAR) END`);
+    const own = byColumn.get(rescued.name);
+    const i = columns.indexOf(rescued);
+    select[i] = parts.length === 0 && own ? select[i]! : `NULLIF('{' || concat_ws(',', ${[...parts, 'NULL'].join(', ')}) || '}', '{}') AS ${quoteIdent(rescued.name)}`;
+  } else if (failures.length > 0) {
+    select.push(`concat_ws(', ', ${[...failures, 'NULL'].join(', ')}) AS __lake_bad`);
   }
-  const reported = created[0]?.Count;
-  const rowCount = reported === undefined ? Number((await c.json(`SELECT count(*) AS n FROM ${into}`))[0]!.n) : Number(reported);
-  return { table: ctx.into, rowCount, columns, newColumns };
-}
-
-const JSON_KIND_TYPES: Record<string, DuckType> = {
-  BIGINT: { kind: 'primitive', name: 'BIGINT' },
-  UBIGINT: { kind: 'primitive', name: 'BIGINT' },
-  DOUBLE: { kind: 'primitive', name: 'DOUBLE' },
-  VARCHAR: { kind: 'primitive', name: 'VARCHAR' },
-  BOOLEAN: { kind: 'primitive', name: 'BOOLEAN' },
-  OBJECT: { kind: 'struct', fields: [] },
-  ARRAY: { kind: 'list', element: { kind: 'primitive', name: 'JSON' } },
-};
-
-/** The JSON kinds (number, string, object...) one key holds across the file, as DuckDB types. */
-async function jsonKinds(c: Conn, file: string, key: string): Promise<DuckType[]> {
-  const rows = await c.json(
-    `SELECT DISTINCT json_type(${quoteIdent(key)}) AS t FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${quoteLiteral(key)}: 'JSON'})`,
+  const created = await c.json(
+    `CREATE TEMP TABLE ${into} AS SELECT ${select.join(', ')} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}}) AS j`,
   );
-  return rows.map((r) => JSON_KIND_TYPES[String(r.t)]).filter((t): t is DuckType => t !== undefined);
-}
-
-/** Auto-detects the columns of an NDJSON file from a sample of rows, or from all of them. */
-async function detectColumns(c: Conn, file: string, full: boolean): Promise<TypedColumn[]> {
-  let rows: Record<string, unknown>[];
-  try {
-    rows = await c.json(`DESCRIBE SELECT * FROM read_json(${quoteLiteral(file)}, format='newline_delimited'${full ? ', sample_size=-1' : ''})`);
-  } catch (err) {
-    throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch file ${file} is not newline-delimited JSON objects: ${(err as Error).message}`, { cause: err });
+  let rowCount = Number(created[0]?.Count ?? (await c.json(`SELECT count(*) AS n FROM ${into}`))[0]!.n);
+  const rejected: RejectedRow[] = [];
+  if (!rescued && failures.length > 0) {
+    const bad = await c.json(`SELECT rowid AS r, __lake_bad AS bad FROM ${into} WHERE __lake_bad <> '' ORDER BY rowid`);
+    for (const b of bad) {
+      const names = String(b.bad).split(', ');
+      const what = names.map((n) => `${n} (${renderDuckType(columns.find((col) => col.name === n)!.type)})`).join(', ');
+      rejected.push({ row: Number(b.r), reason: `value does not convert to the column type: ${what}` });
+    }
+    if (rejected.length > 0) await c.run(`DELETE FROM ${into} WHERE __lake_bad <> ''`);
+    await c.run(`ALTER TABLE ${into} DROP COLUMN __lake_bad`);
+    rowCount -= rejected.length;
   }
-  return rows.map((r) => ({ name: String(r.column_name), type: parseDuckType(String(r.column_type)) }));
+  return { table: ctx.into, rowCount, columns, newColumns, widened, rejected };
 }

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Duck } from './duck.js';
-import { checkpointFile, logDir, writeAtomic, type Action } from './log.js';
+import { checkpointName, LAST_CHECKPOINT, type Action } from './log.js';
+import { storageFor } from './storage/index.js';
 import { quoteIdent, quoteLiteral } from './schema.js';
 import type { TableState } from './snapshot.js';
 
@@ -38,7 +39,9 @@ const CHECKPOINT_TYPES: Record<(typeof ACTION_COLUMNS)[number], string> = {
 
 /** Reads the actions stored in the checkpoint of `version`. */
 export async function readCheckpointActions(duck: Duck, tablePath: string, version: number): Promise<Action[]> {
-  const file = quoteLiteral(checkpointFile(tablePath, version));
+  const store = storageFor(tablePath);
+  await store.fetch([checkpointName(version)], { refresh: true });
+  const file = quoteLiteral(store.localPath(checkpointName(version)));
   return duck.with(async (c) => {
     const described = await c.json(`DESCRIBE SELECT * FROM read_parquet(${file})`);
     const present = new Set(described.map((r) => String(r.column_name)));
@@ -69,15 +72,15 @@ export function checkpointActions(state: TableState, now = Date.now()): Action[]
 }
 
 /**
- * Writes the checkpoint of `state` (after its JSON commit exists) to a temp file, renames it
- * into place, then updates `_last_checkpoint`. A crash midway leaves at most a stray temp
+ * Writes the checkpoint of `state` (after its JSON commit exists) to a staged file, publishes
+ * it (a rename, or an upload), then updates `_last_checkpoint`. A crash midway leaves at most a stray temp
  * file; readers never depend on a checkpoint being present.
  */
 export async function writeCheckpoint(duck: Duck, state: TableState): Promise<void> {
   const actions = checkpointActions(state);
-  const dir = logDir(state.path);
+  const store = storageFor(state.path);
   const ndjson = path.join(os.tmpdir(), `lake-checkpoint-${randomUUID()}.ndjson`);
-  const tmp = path.join(dir, `.${path.basename(checkpointFile(state.path, state.version))}.${randomUUID()}.tmp`);
+  const tmp = await store.stagingPath(checkpointName(state.version));
   // Column-wise objects: every row names all five columns so the JSON reader sees one shape.
   const lines = actions.map((a) => {
     const row: Record<string, unknown> = {};
@@ -93,13 +96,13 @@ export async function writeCheckpoint(duck: Duck, state: TableState): Promise<vo
          TO ${quoteLiteral(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
       ),
     );
-    await fs.rename(tmp, checkpointFile(state.path, state.version));
+    await store.publish(tmp, checkpointName(state.version));
   } finally {
     await fs.rm(ndjson, { force: true });
     await fs.rm(tmp, { force: true });
   }
-  await writeAtomic(
-    path.join(dir, '_last_checkpoint'),
+  await store.put(
+    LAST_CHECKPOINT,
     JSON.stringify({ version: state.version, size: actions.length, numOfAddFiles: state.files.size }),
   );
 }

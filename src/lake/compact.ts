@@ -14,14 +14,13 @@
  * metadata), the new files are deleted and compaction re-plans from the new snapshot, up
  * to `maxAttempts` times, then gives up leaving the table unchanged.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { LakeError } from '../errors.js';
 import { CHECKPOINT_INTERVAL, writeCheckpoint } from './checkpoint.js';
 import { commitActions, judgeWinners, removeFor, type PlannedCommit } from './commit.js';
 import { Duck, type Conn } from './duck.js';
 import { writeDataFiles } from './files.js';
-import { listLog, putIfAbsent, readCommit, resolveDataPath, type AddAction } from './log.js';
+import { listLog, putIfAbsent, readCommit, type AddAction } from './log.js';
+import { relativeDataPath, storageFor, tableRoot } from './storage/index.js';
 import { SCD2_START } from './merge.js';
 import { scanRelation, schemaColumns } from './read.js';
 import { applyCommit, fileKey, loadState, refreshState, type LiveFile, type TableState } from './snapshot.js';
@@ -151,7 +150,8 @@ async function loadBin(c: Conn, state: TableState, bin: PlannedBin): Promise<voi
 }
 
 async function deleteFiles(tablePath: string, adds: AddAction[]): Promise<void> {
-  await Promise.all(adds.map((a) => fs.rm(resolveDataPath(tablePath, a.path), { force: true }).catch(() => undefined)));
+  const store = storageFor(tablePath);
+  await Promise.all(adds.map((a) => store.delete(relativeDataPath(a.path)).catch(() => undefined)));
 }
 
 function checkSortColumns(state: TableState, sortBy: string[]): void {
@@ -168,7 +168,7 @@ function checkSortColumns(state: TableState, sortBy: string[]): void {
 export async function compactTable(tablePath: string, opts: CompactOptions = {}): Promise<CompactResult> {
   const duck = opts.duck ?? (await Duck.create());
   try {
-    return await compactWith(duck, path.resolve(tablePath), opts);
+    return await compactWith(duck, tableRoot(tablePath), opts);
   } finally {
     if (!opts.duck) duck.close();
   }
@@ -228,15 +228,12 @@ async function compactWith(duck: Duck, key: string, opts: CompactOptions): Promi
     let target = state.version + 1;
     while (true) {
       const actions = commitActions(plan);
-      let landed: boolean;
-      try {
-        landed = await putIfAbsent(key, target, actions);
-      } catch (err) {
-        await deleteFiles(key, adds); // the commit did not land: its files would only be strays
-        throw err;
-      }
+      // A commit that failed may still have landed (a store that timed out after storing it),
+      // so its files stay: if it did not land, vacuum removes them as strays.
+      const landed = await putIfAbsent(key, target, actions);
       if (landed) {
         applyCommit(state, target, actions);
+        await storageFor(key).forget(plan.removes.map((r) => relativeDataPath(r.path))).catch(() => undefined);
         if (target % CHECKPOINT_INTERVAL === 0) {
           // A checkpoint is an optimisation: failing to write one never fails the compaction.
           await writeCheckpoint(duck, state).catch(() => undefined);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Conn } from './duck.js';
 import { resolveDataPath, type AddAction } from './log.js';
 import { rememberFileColumns } from './read.js';
+import { storageFor } from './storage/index.js';
 import { partitionValueSql, quoteIdent, quoteLiteral, type DuckType } from './schema.js';
 
 /** Default target data-file size (bytes) when the table sets no `delta.targetFileSize`. */
@@ -75,9 +76,12 @@ export async function writeDataFiles(c: Conn, req: WriteFilesRequest): Promise<A
   // DuckDB splits files only between row groups: small targets (tests) need small row groups.
   const smallFiles = req.targetFileSize < 2 * 1024 * 1024;
   const adds: AddAction[] = [];
+  const store = storageFor(req.tablePath);
+  const written: string[] = [];
   for (const tuple of tuples) {
     const rel = partitionDir(req.partitionColumns, tuple);
-    const dir = rel === '' ? req.tablePath : path.join(req.tablePath, rel);
+    // DuckDB writes locally: into the table folder itself, or the bucket's cache folder.
+    const dir = store.localPath(rel);
     await fs.mkdir(dir, { recursive: true });
     const where = partTypes
       .map((p) => `${partitionValueSql(p.name, p.type)} IS NOT DISTINCT FROM ${tuple[p.name] === null ? 'NULL' : quoteLiteral(tuple[p.name]!)}`)
@@ -89,9 +93,9 @@ export async function writeDataFiles(c: Conn, req: WriteFilesRequest): Promise<A
       'OVERWRITE_OR_IGNORE', `FILENAME_PATTERN 'part-{uuid}'`, 'RETURN_STATS true',
       ...(smallFiles ? ['ROW_GROUP_SIZE 2048'] : []),
     ];
-    const written = await c.json(`COPY (${query}) TO ${quoteLiteral(dir)} (${options.join(', ')})`);
+    const files = await c.json(`COPY (${query}) TO ${quoteLiteral(dir)} (${options.join(', ')})`);
     const now = Date.now();
-    for (const w of written) {
+    for (const w of files) {
       const file = String(w.filename);
       const count = Number(w.count);
       if (count === 0) {
@@ -100,6 +104,7 @@ export async function writeDataFiles(c: Conn, req: WriteFilesRequest): Promise<A
         continue;
       }
       const relative = rel === '' ? path.basename(file) : `${rel}/${path.basename(file)}`;
+      written.push(relative);
       const addPath = encodeAddPath(relative);
       rememberFileColumns(resolveDataPath(req.tablePath, addPath), dataColumns.map((col) => col.name));
       adds.push({
@@ -112,6 +117,9 @@ export async function writeDataFiles(c: Conn, req: WriteFilesRequest): Promise<A
       });
     }
   }
+  // Only now are the files visible in a bucket; a crash before the commit leaves them
+  // unreferenced, for vacuum.
+  await store.upload(written);
   return adds;
 }
 

@@ -4,10 +4,10 @@
  * stats; files written without stats (older Spark tables) are counted from their Parquet
  * footers, so the number is exact either way.
  */
-import path from 'node:path';
 import { LakeError } from '../errors.js';
 import type { Duck } from './duck.js';
-import { resolveDataPath } from './log.js';
+import { fetchDataFiles, resolveDataPath } from './log.js';
+import { tableRoot } from './storage/index.js';
 import { scanRelation } from './read.js';
 import { quoteLiteral } from './schema.js';
 import { loadState, type LiveFile, type TableState } from './snapshot.js';
@@ -49,7 +49,7 @@ export function deltaTypeString(t: unknown): string {
 
 /** The latest state of a table, or a PIPE_LAKE_NO_TABLE error naming the path. */
 export async function requireState(duck: Duck, tablePath: string): Promise<TableState> {
-  const state = await loadState(duck, path.resolve(tablePath));
+  const state = await loadState(duck, tableRoot(tablePath));
   if (!state) throw new LakeError('PIPE_LAKE_NO_TABLE', `${tablePath} is not a Delta table (no _delta_log commits)`, { hint: 'check the path; a table has a _delta_log folder' });
   return state;
 }
@@ -77,12 +77,14 @@ export async function summarizeState(duck: Duck, state: TableState): Promise<Tab
     sizeBytes += f.file.size;
     const n = f.file.stats?.numRecords;
     if (typeof n === 'number' && Number.isFinite(n)) numRecords += n;
-    else uncounted.push(resolveDataPath(state.path, f.add.path));
+    else uncounted.push(f.add.path);
   }
   if (uncounted.length > 0) {
-    const rows = await readingData(state, () => duck.with((c) =>
-      c.json(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata([${uncounted.map(quoteLiteral).join(', ')}])`),
-    ));
+    const local = uncounted.map((p) => resolveDataPath(state.path, p));
+    const rows = await readingData(state, async () => {
+      await fetchDataFiles(state.path, uncounted);
+      return duck.with((c) => c.json(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata([${local.map(quoteLiteral).join(', ')}])`));
+    });
     numRecords += Number(rows[0]!.n);
   }
   const txns: Record<string, number> = {};

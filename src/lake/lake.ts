@@ -3,15 +3,14 @@
  * replayed state (refreshed by probing the next commit), serialises writes per table within
  * the process, and runs the optimistic commit loop across processes.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { CommitConflictError, LakeError } from '../errors.js';
 import { checkpointInterval, writeCheckpoint } from './checkpoint.js';
 import { commitActions, judgeWinners, newMetadata, overlappingAdds, type ConflictVerdict, type PlannedCommit } from './commit.js';
 import { fileHoldsKeys } from './prune.js';
 import { Duck, type DuckOptions } from './duck.js';
-import { commitFile, listLog, putIfAbsent, readCommit, resolveDataPath } from './log.js';
+import { commitName, listLog, putIfAbsent, readCommit } from './log.js';
 import { scanRelation } from './read.js';
+import { relativeDataPath, storageFor, tableRoot } from './storage/index.js';
 import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
 import type { Action } from './log.js';
@@ -60,7 +59,7 @@ export class Lake {
 
   /** Whether `tablePath` holds a Delta table (a log with at least one version). */
   async exists(tablePath: string): Promise<boolean> {
-    const key = path.resolve(tablePath);
+    const key = tableRoot(tablePath);
     // Loads (and caches) the state: callers usually read the schema or write next.
     return (await this.locked(key, () => this.latest(key))) !== undefined;
   }
@@ -72,7 +71,7 @@ export class Lake {
 
   /** The latest txn version the table holds for `appId`. */
   async txnVersion(tablePath: string, appId: string): Promise<number | undefined> {
-    const key = path.resolve(tablePath);
+    const key = tableRoot(tablePath);
     const state = await this.locked(key, () => this.latest(key));
     const t = state?.txns.get(appId);
     return t ? Number(t.version) : undefined;
@@ -89,7 +88,7 @@ export class Lake {
     columns: ColumnDef[],
     opts: { partitionBy?: string[]; name?: string; description?: string; configuration?: Record<string, string> } = {},
   ): Promise<TableSnapshot> {
-    const key = path.resolve(tablePath);
+    const key = tableRoot(tablePath);
     return this.locked(key, async () => {
       if (await this.latest(key)) throw new LakeError('PIPE_LAKE_TABLE_EXISTS', `table ${tablePath} already exists`);
       const normalized = columns.map((c) => ({ ...c, type: renderDuckType(normalizeDuckType(parseDuckType(c.type))) }));
@@ -119,7 +118,7 @@ export class Lake {
 
   /** Appends or merges one batch; creates the table on first write; idempotent per `opts.txn`. */
   async write(tablePath: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult> {
-    const key = path.resolve(tablePath);
+    const key = tableRoot(tablePath);
     return this.locked(key, () => this.writeLocked(key, batch, opts));
   }
 
@@ -134,12 +133,15 @@ export class Lake {
       let target = (state?.version ?? -1) + 1;
       let current = state;
       while (true) {
+        await opts.beforeCommit?.(plan.rejected);
         await failpoint('lake.before-commit');
         const actions = commitActions(plan.commit);
         if (await putIfAbsent(key, target, actions)) {
           const committed = current ?? emptyState(key);
           applyCommit(committed, target, actions);
           this.states.set(key, committed);
+          // Cache upkeep only: it never fails a committed write.
+          await storageFor(key).forget(plan.commit.removes.map((r) => relativeDataPath(r.path))).catch(() => undefined);
           if (target > 0 && target % checkpointInterval(committed.metadata?.configuration) === 0) {
             // A checkpoint is an optimisation: a failure here never fails the committed write.
             await writeCheckpoint(this.duck, committed).catch(() => undefined);
@@ -209,12 +211,15 @@ export class Lake {
       filesRemoved: c && status === 'committed' ? c.removes.length : 0,
       bytesAdded: c && status === 'committed' ? c.adds.reduce((s, a) => s + a.size, 0) : 0,
       conflictsRetried: conflicts,
+      rejected: plan && status !== 'already-committed' ? plan.rejected : [],
+      widened: plan && status === 'committed' ? plan.widened : [],
     };
   }
 
   /** Deletes the data files of a plan that will never be committed. */
   private async discard(key: string, plan: WritePlan): Promise<void> {
-    await Promise.all(plan.commit.adds.map((a) => fs.rm(resolveDataPath(key, a.path), { force: true }).catch(() => undefined)));
+    const store = storageFor(key);
+    await Promise.all(plan.commit.adds.map((a) => store.delete(relativeDataPath(a.path)).catch(() => undefined)));
   }
 
   /** Rows of the table (partition columns filled in), ordered by `orderBy` when given. */
@@ -238,7 +243,7 @@ export class Lake {
 
   /** The commits still in the log, newest first (the newest `limit` when given). */
   async history(tablePath: string, opts: { limit?: number } = {}): Promise<CommitSummary[]> {
-    const key = path.resolve(tablePath);
+    const key = tableRoot(tablePath);
     const listing = await listLog(key);
     const out: CommitSummary[] = [];
     const newestFirst = [...listing.commits].reverse();
@@ -261,7 +266,7 @@ export class Lake {
     if (cached) {
       await refreshState(cached);
       // The folder may have been deleted or replaced behind our back: then start over.
-      if (await fs.access(commitFile(key, cached.version)).then(() => true, () => false)) return cached;
+      if (await storageFor(key).exists(commitName(cached.version))) return cached;
       this.states.delete(key);
     }
     const state = await loadState(this.duck, key);
@@ -270,7 +275,7 @@ export class Lake {
   }
 
   private async stateAt(tablePath: string, version?: number): Promise<TableState> {
-    const key = path.resolve(tablePath);
+    const key = tableRoot(tablePath);
     const latest = await this.locked(key, () => this.latest(key));
     if (!latest) throw new LakeError('PIPE_LAKE_NO_TABLE', `no Delta table at ${tablePath}`, { hint: 'check the path; a table has a _delta_log folder' });
     if (version === undefined || version === latest.version) return latest;

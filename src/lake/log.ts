@@ -1,12 +1,9 @@
 /**
- * The `_delta_log` on disk: action shapes, file names, reading commits, listing versions,
- * and the put-if-absent commit (temp file + `link`, which fails with EEXIST instead of
- * overwriting or exposing half a file).
+ * The `_delta_log`: action shapes, file names, reading commits, listing versions, and the
+ * put-if-absent commit, all through the table's storage (a local folder or a bucket).
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { LakeError } from '../errors.js';
+import { relativeDataPath, storageFor } from './storage/index.js';
 
 /** `protocol` action. */
 export interface ProtocolAction { minReaderVersion: number; minWriterVersion: number }
@@ -65,24 +62,22 @@ export interface Action {
   [other: string]: unknown;
 }
 
-/** The log folder of a table. */
-export function logDir(tablePath: string): string {
-  return path.join(tablePath, '_delta_log');
-}
+/** The log folder, relative to the table root. */
+export const LOG_DIR = '_delta_log';
 
 /** `%020d` — the zero-padded version used in log file names. */
 export function pad(version: number): string {
   return String(version).padStart(20, '0');
 }
 
-/** Path of the JSON commit for a version. */
-export function commitFile(tablePath: string, version: number): string {
-  return path.join(logDir(tablePath), `${pad(version)}.json`);
+/** The JSON commit of a version, relative to the table root. */
+export function commitName(version: number): string {
+  return `${LOG_DIR}/${pad(version)}.json`;
 }
 
-/** Path of the classic checkpoint for a version. */
-export function checkpointFile(tablePath: string, version: number): string {
-  return path.join(logDir(tablePath), `${pad(version)}.checkpoint.parquet`);
+/** The classic checkpoint of a version, relative to the table root. */
+export function checkpointName(version: number): string {
+  return `${LOG_DIR}/${pad(version)}.checkpoint.parquet`;
 }
 
 /** Parses newline-delimited actions. */
@@ -98,15 +93,16 @@ export function parseActions(text: string): Action[] {
 /** Reads a commit; `undefined` when it does not exist (yet). */
 export async function readCommit(tablePath: string, version: number): Promise<Action[] | undefined> {
   for (let attempt = 0; ; attempt++) {
-    let text: string;
+    let bytes: Buffer | undefined;
     try {
-      text = await fs.readFile(commitFile(tablePath, version), 'utf8');
+      bytes = await storageFor(tablePath).read(commitName(version));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (err instanceof LakeError) throw err;
       throw new LakeError('PIPE_LAKE_LOG_READ', `cannot read commit ${version} of ${tablePath}`, { cause: err, retriable: true });
     }
+    if (bytes === undefined) return undefined;
     try {
-      return parseActions(text);
+      return parseActions(bytes.toString('utf8'));
     } catch (err) {
       // A commit written without hard links may be caught half-written: look again shortly.
       if (attempt < 3) {
@@ -128,10 +124,10 @@ export interface LogListing {
 export async function listLog(tablePath: string): Promise<LogListing> {
   let names: string[];
   try {
-    names = await fs.readdir(logDir(tablePath));
+    names = await storageFor(tablePath).list(LOG_DIR);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { commits: [], checkpoints: [] };
-    throw new LakeError('PIPE_LAKE_LOG_READ', `cannot list ${logDir(tablePath)}`, { cause: err, retriable: true });
+    if (err instanceof LakeError) throw err;
+    throw new LakeError('PIPE_LAKE_LOG_READ', `cannot list the log of ${tablePath}`, { cause: err, retriable: true });
   }
   const commits: number[] = [];
   const checkpoints: number[] = [];
@@ -146,10 +142,14 @@ export async function listLog(tablePath: string): Promise<LogListing> {
   return { commits, checkpoints };
 }
 
+/** The `_last_checkpoint` pointer, relative to the table root. */
+export const LAST_CHECKPOINT = `${LOG_DIR}/_last_checkpoint`;
+
 /** `_last_checkpoint` contents, or undefined when absent or unreadable (it is only a hint). */
 export async function readLastCheckpoint(tablePath: string): Promise<{ version: number; size?: number } | undefined> {
   try {
-    const text = await fs.readFile(path.join(logDir(tablePath), '_last_checkpoint'), 'utf8');
+    const text = (await storageFor(tablePath).read(LAST_CHECKPOINT))?.toString('utf8');
+    if (text === undefined) return undefined;
     const v = JSON.parse(text) as { version?: unknown };
     return typeof v.version === 'number' ? (v as { version: number }) : undefined;
   } catch {
@@ -158,61 +158,32 @@ export async function readLastCheckpoint(tablePath: string): Promise<{ version: 
 }
 
 /**
- * Writes a commit file only if that version does not exist yet. Returns false when
- * another writer holds the version.
+ * Writes a commit file only if that version does not exist yet (the storage's
+ * put-if-absent). Returns false when another writer holds the version.
  */
 export async function putIfAbsent(tablePath: string, version: number, actions: Action[]): Promise<boolean> {
-  const dir = logDir(tablePath);
-  await fs.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${pad(version)}.json.${randomUUID()}.tmp`);
   const body = actions.map((a) => JSON.stringify(a)).join('\n') + '\n';
-  const handle = await fs.open(tmp, 'wx');
   try {
-    await handle.writeFile(body, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.link(tmp, commitFile(tablePath, version));
-    return true;
+    return await storageFor(tablePath).putIfAbsent(commitName(version), body);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    // File systems without hard links: exclusive create still never overwrites a commit
-    // (readers retry briefly if they catch it before its content is complete).
-    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
-      return exclusiveCreate(commitFile(tablePath, version), body);
-    }
+    if (err instanceof LakeError) throw err;
     throw new LakeError('PIPE_LAKE_COMMIT_WRITE', `cannot write commit ${version} of ${tablePath}`, { cause: err, retriable: true });
-  } finally {
-    await fs.unlink(tmp).catch(() => undefined);
   }
-}
-
-async function exclusiveCreate(file: string, body: string): Promise<boolean> {
-  try {
-    await fs.writeFile(file, body, { encoding: 'utf8', flag: 'wx' });
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new LakeError('PIPE_LAKE_COMMIT_WRITE', `cannot write ${file}`, { cause: err, retriable: true });
-  }
-}
-
-/** Writes a file atomically (temp + rename): used for `_last_checkpoint`. */
-export async function writeAtomic(file: string, body: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
-  await fs.writeFile(tmp, body, 'utf8');
-  await fs.rename(tmp, file);
 }
 
 /**
- * Turns an `add`/`remove` path into a file-system path: relative paths are URI-decoded
- * exactly once (a `+` stays a `+`), `file:` URIs are resolved.
+ * Turns an `add`/`remove` path into the local path DuckDB reads it at: relative paths are
+ * URI-decoded exactly once (a `+` stays a `+`) and mapped by the table's storage (for a
+ * bucket, into the local cache: {@link fetchDataFiles} before reading); `file:` URIs are
+ * resolved.
  */
 export function resolveDataPath(tablePath: string, p: string): string {
   if (/^file:/i.test(p)) return decodeURIComponent(new URL(p).pathname);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) throw new LakeError('PIPE_LAKE_REMOTE_PATH', `unsupported data file URI ${p}`);
-  return path.join(tablePath, decodeURIComponent(p));
+  return storageFor(tablePath).localPath(relativeDataPath(p));
+}
+
+/** Makes the data files present locally before DuckDB reads them (a no-op for local tables). */
+export async function fetchDataFiles(tablePath: string, paths: string[]): Promise<void> {
+  await storageFor(tablePath).fetch(paths.filter((p) => !/^[a-z][a-z0-9+.-]*:/i.test(p)).map(relativeDataPath));
 }

@@ -44,7 +44,7 @@ export interface MergeOutcome {
 const q = quoteIdent;
 const list = (cols: string[], prefix = '') => cols.map((c) => `${prefix}${q(c)}`).join(', ');
 const keysMatch = (keys: string[], a: string, b: string) => keys.map((k) => `${a}.${q(k)} IS NOT DISTINCT FROM ${b}.${q(k)}`).join(' AND ');
-const deleteExpr = (spec: MergeSpec) => (spec.deleteWhen ? `coalesce((${spec.deleteWhen}), false)` : 'false');
+const deleteExpr = (spec: MergeSpec) => (spec.deleteWhen ? `coalesce(TRY((${spec.deleteWhen})), false)` : 'false');
 
 async function count(c: Conn, sql: string): Promise<number> {
   const rows = await c.json(sql);
@@ -83,15 +83,22 @@ export async function prepareSource(c: Conn, batch: string, dataColumns: TypedCo
  * Materialises the candidate rows as `tgt` with every final column (NULL where the old
  * schema lacks it), the file each row came from and a row number.
  */
-export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>): Promise<void> {
+export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>, casts: Map<string, string> = new Map()): Promise<void> {
   const select = columns
-    .map((col) => (oldColumns.has(col.name.toLowerCase()) ? q(col.name) : `CAST(NULL AS ${renderDuckType(col.type)}) AS ${q(col.name)}`))
+    .map((col) => {
+      if (!oldColumns.has(col.name.toLowerCase())) return `CAST(NULL AS ${renderDuckType(col.type)}) AS ${q(col.name)}`;
+      const cast = casts.get(col.name);
+      return cast ? `${cast} AS ${q(col.name)}` : q(col.name);
+    })
     .join(', ');
   await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}, row_number() OVER () AS __lake_trow FROM ${relation}`);
 }
 
-/** Upsert `src` into `tgt`: three statements (matches, output rows, counts and files). */
-export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec): Promise<MergeOutcome> {
+/**
+ * Upsert `src` into `tgt`: three statements (matches, output rows, counts and files). With
+ * `keepAll` every target row that is not replaced is written again (a table rewrite).
+ */
+export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec, keepAll = false): Promise<MergeOutcome> {
   const seq = spec.sequenceBy ? q(spec.sequenceBy) : undefined;
   const wins = seq ? `coalesce(s.${seq} > t.${seq} OR (t.${seq} IS NULL AND s.${seq} IS NOT NULL), false)` : 'true';
   // A batch record replaces only when it beats every stored row of its key (swins).
@@ -105,7 +112,7 @@ export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSp
   // A view: the file writer streams it once instead of a copy being materialised first.
   await c.run(
     `CREATE TEMP VIEW "out" AS
-       SELECT ${cols} FROM tgt WHERE ${FILE_COLUMN} IN (SELECT file FROM hit WHERE swins) AND __lake_trow NOT IN (SELECT trow FROM hit WHERE swins)
+       SELECT ${cols} FROM tgt WHERE ${keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT file FROM hit WHERE swins)`} AND __lake_trow NOT IN (SELECT trow FROM hit WHERE swins)
        UNION ALL
        SELECT ${cols} FROM src WHERE NOT __lake_delete AND __lake_ord NOT IN (SELECT srow FROM hit WHERE NOT swins)`,
   );
@@ -125,8 +132,8 @@ export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSp
   };
 }
 
-/** SCD2 merge of `src` into `tgt`. `dataColumns` excludes the three system columns. */
-export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: TypedColumn[], spec: MergeSpec): Promise<MergeOutcome> {
+/** SCD2 merge of `src` into `tgt`. `dataColumns` excludes the three system columns; `keepAll` as in mergeUpsert. */
+export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: TypedColumn[], spec: MergeSpec, keepAll = false): Promise<MergeOutcome> {
   const keys = spec.mergeKeys;
   const seq = spec.sequenceBy!;
   const data = dataColumns.map((d) => d.name);
@@ -170,13 +177,13 @@ export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: Ty
        UNION ALL
        (SELECT ${cols} FROM newhist WHERE NOT __lake_delete EXCEPT ALL SELECT ${cols} FROM hist))`,
   );
-  if (changed === 0) {
+  if (changed === 0 && !keepAll) {
     await c.run(`CREATE TEMP TABLE "out" AS SELECT ${cols} FROM tgt WHERE false`);
     return { out: 'out', rewrittenFiles: [], inserted: 0, updated: 0, deleted: 0 };
   }
   await c.run(
     `CREATE TEMP TABLE "out" AS
-       SELECT ${cols} FROM tgt WHERE ${FILE_COLUMN} IN (SELECT ${FILE_COLUMN} FROM hist) AND __lake_trow NOT IN (SELECT __lake_trow FROM hist)
+       SELECT ${cols} FROM tgt WHERE ${keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT ${FILE_COLUMN} FROM hist)`} AND __lake_trow NOT IN (SELECT __lake_trow FROM hist)
        UNION ALL
        SELECT ${cols} FROM newhist WHERE NOT __lake_delete`,
   );

@@ -7,7 +7,7 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import { DuckDBDateValue, DuckDBTimestampTZValue, DuckDBTimestampValue } from '@duckdb/node-api';
 import type { Conn } from './duck.js';
 import { STRING_STAT_PREFIX, STRING_STAT_TIE_BREAKER } from './files.js';
-import { resolveDataPath } from './log.js';
+import { fetchDataFiles, resolveDataPath } from './log.js';
 import { partitionValueSql, quoteIdent, quoteLiteral, type DuckType } from './schema.js';
 import type { LiveFile } from './snapshot.js';
 
@@ -214,6 +214,7 @@ export async function fileHoldsKeys(c: Conn, tablePath: string, file: LiveFile, 
   if (!mayHoldKeys(file, filter)) return false;
   if (filter.keys.length === 0) return true;
   try {
+    await fetchDataFiles(tablePath, [file.add.path]);
     const source = `read_parquet(${quoteLiteral(resolveDataPath(tablePath, file.add.path))}, hive_partitioning=false)`;
     const described = await c.json(`DESCRIBE SELECT * FROM ${source}`);
     const names = described.map((r) => String(r.column_name));

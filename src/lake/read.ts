@@ -4,7 +4,7 @@
  * as the schema says, columns missing from older files as NULL, and extra ones ignored.
  */
 import type { Conn } from './duck.js';
-import { resolveDataPath } from './log.js';
+import { fetchDataFiles, resolveDataPath } from './log.js';
 import { deltaToDuck, quoteIdent, quoteLiteral, renderDuckType, type DuckType } from './schema.js';
 import type { LiveFile, TableState } from './snapshot.js';
 
@@ -70,6 +70,7 @@ export async function scanRelation(c: Conn, state: TableState, opts: ScanOptions
     return `(SELECT ${cols.join(', ')}${fileCol} WHERE false)`;
   }
   const paths = files.map((f) => resolveDataPath(state.path, f.add.path));
+  await fetchDataFiles(state.path, files.map((f) => f.add.path));
   const reader = `read_parquet([${paths.map(quoteLiteral).join(', ')}], union_by_name=true, hive_partitioning=false, filename=${quoteLiteral(FILE_COLUMN)})`;
   const present = knownColumnsOf(paths) ?? new Set((await c.json(`DESCRIBE SELECT * FROM ${reader}`)).map((r) => String(r.column_name).toLowerCase()));
   const partIndex = new Map(partitionColumns.map((p, i) => [p.toLowerCase(), i]));

@@ -23,16 +23,20 @@ export interface DeltaField {
 /**
  * How a batch arrives. `ndjson` is a file of one JSON object per line (cheapest to load).
  *
- * `columns` (optional) is what the producer already knows about the file: every top-level
- * key that occurs in it, with the DuckDB type of its values (`BIGINT`, `DOUBLE`, `VARCHAR`,
- * `BOOLEAN`, `NULL` when only nulls were seen, or `JSON` when the kinds are mixed). With it the lake reads
- * the file once, without sampling it or listing its keys; keys the table does not have yet
- * are still typed by auto-detection. A wrong hint can only make the load fail (the batch is
- * then refused with SchemaMismatchError), never store a value under a wrong key.
+ * `kinds` (optional) is what the producer already knows about the file: every top-level key
+ * that occurs in it (one spelling per case-insensitive name) with the JSON kinds of its
+ * values as `Kind` bits (type-lattice.ts). Without it the lake reads the file once to learn
+ * them. The kinds decide the column types; DuckDB never guesses.
  */
 export type BatchInput =
   | { kind: 'rows'; rows: Record<string, unknown>[] }
-  | { kind: 'ndjson'; path: string; rowCount?: number; columns?: Record<string, string> };
+  | { kind: 'ndjson'; path: string; rowCount?: number; kinds?: Record<string, number> };
+
+/** An input row the lake left out of a write, and why (0-based position in the batch). */
+export interface RejectedRow {
+  row: number;
+  reason: string;
+}
 
 /** The Delta `txn` action carried by a write: exactly-once per (appId, version). */
 export interface TxnMark {
@@ -60,6 +64,13 @@ export interface WriteOptions {
   /** Declared column types (DuckDB names); other columns are inferred from the batch. */
   columns?: Record<string, string>;
   txn?: TxnMark;
+  /** Values that do not convert to their column's fixed type go to this column as JSON instead of failing their row. */
+  rescuedDataColumn?: string;
+  /**
+   * Called with the rows the write leaves out, right before each commit attempt, so a caller
+   * can record them durably first (a replay that finds the txn committed learns them there).
+   */
+  beforeCommit?: (rejected: RejectedRow[]) => void | Promise<void>;
   /** Recorded in commitInfo.operationParameters. */
   operationParameters?: Record<string, unknown>;
 }
@@ -78,6 +89,10 @@ export interface WriteResult {
   bytesAdded: number;
   /** How many times the commit was retried after losing a race. */
   conflictsRetried: number;
+  /** Input rows left out (not converting to a fixed column type); empty for `already-committed`. */
+  rejected: RejectedRow[];
+  /** Columns whose type widened with this write (the table's files were rewritten). */
+  widened: string[];
 }
 
 /** One live data file, as in the Delta `add` action. */

@@ -11,13 +11,12 @@
  * such as `_2=x`), nested Delta tables, symbolic links. Folders are never removed, since a
  * concurrent writer may be about to write into an empty partition folder.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { LakeError } from '../errors.js';
 import { Duck } from './duck.js';
 import { hiveEscape } from './files.js';
 import { resolveDataPath } from './log.js';
 import { loadState, refreshState, type TableState } from './snapshot.js';
+import { storageFor, tableRoot, type TableStorage } from './storage/index.js';
 
 /** Shortest retention allowed without `force`. */
 export const VACUUM_MIN_RETENTION_MS = 60 * 60 * 1000;
@@ -66,6 +65,9 @@ export interface VacuumResult {
 }
 
 interface DiskFile {
+  /** Relative to the table root. */
+  rel: string;
+  /** As {@link resolveDataPath} maps it, to compare with the log's paths. */
   abs: string;
   size: number;
   mtimeMs: number;
@@ -77,23 +79,22 @@ function isHidden(name: string, partitionColumns: string[]): boolean {
   return !partitionColumns.some((c) => name.startsWith(`${hiveEscape(c)}=`));
 }
 
-/** Every non-hidden regular file under the table folder, except nested tables' files. */
-async function listDataFiles(tablePath: string, partitionColumns: string[]): Promise<DiskFile[]> {
+/** Every non-hidden file under the table, except nested tables' files. */
+async function listDataFiles(store: TableStorage, partitionColumns: string[]): Promise<DiskFile[]> {
+  const hidden = (rel: string) => rel.split('/').some((seg) => seg === '_delta_log' || isHidden(seg, partitionColumns));
+  // A folder holding a `_delta_log` is a table inside this table: not ours.
+  // Hidden folders are not walked, except a nested table's log, which marks that table.
+  const all = await store.listAll((rel) => rel === '_delta_log' || (!rel.endsWith('/_delta_log') && isHidden(rel.slice(rel.lastIndexOf('/') + 1), partitionColumns)));
+  const nested = new Set<string>();
+  for (const f of all) {
+    const i = f.path.indexOf('/_delta_log/');
+    if (i > 0) nested.add(f.path.slice(0, i + 1));
+  }
   const out: DiskFile[] = [];
-  const walk = async (dir: string, isRoot: boolean): Promise<void> => {
-    const entries = await fs.readdir(dir, { withFileTypes: true });
-    if (!isRoot && entries.some((e) => e.name === '_delta_log')) return; // a table inside this table: not ours
-    for (const e of entries) {
-      if (e.name === '_delta_log' || isHidden(e.name, partitionColumns)) continue;
-      const abs = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(abs, false);
-      else if (e.isFile()) {
-        const st = await fs.stat(abs).catch(() => undefined);
-        if (st) out.push({ abs, size: st.size, mtimeMs: st.mtimeMs });
-      }
-    }
-  };
-  await walk(tablePath, true);
+  for (const f of all) {
+    if (hidden(f.path) || [...nested].some((n) => f.path.startsWith(n))) continue;
+    out.push({ rel: f.path, abs: store.localPath(f.path), size: f.size, mtimeMs: f.mtimeMs });
+  }
   return out;
 }
 
@@ -120,7 +121,8 @@ export function configuredRetentionMs(configuration: Record<string, string> | un
 
 /** Deletes the files the table no longer needs (see the module comment). */
 export async function vacuumTable(tablePath: string, opts: VacuumOptions = {}): Promise<VacuumResult> {
-  const key = path.resolve(tablePath);
+  const key = tableRoot(tablePath);
+  const store = storageFor(key);
   const duck = opts.duck ?? (await Duck.create());
   try {
     const state = await loadState(duck, key);
@@ -139,7 +141,7 @@ export async function vacuumTable(tablePath: string, opts: VacuumOptions = {}): 
     const partitionColumns = state.metadata?.partitionColumns ?? [];
     const tombstones = new Map([...state.tombstones.values()].map((r) => [resolveDataPath(key, r.path), r]));
     let live = liveSet(state);
-    const disk = await listDataFiles(key, partitionColumns);
+    const disk = await listDataFiles(store, partitionColumns);
     const files: (VacuumFile & { abs: string })[] = [];
     let liveFilesKept = 0;
     let recentFilesKept = 0;
@@ -154,7 +156,7 @@ export async function vacuumTable(tablePath: string, opts: VacuumOptions = {}): 
         recentFilesKept++;
         continue;
       }
-      files.push({ abs: f.abs, path: path.relative(key, f.abs).split(path.sep).join('/'), size: f.size, reason: tomb ? 'removed' : 'untracked', since: Math.floor(since) });
+      files.push({ abs: f.abs, path: f.rel, size: f.size, reason: tomb ? 'removed' : 'untracked', since: Math.floor(since) });
     }
     // A writer may have committed between the snapshot and the listing: re-read the log and
     // spare anything that became live (a commit's files are written before the commit).
@@ -167,10 +169,10 @@ export async function vacuumTable(tablePath: string, opts: VacuumOptions = {}): 
     if (!opts.dryRun) {
       for (const f of doomed) {
         try {
-          await fs.unlink(f.abs);
+          // A file already gone (another vacuum got there first) is not an error.
+          await store.delete(f.path);
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another vacuum got there first
-          throw new LakeError('PIPE_LAKE_VACUUM_DELETE', `cannot delete ${f.abs}`, { cause: err, details: { deletedSoFar: filesDeleted } });
+          throw new LakeError('PIPE_LAKE_VACUUM_DELETE', `cannot delete ${f.path} of ${key}`, { cause: err, details: { deletedSoFar: filesDeleted } });
         }
         filesDeleted++;
         bytesDeleted += f.size;

@@ -16,7 +16,9 @@ import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
 import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { fileKey, type LiveFile, type TableState } from './snapshot.js';
-import type { BatchInput, WriteOptions } from './types.js';
+import type { BatchInput, RejectedRow, WriteOptions } from './types.js';
+import { widenSql } from './type-lattice.js';
+import { sqlColumnRefs } from './sql-refs.js';
 
 const SCD2_NAMES = [SCD2_START, SCD2_END, SCD2_CURRENT];
 
@@ -29,6 +31,10 @@ export interface WritePlan {
   rowsDeleted: number;
   /** Nothing to commit (empty batch, or no change and no txn). */
   empty: boolean;
+  /** Input rows left out of the write (see RejectedRow). */
+  rejected: RejectedRow[];
+  /** Columns whose type widened: every live file is rewritten by this commit. */
+  widened: string[];
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
@@ -105,6 +111,14 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     known: isScd2 ? known.filter((k) => !systemNames.has(k.name)) : known,
     declared: opts.columns ?? {},
     into: 'b',
+    ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}),
+    required: state ? (state.metadata?.partitionColumns ?? []) : (opts.partitionBy ?? []),
+    ...(opts.rescuedDataColumn ? { rescuedDataColumn: opts.rescuedDataColumn } : {}),
+    holdsUnsafeIntegers: async (column) => {
+      const rel = await scanRelation(c, state!);
+      const [r] = await c.json(`SELECT coalesce(max(abs(${quoteIdent(column)})) > 9007199254740992, false) AS u FROM ${rel} AS t`);
+      return r!.u === true;
+    },
   });
   if (isScd2) {
     const clash = loaded.columns.find((col) => systemNames.has(col.name));
@@ -132,7 +146,10 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     readFiles: new Set(),
     ...(opts.txn ? { txn: opts.txn } : {}),
   };
-  const plan: WritePlan = { commit, rowsIn: loaded.rowCount, rowsInserted: 0, rowsUpdated: 0, rowsDeleted: 0, empty: false };
+  const widened = state ? loaded.widened : [];
+  const plan: WritePlan = {
+    commit, rowsIn: loaded.rowCount, rowsInserted: 0, rowsUpdated: 0, rowsDeleted: 0, empty: false, rejected: loaded.rejected, widened: widened.map((w) => w.name),
+  };
   if (loaded.rowCount === 0) {
     plan.empty = true;
     return plan;
@@ -151,7 +168,8 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     if (state && !SCD2_NAMES.every((n) => known.some((k) => k.name === n))) {
       throw new LakeError('PIPE_LAKE_NOT_SCD2', `table ${tablePath} has no ${SCD2_NAMES.join('/')} columns: it was not written in scd2 mode`);
     }
-    columns = state ? [...known, ...loaded.newColumns] : [...dataColumns, ...system];
+    const byName = new Map(dataColumns.map((d) => [d.name, d]));
+    columns = state ? [...known.map((k) => byName.get(k.name) ?? k), ...loaded.newColumns] : [...dataColumns, ...system];
   }
   const partitionColumns = state ? (state.metadata!.partitionColumns ?? []) : (opts.partitionBy ?? []);
   requireColumns(tablePath, columns, partitionColumns, 'partition');
@@ -163,21 +181,50 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const fields = columnsToFields(columns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
     commit.protocol = { minReaderVersion: 1, minWriterVersion: 2 };
     commit.metadata = newMetadata(schemaString(fields), partitionColumns, { configuration: { ...(opts.configuration ?? {}) } });
-  } else if (loaded.newColumns.length > 0) {
+  } else if (loaded.newColumns.length > 0 || widened.length > 0) {
     const added = columnsToFields(loaded.newColumns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
-    commit.metadata = { ...state.metadata!, schemaString: schemaString([...state.schema, ...added]) };
+    const retyped = new Map(widened.map((w) => [w.name, columnsToFields([{ name: w.name, type: w.to, nullable: true }])[0]!.type]));
+    const fields = state.schema.map((f) => (retyped.has(f.name) ? { ...f, type: retyped.get(f.name) } : f));
+    commit.metadata = { ...state.metadata!, schemaString: schemaString([...fields, ...added]) };
   }
   const configuration = state?.metadata?.configuration ?? opts.configuration;
   const fileSize = targetFileSize(configuration);
   const orderBy = opts.mode === 'append' ? [] : isScd2 ? [...opts.mergeKeys!, SCD2_START] : opts.mergeKeys!;
 
   const schemaForChecks = state?.schema ?? [];
+  // A widened column: every live file is read with the new type and written again in this commit.
+  const rewriteAll = state !== undefined && widened.length > 0;
+  const oldColumns = new Set(known.map((k) => k.name.toLowerCase()));
+  const casts = new Map(widened.map((w) => [w.name, widenSql(w.name, w.from, w.to)]));
+  const rewriteAllFiles = () => {
+    for (const f of state!.files.values()) {
+      commit.removes.push(removeFor(f.add));
+      commit.readFiles.add(fileKey(f.add.path));
+    }
+  };
   if (opts.mode === 'append') {
     await checkConstraints(c, tablePath, 'b', schemaForChecks);
-    commit.adds = await writeDataFiles(c, { tablePath, source: 'b', columns, partitionColumns, orderBy, targetFileSize: fileSize });
+    let source = 'b';
+    if (rewriteAll) {
+      await prepareTarget(c, await scanRelation(c, state!, { withFile: true }), columns, oldColumns, casts);
+      await c.run(`CREATE TEMP VIEW "out" AS SELECT ${columns.map((col) => quoteIdent(col.name)).join(', ')} FROM tgt UNION ALL SELECT ${columns.map((col) => quoteIdent(col.name)).join(', ')} FROM b`);
+      source = '"out"';
+      rewriteAllFiles();
+    }
+    commit.adds = await writeDataFiles(c, { tablePath, source, columns, partitionColumns, orderBy, targetFileSize: fileSize });
     plan.rowsInserted = loaded.rowCount;
   } else {
     const spec = { mergeKeys: opts.mergeKeys!, ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}), ...(opts.deleteWhen ? { deleteWhen: opts.deleteWhen } : {}) };
+    if (opts.deleteWhen) {
+      // A column the predicate names but this batch lacks is NULL (its records simply do not match).
+      const present = new Set(dataColumns.map((d) => d.name.toLowerCase()));
+      for (const ref of await sqlColumnRefs(c, opts.deleteWhen)) {
+        if (!present.has(ref.toLowerCase())) {
+          present.add(ref.toLowerCase());
+          await c.run(`ALTER TABLE b ADD COLUMN ${quoteIdent(ref)} VARCHAR`);
+        }
+      }
+    }
     try {
       await prepareSource(c, 'b', dataColumns, spec, isScd2 ? 'scd2' : 'upsert');
     } catch (err) {
@@ -186,10 +233,11 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     }
     const filter = await buildKeyFilter(c, 'src', opts.mergeKeys!, columns, partitionColumns);
     commit.keyFilter = filter;
-    const candidates = state ? await filesHoldingKeys(c, state, [...state.files.values()].filter((f) => mayHoldKeys(f, filter)), opts.mergeKeys!) : [];
+    const candidates = !state ? [] : rewriteAll ? [...state.files.values()] : await filesHoldingKeys(c, state, [...state.files.values()].filter((f) => mayHoldKeys(f, filter)), opts.mergeKeys!);
     const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true }) : `(SELECT NULL AS __lake_file WHERE false)`;
-    await prepareTarget(c, relation, columns, new Set(known.map((k) => k.name.toLowerCase())));
-    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec) : await mergeUpsert(c, columns, spec);
+    await prepareTarget(c, relation, columns, oldColumns, casts);
+    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll) : await mergeUpsert(c, columns, spec, rewriteAll);
+    if (rewriteAll) outcome.rewrittenFiles = candidates.map((f) => resolveDataPath(tablePath, f.add.path));
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));
     const rewritten: LiveFile[] = [];
     for (const p of outcome.rewrittenFiles) {

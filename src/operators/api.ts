@@ -10,6 +10,8 @@ export type FailureStage = 'decode' | 'route' | 'validate' | 'sink';
 export interface RecordFailure {
   /** Index of the record in the batch (the order the runtime gave it). */
   index: number;
+  /** The table the record was routed to, when it got that far. */
+  table?: string;
   stage: FailureStage;
   /** Human-readable reason, e.g. `merge key 'id' is missing`. */
   error: string;
@@ -23,9 +25,13 @@ export interface TableRules {
   sequenceBy?: string;
   /**
    * Known column types (DuckDB type names): the table's current columns merged with the
-   * spec's declared ones. Values of other fields are not checked (they become new columns).
+   * spec's declared ones. Their spelling is the one records are matched to (case-insensitively).
    */
   columns: Record<string, string>;
+  /** Names of the spec's declared columns (fixed types). */
+  declared?: string[];
+  /** Most columns the table takes (default 1000). */
+  maxColumns?: number;
 }
 
 /** The routing step's configuration (the plan's `routing`). */
@@ -56,19 +62,18 @@ export interface RoutedTable {
   count: number;
   /** Batch indices of the records in the file, in file order. */
   indices: Int32Array;
-  /**
-   * Every top-level key of the file's records with the DuckDB type of its values, for the
-   * lake's one-pass load (see `BatchInput.columns`).
-   */
-  columns?: Record<string, string>;
+  /** Every top-level key of the file's records (table spelling) with its JSON kinds (see `BatchInput.kinds`). */
+  kinds: Record<string, number>;
 }
 
-/** Result of decode + route + validate over a batch. */
+/** Result of running a batch through the plan's record-level operators. */
 export interface RoutedBatch {
   tables: RoutedTable[];
   failures: RecordFailure[];
-  /** Records whose routing value matched no route while `unmatched: drop`. */
+  /** Records dropped where the spec asked for it (e.g. `unmatched: drop`). */
   dropped: number;
+  /** State of the stateful operators after this batch, by node id (committed with the batch). */
+  state: Record<string, unknown>;
 }
 
 import type { BatchInput, ColumnDef, WriteOptions, WriteResult } from '../lake/types.js';
@@ -91,4 +96,75 @@ export interface DeltaSinkConfig {
   partitionBy: string[];
   columns?: Record<string, string>;
   deleteWhen?: string;
+  /** Column receiving values that do not convert to their fixed column type (as JSON). */
+  rescuedDataColumn?: string;
+}
+
+/** A plan node as operators see it (the planner's PlanNode, without importing the planner). */
+export interface OperatorNode {
+  id: string;
+  kind: string;
+  props: Record<string, unknown>;
+}
+
+/** A record handed to a decoder: bytes `data[start, end)` of a batch buffer, or a null value. */
+export interface RawValue {
+  data: Buffer;
+  start: number;
+  end: number;
+  isNull: boolean;
+  /** True when the whole batch is known to be valid UTF-8. */
+  utf8: boolean;
+}
+
+/**
+ * Where a record leaves a stage: an output port (`out`, a route value, `error`, `unmatched`)
+ * with what it carries, or a counted drop the user asked for.
+ */
+export type StageResult = { port: string; value?: unknown; error?: string } | { drop: true };
+
+/** A decoded record on its way through the graph. */
+export interface DecodedRecord {
+  fields: Record<string, unknown>;
+  /** Numbers are lossless-json values (the record held integers beyond 2^53). */
+  lossless: boolean;
+}
+
+/** The per-batch runtime piece of a record-level operator. */
+export interface RecordStage {
+  process(input: unknown): StageResult;
+  /** Stateful operators: the state after the records processed so far (committed with the batch). */
+  snapshot?(): unknown;
+  /** Table sinks: the JSON kinds of the columns of the records they accepted. */
+  kinds?: Record<string, number>;
+}
+
+/** What a stage factory gets besides its node. */
+export interface StageContext {
+  /** Rules per table (known columns, keys), for table sinks. */
+  tables: Record<string, TableRules>;
+  /** The operator's state as committed with the previous batch (undefined on a first run). */
+  state?: unknown;
+}
+
+/**
+ * One operator: everything the planner, the docs and the runtime need to know about a node
+ * kind. The registry (`index.ts`) lists them; nothing switches over kinds elsewhere.
+ */
+export interface OperatorDefinition {
+  kind: string;
+  /** How renders draw it. */
+  role: 'source' | 'transform' | 'router' | 'sink' | 'dead-letter';
+  /** One line for the plan legend and the reference docs. */
+  summary: string;
+  /** Output ports besides route values, with what leaves through each (docs). */
+  ports: Record<string, string>;
+  /** The dead-letter `stage` of records that leave this node through an error port. */
+  failureStage?: FailureStage;
+  /** Why `pipeline run` cannot execute this kind yet (reported by validate, refused by run). */
+  notRunnable?: string;
+  /** Record-level runtime piece; absent for the source (the runtime's consumer feeds the graph). */
+  recordStage?(node: OperatorNode, ctx: StageContext): RecordStage;
+  /** Terminal nodes: records arriving here are collected for a table or the dead-letter table. */
+  terminal?: 'table' | 'dead-letter';
 }

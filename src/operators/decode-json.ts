@@ -4,9 +4,11 @@
  * wrong with the bytes, not where the parser gave up internally.
  */
 import { isUtf8 } from 'node:buffer';
+import { isJsonNumber, parseExactJson } from '../lake/json-values.js';
+import type { DecodedRecord, OperatorDefinition, RawValue } from './api.js';
 
 /** A decoded record, or why it could not be decoded. */
-export type DecodeResult = { ok: true; value: Record<string, unknown> } | { ok: false; error: string };
+export type DecodeResult = { ok: true; value: Record<string, unknown>; /** Numbers are lossless-json values (big integers kept exact). */ lossless: boolean } | { ok: false; error: string };
 
 /**
  * Decodes `buf[start, end)` as a JSON object. Cheap on the common path: the UTF-8 check runs
@@ -20,10 +22,13 @@ export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownU
     return { ok: false, error: 'value is not valid UTF-8' };
   }
   let value: unknown;
+  let lossless: boolean;
   try {
-    value = JSON.parse(text);
+    ({ value, lossless } = parseExactJson(text));
   } catch (err) {
-    return { ok: false, error: `invalid JSON: ${(err as Error).message}` };
+    // The parser quotes the text it read; the dead-letter row holds the bytes already, and
+    // without the quote equal faults share one reason.
+    return { ok: false, error: `invalid JSON: ${(err as Error).message.replace(/, ".*" is not valid JSON$/s, '')}` };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, error: `value must be a JSON object (got ${jsonTypeOf(value)})` };
@@ -33,7 +38,7 @@ export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownU
   if (countOpeners(text, MAX_DEPTH + 1) > MAX_DEPTH && depthExceeds(value, MAX_DEPTH)) {
     return { ok: false, error: `value nests deeper than ${MAX_DEPTH} levels` };
   }
-  return { ok: true, value: value as Record<string, unknown> };
+  return { ok: true, value: value as Record<string, unknown>, lossless };
 }
 
 /** Deepest nesting of objects/arrays a record may have. */
@@ -55,7 +60,7 @@ function depthExceeds(value: unknown, max: number): boolean {
     const [v, depth] = stack.pop()!;
     if (depth > max) return true;
     for (const child of Object.values(v as object)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+      if (child !== null && typeof child === 'object' && !isJsonNumber(child)) stack.push([child, depth + 1]);
     }
   }
   return false;
@@ -67,3 +72,22 @@ export function jsonTypeOf(value: unknown): string {
   if (Array.isArray(value)) return 'array';
   return typeof value;
 }
+
+/** The JSON decoder: UTF-8 JSON text holding one object per record value. */
+export const decodeJson: OperatorDefinition = {
+  kind: 'decode-json',
+  role: 'transform',
+  summary: 'Parses each record value as UTF-8 JSON holding one object (integers beyond 2^53 kept exact).',
+  ports: { out: 'the decoded record', error: 'null, non-UTF-8, invalid JSON, not an object, nested deeper than 64 levels' },
+  failureStage: 'decode',
+  recordStage: () => ({
+    process(input) {
+      const raw = input as RawValue;
+      if (raw.isNull) return { port: 'error', error: 'value is null (tombstone)' };
+      const decoded = decodeJsonValue(raw.data, raw.start, raw.end, raw.utf8);
+      if (!decoded.ok) return { port: 'error', error: decoded.error };
+      const record: DecodedRecord = { fields: decoded.value, lossless: decoded.lossless };
+      return { port: 'out', value: record };
+    },
+  }),
+};

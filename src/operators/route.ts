@@ -4,7 +4,7 @@
  * route are dead-lettered or dropped per `routing.unmatched`.
  */
 import { jsonTypeOf } from './decode-json.js';
-import type { RoutingRules } from './api.js';
+import type { DecodedRecord, OperatorDefinition, RoutingRules } from './api.js';
 
 /** Where a record goes. */
 export type RouteDecision =
@@ -28,3 +28,24 @@ export function routeRecord(record: Record<string, unknown>, rules: RoutingRules
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}…`;
 }
+
+/** The router: a record leaves by the port named by its routing value. */
+export const route: OperatorDefinition = {
+  kind: 'route',
+  role: 'router',
+  summary: 'Sends each record to a table by the value of one top-level field.',
+  ports: { '<value>': 'records whose routing field holds the value', unmatched: 'values with no route (when unmatched: dead_letter)', error: 'routing field missing or not a string' },
+  failureStage: 'route',
+  recordStage(node) {
+    const rules: RoutingRules = { field: String(node.props.field), routes: node.props.routes as Record<string, string>, unmatched: node.props.unmatched as RoutingRules['unmatched'] };
+    return {
+      process(input) {
+        const record = input as DecodedRecord;
+        const decision = routeRecord(record.fields, rules);
+        if (decision.kind === 'drop') return { drop: true };
+        if (decision.kind === 'failure') return { port: decision.error.startsWith('no route') ? 'unmatched' : 'error', error: decision.error, value: record };
+        return { port: record.fields[rules.field] as string, value: record };
+      },
+    };
+  },
+};

@@ -5,7 +5,7 @@
  * (`value_encoding` says which); keys likewise (`key_encoding`).
  */
 import { isUtf8 } from 'node:buffer';
-import type { FailureStage, TableWriter } from './api.js';
+import type { FailureStage, OperatorDefinition, TableWriter } from './api.js';
 import type { TxnMark, WriteResult } from '../lake/types.js';
 
 /** Column types of the dead-letter table (declared so an all-null batch still types well). */
@@ -81,3 +81,12 @@ export function writeDeadLetters(lake: TableWriter, path: string, rows: DeadLett
     operationParameters: { appId: txn.appId, batchId: txn.version, deadLetter: true },
   });
 }
+
+/** The dead-letter table: every record that cannot reach its table, raw, with coordinates and reason. */
+export const sinkDeadLetter: OperatorDefinition = {
+  kind: 'sink-dead-letter',
+  role: 'dead-letter',
+  summary: 'Appends the raw bytes, Kafka coordinates, stage and reason of every record that cannot reach its table.',
+  ports: {},
+  terminal: 'dead-letter',
+};

@@ -3,11 +3,13 @@
  * clock, no randomness: the same spec (and options) always gives the same Plan, with node
  * ids, node order and edge order fixed, so renders are stable and golden files do not churn.
  */
-import { resolve, join } from 'node:path';
+import { resolve } from 'node:path';
 import { SpecError } from '../errors.js';
+import { joinLocation, resolveLocation } from '../lake/storage/location.js';
 import { parseDuration } from '../spec/duration.js';
-import type { PipelineSpec, RecordFormat } from '../spec/types.js';
+import type { PipelineSpec } from '../spec/types.js';
 import type { NodeKind, Plan, PlanEdge, PlanNode, SinkPlan, StreamPlan } from './plan.js';
+import { decoderKind } from '../operators/index.js';
 
 /** Options that are not part of the spec. */
 export interface CompileOptions {
@@ -21,18 +23,19 @@ export interface CompileOptions {
 export const NODE_IDS = {
   source: 'source',
   decode: 'decode',
+  watermark: 'watermark',
   route: 'route',
   sink: (table: string): string => `sink.${table}`,
 } as const;
 
+/** Default `tables.<t>.maxColumns`. */
+export const DEFAULT_MAX_COLUMNS = 1000;
+/** Default `deadLetter.maxRatio`: a run that dead-letters most of its input stops. */
+export const DEFAULT_MAX_DEAD_LETTER_RATIO = 0.5;
+
 /** Output port names that are not route values. */
 export const PORTS = { error: 'error', unmatched: 'unmatched' } as const;
 
-const DECODE_KIND: Record<RecordFormat, NodeKind> = {
-  json: 'decode-json',
-  avro: 'decode-avro',
-  protobuf: 'decode-protobuf',
-};
 
 /**
  * Compiles a validated spec into a Plan. Throws SpecError only for inconsistencies the
@@ -46,7 +49,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
   }
   checkConsistency(spec);
 
-  const outputPath = resolve(cwd, spec.output.path);
+  const outputPath = resolveLocation(cwd, spec.output.path);
   const checkpointPath = resolve(cwd, spec.checkpoint.path);
   const tables = sortedKeys(spec.tables);
   const routeValues = sortedKeys(spec.routing.routes);
@@ -57,14 +60,16 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     const sink: SinkPlan = {
       id: NODE_IDS.sink(table),
       table,
-      path: join(outputPath, table),
+      path: joinLocation(outputPath, table),
       mode: t.mode,
       mergeKeys: t.mode === 'append' ? [] : [...(t.mergeKeys ?? [])],
       partitionBy: [...(t.partitionBy ?? [])],
+      maxColumns: t.maxColumns ?? DEFAULT_MAX_COLUMNS,
     };
     if (t.sequenceBy !== undefined && t.mode !== 'append') sink.sequenceBy = t.sequenceBy;
     if (t.columns !== undefined) sink.columns = { ...t.columns };
     if (t.deleteWhen !== undefined) sink.deleteWhen = t.deleteWhen;
+    if (t.rescuedDataColumn !== undefined) sink.rescuedDataColumn = t.rescuedDataColumn;
     return sink;
   });
 
@@ -83,7 +88,13 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
       unmatched: spec.routing.unmatched,
     },
     sinks,
-    deadLetter: { id: deadLetterId, table: spec.deadLetter.table, path: join(outputPath, spec.deadLetter.table) },
+    deadLetter: {
+      id: deadLetterId,
+      table: spec.deadLetter.table,
+      path: joinLocation(outputPath, spec.deadLetter.table),
+      maxRatio: spec.deadLetter.maxRatio ?? DEFAULT_MAX_DEAD_LETTER_RATIO,
+      ...(spec.deadLetter.maxRecords !== undefined ? { maxRecords: spec.deadLetter.maxRecords } : {}),
+    },
     checkpointPath,
     outputPath,
     nodes: [],
@@ -95,7 +106,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     plan.watermark = { column: spec.watermark.column, delayMs: parseDuration(spec.watermark.delay) };
   }
   plan.nodes = planNodes(spec, plan, tables);
-  plan.edges = planEdges(spec, routeValues, deadLetterId);
+  plan.edges = planEdges(spec, routeValues, deadLetterId, tables);
   return plan;
 }
 
@@ -137,13 +148,16 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
 
   const nodes: PlanNode[] = [
     { id: NODE_IDS.source, kind: 'source-kafka', props: sourceProps },
-    { id: NODE_IDS.decode, kind: DECODE_KIND[spec.source.format], props: { format: spec.source.format } },
-    {
-      id: NODE_IDS.route,
-      kind: 'route',
-      props: { field: plan.routing.field, routes: plan.routing.routes, unmatched: plan.routing.unmatched },
-    },
+    { id: NODE_IDS.decode, kind: decoderKind(spec.source.format) as NodeKind, props: { format: spec.source.format } },
   ];
+  if (plan.watermark) {
+    nodes.push({ id: NODE_IDS.watermark, kind: 'watermark', props: { column: plan.watermark.column, delay: spec.watermark!.delay } });
+  }
+  nodes.push({
+    id: NODE_IDS.route,
+    kind: 'route',
+    props: { field: plan.routing.field, routes: plan.routing.routes, unmatched: plan.routing.unmatched },
+  });
   for (const table of tables) {
     const sink = plan.sinks.find((s) => s.table === table)!;
     const props: Record<string, unknown> = { table, mode: sink.mode };
@@ -154,30 +168,44 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
       props.columns = Object.fromEntries(sortedKeys(sink.columns).map((c) => [c, sink.columns![c]]));
     }
     if (sink.deleteWhen !== undefined) props.deleteWhen = sink.deleteWhen;
+    if (sink.rescuedDataColumn !== undefined) props.rescuedDataColumn = sink.rescuedDataColumn;
+    if (sink.maxColumns !== DEFAULT_MAX_COLUMNS) props.maxColumns = sink.maxColumns;
     props.path = specTablePath(spec, table);
     nodes.push({ id: sink.id, kind: 'sink-delta', props });
   }
   nodes.push({
     id: plan.deadLetter.id,
     kind: 'sink-dead-letter',
-    props: { table: spec.deadLetter.table, path: specTablePath(spec, spec.deadLetter.table) },
+    props: {
+      table: spec.deadLetter.table,
+      path: specTablePath(spec, spec.deadLetter.table),
+      maxRatio: plan.deadLetter.maxRatio,
+      ...(plan.deadLetter.maxRecords !== undefined ? { maxRecords: plan.deadLetter.maxRecords } : {}),
+    },
   });
   return nodes;
 }
 
-/** Edges in data-flow order: source, decode, route (by route value), dead-letter last. */
-function planEdges(spec: PipelineSpec, routeValues: string[], deadLetterId: string): PlanEdge[] {
+/**
+ * Edges in data-flow order: source, decode, (watermark,) route by route value, then every
+ * error port to the dead-letter sink. The runtime follows exactly these edges.
+ */
+function planEdges(spec: PipelineSpec, routeValues: string[], deadLetterId: string, tables: string[]): PlanEdge[] {
+  const beforeRoute = spec.watermark ? NODE_IDS.watermark : NODE_IDS.decode;
   const edges: PlanEdge[] = [
     { from: NODE_IDS.source, to: NODE_IDS.decode },
-    { from: NODE_IDS.decode, to: NODE_IDS.route },
     { from: NODE_IDS.decode, to: deadLetterId, port: PORTS.error },
   ];
+  if (spec.watermark) edges.push({ from: NODE_IDS.decode, to: NODE_IDS.watermark });
+  edges.push({ from: beforeRoute, to: NODE_IDS.route });
   for (const value of routeValues) {
     edges.push({ from: NODE_IDS.route, to: NODE_IDS.sink(spec.routing.routes[value]!), port: value });
   }
   if (spec.routing.unmatched === 'dead_letter') {
     edges.push({ from: NODE_IDS.route, to: deadLetterId, port: PORTS.unmatched });
   }
+  edges.push({ from: NODE_IDS.route, to: deadLetterId, port: PORTS.error });
+  for (const table of tables) edges.push({ from: NODE_IDS.sink(table), to: deadLetterId, port: PORTS.error });
   return edges;
 }
 

@@ -12,6 +12,7 @@ export type NodeKind =
   | 'decode-json'
   | 'decode-avro'
   | 'decode-protobuf'
+  | 'watermark'
   | 'route'
   | 'sink-delta'
   | 'sink-dead-letter';
@@ -42,6 +43,10 @@ export interface SinkPlan {
   partitionBy: string[];
   columns?: Record<string, string>;
   deleteWhen?: string;
+  /** Column receiving values that do not convert to their declared type (as JSON). */
+  rescuedDataColumn?: string;
+  /** Most columns the table takes. */
+  maxColumns: number;
 }
 
 export interface StreamPlan {
@@ -69,7 +74,7 @@ export interface Plan {
   watermark?: { column: string; delayMs: number };
   routing: { field: string; routes: Record<string, string>; unmatched: UnmatchedPolicy };
   sinks: SinkPlan[];
-  deadLetter: { id: string; table: string; path: string };
+  deadLetter: { id: string; table: string; path: string; maxRatio: number; maxRecords?: number };
   /** Absolute. Stream i keeps its write-ahead log under `<checkpointPath>/<i>/`. */
   checkpointPath: string;
   /** Absolute output directory. */

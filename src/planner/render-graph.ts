@@ -3,6 +3,8 @@
  * comments and READMEs) and Graphviz DOT. All three read only node props, stream facts and
  * spec paths as written, so they are as stable and as secret-free as the text render.
  */
+import { operatorFor } from '../operators/index.js';
+import type { OperatorDefinition } from '../operators/api.js';
 import type { Plan, PlanEdge, PlanNode } from './plan.js';
 import { formatDuration } from './render-text.js';
 
@@ -82,14 +84,12 @@ function mermaidText(text: string): string {
   return text.replace(/#/g, '#35;').replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;').replace(/\|/g, '#124;');
 }
 
-const MERMAID_SHAPES: Record<PlanNode['kind'], [string, string]> = {
-  'source-kafka': ['([', '])'],
-  'decode-json': ['[', ']'],
-  'decode-avro': ['[', ']'],
-  'decode-protobuf': ['[', ']'],
-  route: ['{{', '}}'],
-  'sink-delta': ['[(', ')]'],
-  'sink-dead-letter': ['[(', ')]'],
+const MERMAID_SHAPES: Record<OperatorDefinition['role'], [string, string]> = {
+  source: ['([', '])'],
+  transform: ['[', ']'],
+  router: ['{{', '}}'],
+  sink: ['[(', ')]'],
+  'dead-letter': ['[(', ')]'],
 };
 
 /** The Mermaid render: a left-to-right `flowchart`, failure paths dashed. */
@@ -97,7 +97,7 @@ export function renderMermaid(plan: Plan): string {
   const ids = mermaidIds(plan.nodes);
   const lines = ['flowchart LR'];
   for (const node of plan.nodes) {
-    const [open, close] = MERMAID_SHAPES[node.kind];
+    const [open, close] = MERMAID_SHAPES[operatorFor(node.kind).role];
     const label = nodeSummary(node, plan).map(mermaidText).join('<br/>');
     lines.push(`  ${ids.get(node.id)}${open}"${label}"${close}`);
   }
@@ -113,14 +113,12 @@ function dotString(text: string): string {
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-const DOT_SHAPES: Record<PlanNode['kind'], string> = {
-  'source-kafka': 'shape=box, style=rounded',
-  'decode-json': 'shape=box',
-  'decode-avro': 'shape=box',
-  'decode-protobuf': 'shape=box',
-  route: 'shape=hexagon',
-  'sink-delta': 'shape=cylinder',
-  'sink-dead-letter': 'shape=cylinder, style=dashed',
+const DOT_SHAPES: Record<OperatorDefinition['role'], string> = {
+  source: 'shape=box, style=rounded',
+  transform: 'shape=box',
+  router: 'shape=hexagon',
+  sink: 'shape=cylinder',
+  'dead-letter': 'shape=cylinder, style=dashed',
 };
 
 /** The Graphviz render: `digraph`, left to right; pipe into `dot -Tsvg`. */
@@ -132,7 +130,7 @@ export function renderDot(plan: Plan): string {
     '  edge [fontname="Helvetica", fontsize=9];',
   ];
   for (const node of plan.nodes) {
-    lines.push(`  ${dotString(node.id)} [${DOT_SHAPES[node.kind]}, label=${dotString(nodeSummary(node, plan).join('\n'))}];`);
+    lines.push(`  ${dotString(node.id)} [${DOT_SHAPES[operatorFor(node.kind).role]}, label=${dotString(nodeSummary(node, plan).join('\n'))}];`);
   }
   for (const edge of plan.edges) {
     const attrs: string[] = [];

@@ -63,11 +63,6 @@ export class BatchCollector<M extends OffsetMessage> {
     return this.next.get(partition)!;
   }
 
-  /** Where the next batch of `partition` starts. */
-  batchStart(partition: number): number {
-    return this.from.get(partition)!;
-  }
-
   /**
    * Fixes the next batch to exactly `ranges` (a planned batch being re-run after a crash).
    * Its `from` must equal the collector's starting point for every partition.

@@ -4,10 +4,10 @@
  * `streams` holds positions under the wrong stream directories: running on it would read some
  * partitions twice and skip others. The runner refuses, or re-shards on `--reshard`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
-import { readJsonFile, writeFileAtomic } from './atomic-file.js';
+import { readJsonFile, syncDirectory, writeFileAtomic } from './atomic-file.js';
 
 /** The checkpoint's identity. */
 export interface CheckpointMetadata {
@@ -23,6 +23,28 @@ export interface CheckpointMetadata {
 /** Reads `metadata.json`; undefined for a new checkpoint. */
 export function readCheckpointMetadata(root: string): CheckpointMetadata | undefined {
   return readJsonFile<CheckpointMetadata>(join(root, 'metadata.json'));
+}
+
+/**
+ * Creates `metadata.json` only if it does not exist yet (a whole temp file hard-linked into
+ * place, which fails when the name is taken). Instances of one pipeline start at once on a
+ * new checkpoint: exactly one of them decides the layout, the others check theirs against it.
+ * Returns false when another process created it first.
+ */
+function createCheckpointMetadata(root: string, meta: CheckpointMetadata): boolean {
+  mkdirSync(root, { recursive: true });
+  const tmp = join(root, `.metadata.json.${process.pid}.${Math.random().toString(36).slice(2, 8)}.new`);
+  writeFileAtomic(tmp, `${JSON.stringify(meta, null, 2)}\n`);
+  try {
+    linkSync(tmp, join(root, 'metadata.json'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    unlinkSync(tmp);
+  }
+  syncDirectory(root);
+  return true;
 }
 
 /** Writes `metadata.json` atomically. */
@@ -44,13 +66,17 @@ export interface LayoutRequest {
  */
 export function checkLayout(req: LayoutRequest, meta: CheckpointMetadata | undefined): { created: boolean; previousStreams?: number } {
   if (!meta) {
+    // Another instance may have created it since the caller read it.
+    const now = readCheckpointMetadata(req.root);
+    if (now) return checkLayout(req, now);
     if (existsSync(join(req.root, '0', 'offsets'))) {
       throw new CheckpointError('PIPE_CHECKPOINT_METADATA', `checkpoint ${req.root} has stream directories but no metadata.json`, {
         hint: 'restore metadata.json (pipeline, topic, streams), or delete the checkpoint and the tables to start over',
       });
     }
-    writeCheckpointMetadata(req.root, { formatVersion: 1, pipeline: req.pipeline, topic: req.topic, streams: req.streams, createdAt: new Date().toISOString() });
-    return { created: true };
+    const fresh: CheckpointMetadata = { formatVersion: 1, pipeline: req.pipeline, topic: req.topic, streams: req.streams, createdAt: new Date().toISOString() };
+    if (createCheckpointMetadata(req.root, fresh)) return { created: true };
+    return checkLayout(req, readCheckpointMetadata(req.root));
   }
   if (meta.pipeline !== req.pipeline) {
     throw new CheckpointError('PIPE_CHECKPOINT_PIPELINE', `checkpoint ${req.root} belongs to pipeline '${meta.pipeline}', not '${req.pipeline}'`, {

@@ -2,6 +2,8 @@
  * One runner per stream checkpoint: `<checkpointPath>/<stream>/lock`, created exclusively and
  * holding the owner's pid and hostname. A lock whose pid is dead on this host was left by a
  * crash (SIGKILL, OOM) and is taken over; a live or foreign-host owner makes the run refuse.
+ * A lock naming this very pid and host that this process did not take was left by an earlier
+ * process with the same pid: a restarted container, whose runner is pid 1 every time.
  */
 import { hostname } from 'node:os';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
@@ -13,7 +15,12 @@ export interface LockOwner {
   pid: number;
   hostname: string;
   startedAt: string;
+  /** `i/K` when the owner runs as one instance of several (`--instance`). */
+  instance?: string;
 }
+
+/** Lock files this process holds, so its own pid in a lock can be told from a predecessor's. */
+const heldHere = new Set<string>();
 
 /** A held lock; `release` is idempotent. */
 export interface HeldLock {
@@ -55,40 +62,51 @@ function readOwner(path: string): LockOwner | undefined {
   }
 }
 
-function isStale(owner: LockOwner | undefined): boolean {
+function isStale(path: string, owner: LockOwner | undefined): boolean {
   // An unreadable lock is one whose writer died between create and write.
   if (!owner) return true;
-  return owner.hostname === hostname() && owner.pid !== process.pid && !processAlive(owner.pid);
+  if (owner.hostname !== hostname()) return false;
+  return owner.pid === process.pid ? !heldHere.has(path) : !processAlive(owner.pid);
+}
+
+function lockedError(path: string, label: string, owner: LockOwner, instance: string | undefined) {
+  const holder = `pid ${owner.pid} on ${owner.hostname} (since ${owner.startedAt})`;
+  if (instance !== undefined && owner.instance === instance) {
+    return new CheckpointError('PIPE_INSTANCE_DUPLICATE', `instance ${instance} is already running: ${label} is in use by ${holder}`, {
+      hint: `each instance number runs once; check the --instance / PIPELINE_INSTANCE of every process (if that process is gone for good, delete ${path})`,
+      details: { path, owner },
+    });
+  }
+  return new CheckpointError('PIPE_CHECKPOINT_LOCKED', `${label} is in use by ${owner.instance ? `instance ${owner.instance}, ` : ''}${holder}`, {
+    hint: `stop that run first; if it is gone for good (another host crashed), delete ${path}`,
+    details: { path, owner },
+  });
 }
 
 /**
  * Takes the lock of the checkpoint directory `dir`, or throws PIPE_CHECKPOINT_LOCKED naming
  * the owner. Stale takeover is guarded by a second exclusive file so two runners that both
- * see the same stale lock cannot both win.
+ * see the same stale lock cannot both win. `onTakeover` hears of a stale lock being taken
+ * over (a crashed run's), so the restart can say why it is not silent.
  */
-export function acquireLock(dir: string, label: string): HeldLock {
+export function acquireLock(dir: string, label: string, instance?: string, onTakeover?: (stale: LockOwner | undefined) => void): HeldLock {
   const path = join(dir, 'lock');
   const guard = join(dir, 'lock.takeover');
-  const me: LockOwner = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString() };
+  const me: LockOwner = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), ...(instance ? { instance } : {}) };
   for (let attempt = 0; attempt < 3; attempt++) {
     if (tryCreate(path, me)) return held(path);
     const owner = readOwner(path);
-    if (!isStale(owner)) {
-      throw new CheckpointError(
-        'PIPE_CHECKPOINT_LOCKED',
-        `${label} is in use by pid ${owner!.pid} on ${owner!.hostname} (since ${owner!.startedAt})`,
-        {
-          hint: `stop that run first; if it is gone for good (another host crashed), delete ${path}`,
-          details: { path, owner },
-        },
-      );
-    }
+    if (!isStale(path, owner)) throw lockedError(path, label, owner!, instance);
     if (!tryCreate(guard, me)) {
-      if (isStale(readOwner(guard))) unlinkQuietly(guard);
+      if (isStale(guard, readOwner(guard))) unlinkQuietly(guard);
       continue;
     }
     try {
-      if (isStale(readOwner(path))) unlinkQuietly(path);
+      const stale = readOwner(path);
+      if (isStale(path, stale)) {
+        onTakeover?.(stale);
+        unlinkQuietly(path);
+      }
     } finally {
       unlinkQuietly(guard);
     }
@@ -108,11 +126,13 @@ function unlinkQuietly(path: string): void {
 
 function held(path: string): HeldLock {
   let released = false;
+  heldHere.add(path);
   return {
     path,
     release() {
       if (released) return;
       released = true;
+      heldHere.delete(path);
       const owner = readOwner(path);
       if (owner && owner.pid === process.pid && owner.hostname === hostname()) unlinkQuietly(path);
     },

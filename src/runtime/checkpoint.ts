@@ -38,10 +38,22 @@ export interface CommitEntry {
   committedAt: string;
   records: number;
   tables: Record<string, { status: string; version: number }>;
+  /** State of the stateful operators after this batch, by node id (restored on restart). */
+  state?: Record<string, unknown>;
 }
 
-/** `decisions/<batchId>`: table -> the lake's error that diverted it to the dead-letter table. */
+/** Table -> the lake's error that diverted the table's whole share to the dead-letter table. */
 export type DivertedTables = Record<string, string>;
+
+/**
+ * `decisions/<batchId>`: what the lake left out of a batch, recorded before the commit that
+ * leaves it out, so a replay that finds a table already committed still dead-letters alike.
+ */
+export interface BatchDecisions {
+  diverted: DivertedTables;
+  /** Table -> its input rows (file positions) the lake rejected, with the reason. */
+  rejected: Record<string, { row: number; reason: string }[]>;
+}
 
 /** What a stream resumes from. */
 export interface RecoveredState {
@@ -87,8 +99,12 @@ export class StreamCheckpoint {
     return readJsonFile<CommitEntry>(this.file('commits', batchId));
   }
 
-  readDecisions(batchId: number): DivertedTables {
-    return readJsonFile<DivertedTables>(this.file('decisions', batchId)) ?? {};
+  readDecisions(batchId: number): BatchDecisions {
+    const raw = readJsonFile<BatchDecisions | DivertedTables>(this.file('decisions', batchId));
+    if (!raw) return { diverted: {}, rejected: {} };
+    // Checkpoints written before rejected rows existed hold the diverted tables alone.
+    if (typeof (raw as BatchDecisions).diverted !== 'object') return { diverted: raw as DivertedTables, rejected: {} };
+    return raw as BatchDecisions;
   }
 
   readStart(): Record<string, number> | undefined {
@@ -103,8 +119,8 @@ export class StreamCheckpoint {
     writeFileAtomic(this.file('offsets', entry.batchId), JSON.stringify(entry));
   }
 
-  writeDecisions(batchId: number, diverted: DivertedTables): void {
-    writeFileAtomic(this.file('decisions', batchId), JSON.stringify(diverted));
+  writeDecisions(batchId: number, decisions: BatchDecisions): void {
+    writeFileAtomic(this.file('decisions', batchId), JSON.stringify(decisions));
   }
 
   writeCommit(entry: CommitEntry): void {

@@ -15,20 +15,6 @@ export interface Decoder {
   close(): Promise<void>;
 }
 
-/**
- * Decode threads per stream from `PIPELINE_DECODE_THREADS` (0 = inline). By default a stream
- * gets one while there are more cores than streams; once streams fill the cores, a thread
- * more per stream only adds a V8 heap and context switches (measured: less CPU and ~100–200
- * MB less RSS inline with 4 and 8 streams on 2 cores, same throughput).
- */
-export function decodeThreadsFromEnv(streams: number, cores: number, env: NodeJS.ProcessEnv = process.env): number {
-  const fallback = streams < cores ? 1 : 0;
-  const raw = env.PIPELINE_DECODE_THREADS;
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  return Number.isInteger(n) && n >= 0 ? n : fallback;
-}
-
 /** A decoder with `threads` pool threads, or inline when 0. */
 export function createDecoder(threads: number): Decoder {
   if (threads === 0) {

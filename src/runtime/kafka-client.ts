@@ -3,9 +3,9 @@
  * kafkajs' own logs into pino. kafkajs is chatty at INFO (every pause, every join), so its
  * lines are shown one level lower than the runner's level.
  */
-import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel, type Admin, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { KafkaSourceSpec } from '../spec/types.js';
-import { SourceError } from '../errors.js';
+import { PipelineError, SourceError } from '../errors.js';
 import type { Logger } from './logger.js';
 
 function saslOptions(spec: KafkaSourceSpec): SASLOptions | undefined {
@@ -55,9 +55,10 @@ export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: st
 }
 
 /**
- * Partition count and low/high offsets of `topic`, from metadata and ListOffsets only. `high`
- * is the end a read-committed consumer can reach: the last stable offset, below any open
- * transaction (the high watermark on brokers without transactions).
+ * Partition count and low/high offsets of `topic`, from metadata and ListOffsets only. From
+ * {@link fetchTopicOffsets}, `high` is the end a read-committed consumer can reach: the last
+ * stable offset, below any open transaction; from {@link readTopicOffsets} (lag) it is the
+ * high watermark.
  */
 export interface TopicOffsets {
   partitions: number;
@@ -104,32 +105,51 @@ export async function fetchTopicOffsets(kafka: Kafka, topic: string): Promise<To
   const admin = kafka.admin();
   await admin.connect();
   try {
-    let partitions: number;
-    try {
-      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-      partitions = meta.topics[0]?.partitions.length ?? 0;
-    } catch (err) {
-      if ((err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
-        throw new SourceError('PIPE_SOURCE_TOPIC', `topic '${topic}' does not exist`, {
-          hint: 'create it first, or fix source.kafka.topic',
-          cause: err,
-        });
-      }
-      throw err;
-    }
-    if (partitions === 0) {
-      throw new SourceError('PIPE_SOURCE_TOPIC', `topic '${topic}' has no partitions`, { hint: 'create it first, or fix source.kafka.topic' });
-    }
-    const offsets = await admin.fetchTopicOffsets(topic);
-    const low = new Map<number, number>();
-    const high = new Map<number, number>();
-    for (const o of offsets) {
-      low.set(o.partition, Number(o.low));
-      high.set(o.partition, Number(o.high));
-    }
-    const stable = await fetchStableOffsets(kafka, topic, [...high.keys()]);
-    return { partitions, low, high: stable ?? high };
+    const offsets = await readTopicOffsets(admin, topic);
+    // Where a read-committed consumer can get to: start positions and --available-now ends.
+    const stable = await fetchStableOffsets(kafka, topic, [...offsets.high.keys()]);
+    return stable ? { ...offsets, high: stable } : offsets;
   } finally {
     await admin.disconnect().catch(() => {});
   }
+}
+
+/** {@link fetchTopicOffsets} over an admin client the caller keeps connected (lag refreshes). */
+export async function readTopicOffsets(admin: Admin, topic: string): Promise<TopicOffsets> {
+  let partitions: number;
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    partitions = meta.topics[0]?.partitions.length ?? 0;
+  } catch (err) {
+    if ((err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+      throw new SourceError('PIPE_SOURCE_TOPIC', `topic '${topic}' does not exist`, {
+        hint: 'create it first, or fix source.kafka.topic',
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  if (partitions === 0) {
+    throw new SourceError('PIPE_SOURCE_TOPIC', `topic '${topic}' has no partitions`, { hint: 'create it first, or fix source.kafka.topic' });
+  }
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const low = new Map<number, number>();
+  const high = new Map<number, number>();
+  for (const o of offsets) {
+    low.set(o.partition, Number(o.low));
+    high.set(o.partition, Number(o.high));
+  }
+  return { partitions, low, high };
+}
+
+/** {@link fetchTopicOffsets} for a command start: a broker that cannot be reached ends in PIPE_SOURCE_CONNECT. */
+export async function fetchTopicOffsetsOrExplain(kafka: Kafka, spec: KafkaSourceSpec): Promise<TopicOffsets> {
+  return fetchTopicOffsets(kafka, spec.topic).catch((err: unknown) => {
+    if (err instanceof PipelineError) throw err;
+    throw new SourceError('PIPE_SOURCE_CONNECT', `cannot read topic '${spec.topic}' from ${spec.brokers.join(',')}: ${(err as Error).message}`, {
+      cause: err,
+      retriable: true,
+      hint: 'check source.kafka.brokers, ssl and sasl, and that the brokers are up',
+    });
+  });
 }

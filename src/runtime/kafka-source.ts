@@ -12,29 +12,9 @@ import type { BatchCollector } from './batch-collector.js';
 import type { Logger } from './logger.js';
 import { streamPartitionAssigner } from './kafka-assigner.js';
 
-/** Consumer tuning; defaults suit a 2-core box reading ~100K records/s. */
-export interface SourceTuning {
-  sessionTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  maxBytes: number;
-  maxBytesPerPartition: number;
-  maxWaitTimeInMs: number;
-}
+import type { SourceTuning } from './settings.js';
 
-/** Tuning from the environment (`PIPELINE_KAFKA_*`), for operators who need to adjust it. */
-export function sourceTuningFromEnv(env: NodeJS.ProcessEnv = process.env): SourceTuning {
-  const num = (name: string, fallback: number) => {
-    const value = Number(env[name]);
-    return Number.isFinite(value) && value > 0 ? value : fallback;
-  };
-  return {
-    sessionTimeoutMs: num('PIPELINE_KAFKA_SESSION_TIMEOUT_MS', 10_000),
-    heartbeatIntervalMs: num('PIPELINE_KAFKA_HEARTBEAT_INTERVAL_MS', 1_000),
-    maxBytes: num('PIPELINE_KAFKA_MAX_BYTES', 32 << 20),
-    maxBytesPerPartition: num('PIPELINE_KAFKA_MAX_BYTES_PER_PARTITION', 2 << 20),
-    maxWaitTimeInMs: num('PIPELINE_KAFKA_MAX_WAIT_MS', 200),
-  };
-}
+export type { SourceTuning };
 
 export interface StreamSourceOptions {
   kafka: Kafka;
@@ -55,7 +35,6 @@ export interface StreamSourceOptions {
 export class StreamSource {
   private consumer?: Consumer;
   private readonly paused = new Set<number>();
-  private readonly highWatermarks = new Map<number, number>();
 
   constructor(private readonly opts: StreamSourceOptions) {}
 
@@ -76,7 +55,7 @@ export class StreamSource {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
-      logger.debug({ memberId: event.payload.memberId, assignment: event.payload.memberAssignment }, 'joined consumer group');
+      logger.info({ groupId, memberId: event.payload.memberId, durationMs: event.payload.duration, partitions: event.payload.memberAssignment[topic] ?? [] }, 'joined consumer group');
       this.seekAll();
       this.syncPauses(true);
     });
@@ -96,6 +75,9 @@ export class StreamSource {
         this.opts.onFatal(new SourceError('PIPE_SOURCE_KAFKA', `kafka consumer stopped: ${error.message}`, { cause: error, hint: 'check the brokers; the next run resumes from the checkpoint' }));
       }
     });
+    // After a crash the broker holds the assignment until the dead member's session expires:
+    // saying so explains a restart that waits up to sessionTimeoutMs here.
+    logger.info({ groupId, sessionTimeoutMs: tuning.sessionTimeoutMs }, 'joining consumer group (a member of a crashed run is expired after sessionTimeoutMs)');
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
@@ -117,7 +99,6 @@ export class StreamSource {
   private async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
     if (isStale()) return;
     const { collector } = this.opts;
-    this.highWatermarks.set(batch.partition, Number(batch.highWatermark));
     const first = batch.firstOffset();
     const before = collector.position(batch.partition);
     collector.push(batch.partition, batch.messages);
@@ -168,16 +149,6 @@ export class StreamSource {
       consumer.resume([{ topic, partitions: resume }]);
       for (const p of resume) this.paused.delete(p);
     }
-  }
-
-  /** Records behind the log end, from the last fetch of each partition. */
-  lag(): number {
-    let lag = 0;
-    for (const p of this.opts.collector.partitions) {
-      const hw = this.highWatermarks.get(p);
-      if (hw !== undefined) lag += Math.max(0, hw - this.opts.collector.batchStart(p));
-    }
-    return lag;
   }
 
   /** Commits group offsets for lag tools; failures are logged, never fatal (the checkpoint rules). */

@@ -9,50 +9,70 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PipelineError, SourceError } from '../errors.js';
+import { PipelineError } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
+import { NODE_IDS } from '../planner/compile.js';
+import type { WatermarkState } from '../operators/watermark.js';
 import { acquireLock, type HeldLock } from './checkpoint-lock.js';
 import { checkLayout, readCheckpointMetadata, streamsChangedError } from './checkpoint-layout.js';
-import { decodeThreadsFromEnv } from './decode-pool.js';
+import { resolveRuntimeSettings } from './settings.js';
 import { createFailpointCounter } from './failpoints.js';
 import { ownedPartitions } from './kafka-assigner.js';
-import { createKafka, fetchTopicOffsets } from './kafka-client.js';
-import { createLogger, type LogLevel, type Logger } from './logger.js';
-import { ProgressReporter } from './progress.js';
+import { createKafka, fetchTopicOffsetsOrExplain } from './kafka-client.js';
+import type { LogFormat, LogLevel, Logger } from './logger.js';
+import { checkInstanceReshard, instanceLabel, instanceStreams } from './instances.js';
 import { finishInterruptedReshard, reshardCheckpoint, reshardTarget } from './reshard.js';
-import { SummaryBuilder, type RunSummary } from './summary.js';
+import { RunObserver } from './run-observer.js';
+import { describeDeadLetter, SummaryBuilder, type RunSummary } from './summary.js';
 import type { StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockServer } from './table-locks.js';
 
 export interface RunOptions {
   availableNow: boolean;
   logLevel: LogLevel;
+  /** `json` (default) or `pretty`. */
+  logFormat?: LogFormat;
   reshard: boolean;
-  /** Show a live progress line (stderr is a terminal). */
+  /** Show a live progress block (stderr is a terminal). */
   tty: boolean;
+  /** Serve Prometheus metrics and health checks on `host:port`. */
+  metrics?: { port: number; host: string };
+  /** Run only the streams of instance `index` of `count` (`--instance i/K`); default 0/1, every stream. */
+  instance?: { index: number; count: number };
 }
 
 /** Runs the plan until caught up (`availableNow`) or stopped; throws PipelineError on failure. */
 export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSummary> {
-  const logger = createLogger(opts.logLevel, plan.pipeline);
+  const observer = new RunObserver(plan, opts);
+  const logger = observer.logger;
   const root = plan.checkpointPath;
   const streamCount = plan.streams.length;
+  const instance = opts.instance ?? { index: 0, count: 1 };
+  const own = instanceStreams(instance, streamCount);
+  // One of several instances locks only its own streams; re-sharding needs them all (K = 1).
+  const scaledOut = instance.count > 1;
   mkdirSync(root, { recursive: true });
   let meta = readCheckpointMetadata(root);
   const locks: HeldLock[] = [];
   try {
+    if (scaledOut) checkInstanceReshard({ instance, reshard: opts.reshard, pendingReshardTo: reshardTarget(root), streams: streamCount, root });
     const lockCount = Math.max(streamCount, meta?.streams ?? 0, reshardTarget(root) ?? 0);
-    for (let i = 0; i < lockCount; i++) {
+    for (const i of scaledOut ? own : Array.from({ length: lockCount }, (_, j) => j)) {
       mkdirSync(join(root, String(i)), { recursive: true });
-      locks.push(acquireLock(join(root, String(i)), `checkpoint of stream ${i} (${root})`));
+      const onTakeover = (stale?: { pid: number; startedAt: string }) =>
+        logger.info({ stream: i, stalePid: stale?.pid, staleSince: stale?.startedAt }, 'taking over the lock of a run that ended without releasing it (crash or kill)');
+      locks.push(acquireLock(join(root, String(i)), `checkpoint of stream ${i} (${root})`, scaledOut ? instanceLabel(instance) : undefined, onTakeover));
     }
-    if (meta) meta = finishInterruptedReshard({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, meta, logger }) ?? meta;
+    if (meta && !scaledOut) meta = finishInterruptedReshard({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, meta, logger }) ?? meta;
     const layout = checkLayout({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, streams: streamCount }, meta);
     if (layout.previousStreams !== undefined) {
+      checkInstanceReshard({ instance, reshard: opts.reshard, previousStreams: layout.previousStreams, streams: streamCount, root });
       if (!opts.reshard) throw streamsChangedError(root, layout.previousStreams, streamCount, plan.outputPath);
       reshardCheckpoint({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, from: layout.previousStreams, to: streamCount, meta: meta!, logger });
     }
-    return await runStreams(plan, opts, logger);
+    const result = await runStreams(plan, opts, observer, own);
+    if (scaledOut) result.instance = { index: instance.index, count: instance.count, streams: own };
+    return result;
   } finally {
     for (const lock of locks) lock.release();
   }
@@ -66,30 +86,22 @@ function reapLater(worker: Worker): void {
   setTimeout(() => void worker.terminate(), 5_000).unref();
 }
 
-async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise<RunSummary> {
+async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, own: number[]): Promise<RunSummary> {
+  const logger: Logger = observer.logger;
   const topic = plan.source.kafka.topic;
   const streamCount = plan.streams.length;
   const summary = new SummaryBuilder(plan.pipeline, topic, plan.deadLetter.table);
   const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-admin`, 5);
-  const offsets = await fetchTopicOffsets(kafka, topic).catch((err: unknown) => {
-    if (err instanceof PipelineError) throw err;
-    throw new SourceError('PIPE_SOURCE_CONNECT', `cannot read topic '${topic}' from ${plan.source.kafka.brokers.join(',')}: ${(err as Error).message}`, {
-      cause: err,
-      retriable: true,
-      hint: 'check source.kafka.brokers, ssl and sasl, and that the brokers are up',
-    });
-  });
-  logger.info({ topic, partitions: offsets.partitions, streams: streamCount, availableNow: opts.availableNow }, 'starting');
+  const offsets = await fetchTopicOffsetsOrExplain(kafka, plan.source.kafka);
+  const instance = opts.instance && opts.instance.count > 1 ? instanceLabel(opts.instance) : undefined;
+  logger.info({ topic, partitions: offsets.partitions, streams: streamCount, instance, ownStreams: own, availableNow: opts.availableNow }, 'starting');
+  // This process's streams only: another instance runs (and reports) the others.
+  const owned = own.map((i) => ({ stream: i, partitions: ownedPartitions(offsets.partitions, { streamIndex: i, streamCount }) }));
+  await observer.start({ summary, kafka, streams: owned, low: offsets.low, high: offsets.high });
 
   const lockServer = new TableLockServer();
   const failpointCounter = createFailpointCounter();
-  const decodeThreads = decodeThreadsFromEnv(streamCount, availableParallelism());
-  // One thread per stream's DuckDB unless set: a batch's table merges already run
-  // concurrently (each on its own connection), and for batch-sized statements DuckDB's
-  // extra threads cost more CPU in coordination than they save.
-  const duckdbThreads = Number(process.env.PIPELINE_DUCKDB_THREADS) || 1;
-  const duckdbMemoryLimit = process.env.PIPELINE_DUCKDB_MEMORY ?? '2GB';
-  const progress = new ProgressReporter(summary, opts.tty);
+  const settings = resolveRuntimeSettings(process.env, own.length, availableParallelism());
   const workers: Worker[] = [];
   let failure: PipelineError | undefined;
   let stopRequested = false;
@@ -110,8 +122,8 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
   process.on('SIGTERM', onSignal);
 
   const exits: Promise<void>[] = [];
-  for (let i = 0; i < streamCount; i++) {
-    const partitions = ownedPartitions(offsets.partitions, { streamIndex: i, streamCount });
+  for (const [k, i] of own.entries()) {
+    const partitions = owned[k]!.partitions;
     const pick = (m: Map<number, number>) => partitions.map((p) => [p, m.get(p) ?? 0] as [number, number]);
     const lockPort = lockServer.connect();
     const data: StreamWorkerData = {
@@ -123,11 +135,11 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
       high: pick(offsets.high),
       availableNow: opts.availableNow,
       logLevel: opts.logLevel,
+      logFormat: observer.workerLogging.logFormat,
+      logToParent: observer.workerLogging.toParent,
       failpointCounter,
       lockPort,
-      decodeThreads,
-      duckdbThreads,
-      duckdbMemoryLimit,
+      settings,
     };
     const totals = summary.stream(i);
     totals.partitions = partitions;
@@ -141,19 +153,31 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
               totals.state = 'running';
               totals.replayedBatchId = msg.replayBatchId;
               summary.addLost(msg.lost);
+              observer.lost(i, msg.lost);
+              observer.streamState(i, 'running');
               break;
-            case 'batch':
+            case 'batch': {
               summary.addBatch(msg.stats);
+              observer.batch(msg.stats);
+              const seen = (msg.stats.state?.[NODE_IDS.watermark] as WatermarkState | undefined)?.maxEventTimeMs;
+              if (plan.watermark && typeof seen === 'number') totals.watermark = new Date(seen - plan.watermark.delayMs).toISOString();
+              if (!failure) {
+                failure = deadLetterLimitBreach(plan, summary, false);
+                if (failure) stopAll();
+              }
               break;
-            case 'progress':
-              progress.setLag(msg.stream, msg.lag);
+            }
+            case 'log':
+              observer.workerLog(msg.text);
               break;
             case 'done':
               totals.state = msg.reason;
+              observer.streamState(i, msg.reason);
               reapLater(worker);
               break;
             case 'fatal':
               totals.state = 'failed';
+              observer.streamState(i, 'failed');
               logger.error({ stream: msg.stream, code: msg.error.code, err: msg.error.message, stack: msg.error.stack }, 'stream failed');
               failure ??= new PipelineError(msg.error.code, `stream ${msg.stream}: ${msg.error.message}`, { hint: msg.error.hint });
               stopAll();
@@ -163,6 +187,7 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
         });
         worker.on('error', (err) => {
           totals.state = 'failed';
+          observer.streamState(i, 'failed');
           failure ??= new PipelineError('PIPE_RUN_STREAM', `stream ${i} crashed: ${err.message}`, { cause: err, hint: 'the next run resumes from the checkpoint' });
           stopAll();
         });
@@ -170,18 +195,45 @@ async function runStreams(plan: Plan, opts: RunOptions, logger: Logger): Promise
       }),
     );
   }
-  progress.start();
   try {
     await Promise.all(exits);
   } finally {
-    progress.stop();
+    await observer.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (failure) throw failure;
+  failure ??= deadLetterLimitBreach(plan, summary, true);
+  if (failure) {
+    // The summary still says what was committed and why the run stopped.
+    const failed = summary.build('failed', opts.availableNow, failure.message);
+    throw Object.assign(failure, { summary: failed });
+  }
   const status = opts.availableNow && !stopRequested ? 'completed' : 'stopped';
   const result = summary.build(status, opts.availableNow);
   logger.info({ records: result.records, batches: result.batches, wallTimeMs: result.wallTimeMs, recordsPerSecond: result.recordsPerSecond }, 'finished');
   return result;
 }
 
+
+/** The ratio limit is judged once a run has consumed this many records (and at its end). */
+const RATIO_MIN_RECORDS = 100;
+
+/**
+ * The coded error of a run past `deadLetter.maxRecords` or `deadLetter.maxRatio`, naming the
+ * tables, stages and top reasons; undefined while within both.
+ */
+export function deadLetterLimitBreach(plan: Plan, summary: SummaryBuilder, atEnd: boolean): PipelineError | undefined {
+  const { records, deadLettered } = summary.totals();
+  const { maxRatio, maxRecords } = plan.deadLetter;
+  let what: string | undefined;
+  if (maxRecords !== undefined && deadLettered > maxRecords) what = `more than deadLetter.maxRecords (${maxRecords})`;
+  else if (deadLettered > 0 && (atEnd || records >= RATIO_MIN_RECORDS) && deadLettered / records > maxRatio) {
+    what = `more than deadLetter.maxRatio (${maxRatio}) of ${records} records`;
+  }
+  if (!what) return undefined;
+  const top = summary.deadLetterCounts().slice(0, 3).map((d) => `${d.count} × ${describeDeadLetter(d)}`).join('; ');
+  return new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `${deadLettered} records went to the dead-letter table, ${what}; top reasons: ${top}`, {
+    hint: `nothing is lost: read them with \`pipeline table head ${plan.deadLetter.path}\`, fix the spec or the producer, then run again; raise deadLetter.maxRatio / maxRecords to accept this rate`,
+    details: { deadLettered, records, top: summary.deadLetterCounts().slice(0, 10) },
+  });
+}

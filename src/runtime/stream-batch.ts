@@ -24,7 +24,7 @@ import type { Decoder } from './decode-pool.js';
 import { packValues } from './batch-transform.js';
 import { failpoint } from './failpoints.js';
 import type { Logger } from './logger.js';
-import type { BatchStats, TableBatchStats } from './stream-protocol.js';
+import type { BatchStats, DeadLetterCount, TableBatchStats } from './stream-protocol.js';
 import type { TableLockClient } from './table-locks.js';
 
 export interface BatchProcessorOptions {
@@ -63,10 +63,11 @@ function rawRecord(prepared: PreparedBatch, index: number): RawRecord {
   return { partition: prepared.partitions[index]!, offset: Number(m.offset), timestamp: prepared.timestamps[index]!, key: m.key, value: m.value };
 }
 
-/** How many tables of one batch commit at once (DuckDB work overlaps file and log I/O). */
-export function tableConcurrencyFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.PIPELINE_TABLE_CONCURRENCY);
-  return Number.isInteger(n) && n > 0 ? n : 16;
+/** The operator state committed with the stream's newest committed batch (empty on a first run). */
+export function committedState(checkpoint: StreamCheckpoint): Record<string, unknown> {
+  const recovered = checkpoint.recover();
+  const last = (recovered.pending?.batchId ?? recovered.nextBatchId) - 1;
+  return (last >= 0 ? checkpoint.readCommit(last)?.state : undefined) ?? {};
 }
 
 /** Runs batches for one stream. */
@@ -79,8 +80,15 @@ export class BatchProcessor {
    */
   private schema?: Record<string, Record<string, string>>;
 
+  /**
+   * Operator state after the newest prepared batch. Each batch's transform starts from its
+   * predecessor's state, which is the state committed with the previous batch on a restart.
+   */
+  private state: Promise<Record<string, unknown>>;
+
   constructor(private readonly opts: BatchProcessorOptions) {
     this.sinks = new Map(opts.plan.sinks.map((s) => [s.table, s]));
+    this.state = Promise.resolve(committedState(opts.checkpoint));
   }
 
   private async readSchema(): Promise<Record<string, Record<string, string>>> {
@@ -117,11 +125,16 @@ export class BatchProcessor {
     }
     const tables: Record<string, TableRules> = {};
     for (const sink of plan.sinks) {
-      tables[sink.table] = { table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {} };
+      tables[sink.table] = {
+        table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
+      };
     }
     const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
     const decodeStarted = performance.now();
-    const routed = this.opts.decoder.transform(packValues(values), { routing: plan.routing, tables, outDir: stagingDir });
+    const graph = { nodes: plan.nodes, edges: plan.edges };
+    const packed = packValues(values);
+    const routed = this.state.then((state) => this.opts.decoder.transform(packed, { graph, tables, outDir: stagingDir, state }));
+    this.state = routed.then((r) => r.state);
     const prepared: PreparedBatch = { entry, replay: pending !== undefined, messages, partitions, timestamps, routed, stagingDir, decodeStarted };
     // Awaited in commit(); a failure must not surface as an unhandled rejection meanwhile.
     routed.then(
@@ -143,9 +156,11 @@ export class BatchProcessor {
     const decodeMs = prepared.decodeMs ?? performance.now() - prepared.decodeStarted;
 
     const failures: RecordFailure[] = routed.failures;
-    const diverted = replay ? checkpoint.readDecisions(batchId) : {};
+    const decisions = replay ? checkpoint.readDecisions(batchId) : { diverted: {}, rejected: {} };
+    const diverted = decisions.diverted;
     const tableStats: Record<string, TableBatchStats> = {};
     const versions: Record<string, number> = {};
+    let commitRetries = 0;
     const commitStart = performance.now();
     const txn = { appId, version: batchId };
 
@@ -154,22 +169,33 @@ export class BatchProcessor {
       if (diverted[part.table] === undefined) {
         try {
           const started = performance.now();
-          const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, { kind: 'ndjson', path: part.path, rowCount: part.count, ...(part.columns ? { columns: part.columns } : {}) }, txn));
+          // Rows the lake leaves out are recorded before its commit, so a replay that finds the
+          // table committed dead-letters the same records.
+          const record = (rejected: { row: number; reason: string }[]) => {
+            if (rejected.length === 0 && decisions.rejected[part.table] === undefined) return;
+            decisions.rejected[part.table] = rejected;
+            checkpoint.writeDecisions(batchId, decisions);
+          };
+          const input = { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds };
+          const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record));
+          const rejected = result.status === 'already-committed' ? (decisions.rejected[part.table] ?? []) : result.rejected;
+          for (const r of rejected) failures.push({ index: part.indices[r.row]!, stage: 'sink', table: part.table, error: `table '${part.table}': ${r.reason}` });
           tableStats[part.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: result.rowsDeleted };
           versions[part.table] = result.version;
-          log.debug({ table: part.table, status: result.status, rows: part.count, version: result.version, ms: Math.round(performance.now() - started) }, 'table committed');
+          commitRetries += result.conflictsRetried;
+          log.debug({ table: part.table, status: result.status, rows: part.count, rejected: rejected.length, widened: result.widened, version: result.version, ms: Math.round(performance.now() - started) }, 'table committed');
           failpoint('batch.after-table-commit');
           return;
         } catch (err) {
           if (!(err instanceof SchemaMismatchError)) throw err;
           diverted[part.table] = err.message;
           // Recorded before the dead-letter commit so a replay diverts the same records.
-          checkpoint.writeDecisions(batchId, diverted);
+          checkpoint.writeDecisions(batchId, decisions);
           log.warn({ table: part.table, err: err.message, rows: part.count }, 'table refused the batch; its records go to the dead-letter table');
         }
       }
       tableStats[part.table] = { status: 'diverted', rowsIn: 0, inserted: 0, updated: 0, deleted: 0 };
-      for (const index of part.indices) failures.push({ index, stage: 'sink', error: `table '${part.table}': ${diverted[part.table]}` });
+      for (const index of part.indices) failures.push({ index, stage: 'sink', table: part.table, error: `table '${part.table}': ${diverted[part.table]}` });
     };
     // Biggest tables first, so the slowest commit starts earliest.
     const queue = [...routed.tables].sort((a, b) => b.count - a.count || a.table.localeCompare(b.table));
@@ -197,6 +223,7 @@ export class BatchProcessor {
       committedAt: new Date().toISOString(),
       records: messages.length,
       tables: Object.fromEntries(Object.entries(tableStats).map(([t, s]) => [t, { status: s.status, version: versions[t] ?? -1 }])),
+      ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),
     });
     // Visible in every table from here on; replays carry old timestamps, so they are left out.
     const latency = replay ? undefined : sampleLatency(prepared.timestamps, Date.now());
@@ -210,14 +237,37 @@ export class BatchProcessor {
       replay,
       records: messages.length,
       deadLettered: failures.length,
+      deadLetters: countDeadLetters(failures),
       dropped: routed.dropped,
       tables: tableStats,
       durationMs: performance.now() - prepared.decodeStarted,
       decodeMs,
       commitMs,
+      phasesMs: { decode: decodeMs, commit: commitMs },
+      commitRetries,
       latency,
+      ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),
     };
-    log.info({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
+    log.debug({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
     return stats;
   }
+}
+
+/** Distinct dead-letter reasons a batch reports; the rest are counted under one line. */
+const MAX_REASONS_PER_BATCH = 20;
+
+/** Dead-lettered records of a batch by table, stage and reason, most frequent first. */
+export function countDeadLetters(failures: RecordFailure[]): DeadLetterCount[] {
+  const counts = new Map<string, DeadLetterCount>();
+  for (const f of failures) {
+    const table = f.table ?? '';
+    const key = `${table}\u0000${f.stage}\u0000${f.error}`;
+    const c = counts.get(key);
+    if (c) c.count++;
+    else counts.set(key, { table, stage: f.stage, reason: f.error, count: 1 });
+  }
+  const sorted = [...counts.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+  if (sorted.length <= MAX_REASONS_PER_BATCH) return sorted;
+  const rest = sorted.slice(MAX_REASONS_PER_BATCH - 1);
+  return [...sorted.slice(0, MAX_REASONS_PER_BATCH - 1), { table: '', stage: 'various', reason: '(other reasons)', count: rest.reduce((n, c) => n + c.count, 0) }];
 }

@@ -5,7 +5,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Plan } from '../planner/plan.js';
 import type { LatencySample } from './latency.js';
-import type { LogLevel } from './logger.js';
+import type { RuntimeSettings } from './settings.js';
+import type { LogFormat, LogLevel } from './logger.js';
 
 /** What a stream worker is started with. */
 export interface StreamWorkerData {
@@ -19,11 +20,13 @@ export interface StreamWorkerData {
   high: [number, number][];
   availableNow: boolean;
   logLevel: LogLevel;
+  logFormat?: LogFormat;
+  /** Post log lines to the main thread (a progress block owns the terminal) instead of stderr. */
+  logToParent?: boolean;
   failpointCounter: SharedArrayBuffer;
   lockPort: MessagePort;
-  decodeThreads: number;
-  duckdbThreads: number;
-  duckdbMemoryLimit: string;
+  /** Tuning resolved once by the runner (settings.ts). */
+  settings: RuntimeSettings;
 }
 
 /** One table's outcome in a batch. */
@@ -35,6 +38,15 @@ export interface TableBatchStats {
   deleted: number;
 }
 
+/** Records of one table, stage and reason that went to the dead-letter table. */
+export interface DeadLetterCount {
+  /** The table the records were routed to; empty before routing (decode, route). */
+  table: string;
+  stage: string;
+  reason: string;
+  count: number;
+}
+
 /** What a finished batch reports. */
 export interface BatchStats {
   stream: number;
@@ -42,6 +54,8 @@ export interface BatchStats {
   replay: boolean;
   records: number;
   deadLettered: number;
+  /** The dead-lettered records by table, stage and reason. */
+  deadLetters: DeadLetterCount[];
   dropped: number;
   tables: Record<string, TableBatchStats>;
   durationMs: number;
@@ -50,13 +64,20 @@ export interface BatchStats {
   commitMs: number;
   /** Record timestamp → checkpoint commit, per record (first runs only, not replays). */
   latency?: LatencySample;
+  /** Operator state committed with the batch, by node id (e.g. `watermark`). */
+  state?: Record<string, unknown>;
+  /** Finer phases of the batch in ms (e.g. `{decode, transform, merge, checkpoint}`), when measured. */
+  phasesMs?: Record<string, number>;
+  /** Table commits retried after a concurrent writer took the version, and re-planned after a conflict. */
+  commitRetries?: number;
+  commitConflicts?: number;
 }
 
 /** Worker -> main. */
 export type WorkerMessage =
   | { type: 'started'; stream: number; partitions: number[]; replayBatchId?: number; nextBatchId: number; lost: number }
   | { type: 'batch'; stats: BatchStats }
-  | { type: 'progress'; stream: number; buffered: number; lag: number }
+  | { type: 'log'; text: string }
   | { type: 'done'; stream: number; reason: 'caught-up' | 'stopped' | 'idle' }
   | { type: 'fatal'; stream: number; error: { code: string; message: string; hint?: string; stack?: string } };
 

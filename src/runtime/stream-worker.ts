@@ -8,15 +8,15 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KafkaMessage } from 'kafkajs';
 import { PipelineError } from '../errors.js';
-import { Lake } from '../lake/index.js';
+import { Lake, watchStorageRetries } from '../lake/index.js';
 import { BatchCollector, type CollectedBatch } from './batch-collector.js';
 import { StreamCheckpoint, type OffsetsEntry } from './checkpoint.js';
 import { createDecoder } from './decode-pool.js';
 import { useFailpointCounter } from './failpoints.js';
 import { createKafka } from './kafka-client.js';
-import { StreamSource, sourceTuningFromEnv } from './kafka-source.js';
+import { StreamSource } from './kafka-source.js';
 import { createLogger } from './logger.js';
-import { BatchProcessor, tableConcurrencyFromEnv } from './stream-batch.js';
+import { BatchProcessor } from './stream-batch.js';
 import type { MainMessage, StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockClient } from './table-locks.js';
 import { resolveStartPositions } from './start-positions.js';
@@ -47,7 +47,9 @@ async function main(): Promise<void> {
   useFailpointCounter(data.failpointCounter);
   const { plan, streamIndex } = data;
   const stream = plan.streams[streamIndex]!;
-  const logger = createLogger(data.logLevel, plan.pipeline).child({ stream: streamIndex });
+  const sink = data.logToParent ? (text: string) => post({ type: 'log', text }) : undefined;
+  // Lines go to the parent only when it draws a progress block, i.e. on a terminal: colour them like its own.
+  const logger = createLogger(data.logLevel, plan.pipeline, { format: data.logFormat, sink, colorize: data.logToParent }).child({ stream: streamIndex });
   const signal = new Signal();
   let stopping = false;
   let fatal: Error | undefined;
@@ -96,10 +98,12 @@ async function main(): Promise<void> {
     logger.info({ batchId: pending.batchId, ranges: pending.ranges }, 'replaying the batch a previous run planned but did not commit');
   }
 
-  const lake = await Lake.create({ threads: data.duckdbThreads, memoryLimit: data.duckdbMemoryLimit });
-  const decoder = createDecoder(data.decodeThreads);
+  const lake = await Lake.create({ threads: data.settings.duckdbThreads, memoryLimit: data.settings.duckdbMemoryLimit });
+  // An object store that is down or throttling is retried by the lake; the log says so.
+  watchStorageRetries((r) => logger.warn({ operation: r.operation, attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }, 'object store request failed; retrying'));
+  const decoder = createDecoder(data.settings.decodeThreads);
   const locks = new TableLockClient(data.lockPort);
-  const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: tableConcurrencyFromEnv() });
+  const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: data.settings.tableConcurrency });
   const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`);
   const source = new StreamSource({
     kafka,
@@ -108,7 +112,7 @@ async function main(): Promise<void> {
     streamIndex,
     streamCount: data.streamCount,
     collector,
-    tuning: sourceTuningFromEnv(),
+    tuning: data.settings.source,
     logger,
     onData: () => signal.notify(),
     onFatal: (err) => {
@@ -117,7 +121,6 @@ async function main(): Promise<void> {
     },
   });
 
-  const progress = setInterval(() => post({ type: 'progress', stream: streamIndex, buffered: collector.buffered, lag: source.lag() }), 1_000);
   let reason: 'caught-up' | 'stopped' = 'stopped';
   // Two-stage pipeline: batch N+1 is cut and decoded while batch N commits. Its offsets file
   // is written only after N's commit file, so the log never holds two uncommitted batches.
@@ -170,7 +173,6 @@ async function main(): Promise<void> {
   } finally {
     // Never close the lake under a commit still running (a failure elsewhere got us here).
     await committing?.catch(() => {});
-    clearInterval(progress);
     await source.stop();
     await decoder.close();
     await lake.close();

@@ -3,7 +3,7 @@
  * as JSON with `--summary-json`. Metric names follow `pipeline_<name>_<unit>`.
  */
 import { LatencyHistogram } from './latency.js';
-import type { BatchStats } from './stream-protocol.js';
+import type { BatchStats, DeadLetterCount } from './stream-protocol.js';
 
 /** Per-table totals over the run. */
 export interface TableTotals {
@@ -27,6 +27,8 @@ export interface StreamTotals {
   replayedBatchId?: number;
   /** `caught-up`, `stopped`, `idle` (owns no partition) or `failed`. */
   state: string;
+  /** The stream's event-time watermark (greatest event time seen minus `watermark.delay`), ISO-8601. */
+  watermark?: string;
 }
 
 export interface RunSummary {
@@ -41,12 +43,16 @@ export interface RunSummary {
   recordsPerSecond: number;
   batches: number;
   deadLettered: number;
+  /** Dead-lettered records by table, stage and reason, most frequent first. */
+  deadLetters: DeadLetterCount[];
   dropped: number;
   /** Records retention deleted before they were read, skipped under `failOnDataLoss: false`. */
   lostToRetention: number;
   tables: Record<string, TableTotals>;
   deadLetterTable: string;
   streams: StreamTotals[];
+  /** Set when this process ran as one of several instances (`--instance i/K`): which streams it ran. */
+  instance?: { index: number; count: number; streams: number[] };
   metrics: Record<string, number>;
   /** One point per second: committed records so far and total lag (records behind the topic's end). */
   timeline: TimelinePoint[];
@@ -59,6 +65,10 @@ export interface TimelinePoint {
   lag: number;
 }
 
+/** Distinct dead-letter reasons kept; the rest are counted under one line. */
+const MAX_REASONS = 50;
+const OTHER_KEY = '\u0000other';
+
 /** Timeline points kept (one per second: the last hour of a long run). */
 const TIMELINE_POINTS = 3600;
 
@@ -68,6 +78,7 @@ export class SummaryBuilder {
   private records = 0;
   private batches = 0;
   private deadLettered = 0;
+  private readonly deadLetters = new Map<string, DeadLetterCount>();
   private dropped = 0;
   private lost = 0;
   private decodeMs = 0;
@@ -88,6 +99,13 @@ export class SummaryBuilder {
     this.records += stats.records;
     this.batches++;
     this.deadLettered += stats.deadLettered;
+    for (const d of stats.deadLetters) {
+      const key = `${d.table}\u0000${d.stage}\u0000${d.reason}`;
+      const known = this.deadLetters.get(key) ?? (this.deadLetters.size < MAX_REASONS ? undefined : this.deadLetters.get(OTHER_KEY));
+      if (known) known.count += d.count;
+      else if (this.deadLetters.size < MAX_REASONS) this.deadLetters.set(key, { ...d });
+      else this.deadLetters.set(OTHER_KEY, { table: '', stage: 'various', reason: '(other reasons)', count: d.count });
+    }
     this.dropped += stats.dropped;
     this.decodeMs += stats.decodeMs;
     this.commitMs += stats.commitMs;
@@ -118,6 +136,11 @@ export class SummaryBuilder {
     if (this.timeline.length > TIMELINE_POINTS) this.timeline.shift();
   }
 
+  /** Dead-lettered records by table, stage and reason, most frequent first. */
+  deadLetterCounts(): DeadLetterCount[] {
+    return [...this.deadLetters.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+  }
+
   /** Records and batches so far (for progress lines). */
   totals(): { records: number; batches: number; deadLettered: number; elapsedMs: number } {
     return { records: this.records, batches: this.batches, deadLettered: this.deadLettered, elapsedMs: Date.now() - this.startedAt };
@@ -136,6 +159,8 @@ export class SummaryBuilder {
       pipeline_records_per_second: recordsPerSecond,
       pipeline_decode_duration_seconds: this.decodeMs / 1000,
       pipeline_commit_duration_seconds: this.commitMs / 1000,
+      // Records in the topic not yet committed, at the run's last lag reading.
+      pipeline_lag_records: this.timeline.at(-1)?.lag ?? 0,
     };
     if (this.latency.count > 0) {
       metrics.pipeline_end_to_end_latency_p50_ms = this.latency.quantile(0.5);
@@ -158,6 +183,7 @@ export class SummaryBuilder {
       recordsPerSecond,
       batches: this.batches,
       deadLettered: this.deadLettered,
+      deadLetters: this.deadLetterCounts(),
       dropped: this.dropped,
       lostToRetention: this.lost,
       tables: this.tables,
@@ -182,9 +208,17 @@ export function formatSummary(s: RunSummary): string {
     const note = t.alreadyCommitted > 0 ? ` (+${t.alreadyCommitted} already committed)` : t.diverted > 0 ? ` (${t.diverted} batches diverted to dead letter)` : '';
     lines.push(`  ${name.padEnd(width)}  ${String(t.rowsIn).padStart(9)}  ${String(t.inserted).padStart(9)}  ${String(t.updated).padStart(9)}  ${String(t.deleted).padStart(8)}  ${t.commits}${note}`);
   }
+  if (s.instance) lines.push(`  instance ${s.instance.index}/${s.instance.count}: streams ${s.instance.streams.join(', ')} (the other streams run in the other instances)`);
   lines.push(`  dead-lettered: ${s.deadLettered} (table ${s.deadLetterTable}), dropped: ${s.dropped}${s.lostToRetention ? `, lost to retention (skipped): ${s.lostToRetention}` : ''}`);
+  for (const d of s.deadLetters.slice(0, 5)) lines.push(`    ${String(d.count).padStart(7)}  ${describeDeadLetter(d)}`);
+  if (s.deadLetters.length > 5) lines.push(`    … ${s.deadLetters.length - 5} more reasons (--summary-json lists them)`);
   for (const st of s.streams) {
-    lines.push(`  stream ${st.stream}: ${st.state}, ${st.partitions.length} partitions, ${st.batches} batches, ${st.records} records${st.replayedBatchId !== undefined ? `, replayed batch ${st.replayedBatchId}` : ''}`);
+    lines.push(`  stream ${st.stream}: ${st.state}, ${st.partitions.length} partitions, ${st.batches} batches, ${st.records} records${st.replayedBatchId !== undefined ? `, replayed batch ${st.replayedBatchId}` : ''}${st.watermark ? `, watermark ${st.watermark}` : ''}`);
   }
   return lines.join('\n');
+}
+
+/** `orders / validate: merge key 'id' is missing` (the table is left out before routing). */
+export function describeDeadLetter(d: DeadLetterCount): string {
+  return `${d.table ? `${d.table} / ` : ''}${d.stage}: ${d.reason}`;
 }

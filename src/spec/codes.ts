@@ -48,7 +48,8 @@ export const codes = {
   PIPE0041: { severity: 'warning', title: 'unreachable table', template: 'table `{table}` is not the target of any route; it will never receive records' },
   PIPE0042: { severity: 'error', title: 'missing sequenceBy', template: 'table `{table}` is {mode} and needs `sequenceBy` to decide which record wins' },
   PIPE0043: { severity: 'error', title: 'missing mergeKeys', template: 'table `{table}` is {mode} and needs `mergeKeys`' },
-  PIPE0044: { severity: 'error', title: 'undeclared column', template: '{role} column `{column}` is not among the declared `columns` of table `{table}`' },
+  // Retired: key, sequence, partition and watermark columns may be inferred.
+  PIPE0044: { severity: 'error', title: 'undeclared column (retired)', template: '{role} column `{column}` is not among the declared `columns` of table `{table}`' },
   PIPE0045: { severity: 'error', title: 'table name collision', template: 'tables `{first}` and `{second}` write to the same directory (names are compared case-insensitively)' },
   PIPE0046: { severity: 'error', title: 'dead-letter collision', template: 'dead-letter table `{table}` collides with the gold table `{other}`' },
   PIPE0047: { severity: 'error', title: 'unsafe table name', template: 'table name {name} is not a safe directory name: {reason}' },
@@ -56,6 +57,16 @@ export const codes = {
   PIPE0049: { severity: 'error', title: 'unknown column type', template: 'column `{column}` has unknown DuckDB type `{type}`' },
   PIPE0050: { severity: 'error', title: 'deleteWhen without keys', template: 'table `{table}` has `deleteWhen` but no `mergeKeys`; deletes need a key' },
   PIPE0051: { severity: 'error', title: 'checkpoint collision', template: 'table `{table}` would be written to the checkpoint directory `{path}`' },
+  // Sizing and naming advice (`validate --advice` / `--partitions N`).
+  PIPE0052: { severity: 'warning', title: 'streams without partitions', template: 'streams: {streams} but the topic has {partitions} partitions: {idle} streams would own no partition and idle' },
+  PIPE0053: { severity: 'warning', title: 'streams for few partitions', template: 'streams: {streams} over {partitions} partitions: more than one stream rarely pays under {min} partitions' },
+  PIPE0054: { severity: 'warning', title: 'topic naming', template: 'topic `{topic}` does not follow `domain.entity.version` (e.g. `commerce.orders.v1`)' },
+  PIPE0055: { severity: 'warning', title: 'uneven partitions per stream', template: '{partitions} partitions over streams: {streams} give some streams {most} partitions and others {fewest}' },
+  // Checks that need DuckDB (run by validate, plan and run after the ones above).
+  PIPE0056: { severity: 'error', title: 'invalid SQL', template: '`{path}` is not a valid SQL predicate: {detail}' },
+  PIPE0057: { severity: 'warning', title: 'cannot run yet', template: '{detail}' },
+  PIPE0058: { severity: 'error', title: 'bad object-store location', template: '`{path}` is not a usable object-store location: {reason}' },
+  PIPE0059: { severity: 'error', title: 'checkpoint on object storage', template: '`checkpoint.path` cannot be on object storage (`{path}`)' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */

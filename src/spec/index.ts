@@ -6,7 +6,7 @@ export { loadSpecFile, loadSpecText, type LoadedSpec, type LoadOptions } from '.
 export { parseDuration, isDuration } from './duration.js';
 export { formatDiagnostics, sortDiagnostics, hasErrors, diagnosticFormats, type DiagnosticFormat } from './diagnostics.js';
 export { redactSpec, REDACTED } from './redact.js';
-export { codes, isRegisteredCode, type Code, type CodeInfo } from './codes.js';
+export { codes, diagnostic, isRegisteredCode, type Code, type CodeInfo } from './codes.js';
 export { buildPipelineSchema } from './schema-definition.js';
 export { MAX_SPEC_BYTES, MAX_NESTING_DEPTH } from './source-text.js';
 export * from './types.js';

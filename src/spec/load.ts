@@ -11,6 +11,7 @@ import { applyOverrides, parseOverrides } from './overrides.js';
 import { registerSecretPaths } from './redact.js';
 import { compiledSchema, validateShape, type PositionLookup } from './schema-validate.js';
 import { checkSemantics } from './semantic-checks.js';
+import { checkSizing } from './sizing-checks.js';
 import { decodeSpecBytes, findExcessiveFlowNesting, MAX_NESTING_DEPTH, MAX_SPEC_BYTES } from './source-text.js';
 import type { Diagnostic, PipelineSpec, SourcePosition } from './types.js';
 import { dotted, parseSpecDocument, toSpecTree, type SpecPath, type SpecTree } from './yaml-tree.js';
@@ -21,6 +22,8 @@ export interface LoadOptions {
   set?: string[];
   /** Variables for `${VAR}` interpolation. Defaults to `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Also give sizing and naming advice (warnings), with the topic's partition count when known. */
+  advice?: { partitions?: number };
 }
 
 /** The outcome of loading one spec. */
@@ -32,6 +35,10 @@ export interface LoadedSpec {
   diagnostics: Diagnostic[];
   /** Dotted path (`tables.orders.mergeKeys`) → position of the key (or sequence item). */
   positions: Map<string, SourcePosition>;
+  /** Dotted path → position of the value (for checks that point inside a value). */
+  valuePositions?: Map<string, SourcePosition>;
+  /** The spec data as read, also when it is invalid (later checks report what they can of it). */
+  data?: unknown;
 }
 
 function result(file: string, diagnostics: Diagnostic[], positions = new Map<string, SourcePosition>(), spec?: PipelineSpec): LoadedSpec {
@@ -71,6 +78,16 @@ function positionLookup(tree: SpecTree): PositionLookup {
   return { key, value: (path) => tree.valuePositions.get(dotted(path)) ?? key(path) };
 }
 
+/**
+ * `<output.path>/_checkpoints`; for tables on object storage a local folder named after the
+ * bucket and prefix (`_checkpoints/<bucket>/<prefix>`), since checkpoints are kept on a file system.
+ */
+export function defaultCheckpointPath(outputPath: string): string {
+  const objectStore = /^s3a?:\/\/(.+)$/i.exec(outputPath);
+  if (objectStore) return `_checkpoints/${objectStore[1]!.replace(/\/+$/, '')}`;
+  return `${outputPath.replace(/[\\/]+$/, '')}/_checkpoints`;
+}
+
 /** Fills the defaults the schema cannot express (they depend on other fields). */
 function finalize(data: Record<string, unknown>): PipelineSpec {
   const spec = data as unknown as PipelineSpec;
@@ -81,7 +98,7 @@ function finalize(data: Record<string, unknown>): PipelineSpec {
   for (const table of Object.values(spec.tables)) {
     table.mode ??= table.mergeKeys && table.mergeKeys.length > 0 ? 'upsert' : 'append';
   }
-  spec.checkpoint ??= { path: `${spec.output.path.replace(/[\\/]+$/, '')}/_checkpoints` };
+  spec.checkpoint ??= { path: defaultCheckpointPath(spec.output.path) };
   return spec;
 }
 
@@ -109,13 +126,14 @@ export function loadSpecText(text: string, file: string, opts: LoadOptions = {})
   const at = positionLookup(tree);
   diagnostics.push(...validateShape(tree.value, file, at).filter((d) => !tree.failedInterpolation.has(d.path)));
   diagnostics.push(...checkSemantics(tree.value, { file, at, interpolated: tree.interpolated }));
+  if (opts.advice) diagnostics.push(...checkSizing(tree.value, { file, at, partitions: opts.advice.partitions }));
   // Values from --set have no place in the file; say where they came from instead.
   for (const d of diagnostics) {
     const o = overrides.find((x) => d.path === x.path.join('.') || d.path.startsWith(`${x.path.join('.')}.`));
     if (o && !d.hint && d.code !== 'PIPE0013') d.hint = `the value comes from --set ${o.path.join('.')}=${o.raw}`;
   }
-  if (hasErrors(diagnostics)) return result(file, diagnostics, positions);
+  if (hasErrors(diagnostics)) return { ...result(file, diagnostics, positions), valuePositions: tree.valuePositions, data: tree.value };
   const spec = finalize(tree.value as Record<string, unknown>);
   registerSecretPaths(spec, tree.secrets);
-  return result(file, diagnostics, positions, spec);
+  return { ...result(file, diagnostics, positions, spec), valuePositions: tree.valuePositions, data: spec };
 }

@@ -11,6 +11,7 @@
 import { DURATION_PATTERN } from './duration.js';
 import { field, mapOf, objectOf, ref, type JsonSchema } from './schema-builder.js';
 import type {
+  AlertsSpec,
   CheckpointSpec,
   DeadLetterSpec,
   KafkaSourceSpec,
@@ -190,19 +191,47 @@ const table = objectOf<TableSpec>(
       nonEmpty,
     ),
     deleteWhen: field(
-      { description: 'SQL predicate over the record; matching records delete their key (CDC). Needs `mergeKeys`.', examples: ["op = 'd'"] },
+      {
+        description: 'SQL predicate over the record; matching records delete their key (CDC). Needs `mergeKeys`. A column it names that a record lacks is NULL.',
+        examples: ["op = 'd'"],
+      },
       nonEmpty,
+    ),
+    rescuedDataColumn: field(
+      {
+        description: 'Column that receives, as a JSON object, the values that do not convert to their declared column type; the record is kept with those columns NULL. Without it such a record goes to the dead-letter table.',
+        examples: ['_rescued_data'],
+      },
+      nonEmpty,
+    ),
+    maxColumns: field(
+      { description: 'Most distinct top-level keys (columns) the table takes; a record that would add more goes to the dead-letter table.', default: 1000, examples: [1000] },
+      { type: 'integer', minimum: 1, maximum: 10000 },
     ),
   },
 );
 
 const deadLetter = objectOf<DeadLetterSpec>(
   {
-    description: 'The table receiving records that fail to decode or match no route.',
-    default: { table: '_dead_letter' },
-    examples: [{ table: '_dead_letter' }],
+    description: 'The table receiving records that cannot reach their table (undecodable, unrouted, invalid, or a value that does not convert), and the limits past which a run stops.',
+    default: { table: '_dead_letter', maxRatio: 0.5 },
+    examples: [{ table: '_dead_letter', maxRatio: 0.01, maxRecords: 10000 }],
   },
-  { table: ref('TableName', { description: 'Dead-letter table name under `output.path`.', default: '_dead_letter', examples: ['_dead_letter'] }) },
+  {
+    table: ref('TableName', { description: 'Dead-letter table name under `output.path`.', default: '_dead_letter', examples: ['_dead_letter'] }),
+    maxRatio: field(
+      {
+        description: 'Stop the run (exit 1, PIPE_RUN_DEAD_LETTER_LIMIT) once more than this share of the records it consumed went to the dead-letter table; checked after every batch once the run has consumed 100 records, and at its end. 1 never stops.',
+        default: 0.5,
+        examples: [0.01, 0.5, 1],
+      },
+      { type: 'number', minimum: 0, maximum: 1 },
+    ),
+    maxRecords: field(
+      { description: 'Stop the run (exit 1, PIPE_RUN_DEAD_LETTER_LIMIT) once more than this many of its records went to the dead-letter table.', examples: [10000] },
+      { type: 'integer', minimum: 0 },
+    ),
+  },
 );
 
 const output = objectOf<OutputSpec>(
@@ -222,6 +251,17 @@ const checkpoint = objectOf<CheckpointSpec>(
     path: field(
       { description: 'Checkpoint directory. Default `<output.path>/_checkpoints`.', examples: ['./lake/_checkpoints'] },
       nonEmpty,
+    ),
+  },
+);
+
+const alerts = objectOf<AlertsSpec>(
+  { description: 'Health limits: `pipeline status` exits 1 when one is exceeded.', examples: [{ maxLag: 100000, maxLagSeconds: 300 }] },
+  {
+    maxLag: field({ description: 'Most records the pipeline may be behind the end of the topic (summed over partitions).', examples: [100000] }, { type: 'integer', minimum: 0 }),
+    maxLagSeconds: field(
+      { description: 'Longest a stream that has lag may go without committing a batch, in seconds.', examples: [300] },
+      { type: 'integer', minimum: 1 },
     ),
   },
 );
@@ -254,6 +294,7 @@ export function buildPipelineSchema(): JsonSchema {
       deadLetter,
       output,
       checkpoint,
+      alerts,
     },
     ['apiVersion', 'name', 'source', 'routing', 'tables', 'output'],
   );

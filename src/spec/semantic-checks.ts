@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import { diagnostic, type Code } from './codes.js';
 import { checkColumnType } from './column-types.js';
 import { isDuration, parseDuration } from './duration.js';
-import { closestMatch, didYouMean } from './suggest.js';
+import { didYouMean } from './suggest.js';
 import type { Diagnostic } from './types.js';
 import type { PositionLookup } from './schema-validate.js';
 import { dotted, type SpecPath } from './yaml-tree.js';
@@ -67,10 +67,9 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
     }
   }
 
-  const watermarkColumn = get(data, ['watermark', 'column']);
   for (const [name, table] of Object.entries(tables)) {
     if (!isObj(table)) continue;
-    checkTable(name, table, typeof watermarkColumn === 'string' ? watermarkColumn : undefined, keyAt, valueAt);
+    checkTable(name, table, keyAt, valueAt);
   }
 
   checkDirectories(data, tableNames, keyAt, valueAt);
@@ -100,9 +99,8 @@ function hasLiteralText(written: string | undefined): boolean {
 
 type Reporter = (code: Code, path: SpecPath, params: Record<string, string | number>, hint?: string) => void;
 
-function checkTable(name: string, table: Obj, watermarkColumn: string | undefined, keyAt: Reporter, valueAt: Reporter): void {
+function checkTable(name: string, table: Obj, keyAt: Reporter, valueAt: Reporter): void {
   const base = ['tables', name];
-  const mergeKeys = strings(table.mergeKeys);
   const hasKeys = Array.isArray(table.mergeKeys) && table.mergeKeys.length > 0;
   const mode = typeof table.mode === 'string' ? table.mode : hasKeys ? 'upsert' : 'append';
   if ((mode === 'upsert' || mode === 'scd2') && !hasKeys) {
@@ -122,21 +120,22 @@ function checkTable(name: string, table: Obj, watermarkColumn: string | undefine
     const problem = checkColumnType(type);
     if (problem) valueAt('PIPE0049', [...base, 'columns', column], { column, type }, problem);
   }
-  const declared = Object.keys(columns);
-  // DuckDB resolves column names case-insensitively, so `ID` declares `id`.
-  const declaredFolded = new Set(declared.map((c) => c.toLowerCase()));
-  const need = (role: string, column: unknown, path: SpecPath) => {
-    if (typeof column !== 'string' || declaredFolded.has(column.toLowerCase())) return;
-    valueAt('PIPE0044', path, { role, column, table: name },
-      closestMatch(column, declared) ? `did you mean \`${closestMatch(column, declared)}\`?` : `declare it, e.g. \`${column}: VARCHAR\``);
-  };
-  mergeKeys.forEach((k, i) => need('merge key', k, [...base, 'mergeKeys', i]));
-  need('sequenceBy', table.sequenceBy, [...base, 'sequenceBy']);
-  strings(table.partitionBy).forEach((k, i) => need('partition', k, [...base, 'partitionBy', i]));
-  if (watermarkColumn !== undefined && !declaredFolded.has(watermarkColumn.toLowerCase())) {
-    keyAt('PIPE0044', [...base, 'columns'], { role: 'watermark', column: watermarkColumn, table: name },
-      `declare it, e.g. \`${watermarkColumn}: TIMESTAMP\``);
-  }
+  // Key, sequence and partition columns need no declaration: undeclared ones are inferred
+  // from the records (and a record lacking a merge key is dead-lettered with that reason).
+}
+
+/** A `scheme://` location (as opposed to a local path, `C:\\` included). */
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Why an object-store `output.path` cannot be used, or undefined when it can (`s3://bucket/prefix`). */
+function objectStoreProblem(location: string): string | undefined {
+  const m = /^s3a?:\/\/([^/]*)(\/.*)?$/i.exec(location);
+  if (!m) return 'only `s3://` object storage is supported (any S3-compatible store: set AWS_ENDPOINT_URL)';
+  const bucket = m[1]!;
+  if (bucket.includes('@')) return 'credentials do not belong in the path';
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) return `\`${bucket}\` is not a bucket name (3-63 lower-case letters, digits, dots, hyphens)`;
+  if ((m[2] ?? '').split('/').some((seg) => seg === '.' || seg === '..')) return '`.` and `..` are not allowed in an object-store prefix';
+  return undefined;
 }
 
 /** Directory of a table or checkpoint, normalised and case-folded for comparison. */
@@ -160,7 +159,17 @@ function checkDirectories(data: unknown, tableNames: string[], keyAt: Reporter, 
   }
   const outputPath = get(data, ['output', 'path']);
   const checkpointPath = get(data, ['checkpoint', 'path']);
+  if (typeof checkpointPath === 'string' && URL_SCHEME.test(checkpointPath)) {
+    valueAt('PIPE0059', ['checkpoint', 'path'], { path: checkpointPath },
+      'checkpoints need a local or shared file system: set `checkpoint.path` to a directory (by default it is `_checkpoints/<bucket>/<prefix>` in the working directory)');
+  }
   if (typeof outputPath !== 'string') return;
+  if (URL_SCHEME.test(outputPath)) {
+    const reason = objectStoreProblem(outputPath);
+    if (reason) valueAt('PIPE0058', ['output', 'path'], { path: outputPath.replace(/\/\/[^/@]*@/, '//***@'), reason }, 'write `s3://<bucket>/<prefix>`; credentials come from the AWS environment, never from the path');
+    // A local checkpoint folder never collides with tables in a bucket.
+    return;
+  }
   const checkpoint = dirKey(typeof checkpointPath === 'string' ? checkpointPath : `${outputPath}/_checkpoints`);
   const all = typeof deadLetter === 'string' ? [...tableNames, deadLetter] : tableNames;
   for (const name of all) {

@@ -73,11 +73,22 @@ export interface TableSpec {
   columns?: Record<string, string>;
   /** SQL predicate over the record; matching records delete their key (CDC). */
   deleteWhen?: string;
+  /**
+   * Column receiving, as JSON, the values that do not convert to their declared column type
+   * (the record is kept). Without it such a record goes to the dead-letter table.
+   */
+  rescuedDataColumn?: string;
+  /** Most distinct top-level keys (columns) the table takes; a record adding more fails. Default 1000. */
+  maxColumns?: number;
 }
 
 export interface DeadLetterSpec {
   /** Table name under output.path. Default `_dead_letter`. */
   table: string;
+  /** Stop the run once more than this share of its records went to the dead-letter table. Default 0.5. */
+  maxRatio?: number;
+  /** Stop the run once more than this many of its records went to the dead-letter table. */
+  maxRecords?: number;
 }
 
 export interface OutputSpec {
@@ -88,6 +99,14 @@ export interface OutputSpec {
 export interface CheckpointSpec {
   /** Directory holding per-stream checkpoints. Default `<output.path>/_checkpoints`. */
   path: string;
+}
+
+/** Health limits `pipeline status` exits 1 on (and the shipped alert rules mirror). */
+export interface AlertsSpec {
+  /** Most records the pipeline may be behind the topic's end. */
+  maxLag?: number;
+  /** Longest a stream with lag may go without committing a batch, in seconds. */
+  maxLagSeconds?: number;
 }
 
 export interface PipelineSpec {
@@ -105,6 +124,7 @@ export interface PipelineSpec {
   deadLetter: DeadLetterSpec;
   output: OutputSpec;
   checkpoint: CheckpointSpec;
+  alerts?: AlertsSpec;
 }
 
 /** A position in a source file, 1-based. */

@@ -148,14 +148,14 @@ function normalize(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** Gold tables and dead-letter count of `dir/lake`, normalised for comparison with the reference. */
-export async function readGold(dir: string): Promise<{ tables: Record<string, Record<string, unknown>[]>; deadLetter: Record<string, unknown>[] }> {
+/** Gold tables and dead-letter count of `dir/lake` (or of `output`, a bucket location), normalised for comparison with the reference. */
+export async function readGold(dir: string, output = join(dir, 'lake')): Promise<{ tables: Record<string, Record<string, unknown>[]>; deadLetter: Record<string, unknown>[] }> {
   const tables: Record<string, Record<string, unknown>[]> = {};
   for (const t of COMMERCE_TYPES) {
-    const rows = (await readTable(join(dir, 'lake', t))).map(normalize);
+    const rows = (await readTable(`${output}/${t}`)).map(normalize);
     tables[t] = t === 'analytics' ? sortByJson(rows) : rows.sort((a, b) => String(a.id).localeCompare(String(b.id)));
   }
-  return { tables, deadLetter: await readTable(join(dir, 'lake', '_dead_letter')) };
+  return { tables, deadLetter: await readTable(`${output}/_dead_letter`) };
 }
 
 /** Reference rows in the same normalised order as {@link readGold}. */

@@ -2,13 +2,13 @@
  * Two processes writing one table at once, and a writer killed between writing data files
  * and committing: nothing lost, nothing duplicated, the table always readable.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { tempDir } from './helpers.js';
+import { spawnNode, tempDir, type NodeChild } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -34,22 +34,8 @@ function buildIsStale(): boolean {
   return !fs.existsSync(path.join(root, 'dist/src/errors.js'));
 }
 
-function run(args: string[], env: Record<string, string> = {}): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; kill: () => void; stderrHas: (s: string) => Promise<void> } {
-  const p = spawn(process.execPath, [child, ...args], { cwd: root, env: { ...process.env, ...env } });
-  let stdout = '';
-  let stderr = '';
-  const waiters: { s: string; resolve: () => void }[] = [];
-  p.stdout.on('data', (d) => (stdout += d));
-  p.stderr.on('data', (d) => {
-    stderr += d;
-    for (const w of waiters) if (stderr.includes(w.s)) w.resolve();
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => p.on('close', (code) => resolve({ code, stdout, stderr })));
-  return {
-    done,
-    kill: () => p.kill('SIGKILL'),
-    stderrHas: (s) => new Promise<void>((resolve) => (stderr.includes(s) ? resolve() : waiters.push({ s, resolve }))),
-  };
+function run(args: string[], env: Record<string, string> = {}): NodeChild {
+  return spawnNode(child, args, root, env);
 }
 
 test('two processes upserting and appending into the same tables lose nothing', async () => {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SchemaMismatchError } from '../../src/errors.js';
+import { Kind } from '../../src/lake/type-lattice.js';
 import { Lake, toPlain, type WriteOptions } from '../../src/lake/index.js';
 import { readLogEntry, sortBy, tempDir } from './helpers.js';
 
@@ -153,14 +154,45 @@ describe('schema', () => {
     ]);
   });
 
-  test('a type that cannot widen is rejected naming table, column and both types', async () => {
+  test('inferred types widen through the lattice; the table equals a single-batch write', async () => {
+    const batches = [[{ id: 1, qty: 3, n: 1, flag: true }], [{ id: 2, qty: 'three', n: 2.5, flag: null }], [{ id: 3, qty: 4.25, n: 9007199254740993n, flag: false }]];
+    const cut = tempDir();
+    for (const rows of batches) await lake.write(cut, { kind: 'rows', rows }, { mode: 'append' });
+    const whole = tempDir();
+    await lake.write(whole, { kind: 'rows', rows: batches.flat() }, { mode: 'append' });
+    const types = (await lake.columns(cut)).map((c) => `${c.name}:${c.type}`);
+    // qty: integer, string, fraction -> text; n: integer, fraction, then an integer beyond 2^53 -> text.
+    expect(types).toEqual(['id:BIGINT', 'qty:VARCHAR', 'n:VARCHAR', 'flag:BOOLEAN']);
+    expect((await lake.columns(whole)).map((c) => `${c.name}:${c.type}`)).toEqual(types);
+    const rows = await lake.scan(cut, { orderBy: 'id' });
+    expect(rows).toEqual([
+      { id: 1, qty: '3', n: '1', flag: true },
+      { id: 2, qty: 'three', n: '2.5', flag: null },
+      { id: 3, qty: '4.25', n: '9007199254740993', flag: false },
+    ]);
+    expect(await lake.scan(whole, { orderBy: 'id' })).toEqual(rows);
+    // The widening rewrote every file: each one holds the new physical type.
+    const snap = await lake.snapshot(cut);
+    expect(snap.files).toHaveLength(1);
+  });
+
+  test('integers then fractions widen BIGINT to DOUBLE; a declared type fails only the rows that do not convert', async () => {
     const t = tempDir();
-    await lake.write(t, { kind: 'rows', rows: [{ id: 1, qty: 3 }] }, { mode: 'append' });
-    const err = await lake.write(t, { kind: 'rows', rows: [{ id: 2, qty: 'three' }] }, { mode: 'append' }).catch((e) => e);
-    expect(err).toBeInstanceOf(SchemaMismatchError);
-    expect(err.message).toContain(t);
-    expect(err.message).toMatch(/qty.*BIGINT.*VARCHAR/);
-    expect((await lake.snapshot(t)).version).toBe(0);
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, price: 3 }] }, { mode: 'append' });
+    await lake.write(t, { kind: 'rows', rows: [{ id: 2, price: 10.5 }] }, { mode: 'append' });
+    expect((await lake.columns(t)).find((c) => c.name === 'price')?.type).toBe('DOUBLE');
+    const typed = tempDir();
+    const r = await lake.write(typed, { kind: 'rows', rows: [{ id: 1, qty: 3 }, { id: 2, qty: 'three' }, { id: 3, qty: 2.5 }, { id: 4, qty: null }] }, { mode: 'append', columns: { qty: 'BIGINT' } });
+    expect(r.rejected).toEqual([
+      { row: 1, reason: 'value does not convert to the column type: qty (BIGINT)' },
+      { row: 2, reason: 'value does not convert to the column type: qty (BIGINT)' },
+    ]);
+    expect(await lake.scan(typed, { orderBy: 'id' })).toEqual([{ id: 1, qty: 3 }, { id: 4, qty: null }]);
+    // With a rescued-data column the rows are kept and the values land there as JSON.
+    const rescued = tempDir();
+    const r2 = await lake.write(rescued, { kind: 'rows', rows: [{ id: 1, qty: 3 }, { id: 2, qty: 'three' }] }, { mode: 'append', columns: { qty: 'BIGINT' }, rescuedDataColumn: '_rescued_data' });
+    expect(r2.rejected).toEqual([]);
+    expect(await lake.scan(rescued, { orderBy: 'id' })).toEqual([{ id: 1, qty: 3, _rescued_data: null }, { id: 2, qty: null, _rescued_data: '{"qty":"three"}' }]);
   });
 
   test('integers widen into a DOUBLE column; the table type never changes', async () => {
@@ -189,7 +221,7 @@ describe('schema', () => {
 });
 
 describe('large NDJSON batches', () => {
-  test('keys and type changes beyond the detection sample are still seen', async () => {
+  test('keys and kinds anywhere in the file are seen (no detection sample)', async () => {
     const t = tempDir();
     const dir = tempDir();
     const lines = Array.from({ length: 30000 }, (_, i) => JSON.stringify({ id: i, qty: i }));
@@ -198,15 +230,18 @@ describe('large NDJSON batches', () => {
     expect((await lake.columns(t)).map((c) => c.name)).toEqual(['id', 'qty', 'late']);
     expect(await lake.scan(t, { where: 'late IS NOT NULL' })).toEqual([{ id: 30000, qty: 1, late: 'x' }]);
     fs.writeFileSync(path.join(dir, 'b.ndjson'), [...lines, JSON.stringify({ id: 30001, qty: 'many' })].join('\n') + '\n');
-    const err = await lake.write(t, { kind: 'ndjson', path: path.join(dir, 'b.ndjson') }, { mode: 'append' }).catch((e) => e);
-    expect(err).toBeInstanceOf(SchemaMismatchError);
-    expect(err.message).toMatch(/qty/);
-    expect((await lake.snapshot(t)).version).toBe(0);
+    const r = await lake.write(t, { kind: 'ndjson', path: path.join(dir, 'b.ndjson') }, { mode: 'append' });
+    expect(r.widened).toEqual(['qty']);
+    expect(await lake.scan(t, { where: `id = 30001 OR (id = 7 AND late IS NULL)`, orderBy: 'id' })).toEqual([
+      { id: 7, qty: '7', late: null },
+      { id: 7, qty: '7', late: null },
+      { id: 30001, qty: 'many', late: null },
+    ]);
   });
 });
 
-describe('column hints', () => {
-  test('a hinted batch loads by the hint; a fraction hinted for a BIGINT column is refused; new keys are still detected', async () => {
+describe('kinds', () => {
+  test('the producer\'s kinds decide the types; nested values are JSON text unless a nested type is declared', async () => {
     const t = tempDir();
     const dir = tempDir();
     const file = (name: string, rows: unknown[]) => {
@@ -215,24 +250,18 @@ describe('column hints', () => {
       return f;
     };
     const opts: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' };
-    await lake.write(t, { kind: 'ndjson', path: file('a', [{ id: 'a', seq: 1, qty: 1, at: '2024-01-02T03:04:05Z' }]) }, opts);
-    const hint = { id: 'VARCHAR', seq: 'BIGINT', qty: 'BIGINT', at: 'VARCHAR' };
-    const r = await lake.write(t, { kind: 'ndjson', path: file('b', [{ id: 'a', seq: 2, qty: 5, at: '2024-01-03T00:00:00Z' }, { id: 'b', seq: 1, qty: null }]), rowCount: 2, columns: hint }, opts);
-    expect([r.rowsIn, r.rowsInserted, r.rowsUpdated]).toEqual([2, 1, 1]);
+    const kinds = { id: Kind.STRING, seq: Kind.INT, qty: Kind.INT | Kind.NULL, ship: Kind.NESTED };
+    await lake.write(t, { kind: 'ndjson', path: file('a', [{ id: 'a', seq: 1, qty: 1, ship: { city: 'X', n: 2.50 } }, { id: 'b', seq: 1, qty: null, ship: [1] }]), kinds }, opts);
+    expect((await lake.columns(t)).map((c) => `${c.name}:${c.type}`)).toEqual(['id:VARCHAR', 'seq:BIGINT', 'qty:BIGINT', 'ship:VARCHAR']);
     expect(sortBy(await lake.scan(t), 'id')).toEqual([
-      { id: 'a', seq: 2, qty: 5, at: '2024-01-03T00:00:00.000Z' },
-      { id: 'b', seq: 1, qty: null, at: null },
+      { id: 'a', seq: 1, qty: 1, ship: '{"city":"X","n":2.5}' },
+      { id: 'b', seq: 1, qty: null, ship: '[1]' },
     ]);
-    const bad = await lake.write(t, { kind: 'ndjson', path: file('c', [{ id: 'c', seq: 1, qty: 1.5 }]), columns: { id: 'VARCHAR', seq: 'BIGINT', qty: 'DOUBLE' } }, opts).catch((e) => e);
-    expect(bad).toBeInstanceOf(SchemaMismatchError);
-    expect(bad.message).toMatch(/qty/);
-    await lake.write(t, { kind: 'ndjson', path: file('s', [{ id: 's', seq: 1, ship: { city: 'X' } }]) }, opts);
-    const nested = { id: 'VARCHAR', seq: 'BIGINT', ship: 'STRUCT("city" BIGINT)' };
-    const badNested = await lake.write(t, { kind: 'ndjson', path: file('s2', [{ id: 's', seq: 2, ship: { city: 5 } }]), columns: nested }, opts).catch((e) => e);
-    expect(badNested).toBeInstanceOf(SchemaMismatchError);
-    // A key the table lacks: the hint cannot type it, detection does (a timestamp here).
-    await lake.write(t, { kind: 'ndjson', path: file('d', [{ id: 'd', seq: 1, due: '2024-05-06T07:08:09Z' }]), columns: { id: 'VARCHAR', seq: 'BIGINT', due: 'VARCHAR' } }, opts);
-    expect((await lake.columns(t)).find((c) => c.name === 'due')?.type).toBe('TIMESTAMPTZ');
+    const nested: WriteOptions = { ...opts, columns: { ship: 'STRUCT("city" VARCHAR)', tags: 'BIGINT[]' } };
+    const typed = tempDir();
+    const r = await lake.write(typed, { kind: 'rows', rows: [{ id: 's', seq: 1, ship: { city: 'Y' }, tags: [1, 2] }, { id: 't', seq: 1, ship: 'not an object', tags: ['x'] }] }, nested);
+    expect(r.rejected).toEqual([{ row: 1, reason: 'value does not convert to the column type: ship (STRUCT(\"city\" VARCHAR)), tags (BIGINT[])' }]);
+    expect(await lake.scan(typed)).toEqual([{ id: 's', seq: 1, ship: { city: 'Y' }, tags: [1, 2] }]);
   });
 });
 
@@ -289,11 +318,12 @@ describe('nested data', () => {
   test('struct and list columns survive upserts and scd2 merges', async () => {
     const up = tempDir();
     const row = (id: number, seq: number, city: string) => ({ id, seq, customer: { name: `c${id}`, address: { city } }, tags: ['a', city] });
-    await lake.write(up, { kind: 'rows', rows: [row(1, 1, 'x'), row(2, 1, 'y')] }, upsert);
-    await lake.write(up, { kind: 'rows', rows: [row(1, 2, 'z')] }, upsert);
+    const columns = { customer: 'STRUCT(name VARCHAR, address STRUCT(city VARCHAR))', tags: 'VARCHAR[]' };
+    await lake.write(up, { kind: 'rows', rows: [row(1, 1, 'x'), row(2, 1, 'y')] }, { ...upsert, columns });
+    await lake.write(up, { kind: 'rows', rows: [row(1, 2, 'z')] }, { ...upsert, columns });
     expect(await lake.scan(up, { orderBy: 'id' })).toEqual([row(1, 2, 'z'), row(2, 1, 'y')]);
     const hist = tempDir();
-    const scd2: WriteOptions = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq' };
+    const scd2: WriteOptions = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', columns };
     await lake.write(hist, { kind: 'rows', rows: [row(1, 1, 'x')] }, scd2);
     await lake.write(hist, { kind: 'rows', rows: [row(1, 2, 'x'), row(1, 3, 'z')] }, scd2);
     const versions = await lake.scan(hist, { orderBy: '__start_at', columns: ['customer', '__start_at', '__end_at'] });

@@ -9,31 +9,33 @@ describe('compilePlan', () => {
   it('builds the DAG with deterministic ids in data-flow order', () => {
     const plan = compilePlan(commerceSpec(), { cwd: '/work/x' });
     expect(plan.nodes.map((n) => n.id)).toEqual([
-      'source', 'decode', 'route',
+      'source', 'decode', 'watermark', 'route',
       'sink.analytics', 'sink.inventory', 'sink.orders', 'sink.payments', 'sink.products',
       'sink.refunds', 'sink.reviews', 'sink.shipments', 'sink.users',
       'sink._dead_letter',
     ]);
-    expect(plan.nodes.map((n) => n.kind).slice(0, 3)).toEqual(['source-kafka', 'decode-json', 'route']);
+    expect(plan.nodes.map((n) => n.kind).slice(0, 4)).toEqual(['source-kafka', 'decode-json', 'watermark', 'route']);
     expect(plan.nodes.at(-1)!.kind).toBe('sink-dead-letter');
-    expect(plan.edges.slice(0, 3)).toEqual([
+    expect(plan.edges.slice(0, 4)).toEqual([
       { from: 'source', to: 'decode' },
-      { from: 'decode', to: 'route' },
       { from: 'decode', to: 'sink._dead_letter', port: 'error' },
+      { from: 'decode', to: 'watermark' },
+      { from: 'watermark', to: 'route' },
     ]);
     expect(plan.edges).toContainEqual({ from: 'route', to: 'sink.orders', port: 'orders' });
-    expect(plan.edges.at(-1)).toEqual({ from: 'route', to: 'sink._dead_letter', port: 'unmatched' });
-    // One edge per route value, plus the three fixed edges and unmatched.
-    expect(plan.edges).toHaveLength(9 + 4);
+    expect(plan.edges).toContainEqual({ from: 'route', to: 'sink._dead_letter', port: 'unmatched' });
+    expect(plan.edges.at(-1)).toEqual({ from: 'sink.users', to: 'sink._dead_letter', port: 'error' });
+    // One edge per route value; source, decode error, the watermark pair, unmatched, route error; one error edge per table.
+    expect(plan.edges).toHaveLength(9 + 6 + 9);
   });
 
   it('resolves paths against cwd for the runtime but keeps them as written in node props', () => {
     const plan = compilePlan(commerceSpec(), { cwd: '/work/x' });
     expect(plan.outputPath).toBe('/work/x/lake');
     expect(plan.checkpointPath).toBe('/work/x/lake/_checkpoints');
-    expect(plan.deadLetter).toEqual({ id: 'sink._dead_letter', table: '_dead_letter', path: '/work/x/lake/_dead_letter' });
+    expect(plan.deadLetter).toEqual({ id: 'sink._dead_letter', table: '_dead_letter', path: '/work/x/lake/_dead_letter', maxRatio: 0.5 });
     expect(plan.sinks.find((s) => s.table === 'orders')).toEqual({
-      id: 'sink.orders', table: 'orders', path: '/work/x/lake/orders', mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', partitionBy: [],
+      id: 'sink.orders', table: 'orders', path: '/work/x/lake/orders', mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', partitionBy: [], maxColumns: 1000,
     });
     expect(plan.sinks.find((s) => s.table === 'analytics')).toMatchObject({ mode: 'append', mergeKeys: [], partitionBy: [] });
     expect(plan.nodes.find((n) => n.id === 'sink.orders')!.props.path).toBe('./lake/orders');

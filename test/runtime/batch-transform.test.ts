@@ -5,7 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { packValues, transformBatch } from '../../src/runtime/batch-transform.js';
 import { decodeJsonValue } from '../../src/operators/decode-json.js';
 import { routeRecord } from '../../src/operators/route.js';
-import { columnAccepts, validateForTable } from '../../src/operators/sink-delta.js';
+import { TableShaper } from '../../src/operators/table-shape.js';
+import { graphOf } from './graph-fixture.js';
+import { Kind } from '../../src/lake/type-lattice.js';
 import { deadLetterRow } from '../../src/operators/sink-dead-letter.js';
 import type { RoutingRules, TableRules } from '../../src/operators/api.js';
 
@@ -14,19 +16,23 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const routing: RoutingRules = { field: 'event_type', routes: { order: 'orders', click: 'clicks' }, unmatched: 'dead_letter' };
 const orders: TableRules = { table: 'orders', mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', columns: { id: 'VARCHAR', seq: 'BIGINT', amount: 'DOUBLE', tags: 'VARCHAR[]' } };
+const shape = (record: Record<string, unknown>, rules = orders) => new TableShaper(rules).shape(record);
 const clicks: TableRules = { table: 'clicks', mode: 'append', mergeKeys: [], columns: {} };
 
 describe('decode-json', () => {
   it('accepts UTF-8 JSON objects and names what is wrong otherwise', () => {
     const ok = decodeJsonValue(Buffer.from('{"a":"é"}'));
-    expect(ok).toEqual({ ok: true, value: { a: 'é' } });
+    expect(ok).toEqual({ ok: true, value: { a: 'é' }, lossless: false });
     expect(decodeJsonValue(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]))).toEqual({ ok: false, error: 'value is not valid UTF-8' });
     expect(decodeJsonValue(Buffer.from('{"a":'))).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid JSON: /) });
     expect(decodeJsonValue(Buffer.from('[1,2]'))).toEqual({ ok: false, error: 'value must be a JSON object (got array)' });
     expect(decodeJsonValue(Buffer.from('null'))).toEqual({ ok: false, error: 'value must be a JSON object (got null)' });
     expect(decodeJsonValue(Buffer.alloc(0))).toEqual({ ok: false, error: 'empty value' });
     // A real U+FFFD in valid UTF-8 is fine.
-    expect(decodeJsonValue(Buffer.from('{"a":"\uFFFD"}'))).toEqual({ ok: true, value: { a: '\uFFFD' } });
+    expect(decodeJsonValue(Buffer.from('{"a":"\uFFFD"}'))).toEqual({ ok: true, value: { a: '\uFFFD' }, lossless: false });
+    // Integers beyond 2^53 keep their digits.
+    const big = decodeJsonValue(Buffer.from('{"id": 12345678901234567891}'));
+    expect(big.ok && big.lossless && String((big.value.id as { value: string }).value)).toBe('12345678901234567891');
   });
 });
 
@@ -41,19 +47,34 @@ describe('route', () => {
   });
 });
 
-describe('validation', () => {
-  it('checks merge keys, sequenceBy and known column types', () => {
-    expect(validateForTable({ id: 'a', seq: 1, amount: 2.5 }, orders)).toBeUndefined();
-    expect(validateForTable({ seq: 1 }, orders)).toBe("merge key 'id' is missing");
-    expect(validateForTable({ id: { x: 1 }, seq: 1 }, orders)).toBe("merge key 'id' must be a scalar (got object)");
-    expect(validateForTable({ id: 'a' }, orders)).toBe("sequenceBy field 'seq' is missing");
-    expect(validateForTable({ id: 'a', seq: true }, orders)).toBe("sequenceBy field 'seq' must be a number or a string (got boolean)");
-    expect(validateForTable({ id: 'a', seq: 1, amount: '12' }, orders)).toBe("field 'amount' is a JSON string but column 'amount' has type DOUBLE");
-    expect(validateForTable({ id: 'a', seq: 1, tags: 'x' }, orders)).toMatch(/field 'tags' is a JSON string/);
-    expect(validateForTable({ id: 'a', seq: 1, amount: null, brand_new: [1] }, orders)).toBeUndefined();
-    expect(columnAccepts('TIMESTAMP WITH TIME ZONE', '2024-01-01T00:00:00Z')).toBe(true);
-    expect(columnAccepts('STRUCT(a INTEGER)', { a: 1 })).toBe(true);
-    expect(columnAccepts('BOOLEAN', 1)).toBe(false);
+describe('shaping records for a table', () => {
+  it('checks merge keys and sequenceBy; values of any kind are accepted and their kinds noted', () => {
+    expect(shape({ id: 'a', seq: 1, amount: 2.5 })).toMatchObject({ ok: true, renamed: false });
+    expect(shape({ seq: 1 })).toEqual({ ok: false, error: "merge key 'id' is missing" });
+    expect(shape({ id: { x: 1 }, seq: 1 })).toEqual({ ok: false, error: "merge key 'id' must be a scalar (got object)" });
+    expect(shape({ id: 'a' })).toEqual({ ok: false, error: "sequenceBy field 'seq' is missing" });
+    expect(shape({ id: 'a', seq: '1' })).toMatchObject({ ok: false, error: expect.stringMatching(/^sequenceBy field 'seq' must be a number \(got string\)/) });
+    // A declared sequence type takes text (the lake converts or rejects it).
+    expect(shape({ id: 'a', seq: '2024-01-01' }, { ...orders, declared: ['seq'] })).toMatchObject({ ok: true });
+    const shaper = new TableShaper(orders);
+    for (const r of [{ id: 'a', seq: 1, amount: '12' }, { id: 'b', seq: 2, amount: 3, extra: [1] }, { id: 'c', seq: 3, amount: null }]) expect(shaper.shape(r).ok).toBe(true);
+    expect(shaper.kinds).toEqual({ id: Kind.STRING, seq: Kind.INT, amount: Kind.STRING | Kind.INT | Kind.NULL, extra: Kind.NESTED });
+  });
+
+  it('matches keys case-insensitively to the table spelling; two spellings in one record fail naming both', () => {
+    const shaper = new TableShaper({ ...orders, columns: { ...orders.columns, customerId: 'VARCHAR' } });
+    expect(shaper.shape({ ID: 'a', seq: 1, customerID: 'c1' })).toEqual({ ok: true, renamed: true, record: { id: 'a', seq: 1, customerId: 'c1' } });
+    expect(shaper.shape({ id: 'a', ID: 'b', seq: 1 })).toEqual({ ok: false, error: "fields 'id' and 'ID' differ only by case; column names are case-insensitive" });
+    expect(shaper.shape({ id: 'b', seq: 2, Note: 'x' })).toMatchObject({ ok: true, renamed: false });
+    expect(shaper.shape({ id: 'c', seq: 3, NOTE: 'y' })).toMatchObject({ ok: true, renamed: true, record: { id: 'c', seq: 3, Note: 'y' } });
+  });
+
+  it('refuses a record that would take its table past the column limit, and integers beyond 64 bits', () => {
+    const shaper = new TableShaper({ table: 't', mode: 'append', mergeKeys: [], columns: {} }, 3);
+    expect(shaper.shape({ a: 1, b: 2, c: 3 }).ok).toBe(true);
+    expect(shaper.shape({ a: 1, d: 4 })).toEqual({ ok: false, error: "field 'd' would give table 't' more than 3 columns" });
+    const big = decodeJsonValue(Buffer.from('{"a": 123456789012345678901234}'));
+    expect(big.ok && shaper.shape(big.value)).toEqual({ ok: false, error: "field 'a' holds an integer outside the 64-bit range" });
   });
 });
 
@@ -69,41 +90,39 @@ describe('transformBatch', () => {
       Buffer.from('{\n  "event_type": "order",\n  "id": "o2",\n  "seq": 3\n}'),
       Buffer.from('{"event_type":"order","id":"o3","seq":4,  "amount":2}'),
     ];
-    const out = transformBatch(packValues(values), { routing, tables: { orders, clicks }, outDir: join(dir, 'b1') });
+    const out = transformBatch(packValues(values), { graph: graphOf(routing, { orders, clicks }), tables: { orders, clicks }, outDir: join(dir, 'b1') });
     expect(out.dropped).toBe(0);
     expect(out.failures).toEqual([
       { index: 2, stage: 'decode', error: 'value is null (tombstone)' },
       { index: 3, stage: 'decode', error: expect.stringMatching(/^invalid JSON/) },
       { index: 4, stage: 'route', error: "no route for event_type='refund'" },
-      { index: 5, stage: 'validate', error: "merge key 'id' is missing" },
+      { index: 5, stage: 'validate', error: "merge key 'id' is missing", table: 'orders' },
     ]);
     const byTable = Object.fromEntries(out.tables.map((t) => [t.table, t]));
     expect([...byTable.orders!.indices]).toEqual([0, 6, 7]);
     expect([...byTable.clicks!.indices]).toEqual([1]);
     const lines = readFileSync(byTable.orders!.path, 'utf8').split('\n');
     // Raw bytes are kept as they came (spacing included); a multi-line value becomes one line.
-    expect(lines).toEqual([values[0]!.toString(), '{"event_type":"order","id":"o2","seq":3}', values[7]!.toString(), '']);
-    // The hint types every key of the table's own records (failed records do not count).
-    expect(byTable.orders!.columns).toEqual({ event_type: 'VARCHAR', id: 'VARCHAR', seq: 'BIGINT', amount: 'DOUBLE' });
-    expect(byTable.clicks!.columns).toEqual({ event_type: 'VARCHAR', id: 'VARCHAR' });
+    expect(lines).toEqual([values[0]!.toString(), '{   "event_type": "order",   "id": "o2",   "seq": 3 }', values[7]!.toString(), '']);
+    // The kinds of every key of the table's own records (failed records do not count).
+    expect(byTable.orders!.kinds).toEqual({ event_type: Kind.STRING, id: Kind.STRING, seq: Kind.INT, amount: Kind.REAL | Kind.INT });
+    expect(byTable.clicks!.kinds).toEqual({ event_type: Kind.STRING, id: Kind.STRING });
   });
 
-  it('hints mixed kinds as JSON, null-only keys as NULL, objects as STRUCT and arrays as lists', () => {
+  it('keeps big integers of pretty-printed values exact, and re-spells only records that need it', () => {
     const values = [
-      '{"event_type":"order","id":"o1","seq":1,"v":1,"n":null,"ship":{"city":"A","zip":1}}',
-      '{"event_type":"order","id":"o2","seq":2,"v":"x","ship":{"city":"B","zip":1.5,"note":null}}',
-      '{"event_type":"click","id":"c1","tags":["a"],"e":[],"o":{}}',
-      '{"event_type":"click","id":"c2","tags":[]}',
+      '{\n "event_type": "order",\n "id": 9007199254740993,\n "seq": 1\n}',
+      '{"event_type":"order","ID":9007199254740995,"Seq":2, "note": 1.50}',
     ];
-    const out = transformBatch(packValues(values.map((v) => Buffer.from(v))), { routing, tables: { orders, clicks }, outDir: join(dir, 'b3') });
-    const byTable = Object.fromEntries(out.tables.map((t) => [t.table, t]));
-    expect(byTable.orders!.columns).toEqual({ event_type: 'VARCHAR', id: 'VARCHAR', seq: 'BIGINT', v: 'JSON', n: 'NULL', ship: 'STRUCT("city" VARCHAR, "zip" DOUBLE, "note" NULL)' });
-    expect(byTable.clicks!.columns).toEqual({ event_type: 'VARCHAR', id: 'VARCHAR', tags: 'VARCHAR[]', e: 'JSON[]', o: 'JSON' });
+    const out = transformBatch(packValues(values.map((v) => Buffer.from(v))), { graph: graphOf(routing, { orders, clicks }), tables: { orders, clicks }, outDir: join(dir, 'b3') });
+    const lines = readFileSync(out.tables[0]!.path, 'utf8').split('\n');
+    expect(lines).toEqual(['{  "event_type": "order",  "id": 9007199254740993,  "seq": 1 }', '{"event_type":"order","id":9007199254740995,"seq":2,"note":1.50}', '']);
+    expect(out.tables[0]!.kinds).toEqual({ event_type: Kind.STRING, id: Kind.BIGINT, seq: Kind.INT, note: Kind.REAL });
   });
 
   it('counts unmatched records as dropped under unmatched: drop', () => {
-    const out = transformBatch(packValues([Buffer.from('{"event_type":"x"}')]), { routing: { ...routing, unmatched: 'drop' }, tables: { orders, clicks }, outDir: join(dir, 'b2') });
-    expect(out).toEqual({ tables: [], failures: [], dropped: 1 });
+    const out = transformBatch(packValues([Buffer.from('{"event_type":"x"}')]), { graph: graphOf({ ...routing, unmatched: 'drop' }, { orders, clicks }), tables: { orders, clicks }, outDir: join(dir, 'b2') });
+    expect(out).toEqual({ tables: [], failures: [], dropped: 1, state: {} });
   });
 });
 

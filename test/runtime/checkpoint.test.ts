@@ -53,14 +53,18 @@ describe('stream checkpoint (write-ahead log)', () => {
     cp.writeOffsets(entry(0, { '0': [0, 10] }));
     cp.writeCommit(commit(0));
     cp.writeOffsets(entry(1, { '0': [10, 30] }));
-    cp.writeDecisions(1, { orders: 'cannot widen BIGINT to BOOLEAN' });
+    const decisions = { diverted: { orders: 'cannot widen BIGINT to BOOLEAN' }, rejected: { users: [{ row: 3, reason: 'value does not convert' }] } };
+    cp.writeDecisions(1, decisions);
     const state = new StreamCheckpoint(root, 0).recover();
     expect(state.nextBatchId).toBe(1);
     expect(state.pending?.ranges).toEqual({ '0': [10, 30] });
     expect(state.pending?.schema).toEqual({ orders: { id: 'BIGINT' } });
     expect(Object.fromEntries(state.positions)).toEqual({ 0: 10 });
-    expect(cp.readDecisions(1)).toEqual({ orders: 'cannot widen BIGINT to BOOLEAN' });
-    expect(cp.readDecisions(0)).toEqual({});
+    expect(cp.readDecisions(1)).toEqual(decisions);
+    expect(cp.readDecisions(0)).toEqual({ diverted: {}, rejected: {} });
+    // A decisions file from before rejected rows existed holds the diverted tables alone.
+    writeFileSync(join(root, '0', 'decisions', '2'), JSON.stringify({ orders: 'old' }));
+    expect(cp.readDecisions(2)).toEqual({ diverted: { orders: 'old' }, rejected: {} });
   });
 
   it('writes atomically (no temp files left) and prunes old batches', () => {

@@ -1,8 +1,9 @@
+import { graphOf } from './graph-fixture.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeThreadsFromEnv } from '../../src/runtime/decode-pool.js';
+import { decodeThreadsFromEnv, resolveRuntimeSettings } from '../../src/runtime/settings.js';
 import { packValues } from '../../src/runtime/batch-transform.js';
 import type { RoutingRules, TableRules } from '../../src/operators/api.js';
 import { ROOT } from '../e2e/harness.js';
@@ -21,6 +22,17 @@ describe('decode threads', () => {
     expect(decodeThreadsFromEnv(1, 2, { PIPELINE_DECODE_THREADS: 'many' })).toBe(1);
   });
 
+  it('resolves every runtime setting once, from the environment or its default', () => {
+    const env = { PIPELINE_TABLE_CONCURRENCY: '4', PIPELINE_KAFKA_MAX_WAIT_MS: '50', PIPELINE_DUCKDB_MEMORY: '1GB', PIPELINE_DUCKDB_THREADS: 'x' };
+    expect(resolveRuntimeSettings(env, 2, 2)).toEqual({
+      decodeThreads: 0,
+      tableConcurrency: 4,
+      duckdbThreads: 1,
+      duckdbMemoryLimit: '1GB',
+      source: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxBytes: 32 << 20, maxBytesPerPartition: 2 << 20, maxWaitTimeInMs: 50 },
+    });
+  });
+
   it('route, validate and write the same files inline and on a pool thread', async () => {
     // The pool thread loads the compiled task file, so this runs the built module (npm test builds first).
     const built: typeof import('../../src/runtime/decode-pool.js') = await import(join(ROOT, 'dist', 'src', 'runtime', 'decode-pool.js'));
@@ -32,7 +44,7 @@ describe('decode threads', () => {
       const decoder = built.createDecoder(threads);
       try {
         const outDir = join(dir, `t${threads}`);
-        const routed = await decoder.transform(packValues(values.map((v) => Buffer.from(v))), { routing, tables, outDir });
+        const routed = await decoder.transform(packValues(values.map((v) => Buffer.from(v))), { graph: graphOf(routing, tables), tables, outDir });
         results.push({ ...routed, tables: routed.tables.map((t) => ({ ...t, path: undefined, indices: [...t.indices], text: readFileSync(t.path, 'utf8') })) });
       } finally {
         await decoder.close();

@@ -11,18 +11,24 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { KafkaMessage } from 'kafkajs';
 import { SchemaMismatchError } from '../../src/errors.js';
-import type { BatchInput, ColumnDef, WriteOptions, WriteResult } from '../../src/lake/types.js';
+import type { BatchInput, ColumnDef, RejectedRow, WriteOptions, WriteResult } from '../../src/lake/types.js';
 import type { TableWriter } from '../../src/operators/api.js';
 import type { Plan } from '../../src/planner/plan.js';
 import { StreamCheckpoint } from '../../src/runtime/checkpoint.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { BatchProcessor } from '../../src/runtime/stream-batch.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
+import { graphOf } from './graph-fixture.js';
 
-/** Records every write; refuses `refuse` tables with a schema mismatch. */
+/**
+ * Records every write; refuses `refuse` tables with a schema mismatch; rejects the rows
+ * listed in `reject`; answers already-committed for tables in `committed`.
+ */
 class ScriptedWriter implements TableWriter {
   writes: { path: string; batch: BatchInput; opts: WriteOptions }[] = [];
   refuse = new Set<string>();
+  reject = new Map<string, RejectedRow[]>();
+  committed = new Set<string>();
   exists() {
     return false;
   }
@@ -31,9 +37,14 @@ class ScriptedWriter implements TableWriter {
   }
   async write(path: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult> {
     if ([...this.refuse].some((t) => path.endsWith(`/${t}`))) throw new SchemaMismatchError('PIPE_LAKE_SCHEMA', "column 'qty' is BIGINT and cannot hold VARCHAR");
-    this.writes.push({ path, batch, opts });
+    const table = path.split('/').pop()!;
     const rows = batch.kind === 'rows' ? batch.rows.length : (batch.rowCount ?? 0);
-    return { status: 'committed', version: this.writes.length, rowsIn: rows, rowsInserted: rows, rowsUpdated: 0, rowsDeleted: 0, filesAdded: 1, filesRemoved: 0, bytesAdded: 1, conflictsRetried: 0 };
+    const base = { rowsIn: rows, rowsInserted: rows, rowsUpdated: 0, rowsDeleted: 0, filesAdded: 1, filesRemoved: 0, bytesAdded: 1, conflictsRetried: 0, widened: [] };
+    if (this.committed.has(table)) return { ...base, status: 'already-committed', version: 1, rejected: [] };
+    const rejected = this.reject.get(table) ?? [];
+    await opts.beforeCommit?.(rejected);
+    this.writes.push({ path, batch, opts });
+    return { ...base, status: 'committed', version: this.writes.length, rejected };
   }
 }
 
@@ -54,6 +65,10 @@ function plan(): Plan {
     sinks: [sink('a'), sink('b')],
     deadLetter: { id: 'sink._dl', table: '_dl', path: join(dir, '_dl') },
     checkpointPath: join(dir, 'cp'),
+    ...graphOf(
+      { field: 'type', routes: { a: 'a', b: 'b' }, unmatched: 'dead_letter' },
+      Object.fromEntries(['a', 'b'].map((t) => [t, { table: t, mode: 'upsert' as const, mergeKeys: ['id'], sequenceBy: 'seq', columns: {} }])),
+    ),
   } as unknown as Plan;
 }
 
@@ -76,7 +91,7 @@ describe('batch processor', () => {
     };
     const stats = await processor.commit(await processor.prepare(0, batch));
     expect(stats.tables.b).toMatchObject({ status: 'diverted' });
-    expect(checkpoint.readDecisions(0)).toEqual({ b: "column 'qty' is BIGINT and cannot hold VARCHAR" });
+    expect(checkpoint.readDecisions(0)).toEqual({ diverted: { b: "column 'qty' is BIGINT and cannot hold VARCHAR" }, rejected: {} });
     const dl = writer.writes.find((w) => w.path.endsWith('/_dl'))!;
     expect(dl.opts.txn).toEqual({ appId: 'p/0', version: 0 });
     const rows = (dl.batch as { rows: Record<string, unknown>[] }).rows;
@@ -91,5 +106,34 @@ describe('batch processor', () => {
     const entry = checkpoint.readOffsets(0)!;
     await processor.commit(await processor.prepare(0, batch, entry));
     expect(writer.writes.map((w) => w.path.split('/').pop()).sort()).toEqual(['_dl', 'a']);
+  });
+
+  it('dead-letters the rows a table rejected, recorded before its commit, also when a replay finds the table committed', async () => {
+    const writer = new ScriptedWriter();
+    // File row 1 of table a is batch record 2.
+    writer.reject.set('a', [{ row: 1, reason: 'value does not convert to the column type: qty (BIGINT)' }]);
+    const checkpoint = new StreamCheckpoint(join(dir, 'cp'), 0);
+    const processor = new BatchProcessor({
+      plan: plan(), streamIndex: 0, appId: 'p/0', lake: writer, checkpoint, decoder: createDecoder(0),
+      locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
+    });
+    const batch = {
+      ranges: { '0': [0, 3] as [number, number] },
+      messages: new Map([[0, [message(0, '{"type":"a","id":1,"seq":1}'), message(1, '{"type":"b","id":2,"seq":1}'), message(2, '{"type":"a","id":3,"seq":1,"qty":"x"}')]]]),
+      count: 3,
+    };
+    const prepared = await processor.prepare(0, batch);
+    const stats = await processor.commit(prepared);
+    expect(stats.deadLettered).toBe(1);
+    const dlRows = () => (writer.writes.find((w) => w.path.endsWith('/_dl'))!.batch as { rows: Record<string, unknown>[] }).rows;
+    expect(dlRows().map((r) => [r.offset, r.stage, r.error])).toEqual([[2, 'sink', "table 'a': value does not convert to the column type: qty (BIGINT)"]]);
+    expect(checkpoint.readDecisions(0).rejected).toEqual({ a: [{ row: 1, reason: 'value does not convert to the column type: qty (BIGINT)' }] });
+
+    // A replay where table a already holds the batch: the lake reports nothing, the decision does.
+    writer.writes = [];
+    writer.reject.clear();
+    writer.committed.add('a');
+    await processor.commit(await processor.prepare(0, batch, checkpoint.readOffsets(0)!));
+    expect(dlRows().map((r) => r.offset)).toEqual([2]);
   });
 });

@@ -59,7 +59,7 @@ describe('defaults and normalisation', () => {
     const text = minimal.replace('orders: { mergeKeys: [id], sequenceBy: seq }', 'orders: &keyed { mergeKeys: [id], sequenceBy: seq }').replace('users: {}', 'users: *keyed');
     const r = loadSpecText(text, 'alias.yaml', { env: {} });
     expect(r.diagnostics).toEqual([]);
-    expect(r.spec!.tables.users).toEqual({ mergeKeys: ['id'], sequenceBy: 'seq', mode: 'upsert' });
+    expect(r.spec!.tables.users).toEqual({ mergeKeys: ['id'], sequenceBy: 'seq', mode: 'upsert', maxColumns: 1000 });
   });
 });
 
@@ -128,7 +128,7 @@ describe('--set overrides', () => {
   it('adds a whole table when the path is a new map entry', () => {
     const r = loadSpecText(minimal, 'f', { env: {}, set: ['tables.audit={mode: append}', 'routing.routes.audit=audit'] });
     expect(r.diagnostics).toEqual([]);
-    expect(r.spec!.tables.audit).toEqual({ mode: 'append' });
+    expect(r.spec!.tables.audit).toEqual({ mode: 'append', maxColumns: 1000 });
   });
 
   it('refuses paths the schema does not have, with a suggestion', () => {

@@ -28,6 +28,7 @@ const interfaceLocations: Record<string, string[]> = {
   SaslSpec: ['source', 'kafka', 'sasl'],
   TriggerSpec: ['trigger'],
   WatermarkSpec: ['watermark'],
+  AlertsSpec: ['alerts'],
   RoutingSpec: ['routing'],
   TableSpec: ['tables', '*'],
   DeadLetterSpec: ['deadLetter'],

@@ -99,3 +99,18 @@ describe('pipeline validate', () => {
     expect(validate().code).toBe(2);
   });
 });
+
+describe('pipeline validate --advice / --partitions', () => {
+  it('adds sizing and naming warnings; they fail only with --deny-warnings', () => {
+    const r = validate('pipelines/commerce-events.yaml', '--partitions', '6');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => !l.startsWith('    hint:'))).toEqual([
+      'pipelines/commerce-events.yaml:8:12: warning PIPE0054 topic `events_topic` does not follow `domain.entity.version` (e.g. `commerce.orders.v1`)',
+      'pipelines/commerce-events.yaml:11:10: warning PIPE0053 streams: 4 over 6 partitions: more than one stream rarely pays under 10 partitions',
+      '1 spec checked: valid (0 errors, 2 warnings)',
+      '',
+    ]);
+    expect(validate('pipelines/commerce-events.yaml', '--advice', '--deny-warnings').code).toBe(1);
+    expect(validate('pipelines/commerce-events.yaml', '--partitions', 'six').code).toBe(2);
+  });
+});

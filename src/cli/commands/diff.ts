@@ -94,14 +94,14 @@ export const command: Command = {
     let changes: SpecChange[];
     if (values.against !== undefined) {
       const file = positionals[0]!;
-      const after = loadSpecOrReport(file, opts);
+      const after = await loadSpecOrReport(file, opts);
       if (!after) return 1;
       const before = loadAtRef(file, values.against, opts);
       if (before === undefined) return 1;
       changes = before === null ? diffNewPipeline(redactSpec(after)) : diffSpecs(redactSpec(before), redactSpec(after));
     } else {
-      const before = loadSpecOrReport(positionals[0]!, opts);
-      const after = loadSpecOrReport(positionals[1]!, opts);
+      const before = await loadSpecOrReport(positionals[0]!, opts);
+      const after = await loadSpecOrReport(positionals[1]!, opts);
       if (!before || !after) return 1;
       changes = diffSpecs(redactSpec(before), redactSpec(after));
     }

@@ -5,6 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from '../main.js';
+import { withSqlChecks } from '../../planner/check-sql.js';
 import { parseCommandArgs, setOption } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { loadSpecFile, type LoadedSpec, type LoadOptions } from '../../spec/load.js';
@@ -31,11 +32,11 @@ Exit codes: 0 printed, 1 invalid spec (diagnostics on stderr), 2 usage error or 
  * Loads a spec for a command: a missing file is a usage error (exit 2); diagnostics go to
  * stderr; returns undefined when the spec has errors (the caller exits 1).
  */
-export function loadSpecOrReport(file: string, opts: LoadOptions): PipelineSpec | undefined {
+export async function loadSpecOrReport(file: string, opts: LoadOptions): Promise<PipelineSpec | undefined> {
   if (!existsSync(file) || !statSync(file).isFile()) {
     throw new UsageError('PIPE_CLI_NO_SPEC', `spec file not found: ${file}`);
   }
-  return reportLoaded(loadSpecFile(file, opts));
+  return reportLoaded(await withSqlChecks(loadSpecFile(file, opts)));
 }
 
 /** Prints a loaded spec's diagnostics (errors and warnings) to stderr; returns the spec if valid. */
@@ -49,7 +50,7 @@ function ensureNewline(text: string): string {
 }
 
 /** Parses `--partitions`: a positive integer, else a usage error. */
-function parsePartitions(value: string | undefined): number | undefined {
+export function parsePartitions(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
@@ -75,7 +76,7 @@ export const command: Command = {
       throw new UsageError('PIPE_CLI_USAGE', `--format must be one of ${PLAN_FORMATS.join(', ')}, got '${format}'`);
     }
     const partitions = parsePartitions(values.partitions);
-    const spec = loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
+    const spec = await loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     // Renders never read secrets, and compiling the redacted spec makes sure they cannot.
     const plan = compilePlan(redactSpec(spec), { partitions });

@@ -8,9 +8,11 @@ import type { Command } from '../main.js';
 import { parseCommandArgs, setOption } from '../args.js';
 import { PipelineError, UsageError } from '../../errors.js';
 import { compilePlan } from '../../planner/compile.js';
-import { LOG_LEVELS, type LogLevel } from '../../runtime/logger.js';
+import { operatorFor } from '../../operators/index.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../runtime/logger.js';
+import { resolveInstance } from '../../runtime/instances.js';
 import { runPipeline } from '../../runtime/runner.js';
-import { formatSummary } from '../../runtime/summary.js';
+import { formatSummary, type RunSummary } from '../../runtime/summary.js';
 import { loadSpecOrReport } from './plan.js';
 
 const usage = `Usage: pipeline run <spec.yaml> [options]
@@ -22,9 +24,16 @@ Options:
   --available-now      process everything up to the topic's end at start, then exit 0
   --set <path=value>   override a spec value (repeatable), e.g. --set trigger.interval=1s
   --log-level <level>  ${LOG_LEVELS.join(' | ')} (default info; JSON lines on stderr)
+  --log-format <f>     json (default) | pretty
+  --metrics-port <n>   serve Prometheus /metrics, /healthz and /readyz on port n (0: any free port)
+  --metrics-host <h>   address the metrics server listens on (default 0.0.0.0)
   --summary-json <f>   also write the final summary as JSON to <f>
   --reshard            the spec's streams differ from the checkpoint's: carry every
                        partition's committed position into the new stream layout
+                       (one process only: refused together with --instance i/K, K > 1)
+  --instance <i/K>     run as instance i of K processes: only the streams j with
+                       j % K == i (also PIPELINE_INSTANCE=i/K, or PIPELINE_INSTANCES=K
+                       with HOSTNAME ending in -<i>, as in a Kubernetes StatefulSet)
   -h, --help           show this help
 
 Without --available-now the run continues until SIGINT/SIGTERM, then finishes the batch in
@@ -40,8 +49,12 @@ export const command: Command = {
     const { values, positionals } = parseCommandArgs(argv, {
       'available-now': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       'summary-json': { type: 'string' },
       reshard: { type: 'boolean' },
+      instance: { type: 'string' },
       ...setOption,
     });
     if (positionals.length !== 1) {
@@ -51,23 +64,51 @@ export const command: Command = {
     if (!LOG_LEVELS.includes(logLevel)) {
       throw new UsageError('PIPE_CLI_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
     }
-    const spec = loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
+    const logFormat = (values['log-format'] ?? 'json') as LogFormat;
+    if (!LOG_FORMATS.includes(logFormat)) throw new UsageError('PIPE_CLI_USAGE', `--log-format must be one of ${LOG_FORMATS.join(', ')}, got '${logFormat}'`);
+    const metrics = metricsOption(values['metrics-port'], values['metrics-host']);
+    const instance = resolveInstance({ flag: values.instance, env: process.env });
+    const spec = await loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     const plan = compilePlan(spec);
-    if (plan.source.format !== 'json') {
-      // The spec language already names the formats to come; running one would dead-letter every record.
-      throw new PipelineError('PIPE_RUN_FORMAT', `source.format '${plan.source.format}' cannot be run yet: this runner decodes json records only`, {
-        hint: 'use format: json, or validate/plan the spec without running it',
-      });
+    for (const node of plan.nodes) {
+      // Validate warned (PIPE0057); running it would dead-letter every record.
+      const reason = operatorFor(node.kind).notRunnable;
+      if (reason) throw new PipelineError('PIPE_RUN_FORMAT', reason, { hint: 'use format: json, or validate/plan the spec without running it' });
     }
-    const summary = await runPipeline(plan, {
-      availableNow: values['available-now'] ?? false,
-      logLevel,
-      reshard: values.reshard ?? false,
-      tty: process.stderr.isTTY === true,
-    });
-    if (values['summary-json']) writeFileSync(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
-    process.stdout.write(`${formatSummary(summary)}\n`);
+    const report = (summary: RunSummary) => {
+      if (values['summary-json']) writeFileSync(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
+      process.stdout.write(`${formatSummary(summary)}\n`);
+    };
+    let summary: RunSummary;
+    try {
+      summary = await runPipeline(plan, {
+        availableNow: values['available-now'] ?? false,
+        logLevel,
+        logFormat,
+        metrics,
+        reshard: values.reshard ?? false,
+        tty: process.stderr.isTTY === true,
+        instance,
+      });
+    } catch (err) {
+      // A run that stopped on a limit still reports what it committed.
+      const failed = (err as { summary?: RunSummary }).summary;
+      if (failed) report(failed);
+      throw err;
+    }
+    report(summary);
     return 0;
   },
 };
+
+/** `--metrics-port` / `--metrics-host` as run options; undefined without a port. */
+function metricsOption(port: string | undefined, host: string | undefined): { port: number; host: string } | undefined {
+  if (port === undefined) {
+    if (host !== undefined) throw new UsageError('PIPE_CLI_USAGE', '--metrics-host needs --metrics-port');
+    return undefined;
+  }
+  const n = Number(port);
+  if (!/^\d+$/.test(port) || n > 65535) throw new UsageError('PIPE_CLI_USAGE', `--metrics-port must be a port number (0-65535), got '${port}'`);
+  return { port: n, host: host ?? '0.0.0.0' };
+}

@@ -6,6 +6,8 @@
 import type { Command } from '../main.js';
 import { parseCommandArgs, setOption } from '../args.js';
 import { UsageError } from '../../errors.js';
+import { withSqlChecks } from '../../planner/check-sql.js';
+import { parsePartitions } from './plan.js';
 import {
   diagnosticFormats,
   formatDiagnostics,
@@ -24,6 +26,10 @@ Options:
   --format text|json|github  Output format (default text; github prints Actions annotations)
   --deny-warnings            Treat warnings as errors (exit 1)
   --set path=value           Override a field before validating, e.g. --set streams=8 (repeatable)
+  --advice                   Also warn about sizing and naming (streams for the partitions,
+                             topic names not following domain.entity.version)
+  --partitions <n>           The topic's partition count (implies --advice): checks streams
+                             against it
   -h, --help                 Show this help
 
 Exit codes: 0 valid, 1 invalid, 2 usage error (unknown flag, missing file).`;
@@ -44,6 +50,8 @@ export const command: Command = {
     const { values, positionals } = parseCommandArgs(argv, {
       format: { type: 'string', default: 'text' },
       'deny-warnings': { type: 'boolean', default: false },
+      advice: { type: 'boolean', default: false },
+      partitions: { type: 'string' },
       ...setOption,
     });
     const format = values.format as DiagnosticFormat;
@@ -51,12 +59,14 @@ export const command: Command = {
       throw new UsageError('PIPE_CLI_USAGE', `unknown --format '${values.format}'; use ${diagnosticFormats.join(', ')}`);
     }
     if (positionals.length === 0) throw new UsageError('PIPE_CLI_USAGE', 'give at least one spec file');
+    const partitions = parsePartitions(values.partitions);
+    const advice = values.advice || partitions !== undefined ? { partitions } : undefined;
 
     const all: Diagnostic[] = [];
     let invalid = 0;
     let unreadable = false;
     for (const file of positionals) {
-      const loaded = loadSpecFile(file, { set: values.set ?? [] });
+      const loaded = await withSqlChecks(loadSpecFile(file, { set: values.set ?? [], advice }));
       all.push(...loaded.diagnostics);
       if (loaded.diagnostics.some((d) => d.code === 'PIPE0001')) unreadable = true;
       const warned = loaded.diagnostics.some((d) => d.severity === 'warning');

@@ -1,0 +1,42 @@
+/**
+ * Exact JSON: numbers that a double cannot hold (integers beyond ±2^53) must survive
+ * decoding, classification and any re-serialisation digit for digit. `JSON.parse` is used
+ * whenever the text cannot hold such a number (no run of 16 or more digits); otherwise the
+ * text is parsed losslessly (lossless-json keeps every number as its text).
+ */
+import { isLosslessNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
+import { Kind, kindOfNumberText, kindOfValue } from './type-lattice.js';
+
+const LONG_DIGITS = /\d{16}/;
+
+/** Parses JSON text exactly (see the module comment). Throws SyntaxError like JSON.parse. */
+export function parseExactJson(text: string): { value: unknown; lossless: boolean } {
+  if (!LONG_DIGITS.test(text)) return { value: JSON.parse(text), lossless: false };
+  return { value: parseLossless(text), lossless: true };
+}
+
+/** Serialises a value produced by {@link parseExactJson} (lossless numbers as their digits). */
+export function stringifyExactJson(value: unknown, lossless: boolean): string {
+  return lossless ? stringifyLossless(value)! : JSON.stringify(value);
+}
+
+/**
+ * The lattice kind of a decoded value, or undefined when it is an integer outside the
+ * 64-bit range (which no inferred column type holds exactly).
+ */
+export function kindOfJsonValue(value: unknown): number | undefined {
+  if (value !== null && typeof value === 'object' && isLosslessNumber(value)) {
+    return kindOfNumberText((value as { value: string }).value);
+  }
+  return kindOfValue(value);
+}
+
+/** Whether `value` is a number (plain or lossless). */
+export function isJsonNumber(value: unknown): boolean {
+  return typeof value === 'number' || typeof value === 'bigint' || (value !== null && typeof value === 'object' && isLosslessNumber(value));
+}
+
+/** True for the kinds a sequence column may hold without a declared type. */
+export function isNumericKind(kind: number): boolean {
+  return (kind & ~(Kind.INT | Kind.BIGINT | Kind.REAL)) === 0 && kind !== 0;
+}

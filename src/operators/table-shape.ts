@@ -1,0 +1,115 @@
+/**
+ * Shaping a decoded record for its table, one record at a time, so that one record's
+ * spelling or values never affect another's:
+ *
+ * - keys are matched case-insensitively (Delta's rule) to the table's spelling; a record
+ *   spelling a key differently is rewritten to the table's spelling, and a record carrying
+ *   two keys that differ only by case fails with both names;
+ * - merge keys must be present scalars; an undeclared `sequenceBy` must be a number (one
+ *   comparable type per table — a declared type converts or fails in the lake);
+ * - each value's JSON kind is noted per column (the lake joins them into column types);
+ *   an integer outside the 64-bit range fails the record;
+ * - at most `maxColumns` columns per table: a record that would add more fails.
+ */
+import { isJsonNumber, kindOfJsonValue } from '../lake/json-values.js';
+import { jsonTypeOf } from './decode-json.js';
+import type { DecodedRecord, RecordStage, TableRules } from './api.js';
+
+/** Default `tables.<t>.maxColumns`: distinct top-level keys a table may have. */
+export const DEFAULT_MAX_COLUMNS = 1000;
+
+
+/** A record ready for its table, or why it is not. */
+export type ShapeResult = { ok: true; record: Record<string, unknown>; renamed: boolean } | { ok: false; error: string };
+
+/** Shapes the records of one table within one batch and collects their kinds. */
+export class TableShaper {
+  /** Exact spelling seen -> the table's spelling. */
+  private readonly exact = new Map<string, string>();
+  /** Lower-case name -> the table's spelling. */
+  private readonly byLower = new Map<string, string>();
+  /** Kinds per column (table spelling) of the accepted records. */
+  readonly kinds: Record<string, number> = {};
+  private readonly mergeKeys: string[];
+  private readonly sequenceBy?: string;
+  private readonly sequenceDeclared: boolean;
+
+  constructor(private readonly rules: TableRules, private readonly maxColumns = DEFAULT_MAX_COLUMNS) {
+    // The table's columns, then the names the spec uses: a record's spelling never decides these.
+    for (const name of [...Object.keys(rules.columns), ...rules.mergeKeys, ...(rules.sequenceBy ? [rules.sequenceBy] : [])]) this.canonical(name, true);
+    const spell = (n: string) => this.byLower.get(n.toLowerCase()) ?? n;
+    this.mergeKeys = rules.mergeKeys.map(spell);
+    if (rules.sequenceBy !== undefined) this.sequenceBy = spell(rules.sequenceBy);
+    this.sequenceDeclared = rules.sequenceBy !== undefined && rules.declared?.some((d) => d.toLowerCase() === rules.sequenceBy!.toLowerCase()) === true;
+  }
+
+  /** The table's spelling of `key`, registering it when new (undefined past the column limit). */
+  private canonical(key: string, known = false): string | undefined {
+    const hit = this.exact.get(key);
+    if (hit !== undefined) return hit;
+    const lower = key.toLowerCase();
+    let name = this.byLower.get(lower);
+    if (name === undefined) {
+      if (!known && this.byLower.size >= this.maxColumns) return undefined;
+      this.byLower.set(lower, (name = key));
+    }
+    this.exact.set(key, name);
+    return name;
+  }
+
+  /** Shapes one record; on success its kinds are noted. */
+  shape(record: Record<string, unknown>): ShapeResult {
+    let renamed = false;
+    for (const key in record) {
+      const name = this.canonical(key);
+      if (name === undefined) return { ok: false, error: `field '${key}' would give table '${this.rules.table}' more than ${this.maxColumns} columns` };
+      if (name !== key) renamed = true;
+    }
+    let out = record;
+    if (renamed) {
+      out = {};
+      const from: Record<string, string> = {};
+      for (const key in record) {
+        const name = this.exact.get(key)!;
+        if (from[name] !== undefined) return { ok: false, error: `fields '${from[name]}' and '${key}' differ only by case; column names are case-insensitive` };
+        from[name] = key;
+        out[name] = record[key];
+      }
+    }
+    for (const key of this.mergeKeys) {
+      const value = out[key];
+      if (value === undefined || value === null) return { ok: false, error: `merge key '${key}' is missing` };
+      if (typeof value === 'object' && !isJsonNumber(value)) return { ok: false, error: `merge key '${key}' must be a scalar (got ${jsonTypeOf(value)})` };
+    }
+    if (this.sequenceBy !== undefined) {
+      const value = out[this.sequenceBy];
+      if (value === undefined || value === null) return { ok: false, error: `sequenceBy field '${this.sequenceBy}' is missing` };
+      if (!this.sequenceDeclared && !isJsonNumber(value)) {
+        return { ok: false, error: `sequenceBy field '${this.sequenceBy}' must be a number (got ${jsonTypeOf(value)}); declare its type under columns to sequence by text or time` };
+      }
+    }
+    // Kinds are noted only once the whole record is known to be accepted.
+    for (const key in out) {
+      if (kindOfJsonValue(out[key]) === undefined) return { ok: false, error: `field '${key}' holds an integer outside the 64-bit range` };
+    }
+    for (const key in out) this.kinds[key] = (this.kinds[key] ?? 0) | kindOfJsonValue(out[key])!;
+    return { ok: true, record: out, renamed };
+  }
+}
+
+/**
+ * The table sink's record-level piece: shapes each record for its table (a failure leaves by
+ * `error` to the dead-letter table); the accepted ones are collected for the batch's write.
+ */
+export function tableSinkStage(rules: TableRules): RecordStage {
+  const shaper = new TableShaper(rules, rules.maxColumns ?? DEFAULT_MAX_COLUMNS);
+  return {
+    kinds: shaper.kinds,
+    process(input) {
+      const record = input as DecodedRecord;
+      const shaped = shaper.shape(record.fields);
+      if (!shaped.ok) return { port: 'error', error: shaped.error };
+      return { port: 'out', value: { fields: shaped.record, lossless: record.lossless, renamed: shaped.renamed } };
+    },
+  };
+}
