@@ -153,7 +153,8 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
       }
     },
     async produceFile(topic, file) {
-      const producer = client('producer').producer({ allowAutoTopicCreation: false });
+      // Idempotent: a send retried across a broker restart must not store a record twice.
+      const producer = client('producer').producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
       let count = 0;
       try {
