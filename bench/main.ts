@@ -31,6 +31,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   steady: async () => (await import('./scenarios/steady.js')).steady,
   lake: async () => (await import('./scenarios/lake.js')).lake,
   decode: async () => (await import('./scenarios/decode.js')).decode,
+  brokers: async () => (await import('./scenarios/brokers.js')).brokers,
   'scale-out': async () => (await import('./scenarios/scale-out.js')).scaleOut,
 };
 

@@ -120,6 +120,25 @@ export class BatchCollector<M extends OffsetMessage> {
     return accepted;
   }
 
+  /**
+   * The source saw that offsets below `offset` hold nothing more for `partition`: transaction
+   * markers, aborted or compacted-away records. Moving `next` past them lets the next batch's
+   * range cover the gap, so positions (and lag) reach the log end even when it is a marker.
+   * Callers pass only gaps that start at or before `position(partition)`.
+   */
+  skipTo(partition: number, offset: number): void {
+    const next = this.next.get(partition);
+    if (next === undefined || offset <= next) return;
+    // Never past the end of an --available-now run or of a batch being replayed.
+    const limit = Math.min(this.opts.endOffsets?.get(partition) ?? Infinity, this.replayUntil?.get(partition) ?? Infinity);
+    this.next.set(partition, Math.max(next, Math.min(offset, limit)));
+  }
+
+  /** A batch would carry something: buffered records, or a gap that moves a position. */
+  pending(): boolean {
+    return this.bufferedCount > 0 || this.partitions.some((p) => this.next.get(p)! > this.from.get(p)!);
+  }
+
   /** The source saw the partition's log end (`endOffsets` mode), e.g. only control records remain. */
   markCaughtUp(partition: number, logEnd: number): void {
     const end = this.opts.endOffsets?.get(partition);
@@ -140,7 +159,7 @@ export class BatchCollector<M extends OffsetMessage> {
 
   /** `endOffsets` mode: nothing left to read and nothing buffered. */
   finished(): boolean {
-    return !this.replaying && this.bufferedCount === 0 && this.allCaughtUp();
+    return !this.replaying && !this.pending() && this.allCaughtUp();
   }
 
   /**

@@ -54,11 +54,46 @@ export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: st
   return new Kafka(config);
 }
 
-/** Partition count and low/high watermarks of `topic`, from metadata and ListOffsets only. */
+/**
+ * Partition count and low/high offsets of `topic`, from metadata and ListOffsets only. From
+ * {@link fetchTopicOffsets}, `high` is the end a read-committed consumer can reach: the last
+ * stable offset, below any open transaction; from {@link readTopicOffsets} (lag) it is the
+ * high watermark.
+ */
 export interface TopicOffsets {
   partitions: number;
   low: Map<number, number>;
   high: Map<number, number>;
+}
+
+interface ListOffsetsCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[]; fromBeginning: boolean }[]): Promise<{ partitions: { partition: number; offset: string }[] }[]>;
+}
+
+/**
+ * Last stable offsets (ListOffsets with read_committed isolation). kafkajs' admin lists
+ * offsets read-uncommitted, which ends at the high watermark: an `--available-now` run would
+ * then wait for records of an open transaction that its read-committed consumer never gets.
+ * kafkajs builds read-committed clusters only for consumers, so its cluster factory is used
+ * directly; `undefined` when this kafkajs version does not have it.
+ */
+async function fetchStableOffsets(kafka: Kafka, topic: string, partitions: number[]): Promise<Map<number, number> | undefined> {
+  const key = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+  const createCluster = key && (kafka as unknown as Record<symbol, unknown>)[key];
+  if (typeof createCluster !== 'function') return undefined;
+  const READ_COMMITTED = 1;
+  const cluster = (createCluster as (o: object) => ListOffsetsCluster)({ allowAutoTopicCreation: false, isolationLevel: READ_COMMITTED });
+  await cluster.connect();
+  try {
+    await cluster.addTargetTopic(topic);
+    const [result] = await cluster.fetchTopicsOffset([{ topic, partitions: partitions.map((partition) => ({ partition })), fromBeginning: false }]);
+    return new Map(result!.partitions.map((p) => [p.partition, Number(p.offset)]));
+  } finally {
+    await cluster.disconnect().catch(() => {});
+  }
 }
 
 /**
@@ -70,7 +105,10 @@ export async function fetchTopicOffsets(kafka: Kafka, topic: string): Promise<To
   const admin = kafka.admin();
   await admin.connect();
   try {
-    return await readTopicOffsets(admin, topic);
+    const offsets = await readTopicOffsets(admin, topic);
+    // Where a read-committed consumer can get to: start positions and --available-now ends.
+    const stable = await fetchStableOffsets(kafka, topic, [...offsets.high.keys()]);
+    return stable ? { ...offsets, high: stable } : offsets;
   } finally {
     await admin.disconnect().catch(() => {});
   }

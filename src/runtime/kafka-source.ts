@@ -59,6 +59,15 @@ export class StreamSource {
       this.seekAll();
       this.syncPauses(true);
     });
+    // kafkajs skips eachBatch for fetches holding only markers or aborted records (it resolves
+    // them itself); the positions must still move past them or lag never reaches 0.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+      const { partition, batchSize, firstOffset, lastOffset } = event.payload as { partition: number; batchSize: number; firstOffset: string | null; lastOffset: string };
+      if (batchSize !== 0 || firstOffset === null) return;
+      this.skipGap(partition, Number(firstOffset), Number(lastOffset));
+      this.syncPauses();
+      this.opts.onData();
+    });
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload;
       logger.warn({ err: error, restart }, 'kafka consumer crashed');
@@ -90,13 +99,26 @@ export class StreamSource {
   private async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
     if (isStale()) return;
     const { collector } = this.opts;
+    const first = batch.firstOffset();
+    const before = collector.position(batch.partition);
     collector.push(batch.partition, batch.messages);
+    if (first !== null && Number(first) <= before) collector.skipTo(batch.partition, Number(batch.lastOffset()) + 1);
     collector.markCaughtUp(batch.partition, Number(batch.lastOffset()) + 1);
     // Resolve only what the collector holds: the next fetch continues right after it.
     const position = collector.position(batch.partition);
     if (position > 0) resolveOffset(String(position - 1));
     this.syncPauses();
     this.opts.onData();
+  }
+
+  /**
+   * A fetch that started at or before our position and ended at `last` showed every record up
+   * to `last`: what the collector did not get there (markers, aborted, compacted) is a gap.
+   */
+  private skipGap(partition: number, first: number, last: number): void {
+    const { collector } = this.opts;
+    if (first > collector.position(partition)) return;
+    collector.skipTo(partition, last + 1);
   }
 
   private seekAll(): void {

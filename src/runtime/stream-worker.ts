@@ -140,7 +140,7 @@ async function main(): Promise<void> {
         break;
       } else if (
         collector.full() ||
-        (collector.buffered > 0 && (performance.now() >= deadline || (data.availableNow && collector.allCaughtUp())))
+        (collector.pending() && (performance.now() >= deadline || (data.availableNow && collector.allCaughtUp())))
       ) {
         batch = collector.take();
       } else if (performance.now() >= deadline) {

@@ -71,8 +71,8 @@ checkpoint:
   return path;
 }
 
-/** Produces events through the broker's fast path; resolves with the delivered count. */
-export async function produce(broker: TestBroker, dir: string, topic: string, events: GeneratedEvent[], tag = 'batch'): Promise<number> {
+/** Produces events through a broker (the mock's fast path or Apache Kafka's producer); resolves with the delivered count. */
+export async function produce(broker: Pick<TestBroker, 'produceFile'>, dir: string, topic: string, events: GeneratedEvent[], tag = 'batch'): Promise<number> {
   const file = join(dir, `${tag}-${Date.now()}.bin`);
   await writeRecordFile(file, events);
   return broker.produceFile(topic, file);

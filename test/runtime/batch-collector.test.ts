@@ -29,6 +29,26 @@ describe('batch collector', () => {
     expect(offsetsOf(b.messages.get(1))).toEqual([10, 11, 14]);
   });
 
+  it('moves past a trailing gap (transaction marker) with an empty batch, never past an end or a replay', () => {
+    const c = new BatchCollector({ partitions: [0], positions: new Map([[0, 0]]), maxRecordsPerBatch: 100, endOffsets: new Map([[0, 6]]) });
+    c.push(0, msgs(0, 1, 2));
+    c.skipTo(0, 4);
+    expect(c.take().ranges).toEqual({ '0': [0, 4] });
+    c.skipTo(0, 9);
+    expect(c.position(0)).toBe(6);
+    expect(c.pending()).toBe(true);
+    expect(c.finished()).toBe(false);
+    const empty = c.take();
+    expect(empty).toMatchObject({ ranges: { '0': [4, 6] }, count: 0 });
+    expect(c.finished()).toBe(true);
+    const r = new BatchCollector({ partitions: [0], positions: new Map([[0, 0]]), maxRecordsPerBatch: 100 });
+    r.setReplay({ '0': [0, 3] });
+    r.push(0, msgs(0, 1));
+    r.skipTo(0, 5);
+    expect(r.replayReady()).toBe(true);
+    expect(r.take().ranges).toEqual({ '0': [0, 3] });
+  });
+
   it('caps a batch at maxRecordsPerBatch, shared fairly, and pauses when the next batch is full', () => {
     const c = new BatchCollector({ partitions: [0, 1, 2], positions: new Map([[0, 0], [1, 0], [2, 0]]), maxRecordsPerBatch: 10 });
     c.push(0, msgs(...Array.from({ length: 20 }, (_, i) => i)));

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The real-broker suite (`npm run test:kafka`): Apache Kafka 4.x in one JVM per file, the
+ * built CLI spawned against it. Files run one at a time (a JVM and the runner share two cores).
+ */
+export default defineConfig({
+  test: {
+    include: ['test/kafka/**/*.kafka.test.ts'],
+    testTimeout: 300_000,
+    hookTimeout: 600_000,
+    maxWorkers: 1,
+    fileParallelism: false,
+    pool: 'forks',
+  },
+});
