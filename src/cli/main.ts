@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   validate: () => import('./commands/validate.js'),
   plan: () => import('./commands/plan.js'),
   diff: () => import('./commands/diff.js'),
+  test: () => import('./commands/test.js'),
   run: () => import('./commands/run.js'),
   status: () => import('./commands/status.js'),
   report: () => import('./commands/report.js'),
