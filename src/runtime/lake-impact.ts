@@ -8,6 +8,7 @@ import type { Lake } from '../lake/index.js';
 import type { SpecChange } from '../planner/changes.js';
 import type { Plan } from '../planner/plan.js';
 import { readCommittedPositions } from './checkpoint-positions.js';
+import type { TopicOffsets } from './kafka-client.js';
 
 /** What a change does to the data already in a table, from harmless to most costly. */
 export type TableCost = 'none' | 'new' | 'metadata-only' | 'duplicates' | 'rewrite' | 'orphaned';
@@ -36,6 +37,14 @@ export interface StreamImpact {
   reread: boolean;
   /** Where a re-read starts (`startingOffsets` of the new spec). */
   from?: string;
+  /**
+   * Offsets the stream would need that Kafka no longer holds, per partition `[from, until)`:
+   * for a re-read from earliest, what retention deleted; otherwise unread records deleted
+   * before the stream resumes. Empty when the broker was not asked.
+   */
+  lost: Record<string, [number, number]>;
+  /** True when `lost` is not empty: deploying the change loses data. */
+  dataLoss: boolean;
 }
 
 /** The live state of a pipeline's tables and streams, with the costs of a change. */
@@ -44,8 +53,8 @@ export interface LakeImpact {
   outputPath: string;
   tables: TableImpact[];
   streams: StreamImpact[];
-  /** Whether the broker's retention was consulted (not yet: the broker is not contacted). */
-  retentionChecked: false;
+  /** Whether the broker's retention was consulted; when not, why. */
+  retention: { checked: boolean; reason?: string };
 }
 
 /** The cost a single change puts on table `table` (of the deployed spec). */
@@ -73,7 +82,10 @@ async function tableSize(lake: Lake, path: string): Promise<{ exists: boolean; v
  * Reads the live tables and checkpoints of `deployed` and prices `changes` (empty for
  * `plan --lake`, which only shows the live state). `startingOffsets` is the new spec's.
  */
-export async function lakeImpact(lake: Lake, deployed: Plan, changes: SpecChange[], startingOffsets = deployed.source.kafka.startingOffsets ?? 'earliest'): Promise<LakeImpact> {
+export async function lakeImpact(
+  lake: Lake, deployed: Plan, changes: SpecChange[], startingOffsets = deployed.source.kafka.startingOffsets ?? 'earliest', topic?: TopicOffsets | { unreachable: string },
+): Promise<LakeImpact> {
+  const offsets = topic && !('unreachable' in topic) ? topic : undefined;
   const tables: TableImpact[] = [];
   const rereadBy = changes.filter((c) => REREAD_PATHS.has(c.path));
   for (const { table, path, mode } of [...deployed.sinks, { ...deployed.deadLetter, mode: 'append' }]) {
@@ -93,9 +105,17 @@ export async function lakeImpact(lake: Lake, deployed: Plan, changes: SpecChange
   const streams = deployed.streams.map(({ index }) => {
     const positions = Object.fromEntries([...readCommittedPositions(deployed.checkpointPath, index)].sort(([a], [b]) => a - b).map(([p, o]) => [String(p), o]));
     const consumed = Object.values(positions).reduce((n, o) => n + o, 0);
-    return { stream: index, positions, consumed, reread: reread && consumed > 0, ...(reread && consumed > 0 ? { from: String(startingOffsets) } : {}) };
+    const again = reread && consumed > 0;
+    const lost: Record<string, [number, number]> = {};
+    for (const [p, low] of offsets?.low ?? []) {
+      if (p % deployed.streams.length !== index) continue;
+      const needed = again ? (startingOffsets === 'earliest' ? 0 : undefined) : positions[String(p)];
+      if (needed !== undefined && needed < low) lost[String(p)] = [needed, low];
+    }
+    return { stream: index, positions, consumed, reread: again, ...(again ? { from: String(startingOffsets) } : {}), lost, dataLoss: Object.keys(lost).length > 0 };
   });
-  return { outputPath: deployed.spec.output.path, tables, streams, retentionChecked: false };
+  const retention = offsets ? { checked: true } : { checked: false, reason: topic && 'unreachable' in topic ? `broker unreachable: ${topic.unreachable}` : 'broker not asked' };
+  return { outputPath: deployed.spec.output.path, tables, streams, retention };
 }
 
 /** `1234567` -> `1,234,567`. */
@@ -123,8 +143,10 @@ export function renderLakeImpact(impact: LakeImpact, withCosts: boolean): string
   lines.push('Checkpoints:');
   for (const s of impact.streams) {
     const at = Object.entries(s.positions).map(([p, o]) => `p${p}@${o}`).join(' ') || 'no committed batch';
-    const what = !withCosts ? '' : s.reread ? `  ->  re-read Kafka from ${s.from} (${n(s.consumed)} records already consumed; retention not checked)` : '  ->  resumes where it is';
-    lines.push(`  stream ${s.stream}  ${at}${what}`);
+    const what = !withCosts ? '' : s.reread ? `  ->  re-read Kafka from ${s.from} (${n(s.consumed)} records already consumed)` : '  ->  resumes where it is';
+    const loss = Object.entries(s.lost).map(([p, [f, u]]) => `p${p} [${f}, ${u})`).join(', ');
+    lines.push(`  stream ${s.stream}  ${at}${what}${s.dataLoss ? `; DATA LOSS: ${loss} no longer in Kafka` : ''}`);
   }
+  lines.push(impact.retention.checked ? 'Retention: checked against the broker' : 'Retention: not checked (broker not reachable)');
   return `${lines.join('\n')}\n`;
 }

@@ -15,10 +15,12 @@ import { auditTable, commitTxns, type Lake, type TableAudit } from '../lake/inde
 import type { Plan } from '../planner/plan.js';
 import { StreamCheckpoint, type OffsetsEntry } from './checkpoint.js';
 import { readEventLog, type BatchEvent } from './event-log.js';
+import { readCommittedPositions } from './checkpoint-positions.js';
+import type { TopicOffsets } from './kafka-client.js';
 
 /** One thing that is not as it should be. */
 export interface Discrepancy {
-  kind: 'offsets-gap' | 'offsets-overlap' | 'batch-missing' | 'txn-missing' | 'checkpoint-ahead' | 'commit-missing' | 'file-missing' | 'log-unreadable' | 'count-mismatch';
+  kind: 'offsets-gap' | 'offsets-overlap' | 'beyond-end' | 'retention-lost' | 'batch-missing' | 'txn-missing' | 'checkpoint-ahead' | 'commit-missing' | 'file-missing' | 'log-unreadable' | 'count-mismatch';
   stream?: number;
   table?: string;
   batchId?: number;
@@ -55,6 +57,8 @@ export interface TableVerdict {
 /** The whole audit. */
 export interface VerifyReport {
   pipeline: string;
+  /** Whether the broker's offsets were read; when not, why. */
+  broker: { reachable: boolean; reason?: string };
   streams: StreamVerdict[];
   tables: TableVerdict[];
   discrepancies: Discrepancy[];
@@ -99,8 +103,23 @@ function checkCounts(stream: number, events: BatchEvent[], deadLetter: string, o
   return counted;
 }
 
-/** Audits a pipeline's checkpoints and tables. Reads only. */
-export async function verifyPipeline(plan: Plan, lake: Lake): Promise<VerifyReport> {
+/** Committed positions against the topic: never past its end, never before what retention kept. */
+function checkAgainstTopic(stream: number, positions: Map<number, number>, topic: TopicOffsets, out: Discrepancy[]): void {
+  for (const [p, pos] of positions) {
+    const high = topic.high.get(p);
+    const low = topic.low.get(p);
+    if (high === undefined) {
+      out.push({ kind: 'beyond-end', stream, partition: p, message: `stream ${stream}: partition ${p} is in the checkpoint but not in the topic (${topic.partitions} partitions)` });
+    } else if (pos > high) {
+      out.push({ kind: 'beyond-end', stream, partition: p, offsets: [high, pos], message: `stream ${stream}: partition ${p} was read up to ${pos}, but the topic ends at ${high}: the checkpoint belongs to another topic or the topic was recreated` });
+    } else if (low !== undefined && pos < low) {
+      out.push({ kind: 'retention-lost', stream, partition: p, offsets: [pos, low], message: `stream ${stream}: partition ${p} offsets [${pos}, ${low}) were deleted by retention before the pipeline read them` });
+    }
+  }
+}
+
+/** Audits a pipeline's checkpoints and tables (and, when given, against the topic's offsets). Reads only. */
+export async function verifyPipeline(plan: Plan, lake: Lake, topic?: TopicOffsets | { unreachable: string }): Promise<VerifyReport> {
   const discrepancies: Discrepancy[] = [];
   const paths = new Map<string, string>([...plan.sinks.map((s) => [s.table, s.path] as const), [plan.deadLetter.table, plan.deadLetter.path]]);
   const audits = new Map<string, TableAudit>();
@@ -146,11 +165,13 @@ export async function verifyPipeline(plan: Plan, lake: Lake): Promise<VerifyRepo
       }
     }
     verdict.batchesCounted = checkCounts(stream, events, plan.deadLetter.table, discrepancies);
+    if (topic && !('unreachable' in topic)) checkAgainstTopic(stream, readCommittedPositions(plan.checkpointPath, stream), topic, discrepancies);
     verdict.ok = discrepancies.slice(before).length === 0;
   }
   const tables: TableVerdict[] = [...paths].map(([table, path]) => {
     const a = audits.get(table)!;
     return { table, path, exists: a.exists, version: a.version, files: a.files, txns: a.txns, ok: !discrepancies.some((d) => d.table === table) };
   });
-  return { pipeline: plan.pipeline, streams, tables, discrepancies };
+  const broker = !topic ? { reachable: false, reason: 'not asked' } : 'unreachable' in topic ? { reachable: false, reason: topic.unreachable } : { reachable: true };
+  return { pipeline: plan.pipeline, broker, streams, tables, discrepancies };
 }

@@ -53,6 +53,7 @@ describe('pipeline verify', () => {
     expect(r.stdout).toMatch(/^stream 1 +ok {4}batches 0\.\.\d+ committed, next p1@\d+ p3@\d+, \d+ counted$/m);
     expect(r.stdout).toMatch(/^table orders +ok {4}version \d+, \d+ files, txn e2e\/0=\d+ e2e\/1=\d+$/m);
     expect(r.stdout).toMatch(/^table _dead_letter +ok/m);
+    expect(r.stdout).toContain('\nbroker: committed positions checked against the topic\n');
     expect(r.stdout.trim().endsWith('consistent')).toBe(true);
     const json = JSON.parse((await runCli(['verify', spec, '--format', 'json'])).stdout);
     expect(json.consistent).toBe(true);
@@ -95,5 +96,7 @@ describe('pipeline verify', () => {
     expect(r.stdout).toMatch(/^stream 0 +FAIL/m);
     expect(r.stdout).toMatch(new RegExp(`checkpoint-ahead: table \\w+: stream 0 committed batch ${last + 1} \\(p0 \\[\\d+, \\d+\\)`));
     expect(r.stdout).toMatch(new RegExp(`offsets-gap: stream 0 batch ${last + 1}: partition 0 starts at \\d+, but the previous batch ended at \\d+`));
+    // The fabricated batch also claims offsets the topic does not have yet.
+    expect(r.stdout).toMatch(/beyond-end: stream 0: partition 0 was read up to \d+, but the topic ends at \d+/);
   }, E2E_TIMEOUT);
 });

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
 import { StreamCheckpoint } from '../../src/runtime/checkpoint.js';
+import { lakeImpact } from '../../src/runtime/lake-impact.js';
+import { compilePlan } from '../../src/planner/compile.js';
+import { loadSpecFile } from '../../src/spec/index.js';
 import { expectGolden } from './golden.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -17,8 +20,8 @@ const BIN = join(ROOT, 'bin', 'pipeline.js');
 let dir: string;
 
 function cli(args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  delete env.KAFKA_BROKERS;
+  // A port nothing listens on: the golden output must not depend on a broker being around.
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', KAFKA_BROKERS: '127.0.0.1:1' };
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -64,12 +67,31 @@ describe('pipeline diff --lake', () => {
     expect(orders).toMatchObject({ exists: true, rows: 8, files: 2, cost: 'rewrite', because: ['tables.orders.mergeKeys'] });
     expect(json.lake.tables.find((t: { table: string }) => t.table === 'reviews')).toMatchObject({ rows: 2, cost: 'orphaned' });
     expect(json.lake.streams).toEqual([
-      { stream: 0, positions: { 0: 7, 4: 3 }, consumed: 10, reread: true, from: 'earliest' },
-      { stream: 1, positions: { 1: 6 }, consumed: 6, reread: true, from: 'earliest' },
-      { stream: 2, positions: {}, consumed: 0, reread: false },
-      { stream: 3, positions: {}, consumed: 0, reread: false },
+      { stream: 0, positions: { 0: 7, 4: 3 }, consumed: 10, reread: true, from: 'earliest', lost: {}, dataLoss: false },
+      { stream: 1, positions: { 1: 6 }, consumed: 6, reread: true, from: 'earliest', lost: {}, dataLoss: false },
+      { stream: 2, positions: {}, consumed: 0, reread: false, lost: {}, dataLoss: false },
+      { stream: 3, positions: {}, consumed: 0, reread: false, lost: {}, dataLoss: false },
     ]);
+    expect(json.lake.retention.checked).toBe(false);
   }, 60_000);
+
+  it('flags data loss when the offsets a change needs are gone from Kafka', async () => {
+    const plan = compilePlan(loadSpecFile(join(dir, 'old.yaml')).spec!, { cwd: dir });
+    // What ListOffsets answers after retention deleted p0 up to 5 and p1 up to 8 (p1 was read only to 6).
+    const topic = { partitions: 8, low: new Map([[0, 5], [1, 8], [4, 0]]), high: new Map([[0, 20], [1, 30], [4, 9]]) };
+    const lake = await Lake.create({ threads: 1 });
+    try {
+      const none = await lakeImpact(lake, plan, [], 'earliest', topic);
+      expect(none.streams.map((s) => [s.stream, s.lost, s.dataLoss])).toEqual([[0, {}, false], [1, { 1: [6, 8] }, true], [2, {}, false], [3, {}, false]]);
+      const rename = [{ path: 'name', before: 'commerce-events', after: 'x', impact: 'checkpoint' as const, message: '' }];
+      const reread = await lakeImpact(lake, plan, rename, 'earliest', topic);
+      expect(reread.retention).toEqual({ checked: true });
+      expect(reread.streams[0]).toMatchObject({ reread: true, lost: { 0: [0, 5] }, dataLoss: true });
+      expect(reread.tables.find((t) => t.table === 'analytics')).toMatchObject({ cost: 'duplicates', because: ['name'] });
+    } finally {
+      lake.close();
+    }
+  });
 
   it('plan --lake shows the live state without costs', () => {
     const r = cli(['plan', 'old.yaml', '--lake']);

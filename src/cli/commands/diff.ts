@@ -15,6 +15,7 @@ import { allSafe, diffNewPipeline, diffSpecs, type SpecChange } from '../../plan
 import { DIFF_FORMATS, renderDiffJson, renderDiffText } from '../../planner/render-diff.js';
 import { compilePlan } from '../../planner/compile.js';
 import { Lake } from '../../lake/index.js';
+import { probeTopicOffsets } from '../../runtime/kafka-client.js';
 import { lakeImpact, renderLakeImpact, type LakeImpact } from '../../runtime/lake-impact.js';
 import { loadSpecOrReport, reportLoaded } from './plan.js';
 
@@ -122,7 +123,9 @@ export const command: Command = {
     if (values.lake && deployed) {
       const lake = await Lake.create({ threads: 1 });
       try {
-        impact = await lakeImpact(lake, compilePlan(deployed), changes, next.source.kafka.startingOffsets);
+        const plan = compilePlan(deployed);
+        const topic = await probeTopicOffsets(plan.source.kafka, `${plan.source.kafka.clientId ?? plan.pipeline}-diff`);
+        impact = await lakeImpact(lake, plan, changes, next.source.kafka.startingOffsets, topic);
       } finally {
         lake.close();
       }

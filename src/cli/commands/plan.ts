@@ -15,6 +15,7 @@ import type { PipelineSpec } from '../../spec/types.js';
 import { compilePlan } from '../../planner/compile.js';
 import { isPlanFormat, PLAN_FORMATS, renderPlan } from '../../planner/render.js';
 import { Lake } from '../../lake/index.js';
+import { probeTopicOffsets } from '../../runtime/kafka-client.js';
 import { lakeImpact, renderLakeImpact } from '../../runtime/lake-impact.js';
 
 const usage = `Usage: pipeline plan <spec.yaml> [options]
@@ -92,7 +93,8 @@ export const command: Command = {
     }
     const lake = await Lake.create({ threads: 1 });
     try {
-      const impact = await lakeImpact(lake, compilePlan(spec), []);
+      const live = compilePlan(spec);
+      const impact = await lakeImpact(lake, live, [], undefined, await probeTopicOffsets(live.source.kafka, `${live.source.kafka.clientId ?? live.pipeline}-plan`));
       process.stdout.write(format === 'json'
         ? `${JSON.stringify({ ...JSON.parse(renderPlan(plan, format)), lake: impact }, null, 2)}\n`
         : `${renderPlan(plan, format)}\n${renderLakeImpact(impact, false)}`);

@@ -8,6 +8,7 @@ import { UsageError } from '../../errors.js';
 import { Lake } from '../../lake/index.js';
 import { compilePlan } from '../../planner/compile.js';
 import { verifyPipeline, type VerifyReport } from '../../runtime/verify.js';
+import { probeTopicOffsets } from '../../runtime/kafka-client.js';
 import { loadSpecOrReport } from './plan.js';
 
 const usage = `Usage: pipeline verify <spec.yaml> [options]
@@ -18,9 +19,12 @@ Audits a pipeline's checkpoints and tables (read-only), after an incident or on 
   txn (appId <pipeline>/<stream>); the last committed batch is in every table it touched;
 - per table, no commit is missing from the log and every live data file exists;
 - where the event log (<checkpoint>/events.jsonl) holds a batch's counts:
-  records in = rows written + dead-lettered + dropped.
+  records in = rows written + dead-lettered + dropped;
+- when the broker answers, every committed position lies within the topic: not past its
+  end, and not before the oldest offset retention kept (records lost unread).
 
 Options:
+  --offline          do not contact the broker
   --format <f>       text | json (default text)
   --set <path=value> override a spec value (repeatable)
   -h, --help         show this help
@@ -36,9 +40,10 @@ function renderText(r: VerifyReport): string {
     lines.push(`${`stream ${s.stream}`.padEnd(width)}  ${s.ok ? 'ok  ' : 'FAIL'}  ${batches}`);
   }
   for (const t of r.tables) {
-    const txns = Object.entries(t.txns).map(([app, v]) => `${app}=${v}`).join(' ');
+    const txns = Object.entries(t.txns).sort(([a], [b]) => a.localeCompare(b)).map(([app, v]) => `${app}=${v}`).join(' ');
     lines.push(`${`table ${t.table}`.padEnd(width)}  ${t.ok ? 'ok  ' : 'FAIL'}  ${t.exists ? `version ${t.version}, ${t.files} files${txns ? `, txn ${txns}` : ''}` : 'not written yet'}`);
   }
+  lines.push(r.broker.reachable ? 'broker: committed positions checked against the topic' : `broker: not checked (${r.broker.reason})`);
   if (r.discrepancies.length > 0) {
     lines.push('', `${r.discrepancies.length} discrepanc${r.discrepancies.length === 1 ? 'y' : 'ies'}:`);
     for (const d of r.discrepancies) lines.push(`  ${d.kind}: ${d.message}`);
@@ -52,7 +57,7 @@ export const command: Command = {
   summary: 'Audit checkpoints and tables: offsets contiguous, every batch in its tables',
   usage,
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { format: { type: 'string' }, ...setOption });
+    const { values, positionals } = parseCommandArgs(argv, { format: { type: 'string' }, offline: { type: 'boolean' }, ...setOption });
     if (positionals.length !== 1) throw new UsageError('PIPE_CLI_USAGE', positionals.length === 0 ? 'missing <spec.yaml>' : `expected one spec file, got ${positionals.length}`);
     const format = values.format ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError('PIPE_CLI_USAGE', `--format must be text or json, got '${format}'`);
@@ -62,7 +67,8 @@ export const command: Command = {
     const lake = await Lake.create({ threads: 1 });
     let report: VerifyReport;
     try {
-      report = await verifyPipeline(plan, lake);
+      const topic = values.offline ? undefined : await probeTopicOffsets(plan.source.kafka, `${plan.source.kafka.clientId ?? plan.pipeline}-verify`);
+      report = await verifyPipeline(plan, lake, topic);
     } finally {
       lake.close();
     }
