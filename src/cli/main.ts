@@ -17,6 +17,8 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   validate: () => import('./commands/validate.js'),
   plan: () => import('./commands/plan.js'),
   diff: () => import('./commands/diff.js'),
+  test: () => import('./commands/test.js'),
+  verify: () => import('./commands/verify.js'),
   run: () => import('./commands/run.js'),
   status: () => import('./commands/status.js'),
   report: () => import('./commands/report.js'),

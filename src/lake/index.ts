@@ -12,3 +12,4 @@ export { CHECKPOINT_INTERVAL } from './checkpoint.js';
 export { DEFAULT_TARGET_FILE_SIZE } from './files.js';
 export { toPlain, microsToIso } from './duck.js';
 export { watchStorageRetries, storageRetryCount, type StorageRetry } from './storage/index.js';
+export { auditTable, commitTxns, type TableAudit } from './audit.js';

@@ -222,7 +222,9 @@ function diffUnknown(before: unknown, after: unknown, out: ChangeList, known: un
     const sub = knownKeys[key] ?? knownKeys['*'];
     const keyPath = path ? `${path}.${key}` : key;
     if (sub !== undefined) {
-      if (isRecord(sub)) diffUnknown(a[key], b[key], out, sub, keyPath);
+      // A whole entry of a map (a table, a route) added or removed is reported by its own differ.
+      const wholeEntry = knownKeys[key] === undefined && (a[key] === undefined || b[key] === undefined);
+      if (isRecord(sub) && !wholeEntry) diffUnknown(a[key], b[key], out, sub, keyPath);
       continue;
     }
     if (canonical(a[key]) !== canonical(b[key])) {

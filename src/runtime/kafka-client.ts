@@ -4,6 +4,7 @@
  * lines are shown one level lower than the runner's level.
  */
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { pino } from 'pino';
 import type { KafkaSourceSpec } from '../spec/types.js';
 import { PipelineError, SourceError } from '../errors.js';
 import type { Logger } from './logger.js';
@@ -152,4 +153,17 @@ export async function fetchTopicOffsetsOrExplain(kafka: Kafka, spec: KafkaSource
       hint: 'check source.kafka.brokers, ssl and sasl, and that the brokers are up',
     });
   });
+}
+
+/**
+ * The topic's offsets when the broker answers, else why not. For audits and reviews that
+ * are still useful without a broker: one quick attempt, no retries, nothing logged.
+ */
+export async function probeTopicOffsets(spec: KafkaSourceSpec, clientId: string): Promise<TopicOffsets | { unreachable: string }> {
+  const kafka = createKafka(spec, pino({ level: 'silent' }), clientId, 0);
+  try {
+    return await fetchTopicOffsets(kafka, spec.topic);
+  } catch (err) {
+    return { unreachable: (err as Error).message };
+  }
 }

@@ -13,6 +13,10 @@ import { redactSpec } from '../../spec/redact.js';
 import type { PipelineSpec } from '../../spec/types.js';
 import { allSafe, diffNewPipeline, diffSpecs, type SpecChange } from '../../planner/diff.js';
 import { DIFF_FORMATS, renderDiffJson, renderDiffText } from '../../planner/render-diff.js';
+import { compilePlan } from '../../planner/compile.js';
+import { Lake } from '../../lake/index.js';
+import { probeTopicOffsets } from '../../runtime/kafka-client.js';
+import { lakeImpact, renderLakeImpact, type LakeImpact } from '../../runtime/lake-impact.js';
 import { loadSpecOrReport, reportLoaded } from './plan.js';
 
 const usage = `Usage: pipeline diff <old-spec.yaml> <new-spec.yaml> [options]
@@ -28,6 +32,9 @@ Lists every semantic change between two versions of a spec, each with its impact
 Options:
   --against <ref>    compare with the same file at a git ref (e.g. HEAD, origin/main);
                      a file absent at that ref is a new pipeline: every table is a safe addition
+  --lake             also read the deployed (old) spec's live tables and checkpoints and say
+                     per table what the change costs: metadata-only, rewrite of N rows /
+                     M files, orphaned rows; per stream whether Kafka is re-read
   --format <f>       ${DIFF_FORMATS.join(' | ')} (default text)
   --set <path=value> override a spec value on both sides (repeatable)
   -h, --help         show this help
@@ -76,6 +83,7 @@ export const command: Command = {
     const { values, positionals } = parseCommandArgs(argv, {
       against: { type: 'string' },
       format: { type: 'string' },
+      lake: { type: 'boolean' },
       ...setOption,
     });
     const format = values.format ?? 'text';
@@ -92,20 +100,42 @@ export const command: Command = {
     const opts: LoadOptions = { set: values.set ?? [], env: process.env };
 
     let changes: SpecChange[];
+    let deployed: PipelineSpec | null = null;
+    let next: PipelineSpec;
     if (values.against !== undefined) {
       const file = positionals[0]!;
       const after = await loadSpecOrReport(file, opts);
       if (!after) return 1;
       const before = loadAtRef(file, values.against, opts);
       if (before === undefined) return 1;
+      deployed = before;
+      next = after;
       changes = before === null ? diffNewPipeline(redactSpec(after)) : diffSpecs(redactSpec(before), redactSpec(after));
     } else {
       const before = await loadSpecOrReport(positionals[0]!, opts);
       const after = await loadSpecOrReport(positionals[1]!, opts);
       if (!before || !after) return 1;
+      deployed = before;
+      next = after;
       changes = diffSpecs(redactSpec(before), redactSpec(after));
     }
-    process.stdout.write(format === 'json' ? renderDiffJson(changes) : renderDiffText(changes));
+    let impact: LakeImpact | undefined;
+    if (values.lake && deployed) {
+      const lake = await Lake.create({ threads: 1 });
+      try {
+        const plan = compilePlan(deployed);
+        const topic = await probeTopicOffsets(plan.source.kafka, `${plan.source.kafka.clientId ?? plan.pipeline}-diff`);
+        impact = await lakeImpact(lake, plan, changes, next.source.kafka.startingOffsets, topic);
+      } finally {
+        lake.close();
+      }
+    }
+    if (format === 'json') {
+      process.stdout.write(values.lake ? `${JSON.stringify({ changes, lake: impact ?? null }, null, 2)}\n` : renderDiffJson(changes));
+    } else {
+      process.stdout.write(renderDiffText(changes));
+      if (values.lake) process.stdout.write(`\n${impact ? renderLakeImpact(impact, true) : 'Live tables: none (a new pipeline)\n'}`);
+    }
     return allSafe(changes) ? 0 : 3;
   },
 };

@@ -14,6 +14,9 @@ import { redactSpec } from '../../spec/redact.js';
 import type { PipelineSpec } from '../../spec/types.js';
 import { compilePlan } from '../../planner/compile.js';
 import { isPlanFormat, PLAN_FORMATS, renderPlan } from '../../planner/render.js';
+import { Lake } from '../../lake/index.js';
+import { probeTopicOffsets } from '../../runtime/kafka-client.js';
+import { lakeImpact, renderLakeImpact } from '../../runtime/lake-impact.js';
 
 const usage = `Usage: pipeline plan <spec.yaml> [options]
 
@@ -22,6 +25,8 @@ and the dead-letter sink, with typed edges.
 
 Options:
   --format <f>       ${PLAN_FORMATS.join(' | ')} (default text)
+  --lake             also show the live tables (version, rows, files) and the
+                     checkpoints' committed positions (text and json only)
   --partitions <n>   topic partition count: also list the partitions each stream owns
   --set <path=value> override a spec value (repeatable), e.g. --set streams=8
   -h, --help         show this help
@@ -66,6 +71,7 @@ export const command: Command = {
     const { values, positionals } = parseCommandArgs(argv, {
       format: { type: 'string' },
       partitions: { type: 'string' },
+      lake: { type: 'boolean' },
       ...setOption,
     });
     if (positionals.length !== 1) {
@@ -75,12 +81,26 @@ export const command: Command = {
     if (!isPlanFormat(format)) {
       throw new UsageError('PIPE_CLI_USAGE', `--format must be one of ${PLAN_FORMATS.join(', ')}, got '${format}'`);
     }
+    if (values.lake && format !== 'text' && format !== 'json') throw new UsageError('PIPE_CLI_USAGE', `--lake works with --format text or json, got '${format}'`);
     const partitions = parsePartitions(values.partitions);
     const spec = await loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     // Renders never read secrets, and compiling the redacted spec makes sure they cannot.
     const plan = compilePlan(redactSpec(spec), { partitions });
-    process.stdout.write(renderPlan(plan, format));
+    if (!values.lake) {
+      process.stdout.write(renderPlan(plan, format));
+      return 0;
+    }
+    const lake = await Lake.create({ threads: 1 });
+    try {
+      const live = compilePlan(spec);
+      const impact = await lakeImpact(lake, live, [], undefined, await probeTopicOffsets(live.source.kafka, `${live.source.kafka.clientId ?? live.pipeline}-plan`));
+      process.stdout.write(format === 'json'
+        ? `${JSON.stringify({ ...JSON.parse(renderPlan(plan, format)), lake: impact }, null, 2)}\n`
+        : `${renderPlan(plan, format)}\n${renderLakeImpact(impact, false)}`);
+    } finally {
+      lake.close();
+    }
     return 0;
   },
 };
