@@ -48,7 +48,8 @@ beforeAll(async () => {
   } finally {
     lake.close();
   }
-  for (const [stream, ranges] of [[0, { 0: [0, 7], 4: [0, 3] }], [1, { 1: [0, 6] }]] as const) {
+  const layout: [number, Record<string, [number, number]>][] = [[0, { 0: [0, 7], 4: [0, 3] }], [1, { 1: [0, 6] }]];
+  for (const [stream, ranges] of layout) {
     const cp = new StreamCheckpoint(join(dir, 'lake', '_checkpoints'), stream);
     cp.writeOffsets({ batchId: 0, appId: `commerce-events/${stream}`, topic: 'events_topic', ranges, schema: {}, createdAt: '2026-01-01T00:00:00Z' });
     cp.writeCommit({ batchId: 0, committedAt: '2026-01-01T00:00:01Z', records: 10, tables: {} });
