@@ -350,6 +350,49 @@ describe('scd2', () => {
   });
 });
 
+describe('scd2 late arrival across batches', () => {
+  const opts: WriteOptions = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: `op = 'd'` };
+  const cols = ['id', 'name', '__start_at', '__end_at', '__is_current'];
+  const write = (t: string, rows: Record<string, unknown>[]) => lake.write(t, { kind: 'rows', rows }, opts);
+
+  test('a late version splits the version that absorbed an unchanged record', async () => {
+    const t = tempDir();
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 1 }]);
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 3 }]); // no change: absorbed
+    await write(t, [{ id: 1, name: 'b', op: 'u', seq: 2 }]); // late
+    expect(await lake.scan(t, { orderBy: '__start_at', columns: cols })).toEqual([
+      { id: 1, name: 'a', __start_at: 1, __end_at: 2, __is_current: false },
+      { id: 1, name: 'b', __start_at: 2, __end_at: 3, __is_current: false },
+      { id: 1, name: 'a', __start_at: 3, __end_at: null, __is_current: true },
+    ]);
+  });
+
+  test('a late delete closes only the version it falls in', async () => {
+    const t = tempDir();
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 1 }, { id: 1, name: 'b', op: 'u', seq: 3 }]);
+    await write(t, [{ id: 1, name: 'a', op: 'd', seq: 2 }]);
+    expect(await lake.scan(t, { orderBy: '__start_at', columns: cols })).toEqual([
+      { id: 1, name: 'a', __start_at: 1, __end_at: 2, __is_current: false },
+      { id: 1, name: 'b', __start_at: 3, __end_at: null, __is_current: true },
+    ]);
+  });
+
+  test('a delete that arrives before any version is remembered as a tombstone row', async () => {
+    const t = tempDir();
+    await write(t, [{ id: 1, name: 'x', op: 'd', seq: 5 }]);
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 3 }]);
+    expect(await lake.scan(t, { orderBy: '__start_at', columns: [...cols, '__seen_at'] })).toEqual([
+      { id: 1, name: 'a', __start_at: 3, __end_at: 5, __is_current: false, __seen_at: null },
+    ]);
+    await write(t, [{ id: 1, name: 'x', op: 'd', seq: 1 }]);
+    const rows = await lake.scan(t, { orderBy: '__start_at NULLS FIRST', columns: [...cols, '__seen_at'] });
+    expect(rows).toEqual([
+      { id: 1, name: null, __start_at: null, __end_at: null, __is_current: false, __seen_at: [1] },
+      { id: 1, name: 'a', __start_at: 3, __end_at: 5, __is_current: false, __seen_at: null },
+    ]);
+  });
+});
+
 describe('table API', () => {
   test('NOT NULL columns and delta.invariants are enforced before anything is written', async () => {
     const t = tempDir();
