@@ -22,7 +22,7 @@ import { normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckT
 import {
   Kind, canonicalTextSql, fixedConversionSql, kindOfValue, kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType,
 } from './type-lattice.js';
-import type { BatchInput, RejectedRow } from './types.js';
+import type { BatchInput, RejectedRow, SourcePositions } from './types.js';
 
 /** A batch loaded into a temp table. Row order is the input order (`rowid` = input row). */
 export interface LoadedBatch {
@@ -130,7 +130,7 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
     kinds = input.kinds ?? (await kindsOfFile(file));
   }
   try {
-    return await loadNdjson(c, file, kinds, ctx);
+    return await loadNdjson(c, file, kinds, ctx, input.positions);
   } finally {
     if (tempFile) await fs.rm(tempFile, { force: true });
   }
@@ -217,7 +217,32 @@ function reading(key: string, column: TypedColumn, lattice: LatticeType | undefi
   };
 }
 
-async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext): Promise<LoadedBatch> {
+/** Columns of the loaded batch holding each row's source position (when the input has them). */
+export const POSITION_PARTITION = '__lake_p';
+export const POSITION_OFFSET = '__lake_o';
+
+/** Attaches each row's source position to the loaded batch (by input row, before any row is left out). */
+async function attachPositions(c: Conn, into: string, positions: SourcePositions, rowCount: number): Promise<void> {
+  if (positions.partitions.length !== rowCount || positions.offsets.length !== rowCount) {
+    throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has ${rowCount} rows but ${positions.partitions.length} source positions`);
+  }
+  const file = path.join(os.tmpdir(), `lake-positions-${randomUUID()}.csv`);
+  const lines: string[] = [];
+  for (let i = 0; i < rowCount; i++) lines.push(`${i},${positions.partitions[i]},${positions.offsets[i]}`);
+  await fs.writeFile(file, lines.join('\n') + '\n', 'utf8');
+  try {
+    await c.run(`ALTER TABLE ${into} ADD COLUMN ${POSITION_PARTITION} INTEGER`);
+    await c.run(`ALTER TABLE ${into} ADD COLUMN ${POSITION_OFFSET} BIGINT`);
+    await c.run(
+      `UPDATE ${into} SET ${POSITION_PARTITION} = pos.p, ${POSITION_OFFSET} = pos.o
+       FROM read_csv(${quoteLiteral(file)}, header=false, columns={'r': 'BIGINT', 'p': 'INTEGER', 'o': 'BIGINT'}) AS pos WHERE pos.r = ${into}.rowid`,
+    );
+  } finally {
+    await fs.rm(file, { force: true });
+  }
+}
+
+async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext, positions?: SourcePositions): Promise<LoadedBatch> {
   try {
     await fs.access(file);
   } catch (err) {
@@ -231,6 +256,7 @@ async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, 
     const n = Number(rows[0]!.n);
     const cols = columns.map((col) => `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`);
     await c.run(`CREATE TEMP TABLE ${into} AS SELECT ${cols.join(', ') || '1 AS __lake_empty'} FROM range(${n})`);
+    if (positions) await attachPositions(c, into, positions, n);
     return { table: ctx.into, rowCount: n, columns, newColumns, widened, rejected: [] };
   }
   const byColumn = new Map(readings.map((r) => [r.column.name, r]));
@@ -257,6 +283,7 @@ async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, 
     `CREATE TEMP TABLE ${into} AS SELECT ${select.join(', ')} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}}) AS j`,
   );
   let rowCount = Number(created[0]?.Count ?? (await c.json(`SELECT count(*) AS n FROM ${into}`))[0]!.n);
+  if (positions) await attachPositions(c, into, positions, rowCount);
   const rejected: RejectedRow[] = [];
   if (!rescued && failures.length > 0) {
     const bad = await c.json(`SELECT rowid AS r, __lake_bad AS bad FROM ${into} WHERE __lake_bad <> '' ORDER BY rowid`);

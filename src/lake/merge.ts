@@ -3,8 +3,9 @@
  * candidate files become `tgt`; the result `out` holds every row of the files that must be
  * rewritten plus the batch rows that win. Only files holding a changed key are rewritten.
  *
- * Upsert rule: a key's row is replaced only by a record with a greater sequence value;
- * within a batch the greatest wins (the first of equal ones); a record with a NULL
+ * Upsert rule: a key's row is replaced only by a record with a greater sequence value (or an
+ * equal one from a lower source position, when positions are given); within a batch the
+ * greatest wins (among equal ones the lowest position, else the first); a record with a NULL
  * sequence never replaces a row. A `deleteWhen` record that wins deletes the key; the
  * table keeps no tombstone, so a later record for that key inserts it again.
  *
@@ -16,6 +17,7 @@
  */
 import type { Conn } from './duck.js';
 import type { TypedColumn } from './files.js';
+import { POSITION_OFFSET, POSITION_PARTITION } from './batch.js';
 import { FILE_COLUMN } from './read.js';
 import { quoteIdent, renderDuckType } from './schema.js';
 
@@ -29,6 +31,9 @@ export const SCD2_CURRENT = '__is_current';
  * version. NULL when none. Kept so a late record can split the row exactly.
  */
 export const SCD2_SEEN = '__seen_at';
+/** Upsert rows written with source positions: the Kafka partition and offset of the record a row holds (ties in `sequenceBy`). */
+export const SOURCE_PARTITION = '__source_partition';
+export const SOURCE_OFFSET = '__source_offset';
 
 /** How the batch merges. */
 export interface MergeSpec {
@@ -60,20 +65,25 @@ async function count(c: Conn, sql: string): Promise<number> {
 
 /**
  * Creates `src` from the loaded batch: deduplicated per key (upsert) or per key and
- * sequence (scd2), with `__lake_ord` (input position) and `__lake_delete`.
+ * sequence (scd2), with `__lake_ord` (input position) and `__lake_delete`. With source
+ * positions, equal sequences are ordered by partition, then offset (not by input order), and
+ * an upsert's `src` carries them as the stored position columns.
  */
-export async function prepareSource(c: Conn, batch: string, dataColumns: TypedColumn[], spec: MergeSpec, mode: 'upsert' | 'scd2'): Promise<void> {
-  const cols = list(dataColumns.map((d) => d.name));
+export async function prepareSource(c: Conn, batch: string, dataColumns: TypedColumn[], spec: MergeSpec, mode: 'upsert' | 'scd2', positions = false): Promise<void> {
+  const stored = new Set([SOURCE_PARTITION, SOURCE_OFFSET]);
+  let cols = list(dataColumns.map((d) => d.name).filter((n) => !(positions && mode === 'upsert' && stored.has(n))));
   const keys = list(spec.mergeKeys);
+  const byPosition = positions ? `${POSITION_PARTITION} ASC, ${POSITION_OFFSET} ASC, ` : '';
   let partition: string;
   let order: string;
   let where = '';
   if (mode === 'upsert') {
     partition = keys;
-    order = spec.sequenceBy ? `${q(spec.sequenceBy)} DESC NULLS LAST, rowid ASC` : 'rowid DESC';
+    order = spec.sequenceBy ? `${q(spec.sequenceBy)} DESC NULLS LAST, ${byPosition}rowid ASC` : 'rowid DESC';
+    if (positions) cols += `, ${POSITION_PARTITION} AS ${q(SOURCE_PARTITION)}, ${POSITION_OFFSET} AS ${q(SOURCE_OFFSET)}`;
   } else {
     partition = `${keys}, ${q(spec.sequenceBy!)}`;
-    order = 'rowid ASC';
+    order = `${byPosition}rowid ASC`;
     where = ` WHERE ${q(spec.sequenceBy!)} IS NOT NULL`;
   }
   // The window runs over the key, sequence and row id only; the winners' full rows are then
@@ -105,9 +115,13 @@ export async function prepareTarget(c: Conn, relation: string, columns: TypedCol
  * Upsert `src` into `tgt`: three statements (matches, output rows, counts and files). With
  * `keepAll` every target row that is not replaced is written again (a table rewrite).
  */
-export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec, keepAll = false): Promise<MergeOutcome> {
+export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec, keepAll = false, positions = false): Promise<MergeOutcome> {
   const seq = spec.sequenceBy ? q(spec.sequenceBy) : undefined;
-  const wins = seq ? `coalesce(s.${seq} > t.${seq} OR (t.${seq} IS NULL AND s.${seq} IS NOT NULL), false)` : 'true';
+  // Equal sequences: the lower source position wins (a stored row without one is never beaten on a tie).
+  const tie = positions
+    ? ` OR (s.${seq} = t.${seq} AND (s.${q(SOURCE_PARTITION)} < t.${q(SOURCE_PARTITION)} OR (s.${q(SOURCE_PARTITION)} = t.${q(SOURCE_PARTITION)} AND s.${q(SOURCE_OFFSET)} < t.${q(SOURCE_OFFSET)})))`
+    : '';
+  const wins = seq ? `coalesce(s.${seq} > t.${seq} OR (t.${seq} IS NULL AND s.${seq} IS NOT NULL)${tie}, false)` : 'true';
   // A batch record replaces only when it beats every stored row of its key (swins).
   await c.run(
     `CREATE TEMP TABLE hit AS SELECT srow, trow, file, del, bool_and(wins) OVER (PARTITION BY srow) AS swins FROM (

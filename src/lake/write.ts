@@ -11,7 +11,7 @@ import { newMetadata, removeFor, type PlannedCommit } from './commit.js';
 import type { Conn } from './duck.js';
 import { DEFAULT_TARGET_FILE_SIZE, writeDataFiles, type TypedColumn } from './files.js';
 import { resolveDataPath } from './log.js';
-import { mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START } from './merge.js';
+import { mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION } from './merge.js';
 import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
 import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './schema.js';
@@ -176,6 +176,16 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     if (state && !known.some((k) => k.name === SCD2_SEEN)) addedSystem.push(system[3]!);
     columns = state ? [...known.map((k) => byName.get(k.name) ?? k), ...loaded.newColumns, ...addedSystem] : [...dataColumns, ...system];
   }
+  // Upsert with source positions: each row keeps its record's position (ties in sequenceBy).
+  const positions = opts.mode === 'upsert' && opts.sequenceBy !== undefined && batch.positions !== undefined;
+  if (positions) {
+    for (const [name, type] of [[SOURCE_PARTITION, 'INTEGER'], [SOURCE_OFFSET, 'BIGINT']] as const) {
+      if (columns.some((col) => col.name.toLowerCase() === name)) continue;
+      const col: TypedColumn = { name, type: { kind: 'primitive', name: type } };
+      columns = [...columns, col];
+      if (state) addedSystem.push(col);
+    }
+  }
   const partitionColumns = state ? (state.metadata!.partitionColumns ?? []) : (opts.partitionBy ?? []);
   requireColumns(tablePath, columns, partitionColumns, 'partition');
   if (opts.mode !== 'append') {
@@ -231,7 +241,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
       }
     }
     try {
-      await prepareSource(c, 'b', dataColumns, spec, isScd2 ? 'scd2' : 'upsert');
+      await prepareSource(c, 'b', dataColumns, spec, isScd2 ? 'scd2' : 'upsert', batch.positions !== undefined && (isScd2 || positions));
     } catch (err) {
       if (opts.deleteWhen) throw new LakeError('PIPE_LAKE_BAD_DELETE_WHEN', `deleteWhen of ${tablePath} is not a valid predicate over the batch: ${(err as Error).message}`, { cause: err });
       throw err;
@@ -241,7 +251,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const candidates = !state ? [] : rewriteAll ? [...state.files.values()] : await filesHoldingKeys(c, state, [...state.files.values()].filter((f) => mayHoldKeys(f, filter)), opts.mergeKeys!);
     const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true }) : `(SELECT NULL AS __lake_file WHERE false)`;
     await prepareTarget(c, relation, columns, oldColumns, casts);
-    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll) : await mergeUpsert(c, columns, spec, rewriteAll);
+    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll) : await mergeUpsert(c, columns, spec, rewriteAll, positions);
     if (rewriteAll) outcome.rewrittenFiles = candidates.map((f) => resolveDataPath(tablePath, f.add.path));
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));
     const rewritten: LiveFile[] = [];

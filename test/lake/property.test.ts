@@ -146,3 +146,46 @@ test('scd2 history is the same for any batch cut of the same records', async () 
     { numRuns: 60 },
   );
 });
+
+interface Positioned { id: number; seq: number; val: string; partition: number }
+
+/** Records of three partitions (offsets in partition order), read in a random interleaving and cut into random batches. */
+const positionedArb = fc
+  .array(fc.record({ id: fc.integer({ min: 0, max: 2 }), seq: fc.integer({ min: 0, max: 2 }), val: fc.constantFrom('a', 'b', 'c'), partition: fc.integer({ min: 0, max: 2 }) }), {
+    minLength: 1,
+    maxLength: 16,
+  })
+  .chain((recs) =>
+    fc.tuple(fc.constant(recs), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 48, maxLength: 48 }), fc.uniqueArray(fc.integer({ min: 1, max: 15 }), { maxLength: 5 })),
+  );
+
+test('upsert ties in sequenceBy: lowest partition, then offset wins, for any interleaving and batch cut', async () => {
+  await fc.assert(
+    fc.asyncProperty(positionedArb, async ([recs, picks, cuts]) => {
+      // Kafka offsets: position within the partition.
+      const queues = [0, 1, 2].map((p) => recs.filter((r) => r.partition === p).map((r, offset) => ({ ...r, offset })));
+      const order: (Positioned & { offset: number })[] = [];
+      for (const p of picks) if (queues[p]!.length > 0) order.push(queues[p]!.shift()!);
+      for (const q of queues) order.push(...q);
+      const bounds = [0, ...cuts.filter((c) => c < order.length).sort((a, b) => a - b), order.length];
+      const t = tempDir('lake-prop-tie-');
+      for (let i = 1; i < bounds.length; i++) {
+        const batch = order.slice(bounds[i - 1], bounds[i]);
+        if (batch.length === 0) continue;
+        await lake.write(t, {
+          kind: 'rows',
+          rows: batch.map(({ id, seq, val }) => ({ id, seq, val })),
+          positions: { partitions: batch.map((r) => r.partition), offsets: batch.map((r) => r.offset) },
+        }, { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', columns: { id: 'BIGINT', seq: 'BIGINT', val: 'VARCHAR' } });
+      }
+      const best = new Map<number, Positioned & { offset: number }>();
+      for (const r of order) {
+        const b = best.get(r.id);
+        if (!b || r.seq > b.seq || (r.seq === b.seq && (r.partition < b.partition || (r.partition === b.partition && r.offset < b.offset)))) best.set(r.id, r);
+      }
+      const expected = sortBy([...best.values()], 'id').map((r) => ({ id: r.id, seq: r.seq, val: r.val, __source_partition: r.partition, __source_offset: r.offset }));
+      expect(await lake.scan(t, { orderBy: 'id' })).toEqual(expected);
+    }),
+    { numRuns: 60 },
+  );
+});
