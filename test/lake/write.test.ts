@@ -393,6 +393,51 @@ describe('scd2 late arrival across batches', () => {
   });
 });
 
+describe('table layout', () => {
+  const rows = [{ id: 1, region: 'eu', seq: 1, v: 'a' }, { id: 2, region: 'us', seq: 1, v: 'b' }];
+  const upsert: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' };
+
+  test('is recorded in the table; a write under another layout is refused with what changed', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows }, upsert);
+    expect((await lake.snapshot(t)).configuration).toMatchObject({ 'pipeline.mode': 'upsert', 'pipeline.mergeKeys': '["id"]', 'pipeline.sequenceBy': 'seq' });
+    const keys = await lake.write(t, { kind: 'rows', rows }, { ...upsert, mergeKeys: ['id', 'region'] }).catch((e) => e);
+    expect(keys.code).toBe('PIPE_LAKE_LAYOUT_CHANGED');
+    expect(keys.message).toContain('mergeKeys [id] → [id, region]');
+    const parts = await lake.write(t, { kind: 'rows', rows }, { ...upsert, partitionBy: ['region'] }).catch((e) => e);
+    expect(parts.message).toContain('partitionBy [] → [region]');
+    const mode = await lake.write(t, { kind: 'rows', rows }, { mode: 'append' }).catch((e) => e);
+    expect(mode.message).toContain('mode upsert → append');
+    expect((await lake.snapshot(t)).version).toBe(0);
+  });
+
+  test('rebuildTable rewrites the rows under the new layout in one commit', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows }, { ...upsert, txn: { appId: 'p/0', version: 4 } });
+    const before = await lake.snapshot(t);
+    const next: WriteOptions = { ...upsert, mergeKeys: ['id', 'region'], partitionBy: ['region'] };
+    const r = await lake.rebuildTable(t, next);
+    expect(r).toEqual({ version: 1, changes: ['mergeKeys [id] → [id, region]', 'partitionBy [] → [region]'], rows: 2 });
+    const after = await lake.snapshot(t);
+    expect(after.partitionColumns).toEqual(['region']);
+    expect(after.tableId).toBe(before.tableId);
+    expect(after.txns).toEqual({ 'p/0': 4 });
+    expect(after.configuration['pipeline.mergeKeys']).toBe('["id","region"]');
+    expect(after.files.every((f) => f.partitionValues.region !== undefined)).toBe(true);
+    // Now the new layout is accepted, and a key moves nowhere: (1, us) is a new row.
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, region: 'us', seq: 2, v: 'c' }] }, next);
+    expect(await lake.scan(t, { orderBy: 'id, region', columns: ['id', 'region', 'v'] })).toEqual([
+      { id: 1, region: 'eu', v: 'a' },
+      { id: 1, region: 'us', v: 'c' },
+      { id: 2, region: 'us', v: 'b' },
+    ]);
+    // Coarser keys re-merge the old rows: the greatest sequence per id wins.
+    await lake.rebuildTable(t, upsert);
+    expect(await lake.scan(t, { orderBy: 'id', columns: ['id', 'region', 'v'] })).toEqual([{ id: 1, region: 'us', v: 'c' }, { id: 2, region: 'us', v: 'b' }]);
+    expect((await lake.history(t, { limit: 1 }))[0]!.operation).toBe('REPLACE TABLE');
+  });
+});
+
 describe('table API', () => {
   test('NOT NULL columns and delta.invariants are enforced before anything is written', async () => {
     const t = tempDir();
