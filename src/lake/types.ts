@@ -83,6 +83,13 @@ export interface WriteOptions {
    * can record them durably first (a replay that finds the txn committed learns them there).
    */
   beforeCommit?: (rejected: RejectedRow[]) => void | Promise<void>;
+  /**
+   * Pins the table's layout: a table created by this write records its mode, merge keys and
+   * sequence column (`pipeline.*` configuration keys), and the write is refused with
+   * PIPE_LAKE_LAYOUT_CHANGED when the table's recorded layout or its partition columns (when
+   * `partitionBy` is given) differ from this write's. `pipeline run` writes this way.
+   */
+  pinLayout?: boolean;
   /** Recorded in commitInfo.operationParameters. */
   operationParameters?: Record<string, unknown>;
 }

@@ -105,7 +105,7 @@ function fitsOneFile(rewritten: LiveFile[], addedRows: number, targetFileSize: n
 /** Plans a write against `state` (undefined: the table does not exist yet). */
 export async function planWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<WritePlan> {
   validate(tablePath, opts);
-  if (state) {
+  if (state && opts.pinLayout) {
     const changes = layoutChanges({ configuration: state.metadata?.configuration ?? {}, partitionColumns: state.metadata?.partitionColumns ?? [] }, opts);
     if (changes.length > 0) throw layoutChangedError(tablePath, changes);
   }
@@ -200,7 +200,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   if (!state) {
     const fields = columnsToFields(columns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
     commit.protocol = { minReaderVersion: 1, minWriterVersion: 2 };
-    commit.metadata = newMetadata(schemaString(fields), partitionColumns, { configuration: { ...layoutConfiguration(opts), ...(opts.configuration ?? {}) } });
+    commit.metadata = newMetadata(schemaString(fields), partitionColumns, { configuration: { ...(opts.pinLayout ? layoutConfiguration(opts) : {}), ...(opts.configuration ?? {}) } });
   } else if (loaded.newColumns.length > 0 || widened.length > 0 || addedSystem.length > 0) {
     const added = columnsToFields([...loaded.newColumns, ...addedSystem].map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
     const retyped = new Map(widened.map((w) => [w.name, columnsToFields([{ name: w.name, type: w.to, nullable: true }])[0]!.type]));

@@ -395,7 +395,7 @@ describe('scd2 late arrival across batches', () => {
 
 describe('table layout', () => {
   const rows = [{ id: 1, region: 'eu', seq: 1, v: 'a' }, { id: 2, region: 'us', seq: 1, v: 'b' }];
-  const upsert: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' };
+  const upsert: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', pinLayout: true };
 
   test('is recorded in the table; a write under another layout is refused with what changed', async () => {
     const t = tempDir();
@@ -406,9 +406,11 @@ describe('table layout', () => {
     expect(keys.message).toContain('mergeKeys [id] → [id, region]');
     const parts = await lake.write(t, { kind: 'rows', rows }, { ...upsert, partitionBy: ['region'] }).catch((e) => e);
     expect(parts.message).toContain('partitionBy [] → [region]');
-    const mode = await lake.write(t, { kind: 'rows', rows }, { mode: 'append' }).catch((e) => e);
+    const mode = await lake.write(t, { kind: 'rows', rows }, { mode: 'append', pinLayout: true }).catch((e) => e);
     expect(mode.message).toContain('mode upsert → append');
     expect((await lake.snapshot(t)).version).toBe(0);
+    // A write that does not pin the layout (code mixing modes on purpose) is not checked.
+    expect((await lake.write(t, { kind: 'rows', rows }, { mode: 'append' })).status).toBe('committed');
   });
 
   test('rebuildTable rewrites the rows under the new layout in one commit', async () => {
