@@ -22,7 +22,7 @@ import { normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckT
 import {
   Kind, canonicalTextSql, fixedConversionSql, kindOfValue, kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType,
 } from './type-lattice.js';
-import type { BatchInput, RejectedRow } from './types.js';
+import type { BatchInput, RejectedRow, SourcePositions } from './types.js';
 
 /** A batch loaded into a temp table. Row order is the input order (`rowid` = input row). */
 export interface LoadedBatch {
@@ -129,10 +129,12 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
     file = input.path;
     kinds = input.kinds ?? (await kindsOfFile(file));
   }
+  const positions = await positionsFile(input.positions, input.kind === 'rows' ? input.rows.length : input.rowCount);
   try {
-    return await loadNdjson(c, file, kinds, ctx);
+    return await loadNdjson(c, file, kinds, ctx, positions);
   } finally {
     if (tempFile) await fs.rm(tempFile, { force: true });
+    if (positions) await fs.rm(positions, { force: true });
   }
 }
 
@@ -217,7 +219,29 @@ function reading(key: string, column: TypedColumn, lattice: LatticeType | undefi
   };
 }
 
-async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext): Promise<LoadedBatch> {
+/** Columns of the loaded batch holding each row's source position (when the input has them). */
+export const POSITION_PARTITION = '__lake_p';
+export const POSITION_OFFSET = '__lake_o';
+
+/** Writes the source positions as a CSV file (one `partition,offset` line per input row), read back positionally. */
+async function positionsFile(positions: SourcePositions | undefined, rowCount: number | undefined): Promise<string | undefined> {
+  if (!positions) return undefined;
+  const n = positions.partitions.length;
+  if (positions.offsets.length !== n || (rowCount !== undefined && rowCount !== n)) {
+    throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has ${rowCount ?? '?'} rows but ${n} partitions and ${positions.offsets.length} offsets`);
+  }
+  const file = path.join(os.tmpdir(), `lake-positions-${randomUUID()}.csv`);
+  const lines = new Array<string>(n);
+  for (let i = 0; i < n; i++) lines[i] = `${positions.partitions[i]},${positions.offsets[i]}`;
+  await fs.writeFile(file, lines.join('\n') + '\n', 'utf8');
+  return file;
+}
+
+/** The positions as a relation with columns __lake_p and __lake_o, in input order. */
+const positionsRelation = (file: string) =>
+  `read_csv(${quoteLiteral(file)}, header=false, auto_detect=false, columns={'${POSITION_PARTITION}': 'INTEGER', '${POSITION_OFFSET}': 'BIGINT'})`;
+
+async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext, positions?: string): Promise<LoadedBatch> {
   try {
     await fs.access(file);
   } catch (err) {
@@ -230,7 +254,8 @@ async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, 
     const rows = await c.json(`SELECT count(*) AS n FROM read_json_objects(${quoteLiteral(file)}, format='newline_delimited')`);
     const n = Number(rows[0]!.n);
     const cols = columns.map((col) => `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`);
-    await c.run(`CREATE TEMP TABLE ${into} AS SELECT ${cols.join(', ') || '1 AS __lake_empty'} FROM range(${n})`);
+    const pos = positions ? `, ${POSITION_PARTITION}, ${POSITION_OFFSET}` : '';
+    await c.run(`CREATE TEMP TABLE ${into} AS SELECT ${cols.join(', ') || '1 AS __lake_empty'}${pos} FROM range(${n})${positions ? ` POSITIONAL JOIN ${positionsRelation(positions)}` : ''}`);
     return { table: ctx.into, rowCount: n, columns, newColumns, widened, rejected: [] };
   }
   const byColumn = new Map(readings.map((r) => [r.column.name, r]));
@@ -253,10 +278,18 @@ async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, 
   } else if (failures.length > 0) {
     select.push(`concat_ws(', ', ${[...failures, 'NULL'].join(', ')}) AS __lake_bad`);
   }
+  // Source positions line up with the records by position (both files are in input order).
+  if (positions) select.push(`pos.${POSITION_PARTITION}`, `pos.${POSITION_OFFSET}`);
   const created = await c.json(
-    `CREATE TEMP TABLE ${into} AS SELECT ${select.join(', ')} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}}) AS j`,
+    `CREATE TEMP TABLE ${into} AS SELECT ${select.join(', ')} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}}) AS j${
+      positions ? ` POSITIONAL JOIN ${positionsRelation(positions)} AS pos` : ''
+    }`,
   );
-  let rowCount = Number(created[0]?.Count ?? (await c.json(`SELECT count(*) AS n FROM ${into}`))[0]!.n);
+  const rowCount = Number(created[0]?.Count ?? (await c.json(`SELECT count(*) AS n FROM ${into}`))[0]!.n);
+  if (positions) {
+    const [unplaced] = await c.json(`SELECT count(*) AS n FROM ${into} WHERE ${POSITION_OFFSET} IS NULL`);
+    if (Number(unplaced!.n) > 0) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${unplaced!.n} without one)`);
+  }
   const rejected: RejectedRow[] = [];
   if (!rescued && failures.length > 0) {
     const bad = await c.json(`SELECT rowid AS r, __lake_bad AS bad FROM ${into} WHERE __lake_bad <> '' ORDER BY rowid`);
@@ -267,7 +300,6 @@ async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, 
     }
     if (rejected.length > 0) await c.run(`DELETE FROM ${into} WHERE __lake_bad <> ''`);
     await c.run(`ALTER TABLE ${into} DROP COLUMN __lake_bad`);
-    rowCount -= rejected.length;
   }
-  return { table: ctx.into, rowCount, columns, newColumns, widened, rejected };
+  return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected };
 }

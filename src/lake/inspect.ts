@@ -2,7 +2,8 @@
  * Read-only views of a table for people: a summary (version, files, records, size, schema,
  * partition columns, txn marks) and the first rows. Record counts come from the `add`
  * stats; files written without stats (older Spark tables) are counted from their Parquet
- * footers, so the number is exact either way.
+ * footers, so the number is exact either way — or unknown (null) when such a file cannot be
+ * read: the summary itself comes from the log alone.
  */
 import { LakeError } from '../errors.js';
 import type { Duck } from './duck.js';
@@ -24,7 +25,8 @@ export interface SummaryColumn {
 export interface TableSummary {
   version: number;
   numFiles: number;
-  numRecords: number;
+  /** Null when some files have no row count in the log and their footers cannot be read (missing data files). */
+  numRecords: number | null;
   sizeBytes: number;
   schema: SummaryColumn[];
   partitionColumns: string[];
@@ -79,20 +81,24 @@ export async function summarizeState(duck: Duck, state: TableState): Promise<Tab
     if (typeof n === 'number' && Number.isFinite(n)) numRecords += n;
     else uncounted.push(f.add.path);
   }
+  let counted = true;
   if (uncounted.length > 0) {
+    // A summary is metadata: unreadable data files leave the count unknown instead of failing it.
     const local = uncounted.map((p) => resolveDataPath(state.path, p));
-    const rows = await readingData(state, async () => {
+    try {
       await fetchDataFiles(state.path, uncounted);
-      return duck.with((c) => c.json(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata([${local.map(quoteLiteral).join(', ')}])`));
-    });
-    numRecords += Number(rows[0]!.n);
+      const rows = await duck.with((c) => c.json(`SELECT coalesce(sum(num_rows), 0)::BIGINT AS n FROM parquet_file_metadata([${local.map(quoteLiteral).join(', ')}])`));
+      numRecords += Number(rows[0]!.n);
+    } catch {
+      counted = false;
+    }
   }
   const txns: Record<string, number> = {};
   for (const [appId, t] of state.txns) txns[appId] = Number(t.version);
   return {
     version: state.version,
     numFiles: state.files.size,
-    numRecords,
+    numRecords: counted ? numRecords : null,
     sizeBytes,
     schema: state.schema.map((f) => ({ name: f.name, type: deltaTypeString(f.type), nullable: f.nullable })),
     partitionColumns: [...(state.metadata?.partitionColumns ?? [])],

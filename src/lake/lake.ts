@@ -5,7 +5,8 @@
  */
 import { CommitConflictError, LakeError } from '../errors.js';
 import { checkpointInterval, writeCheckpoint } from './checkpoint.js';
-import { commitActions, judgeWinners, newMetadata, overlappingAdds, type ConflictVerdict, type PlannedCommit } from './commit.js';
+import { commitActions, judgeWinners, newMetadata, overlappingAdds, removeFor, type ConflictVerdict, type PlannedCommit } from './commit.js';
+import { LAYOUT_MODE, layoutChanges, layoutConfiguration, rebuildPlan } from './layout.js';
 import { fileHoldsKeys } from './prune.js';
 import { Duck, type DuckOptions } from './duck.js';
 import { commitName, listLog, putIfAbsent, readCommit } from './log.js';
@@ -174,6 +175,54 @@ export class Lake {
         break; // re-plan against the new snapshot
       }
     }
+  }
+
+  /**
+   * Rewrites the table under the layout of `opts` (mode, merge keys, sequence, partition
+   * columns) in one commit: every live file is removed and the rows are written again —
+   * copied when only the partition columns change, else merged under the new keys as one
+   * batch. The table keeps its id, txn marks and other properties. Returns the new version,
+   * or the current one when the layout already matches.
+   */
+  async rebuildTable(tablePath: string, opts: WriteOptions): Promise<{ version: number; changes: string[]; rows: number }> {
+    const key = tableRoot(tablePath);
+    return this.locked(key, async () => {
+      const state = await this.latest(key);
+      if (!state) throw new LakeError('PIPE_LAKE_NO_TABLE', `no Delta table at ${tablePath}`);
+      const config = state.metadata?.configuration ?? {};
+      const partitionColumns = state.metadata?.partitionColumns ?? [];
+      const changes = layoutChanges({ configuration: config, partitionColumns }, opts);
+      if (changes.length === 0) return { version: state.version, changes, rows: 0 };
+      const how = rebuildPlan(tablePath, config[LAYOUT_MODE], changes, opts);
+      const declared = Object.fromEntries(fieldsToColumns(state.schema).map((c) => [c.name, c.type]));
+      const rows = await this.duck.with(async (c) => c.rows(`SELECT * FROM ${await scanRelation(c, state)} AS t`));
+      const positions = rows.every((r) => r.__source_partition != null && r.__source_offset != null)
+        ? { partitions: rows.map((r) => Number(r.__source_partition)), offsets: rows.map((r) => Number(r.__source_offset)) }
+        : undefined;
+      const layout: WriteOptions = how === 'copy'
+        ? { mode: 'append', partitionBy: opts.partitionBy ?? partitionColumns, columns: declared }
+        : { ...opts, partitionBy: opts.partitionBy ?? partitionColumns, columns: { ...declared, ...(opts.columns ?? {}) }, txn: undefined };
+      const plan = await this.duck.with((c) => planWrite(c, key, undefined, { kind: 'rows', rows, ...(positions && how === 'merge' ? { positions } : {}) }, layout));
+      const commit = plan.commit;
+      commit.readVersion = state.version;
+      commit.operation = 'REPLACE TABLE';
+      commit.operationParameters = { rebuild: changes };
+      commit.isBlindAppend = false;
+      delete commit.protocol;
+      const recorded = how === 'copy' ? {} : layoutConfiguration(opts);
+      commit.metadata = { ...commit.metadata!, id: state.metadata!.id, configuration: { ...config, ...recorded } };
+      for (const f of state.files.values()) {
+        commit.removes.push(removeFor(f.add));
+        commit.readFiles.add(fileKey(f.add.path));
+      }
+      const actions = commitActions(commit);
+      if (!(await putIfAbsent(key, state.version + 1, actions))) {
+        await this.discard(key, plan);
+        throw new CommitConflictError(`another writer committed to ${tablePath} during its rebuild; run again`, { details: { table: tablePath } });
+      }
+      applyCommit(state, state.version + 1, actions);
+      return { version: state.version, changes, rows: rows.length };
+    });
   }
 
   /**

@@ -3,18 +3,21 @@
  * candidate files become `tgt`; the result `out` holds every row of the files that must be
  * rewritten plus the batch rows that win. Only files holding a changed key are rewritten.
  *
- * Upsert rule: a key's row is replaced only by a record with a greater sequence value;
- * within a batch the greatest wins (the first of equal ones); a record with a NULL
+ * Upsert rule: a key's row is replaced only by a record with a greater sequence value (or an
+ * equal one from a lower source position, when positions are given); within a batch the
+ * greatest wins (among equal ones the lowest position, else the first); a record with a NULL
  * sequence never replaces a row. A `deleteWhen` record that wins deletes the key; the
  * table keeps no tombstone, so a later record for that key inserts it again.
  *
- * SCD2 rule: each key's history is rebuilt from its stored versions (and the deletes they
- * imply) plus the batch's records, ordered by sequence: a record opens a new version when a
- * tracked column differs from the previous event or the key was deleted; a delete closes
- * the current version; records equal in sequence to a stored event are ignored.
+ * SCD2 rule: each key's history is rebuilt from every event it has received (its stored
+ * rows remember the records they absorbed) plus the batch's records, ordered by sequence: a
+ * record opens a new version when a tracked column differs from the previous event or the
+ * key was deleted; a delete closes the current version; records equal in sequence to a
+ * stored event are ignored.
  */
 import type { Conn } from './duck.js';
 import type { TypedColumn } from './files.js';
+import { POSITION_OFFSET, POSITION_PARTITION } from './batch.js';
 import { FILE_COLUMN } from './read.js';
 import { quoteIdent, renderDuckType } from './schema.js';
 
@@ -22,6 +25,15 @@ import { quoteIdent, renderDuckType } from './schema.js';
 export const SCD2_START = '__start_at';
 export const SCD2_END = '__end_at';
 export const SCD2_CURRENT = '__is_current';
+/**
+ * The sequences a row absorbed without opening a version: repeats of its values, deletes
+ * after its end, or (on a tombstone row, `__start_at` NULL) deletes before the key's first
+ * version. NULL when none. Kept so a late record can split the row exactly.
+ */
+export const SCD2_SEEN = '__seen_at';
+/** Upsert rows written with source positions: the Kafka partition and offset of the record a row holds (ties in `sequenceBy`). */
+export const SOURCE_PARTITION = '__source_partition';
+export const SOURCE_OFFSET = '__source_offset';
 
 /** How the batch merges. */
 export interface MergeSpec {
@@ -53,20 +65,25 @@ async function count(c: Conn, sql: string): Promise<number> {
 
 /**
  * Creates `src` from the loaded batch: deduplicated per key (upsert) or per key and
- * sequence (scd2), with `__lake_ord` (input position) and `__lake_delete`.
+ * sequence (scd2), with `__lake_ord` (input position) and `__lake_delete`. With source
+ * positions, equal sequences are ordered by partition, then offset (not by input order), and
+ * an upsert's `src` carries them as the stored position columns.
  */
-export async function prepareSource(c: Conn, batch: string, dataColumns: TypedColumn[], spec: MergeSpec, mode: 'upsert' | 'scd2'): Promise<void> {
-  const cols = list(dataColumns.map((d) => d.name));
+export async function prepareSource(c: Conn, batch: string, dataColumns: TypedColumn[], spec: MergeSpec, mode: 'upsert' | 'scd2', positions = false): Promise<void> {
+  const stored = new Set([SOURCE_PARTITION, SOURCE_OFFSET]);
+  let cols = list(dataColumns.map((d) => d.name).filter((n) => !(positions && mode === 'upsert' && stored.has(n))));
   const keys = list(spec.mergeKeys);
+  const byPosition = positions ? `${POSITION_PARTITION} ASC, ${POSITION_OFFSET} ASC, ` : '';
   let partition: string;
   let order: string;
   let where = '';
   if (mode === 'upsert') {
     partition = keys;
-    order = spec.sequenceBy ? `${q(spec.sequenceBy)} DESC NULLS LAST, rowid ASC` : 'rowid DESC';
+    order = spec.sequenceBy ? `${q(spec.sequenceBy)} DESC NULLS LAST, ${byPosition}rowid ASC` : 'rowid DESC';
+    if (positions) cols += `, ${POSITION_PARTITION} AS ${q(SOURCE_PARTITION)}, ${POSITION_OFFSET} AS ${q(SOURCE_OFFSET)}`;
   } else {
     partition = `${keys}, ${q(spec.sequenceBy!)}`;
-    order = 'rowid ASC';
+    order = `${byPosition}rowid ASC`;
     where = ` WHERE ${q(spec.sequenceBy!)} IS NOT NULL`;
   }
   // The window runs over the key, sequence and row id only; the winners' full rows are then
@@ -98,9 +115,13 @@ export async function prepareTarget(c: Conn, relation: string, columns: TypedCol
  * Upsert `src` into `tgt`: three statements (matches, output rows, counts and files). With
  * `keepAll` every target row that is not replaced is written again (a table rewrite).
  */
-export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec, keepAll = false): Promise<MergeOutcome> {
+export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec, keepAll = false, positions = false): Promise<MergeOutcome> {
   const seq = spec.sequenceBy ? q(spec.sequenceBy) : undefined;
-  const wins = seq ? `coalesce(s.${seq} > t.${seq} OR (t.${seq} IS NULL AND s.${seq} IS NOT NULL), false)` : 'true';
+  // Equal sequences: the lower source position wins (a stored row without one is never beaten on a tie).
+  const tie = positions
+    ? ` OR (s.${seq} = t.${seq} AND (s.${q(SOURCE_PARTITION)} < t.${q(SOURCE_PARTITION)} OR (s.${q(SOURCE_PARTITION)} = t.${q(SOURCE_PARTITION)} AND s.${q(SOURCE_OFFSET)} < t.${q(SOURCE_OFFSET)})))`
+    : '';
+  const wins = seq ? `coalesce(s.${seq} > t.${seq} OR (t.${seq} IS NULL AND s.${seq} IS NOT NULL)${tie}, false)` : 'true';
   // A batch record replaces only when it beats every stored row of its key (swins).
   await c.run(
     `CREATE TEMP TABLE hit AS SELECT srow, trow, file, del, bool_and(wins) OVER (PARTITION BY srow) AS swins FROM (
@@ -132,7 +153,33 @@ export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSp
   };
 }
 
-/** SCD2 merge of `src` into `tgt`. `dataColumns` excludes the three system columns; `keepAll` as in mergeUpsert. */
+/**
+ * The events a key's stored rows stand for: each version's start, the repeats and later
+ * deletes it absorbed (`__seen_at`), the delete its `__end_at` implies, and a tombstone
+ * row's deletes. With the batch's records they make the key's whole event history.
+ */
+function storedEvents(data: string[], keys: string[], seq: string): string {
+  const isKey = (d: string) => keys.some((k) => k.toLowerCase() === d.toLowerCase());
+  const asDelete = (from: string, at: string) => `${data.map((d) => (isKey(d) ? `${from}.${q(d)}` : `NULL AS ${q(d)}`)).join(', ')}, ${at} AS __lake_seq, true AS __lake_delete`;
+  const asRepeat = data.map((d) => (d.toLowerCase() === seq.toLowerCase() ? `__lake_s AS ${q(d)}` : q(d))).join(', ');
+  const seen = `(SELECT *, unnest(${q(SCD2_SEEN)}) AS __lake_s FROM hist)`;
+  const start = q(SCD2_START);
+  const end = q(SCD2_END);
+  return `SELECT ${list(data)}, ${start} AS __lake_seq, false AS __lake_delete FROM hist WHERE ${start} IS NOT NULL
+    UNION ALL BY NAME
+    SELECT ${asDelete('h', `h.${end}`)} FROM hist h WHERE h.${end} IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM hist h2 WHERE ${keysMatch(keys, 'h', 'h2')} AND h2.${start} = h.${end})
+    UNION ALL BY NAME
+    SELECT ${asRepeat}, __lake_s AS __lake_seq, false AS __lake_delete FROM ${seen} WHERE ${start} IS NOT NULL AND (${end} IS NULL OR __lake_s < ${end})
+    UNION ALL BY NAME
+    SELECT ${asDelete('h', 'h.__lake_s')} FROM ${seen} h WHERE h.${start} IS NULL OR h.__lake_s > h.${end}`;
+}
+
+/**
+ * SCD2 merge of `src` into `tgt`. `dataColumns` excludes the system columns; `keepAll` as in
+ * mergeUpsert. Each key's history is rebuilt from its stored events plus the batch, so a
+ * late record lands where it would have landed had it arrived in order.
+ */
 export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: TypedColumn[], spec: MergeSpec, keepAll = false): Promise<MergeOutcome> {
   const keys = spec.mergeKeys;
   const seq = spec.sequenceBy!;
@@ -141,33 +188,40 @@ export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: Ty
   const tracked = data.filter((d) => !lowerFixed.has(d.toLowerCase()));
   const keyList = list(keys);
   await c.run(`CREATE TEMP TABLE hist AS SELECT t.* FROM tgt t WHERE EXISTS (SELECT 1 FROM src s WHERE ${keysMatch(keys, 's', 't')})`);
-  const nonKeyNulls = data.map((d) => (keys.some((k) => k.toLowerCase() === d.toLowerCase()) ? `h.${q(d)}` : `NULL AS ${q(d)}`)).join(', ');
   await c.run(
     `CREATE TEMP TABLE ev AS
-       SELECT ${list(data)}, ${q(SCD2_START)} AS __lake_seq, false AS __lake_delete, 0 AS __lake_origin, 0 AS __lake_ord FROM hist
-       UNION ALL BY NAME
-       SELECT ${nonKeyNulls}, h.${q(SCD2_END)} AS __lake_seq, true AS __lake_delete, 0 AS __lake_origin, 0 AS __lake_ord FROM hist h
-         WHERE h.${q(SCD2_END)} IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM hist h2 WHERE ${keysMatch(keys, 'h', 'h2')} AND h2.${q(SCD2_START)} = h.${q(SCD2_END)})
+       SELECT *, 0 AS __lake_origin, 0 AS __lake_ord FROM (${storedEvents(data, keys, seq)})
        UNION ALL BY NAME
        SELECT ${list(data)}, ${q(seq)} AS __lake_seq, __lake_delete, 1 AS __lake_origin, __lake_ord FROM src`,
   );
   const prev = tracked.map((t, i) => `lag(${q(t)}) OVER w AS __lake_prev${i}`).join(', ');
   const same = tracked.length === 0 ? 'true' : tracked.map((t, i) => `${q(t)} IS NOT DISTINCT FROM __lake_prev${i}`).join(' AND ');
+  // Every event of the key, whether it opens/closes a version (__lake_keep) or is absorbed by
+  // the row before it; __lake_run numbers the versions (0: deletes before the first version).
   await c.run(
-    `CREATE TEMP TABLE kept AS SELECT * FROM (
-       SELECT *, lag(__lake_delete) OVER w AS __lake_prev_del${prev ? `, ${prev}` : ''} FROM (
-         SELECT * EXCLUDE (__lake_rn) FROM (
-           SELECT *, row_number() OVER (PARTITION BY ${keyList}, __lake_seq ORDER BY __lake_origin, __lake_ord) AS __lake_rn FROM ev
-         ) WHERE __lake_rn = 1
-       ) WINDOW w AS (PARTITION BY ${keyList} ORDER BY __lake_seq)
-     ) WHERE CASE WHEN __lake_delete THEN __lake_prev_del IS NOT NULL AND NOT __lake_prev_del
-                  ELSE __lake_prev_del IS NULL OR __lake_prev_del OR NOT (${same}) END`,
+    `CREATE TEMP TABLE evk AS SELECT *, sum(CASE WHEN __lake_keep AND NOT __lake_delete THEN 1 ELSE 0 END)
+         OVER (PARTITION BY ${keyList} ORDER BY __lake_seq ROWS UNBOUNDED PRECEDING) AS __lake_run FROM (
+       SELECT *, CASE WHEN __lake_delete THEN coalesce(NOT __lake_prev_del, false)
+                      ELSE __lake_prev_del IS NULL OR __lake_prev_del OR NOT (${same}) END AS __lake_keep FROM (
+         SELECT *, lag(__lake_delete) OVER w AS __lake_prev_del${prev ? `, ${prev}` : ''} FROM (
+           SELECT * EXCLUDE (__lake_rn) FROM (
+             SELECT *, row_number() OVER (PARTITION BY ${keyList}, __lake_seq ORDER BY __lake_origin, __lake_ord) AS __lake_rn FROM ev
+           ) WHERE __lake_rn = 1
+         ) WINDOW w AS (PARTITION BY ${keyList} ORDER BY __lake_seq)))`,
   );
+  const seenOf = `(SELECT ${keyList}, __lake_run, list_sort(list(__lake_seq)) AS __lake_seen FROM evk WHERE NOT __lake_keep GROUP BY ALL)`;
+  const seenMatch = `${keysMatch(keys, 'v', 'a')} AND v.__lake_run = a.__lake_run`;
+  const tombstone = data.map((d) => (keys.some((k) => k.toLowerCase() === d.toLowerCase()) ? `a.${q(d)}` : `NULL AS ${q(d)}`)).join(', ');
   await c.run(
-    `CREATE TEMP TABLE newhist AS SELECT ${list(data)}, __lake_seq AS ${q(SCD2_START)},
-        lead(__lake_seq) OVER w AS ${q(SCD2_END)}, lead(__lake_seq) OVER w IS NULL AS ${q(SCD2_CURRENT)}, __lake_delete, __lake_origin
-     FROM kept WINDOW w AS (PARTITION BY ${keyList} ORDER BY __lake_seq)`,
+    `CREATE TEMP TABLE newhist AS
+       SELECT ${list(data, 'v.')}, v.${q(SCD2_START)}, v.${q(SCD2_END)}, v.${q(SCD2_CURRENT)}, a.__lake_seen AS ${q(SCD2_SEEN)}, v.__lake_delete, v.__lake_origin FROM (
+         SELECT *, __lake_seq AS ${q(SCD2_START)}, lead(__lake_seq) OVER w AS ${q(SCD2_END)}, lead(__lake_seq) OVER w IS NULL AS ${q(SCD2_CURRENT)}
+         FROM evk WHERE __lake_keep WINDOW w AS (PARTITION BY ${keyList} ORDER BY __lake_seq)
+       ) v LEFT JOIN ${seenOf} a ON ${seenMatch} AND NOT v.__lake_delete
+       UNION ALL BY NAME
+       SELECT ${tombstone}, NULL AS ${q(SCD2_START)}, NULL AS ${q(SCD2_END)}, false AS ${q(SCD2_CURRENT)}, a.__lake_seen AS ${q(SCD2_SEEN)},
+              false AS __lake_delete, 0 AS __lake_origin
+       FROM ${seenOf} a WHERE a.__lake_run = 0`,
   );
   const cols = list(columns.map((d) => d.name));
   const changed = await count(
@@ -188,14 +242,15 @@ export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: Ty
        SELECT ${cols} FROM newhist WHERE NOT __lake_delete`,
   );
   const files = await c.json(`SELECT DISTINCT ${FILE_COLUMN} AS file FROM hist`);
-  const sameVersion = `${keysMatch(keys, 'n', 'h')} AND n.${q(SCD2_START)} = h.${q(SCD2_START)}`;
+  const sameVersion = `${keysMatch(keys, 'n', 'h')} AND n.${q(SCD2_START)} IS NOT DISTINCT FROM h.${q(SCD2_START)}`;
+  const versionOnly = `n.${q(SCD2_START)} IS NOT NULL AND NOT n.__lake_delete`;
   return {
     out: 'out',
     rewrittenFiles: files.map((r) => String(r.file)),
-    inserted: await count(c, `SELECT count(*) AS n FROM newhist n WHERE NOT n.__lake_delete AND NOT EXISTS (SELECT 1 FROM hist h WHERE ${sameVersion})`),
+    inserted: await count(c, `SELECT count(*) AS n FROM newhist n WHERE ${versionOnly} AND NOT EXISTS (SELECT 1 FROM hist h WHERE ${sameVersion})`),
     updated: await count(
       c,
-      `SELECT count(*) AS n FROM hist h WHERE EXISTS (SELECT 1 FROM newhist n WHERE ${sameVersion} AND NOT n.__lake_delete
+      `SELECT count(*) AS n FROM hist h WHERE h.${q(SCD2_START)} IS NOT NULL AND EXISTS (SELECT 1 FROM newhist n WHERE ${sameVersion} AND ${versionOnly}
          AND (n.${q(SCD2_END)} IS DISTINCT FROM h.${q(SCD2_END)} OR n.${q(SCD2_CURRENT)} IS DISTINCT FROM h.${q(SCD2_CURRENT)}))`,
     ),
     deleted: await count(c, `SELECT count(*) AS n FROM newhist WHERE __lake_delete AND __lake_origin = 1`),

@@ -28,9 +28,21 @@ export interface DeltaField {
  * values as `Kind` bits (type-lattice.ts). Without it the lake reads the file once to learn
  * them. The kinds decide the column types; DuckDB never guesses.
  */
-export type BatchInput =
+export type BatchInput = (
   | { kind: 'rows'; rows: Record<string, unknown>[] }
-  | { kind: 'ndjson'; path: string; rowCount?: number; kinds?: Record<string, number> };
+  | { kind: 'ndjson'; path: string; rowCount?: number; kinds?: Record<string, number> }
+) & { positions?: SourcePositions };
+
+/**
+ * Where each batch row came from (Kafka partition and offset, aligned with the rows). Upsert
+ * tables break ties between equal `sequenceBy` values with them — lowest partition, then
+ * lowest offset wins — and store the winner's in `__source_partition`/`__source_offset`, so
+ * the outcome does not depend on which batch a record arrived in.
+ */
+export interface SourcePositions {
+  partitions: ArrayLike<number>;
+  offsets: ArrayLike<number>;
+}
 
 /** An input row the lake left out of a write, and why (0-based position in the batch). */
 export interface RejectedRow {
@@ -71,6 +83,13 @@ export interface WriteOptions {
    * can record them durably first (a replay that finds the txn committed learns them there).
    */
   beforeCommit?: (rejected: RejectedRow[]) => void | Promise<void>;
+  /**
+   * Pins the table's layout: a table created by this write records its mode, merge keys and
+   * sequence column (`pipeline.*` configuration keys), and the write is refused with
+   * PIPE_LAKE_LAYOUT_CHANGED when the table's recorded layout or its partition columns (when
+   * `partitionBy` is given) differ from this write's. `pipeline run` writes this way.
+   */
+  pinLayout?: boolean;
   /** Recorded in commitInfo.operationParameters. */
   operationParameters?: Record<string, unknown>;
 }

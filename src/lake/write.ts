@@ -6,12 +6,13 @@
 import path from 'node:path';
 import { LakeError, SchemaMismatchError } from '../errors.js';
 import { loadBatch } from './batch.js';
+import { layoutChangedError, layoutChanges, layoutConfiguration } from './layout.js';
 import { checkConstraints } from './constraints.js';
 import { newMetadata, removeFor, type PlannedCommit } from './commit.js';
 import type { Conn } from './duck.js';
 import { DEFAULT_TARGET_FILE_SIZE, writeDataFiles, type TypedColumn } from './files.js';
 import { resolveDataPath } from './log.js';
-import { mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_START } from './merge.js';
+import { mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION } from './merge.js';
 import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
 import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './schema.js';
@@ -21,6 +22,7 @@ import { widenSql } from './type-lattice.js';
 import { sqlColumnRefs } from './sql-refs.js';
 
 const SCD2_NAMES = [SCD2_START, SCD2_END, SCD2_CURRENT];
+const SCD2_SYSTEM = [...SCD2_NAMES, SCD2_SEEN];
 
 /** A planned write plus what the caller reports. */
 export interface WritePlan {
@@ -103,9 +105,13 @@ function fitsOneFile(rewritten: LiveFile[], addedRows: number, targetFileSize: n
 /** Plans a write against `state` (undefined: the table does not exist yet). */
 export async function planWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<WritePlan> {
   validate(tablePath, opts);
+  if (state && opts.pinLayout) {
+    const changes = layoutChanges({ configuration: state.metadata?.configuration ?? {}, partitionColumns: state.metadata?.partitionColumns ?? [] }, opts);
+    if (changes.length > 0) throw layoutChangedError(tablePath, changes);
+  }
   const known = state ? schemaColumns(state) : [];
   const isScd2 = opts.mode === 'scd2';
-  const systemNames = new Set(SCD2_NAMES);
+  const systemNames = new Set(SCD2_SYSTEM);
   const loaded = await loadBatch(c, batch, {
     tableName: tablePath,
     known: isScd2 ? known.filter((k) => !systemNames.has(k.name)) : known,
@@ -157,6 +163,8 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   // Final table columns: the table's own, then the batch's new ones (then scd2's system columns).
   const dataColumns = loaded.columns;
   let columns: TypedColumn[] = dataColumns;
+  // System columns an older scd2 table lacks (added, nullable, by this commit).
+  const addedSystem: TypedColumn[] = [];
   if (isScd2) {
     const seqType = dataColumns.find((d) => d.name.toLowerCase() === opts.sequenceBy!.toLowerCase())?.type;
     if (!seqType) requireColumns(tablePath, dataColumns, [opts.sequenceBy!], 'sequenceBy');
@@ -164,12 +172,24 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
       { name: SCD2_START, type: seqType! },
       { name: SCD2_END, type: seqType! },
       { name: SCD2_CURRENT, type: { kind: 'primitive', name: 'BOOLEAN' } },
+      { name: SCD2_SEEN, type: { kind: 'list', element: seqType! } },
     ];
     if (state && !SCD2_NAMES.every((n) => known.some((k) => k.name === n))) {
       throw new LakeError('PIPE_LAKE_NOT_SCD2', `table ${tablePath} has no ${SCD2_NAMES.join('/')} columns: it was not written in scd2 mode`);
     }
     const byName = new Map(dataColumns.map((d) => [d.name, d]));
-    columns = state ? [...known.map((k) => byName.get(k.name) ?? k), ...loaded.newColumns] : [...dataColumns, ...system];
+    if (state && !known.some((k) => k.name === SCD2_SEEN)) addedSystem.push(system[3]!);
+    columns = state ? [...known.map((k) => byName.get(k.name) ?? k), ...loaded.newColumns, ...addedSystem] : [...dataColumns, ...system];
+  }
+  // Upsert with source positions: each row keeps its record's position (ties in sequenceBy).
+  const positions = opts.mode === 'upsert' && opts.sequenceBy !== undefined && batch.positions !== undefined;
+  if (positions) {
+    for (const [name, type] of [[SOURCE_PARTITION, 'INTEGER'], [SOURCE_OFFSET, 'BIGINT']] as const) {
+      if (columns.some((col) => col.name.toLowerCase() === name)) continue;
+      const col: TypedColumn = { name, type: { kind: 'primitive', name: type } };
+      columns = [...columns, col];
+      if (state) addedSystem.push(col);
+    }
   }
   const partitionColumns = state ? (state.metadata!.partitionColumns ?? []) : (opts.partitionBy ?? []);
   requireColumns(tablePath, columns, partitionColumns, 'partition');
@@ -180,9 +200,9 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   if (!state) {
     const fields = columnsToFields(columns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
     commit.protocol = { minReaderVersion: 1, minWriterVersion: 2 };
-    commit.metadata = newMetadata(schemaString(fields), partitionColumns, { configuration: { ...(opts.configuration ?? {}) } });
-  } else if (loaded.newColumns.length > 0 || widened.length > 0) {
-    const added = columnsToFields(loaded.newColumns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
+    commit.metadata = newMetadata(schemaString(fields), partitionColumns, { configuration: { ...(opts.pinLayout ? layoutConfiguration(opts) : {}), ...(opts.configuration ?? {}) } });
+  } else if (loaded.newColumns.length > 0 || widened.length > 0 || addedSystem.length > 0) {
+    const added = columnsToFields([...loaded.newColumns, ...addedSystem].map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
     const retyped = new Map(widened.map((w) => [w.name, columnsToFields([{ name: w.name, type: w.to, nullable: true }])[0]!.type]));
     const fields = state.schema.map((f) => (retyped.has(f.name) ? { ...f, type: retyped.get(f.name) } : f));
     commit.metadata = { ...state.metadata!, schemaString: schemaString([...fields, ...added]) };
@@ -226,7 +246,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
       }
     }
     try {
-      await prepareSource(c, 'b', dataColumns, spec, isScd2 ? 'scd2' : 'upsert');
+      await prepareSource(c, 'b', dataColumns, spec, isScd2 ? 'scd2' : 'upsert', batch.positions !== undefined && (isScd2 || positions));
     } catch (err) {
       if (opts.deleteWhen) throw new LakeError('PIPE_LAKE_BAD_DELETE_WHEN', `deleteWhen of ${tablePath} is not a valid predicate over the batch: ${(err as Error).message}`, { cause: err });
       throw err;
@@ -236,7 +256,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const candidates = !state ? [] : rewriteAll ? [...state.files.values()] : await filesHoldingKeys(c, state, [...state.files.values()].filter((f) => mayHoldKeys(f, filter)), opts.mergeKeys!);
     const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true }) : `(SELECT NULL AS __lake_file WHERE false)`;
     await prepareTarget(c, relation, columns, oldColumns, casts);
-    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll) : await mergeUpsert(c, columns, spec, rewriteAll);
+    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll) : await mergeUpsert(c, columns, spec, rewriteAll, positions);
     if (rewriteAll) outcome.rewrittenFiles = candidates.map((f) => resolveDataPath(tablePath, f.add.path));
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));
     const rewritten: LiveFile[] = [];

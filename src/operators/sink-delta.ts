@@ -6,7 +6,7 @@
  */
 import type { DeltaSinkConfig, OperatorDefinition, TableWriter } from './api.js';
 import { tableSinkStage } from './table-shape.js';
-import type { BatchInput, RejectedRow, TxnMark, WriteResult } from '../lake/types.js';
+import type { BatchInput, RejectedRow, TxnMark, WriteOptions, WriteResult } from '../lake/types.js';
 
 /** The table's known column types: current lake columns, then the spec's declared ones. */
 export async function knownColumns(lake: TableWriter, sink: DeltaSinkConfig): Promise<Record<string, string>> {
@@ -18,6 +18,20 @@ export async function knownColumns(lake: TableWriter, sink: DeltaSinkConfig): Pr
   return columns;
 }
 
+/** The lake write options of a sink's table (its layout: mode, keys, sequence, partitions). */
+export function sinkWriteOptions(sink: DeltaSinkConfig): WriteOptions {
+  return {
+    mode: sink.mode,
+    mergeKeys: sink.mergeKeys.length > 0 ? sink.mergeKeys : undefined,
+    sequenceBy: sink.sequenceBy,
+    deleteWhen: sink.deleteWhen,
+    partitionBy: sink.partitionBy,
+    columns: sink.columns,
+    ...(sink.rescuedDataColumn ? { rescuedDataColumn: sink.rescuedDataColumn } : {}),
+    pinLayout: true,
+  };
+}
+
 /** Merges (or appends) one batch into the sink's table, marked with the batch's txn. */
 export function writeDeltaSink(
   lake: TableWriter,
@@ -27,13 +41,7 @@ export function writeDeltaSink(
   beforeCommit?: (rejected: RejectedRow[]) => void,
 ): Promise<WriteResult> {
   return lake.write(sink.path, input, {
-    mode: sink.mode,
-    mergeKeys: sink.mergeKeys.length > 0 ? sink.mergeKeys : undefined,
-    sequenceBy: sink.sequenceBy,
-    deleteWhen: sink.deleteWhen,
-    partitionBy: sink.partitionBy,
-    columns: sink.columns,
-    ...(sink.rescuedDataColumn ? { rescuedDataColumn: sink.rescuedDataColumn } : {}),
+    ...sinkWriteOptions(sink),
     ...(beforeCommit ? { beforeCommit } : {}),
     txn,
     operationParameters: { appId: txn.appId, batchId: txn.version },

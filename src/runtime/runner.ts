@@ -25,6 +25,7 @@ import { finishInterruptedReshard, reshardCheckpoint, reshardTarget } from './re
 import { RunObserver } from './run-observer.js';
 import { describeDeadLetter, SummaryBuilder, type RunSummary } from './summary.js';
 import type { StreamWorkerData, WorkerMessage } from './stream-protocol.js';
+import { guardTables } from './table-guards.js';
 import { TableLockServer } from './table-locks.js';
 
 export interface RunOptions {
@@ -39,6 +40,10 @@ export interface RunOptions {
   metrics?: { port: number; host: string };
   /** Run only the streams of instance `index` of `count` (`--instance i/K`); default 0/1, every stream. */
   instance?: { index: number; count: number };
+  /** Rewrite tables whose recorded layout differs from the spec's (`--allow-layout-change`); otherwise refuse. */
+  allowLayoutChange?: boolean;
+  /** A new checkpoint facing tables that hold its app ids: continue above their batch ids (`--reset`); otherwise refuse. */
+  reset?: boolean;
 }
 
 /** Runs the plan until caught up (`availableNow`) or stopped; throws PipelineError on failure. */
@@ -70,6 +75,7 @@ export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSumm
       if (!opts.reshard) throw streamsChangedError(root, layout.previousStreams, streamCount, plan.outputPath);
       reshardCheckpoint({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, from: layout.previousStreams, to: streamCount, meta: meta!, logger });
     }
+    await guardTables(plan, own, { allowLayoutChange: opts.allowLayoutChange ?? false, reset: opts.reset ?? false }, logger);
     const result = await runStreams(plan, opts, observer, own);
     if (scaledOut) result.instance = { index: instance.index, count: instance.count, streams: own };
     return result;

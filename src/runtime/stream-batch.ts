@@ -176,7 +176,10 @@ export class BatchProcessor {
             decisions.rejected[part.table] = rejected;
             checkpoint.writeDecisions(batchId, decisions);
           };
-          const input = { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds };
+          // Each row's Kafka position: upsert tables break sequenceBy ties with it (never by batch cut).
+          const partitions = Array.from(part.indices, (i) => prepared.partitions[i]!);
+          const offsets = Array.from(part.indices, (i) => Number(messages[i]!.offset));
+          const input = { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds, positions: { partitions, offsets } };
           const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record));
           const rejected = result.status === 'already-committed' ? (decisions.rejected[part.table] ?? []) : result.rejected;
           for (const r of rejected) failures.push({ index: part.indices[r.row]!, stage: 'sink', table: part.table, error: `table '${part.table}': ${r.reason}` });

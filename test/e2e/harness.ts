@@ -142,7 +142,7 @@ export async function readTable(path: string): Promise<Record<string, unknown>[]
 function normalize(row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(row)) {
-    if (v === null || v === undefined) continue;
+    if (v === null || v === undefined || k === '__source_partition' || k === '__source_offset') continue;
     out[k] = v !== null && typeof v === 'object' && !Array.isArray(v) ? normalize(v as Record<string, unknown>) : v;
   }
   return out;

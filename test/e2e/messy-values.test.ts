@@ -132,16 +132,17 @@ describe('messy values through pipeline run', () => {
     expect(a.rows.metrics!.map((r) => r.n).sort()).toEqual([1, 10.5, 2, 3, 4, 5, 6, 7, 8]);
     expect(a.rows.metrics!.filter((r) => r.mostly !== 'n/a').map((r) => r.mostly).sort()).toEqual(['100', '101', '102', '103', '104', '105', '200']);
     // Case-variant keys: one column per name; the record with two spellings is dead-lettered.
-    expect(a.types.customers).toEqual(['customerId:VARCHAR', 'id:VARCHAR', 'seq:BIGINT', 't:VARCHAR']);
+    // Rows keep their record's Kafka position (sequenceBy ties): partition 0, offsets 10 and 11.
+    expect(a.types.customers).toEqual(['__source_offset:BIGINT', '__source_partition:INTEGER', 'customerId:VARCHAR', 'id:VARCHAR', 'seq:BIGINT', 't:VARCHAR']);
     expect(a.rows.customers).toEqual([
-      { t: 'customer', id: 'c1', seq: 2, customerId: 'k-2' },
-      { t: 'customer', id: 'c2', seq: 1, customerId: 'k-3' },
+      { t: 'customer', id: 'c1', seq: 2, customerId: 'k-2', __source_partition: 0, __source_offset: 10 },
+      { t: 'customer', id: 'c2', seq: 1, customerId: 'k-3', __source_partition: 0, __source_offset: 11 },
     ]);
     // Sparse keys: every key is a column of its own, no MAP, no value lost.
     expect(a.types.sparse).toHaveLength(SPARSE_KEYS + 2);
     expect(a.rows.sparse!.find((r) => r.row === 7)).toMatchObject({ k21: 7, k22: 'v7', k23: false });
     // sequenceBy stays numeric: 12 wins over 9; the numeric string fails alone.
-    expect(a.rows.seqs).toEqual([{ t: 'seq', id: 's', seq: 12, v: 'twelve' }]);
+    expect(a.rows.seqs!.map(({ __source_partition: _p, __source_offset: _o, ...r }) => r)).toEqual([{ t: 'seq', id: 's', seq: 12, v: 'twelve' }]);
     // Big integers of pretty-printed values stay exact: two keys, two rows.
     expect(a.rows.big!.map((r) => String(r.id)).sort()).toEqual(['9007199254740992', '9007199254740993']);
     // deleteWhen over a column the early batches lack: no stall; the delete applies.

@@ -47,43 +47,37 @@ function upsertModel(batches: Rec[][]): Rec[] {
 
 interface Version { id: number; seq: number; val: string; op: string; __start_at: number; __end_at: number | null; __is_current: boolean }
 
-/** Reference SCD2: each key's history rebuilt from stored versions, implied deletes and the batch, ordered by sequence. */
+/**
+ * Reference SCD2, from the README's semantics: a key's history is a function of every record
+ * it has received (the first record per sequence value wins), whatever the batches were.
+ * In sequence order, a record opens a version when a tracked column differs from the event
+ * before it or the key was deleted; a delete closes the open version.
+ */
 function scd2Model(batches: Rec[][]): Version[] {
-  const history = new Map<number, Version[]>();
-  for (const batch of batches) {
-    const incoming = new Map<number, { seq: number; del: boolean; val: string; op: string }[]>();
-    for (const r of batch) {
-      if (r.seq === null) continue;
-      const list = incoming.get(r.id) ?? [];
-      if (!list.some((e) => e.seq === r.seq)) list.push({ seq: r.seq, del: r.op === 'd', val: r.val, op: r.op });
-      incoming.set(r.id, list);
-    }
-    for (const [id, news] of incoming) {
-      const old = history.get(id) ?? [];
-      const events: { seq: number; del: boolean; val: string; op: string }[] = [];
-      for (const v of old) events.push({ seq: v.__start_at, del: false, val: v.val, op: v.op });
-      for (const v of old) {
-        if (v.__end_at !== null && !old.some((w) => w.__start_at === v.__end_at)) events.push({ seq: v.__end_at, del: true, val: '', op: '' });
-      }
-      for (const e of news) if (!events.some((x) => x.seq === e.seq)) events.push(e);
-      events.sort((a, b) => a.seq - b.seq);
-      const kept: typeof events = [];
-      let prev: (typeof events)[number] | undefined;
-      for (const e of events) {
-        const keep = e.del ? prev !== undefined && !prev.del : prev === undefined || prev.del || prev.val !== e.val || prev.op !== e.op;
-        if (keep) kept.push(e);
-        prev = e;
-      }
-      const versions: Version[] = [];
-      kept.forEach((e, i) => {
-        if (e.del) return;
-        const end = kept[i + 1]?.seq ?? null;
-        versions.push({ id, seq: e.seq, val: e.val, op: e.op, __start_at: e.seq, __end_at: end, __is_current: end === null });
-      });
-      history.set(id, versions);
-    }
+  const events = new Map<number, { seq: number; del: boolean; val: string; op: string }[]>();
+  for (const r of batches.flat()) {
+    if (r.seq === null) continue;
+    const list = events.get(r.id) ?? [];
+    if (!list.some((e) => e.seq === r.seq)) list.push({ seq: r.seq, del: r.op === 'd', val: r.val, op: r.op });
+    events.set(r.id, list);
   }
-  return sortBy([...history.values()].flat(), 'id', '__start_at');
+  const out: Version[] = [];
+  for (const [id, list] of events) {
+    list.sort((a, b) => a.seq - b.seq);
+    const kept: typeof list = [];
+    let prev: (typeof list)[number] | undefined;
+    for (const e of list) {
+      const keep = e.del ? prev !== undefined && !prev.del : prev === undefined || prev.del || prev.val !== e.val || prev.op !== e.op;
+      if (keep) kept.push(e);
+      prev = e;
+    }
+    kept.forEach((e, i) => {
+      if (e.del) return;
+      const end = kept[i + 1]?.seq ?? null;
+      out.push({ id, seq: e.seq, val: e.val, op: e.op, __start_at: e.seq, __end_at: end, __is_current: end === null });
+    });
+  }
+  return sortBy(out, 'id', '__start_at');
 }
 
 test('upsert batches match the reference model', async () => {
@@ -114,10 +108,84 @@ test('scd2 batches match the reference model', async () => {
       }
       const expected = scd2Model(batches);
       const actual = (await lake.exists(t))
-        ? await lake.scan(t, { orderBy: 'id, __start_at', columns: ['id', 'seq', 'val', 'op', '__start_at', '__end_at', '__is_current'] })
+        ? await lake.scan(t, { where: '__start_at IS NOT NULL', orderBy: 'id, __start_at', columns: ['id', 'seq', 'val', 'op', '__start_at', '__end_at', '__is_current'] })
         : [];
       expect(actual).toEqual(expected);
     }),
     { numRuns: 30 },
+  );
+});
+
+/** One event list cut into batches at random points (late versions and deletes land in later batches). */
+const cutArb = fc
+  .array(
+    fc.record({
+      id: fc.integer({ min: 0, max: 2 }),
+      seq: fc.integer({ min: 0, max: 12 }).map((n): number | null => n),
+      val: fc.constantFrom('a', 'b'),
+      op: fc.constantFrom<'u' | 'd'>('u', 'u', 'd'),
+    }),
+    { minLength: 1, maxLength: 14 },
+  )
+  .chain((events) => fc.tuple(fc.constant(events), fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, events.length - 1) }), { maxLength: 5 })));
+
+test('scd2 history is the same for any batch cut of the same records', async () => {
+  await fc.assert(
+    fc.asyncProperty(cutArb, async ([events, cuts]) => {
+      const bounds = [0, ...[...cuts].sort((a, b) => a - b), events.length];
+      const batches = bounds.slice(1).map((end, i) => events.slice(bounds[i], end)).filter((b) => b.length > 0);
+      const t = tempDir('lake-prop-cut-');
+      for (const batch of batches) {
+        await lake.write(t, { kind: 'rows', rows: batch as unknown as Record<string, unknown>[] }, {
+          mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: `op = 'd'`, columns: COLUMNS,
+        });
+      }
+      const actual = await lake.scan(t, { where: '__start_at IS NOT NULL', orderBy: 'id, __start_at', columns: ['id', 'seq', 'val', 'op', '__start_at', '__end_at', '__is_current'] });
+      expect(actual).toEqual(scd2Model([events]));
+    }),
+    { numRuns: 60 },
+  );
+});
+
+interface Positioned { id: number; seq: number; val: string; partition: number }
+
+/** Records of three partitions (offsets in partition order), read in a random interleaving and cut into random batches. */
+const positionedArb = fc
+  .array(fc.record({ id: fc.integer({ min: 0, max: 2 }), seq: fc.integer({ min: 0, max: 2 }), val: fc.constantFrom('a', 'b', 'c'), partition: fc.integer({ min: 0, max: 2 }) }), {
+    minLength: 1,
+    maxLength: 16,
+  })
+  .chain((recs) =>
+    fc.tuple(fc.constant(recs), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 48, maxLength: 48 }), fc.uniqueArray(fc.integer({ min: 1, max: 15 }), { maxLength: 5 })),
+  );
+
+test('upsert ties in sequenceBy: lowest partition, then offset wins, for any interleaving and batch cut', async () => {
+  await fc.assert(
+    fc.asyncProperty(positionedArb, async ([recs, picks, cuts]) => {
+      // Kafka offsets: position within the partition.
+      const queues = [0, 1, 2].map((p) => recs.filter((r) => r.partition === p).map((r, offset) => ({ ...r, offset })));
+      const order: (Positioned & { offset: number })[] = [];
+      for (const p of picks) if (queues[p]!.length > 0) order.push(queues[p]!.shift()!);
+      for (const q of queues) order.push(...q);
+      const bounds = [0, ...cuts.filter((c) => c < order.length).sort((a, b) => a - b), order.length];
+      const t = tempDir('lake-prop-tie-');
+      for (let i = 1; i < bounds.length; i++) {
+        const batch = order.slice(bounds[i - 1], bounds[i]);
+        if (batch.length === 0) continue;
+        await lake.write(t, {
+          kind: 'rows',
+          rows: batch.map(({ id, seq, val }) => ({ id, seq, val })),
+          positions: { partitions: batch.map((r) => r.partition), offsets: batch.map((r) => r.offset) },
+        }, { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', columns: { id: 'BIGINT', seq: 'BIGINT', val: 'VARCHAR' } });
+      }
+      const best = new Map<number, Positioned & { offset: number }>();
+      for (const r of order) {
+        const b = best.get(r.id);
+        if (!b || r.seq > b.seq || (r.seq === b.seq && (r.partition < b.partition || (r.partition === b.partition && r.offset < b.offset)))) best.set(r.id, r);
+      }
+      const expected = sortBy([...best.values()], 'id').map((r) => ({ id: r.id, seq: r.seq, val: r.val, __source_partition: r.partition, __source_offset: r.offset }));
+      expect(await lake.scan(t, { orderBy: 'id' })).toEqual(expected);
+    }),
+    { numRuns: 60 },
   );
 });

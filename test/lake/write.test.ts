@@ -350,6 +350,96 @@ describe('scd2', () => {
   });
 });
 
+describe('scd2 late arrival across batches', () => {
+  const opts: WriteOptions = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: `op = 'd'` };
+  const cols = ['id', 'name', '__start_at', '__end_at', '__is_current'];
+  const write = (t: string, rows: Record<string, unknown>[]) => lake.write(t, { kind: 'rows', rows }, opts);
+
+  test('a late version splits the version that absorbed an unchanged record', async () => {
+    const t = tempDir();
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 1 }]);
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 3 }]); // no change: absorbed
+    await write(t, [{ id: 1, name: 'b', op: 'u', seq: 2 }]); // late
+    expect(await lake.scan(t, { orderBy: '__start_at', columns: cols })).toEqual([
+      { id: 1, name: 'a', __start_at: 1, __end_at: 2, __is_current: false },
+      { id: 1, name: 'b', __start_at: 2, __end_at: 3, __is_current: false },
+      { id: 1, name: 'a', __start_at: 3, __end_at: null, __is_current: true },
+    ]);
+  });
+
+  test('a late delete closes only the version it falls in', async () => {
+    const t = tempDir();
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 1 }, { id: 1, name: 'b', op: 'u', seq: 3 }]);
+    await write(t, [{ id: 1, name: 'a', op: 'd', seq: 2 }]);
+    expect(await lake.scan(t, { orderBy: '__start_at', columns: cols })).toEqual([
+      { id: 1, name: 'a', __start_at: 1, __end_at: 2, __is_current: false },
+      { id: 1, name: 'b', __start_at: 3, __end_at: null, __is_current: true },
+    ]);
+  });
+
+  test('a delete that arrives before any version is remembered as a tombstone row', async () => {
+    const t = tempDir();
+    await write(t, [{ id: 1, name: 'x', op: 'd', seq: 5 }]);
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 3 }]);
+    expect(await lake.scan(t, { orderBy: '__start_at', columns: [...cols, '__seen_at'] })).toEqual([
+      { id: 1, name: 'a', __start_at: 3, __end_at: 5, __is_current: false, __seen_at: null },
+    ]);
+    await write(t, [{ id: 1, name: 'x', op: 'd', seq: 1 }]);
+    const rows = await lake.scan(t, { orderBy: '__start_at NULLS FIRST', columns: [...cols, '__seen_at'] });
+    expect(rows).toEqual([
+      { id: 1, name: null, __start_at: null, __end_at: null, __is_current: false, __seen_at: [1] },
+      { id: 1, name: 'a', __start_at: 3, __end_at: 5, __is_current: false, __seen_at: null },
+    ]);
+  });
+});
+
+describe('table layout', () => {
+  const rows = [{ id: 1, region: 'eu', seq: 1, v: 'a' }, { id: 2, region: 'us', seq: 1, v: 'b' }];
+  const upsert: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', pinLayout: true };
+
+  test('is recorded in the table; a write under another layout is refused with what changed', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows }, upsert);
+    expect((await lake.snapshot(t)).configuration).toMatchObject({ 'pipeline.mode': 'upsert', 'pipeline.mergeKeys': '["id"]', 'pipeline.sequenceBy': 'seq' });
+    const keys = await lake.write(t, { kind: 'rows', rows }, { ...upsert, mergeKeys: ['id', 'region'] }).catch((e) => e);
+    expect(keys.code).toBe('PIPE_LAKE_LAYOUT_CHANGED');
+    expect(keys.message).toContain('mergeKeys [id] → [id, region]');
+    const parts = await lake.write(t, { kind: 'rows', rows }, { ...upsert, partitionBy: ['region'] }).catch((e) => e);
+    expect(parts.message).toContain('partitionBy [] → [region]');
+    const mode = await lake.write(t, { kind: 'rows', rows }, { mode: 'append', pinLayout: true }).catch((e) => e);
+    expect(mode.message).toContain('mode upsert → append');
+    expect((await lake.snapshot(t)).version).toBe(0);
+    // A write that does not pin the layout (code mixing modes on purpose) is not checked.
+    expect((await lake.write(t, { kind: 'rows', rows }, { mode: 'append' })).status).toBe('committed');
+  });
+
+  test('rebuildTable rewrites the rows under the new layout in one commit', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows }, { ...upsert, txn: { appId: 'p/0', version: 4 } });
+    const before = await lake.snapshot(t);
+    const next: WriteOptions = { ...upsert, mergeKeys: ['id', 'region'], partitionBy: ['region'] };
+    const r = await lake.rebuildTable(t, next);
+    expect(r).toEqual({ version: 1, changes: ['mergeKeys [id] → [id, region]', 'partitionBy [] → [region]'], rows: 2 });
+    const after = await lake.snapshot(t);
+    expect(after.partitionColumns).toEqual(['region']);
+    expect(after.tableId).toBe(before.tableId);
+    expect(after.txns).toEqual({ 'p/0': 4 });
+    expect(after.configuration['pipeline.mergeKeys']).toBe('["id","region"]');
+    expect(after.files.every((f) => f.partitionValues.region !== undefined)).toBe(true);
+    // Now the new layout is accepted, and a key moves nowhere: (1, us) is a new row.
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, region: 'us', seq: 2, v: 'c' }] }, next);
+    expect(await lake.scan(t, { orderBy: 'id, region', columns: ['id', 'region', 'v'] })).toEqual([
+      { id: 1, region: 'eu', v: 'a' },
+      { id: 1, region: 'us', v: 'c' },
+      { id: 2, region: 'us', v: 'b' },
+    ]);
+    // Coarser keys re-merge the old rows: the greatest sequence per id wins.
+    await lake.rebuildTable(t, upsert);
+    expect(await lake.scan(t, { orderBy: 'id', columns: ['id', 'region', 'v'] })).toEqual([{ id: 1, region: 'us', v: 'c' }, { id: 2, region: 'us', v: 'b' }]);
+    expect((await lake.history(t, { limit: 1 }))[0]!.operation).toBe('REPLACE TABLE');
+  });
+});
+
 describe('table API', () => {
   test('NOT NULL columns and delta.invariants are enforced before anything is written', async () => {
     const t = tempDir();

@@ -31,6 +31,12 @@ Options:
   --reshard            the spec's streams differ from the checkpoint's: carry every
                        partition's committed position into the new stream layout
                        (one process only: refused together with --instance i/K, K > 1)
+  --allow-layout-change  a table's mode, mergeKeys, sequenceBy or partitionBy differs from
+                       the one it was written with: rewrite it under the spec's layout (one
+                       commit per table) instead of refusing to start
+  --reset              the checkpoint is new but the tables hold its batches: read the topic
+                       again from its earliest offsets into the tables, with batch ids above
+                       theirs (append tables receive those records again)
   --instance <i/K>     run as instance i of K processes: only the streams j with
                        j % K == i (also PIPELINE_INSTANCE=i/K, or PIPELINE_INSTANCES=K
                        with HOSTNAME ending in -<i>, as in a Kubernetes StatefulSet)
@@ -54,6 +60,8 @@ export const command: Command = {
       'metrics-host': { type: 'string' },
       'summary-json': { type: 'string' },
       reshard: { type: 'boolean' },
+      'allow-layout-change': { type: 'boolean' },
+      reset: { type: 'boolean' },
       instance: { type: 'string' },
       ...setOption,
     });
@@ -88,6 +96,8 @@ export const command: Command = {
         logFormat,
         metrics,
         reshard: values.reshard ?? false,
+        allowLayoutChange: values['allow-layout-change'] ?? false,
+        reset: values.reset ?? false,
         tty: process.stderr.isTTY === true,
         instance,
       });

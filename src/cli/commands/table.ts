@@ -171,7 +171,7 @@ function renderSummary(tablePath: string, s: TableSummary): string {
     ['Table', tablePath],
     ['Version', String(s.version)],
     ['Files', String(s.numFiles)],
-    ['Records', String(s.numRecords)],
+    ['Records', s.numRecords === null ? 'unknown (files without row counts in the log cannot be read)' : String(s.numRecords)],
     ['Size', s.sizeBytes < 1024 ? `${s.sizeBytes} bytes` : `${formatBytes(s.sizeBytes)} (${s.sizeBytes} bytes)`],
     ['Partitioned by', s.partitionColumns.length > 0 ? s.partitionColumns.join(', ') : '(not partitioned)'],
   ]);
@@ -196,7 +196,7 @@ function renderHead(rows: Record<string, unknown>[], summary: TableSummary): str
   const cells = rows.map((r) => names.map((n) => formatCell(r[n])));
   const widths = names.map((n, i) => Math.max(n.length, ...cells.map((r) => r[i]!.length)));
   const lines = alignColumns([names, widths.map((w) => '-'.repeat(w)), ...cells], right);
-  lines.push(`(${rows.length} of ${summary.numRecords} rows, version ${summary.version})`);
+  lines.push(`(${rows.length} of ${summary.numRecords ?? 'unknown'} rows, version ${summary.version})`);
   return lines.join('\n');
 }
 

@@ -14,7 +14,7 @@ import { COMMERCE_TYPES } from '../../e2e/harness.js';
 export function normalizeRow(row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(row)) {
-    if (v === null || v === undefined) continue;
+    if (v === null || v === undefined || k === '__source_partition' || k === '__source_offset') continue;
     out[k] = typeof v === 'object' && !Array.isArray(v) ? normalizeRow(v as Record<string, unknown>) : v;
   }
   return out;

@@ -1,0 +1,74 @@
+/**
+ * A table's layout — write mode, merge keys, sequence column, partition columns — is part of
+ * what its rows mean: rows merged by `id` are not rows merged by `(id, region)`. The layout
+ * is recorded in the table when it is created (`metaData.configuration` keys `pipeline.mode`,
+ * `pipeline.mergeKeys`, `pipeline.sequenceBy`; partition columns are Delta's own
+ * `partitionColumns`), and a write under another layout is refused instead of silently
+ * mixing the two. {@link rebuildPlan} rewrites a table under a new layout in one commit.
+ */
+import { LakeError } from '../errors.js';
+import type { WriteOptions } from './types.js';
+
+/** Configuration keys holding the layout. */
+export const LAYOUT_MODE = 'pipeline.mode';
+export const LAYOUT_MERGE_KEYS = 'pipeline.mergeKeys';
+export const LAYOUT_SEQUENCE_BY = 'pipeline.sequenceBy';
+
+/** The layout keys a table created by a write with `opts` records. */
+export function layoutConfiguration(opts: Pick<WriteOptions, 'mode' | 'mergeKeys' | 'sequenceBy'>): Record<string, string> {
+  return {
+    [LAYOUT_MODE]: opts.mode,
+    ...(opts.mode !== 'append' ? { [LAYOUT_MERGE_KEYS]: JSON.stringify(opts.mergeKeys ?? []) } : {}),
+    ...(opts.sequenceBy && opts.mode !== 'append' ? { [LAYOUT_SEQUENCE_BY]: opts.sequenceBy } : {}),
+  };
+}
+
+const sameNames = (a: string[], b: string[]) => a.length === b.length && a.every((n, i) => n.toLowerCase() === b[i]!.toLowerCase());
+const show = (names: string[]) => `[${names.join(', ')}]`;
+
+/**
+ * What differs between the table's recorded layout and the write's, one phrase per
+ * difference (`mergeKeys [id] → [id, region]`). A table that records no layout (written
+ * before layouts were recorded, or by another tool) is judged on its partition columns only;
+ * a write that states no `partitionBy` accepts the table's.
+ */
+export function layoutChanges(table: { configuration: Record<string, string>; partitionColumns: string[] }, opts: WriteOptions): string[] {
+  const changes: string[] = [];
+  const recorded = table.configuration[LAYOUT_MODE];
+  if (recorded !== undefined) {
+    if (recorded !== opts.mode) changes.push(`mode ${recorded} → ${opts.mode}`);
+    if (opts.mode !== 'append' && recorded !== 'append') {
+      const keys = JSON.parse(table.configuration[LAYOUT_MERGE_KEYS] ?? '[]') as string[];
+      if (!sameNames(keys, opts.mergeKeys ?? [])) changes.push(`mergeKeys ${show(keys)} → ${show(opts.mergeKeys ?? [])}`);
+      const seq = table.configuration[LAYOUT_SEQUENCE_BY];
+      if ((seq ?? '').toLowerCase() !== (opts.sequenceBy ?? '').toLowerCase()) changes.push(`sequenceBy ${seq ?? '(none)'} → ${opts.sequenceBy ?? '(none)'}`);
+    }
+  }
+  if (opts.partitionBy !== undefined && !sameNames(table.partitionColumns, opts.partitionBy)) {
+    changes.push(`partitionBy ${show(table.partitionColumns)} → ${show(opts.partitionBy)}`);
+  }
+  return changes;
+}
+
+/** The coded error for a write whose layout differs from the table's. */
+export function layoutChangedError(tablePath: string, changes: string[]): LakeError {
+  return new LakeError('PIPE_LAKE_LAYOUT_CHANGED', `table ${tablePath} was written with another layout: ${changes.join('; ')}`, {
+    details: { table: tablePath, changes },
+    hint: 'rewrite the table under the new layout in one commit with `pipeline run <spec> --allow-layout-change`, or write to a new table (output.path or the table name)',
+  });
+}
+
+/**
+ * How a rebuild re-writes the old rows: copied as they are when only the partition columns
+ * change; re-merged under the new keys for append/upsert tables. SCD2 history cannot be
+ * re-keyed (its versions would have to be re-derived from events the table no longer has).
+ */
+export function rebuildPlan(tablePath: string, recordedMode: string | undefined, changes: string[], opts: WriteOptions): 'copy' | 'merge' {
+  if (changes.every((c) => c.startsWith('partitionBy '))) return 'copy';
+  if (recordedMode === 'scd2' || opts.mode === 'scd2') {
+    throw new LakeError('PIPE_LAKE_LAYOUT_REBUILD', `table ${tablePath}: cannot rebuild scd2 history under another mode, keys or sequence (${changes.join('; ')})`, {
+      hint: 'write the new layout to a new table; only partitionBy of an scd2 table can change in place',
+    });
+  }
+  return 'merge';
+}

@@ -1,0 +1,87 @@
+/**
+ * Checks made once at start, before any stream reads, that the tables and the checkpoint
+ * still belong together:
+ *
+ * - **Layout.** Each gold table records the layout it was written with (mode, merge keys,
+ *   sequence, partition columns). A spec that changes it stops the run with
+ *   `PIPE_LAKE_LAYOUT_CHANGED`, or with `--allow-layout-change` the table is rewritten under
+ *   the new layout in one commit first.
+ * - **Checkpoint identity.** A stream whose checkpoint has no batch yet, facing tables that
+ *   already hold `txn` versions for its app id, would restart at batch 0 and have its new
+ *   records skipped as "already committed". It stops with `PIPE_CHECKPOINT_TABLES_AHEAD`
+ *   unless `--reset`: then the stream's batch ids start above every version the tables hold
+ *   and the topic is read again from its earliest offset (nothing is skipped; append tables
+ *   receive those records again).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CheckpointError } from '../errors.js';
+import { Lake } from '../lake/index.js';
+import { layoutChangedError, layoutChanges } from '../lake/layout.js';
+import { sinkWriteOptions } from '../operators/sink-delta.js';
+import type { Plan } from '../planner/plan.js';
+import { StreamCheckpoint } from './checkpoint.js';
+import type { Logger } from './logger.js';
+
+/** Refuses (or, when allowed, rebuilds) gold tables whose recorded layout differs from the spec's. */
+async function checkLayouts(lake: Lake, plan: Plan, allow: boolean, logger: Logger): Promise<void> {
+  for (const sink of plan.sinks) {
+    if (!(await lake.exists(sink.path))) continue;
+    const opts = sinkWriteOptions(sink);
+    const changes = layoutChanges(await lake.snapshot(sink.path), opts);
+    if (changes.length === 0) continue;
+    if (!allow) throw layoutChangedError(`'${sink.table}' (${sink.path})`, changes);
+    const r = await lake.rebuildTable(sink.path, opts);
+    logger.info({ table: sink.table, changes: r.changes, rows: r.rows, version: r.version }, 'table rewritten under the new layout');
+  }
+}
+
+/** Whether stream `i` of the checkpoint at `root` has never planned a batch. */
+function streamIsFresh(root: string, i: number): boolean {
+  const dir = join(root, String(i), 'offsets');
+  return !existsSync(dir) || readdirSync(dir).every((n) => !/^\d+$/.test(n));
+}
+
+/** Refuses fresh stream checkpoints whose app ids the tables already hold (or, with `reset`, starts them above). */
+async function checkIdentity(lake: Lake, plan: Plan, own: number[], reset: boolean, logger: Logger): Promise<void> {
+  const fresh = own.filter((i) => streamIsFresh(plan.checkpointPath, i));
+  if (fresh.length === 0) return;
+  const tables = [...plan.sinks.map((s) => ({ name: s.table, path: s.path })), { name: plan.deadLetter.table, path: plan.deadLetter.path }];
+  for (const i of fresh) {
+    const appId = plan.streams[i]!.appId;
+    let highest: { version: number; table: string } | undefined;
+    for (const t of tables) {
+      if (!(await lake.exists(t.path))) continue;
+      const v = await lake.txnVersion(t.path, appId);
+      if (v !== undefined && (!highest || v > highest.version)) highest = { version: v, table: t.name };
+    }
+    if (!highest) continue;
+    if (!reset) {
+      throw new CheckpointError(
+        'PIPE_CHECKPOINT_TABLES_AHEAD',
+        `the checkpoint of stream ${i} (${plan.checkpointPath}) is new, but table '${highest.table}' already holds batch ${highest.version} of ${appId}: starting at batch 0 would skip new records as already committed`,
+        {
+          details: { stream: i, appId, table: highest.table, version: highest.version },
+          hint: 'restore the checkpoint directory; or run with --reset to read the topic again from its earliest offset into the existing tables (upsert tables converge, append tables receive those records again); or delete the tables too to start over',
+        },
+      );
+    }
+    // An empty committed batch above every version the tables hold: the stream continues from it.
+    const checkpoint = new StreamCheckpoint(plan.checkpointPath, i);
+    const now = new Date().toISOString();
+    checkpoint.writeOffsets({ batchId: highest.version, appId, topic: plan.source.kafka.topic, ranges: {}, schema: {}, createdAt: now });
+    checkpoint.writeCommit({ batchId: highest.version, committedAt: now, records: 0, tables: {} });
+    logger.warn({ stream: i, appId, firstBatchId: highest.version + 1 }, 'checkpoint reset: reading the topic again from its earliest offsets into the existing tables');
+  }
+}
+
+/** Runs both checks for this process's streams `own`. */
+export async function guardTables(plan: Plan, own: number[], opts: { allowLayoutChange: boolean; reset: boolean }, logger: Logger): Promise<void> {
+  const lake = await Lake.create({ threads: 1 });
+  try {
+    await checkLayouts(lake, plan, opts.allowLayoutChange, logger);
+    await checkIdentity(lake, plan, own, opts.reset, logger);
+  } finally {
+    lake.close();
+  }
+}

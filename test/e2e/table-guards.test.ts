@@ -1,0 +1,104 @@
+/**
+ * What `pipeline run` refuses instead of doing silently: a spec whose table layout differs
+ * from the one the table was written with (until `--allow-layout-change` rewrites it), and a
+ * new checkpoint facing tables that already hold its batches (until `--reset`).
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { Lake } from '../../src/lake/index.js';
+import { E2E_TIMEOUT, readTable, ROOT, runAvailableNow } from './harness.js';
+
+let broker: TestBroker;
+let dir: string;
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
+  broker = await startBroker({ topics: [{ name: 'guards', partitions: 2 }] });
+  dir = mkdtempSync(join(tmpdir(), 'guards-'));
+});
+afterAll(async () => {
+  await broker?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function writeSpec(table: string): string {
+  const file = join(dir, 'spec.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: pipeline/v1
+name: guards
+source:
+  kafka: { brokers: ["${broker.bootstrap}"], topic: guards }
+trigger: { interval: 100ms }
+routing: { field: t, routes: { item: items } }
+tables:
+  items: ${table}
+output: { path: ${join(dir, 'lake')} }
+`,
+  );
+  return file;
+}
+
+async function produce(from: number, to: number): Promise<void> {
+  const file = join(dir, `records-${from}.bin`);
+  const records = [];
+  for (let n = from; n < to; n++) records.push({ key: `k${n}`, value: JSON.stringify({ t: 'item', id: n % 10, region: n % 2 === 0 ? 'eu' : 'us', seq: n }), timestamp: 1_700_000_000_000 + n });
+  await writeRecordFile(file, records);
+  expect(await broker.produceFile('guards', file)).toBe(to - from);
+}
+
+const items = () => join(dir, 'lake', 'items');
+
+describe('table guards of pipeline run', () => {
+  it('refuses a changed layout with what changed, then rewrites the table in one commit when allowed', async () => {
+    await produce(0, 40);
+    const first = await runAvailableNow(writeSpec('{ mergeKeys: [id], sequenceBy: seq }'), dir);
+    expect(first.code, first.stderr.slice(-2000)).toBe(0);
+    expect(await readTable(items())).toHaveLength(10);
+
+    const changed = writeSpec('{ mergeKeys: [id, region], sequenceBy: seq, partitionBy: [region] }');
+    const refused = await runAvailableNow(changed, dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`PIPE_LAKE_LAYOUT_CHANGED table 'items' (${items()}) was written with another layout: mergeKeys [id] → [id, region]; partitionBy [] → [region]`);
+    expect(refused.stderr).toContain('--allow-layout-change');
+
+    await produce(40, 60);
+    const allowed = await runAvailableNow(changed, dir, {}, ['--allow-layout-change']);
+    expect(allowed.code, allowed.stderr.slice(-2000)).toBe(0);
+    const lake = await Lake.create({ threads: 1 });
+    try {
+      const snap = await lake.snapshot(items());
+      expect(snap.partitionColumns).toEqual(['region']);
+      expect(snap.configuration['pipeline.mergeKeys']).toBe('["id","region"]');
+      expect((await lake.history(items())).filter((h) => h.operation === 'REPLACE TABLE')).toHaveLength(1);
+    } finally {
+      lake.close();
+    }
+    // ids are even/odd per region, so (id, region) keys are still the 10 ids; the newest seq wins.
+    const rows = (await readTable(items())).sort((a, b) => Number(a.id) - Number(b.id));
+    expect(rows.map((r) => [r.id, r.seq])).toEqual(Array.from({ length: 10 }, (_, i) => [i, 50 + i]));
+    // The same spec again changes nothing.
+    expect((await runAvailableNow(changed, dir)).code).toBe(0);
+  }, E2E_TIMEOUT);
+
+  it('a new checkpoint facing tables that hold its batches refuses to start; --reset never skips records', async () => {
+    const spec = writeSpec('{ mergeKeys: [id, region], sequenceBy: seq, partitionBy: [region] }');
+    rmSync(join(dir, 'lake', '_checkpoints'), { recursive: true, force: true });
+    await produce(60, 70);
+    const refused = await runAvailableNow(spec, dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/PIPE_CHECKPOINT_TABLES_AHEAD the checkpoint of stream 0 \(.*\) is new, but table '.*' already holds batch \d+ of guards\/0/);
+    expect(refused.stderr).toContain('--reset');
+    // Refusing twice is the same answer (the refusal left no state behind that would skip the check).
+    expect((await runAvailableNow(spec, dir)).code).toBe(1);
+
+    const reset = await runAvailableNow(spec, dir, {}, ['--reset']);
+    expect(reset.code, reset.stderr.slice(-2000)).toBe(0);
+    expect(reset.summary!.records).toBe(70);
+    const rows = (await readTable(items())).sort((a, b) => Number(a.id) - Number(b.id));
+    expect(rows.map((r) => [r.id, r.seq])).toEqual(Array.from({ length: 10 }, (_, i) => [i, 60 + i]));
+  }, E2E_TIMEOUT);
+});
