@@ -1,0 +1,177 @@
+/**
+ * How Avro values become table values (README "Avro and Protobuf"):
+ *
+ * | Avro                                  | record value                         | column (undeclared) |
+ * |---------------------------------------|--------------------------------------|---------------------|
+ * | long                                  | exact integer (bigint beyond 2^53)   | BIGINT              |
+ * | bytes, fixed                          | base64 text                          | VARCHAR (declare BLOB) |
+ * | decimal (bytes or fixed)              | exact decimal text, e.g. `-12.30`    | VARCHAR (declare DECIMAL(p,s)) |
+ * | timestamp-millis / timestamp-micros   | ISO-8601 UTC text, ms / µs           | VARCHAR (declare TIMESTAMPTZ) |
+ * | local-timestamp-millis / -micros      | ISO-8601 text without zone           | VARCHAR (declare TIMESTAMP) |
+ * | date                                  | `YYYY-MM-DD`                         | VARCHAR (declare DATE) |
+ * | time-millis / time-micros             | `HH:MM:SS.fff[fff]`                  | VARCHAR (declare TIME) |
+ * | uuid                                  | the UUID text                        | VARCHAR (declare UUID) |
+ * | enum                                  | the symbol                           | VARCHAR |
+ * | union                                 | the branch's value                   | by the branch |
+ *
+ * Declared columns convert the text exactly (DuckDB casts it); undeclared ones keep it as
+ * text, so no value ever loses precision on its way in.
+ */
+import avro from 'avsc';
+
+const { LogicalType } = avro.types;
+
+/** Longs as bigints: Avro longs are 64-bit, and avsc's default refuses those beyond 2^53. */
+const longType = avro.types.LongType.__with({
+  fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
+  toBuffer: (n: bigint) => {
+    const buf = Buffer.alloc(8);
+    buf.writeBigInt64LE(BigInt(n));
+    return buf;
+  },
+  fromJSON: (v: unknown) => BigInt(v as number),
+  toJSON: (n: bigint) => Number(n),
+  isValid: (n: unknown) => typeof n === 'bigint' || (typeof n === 'number' && Number.isInteger(n)),
+  compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
+});
+
+/** Base of the read-only logical types: values are decoded, never encoded by the runner. */
+abstract class ReadOnlyLogical extends LogicalType {
+  protected abstract convert(value: unknown): unknown;
+  override _fromValue(value: unknown): unknown {
+    return this.convert(value);
+  }
+  override _toValue(value: unknown): unknown {
+    return value;
+  }
+  /** A writer value of the same logical type arrives converted; a plain one is converted here. */
+  override _resolve(type: avro.Type): ((v: unknown) => unknown) | undefined {
+    if (type instanceof this.constructor) return (v) => v;
+    if (type.typeName === this.underlyingType.typeName) return (v) => this.convert(v);
+    return undefined;
+  }
+}
+
+const two = (n: number) => String(n).padStart(2, '0');
+
+/** Days since 1970-01-01 as `YYYY-MM-DD`. */
+function isoDate(days: number): string {
+  return new Date(days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Microseconds since the epoch as ISO-8601 with 6 fractional digits (`Z` when zoned). */
+function isoMicros(micros: bigint, zoned: boolean): string {
+  const secs = micros / 1_000_000n - (micros % 1_000_000n < 0n ? 1n : 0n);
+  const frac = micros - secs * 1_000_000n;
+  const base = new Date(Number(secs) * 1000).toISOString().slice(0, 19);
+  return `${base}.${String(frac).padStart(6, '0')}${zoned ? 'Z' : ''}`;
+}
+
+class TimestampMillis extends ReadOnlyLogical {
+  protected convert(v: unknown): string {
+    const iso = new Date(Number(v)).toISOString();
+    return this.zoned ? iso : iso.slice(0, -1);
+  }
+  protected get zoned(): boolean {
+    return true;
+  }
+}
+class LocalTimestampMillis extends TimestampMillis {
+  protected override get zoned(): boolean {
+    return false;
+  }
+}
+class TimestampMicros extends ReadOnlyLogical {
+  protected convert(v: unknown): string {
+    return isoMicros(BigInt(v as bigint), true);
+  }
+}
+class LocalTimestampMicros extends ReadOnlyLogical {
+  protected convert(v: unknown): string {
+    return isoMicros(BigInt(v as bigint), false);
+  }
+}
+class DateType extends ReadOnlyLogical {
+  protected convert(v: unknown): string {
+    return isoDate(Number(v));
+  }
+}
+class TimeMillis extends ReadOnlyLogical {
+  protected convert(v: unknown): string {
+    const ms = Number(v);
+    return `${two(Math.floor(ms / 3_600_000))}:${two(Math.floor(ms / 60_000) % 60)}:${two(Math.floor(ms / 1000) % 60)}.${String(ms % 1000).padStart(3, '0')}`;
+  }
+}
+class TimeMicros extends ReadOnlyLogical {
+  protected convert(v: unknown): string {
+    const us = Number(v);
+    const secs = Math.floor(us / 1_000_000);
+    return `${two(Math.floor(secs / 3600))}:${two(Math.floor(secs / 60) % 60)}:${two(secs % 60)}.${String(us % 1_000_000).padStart(6, '0')}`;
+  }
+}
+class Uuid extends ReadOnlyLogical {
+  protected convert(v: unknown): string {
+    return String(v);
+  }
+}
+
+/** decimal(precision, scale) over bytes or fixed: big-endian two's complement unscaled value. */
+class Decimal extends ReadOnlyLogical {
+  private readonly scale: number;
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts as never);
+    this.scale = (schema as { scale?: number }).scale ?? 0;
+  }
+  protected convert(v: unknown): string {
+    const buf = v as Buffer;
+    let n = 0n;
+    for (const byte of buf) n = (n << 8n) | BigInt(byte);
+    if (buf.length > 0 && (buf[0]! & 0x80) !== 0) n -= 1n << BigInt(buf.length * 8);
+    const negative = n < 0n;
+    const digits = (negative ? -n : n).toString().padStart(this.scale + 1, '0');
+    const text = this.scale === 0 ? digits : `${digits.slice(0, -this.scale)}.${digits.slice(-this.scale)}`;
+    return negative ? `-${text}` : text;
+  }
+  override _resolve(type: avro.Type): ((v: unknown) => unknown) | undefined {
+    if (type instanceof Decimal) return type.scale === this.scale ? (v) => v : undefined;
+    return super._resolve(type);
+  }
+}
+
+const logicalTypes = {
+  decimal: Decimal,
+  'timestamp-millis': TimestampMillis,
+  'timestamp-micros': TimestampMicros,
+  'local-timestamp-millis': LocalTimestampMillis,
+  'local-timestamp-micros': LocalTimestampMicros,
+  date: DateType,
+  'time-millis': TimeMillis,
+  'time-micros': TimeMicros,
+  uuid: Uuid,
+} as unknown as Record<string, new (schema: unknown, opts?: unknown) => avro.types.LogicalType>;
+
+/**
+ * Parses an Avro schema (JSON text or an object) into a type that decodes with the
+ * mapping above. Throws with avsc's message when the schema is invalid.
+ */
+export function parseAvroSchema(schema: string | object): avro.Type {
+  const parsed = typeof schema === 'string' ? (JSON.parse(schema) as object) : schema;
+  // Every long becomes the bigint long, including the one under a logical type: avsc asks the
+  // hook twice for a logical type's schema (the logical type, then its underlying type).
+  const outer = new WeakSet<object>();
+  const typeHook = (s: unknown) => {
+    if (typeof s !== 'object' || s === null || (s as { type?: unknown }).type !== 'long') return undefined;
+    const logical = (s as { logicalType?: unknown }).logicalType;
+    if (typeof logical === 'string' && logical in logicalTypes && !outer.has(s)) {
+      outer.add(s);
+      return undefined;
+    }
+    return longType;
+  };
+  return avro.Type.forSchema(parsed as avro.Schema, { logicalTypes, typeHook } as never);
+}
+
+/** Why a top-level schema cannot describe a table row, or undefined when it can. */
+export function notARecord(type: avro.Type): string | undefined {
+  return type.typeName === 'record' ? undefined : `the schema's top level is ${type.typeName}, not a record`;
+}
