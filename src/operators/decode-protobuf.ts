@@ -45,6 +45,7 @@ export function decodeProtobufValue(buf: Buffer, start: number, end: number, opt
   } catch (err) {
     const text = (err as Error).message;
     if (/index out of range/.test(text)) return { ok: false, error: `truncated: the ${opts.type.name} message ends early` };
+    if (/not valid for encoding utf-8/i.test(text)) return { ok: false, error: 'a string field is not valid UTF-8' };
     return { ok: false, error: `invalid ${opts.type.name} message: ${text.split('\n')[0]!.slice(0, 300)}` };
   }
   const ready = jsonReady(opts.type.toObject(message, CONVERSION), buf.subarray(start, end));

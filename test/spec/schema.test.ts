@@ -26,6 +26,8 @@ const interfaceLocations: Record<string, string[]> = {
   SourceSpec: ['source'],
   KafkaSourceSpec: ['source', 'kafka'],
   SaslSpec: ['source', 'kafka', 'sasl'],
+  SourceSchemaSpec: ['source', 'schema'],
+  SchemaRegistrySpec: ['source', 'schema', 'registry'],
   TriggerSpec: ['trigger'],
   WatermarkSpec: ['watermark'],
   AlertsSpec: ['alerts'],
