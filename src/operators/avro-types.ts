@@ -39,7 +39,12 @@ const longType = avro.types.LongType.__with({
 abstract class ReadOnlyLogical extends LogicalType {
   protected abstract convert(value: unknown): unknown;
   override _fromValue(value: unknown): unknown {
-    return this.convert(value);
+    // A truncated datum hands over what the bytes ran out on; the decode then reports the truncation.
+    try {
+      return this.convert(value);
+    } catch {
+      return null;
+    }
   }
   override _toValue(value: unknown): unknown {
     return value;

@@ -33,7 +33,8 @@ export interface FetchOptions {
 }
 
 const MAX_DELAY_MS = 30_000;
-const cache = new Map<string, RegistrySchema>();
+/** Answers by `url#id`; in flight too, so batches prepared concurrently ask once. */
+const cache = new Map<string, Promise<RegistrySchema>>();
 
 /** The `Authorization` header value for `config`, if it asks for one. */
 function authorization(config: RegistryConfig, env: NodeJS.ProcessEnv): string | undefined {
@@ -89,11 +90,12 @@ export async function fetchSchemas(config: RegistryConfig, ids: number[], opts: 
     const key = `${config.url}#${id}`;
     let hit = cache.get(key);
     if (!hit) {
-      hit = await withRetry(() => fetchOnce(config, id, auth), config, id, opts);
-      // A missing id is not cached: it may be registered later, and the next batch asks again.
-      if ('schema' in hit) cache.set(key, hit);
+      hit = withRetry(() => fetchOnce(config, id, auth), config, id, opts);
+      cache.set(key, hit);
+      // Failures are not cached, nor is a missing id: it may be registered later, and the next batch asks again.
+      hit.then((found) => 'missing' in found && cache.delete(key), () => cache.delete(key));
     }
-    out[id] = hit;
+    out[id] = await hit;
   }
   return out;
 }

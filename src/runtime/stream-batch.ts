@@ -143,6 +143,8 @@ export class BatchProcessor {
     });
     const routed = Promise.all([this.state, resolving]).then(([state, prepared]) => this.opts.decoder.transform(packed, { graph, tables, outDir: stagingDir, state, prepared }));
     this.state = routed.then((r) => r.state);
+    // A failed batch fails in commit(); the next batch's copy of that failure is never awaited.
+    this.state.catch(() => {});
     const prepared: PreparedBatch = { entry, replay: pending !== undefined, messages, partitions, timestamps, routed, stagingDir, decodeStarted };
     // Awaited in commit(); a failure must not surface as an unhandled rejection meanwhile.
     routed.then(
