@@ -111,7 +111,7 @@ const registry = objectOf<SchemaRegistrySpec>(
     examples: [{ url: 'http://schema-registry:8081', basicAuthEnv: 'SCHEMA_REGISTRY_AUTH' }],
   },
   {
-    url: field({ description: 'Base URL of the registry.', examples: ['http://schema-registry:8081'] }, { type: 'string', pattern: '^https?://' }),
+    url: field({ description: 'Base URL of the registry.', examples: ['http://schema-registry:8081'] }, { type: 'string', pattern: '^(https?://|\\$\\{)' }),
     basicAuthEnv: field({ description: 'Name of the environment variable holding `user:password` for basic auth.', examples: ['SCHEMA_REGISTRY_AUTH'] }, envName),
     bearerTokenEnv: field({ description: 'Name of the environment variable holding a bearer token.', examples: ['SCHEMA_REGISTRY_TOKEN'] }, envName),
   },
