@@ -21,19 +21,41 @@ import avro from 'avsc';
 
 const { LogicalType } = avro.types;
 
-/** Longs as bigints: Avro longs are 64-bit, and avsc's default refuses those beyond 2^53. */
-const longType = avro.types.LongType.__with({
-  fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
-  toBuffer: (n: bigint) => {
-    const buf = Buffer.alloc(8);
-    buf.writeBigInt64LE(BigInt(n));
-    return buf;
+/**
+ * Longs exact: a number within ±2^48 (the common case, read without allocating), else a
+ * bigint. avsc's default long refuses values beyond 2^53. With `noUnpack`, avsc hands over
+ * the raw zigzag varint bytes.
+ */
+const longType = avro.types.LongType.__with(
+  {
+    fromBuffer: (buf: Buffer): number | bigint => {
+      if (buf.length <= 7) {
+        let raw = 0;
+        for (let i = buf.length - 1; i >= 0; i--) raw = raw * 128 + (buf[i]! & 0x7f);
+        return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+      }
+      let raw = 0n;
+      for (let i = buf.length - 1; i >= 0; i--) raw = (raw << 7n) | BigInt(buf[i]! & 0x7f);
+      return (raw >> 1n) ^ -(raw & 1n);
+    },
+    toBuffer: (n: number | bigint): Buffer => {
+      const v = BigInt(n);
+      let z = v >= 0n ? v << 1n : ((-v) << 1n) - 1n;
+      const bytes: number[] = [];
+      while (z >= 0x80n) {
+        bytes.push(Number(z & 0x7fn) | 0x80);
+        z >>= 7n;
+      }
+      bytes.push(Number(z));
+      return Buffer.from(bytes);
+    },
+    fromJSON: (v: unknown) => BigInt(v as number),
+    toJSON: (n: number | bigint) => Number(n),
+    isValid: (n: unknown) => typeof n === 'bigint' || (typeof n === 'number' && Number.isInteger(n)),
+    compare: (a: number | bigint, b: number | bigint) => (a === b ? 0 : a < b ? -1 : 1),
   },
-  fromJSON: (v: unknown) => BigInt(v as number),
-  toJSON: (n: bigint) => Number(n),
-  isValid: (n: unknown) => typeof n === 'bigint' || (typeof n === 'number' && Number.isInteger(n)),
-  compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
-});
+  true,
+);
 
 /** Base of the read-only logical types: values are decoded, never encoded by the runner. */
 abstract class ReadOnlyLogical extends LogicalType {
@@ -129,10 +151,15 @@ class Decimal extends ReadOnlyLogical {
   }
   protected convert(v: unknown): string {
     const buf = v as Buffer;
-    let n = 0n;
-    for (const byte of buf) n = (n << 8n) | BigInt(byte);
-    if (buf.length > 0 && (buf[0]! & 0x80) !== 0) n -= 1n << BigInt(buf.length * 8);
-    const negative = n < 0n;
+    let n: number | bigint;
+    if (buf.length === 0) n = 0;
+    else if (buf.length <= 6) n = buf.readIntBE(0, buf.length); // exact as a double, no bigint
+    else {
+      n = 0n;
+      for (const byte of buf) n = (n << 8n) | BigInt(byte);
+      if ((buf[0]! & 0x80) !== 0) n -= 1n << BigInt(buf.length * 8);
+    }
+    const negative = n < 0;
     const digits = (negative ? -n : n).toString().padStart(this.scale + 1, '0');
     const text = this.scale === 0 ? digits : `${digits.slice(0, -this.scale)}.${digits.slice(-this.scale)}`;
     return negative ? `-${text}` : text;

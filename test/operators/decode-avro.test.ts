@@ -46,6 +46,11 @@ describe('decode-avro', () => {
       ref: '123e4567-e89b-12d3-a456-426614174000', seen_at: '2024-05-01T12:00:00.123456Z', blob: 'AP8B', ratio: 0.25,
     });
     expect(r.ok && r.record.lossless).toBe(false);
+    // Short and long decimal encodings (two's complement, big-endian) give the same text.
+    for (const [bytes, text] of [[Buffer.from([0xfb]), '-0.05'], [Buffer.from([0xfe, 0x0c]), '-5.00'], [decimalBytes(-500n), '-5.00'], [Buffer.alloc(0), '0.00']] as const) {
+      const d = decode(v2.toBuffer({ ...order2, amount: bytes }), { wireFormat: 'raw', writer: v2 });
+      expect(d.ok && d.record.fields.amount).toBe(text);
+    }
   });
 
   it('resolves two writer schemas (by registry id) to one reader schema', () => {
