@@ -1,7 +1,7 @@
 /**
  * `pipeline run` with avro/protobuf settings it cannot use stops before touching Kafka or any
- * table, with one coded line: a spec without a schema fails validation (PIPE0060), a schema
- * file that is missing fails when the decoder loads it.
+ * table, with one coded line: a spec without a schema (PIPE0060) or with a schema file that is
+ * missing (PIPE0061) fails the checks `validate` runs too.
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -25,6 +25,6 @@ describe('pipeline run with unusable format settings', () => {
   it('refuses a schema file that does not exist, before connecting', () => {
     const res = run('source.format=avro', 'source.schema.file=/nonexistent/order.avsc');
     expect(res.status).toBe(1);
-    expect(res.stderr.trim().split('\n').at(-1)).toMatch(/^pipeline run: error PIPE_RUN_SCHEMA Avro schema \/nonexistent\/order\.avsc: ENOENT: no such file or directory/);
+    expect(res.stderr.trim()).toMatch(/commerce-events\.yaml:1:1: error PIPE0061 `\/nonexistent\/order\.avsc`: no such file$/);
   });
 });
