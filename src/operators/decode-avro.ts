@@ -6,14 +6,13 @@
  * one table shape (Avro's resolution rules: added fields take their defaults, removed ones
  * are skipped, promotions such as int → long apply). Values map as avro-types.ts says.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type avro from 'avsc';
 import { PipelineError } from '../errors.js';
 import type { DecodedRecord, OperatorDefinition, OperatorNode, RawValue, StageResult } from './api.js';
 import { notARecord, parseAvroSchema } from './avro-types.js';
 import { readFrame, schemaIdsOf } from './confluent-framing.js';
 import { jsonReady } from './decoded-values.js';
+import { firstLine, loadSchemaFile, schemaFileProblem } from './schema-files.js';
 import { fetchSchemas, type RegistryConfig, type RegistrySchema } from './schema-registry.js';
 
 /** avsc's resolver (its type declarations do not export the class). */
@@ -93,10 +92,6 @@ export function decodeAvroValue(buf: Buffer, start: number, end: number, opts: A
   return { ok: true, record: { fields: ready.fields, lossless: ready.lossless, serialise: true } };
 }
 
-function firstLine(text: string): string {
-  return text.split('\n')[0]!.slice(0, 300);
-}
-
 /** The decode node's props (see compile.ts). */
 export interface SchemaProps {
   wireFormat: 'confluent' | 'raw';
@@ -106,37 +101,16 @@ export interface SchemaProps {
   registry?: RegistryConfig;
 }
 
-const fileTypes = new Map<string, avro.Type>();
 const registryTypes = new Map<string, avro.Type | string>();
 
 /** The Avro type of a schema file (parsed once per thread). Paths resolve from the working directory. */
 export function avroFileType(file: string): avro.Type {
-  const path = resolve(file);
-  let type = fileTypes.get(path);
-  if (!type) {
-    try {
-      type = parseAvroSchema(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new PipelineError('PIPE_RUN_SCHEMA', `Avro schema ${file}: ${firstLine((err as Error).message)}`, { hint: '`pipeline validate` checks schema files', cause: err });
-    }
-    fileTypes.set(path, type);
-  }
-  return type;
+  return loadSchemaFile(file, 'Avro schema', parseAvroSchema);
 }
 
 /** Why an Avro schema file cannot be used (missing, unreadable, invalid, not a record), or undefined. */
 export function avroSchemaProblem(file: string): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(resolve(file), 'utf8');
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : firstLine((err as Error).message);
-  }
-  try {
-    return notARecord(parseAvroSchema(text));
-  } catch (err) {
-    return `not a valid Avro schema: ${firstLine((err as Error).message)}`;
-  }
+  return schemaFileProblem(file, 'not a valid Avro schema', (text) => notARecord(parseAvroSchema(text)));
 }
 
 /** The Avro type of a registry schema (parsed once per thread), or why it is not usable. */

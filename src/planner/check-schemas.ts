@@ -1,12 +1,13 @@
 /**
- * Schema files of avro/protobuf sources: `validate` checks that each file exists and parses,
- * that an Avro schema is a record, and that a Protobuf `messageType` is defined, pointing at
+ * Schema files of the source: `validate` checks that each file exists and parses (a JSON
+ * Schema for json, `.avsc` for avro, `.proto` for protobuf), that an Avro schema is a record, and that a Protobuf `messageType` is defined, pointing at
  * the spec line that names the file (PIPE0061). Relative paths resolve from the working
  * directory, as `pipeline run` resolves them.
  */
 import { diagnostic, type Diagnostic, type LoadedSpec } from '../spec/index.js';
 import { avroSchemaProblem } from '../operators/decode-avro.js';
 import { protobufSchemaProblem } from '../operators/decode-protobuf.js';
+import { jsonSchemaProblem } from '../operators/json-schema.js';
 
 /** PIPE0061 diagnostics for the spec's schema files. */
 export function checkSchemaFiles(loaded: LoadedSpec): Diagnostic[] {
@@ -19,7 +20,10 @@ export function checkSchemaFiles(loaded: LoadedSpec): Diagnostic[] {
     const at = loaded.valuePositions?.get(path) ?? loaded.positions.get(path) ?? { line: 1, col: 1 };
     out.push(diagnostic('PIPE0061', { file: loaded.file, ...at, path }, { path: String(schema[key === 'messageType' ? 'file' : key]), detail }));
   };
-  if (source?.format === 'avro') {
+  if (source?.format === undefined || source.format === 'json') {
+    const problem = typeof schema.file === 'string' ? jsonSchemaProblem(schema.file) : undefined;
+    if (problem) report('file', problem);
+  } else if (source?.format === 'avro') {
     for (const key of ['file', 'reader']) {
       const file = schema[key];
       if (typeof file !== 'string') continue;

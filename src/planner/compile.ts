@@ -131,7 +131,7 @@ export function ownedPartitions(index: number, streams: number, partitions: numb
 function decodeProps(spec: PipelineSpec): Record<string, unknown> {
   const { format, schema } = spec.source;
   const props: Record<string, unknown> = { format };
-  if (format === 'json') return props;
+  if (format === 'json') return schema?.file !== undefined ? { ...props, schemaFile: schema.file } : props;
   props.wireFormat = spec.source.wireFormat ?? 'confluent';
   if (schema?.file !== undefined) props.schemaFile = schema.file;
   if (schema?.messageType !== undefined) props.messageType = schema.messageType;

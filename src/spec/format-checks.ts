@@ -20,8 +20,9 @@ export function checkFormatSettings(source: unknown, keyAt: Reporter): void {
   const at = (key: string) => (schema && key in schema ? ['source', 'schema', key] : ['source', 'format']);
   const report = (path: SpecPath, detail: string, hint: string) => keyAt('PIPE0060', path, { detail }, hint);
   if (format === 'json') {
-    for (const key of ['wireFormat', 'schema'] as const) {
-      if (key in source) report(['source', key], `\`source.${key}\` applies to avro and protobuf values, not json`, `remove it, or set \`source.format\``);
+    if ('wireFormat' in source) report(['source', 'wireFormat'], '`source.wireFormat` applies to avro and protobuf values, not json', 'remove it, or set `source.format`');
+    for (const key of ['messageType', 'reader', 'registry']) {
+      if (schema && key in schema) report(at(key), `\`schema.${key}\` applies to avro or protobuf values; json takes only \`schema.file\` (a JSON Schema)`, 'remove it, or set `source.format`');
     }
     return;
   }

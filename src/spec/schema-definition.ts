@@ -120,11 +120,11 @@ const registry = objectOf<SchemaRegistrySpec>(
 
 const sourceSchema = objectOf<SourceSchemaSpec>(
   {
-    description: 'Schema of avro/protobuf values: a local file, or (avro) a schema registry; optionally an avro reader schema.',
+    description: 'Schema of the values: a JSON Schema file (json, optional), an `.avsc` file or a schema registry (avro, optionally with a reader schema), a `.proto` file and message type (protobuf).',
     examples: [{ file: 'schemas/order.avsc' }, { registry: { url: 'http://schema-registry:8081' }, reader: 'schemas/order.avsc' }, { file: 'schemas/order.proto', messageType: 'shop.Order' }],
   },
   {
-    file: field({ description: 'Writer schema file: `.avsc` (avro) or `.proto` (protobuf). Relative paths resolve from the working directory.', examples: ['schemas/order.avsc', 'schemas/order.proto'] }, nonEmpty),
+    file: field({ description: 'Schema file: a JSON Schema (json: records that do not match are dead-lettered), `.avsc` (avro writer schema) or `.proto` (protobuf). Relative paths resolve from the working directory.', examples: ['schemas/order.schema.json', 'schemas/order.avsc', 'schemas/order.proto'] }, nonEmpty),
     messageType: field({ description: 'Protobuf: fully qualified message type of the values.', examples: ['shop.Order'] }, nonEmpty),
     reader: field({ description: 'Avro: reader schema file every writer schema resolves to (Avro resolution rules), so evolving writer schemas give one table shape.', examples: ['schemas/order.avsc'] }, nonEmpty),
     registry,

@@ -1,6 +1,6 @@
 /**
- * Avro and Protobuf through `pipeline run` against the test broker and real DuckDB: a file
- * schema, a schema registry with two writer-schema versions resolving to one table, Protobuf
+ * Avro, Protobuf and JSON with a JSON Schema through `pipeline run` against the test broker
+ * and real DuckDB: an Avro file schema, a schema registry with two writer-schema versions resolving to one table, Protobuf
  * with Confluent framing, and a poison set per format (every record accounted for, the run
  * completes).
  *
@@ -36,7 +36,7 @@ const tempDir = () => {
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: ['avro-file', 'avro-registry', 'avro-late', 'proto'].map((name) => ({ name, partitions: 1 })) });
+  broker = await startBroker({ topics: ['avro-file', 'avro-registry', 'avro-late', 'proto', 'json-schema'].map((name) => ({ name, partitions: 1 })) });
 });
 afterAll(async () => {
   await broker?.stop();
@@ -100,7 +100,7 @@ async function startRegistry(schemas: Record<number, string>, port = 0): Promise
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
 }
 
-describe('avro and protobuf through pipeline run', () => {
+describe('avro, protobuf and json schema through pipeline run', () => {
   it('avro with a file schema: exact longs, logical types into declared columns, poison dead-lettered', async () => {
     const good = [orderV1(1, 1230n, 'first'), orderV1(2n ** 62n + 1n, -5n), orderV1(3, 100000n, 'ünïcödé')];
     const badUtf8 = orderV1(4, 1n, 'abc');
@@ -179,6 +179,25 @@ describe('avro and protobuf through pipeline run', () => {
     } finally {
       registry.server.close();
     }
+  }, E2E_TIMEOUT);
+
+  it('json with a JSON Schema: matching records land, violations are dead-lettered with their reason', async () => {
+    const values = [
+      '{"type":"order","id":1,"amount":2.5}', '{"type":"order","id":2}', '{"type":"order","id":3,"amount":-1}',
+      '{"type":"order","id":1234567890123456789,"amount":1,"note":"big id"}', '{"type":"order","id":5,"amount":1,"extra":1}',
+    ];
+    await produce('json-schema', values.map((v) => Buffer.from(v)));
+    const dir = tempDir();
+    const spec = writeSpec(dir, 'json-schema', `  schema: { file: ${join(SCHEMAS, 'order.schema.json')} }`);
+    const run = await runAvailableNow(spec, dir);
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    expect(run.summary).toMatchObject({ records: 5, deadLettered: 3 });
+    expect((await readTable(join(dir, 'lake', 'orders'))).map((r) => String(r.id)).sort()).toEqual(['1', '1234567890123456789']);
+    expect(await deadLetters(dir)).toEqual([
+      "decode: does not match the JSON Schema: 'amount' must be >= 0",
+      "decode: does not match the JSON Schema: the record must NOT have additional properties ('extra')",
+      "decode: does not match the JSON Schema: the record must have required property 'amount'",
+    ]);
   }, E2E_TIMEOUT);
 
   it('protobuf with Confluent framing: exact int64, enums, nested messages; poison dead-lettered', async () => {
