@@ -1,21 +1,11 @@
 /**
- * How Avro values become table values (README "Avro and Protobuf"):
- *
- * | Avro                                  | record value                         | column (undeclared) |
- * |---------------------------------------|--------------------------------------|---------------------|
- * | long                                  | exact integer (bigint beyond 2^53)   | BIGINT              |
- * | bytes, fixed                          | base64 text                          | VARCHAR (declare BLOB) |
- * | decimal (bytes or fixed)              | exact decimal text, e.g. `-12.30`    | VARCHAR (declare DECIMAL(p,s)) |
- * | timestamp-millis / timestamp-micros   | ISO-8601 UTC text, ms / µs           | VARCHAR (declare TIMESTAMPTZ) |
- * | local-timestamp-millis / -micros      | ISO-8601 text without zone           | VARCHAR (declare TIMESTAMP) |
- * | date                                  | `YYYY-MM-DD`                         | VARCHAR (declare DATE) |
- * | time-millis / time-micros             | `HH:MM:SS.fff[fff]`                  | VARCHAR (declare TIME) |
- * | uuid                                  | the UUID text                        | VARCHAR (declare UUID) |
- * | enum                                  | the symbol                           | VARCHAR |
- * | union                                 | the branch's value                   | by the branch |
- *
- * Declared columns convert the text exactly (DuckDB casts it); undeclared ones keep it as
- * text, so no value ever loses precision on its way in.
+ * How Avro values become table values (README "Avro and Protobuf"): longs exact (bigints
+ * beyond 2^53), bytes/fixed as base64 text, and logical types as exact text the matching
+ * column type casts without loss: decimal as `-12.30`, timestamp-millis/-micros as ISO-8601
+ * UTC (`…T12:00:00.123Z` / `….123456Z`), local timestamps without the zone, date as
+ * `YYYY-MM-DD`, time as `HH:MM:SS.fff[fff]`, uuid as its text. {@link logicalColumnTypes}
+ * gives those column types (DECIMAL(p,s), TIMESTAMPTZ, TIMESTAMP, DATE, TIME, UUID), which the
+ * planner declares when the table shape is fixed by a schema file.
  */
 import avro from 'avsc';
 
@@ -206,4 +196,37 @@ export function parseAvroSchema(schema: string | object): avro.Type {
 /** Why a top-level schema cannot describe a table row, or undefined when it can. */
 export function notARecord(type: avro.Type): string | undefined {
   return type.typeName === 'record' ? undefined : `the schema's top level is ${type.typeName}, not a record`;
+}
+
+/** Column types of Avro logical types (the table column a declared type would give). */
+const LOGICAL_COLUMNS: Record<string, (schema: { precision?: number; scale?: number }) => string> = {
+  decimal: (t) => `DECIMAL(${t.precision ?? 18},${t.scale ?? 0})`,
+  'timestamp-millis': () => 'TIMESTAMPTZ',
+  'timestamp-micros': () => 'TIMESTAMPTZ',
+  'local-timestamp-millis': () => 'TIMESTAMP',
+  'local-timestamp-micros': () => 'TIMESTAMP',
+  date: () => 'DATE',
+  'time-millis': () => 'TIME',
+  'time-micros': () => 'TIME',
+  uuid: () => 'UUID',
+};
+
+/**
+ * The column types a record schema's top-level logical-typed fields map to (nullable unions
+ * included), e.g. `{ amount: 'DECIMAL(12,2)', placed_at: 'TIMESTAMPTZ' }`. DuckDB's DECIMAL
+ * holds at most 38 digits: wider decimals stay text.
+ */
+export function logicalColumnTypes(schema: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const fields = (schema as { fields?: unknown })?.fields;
+  if (!Array.isArray(fields)) return out;
+  for (const f of fields as { name?: unknown; type?: unknown }[]) {
+    if (typeof f.name !== 'string') continue;
+    const branches = Array.isArray(f.type) ? f.type.filter((b) => b !== 'null') : [f.type];
+    const t = branches.length === 1 ? (branches[0] as { logicalType?: unknown; precision?: number; scale?: number }) : undefined;
+    const map = typeof t?.logicalType === 'string' ? LOGICAL_COLUMNS[t.logicalType] : undefined;
+    if (!map || (t!.logicalType === 'decimal' && (t!.precision ?? 0) > 38)) continue;
+    out[f.name] = map(t!);
+  }
+  return out;
 }

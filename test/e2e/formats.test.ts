@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { Lake } from '../../src/lake/index.js';
 import { parseAvroSchema } from '../../src/operators/avro-types.js';
 import { frameValue } from '../../src/operators/confluent-framing.js';
 import { protobufFileType } from '../../src/operators/decode-protobuf.js';
@@ -101,7 +102,7 @@ async function startRegistry(schemas: Record<number, string>, port = 0): Promise
 }
 
 describe('avro, protobuf and json schema through pipeline run', () => {
-  it('avro with a file schema: exact longs, logical types into declared columns, poison dead-lettered', async () => {
+  it('avro with a file schema: exact longs, logical types into typed columns, poison dead-lettered', async () => {
     const good = [orderV1(1, 1230n, 'first'), orderV1(2n ** 62n + 1n, -5n), orderV1(3, 100000n, 'ünïcödé')];
     const badUtf8 = orderV1(4, 1n, 'abc');
     badUtf8[badUtf8.length - 2] = 0xff; // inside the note's bytes
@@ -113,10 +114,19 @@ describe('avro, protobuf and json schema through pipeline run', () => {
     ];
     await produce('avro-file', [...good.map((g) => frameValue(1, g)), ...poison]);
     const dir = tempDir();
-    const spec = writeSpec(dir, 'avro-file', `  format: avro\n  schema: { file: ${join(SCHEMAS, 'order-v1.avsc')} }`, ', columns: { amount: "DECIMAL(12,2)", placed_at: TIMESTAMPTZ }');
+    const spec = writeSpec(dir, 'avro-file', `  format: avro\n  schema: { file: ${join(SCHEMAS, 'order-v1.avsc')} }`);
     const run = await runAvailableNow(spec, dir, { TZ: 'UTC' });
     expect(run.code, run.stderr.slice(-2000)).toBe(0);
     expect(run.summary).toMatchObject({ records: 7, deadLettered: 4 });
+    // Logical types give the columns their types (no declaration in the spec).
+    const lake = await Lake.create({ threads: 1 });
+    try {
+      expect((await lake.columns(join(dir, 'lake', 'orders'))).map((c) => `${c.name}:${c.type}`)).toEqual(
+        expect.arrayContaining(['amount:DECIMAL(12,2)', 'placed_at:TIMESTAMPTZ', 'id:BIGINT', 'note:VARCHAR']),
+      );
+    } finally {
+      lake.close();
+    }
     const rows = await orders(dir);
     expect(rows.map((r) => [String(r.id), String(r.amount), r.note])).toEqual([
       ['1', '12.30', 'first'], ['3', '1000.00', 'ünïcödé'], [String(2n ** 62n + 1n), '-0.05', null],
@@ -145,7 +155,7 @@ describe('avro, protobuf and json schema through pipeline run', () => {
       const rows = await orders(dir);
       // One table shape: the reader's fields, v1 records taking the reader's default channel.
       expect(Object.keys(rows[0]!).sort()).toEqual(['amount', 'channel', 'id', 'placed_at', 'type']);
-      expect(rows.map((r) => [Number(r.id), r.channel, r.amount])).toEqual([
+      expect(rows.map((r) => [Number(r.id), r.channel, String(r.amount)])).toEqual([
         [1, 'web', '1.00'], [2, 'app', '0.99'], [3, 'web', '3.00'], [4, 'store', '0.99'], [6, 'app', '0.99'], [7, 'web', '7.00'],
       ]);
       expect(await deadLetters(dir)).toEqual(['decode: unknown schema id 99 (the schema registry has no such schema)']);
