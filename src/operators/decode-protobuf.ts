@@ -16,14 +16,18 @@ import protobuf from 'protobufjs';
 import { PipelineError } from '../errors.js';
 import type { OperatorDefinition } from './api.js';
 import { readFrame, readMessageIndexes } from './confluent-framing.js';
-import { decodeStage, type SchemaProps } from './decode-avro.js';
+import { decodeStage, prepareRegistrySchemas, type SchemaProps } from './decode-avro.js';
+import type { RegistrySchema } from './schema-registry.js';
 import { jsonReady } from './decoded-values.js';
 import type { AvroResult } from './decode-avro.js';
 
 /** How a decoder reads a value. */
 export interface ProtobufDecodeOptions {
   wireFormat: 'confluent' | 'raw';
-  type: protobuf.Type;
+  /** The message type, when fixed (a file and `messageType`). */
+  type?: protobuf.Type;
+  /** The message type a registry schema id and message-index array name, or why there is none. */
+  typeById?(id: number, indexes: number[]): protobuf.Type | string;
 }
 
 const CONVERSION: protobuf.IConversionOptions = { longs: BigInt, enums: String, defaults: true, arrays: true, objects: true };
@@ -31,24 +35,31 @@ const CONVERSION: protobuf.IConversionOptions = { longs: BigInt, enums: String, 
 /** Decodes `buf[start, end)` (see the module comment). Pure: the unit of the tests and the bench. */
 export function decodeProtobufValue(buf: Buffer, start: number, end: number, opts: ProtobufDecodeOptions): AvroResult {
   let offset = start;
+  let type = opts.type;
   if (opts.wireFormat === 'confluent') {
     const frame = readFrame(buf, start, end);
     if (!frame.ok) return frame;
     const indexes = readMessageIndexes(buf, frame.offset, end);
     if (!indexes.ok) return indexes;
     offset = indexes.offset;
+    if (opts.typeById) {
+      const found = opts.typeById(frame.schemaId, indexes.indexes);
+      if (typeof found === 'string') return { ok: false, error: found };
+      type = found;
+    }
   }
+  if (!type) return { ok: false, error: 'no message type' };
   const payload = buf.subarray(offset, end);
   let message: protobuf.Message;
   try {
-    message = opts.type.decode(payload);
+    message = type.decode(payload);
   } catch (err) {
     const text = (err as Error).message;
-    if (/index out of range/.test(text)) return { ok: false, error: `truncated: the ${opts.type.name} message ends early` };
+    if (/index out of range/.test(text)) return { ok: false, error: `truncated: the ${type.name} message ends early` };
     if (/not valid for encoding utf-8/i.test(text)) return { ok: false, error: 'a string field is not valid UTF-8' };
-    return { ok: false, error: `invalid ${opts.type.name} message: ${text.split('\n')[0]!.slice(0, 300)}` };
+    return { ok: false, error: `invalid ${type.name} message: ${text.split('\n')[0]!.slice(0, 300)}` };
   }
-  const ready = jsonReady(opts.type.toObject(message, CONVERSION), buf.subarray(start, end));
+  const ready = jsonReady(type.toObject(message, CONVERSION), buf.subarray(start, end));
   if (!ready.ok) return ready;
   return { ok: true, record: { fields: ready.fields, lossless: ready.lossless, serialise: true } };
 }
@@ -61,7 +72,7 @@ export function protobufFileType(file: string, messageType: string): protobuf.Ty
   let root = roots.get(path);
   try {
     if (!root) {
-      root = protobuf.loadSync(path);
+      root = new protobuf.Root().loadSync(path, { keepCase: true });
       roots.set(path, root);
     }
     return root.lookupType(messageType);
@@ -76,7 +87,7 @@ export function protobufSchemaProblem(file: string, messageType: string | undefi
   if (!existsSync(path)) return { file: 'no such file' };
   let root: protobuf.Root;
   try {
-    root = protobuf.loadSync(path);
+    root = new protobuf.Root().loadSync(path, { keepCase: true });
   } catch (err) {
     return { file: `not a valid .proto file: ${(err as Error).message.split('\n')[0]}` };
   }
@@ -97,16 +108,63 @@ export function protobufSchemaProblem(file: string, messageType: string | undefi
   }
 }
 
+/** Per registry schema: the namespace its top-level messages live in (its package), or why none. */
+const registryRoots = new Map<string, protobuf.NamespaceBase | string>();
+
+/** The messages declared directly in a namespace, in declaration order (what message indexes count). */
+function messagesOf(ns: protobuf.NamespaceBase): protobuf.Type[] {
+  return ns.nestedArray.filter((n): n is protobuf.Type => n instanceof protobuf.Type);
+}
+
+/**
+ * The message a registry schema and message-index array name: index i of the file's top-level
+ * messages, then index j of that message's nested messages, and so on.
+ */
+export function registryMessageType(url: string, id: number, indexes: number[], found: RegistrySchema | undefined): protobuf.Type | string {
+  if (found === undefined) return `schema id ${id} was not fetched from the registry`;
+  if ('missing' in found) return found.missing;
+  const key = `${url}#${id}`;
+  let root = registryRoots.get(key);
+  if (root === undefined) {
+    if (found.schemaType !== 'PROTOBUF') root = `schema id ${id} is a${found.schemaType === 'AVRO' ? 'n' : ''} ${found.schemaType} schema, not Protobuf`;
+    else {
+      try {
+        const parsed = protobuf.parse(found.schema, { keepCase: true });
+        root = parsed.package ? (parsed.root.lookup(parsed.package) as protobuf.Namespace | null) ?? parsed.root : parsed.root;
+      } catch (err) {
+        root = `schema id ${id} is not a valid .proto schema: ${(err as Error).message.split('\n')[0]}`;
+      }
+    }
+    registryRoots.set(key, root);
+  }
+  if (typeof root === 'string') return root;
+  let ns: protobuf.NamespaceBase = root;
+  let type: protobuf.Type | undefined;
+  for (const index of indexes) {
+    type = messagesOf(ns)[index];
+    if (!type) return `message index [${indexes.join(', ')}] names no message of schema id ${id}`;
+    ns = type;
+  }
+  return type ?? `message index [] names no message of schema id ${id}`;
+}
+
 /** The Protobuf decoder. */
 export const decodeProtobuf: OperatorDefinition = {
   kind: 'decode-protobuf',
   role: 'transform',
-  summary: 'Decodes Protobuf record values (Confluent framing with message indexes, or raw) as the message type of a .proto file.',
+  summary: 'Decodes Protobuf record values (Confluent framing with message indexes, or raw) as the message type of a .proto file or of the registry schema the value names.',
   ports: { out: 'the decoded message', error: 'null, wrong magic byte, truncated, invalid message, NaN/Infinity, invalid UTF-8, nested deeper than 64 levels' },
   failureStage: 'decode',
-  recordStage(node) {
+  prepare: prepareRegistrySchemas,
+  recordStage(node, ctx) {
     const props = node.props as unknown as SchemaProps;
-    const opts: ProtobufDecodeOptions = { wireFormat: props.wireFormat ?? 'confluent', type: protobufFileType(props.schemaFile!, props.messageType!) };
+    const opts: ProtobufDecodeOptions = { wireFormat: props.wireFormat ?? 'confluent' };
+    if (props.schemaFile) opts.type = protobufFileType(props.schemaFile, props.messageType!);
+    if (props.registry) {
+      const schemas = (ctx.prepared as Record<number, RegistrySchema> | undefined) ?? {};
+      const url = props.registry.url;
+      opts.typeById = (id, indexes) => registryMessageType(url, id, indexes, schemas[id]);
+    }
     return decodeStage((buf, start, end) => decodeProtobufValue(buf, start, end, opts));
   },
 };

@@ -29,14 +29,14 @@ export function checkFormatSettings(source: unknown, keyAt: Reporter): void {
   const file = schema?.file;
   const registry = schema?.registry;
   if (file === undefined && registry === undefined) {
-    report(schema ? ['source', 'schema'] : ['source', 'format'], `format ${format} needs a schema: \`source.schema.file\`${format === 'avro' ? ' or `source.schema.registry`' : ''}`,
+    report(schema ? ['source', 'schema'] : ['source', 'format'], `format ${format} needs a schema: \`source.schema.file\` or \`source.schema.registry\``,
       format === 'avro' ? 'e.g. `schema: { file: schemas/order.avsc }`' : 'e.g. `schema: { file: schemas/order.proto, messageType: shop.Order }`');
     return;
   }
   if (file !== undefined && registry !== undefined) report(at('registry'), 'set one writer schema source: `schema.file` or `schema.registry`, not both', 'keep the registry and name a stable shape with `schema.reader`');
   if (format === 'protobuf') {
-    if (registry !== undefined) report(at('registry'), 'protobuf schemas from a registry are not supported yet', 'download the .proto and set `schema.file` and `schema.messageType`');
-    if (schema?.messageType === undefined) report(['source', 'schema'], 'format protobuf needs `source.schema.messageType`', 'name the fully qualified message type, e.g. `messageType: shop.Order`');
+    if (file !== undefined && schema?.messageType === undefined) report(['source', 'schema'], 'a .proto file needs `source.schema.messageType`', 'name the fully qualified message type, e.g. `messageType: shop.Order`');
+    if (registry !== undefined && schema?.messageType !== undefined) report(at('messageType'), 'with a registry, each value\'s message-index array names its message type', 'remove `schema.messageType`');
     if (schema?.reader !== undefined) report(at('reader'), '`schema.reader` is an avro setting', 'remove it; protobuf messages decode with the one type named by `messageType`');
   } else if (schema?.messageType !== undefined) {
     report(at('messageType'), '`schema.messageType` is a protobuf setting', 'remove it');

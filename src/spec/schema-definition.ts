@@ -107,7 +107,7 @@ const kafka = objectOf<KafkaSourceSpec>(
 
 const registry = objectOf<SchemaRegistrySpec>(
   {
-    description: 'A Confluent-compatible schema registry: writer schemas are fetched by the id in each value\'s header (cached by id). Credentials are read from environment variables named here.',
+    description: 'A Confluent-compatible schema registry (avro, protobuf): schemas are fetched by the id in each value\'s header (cached by id). Credentials are read from environment variables named here.',
     examples: [{ url: 'http://schema-registry:8081', basicAuthEnv: 'SCHEMA_REGISTRY_AUTH' }],
   },
   {
@@ -125,7 +125,7 @@ const sourceSchema = objectOf<SourceSchemaSpec>(
   },
   {
     file: field({ description: 'Schema file: a JSON Schema (json: records that do not match are dead-lettered), `.avsc` (avro writer schema) or `.proto` (protobuf). Relative paths resolve from the working directory.', examples: ['schemas/order.schema.json', 'schemas/order.avsc', 'schemas/order.proto'] }, nonEmpty),
-    messageType: field({ description: 'Protobuf: fully qualified message type of the values.', examples: ['shop.Order'] }, nonEmpty),
+    messageType: field({ description: 'Protobuf with `file`: fully qualified message type of the values (with a registry, each value\'s message-index array names it).', examples: ['shop.Order'] }, nonEmpty),
     reader: field({ description: 'Avro: reader schema file every writer schema resolves to (Avro resolution rules), so evolving writer schemas give one table shape.', examples: ['schemas/order.avsc'] }, nonEmpty),
     registry,
   },

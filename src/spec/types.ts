@@ -49,11 +49,11 @@ export interface SchemaRegistrySpec {
 export interface SourceSchemaSpec {
   /** `.avsc` (avro) or `.proto` (protobuf) file; relative paths resolve from the working directory. */
   file?: string;
-  /** Protobuf: the fully qualified message type of the values. */
+  /** Protobuf with `file`: the fully qualified message type of the values. */
   messageType?: string;
   /** Avro: reader schema file every writer schema resolves to (one stable table shape). */
   reader?: string;
-  /** Avro: fetch writer schemas by the id in each value's Confluent header. */
+  /** Fetch schemas (avro, protobuf) by the id in each value's Confluent header. */
   registry?: SchemaRegistrySpec;
 }
 

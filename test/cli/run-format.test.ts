@@ -19,7 +19,7 @@ describe('pipeline run with unusable format settings', () => {
   it.each(['avro', 'protobuf'])('refuses format %s without a schema, pointing at the line', (format) => {
     const res = run(`source.format=${format}`);
     expect(res.status).toBe(1);
-    expect(res.stderr).toMatch(new RegExp(`commerce-events.yaml:\\d+:\\d+: error PIPE0060 format ${format} needs a schema: \`source.schema.file\``));
+    expect(res.stderr).toMatch(new RegExp(`commerce-events.yaml:\\d+:\\d+: error PIPE0060 format ${format} needs a schema: \`source.schema.file\` or \`source.schema.registry\``));
   });
 
   it('refuses a schema file that does not exist, before connecting', () => {

@@ -1,13 +1,14 @@
 /**
  * Avro, Protobuf and JSON with a JSON Schema through `pipeline run` against the test broker
- * and real DuckDB: an Avro file schema, a schema registry with two writer-schema versions resolving to one table, Protobuf
- * with Confluent framing, and a poison set per format (every record accounted for, the run
- * completes).
+ * and real DuckDB: an Avro file schema, a schema registry with two writer-schema versions
+ * resolving to one table, Protobuf with Confluent framing (file and registry schemas), and a
+ * poison set per format (every record accounted for, the run completes).
  *
  * The registry is a small HTTP server implementing the documented Confluent REST endpoints
  * the runner uses (`GET /schemas/ids/{id}`, plus `GET /subjects/{subject}/versions/{version}`):
- * a stand-in, because no schema registry runs on this machine (Confluent's and Apicurio's are
- * JVM services not published as runnable artifacts on Maven Central or PyPI).
+ * a stand-in, because no schema registry runs on this machine: Confluent's is not published
+ * on Maven Central, Apicurio's artifacts there are modules of a Quarkus application rather
+ * than a server that starts from one jar, and Karapace is not among the PyPI packages here.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -37,7 +38,7 @@ const tempDir = () => {
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: ['avro-file', 'avro-registry', 'avro-late', 'proto', 'json-schema'].map((name) => ({ name, partitions: 1 })) });
+  broker = await startBroker({ topics: ['avro-file', 'avro-registry', 'avro-late', 'proto', 'proto-registry', 'json-schema'].map((name) => ({ name, partitions: 1 })) });
 });
 afterAll(async () => {
   await broker?.stop();
@@ -80,7 +81,7 @@ const deadLetters = async (dir: string) => (await readTable(join(dir, 'lake', '_
 const orders = async (dir: string) => (await readTable(join(dir, 'lake', 'orders'))).sort((a, b) => (BigInt(a.id as bigint) < BigInt(b.id as bigint) ? -1 : 1));
 
 /** A stand-in Confluent schema registry (see the module comment); counts requests per path. */
-async function startRegistry(schemas: Record<number, string>, port = 0): Promise<{ server: Server; url: string; hits: Map<string, number> }> {
+async function startRegistry(schemas: Record<number, string | { schema: string; schemaType: string }>, port = 0): Promise<{ server: Server; url: string; hits: Map<string, number> }> {
   const hits = new Map<string, number>();
   const server = createServer((req, res) => {
     hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1);
@@ -88,12 +89,14 @@ async function startRegistry(schemas: Record<number, string>, port = 0): Promise
     const byId = /^\/schemas\/ids\/(\d+)$/.exec(req.url!);
     const byVersion = /^\/subjects\/([^/]+)\/versions\/(\d+|latest)$/.exec(req.url!);
     const ids = Object.keys(schemas).map(Number).sort((a, b) => a - b);
-    if (byId && schemas[Number(byId[1])]) return json(200, { schema: schemas[Number(byId[1])] });
+    const entry = byId ? schemas[Number(byId[1])] : undefined;
+    if (entry) return json(200, typeof entry === 'string' ? { schema: entry } : entry);
     if (byId) return json(404, { error_code: 40403, message: 'Schema not found' });
     if (byVersion && byVersion[1] === 'orders-value') {
       const version = byVersion[2] === 'latest' ? ids.length : Number(byVersion[2]);
       const id = ids[version - 1];
-      if (id !== undefined) return json(200, { subject: 'orders-value', version, id, schema: schemas[id] });
+      const found = id === undefined ? undefined : schemas[id];
+      if (found !== undefined) return json(200, { subject: 'orders-value', version, id, ...(typeof found === 'string' ? { schema: found } : found) });
     }
     json(404, { error_code: 40401, message: 'Subject not found' });
   });
@@ -234,5 +237,28 @@ describe('avro, protobuf and json schema through pipeline run', () => {
       'decode: truncated: the message-index array ends early',
       'decode: wrong magic byte 0x09 (the Confluent wire format starts with 0x00)',
     ]);
+  }, E2E_TIMEOUT);
+
+  it('protobuf from a registry: the message-index array picks the message of each schema id', async () => {
+    const proto = readFileSync(join(SCHEMAS, 'order.proto'), 'utf8'); // Money is message 0, Order message 1
+    const registry = await startRegistry({ 11: { schema: proto, schemaType: 'PROTOBUF' }, 12: text('order-v1.avsc') });
+    try {
+      const Order = protobufFileType(join(SCHEMAS, 'order.proto'), 'shop.Order');
+      const msg = Buffer.from(Order.encode(Order.fromObject({ type: 'order', id: '9223372036854775807', status: 'PLACED' })).finish());
+      await produce('proto-registry', [frameValue(11, msg, [1]), frameValue(11, msg, [5]), frameValue(12, msg, [0]), frameValue(13, msg, [1])]);
+      const dir = tempDir();
+      const spec = writeSpec(dir, 'proto-registry', `  format: protobuf\n  schema: { registry: { url: "${registry.url}" } }`);
+      const run = await runAvailableNow(spec, dir);
+      expect(run.code, run.stderr.slice(-2000)).toBe(0);
+      expect(run.summary).toMatchObject({ records: 4, deadLettered: 3 });
+      expect((await orders(dir)).map((r) => [String(r.id), r.status])).toEqual([['9223372036854775807', 'PLACED']]);
+      expect(await deadLetters(dir)).toEqual([
+        'decode: message index [5] names no message of schema id 11',
+        'decode: schema id 12 is an AVRO schema, not Protobuf',
+        'decode: unknown schema id 13 (the schema registry has no such schema)',
+      ]);
+    } finally {
+      registry.server.close();
+    }
   }, E2E_TIMEOUT);
 });

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { frameValue, readMessageIndexes, encodeMessageIndexes } from '../../src/operators/confluent-framing.js';
-import { decodeProtobufValue, protobufFileType, protobufSchemaProblem, type ProtobufDecodeOptions } from '../../src/operators/decode-protobuf.js';
+import { decodeProtobufValue, protobufFileType, protobufSchemaProblem, registryMessageType, type ProtobufDecodeOptions } from '../../src/operators/decode-protobuf.js';
 
 const file = join(import.meta.dirname, 'schemas', 'order.proto');
 const Order = protobufFileType(file, 'shop.Order');
@@ -54,6 +54,21 @@ describe('decode-protobuf', () => {
     bad[2] = 0xff;
     expect(decode(bad, { wireFormat: 'raw', type: Order })).toEqual({ ok: false, error: 'a string field is not valid UTF-8' });
     expect(decode(encode({ ratio: Infinity }), { wireFormat: 'raw', type: Order })).toEqual({ ok: false, error: "field 'ratio' holds Infinity, which a table cannot store (JSON has no such number)" });
+  });
+
+  it('finds registry messages by their message-index array, nested ones included', () => {
+    const schema = 'syntax = "proto3";\npackage shop;\nenum Kind { A = 0; }\nmessage First { string a = 1; }\nmessage Second { message Inner { int64 n = 1; string snake_case = 2; } string b = 1; }\n';
+    const found = { schema, schemaType: 'PROTOBUF' };
+    const typeById = (id: number, indexes: number[]) => registryMessageType('http://r', id, indexes, id === 4 ? found : id === 5 ? { schema: '{}', schemaType: 'AVRO' } : { missing: `unknown schema id ${id}` });
+    const opts: ProtobufDecodeOptions = { wireFormat: 'confluent', typeById };
+    const Inner = registryMessageType('http://r', 4, [1, 0], found) as ReturnType<typeof protobufFileType>;
+    expect(Inner.fullName).toBe('.shop.Second.Inner');
+    const inner = Buffer.from(Inner.encode(Inner.fromObject({ n: '-9007199254740993', snake_case: 'kept' })).finish());
+    expect(decode(frameValue(4, inner, [1, 0]), opts)).toMatchObject({ ok: true, record: { fields: { n: -9007199254740993n, snake_case: 'kept' } } });
+    expect((registryMessageType('http://r', 4, [0], found) as { name: string }).name).toBe('First');
+    expect(decode(frameValue(4, inner, [2]), opts)).toEqual({ ok: false, error: 'message index [2] names no message of schema id 4' });
+    expect(decode(frameValue(5, inner, [0]), opts)).toEqual({ ok: false, error: 'schema id 5 is an AVRO schema, not Protobuf' });
+    expect(decode(frameValue(6, inner, [0]), opts)).toEqual({ ok: false, error: 'unknown schema id 6' });
   });
 
   it('checks the .proto file and message type for validate', () => {
