@@ -8,12 +8,13 @@
  */
 import type avro from 'avsc';
 import { PipelineError } from '../errors.js';
-import type { DecodedRecord, OperatorDefinition, OperatorNode, RawValue, StageResult } from './api.js';
+import type { OperatorDefinition, OperatorNode } from './api.js';
 import { notARecord, parseAvroSchema } from './avro-types.js';
-import { readFrame, schemaIdsOf } from './confluent-framing.js';
+import { decodeStage, prepareRegistrySchemas, type DecodeOutcome, type SchemaProps } from './binary-decoding.js';
+import { readFrame } from './confluent-framing.js';
 import { jsonReady } from './decoded-values.js';
 import { firstLine, loadSchemaFile, schemaFileProblem } from './schema-files.js';
-import { fetchSchemas, type RegistryConfig, type RegistrySchema } from './schema-registry.js';
+import type { RegistrySchema } from './schema-registry.js';
 
 /** avsc's resolver (its type declarations do not export the class). */
 type Resolver = ReturnType<avro.Type['createResolver']>;
@@ -28,9 +29,6 @@ export interface AvroDecodeOptions {
   /** The reader schema every writer schema is resolved to. */
   reader?: avro.Type;
 }
-
-/** One record's outcome: its table fields, or the dead-letter reason. */
-export type AvroResult = { ok: true; record: DecodedRecord } | { ok: false; error: string };
 
 const resolvers = new WeakMap<avro.Type, WeakMap<avro.Type, Resolver | string>>();
 
@@ -51,7 +49,7 @@ function resolverFor(writer: avro.Type, reader: avro.Type, label: string): Resol
 }
 
 /** Decodes `buf[start, end)` (see the module comment). Pure: the unit of the tests and the bench. */
-export function decodeAvroValue(buf: Buffer, start: number, end: number, opts: AvroDecodeOptions): AvroResult {
+export function decodeAvroValue(buf: Buffer, start: number, end: number, opts: AvroDecodeOptions): DecodeOutcome {
   let offset = start;
   let writer = opts.writer;
   let label = 'the writer schema';
@@ -90,15 +88,6 @@ export function decodeAvroValue(buf: Buffer, start: number, end: number, opts: A
   const ready = jsonReady(decoded.value as Record<string, unknown>, buf.subarray(start, end));
   if (!ready.ok) return ready;
   return { ok: true, record: { fields: ready.fields, lossless: ready.lossless, serialise: true } };
-}
-
-/** The decode node's props (see compile.ts). */
-export interface SchemaProps {
-  wireFormat: 'confluent' | 'raw';
-  schemaFile?: string;
-  readerFile?: string;
-  messageType?: string;
-  registry?: RegistryConfig;
 }
 
 const registryTypes = new Map<string, avro.Type | string>();
@@ -152,26 +141,6 @@ export function avroOptions(node: OperatorNode, prepared: unknown): AvroDecodeOp
     opts.writerById = (id) => registryType(url, id, schemas[id]);
   }
   return opts;
-}
-
-/** The registry schemas a batch's framed values name (fetched on the stream thread). */
-export async function prepareRegistrySchemas(node: OperatorNode, ctx: Parameters<NonNullable<OperatorDefinition['prepare']>>[1]): Promise<unknown> {
-  const registry = (node.props as unknown as SchemaProps).registry;
-  if (!registry) return undefined;
-  const { data, starts, nulls } = ctx.values;
-  return fetchSchemas(registry, schemaIdsOf(data, starts, nulls), ctx);
-}
-
-/** Runs one value through a decode function, with the tombstone rule every decoder shares. */
-export function decodeStage(decode: (buf: Buffer, start: number, end: number) => { ok: true; record: DecodedRecord } | { ok: false; error: string }) {
-  return {
-    process(input: unknown): StageResult {
-      const raw = input as RawValue;
-      if (raw.isNull) return { port: 'error', error: 'value is null (tombstone)' };
-      const result = decode(raw.data, raw.start, raw.end);
-      return result.ok ? { port: 'out', value: result.record } : { port: 'error', error: result.error };
-    },
-  };
 }
 
 /** The Avro decoder. */

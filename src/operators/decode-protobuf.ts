@@ -16,10 +16,9 @@ import protobuf from 'protobufjs';
 import { PipelineError } from '../errors.js';
 import type { OperatorDefinition } from './api.js';
 import { readFrame, readMessageIndexes } from './confluent-framing.js';
-import { decodeStage, prepareRegistrySchemas, type SchemaProps } from './decode-avro.js';
+import { decodeStage, prepareRegistrySchemas, type DecodeOutcome, type SchemaProps } from './binary-decoding.js';
 import type { RegistrySchema } from './schema-registry.js';
 import { jsonReady } from './decoded-values.js';
-import type { AvroResult } from './decode-avro.js';
 
 /** How a decoder reads a value. */
 export interface ProtobufDecodeOptions {
@@ -33,7 +32,7 @@ export interface ProtobufDecodeOptions {
 const CONVERSION: protobuf.IConversionOptions = { longs: BigInt, enums: String, defaults: true, arrays: true, objects: true };
 
 /** Decodes `buf[start, end)` (see the module comment). Pure: the unit of the tests and the bench. */
-export function decodeProtobufValue(buf: Buffer, start: number, end: number, opts: ProtobufDecodeOptions): AvroResult {
+export function decodeProtobufValue(buf: Buffer, start: number, end: number, opts: ProtobufDecodeOptions): DecodeOutcome {
   let offset = start;
   let type = opts.type;
   if (opts.wireFormat === 'confluent') {
