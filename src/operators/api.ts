@@ -128,6 +128,11 @@ export interface DecodedRecord {
   fields: Record<string, unknown>;
   /** Numbers are lossless-json values (the record held integers beyond 2^53). */
   lossless: boolean;
+  /**
+   * The record's bytes are not its JSON text (an Avro or Protobuf value): table files get
+   * `fields` serialised exactly (bigints as digits) instead of a copy of the bytes.
+   */
+  serialise?: boolean;
 }
 
 /** The per-batch runtime piece of a record-level operator. */
@@ -145,6 +150,17 @@ export interface StageContext {
   tables: Record<string, TableRules>;
   /** The operator's state as committed with the previous batch (undefined on a first run). */
   state?: unknown;
+  /** What the operator's `prepare` resolved for this batch (plain data). */
+  prepared?: unknown;
+}
+
+/** What an operator's `prepare` gets: the batch's values, before the (synchronous) transform. */
+export interface PrepareContext {
+  values: PackedValues;
+  /** How long an unreachable remote service (e.g. a schema registry) is retried before the run stops. */
+  retryForMs: number;
+  /** Reports a retried failure (logged as a warning by the runtime). */
+  warn(message: string, fields?: Record<string, unknown>): void;
 }
 
 /**
@@ -163,6 +179,12 @@ export interface OperatorDefinition {
   failureStage?: FailureStage;
   /** Why `pipeline run` cannot execute this kind yet (reported by validate, refused by run). */
   notRunnable?: string;
+  /**
+   * Resolves, on the stream thread and before the batch's transform, what the record stage
+   * needs from outside the process (e.g. schemas by id from a registry). The result must be
+   * plain data (it may cross to a decode thread); it reaches the stage as `ctx.prepared`.
+   */
+  prepare?(node: OperatorNode, ctx: PrepareContext): Promise<unknown>;
   /** Record-level runtime piece; absent for the source (the runtime's consumer feeds the graph). */
   recordStage?(node: OperatorNode, ctx: StageContext): RecordStage;
   /** Terminal nodes: records arriving here are collected for a table or the dead-letter table. */

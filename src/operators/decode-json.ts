@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { isJsonNumber, parseExactJson } from '../lake/json-values.js';
 import type { DecodedRecord, OperatorDefinition, RawValue } from './api.js';
+import { jsonSchemaValidator, schemaViolation } from './json-schema.js';
 
 /** A decoded record, or why it could not be decoded. */
 export type DecodeResult = { ok: true; value: Record<string, unknown>; /** Numbers are lossless-json values (big integers kept exact). */ lossless: boolean } | { ok: false; error: string };
@@ -77,17 +78,25 @@ export function jsonTypeOf(value: unknown): string {
 export const decodeJson: OperatorDefinition = {
   kind: 'decode-json',
   role: 'transform',
-  summary: 'Parses each record value as UTF-8 JSON holding one object (integers beyond 2^53 kept exact).',
-  ports: { out: 'the decoded record', error: 'null, non-UTF-8, invalid JSON, not an object, nested deeper than 64 levels' },
+  summary: 'Parses each record value as UTF-8 JSON holding one object (integers beyond 2^53 kept exact), optionally validated against a JSON Schema file.',
+  ports: { out: 'the decoded record', error: 'null, non-UTF-8, invalid JSON, not an object, nested deeper than 64 levels, not matching the JSON Schema' },
   failureStage: 'decode',
-  recordStage: () => ({
-    process(input) {
-      const raw = input as RawValue;
-      if (raw.isNull) return { port: 'error', error: 'value is null (tombstone)' };
-      const decoded = decodeJsonValue(raw.data, raw.start, raw.end, raw.utf8);
-      if (!decoded.ok) return { port: 'error', error: decoded.error };
-      const record: DecodedRecord = { fields: decoded.value, lossless: decoded.lossless };
-      return { port: 'out', value: record };
-    },
-  }),
+  recordStage(node) {
+    const schemaFile = node.props.schemaFile;
+    const validate = typeof schemaFile === 'string' ? jsonSchemaValidator(schemaFile) : undefined;
+    return {
+      process(input) {
+        const raw = input as RawValue;
+        if (raw.isNull) return { port: 'error', error: 'value is null (tombstone)' };
+        const decoded = decodeJsonValue(raw.data, raw.start, raw.end, raw.utf8);
+        if (!decoded.ok) return { port: 'error', error: decoded.error };
+        // Exact numbers are objects to a validator; it sees the plain parse (same types, same structure).
+        if (validate && !validate(decoded.lossless ? JSON.parse(raw.data.toString('utf8', raw.start, raw.end)) : decoded.value)) {
+          return { port: 'error', error: schemaViolation(validate) };
+        }
+        const record: DecodedRecord = { fields: decoded.value, lossless: decoded.lossless };
+        return { port: 'out', value: record };
+      },
+    };
+  },
 };

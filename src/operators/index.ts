@@ -4,7 +4,8 @@
  */
 import type { OperatorDefinition } from './api.js';
 import { decodeJson } from './decode-json.js';
-import { decodeAvro, decodeProtobuf } from './decode-unsupported.js';
+import { decodeAvro } from './decode-avro.js';
+import { decodeProtobuf } from './decode-protobuf.js';
 import { route } from './route.js';
 import { sinkDeadLetter } from './sink-dead-letter.js';
 import { sinkDelta } from './sink-delta.js';

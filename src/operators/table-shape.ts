@@ -109,7 +109,7 @@ export function tableSinkStage(rules: TableRules): RecordStage {
       const record = input as DecodedRecord;
       const shaped = shaper.shape(record.fields);
       if (!shaped.ok) return { port: 'error', error: shaped.error };
-      return { port: 'out', value: { fields: shaped.record, lossless: record.lossless, renamed: shaped.renamed } };
+      return { port: 'out', value: { fields: shaped.record, lossless: record.lossless, renamed: shaped.renamed, serialise: record.serialise === true } };
     },
   };
 }

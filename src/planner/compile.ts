@@ -127,6 +127,19 @@ export function ownedPartitions(index: number, streams: number, partitions: numb
   return owned;
 }
 
+/** The decoder's props: format, framing and schema sources (credentials only by variable name). */
+function decodeProps(spec: PipelineSpec): Record<string, unknown> {
+  const { format, schema } = spec.source;
+  const props: Record<string, unknown> = { format };
+  if (format === 'json') return schema?.file !== undefined ? { ...props, schemaFile: schema.file } : props;
+  props.wireFormat = spec.source.wireFormat ?? 'confluent';
+  if (schema?.file !== undefined) props.schemaFile = schema.file;
+  if (schema?.messageType !== undefined) props.messageType = schema.messageType;
+  if (schema?.reader !== undefined) props.readerFile = schema.reader;
+  if (schema?.registry !== undefined) props.registry = { ...schema.registry, url: stripCredentials(schema.registry.url) };
+  return props;
+}
+
 /**
  * Node props hold only what a reviewer should see, in the order they should see it.
  * Paths are as written in the spec (machine-independent); secrets are never copied in.
@@ -148,7 +161,7 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
 
   const nodes: PlanNode[] = [
     { id: NODE_IDS.source, kind: 'source-kafka', props: sourceProps },
-    { id: NODE_IDS.decode, kind: decoderKind(spec.source.format) as NodeKind, props: { format: spec.source.format } },
+    { id: NODE_IDS.decode, kind: decoderKind(spec.source.format) as NodeKind, props: decodeProps(spec) },
   ];
   if (plan.watermark) {
     nodes.push({ id: NODE_IDS.watermark, kind: 'watermark', props: { column: plan.watermark.column, delay: spec.watermark!.delay } });

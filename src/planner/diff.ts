@@ -126,6 +126,28 @@ function diffSource(before: PipelineSpec, after: PipelineSpec, out: ChangeList):
       `record format changes from ${before.source.format} to ${after.source.format}: records after the checkpointed offsets are decoded as ${after.source.format}, those that are not go to the dead-letter table. ` +
         'Checkpoint-breaking unless the producers switched encoding exactly there; reset the checkpoints or confirm');
   }
+  diffSchemaSource(before, after, out);
+}
+
+/** `source.wireFormat` and `source.schema.*`: how values decode (tables), or where schemas come from (safe). */
+function diffSchemaSource(before: PipelineSpec, after: PipelineSpec, out: ChangeList): void {
+  const a = before.source.schema ?? {};
+  const b = after.source.schema ?? {};
+  if ((before.source.wireFormat ?? null) !== (after.source.wireFormat ?? null)) {
+    out.add('source.wireFormat', before.source.wireFormat, after.source.wireFormat, 'checkpoint',
+      'values after the checkpointed offsets are read with the new framing; those framed the old way go to the dead-letter table');
+  }
+  for (const key of ['file', 'messageType', 'reader'] as const) {
+    if ((a[key] ?? null) === (b[key] ?? null)) continue;
+    out.add(`source.schema.${key}`, a[key], b[key], 'table',
+      key === 'reader'
+        ? 'records resolve to a different reader schema: new columns appear and dropped fields stop arriving in every table'
+        : 'values decode with a different schema: table columns may change, and values that do not match go to the dead-letter table');
+  }
+  if (canonical(a.registry ?? null) !== canonical(b.registry ?? null)) {
+    out.add('source.schema.registry', a.registry, b.registry, a.registry && b.registry ? 'safe' : 'table',
+      a.registry && b.registry ? 'schemas are fetched from a different registry address or with other credentials (schema ids must mean the same schemas there)' : 'writer schemas switch between a file and a registry');
+  }
 }
 
 function diffTriggerAndWatermark(before: PipelineSpec, after: PipelineSpec, out: ChangeList): void {
@@ -203,7 +225,7 @@ export function normalisePath(p: string): string {
  */
 const KNOWN: Record<string, unknown> = {
   apiVersion: true, name: true, description: true, streams: true,
-  source: { format: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
+  source: { format: true, wireFormat: true, schema: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
   trigger: { interval: true, maxRecordsPerBatch: true },
   watermark: { column: true, delay: true },
   routing: { field: true, routes: true, unmatched: true },

@@ -9,7 +9,8 @@
  * Raw values are copied byte for byte into the files (no re-serialisation, so every number
  * keeps its digits). Line breaks of pretty-printed values become spaces (JSON strings cannot
  * hold a raw line break, so this changes no value). Only a record whose keys are spelled
- * differently from its table's columns is re-serialised, exactly (json-values.ts).
+ * differently from its table's columns, or whose bytes are not JSON (Avro, Protobuf), is
+ * serialised, exactly (json-values.ts).
  */
 import { isUtf8 } from 'node:buffer';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { PipelineError } from '../errors.js';
 import { operatorFor } from '../operators/index.js';
 import { stringifyExactJson } from '../lake/json-values.js';
 import type {
-  DecodedRecord, OperatorDefinition, OperatorNode, PackedValues, RawValue, RecordFailure, RecordStage, RoutedBatch, RoutedTable, TableRules,
+  DecodedRecord, OperatorDefinition, OperatorNode, PackedValues, PrepareContext, RawValue, RecordFailure, RecordStage, RoutedBatch, RoutedTable, TableRules,
 } from '../operators/api.js';
 
 /** The plan's graph as the transform walks it (plain data: it crosses to the decode thread). */
@@ -36,6 +37,21 @@ export interface TransformContext {
   outDir: string;
   /** State of the stateful operators committed with the previous batch, by node id. */
   state?: Record<string, unknown>;
+  /** What the operators' `prepare` resolved for this batch, by node id ({@link prepareBatch}). */
+  prepared?: Record<string, unknown>;
+}
+
+/**
+ * Runs every graph node's `prepare` for one batch (on the calling thread, before the
+ * synchronous transform), e.g. fetching the schemas a batch's records name from a registry.
+ */
+export async function prepareBatch(graph: TransformGraph, ctx: PrepareContext): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const node of graph.nodes) {
+    const def = operatorFor(node.kind);
+    if (def.prepare) out[node.id] = await def.prepare(node, ctx);
+  }
+  return out;
 }
 
 const NEWLINE = 10;
@@ -77,7 +93,7 @@ function buildSteps(ctx: TransformContext): { steps: Map<string, Step>; entry: s
   for (const node of ctx.graph.nodes) {
     const def = operatorFor(node.kind);
     if (def.notRunnable) throw new PipelineError('PIPE_RUN_NOT_RUNNABLE', `node ${node.id}: ${def.notRunnable}`, { hint: 'validate reports this as PIPE0057' });
-    const stage = def.recordStage?.(node, { tables: ctx.tables, state: ctx.state?.[node.id] });
+    const stage = def.recordStage?.(node, { tables: ctx.tables, state: ctx.state?.[node.id], prepared: ctx.prepared?.[node.id] });
     steps.set(node.id, { node, def, ...(stage ? { stage } : {}), next: new Map() });
   }
   for (const e of ctx.graph.edges) steps.get(e.from)!.next.set(e.port ?? 'out', e.to);
@@ -120,7 +136,7 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
       if (step.def.terminal === 'table' && result.port === 'out') {
         const table = String(step.node.props.table);
         const shaped = result.value as DecodedRecord & { renamed: boolean };
-        if (shaped.renamed) rewritten.set(i, Buffer.from(stringifyExactJson(shaped.fields, shaped.lossless)));
+        if (shaped.renamed || shaped.serialise) rewritten.set(i, Buffer.from(stringifyExactJson(shaped.fields, shaped.lossless)));
         let list = lists.get(table);
         if (!list) lists.set(table, (list = []));
         list.push(i);

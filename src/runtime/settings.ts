@@ -27,6 +27,8 @@ export interface RuntimeSettings {
   duckdbThreads: number;
   duckdbMemoryLimit: string;
   source: SourceTuning;
+  /** How long an unreachable schema registry is retried before the run stops (`PIPELINE_REGISTRY_RETRY_SECONDS`, default 300). */
+  registryRetryMs: number;
 }
 
 /**
@@ -56,6 +58,7 @@ export function resolveRuntimeSettings(env: NodeJS.ProcessEnv, streams: number, 
     // extra threads cost more CPU in coordination than they save.
     duckdbThreads: Math.floor(positive('PIPELINE_DUCKDB_THREADS', 1)),
     duckdbMemoryLimit: env.PIPELINE_DUCKDB_MEMORY || '2GB',
+    registryRetryMs: positive('PIPELINE_REGISTRY_RETRY_SECONDS', 300) * 1000,
     source: {
       sessionTimeoutMs: positive('PIPELINE_KAFKA_SESSION_TIMEOUT_MS', 10_000),
       heartbeatIntervalMs: positive('PIPELINE_KAFKA_HEARTBEAT_INTERVAL_MS', 1_000),

@@ -21,7 +21,7 @@ import { sampleLatency } from './latency.js';
 import type { CollectedBatch } from './batch-collector.js';
 import type { OffsetsEntry, StreamCheckpoint } from './checkpoint.js';
 import type { Decoder } from './decode-pool.js';
-import { packValues } from './batch-transform.js';
+import { packValues, prepareBatch } from './batch-transform.js';
 import { failpoint } from './failpoints.js';
 import type { Logger } from './logger.js';
 import type { BatchStats, DeadLetterCount, TableBatchStats } from './stream-protocol.js';
@@ -38,6 +38,8 @@ export interface BatchProcessorOptions {
   logger: Logger;
   /** Tables of one batch committed concurrently. */
   tableConcurrency: number;
+  /** How long operators' `prepare` retries an unreachable service (default 5 min). */
+  registryRetryMs?: number;
 }
 
 /** A batch whose decode has started but whose sinks have not run. */
@@ -133,8 +135,16 @@ export class BatchProcessor {
     const decodeStarted = performance.now();
     const graph = { nodes: plan.nodes, edges: plan.edges };
     const packed = packValues(values);
-    const routed = this.state.then((state) => this.opts.decoder.transform(packed, { graph, tables, outDir: stagingDir, state }));
+    // Resolved on this thread before the values move to the decode thread (the transform is synchronous).
+    const resolving = prepareBatch(graph, {
+      values: packed,
+      retryForMs: this.opts.registryRetryMs ?? 300_000,
+      warn: (message, fields) => this.opts.logger.warn({ batchId: entry.batchId, ...fields }, message),
+    });
+    const routed = Promise.all([this.state, resolving]).then(([state, prepared]) => this.opts.decoder.transform(packed, { graph, tables, outDir: stagingDir, state, prepared }));
     this.state = routed.then((r) => r.state);
+    // A failed batch fails in commit(); the next batch's copy of that failure is never awaited.
+    this.state.catch(() => {});
     const prepared: PreparedBatch = { entry, replay: pending !== undefined, messages, partitions, timestamps, routed, stagingDir, decodeStarted };
     // Awaited in commit(); a failure must not surface as an unhandled rejection meanwhile.
     routed.then(

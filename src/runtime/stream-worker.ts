@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   watchStorageRetries((r) => logger.warn({ operation: r.operation, attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }, 'object store request failed; retrying'));
   const decoder = createDecoder(data.settings.decodeThreads);
   const locks = new TableLockClient(data.lockPort);
-  const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: data.settings.tableConcurrency });
+  const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: data.settings.tableConcurrency, registryRetryMs: data.settings.registryRetryMs });
   const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`);
   const source = new StreamSource({
     kafka,

@@ -67,6 +67,8 @@ export const codes = {
   PIPE0057: { severity: 'warning', title: 'cannot run yet', template: '{detail}' },
   PIPE0058: { severity: 'error', title: 'bad object-store location', template: '`{path}` is not a usable object-store location: {reason}' },
   PIPE0059: { severity: 'error', title: 'checkpoint on object storage', template: '`checkpoint.path` cannot be on object storage (`{path}`)' },
+  PIPE0060: { severity: 'error', title: 'format settings', template: '{detail}' },
+  PIPE0061: { severity: 'error', title: 'bad schema file', template: '`{path}`: {detail}' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */

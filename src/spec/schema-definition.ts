@@ -19,6 +19,8 @@ import type {
   PipelineSpec,
   RoutingSpec,
   SaslSpec,
+  SchemaRegistrySpec,
+  SourceSchemaSpec,
   SourceSpec,
   TableSpec,
   TriggerSpec,
@@ -34,6 +36,7 @@ export const NAME_PATTERN = '^[a-z][a-z0-9]*(-[a-z0-9]+)*$';
 export const SCHEMA_ID = 'urn:pipeline:schema:v1';
 
 const nonEmpty = { type: 'string', minLength: 1 };
+const envName = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' };
 const columnList = { type: 'array', items: nonEmpty, minItems: 1, uniqueItems: true };
 
 const sasl = objectOf<SaslSpec>(
@@ -102,6 +105,32 @@ const kafka = objectOf<KafkaSourceSpec>(
   ['brokers', 'topic'],
 );
 
+const registry = objectOf<SchemaRegistrySpec>(
+  {
+    description: 'A Confluent-compatible schema registry (avro, protobuf): schemas are fetched by the id in each value\'s header (cached by id). Credentials are read from environment variables named here.',
+    examples: [{ url: 'http://schema-registry:8081', basicAuthEnv: 'SCHEMA_REGISTRY_AUTH' }],
+  },
+  {
+    url: field({ description: 'Base URL of the registry.', examples: ['http://schema-registry:8081'] }, { type: 'string', pattern: '^(https?://|\\$\\{)' }),
+    basicAuthEnv: field({ description: 'Name of the environment variable holding `user:password` for basic auth.', examples: ['SCHEMA_REGISTRY_AUTH'] }, envName),
+    bearerTokenEnv: field({ description: 'Name of the environment variable holding a bearer token.', examples: ['SCHEMA_REGISTRY_TOKEN'] }, envName),
+  },
+  ['url'],
+);
+
+const sourceSchema = objectOf<SourceSchemaSpec>(
+  {
+    description: 'Schema of the values: a JSON Schema file (json, optional), an `.avsc` file or a schema registry (avro, optionally with a reader schema), a `.proto` file and message type (protobuf).',
+    examples: [{ file: 'schemas/order.avsc' }, { registry: { url: 'http://schema-registry:8081' }, reader: 'schemas/order.avsc' }, { file: 'schemas/order.proto', messageType: 'shop.Order' }],
+  },
+  {
+    file: field({ description: 'Schema file: a JSON Schema (json: records that do not match are dead-lettered), `.avsc` (avro writer schema) or `.proto` (protobuf). Relative paths resolve from the working directory.', examples: ['schemas/order.schema.json', 'schemas/order.avsc', 'schemas/order.proto'] }, nonEmpty),
+    messageType: field({ description: 'Protobuf with `file`: fully qualified message type of the values (with a registry, each value\'s message-index array names it).', examples: ['shop.Order'] }, nonEmpty),
+    reader: field({ description: 'Avro: reader schema file every writer schema resolves to (Avro resolution rules), so evolving writer schemas give one table shape.', examples: ['schemas/order.avsc'] }, nonEmpty),
+    registry,
+  },
+);
+
 const source = objectOf<SourceSpec>(
   { description: 'Where records come from and how their values are encoded.', examples: [{ kafka: { brokers: ['localhost:9092'], topic: 'events_topic' }, format: 'json' }] },
   {
@@ -110,6 +139,14 @@ const source = objectOf<SourceSpec>(
       { description: 'Record value encoding.', default: 'json', examples: ['json', 'avro', 'protobuf'] },
       { enum: ['json', 'avro', 'protobuf'] },
     ),
+    wireFormat: field(
+      {
+        description: 'Framing of avro/protobuf values: `confluent` (magic byte 0 + 4-byte schema id; protobuf adds the message-index array) or `raw` (the encoded value alone, with `schema.file`). Default `confluent` for avro and protobuf.',
+        examples: ['confluent', 'raw'],
+      },
+      { enum: ['confluent', 'raw'] },
+    ),
+    schema: sourceSchema,
   },
   ['kafka'],
 );

@@ -7,6 +7,7 @@ import { posix } from 'node:path';
 import { diagnostic, type Code } from './codes.js';
 import { checkColumnType } from './column-types.js';
 import { isDuration, parseDuration } from './duration.js';
+import { checkFormatSettings } from './format-checks.js';
 import { didYouMean } from './suggest.js';
 import type { Diagnostic } from './types.js';
 import type { PositionLookup } from './schema-validate.js';
@@ -79,6 +80,8 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
   if (typeof interval === 'string' && isDuration(interval) && parseDuration(interval) === 0) {
     valueAt('PIPE0025', ['trigger', 'interval'], { path: 'trigger.interval', limit: 'longer than 0ms', actual: JSON.stringify(interval) });
   }
+
+  checkFormatSettings(get(data, ['source']), keyAt);
 
   const password = get(data, ['source', 'kafka', 'sasl', 'password']);
   const passwordPath = ['source', 'kafka', 'sasl', 'password'];

@@ -9,6 +9,7 @@
 export type Duration = string;
 
 export type RecordFormat = 'json' | 'avro' | 'protobuf';
+export type WireFormat = 'confluent' | 'raw';
 export type StartingOffsets = 'earliest' | 'latest';
 export type TableMode = 'upsert' | 'append' | 'scd2';
 export type UnmatchedPolicy = 'dead_letter' | 'drop';
@@ -35,10 +36,35 @@ export interface KafkaSourceSpec {
   failOnDataLoss: boolean;
 }
 
+/** A Confluent-compatible schema registry (credentials come from environment variables). */
+export interface SchemaRegistrySpec {
+  url: string;
+  /** Environment variable holding `user:password` for basic auth. */
+  basicAuthEnv?: string;
+  /** Environment variable holding a bearer token. */
+  bearerTokenEnv?: string;
+}
+
+/** Where the writer (and reader) schema of avro/protobuf values comes from. */
+export interface SourceSchemaSpec {
+  /** `.avsc` (avro) or `.proto` (protobuf) file; relative paths resolve from the working directory. */
+  file?: string;
+  /** Protobuf with `file`: the fully qualified message type of the values. */
+  messageType?: string;
+  /** Avro: reader schema file every writer schema resolves to (one stable table shape). */
+  reader?: string;
+  /** Fetch schemas (avro, protobuf) by the id in each value's Confluent header. */
+  registry?: SchemaRegistrySpec;
+}
+
 export interface SourceSpec {
   kafka: KafkaSourceSpec;
   /** Record value encoding. Default `json`. */
   format: RecordFormat;
+  /** Framing of avro/protobuf values: `confluent` (magic byte + schema id, the default) or `raw`. */
+  wireFormat?: WireFormat;
+  /** Schema of avro/protobuf values. */
+  schema?: SourceSchemaSpec;
 }
 
 export interface TriggerSpec {

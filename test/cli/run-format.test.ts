@@ -1,6 +1,7 @@
 /**
- * `pipeline run` refuses record formats the spec language names but the runner cannot decode
- * yet, before touching Kafka or any table, instead of dead-lettering every record.
+ * `pipeline run` with avro/protobuf settings it cannot use stops before touching Kafka or any
+ * table, with one coded line: a spec without a schema (PIPE0060) or with a schema file that is
+ * missing (PIPE0061) fails the checks `validate` runs too.
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -8,19 +9,22 @@ import { describe, expect, it } from 'vitest';
 
 const cli = resolve(__dirname, '../../bin/pipeline.js');
 const spec = resolve(__dirname, '../../pipelines/commerce-events.yaml');
+const run = (...set: string[]) =>
+  spawnSync(process.execPath, [cli, 'run', spec, ...set.flatMap((s) => ['--set', s]), '--set', 'output.path=/nonexistent/never-written'], {
+    encoding: 'utf8',
+    env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:1' },
+  });
 
-describe('pipeline run with a format it cannot decode', () => {
-  it.each(['avro', 'protobuf'])('refuses format %s with one coded line and exit 1', (format) => {
-    const res = spawnSync(process.execPath, [cli, 'run', spec, '--set', `source.format=${format}`, '--set', 'output.path=/nonexistent/never-written'], {
-      encoding: 'utf8',
-      env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:1' },
-    });
+describe('pipeline run with unusable format settings', () => {
+  it.each(['avro', 'protobuf'])('refuses format %s without a schema, pointing at the line', (format) => {
+    const res = run(`source.format=${format}`);
     expect(res.status).toBe(1);
-    const lines = res.stderr.trim().split('\n');
-    // The same reason validate gives as a warning (PIPE0057), then the refusal.
-    expect(lines[0]).toMatch(new RegExp(`warning PIPE0057 source.format '${format}' cannot be run yet`));
-    expect(lines.at(-1)).toBe(
-      `pipeline run: error PIPE_RUN_FORMAT source.format '${format}' cannot be run yet: this runner decodes json records only (use format: json, or validate/plan the spec without running it)`,
-    );
+    expect(res.stderr).toMatch(new RegExp(`commerce-events.yaml:\\d+:\\d+: error PIPE0060 format ${format} needs a schema: \`source.schema.file\` or \`source.schema.registry\``));
+  });
+
+  it('refuses a schema file that does not exist, before connecting', () => {
+    const res = run('source.format=avro', 'source.schema.file=/nonexistent/order.avsc');
+    expect(res.status).toBe(1);
+    expect(res.stderr.trim()).toMatch(/commerce-events\.yaml:1:1: error PIPE0061 `\/nonexistent\/order\.avsc`: no such file$/);
   });
 });

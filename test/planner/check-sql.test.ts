@@ -36,10 +36,35 @@ describe('SQL fragment checks', () => {
 });
 
 describe('capability checks', () => {
-  it('warns that a format this version cannot run is refused by run', () => {
-    const text = spec("op = 'd'").replace('  kafka: { brokers', '  format: avro\n  kafka: { brokers');
-    const [d] = checkCapabilities(loadSpecText(text, 's.yaml'));
-    expect(d).toMatchObject({ code: 'PIPE0057', severity: 'warning', line: 4, message: "source.format 'avro' cannot be run yet: this runner decodes json records only" });
-    expect(checkCapabilities(loadSpecText(spec("op = 'd'"), 's.yaml'))).toEqual([]);
+  it('has no format this version cannot run: avro and protobuf decode', () => {
+    for (const format of ['avro', 'protobuf']) {
+      const text = spec("op = 'd'").replace('  kafka: { brokers', `  format: ${format}\n  schema: { file: x, messageType: y }\n  kafka: { brokers`);
+      expect(checkCapabilities(loadSpecText(text, 's.yaml'))).toEqual([]);
+    }
+  });
+});
+
+describe('schema file checks', () => {
+  const schemas = 'test/operators/schemas';
+  const withSchema = (lines: string) => spec("op = 'd'").replace('  kafka: { brokers', `${lines}\n  kafka: { brokers`);
+
+  it('accepts existing schema files and message types', async () => {
+    const avro = await withSqlChecks(loadSpecText(withSchema(`  format: avro\n  schema: { file: ${schemas}/order-v1.avsc, reader: ${schemas}/order-reader.avsc }`), 's.yaml'));
+    expect(avro.diagnostics).toEqual([]);
+    const proto = await withSqlChecks(loadSpecText(withSchema(`  format: protobuf\n  schema: { file: ${schemas}/order.proto, messageType: shop.Order }`), 's.yaml'));
+    expect(proto.diagnostics).toEqual([]);
+  });
+
+  it('reports a missing, invalid or non-record schema and an unknown message type at the line naming it', async () => {
+    const avro = await withSqlChecks(loadSpecText(withSchema(`  format: avro\n  schema:\n    file: ${schemas}/missing.avsc\n    reader: ${schemas}/not-a-record.avsc`), 's.yaml'));
+    expect(avro.spec).toBeUndefined();
+    expect(avro.diagnostics.map((d) => [d.code, d.line, d.col, d.message])).toEqual([
+      ['PIPE0061', 6, 11, `\`${schemas}/missing.avsc\`: no such file`],
+      ['PIPE0061', 7, 13, `\`${schemas}/not-a-record.avsc\`: the schema's top level is string, not a record`],
+    ]);
+    const proto = await withSqlChecks(loadSpecText(withSchema(`  format: protobuf\n  schema: { file: ${schemas}/order.proto, messageType: shop.Ordr }`), 's.yaml'));
+    expect(proto.diagnostics.map((d) => [d.code, d.line, d.message])).toEqual([
+      ['PIPE0061', 5, `\`${schemas}/order.proto\`: no message type \`shop.Ordr\` in ${schemas}/order.proto (it defines shop.Money, shop.Order)`],
+    ]);
   });
 });

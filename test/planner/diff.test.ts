@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { allSafe, diffNewPipeline, diffSpecs } from '../../src/planner/diff.js';
 import { renderDiffJson, renderDiffText } from '../../src/planner/render-diff.js';
 import { commerceSpec, edit, smallAvroSpec } from './fixtures.js';
+import type { PipelineSpec } from '../../src/spec/types.js';
 
 const base = commerceSpec();
 const only = (change: Parameters<typeof edit>[1]) => diffSpecs(base, edit(base, change));
@@ -104,6 +105,24 @@ describe('diffSpecs: checkpoint', () => {
     expect(changes[1]!.message).toBe('source topic changes from events_topic to events_v2: the checkpoint holds offsets of events_topic, which mean nothing in events_v2, so the runner will refuse to start on it; use a new checkpoint.path (and new tables), or keep the topic');
     expect(changes[2]!.message).toBe('every bootstrap server is replaced: if this is a different Kafka cluster, the checkpointed offsets do not apply there; reset the checkpoints, or approve if it is the same cluster under new addresses');
     expect(changes[4]!.message).toBe('checkpoints move from ./lake/_checkpoints to ./state: the streams find no checkpoint there and start over from startingOffsets; move the checkpoint directories first');
+  });
+
+  it('schema sources: a new schema or framing reaches the tables, a moved registry is safe', () => {
+    const base = (s: PipelineSpec) => {
+      s.source.format = 'avro';
+      s.source.schema = { registry: { url: 'http://r1:8081' }, reader: 'a.avsc' };
+    };
+    const before = commerceSpec();
+    base(before);
+    const after = commerceSpec();
+    base(after);
+    after.source.schema = { registry: { url: 'http://r2:8081', basicAuthEnv: 'AUTH' }, reader: 'b.avsc' };
+    after.source.wireFormat = 'raw';
+    expect(diffSpecs(before, after).map((c) => [c.path, c.impact])).toEqual([
+      ['source.wireFormat', 'checkpoint'],
+      ['source.schema.reader', 'table'],
+      ['source.schema.registry', 'safe'],
+    ]);
   });
 
   it('reports settings it does not know, conservatively', () => {

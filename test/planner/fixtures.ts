@@ -61,6 +61,7 @@ export function smallAvroSpec(): PipelineSpec {
         failOnDataLoss: false,
       },
       format: 'avro',
+      schema: { file: 'schemas/billing.avsc' },
     },
     streams: 1,
     trigger: { interval: '30s', maxRecordsPerBatch: 5000 },

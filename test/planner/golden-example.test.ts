@@ -4,6 +4,7 @@ import { loadSpecFile } from '../../src/spec/load.js';
 import { compilePlan } from '../../src/planner/compile.js';
 import { diffSpecs } from '../../src/planner/diff.js';
 import { PLAN_FORMAT_EXTENSIONS, PLAN_FORMATS, renderPlan } from '../../src/planner/render.js';
+import { withSqlChecks } from '../../src/planner/check-sql.js';
 import { expectGolden } from './golden.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'pipelines', 'commerce-events.yaml');
@@ -33,5 +34,21 @@ describe('golden plans of pipelines/commerce-events.yaml', () => {
     expect(plan.edges.filter((e) => e.from === 'route').map((e) => e.port)).toHaveLength(11);
     expect(plan.sinks.filter((s) => s.mode === 'upsert')).toHaveLength(8);
     expect(diffSpecs(spec, loadExample())).toEqual([]);
+  });
+});
+
+describe('pipelines/orders-avro.yaml (Avro behind a schema registry)', () => {
+  const file = join(import.meta.dirname, '..', '..', 'pipelines', 'orders-avro.yaml');
+
+  it('validates (schema files included) and plans to its golden text', async () => {
+    const loaded = await withSqlChecks(loadSpecFile(file, { env: {} }));
+    expect(loaded.diagnostics).toEqual([]);
+    const plan = compilePlan(loaded.spec!);
+    expect(plan.nodes.find((n) => n.id === 'decode')).toEqual({
+      id: 'decode',
+      kind: 'decode-avro',
+      props: { format: 'avro', wireFormat: 'confluent', readerFile: 'pipelines/schemas/order.avsc', registry: { url: 'http://localhost:8081', basicAuthEnv: 'SCHEMA_REGISTRY_AUTH' } },
+    });
+    expectGolden('orders-avro.plan.txt', renderPlan(plan, 'text'));
   });
 });

@@ -13,6 +13,7 @@ import { formatDiagnostics } from '../../spec/diagnostics.js';
 import { redactSpec } from '../../spec/redact.js';
 import type { PipelineSpec } from '../../spec/types.js';
 import { compilePlan } from '../../planner/compile.js';
+import { withSchemaColumns } from '../../planner/schema-columns.js';
 import { isPlanFormat, PLAN_FORMATS, renderPlan } from '../../planner/render.js';
 import { Lake } from '../../lake/index.js';
 import { probeTopicOffsets } from '../../runtime/kafka-client.js';
@@ -41,7 +42,8 @@ export async function loadSpecOrReport(file: string, opts: LoadOptions): Promise
   if (!existsSync(file) || !statSync(file).isFile()) {
     throw new UsageError('PIPE_CLI_NO_SPEC', `spec file not found: ${file}`);
   }
-  return reportLoaded(await withSqlChecks(loadSpecFile(file, opts)));
+  const spec = reportLoaded(await withSqlChecks(loadSpecFile(file, opts)));
+  return spec && withSchemaColumns(spec);
 }
 
 /** Prints a loaded spec's diagnostics (errors and warnings) to stderr; returns the spec if valid. */

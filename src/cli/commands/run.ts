@@ -83,6 +83,9 @@ export const command: Command = {
       // Validate warned (PIPE0057); running it would dead-letter every record.
       const reason = operatorFor(node.kind).notRunnable;
       if (reason) throw new PipelineError('PIPE_RUN_FORMAT', reason, { hint: 'use format: json, or validate/plan the spec without running it' });
+      // A decoder loads its schema files when it builds its stage: a missing or broken file
+      // stops the run here, before any consumer starts.
+      if (node.kind.startsWith('decode-')) operatorFor(node.kind).recordStage?.(node, { tables: {} });
     }
     const report = (summary: RunSummary) => {
       if (values['summary-json']) writeFileSync(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
