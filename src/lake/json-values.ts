@@ -5,7 +5,7 @@
  * text is parsed losslessly (lossless-json keeps every number as its text).
  */
 import { isLosslessNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
-import { Kind, kindOfNumberText, kindOfValue } from './type-lattice.js';
+import { kindOfNumberText, kindOfValue } from './type-lattice.js';
 
 const LONG_DIGITS = /\d{16}/;
 
@@ -34,9 +34,4 @@ export function kindOfJsonValue(value: unknown): number | undefined {
 /** Whether `value` is a number (plain or lossless). */
 export function isJsonNumber(value: unknown): boolean {
   return typeof value === 'number' || typeof value === 'bigint' || (value !== null && typeof value === 'object' && isLosslessNumber(value));
-}
-
-/** True for the kinds a sequence column may hold without a declared type. */
-export function isNumericKind(kind: number): boolean {
-  return (kind & ~(Kind.INT | Kind.BIGINT | Kind.REAL)) === 0 && kind !== 0;
 }

@@ -107,15 +107,6 @@ export function latticeTypeOf(type: DuckType): LatticeType | undefined {
   return (['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR'] as const).find((t) => t === type.name);
 }
 
-/** Human text of a kind set, for messages: `integer, string`. */
-export function describeKinds(kinds: number): string {
-  const names: [number, string][] = [
-    [Kind.BOOLEAN, 'boolean'], [Kind.INT, 'integer'], [Kind.BIGINT, 'integer beyond 2^53'], [Kind.REAL, 'fraction'],
-    [Kind.STRING, 'string'], [Kind.NESTED, 'object/array'], [Kind.NULL, 'null'],
-  ];
-  return names.filter(([bit]) => kinds & bit).map(([, name]) => name).join(', ') || 'nothing';
-}
-
 const MAX_SAFE_SQL = '9007199254740992';
 
 /** SQL: a DOUBLE as its canonical text (integral values within ±2^53 as digits). */

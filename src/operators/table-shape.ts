@@ -33,6 +33,9 @@ export class TableShaper {
   private readonly mergeKeys: string[];
   private readonly sequenceBy?: string;
   private readonly sequenceDeclared: boolean;
+  /** Reused per record: the accepted record's keys and kinds, noted once it is accepted. */
+  private readonly scratchKeys: string[] = [];
+  private readonly scratchKinds: number[] = [];
 
   constructor(private readonly rules: TableRules, private readonly maxColumns = DEFAULT_MAX_COLUMNS) {
     // The table's columns, then the names the spec uses: a record's spelling never decides these.
@@ -88,11 +91,18 @@ export class TableShaper {
         return { ok: false, error: `sequenceBy field '${this.sequenceBy}' must be a number (got ${jsonTypeOf(value)}); declare its type under columns to sequence by text or time` };
       }
     }
-    // Kinds are noted only once the whole record is known to be accepted.
+    // Kinds are noted only once the whole record is known to be accepted (one classification per value).
+    const keys = this.scratchKeys;
+    const kinds = this.scratchKinds;
+    keys.length = 0;
+    kinds.length = 0;
     for (const key in out) {
-      if (kindOfJsonValue(out[key]) === undefined) return { ok: false, error: `field '${key}' holds an integer outside the 64-bit range` };
+      const kind = kindOfJsonValue(out[key]);
+      if (kind === undefined) return { ok: false, error: `field '${key}' holds an integer outside the 64-bit range` };
+      keys.push(key);
+      kinds.push(kind);
     }
-    for (const key in out) this.kinds[key] = (this.kinds[key] ?? 0) | kindOfJsonValue(out[key])!;
+    for (let i = 0; i < keys.length; i++) this.kinds[keys[i]!] = (this.kinds[keys[i]!] ?? 0) | kinds[i]!;
     return { ok: true, record: out, renamed };
   }
 }

@@ -10,6 +10,7 @@ import { parseDuration } from '../spec/duration.js';
 import type { PipelineSpec } from '../spec/types.js';
 import type { NodeKind, Plan, PlanEdge, PlanNode, SinkPlan, StreamPlan } from './plan.js';
 import { decoderKind } from '../operators/index.js';
+import { DEFAULT_MAX_COLUMNS } from '../operators/table-shape.js';
 
 /** Options that are not part of the spec. */
 export interface CompileOptions {
@@ -28,8 +29,6 @@ export const NODE_IDS = {
   sink: (table: string): string => `sink.${table}`,
 } as const;
 
-/** Default `tables.<t>.maxColumns`. */
-export const DEFAULT_MAX_COLUMNS = 1000;
 /** Default `deadLetter.maxRatio`: a run that dead-letters most of its input stops. */
 export const DEFAULT_MAX_DEAD_LETTER_RATIO = 0.5;
 
