@@ -259,6 +259,6 @@ async function compactWith(duck: Duck, key: string, opts: CompactOptions): Promi
   throw new LakeError(
     'PIPE_LAKE_COMPACT_CONFLICT',
     `compaction of ${key} gave up after ${maxAttempts} attempt(s): ${lastReason}; the table is unchanged`,
-    { retriable: true, hint: 'concurrent writers rewrote the same files; run compact again', details: { table: key, attempts: maxAttempts } },
+    { hint: 'concurrent writers rewrote the same files; run compact again', details: { table: key, attempts: maxAttempts } },
   );
 }

@@ -11,5 +11,5 @@ export { SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START } from './merge.js';
 export { CHECKPOINT_INTERVAL } from './checkpoint.js';
 export { DEFAULT_TARGET_FILE_SIZE } from './files.js';
 export { toPlain, microsToIso } from './duck.js';
-export { watchStorageRetries, storageRetryCount, type StorageRetry } from './storage/index.js';
+export { isObjectStoreUrl, watchStorageRetries, storageRetryCount, type StorageRetry } from './storage/index.js';
 export { auditTable, commitTxns, type TableAudit } from './audit.js';

@@ -149,7 +149,6 @@ export async function fetchTopicOffsetsOrExplain(kafka: Kafka, spec: KafkaSource
     if (err instanceof PipelineError) throw err;
     throw new SourceError('PIPE_SOURCE_CONNECT', `cannot read topic '${spec.topic}' from ${spec.brokers.join(',')}: ${(err as Error).message}`, {
       cause: err,
-      retriable: true,
       hint: 'check source.kafka.brokers, ssl and sasl, and that the brokers are up',
     });
   });
