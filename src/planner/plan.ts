@@ -5,7 +5,7 @@
  * (`source`, `streams`, `trigger`, `routing`, `sinks`, `deadLetter`, `checkpointPath`);
  * `nodes`/`edges` are the reviewable DAG view of the same facts.
  */
-import type { KafkaSourceSpec, RecordFormat, TableMode, UnmatchedPolicy, PipelineSpec } from '../spec/types.js';
+import type { KafkaSourceSpec, RecordFormat, TableMode, UnmatchedPolicy, PipelineSpec } from '../spec/index.js';
 
 export type NodeKind =
   | 'source-kafka'
@@ -84,3 +84,12 @@ export interface Plan {
   /** The spec the plan was compiled from (secrets included: never render this field). */
   spec: PipelineSpec;
 }
+
+/** Deterministic node ids; the runtime and the renders refer to nodes by these. */
+export const NODE_IDS = {
+  source: 'source',
+  decode: 'decode',
+  watermark: 'watermark',
+  route: 'route',
+  sink: (table: string): string => `sink.${table}`,
+} as const;

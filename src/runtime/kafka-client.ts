@@ -5,7 +5,7 @@
  */
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { pino } from 'pino';
-import type { KafkaSourceSpec } from '../spec/types.js';
+import type { KafkaSourceSpec } from '../spec/index.js';
 import { PipelineError, SourceError } from '../errors.js';
 import type { Logger } from './logger.js';
 
