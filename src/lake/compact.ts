@@ -15,7 +15,7 @@
  * to `maxAttempts` times, then gives up leaving the table unchanged.
  */
 import { LakeError } from '../errors.js';
-import { CHECKPOINT_INTERVAL, writeCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_INTERVAL, writeCheckpoint } from './delta-checkpoint.js';
 import { commitActions, judgeWinners, removeFor, type PlannedCommit } from './commit.js';
 import { Duck, type Conn } from './duck.js';
 import { writeDataFiles } from './files.js';
