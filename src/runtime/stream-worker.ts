@@ -10,7 +10,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { PipelineError, type ErrorCode } from '../errors.js';
 import { isObjectStoreUrl, Lake, watchStorageRetries } from '../lake/index.js';
 import { BatchCollector, type CollectedBatch } from './batch-collector.js';
-import { StreamCheckpoint, type OffsetsEntry } from './checkpoint.js';
+import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
 import { useFailpointCounter } from './failpoints.js';
 import { createKafka } from './kafka-client.js';

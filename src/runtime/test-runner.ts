@@ -16,7 +16,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
 import type { Lake } from '../lake/index.js';
 import type { Plan } from '../planner/plan.js';
-import { StreamCheckpoint } from './checkpoint.js';
+import { StreamCheckpoint } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
 import { BatchProcessor } from './stream-batch.js';
 import { TableLockClient } from './table-locks.js';

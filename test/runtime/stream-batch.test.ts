@@ -14,7 +14,7 @@ import { SchemaMismatchError } from '../../src/errors.js';
 import type { BatchInput, ColumnDef, RejectedRow, WriteOptions, WriteResult } from '../../src/lake/types.js';
 import type { TableWriter } from '../../src/operators/api.js';
 import type { Plan } from '../../src/planner/plan.js';
-import { StreamCheckpoint } from '../../src/runtime/checkpoint.js';
+import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { BatchProcessor } from '../../src/runtime/stream-batch.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
