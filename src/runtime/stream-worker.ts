@@ -16,7 +16,7 @@ import { useFailpointCounter } from './failpoints.js';
 import { createKafka } from './kafka-client.js';
 import { StreamSource } from './kafka-source.js';
 import { createLogger } from './logger.js';
-import { BatchProcessor } from './stream-batch.js';
+import { BatchProcessor } from './batch-processor.js';
 import type { MainMessage, StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockClient } from './table-locks.js';
 import { resolveStartPositions } from './start-positions.js';

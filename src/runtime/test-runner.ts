@@ -18,7 +18,7 @@ import type { Lake } from '../lake/index.js';
 import type { Plan } from '../planner/plan.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
-import { BatchProcessor } from './stream-batch.js';
+import { BatchProcessor } from './batch-processor.js';
 import { TableLockClient } from './table-locks.js';
 import { diffRows, isEmptyDiff, type RowDiff } from './test-compare.js';
 import type { Row, TestCase, TestRecord } from './test-case.js';

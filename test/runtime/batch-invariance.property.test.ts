@@ -20,7 +20,7 @@ import { compilePlan } from '../../src/planner/compile.js';
 import { loadSpecText } from '../../src/spec/index.js';
 import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
-import { BatchProcessor } from '../../src/runtime/stream-batch.js';
+import { BatchProcessor } from '../../src/runtime/batch-processor.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
 
 const PARTITIONS = 4;

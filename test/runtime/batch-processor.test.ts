@@ -16,7 +16,7 @@ import type { TableWriter } from '../../src/operators/api.js';
 import type { Plan } from '../../src/planner/plan.js';
 import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
-import { BatchProcessor } from '../../src/runtime/stream-batch.js';
+import { BatchProcessor } from '../../src/runtime/batch-processor.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
 import { graphOf } from './graph-fixture.js';
 
@@ -50,7 +50,7 @@ class ScriptedWriter implements TableWriter {
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'stream-batch-'));
+  dir = mkdtempSync(join(tmpdir(), 'batch-processor-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
