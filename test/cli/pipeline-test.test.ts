@@ -4,8 +4,7 @@
  * line), `--update`, usage errors; and, in-process, that a spec whose tables depend on the
  * stream count is caught by the batch-invariance check.
  */
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,21 +14,18 @@ import { loadSpecFile } from '../../src/spec/index.js';
 import type { PipelineSpec } from '../../src/spec/types.js';
 import { loadCase } from '../../src/runtime/test-case.js';
 import { runCase } from '../../src/runtime/test-runner.js';
+import { cliSync } from '../support/cli.js';
+import { requireBuild, ROOT } from '../support/build.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'pipeline.js');
 const FIXTURE = join('test', 'cli', 'fixtures', 'pipeline-test', 'wrong-expectations');
 
 function cli(args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  delete env.KAFKA_BROKERS;
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return cliSync(args, { env: { NO_COLOR: '1' }, unset: ['KAFKA_BROKERS'] });
 }
 
 let dir: string;
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('the CLI is not built: run `npm run build` first');
+  requireBuild();
   dir = mkdtempSync(join(tmpdir(), 'pipeline-test-cli-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -10,40 +10,29 @@
  * on Maven Central, Apicurio's artifacts there are modules of a Quarkus application rather
  * than a server that starts from one jar, and Karapace is not among the PyPI packages here.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { describe, expect, it } from 'vitest';
+import { writeRecordFile } from '../../src/dev-broker/broker.js';
 import { Lake } from '../../src/lake/index.js';
 import { parseAvroSchema } from '../../src/operators/avro-types.js';
 import { frameValue } from '../../src/operators/confluent-framing.js';
 import { protobufFileType } from '../../src/operators/decode-protobuf.js';
-import { E2E_TIMEOUT, ROOT, readTable, runAvailableNow } from './harness.js';
+import { ROOT } from '../support/build.js';
+import { E2E_TIMEOUT, runAvailableNow } from '../support/cli.js';
+import { readTable } from '../support/tables.js';
+import { useTestBroker } from '../support/broker.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const SCHEMAS = join(ROOT, 'test/operators/schemas');
 const text = (name: string) => readFileSync(join(SCHEMAS, name), 'utf8');
 const v1 = parseAvroSchema(text('order-v1.avsc'));
 const v2 = parseAvroSchema(text('order-v2.avsc'));
 
-let broker: TestBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'formats-'));
-  dirs.push(d);
-  return d;
-};
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: ['avro-file', 'avro-registry', 'avro-late', 'proto', 'proto-registry', 'json-schema'].map((name) => ({ name, partitions: 1 })) });
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const broker = useTestBroker(['avro-file', 'avro-registry', 'avro-late', 'proto', 'proto-registry', 'json-schema'].map((name) => ({ name, partitions: 1 })));
+const tempDir = tempDirs('formats-');
 
 const decimal = (unscaled: bigint) => {
   const b = Buffer.alloc(8);

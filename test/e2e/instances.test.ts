@@ -9,21 +9,19 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { generateEvents, type GeneratedEvent } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { E2E_TIMEOUT, normalizeReference, produce, readGold, readOffsetRanges, ROOT, runAvailableNow, runCli, startCli, writeCommerceSpec } from './harness.js';
+import { E2E_TIMEOUT, runAvailableNow, runCli, startCli } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
+import { readOffsetRanges } from '../support/files.js';
+import { normalizeReference, readGold } from '../support/tables.js';
+import { useTestBroker } from '../support/broker.js';
 
-let broker: TestBroker;
 const dirs: string[] = [];
 
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'together', partitions: 4 }, { name: 'killed', partitions: 4 }] });
-});
-afterAll(async () => {
-  await broker?.stop();
+const broker = useTestBroker([{ name: 'together', partitions: 4 }, { name: 'killed', partitions: 4 }]);
+afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

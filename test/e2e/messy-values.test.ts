@@ -6,30 +6,17 @@
  * declared VARCHAR). The same records run with one record per batch and with one batch for
  * everything must leave identical tables.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { describe, expect, it } from 'vitest';
+import { writeRecordFile } from '../../src/dev-broker/broker.js';
 import { Lake } from '../../src/lake/index.js';
-import { E2E_TIMEOUT, ROOT, runAvailableNow } from './harness.js';
+import { E2E_TIMEOUT, runAvailableNow } from '../support/cli.js';
+import { useTestBroker } from '../support/broker.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
-let broker: TestBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'messy-'));
-  dirs.push(d);
-  return d;
-};
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'messy', partitions: 1 }, { name: 'dirty', partitions: 1 }] });
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: 'messy', partitions: 1 }, { name: 'dirty', partitions: 1 }]);
+const tempDir = tempDirs('messy-');
 
 const SPARSE_KEYS = 150;
 

@@ -4,31 +4,29 @@
  * up), the health endpoints, and `pipeline status` against a live and a stopped pipeline.
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { E2E_TIMEOUT, produce, ROOT, runCli, startCli, writeCommerceSpec } from './harness.js';
+import { E2E_TIMEOUT, runCli, startCli } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
 import { findChromium, get, metricsPort, scrape, sum, type Sample } from './metrics-helpers.js';
+import { useTestBroker } from '../support/broker.js';
 
-let broker: TestBroker;
 let dir: string;
 let spec: string;
 const FIRST = 12_000;
 const SECOND = 4_000;
 
+const broker = useTestBroker([{ name: 'obs', partitions: 4 }]);
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'obs', partitions: 4 }] });
   dir = mkdtempSync(join(tmpdir(), 'obs-e2e-'));
   spec = writeCommerceSpec(dir, { name: 'obs', topic: 'obs', bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 300, interval: '100ms' });
   appendFileSync(spec, 'alerts:\n  maxLag: 1000\n');
 });
-afterAll(async () => {
-  await broker?.stop();
+afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

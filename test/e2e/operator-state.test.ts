@@ -3,29 +3,16 @@
  * operator's greatest event time survives a SIGKILL between the table commits and the
  * checkpoint commit, so the restarted run ends with the same state as an uninterrupted one.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
-import { E2E_TIMEOUT, ROOT, runAvailableNow } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { writeRecordFile } from '../../src/dev-broker/broker.js';
+import { E2E_TIMEOUT, runAvailableNow } from '../support/cli.js';
+import { useTestBroker } from '../support/broker.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
-let broker: TestBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'state-'));
-  dirs.push(d);
-  return d;
-};
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'timed', partitions: 1 }] });
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: 'timed', partitions: 1 }]);
+const tempDir = tempDirs('state-');
 
 function writeSpec(dir: string): string {
   const file = join(dir, 'spec.yaml');

@@ -4,24 +4,23 @@
  * arrives whole above it, never cut into by the block.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
-import { E2E_TIMEOUT, produce, ROOT, writeCommerceSpec } from './harness.js';
+import { ROOT } from '../support/build.js';
+import { E2E_TIMEOUT } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
+import { useTestBroker } from '../support/broker.js';
 
-let broker: TestBroker;
 let dir: string;
 
+const broker = useTestBroker([{ name: 'tty', partitions: 4 }]);
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'tty', partitions: 4 }] });
   dir = mkdtempSync(join(tmpdir(), 'tty-e2e-'));
 });
-afterAll(async () => {
-  await broker?.stop();
+afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

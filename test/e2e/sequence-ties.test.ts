@@ -3,29 +3,17 @@
  * record with the lowest partition, then offset — whatever the batch size or the number of
  * streams, so three runs over the same topic leave identical tables.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
-import { E2E_TIMEOUT, readTable, ROOT, runAvailableNow } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { writeRecordFile } from '../../src/dev-broker/broker.js';
+import { E2E_TIMEOUT, runAvailableNow } from '../support/cli.js';
+import { readTable } from '../support/tables.js';
+import { useTestBroker } from '../support/broker.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
-let broker: TestBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ties-'));
-  dirs.push(d);
-  return d;
-};
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'ties', partitions: 4 }] });
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: 'ties', partitions: 4 }]);
+const tempDir = tempDirs('ties-');
 
 function writeSpec(dir: string, streams: number, maxRecordsPerBatch: number): string {
   const file = join(dir, 'spec.yaml');

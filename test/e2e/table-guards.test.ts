@@ -3,26 +3,18 @@
  * from the one the table was written with (until `--allow-layout-change` rewrites it), and a
  * new checkpoint facing tables that already hold its batches (until `--reset`).
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { describe, expect, it } from 'vitest';
+import { writeRecordFile } from '../../src/dev-broker/broker.js';
 import { Lake } from '../../src/lake/index.js';
-import { E2E_TIMEOUT, readTable, ROOT, runAvailableNow } from './harness.js';
+import { E2E_TIMEOUT, runAvailableNow } from '../support/cli.js';
+import { readTable } from '../support/tables.js';
+import { useTestBroker } from '../support/broker.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
-let broker: TestBroker;
-let dir: string;
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'guards', partitions: 2 }] });
-  dir = mkdtempSync(join(tmpdir(), 'guards-'));
-});
-afterAll(async () => {
-  await broker?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: 'guards', partitions: 2 }]);
+const dir = tempDirs('guards-')();
 
 function writeSpec(table: string): string {
   const file = join(dir, 'spec.yaml');

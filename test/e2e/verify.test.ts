@@ -3,22 +3,21 @@
  * each tampering a user could meet after an incident is caught and named — a deleted commit
  * file, a missing data file, a checkpoint ahead of a table, an offsets gap.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
 import { Lake } from '../../src/lake/index.js';
-import { E2E_TIMEOUT, produce, ROOT, runAvailableNow, runCli, writeCommerceSpec } from './harness.js';
+import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
+import { useTestBroker } from '../support/broker.js';
 
-let broker: TestBroker;
 let dir: string;
 let spec: string;
 
+const broker = useTestBroker([{ name: 'audit', partitions: 4 }]);
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'audit', partitions: 4 }] });
   dir = mkdtempSync(join(tmpdir(), 'verify-e2e-'));
   await produce(broker, dir, 'audit', [...generateEvents({ count: 2_000, seed: 11, malformedRate: 0.02 })]);
   spec = writeCommerceSpec(dir, { topic: 'audit', bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 300 });
@@ -26,8 +25,7 @@ beforeAll(async () => {
   expect(run.code).toBe(0);
 }, E2E_TIMEOUT);
 
-afterAll(async () => {
-  await broker?.stop();
+afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -4,7 +4,7 @@
  * the tables are exactly the reference — no batch was run twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli } from '../e2e/harness.js';
+import { startCli } from '../support/cli.js';
 import { startScenario, type Scenario } from './support/scenario.js';
 import { verifyLake } from './support/verify.js';
 

@@ -3,7 +3,7 @@
  * within a bounded time — never a process that prints its error and then hangs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli } from '../e2e/harness.js';
+import { startCli } from '../support/cli.js';
 import { startScenario, writeFaultSpec, type Scenario } from './support/scenario.js';
 
 let scenario: Scenario;

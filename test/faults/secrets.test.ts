@@ -12,7 +12,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli } from '../e2e/harness.js';
+import { runCli, startCli } from '../support/cli.js';
 import { startScenario, writeFaultSpec, type Scenario } from './support/scenario.js';
 
 const SASL_PASSWORD = 'sasl-Pa55word-7f3c91d2e8';

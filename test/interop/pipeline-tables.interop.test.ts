@@ -4,25 +4,18 @@
  * history) plus its dead-letter table, read by delta-rs, Polars and DuckDB's delta extension.
  * The records come from the mock broker: the readers, not the broker, are under test here.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
-import { ROOT, readTable, runAvailableNow } from '../e2e/harness.js';
+import { expect, it } from 'vitest';
+import { writeRecordFile } from '../../src/dev-broker/broker.js';
+import { runAvailableNow } from '../support/cli.js';
+import { readTable } from '../support/tables.js';
 import { expectReadersAgree, python } from './readers.js';
+import { useTestBroker } from '../support/broker.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
-let broker: TestBroker;
-let dir: string;
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npm run build');
-  broker = await startBroker({ topics: [{ name: 'changes', partitions: 3 }] });
-  dir = mkdtempSync(join(tmpdir(), 'interop-pipeline-'));
-});
-afterAll(async () => {
-  await broker?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: 'changes', partitions: 3 }]);
+const dir = tempDirs('interop-pipeline-')();
 
 /** Change events over 40 orders, their lines and 10 customers; every 7th order is deleted; a few records are broken. */
 function changes(): { key: string; value: string }[] {

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { ROOT } from '../e2e/harness.js';
+import { ROOT } from '../support/build.js';
 
 const PYTHON = join(ROOT, '.cache', 'venv', 'bin', 'python');
 const SCRIPT = join(ROOT, 'test', 'interop', 'delta_readers.py');

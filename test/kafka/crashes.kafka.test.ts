@@ -10,7 +10,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../../src/dev-broker/kafka-broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { normalizeReference, produce, readGold, readOffsetRanges, runAvailableNow, startCli, writeCommerceSpec } from '../e2e/harness.js';
+import { runAvailableNow, startCli } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
+import { readOffsetRanges } from '../support/files.js';
+import { normalizeReference, readGold } from '../support/tables.js';
 
 let kafka: KafkaBroker;
 let dir: string;

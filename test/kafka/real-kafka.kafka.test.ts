@@ -4,23 +4,22 @@
  * compacted topics (offset gaps), and consumer-group lag as Kafka's admin API reports it.
  * Run with `npm run test:kafka` (the first run downloads Kafka's jars with Maven).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafka, type KafkaBroker } from '../../src/dev-broker/kafka-broker.js';
 import { generateEvents, type GeneratedEvent } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { normalizeReference, produce, readGold, readOffsetRanges, runAvailableNow, startCli, writeCommerceSpec } from '../e2e/harness.js';
+import { runAvailableNow, startCli } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
+import { readOffsetRanges } from '../support/files.js';
+import { normalizeReference, readGold } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const PARTITIONS = 4;
 let kafka: KafkaBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'real-kafka-'));
-  dirs.push(d);
-  return d;
-};
+const tempDir = tempDirs('real-kafka-');
 
 beforeAll(async () => {
   kafka = await startKafka({
@@ -39,7 +38,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await kafka?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** Per stream group: Kafka's lag (log end minus committed group offset), summed over the stream's partitions. */

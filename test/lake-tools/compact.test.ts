@@ -8,7 +8,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
 import { compactTable } from '../../src/lake/compact.js';
-import { canonical, dataFilesOnDisk, pathList, plainDuck, readLogEntry, tempDir } from './helpers.js';
+import { dataFilesOnDisk, readLogEntry } from '../support/files.js';
+import { canonical, pathList, plainDuck } from '../support/tables.js';
+import { tempDir } from '../support/temp-dirs.js';
 
 let lake: Lake;
 beforeAll(async () => {

@@ -3,7 +3,6 @@
  * with the Lake API and over Spark-written golden tables; exact JSON keys checked against
  * the snapshot, aligned text output, and exit codes (0 ok, 1 not a table / refused, 2 usage).
  */
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,33 +10,22 @@ import { Lake } from '../../src/lake/index.js';
 import { DEFAULT_COMPACT_TARGET_SIZE } from '../../src/lake/compact.js';
 import { VACUUM_MIN_RETENTION_MS } from '../../src/lake/vacuum.js';
 import { HELP_DEFAULTS, parseByteSize } from '../../src/cli/commands/table.js';
-import { dataFilesOnDisk, tempDir } from './helpers.js';
+import { dataFilesOnDisk } from '../support/files.js';
+import { tempDir } from '../support/temp-dirs.js';
+import { ensureFreshBuild } from '../support/build.js';
+import { cliSync, runCli } from '../support/cli.js';
 
 const root = path.join(import.meta.dirname, '..', '..');
 const golden = path.join(root, '..', 'shared', 'delta-golden');
 
-function table(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/pipeline.js', 'table', ...args], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Sources the table command runs, compiled output older than any of them means a rebuild. */
-function buildIsStale(): boolean {
-  const dirs = ['src/lake', 'src/cli', 'src/cli/commands'];
-  const sources = ['src/errors.ts', 'src/spec/duration.ts', ...dirs.flatMap((d) => fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => `${d}/${f}`))];
-  return sources.some((src) => {
-    const out = path.join(root, 'dist', src.replace(/\.ts$/, '.js'));
-    return !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(path.join(root, src)).mtimeMs;
-  });
+function table(...args: string[]) {
+  return cliSync(['table', ...args], { bare: true });
 }
 
 let lake: Lake;
 let dir: string;
 beforeAll(async () => {
-  // Other parts of the tree may fail type checking while being written; tsc still emits,
-  // so the build is judged by its output, not its exit status.
-  if (buildIsStale()) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
-  expect(buildIsStale()).toBe(false);
+  ensureFreshBuild();
   lake = await Lake.create({ threads: 1 });
   dir = tempDir();
 }, 180_000);
@@ -143,15 +131,8 @@ describe('pipeline table compact / vacuum', () => {
 });
 
 /** The CLI in a child process without blocking this one (a writer runs here meanwhile). */
-function tableAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/pipeline.js', 'table', ...args], { cwd: root, env: { PATH: process.env.PATH ?? '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function tableAsync(...args: string[]) {
+  return runCli(['table', ...args], {}, 120_000, { bare: true });
 }
 
 describe('pipeline table compact while a writer commits', () => {

@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
 import { compactTable } from '../../src/lake/compact.js';
 import { vacuumTable } from '../../src/lake/vacuum.js';
-import { canonical, copyWritable, dataFilesOnDisk, tempDir } from './helpers.js';
+import { copyWritable, dataFilesOnDisk } from '../support/files.js';
+import { canonical } from '../support/tables.js';
+import { tempDir } from '../support/temp-dirs.js';
 
 let lake: Lake;
 beforeAll(async () => {

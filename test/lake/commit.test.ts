@@ -12,7 +12,7 @@ import { truncateStringStat } from '../../src/lake/files.js';
 import { DEFAULT_TARGET_FILE_SIZE, Lake, microsToIso } from '../../src/lake/index.js';
 import { targetFileSize } from '../../src/lake/write.js';
 import { fileHoldsKeys, mayHoldKeys, type KeyFilter } from '../../src/lake/prune.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../support/temp-dirs.js';
 import { toDataFile } from '../../src/lake/snapshot.js';
 
 function add(path: string, min: unknown, max: unknown, partitionValues: Record<string, string | null> = {}): AddAction {

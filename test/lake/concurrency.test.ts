@@ -2,13 +2,14 @@
  * Two processes writing one table at once, and a writer killed between writing data files
  * and committing: nothing lost, nothing duplicated, the table always readable.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { spawnNode, tempDir, type NodeChild } from './helpers.js';
+import { type NodeChild, spawnNode } from '../support/cli.js';
+import { tempDir } from '../support/temp-dirs.js';
+import { ensureFreshBuild } from '../support/build.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -16,23 +17,12 @@ const child = path.join(here, 'child-writer.mjs');
 
 let lake: Lake;
 beforeAll(async () => {
-  // The children import the built lake: build unless dist is newer than every lake source
-  // (`npm test` has just built it). Other areas' type errors must not block emitting it.
-  if (buildIsStale()) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
-  if (!fs.existsSync(path.join(root, 'dist/src/lake/index.js'))) throw new Error('build did not emit dist/src/lake/index.js');
+  // The children import the built lake (`npm test` has just built it).
+  ensureFreshBuild();
   lake = await Lake.create({ threads: 1 });
 });
 afterAll(() => lake.close());
 
-function buildIsStale(): boolean {
-  const built = path.join(root, 'dist/src/lake');
-  const src = path.join(root, 'src/lake');
-  for (const name of fs.readdirSync(src).filter((n) => n.endsWith('.ts'))) {
-    const out = path.join(built, name.replace(/\.ts$/, '.js'));
-    if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(path.join(src, name)).mtimeMs) return true;
-  }
-  return !fs.existsSync(path.join(root, 'dist/src/errors.js'));
-}
 
 function run(args: string[], env: Record<string, string> = {}): NodeChild {
   return spawnNode(child, args, root, env);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../support/temp-dirs.js';
 
 let lake: Lake;
 beforeAll(async () => {

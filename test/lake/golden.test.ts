@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { sortBy } from './helpers.js';
+import { sortBy } from '../support/tables.js';
 
 const GOLDEN = path.resolve('../shared/delta-golden');
 const table = (name: string) => path.join(GOLDEN, name);

@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { sortBy, tempDir } from './helpers.js';
+import { sortBy } from '../support/tables.js';
+import { tempDir } from '../support/temp-dirs.js';
 
 interface Rec { id: number; seq: number | null; val: string; op: 'u' | 'd' }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect, test } from 'vitest';
 import { joinLocation, resolveLocation, storageFor, tableRoot } from '../../src/lake/storage/index.js';
 import { parseS3Url } from '../../src/lake/storage/location.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../support/temp-dirs.js';
 
 test('locations: bucket URLs keep one spelling, local paths resolve', () => {
   expect(tableRoot('s3://lake/a//b/')).toBe('s3://lake/a/b');

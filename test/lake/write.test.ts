@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SchemaMismatchError } from '../../src/errors.js';
 import { Kind } from '../../src/lake/type-lattice.js';
 import { Lake, toPlain, type WriteOptions } from '../../src/lake/index.js';
-import { readLogEntry, sortBy, tempDir } from './helpers.js';
+import { readLogEntry } from '../support/files.js';
+import { sortBy } from '../support/tables.js';
+import { tempDir } from '../support/temp-dirs.js';
 
 let lake: Lake;
 let plain: DuckDBInstance;

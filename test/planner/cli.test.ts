@@ -3,22 +3,19 @@
  * built by `npm test` / `npx tsc -p tsconfig.build.json`), real files, a real git repository.
  */
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GOLDEN_DIR } from './golden.js';
+import { requireBuild, ROOT } from '../support/build.js';
+import { cliSync } from '../support/cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'pipeline.js');
 const EXAMPLE = join(ROOT, 'pipelines', 'commerce-events.yaml');
 
 function cli(args: string[], cwd = ROOT) {
   // The example reads ${KAFKA_BROKERS:-localhost:9092}; the goldens use the default.
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  delete env.KAFKA_BROKERS;
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return cliSync(args, { cwd, env: { NO_COLOR: '1' }, unset: ['KAFKA_BROKERS'] });
 }
 
 let dir: string;
@@ -33,9 +30,7 @@ function variant(name: string, from: RegExp, to: string): string {
 }
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) {
-    throw new Error('the CLI is not built: run `npx tsc -p tsconfig.build.json` (npm test does) first');
-  }
+  requireBuild();
   dir = mkdtempSync(join(tmpdir(), 'pipeline-plan-cli-'));
   example = readFileSync(EXAMPLE, 'utf8');
 });

@@ -3,7 +3,6 @@
  * the lake, a checkpoint written by the checkpoint code): the costs per table and per
  * stream, checked against a golden file.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,16 +13,14 @@ import { lakeImpact } from '../../src/runtime/lake-impact.js';
 import { compilePlan } from '../../src/planner/compile.js';
 import { loadSpecFile } from '../../src/spec/index.js';
 import { expectGolden } from './golden.js';
+import { cliSync } from '../support/cli.js';
+import { ROOT } from '../support/build.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'pipeline.js');
 let dir: string;
 
 function cli(args: string[]) {
   // A port nothing listens on: the golden output must not depend on a broker being around.
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', KAFKA_BROKERS: '127.0.0.1:1' };
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return cliSync(args, { cwd: dir, env: { NO_COLOR: '1', KAFKA_BROKERS: '127.0.0.1:1' } });
 }
 
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeThreadsFromEnv, resolveRuntimeSettings } from '../../src/runtime/settings.js';
 import { packValues } from '../../src/runtime/batch-transform.js';
 import type { RoutingRules, TableRules } from '../../src/operators/api.js';
-import { ROOT } from '../e2e/harness.js';
+import { ROOT } from '../support/build.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'decode-pool-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -10,7 +10,10 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { E2E_TIMEOUT, normalizeReference, produce, readGold, ROOT, runAvailableNow, startCli, writeCommerceSpec } from '../e2e/harness.js';
+import { ROOT } from '../support/build.js';
+import { E2E_TIMEOUT, runAvailableNow, startCli } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
+import { normalizeReference, readGold } from '../support/tables.js';
 import { startMinio, useMinio, type Minio } from '../../src/dev-broker/object-store.js';
 
 let broker: TestBroker;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { spawnNode, type NodeChild } from '../lake/helpers.js';
+import { type NodeChild, spawnNode } from '../support/cli.js';
 import { startMinio, useMinio, type Minio } from '../../src/dev-broker/object-store.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -2,40 +2,17 @@
  * `pipeline validate` as users run it: the built CLI in a child process, checking exit
  * codes (0 valid, 1 invalid, 2 usage) and the exact text/github/json output.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureFreshBuild } from '../support/build.js';
+import { cliSync } from '../support/cli.js';
 
-const root = join(import.meta.dirname, '..', '..');
 const broken = (name: string) => `test/spec/broken/${name}`;
 
-function validate(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/pipeline.js', 'validate', ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function validate(...args: string[]) {
+  return cliSync(['validate', ...args], { bare: true });
 }
 
-/** True when a source file the validate CLI runs is newer than its compiled output. */
-function buildIsStale(): boolean {
-  const sources = ['src/errors.ts', ...['src/spec', 'src/cli', 'src/cli/commands'].flatMap((d) =>
-    readdirSync(join(root, d)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => `${d}/${f}`))];
-  return sources.some((src) => {
-    const out = join(root, 'dist', src.replace(/\.ts$/, '.js'));
-    return !existsSync(out) || statSync(out).mtimeMs < statSync(join(root, src)).mtimeMs;
-  });
-}
-
-beforeAll(() => {
-  // `npm test` builds first; rebuild only when this tree's sources moved on since. Other
-  // parts of the tree may fail type checking while they are being written; tsc still
-  // emits, so the build is judged by its output, not its exit status.
-  if (buildIsStale()) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
-  expect(buildIsStale()).toBe(false);
-}, 180_000);
+beforeAll(ensureFreshBuild, 180_000);
 
 describe('pipeline validate', () => {
   it('accepts the example specs in every format (exit 0)', () => {

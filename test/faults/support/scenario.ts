@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { startBroker, type TestBroker } from '../../../src/dev-broker/broker.js';
 import { generateEvents, type GeneratedEvent } from '../../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference, type ReferenceResult } from '../../../src/dev-broker/reference.js';
-import { produce, runAvailableNow, runCli, writeCommerceSpec, type SpecOptions } from '../../e2e/harness.js';
+import { runAvailableNow, runCli } from '../../support/cli.js';
+import { produce, type SpecOptions, writeCommerceSpec } from '../../support/commerce.js';
 
 /** The commerce spec with the fault scenarios' defaults (short interval, small batches, failOnDataLoss). */
 export function writeFaultSpec(dir: string, o: SpecOptions, file = 'spec.yaml'): string {

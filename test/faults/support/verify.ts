@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { Lake } from '../../../src/lake/index.js';
 import type { ReferenceResult } from '../../../src/dev-broker/reference.js';
-import { COMMERCE_TYPES } from '../../e2e/harness.js';
+import { COMMERCE_TYPES } from '../../support/commerce.js';
 
 /** Drops null-valued fields: a column another record introduced is null here, absent there. */
 export function normalizeRow(row: Record<string, unknown>): Record<string, unknown> {
