@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli } from '../support/cli.js';
-import { startScenario, writeFaultSpec, type Scenario } from './support/scenario.js';
+import { startScenario, writeScenarioSpec, type Scenario } from './support/scenario.js';
 
 let scenario: Scenario;
 beforeAll(async () => {
@@ -22,11 +22,8 @@ describe.runIf(process.env.PIPELINE_FAULT_SUITE)('connection failures', () => {
    * exits explicitly once a command returns).
    */
   it('SASL against a broker without SASL: exit 1 with a PIPE_ code within 30 s', async () => {
-    const spec = writeFaultSpec(scenario.dir, {
+    const spec = writeScenarioSpec(scenario, {
       name: 'sasl-fail',
-      topic: scenario.topic,
-      bootstrap: scenario.broker.bootstrap,
-      streams: 1,
       kafkaExtra: ['sasl:', '  mechanism: plain', '  username: pipeline', '  password: ${PIPELINE_TEST_SASL_PASSWORD}'],
     }, 'sasl.yaml');
     const run = startCli(['run', spec, '--available-now', '--log-level', 'warn'], { PIPELINE_TEST_SASL_PASSWORD: 'not-a-real-password' }, 30_000);

@@ -13,7 +13,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../support/cli.js';
-import { startScenario, writeFaultSpec, type Scenario } from './support/scenario.js';
+import { startScenario, writeScenarioSpec, type Scenario } from './support/scenario.js';
 
 const SASL_PASSWORD = 'sasl-Pa55word-7f3c91d2e8';
 const REGISTRY_TOKEN = 'registry-tok-b41e9a06c55d';
@@ -50,20 +50,14 @@ function leaks(outputs: Record<string, string | Buffer>): string[] {
 
 describe('secrets redaction', () => {
   it('plan, a failed SASL run and a successful run leak neither secret anywhere', async () => {
-    const saslSpec = writeFaultSpec(scenario.dir, {
+    const saslSpec = writeScenarioSpec(scenario, {
       name: 'secrets-sasl',
-      topic: scenario.topic,
-      bootstrap: scenario.broker.bootstrap,
-      streams: 1,
       outputPath: join(scenario.dir, 'sasl-lake'),
       description: 'token ${PIPELINE_TEST_REGISTRY_TOKEN}',
       kafkaExtra: ['sasl:', '  mechanism: plain', '  username: pipeline', '  password: ${PIPELINE_TEST_SASL_PASSWORD}', 'clientId: sasl-test'],
     }, 'sasl.yaml');
-    const plainSpec = writeFaultSpec(scenario.dir, {
+    const plainSpec = writeScenarioSpec(scenario, {
       name: 'secrets-plain',
-      topic: scenario.topic,
-      bootstrap: scenario.broker.bootstrap,
-      streams: 1,
       description: 'token ${PIPELINE_TEST_REGISTRY_TOKEN}',
     }, 'plain.yaml');
 

@@ -53,6 +53,11 @@ export interface Scenario {
   close(): Promise<void>;
 }
 
+/** Another spec over a scenario's topic and broker (one stream unless `o` says otherwise), written into its directory. */
+export function writeScenarioSpec(scenario: Pick<Scenario, 'dir' | 'topic' | 'broker'>, o: Omit<SpecOptions, 'topic' | 'bootstrap' | 'streams'> & { streams?: number }, file: string): string {
+  return writeFaultSpec(scenario.dir, { topic: scenario.topic, bootstrap: scenario.broker.bootstrap, streams: 1, ...o }, file);
+}
+
 /** Makes a scenario directory under the OS temp dir (or `base`). */
 export function scenarioDir(label: string, base = tmpdir()): string {
   return mkdtempSync(join(base, `faults-${label}-`));
