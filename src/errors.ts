@@ -1,12 +1,16 @@
+import { errorCodeInfo, type ErrorCode } from './error-codes.js';
+
+export type { ErrorCode } from './error-codes.js';
+
 /**
  * One error hierarchy for the whole project. Every error carries a stable code
- * (`PIPE_<AREA>_<WHAT>`), an optional cause, and says whether retrying can help.
- * `retriable` defaults to false: an unknown failure must stop, never loop.
+ * (`PIPE_<AREA>_<WHAT>`) registered in `error-codes.ts`, an optional cause, and says whether
+ * retrying can help. Whether a code is retriable is the registry's to say, never the throw
+ * site's, and unknown failures (plain errors) are never retriable: they must stop, not loop.
  */
 export interface PipelineErrorOptions {
   cause?: unknown;
-  retriable?: boolean;
-  /** What the user can do about it, printed after the message. */
+  /** What the user can do about it, printed after the message; defaults to the code's registered hint. */
   hint?: string;
   /** Structured context for logs (table, stream, partition, ...). */
   details?: Record<string, unknown>;
@@ -14,17 +18,18 @@ export interface PipelineErrorOptions {
 
 /** Base class: code + message + cause + retriable flag. */
 export class PipelineError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retriable: boolean;
   readonly hint?: string;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: string, message: string, options: PipelineErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: PipelineErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const info = errorCodeInfo(code);
     this.name = new.target.name;
     this.code = code;
-    this.retriable = options.retriable ?? false;
-    this.hint = options.hint;
+    this.retriable = info.retriable;
+    this.hint = options.hint ?? info.hint;
     this.details = options.details;
   }
 
@@ -46,7 +51,7 @@ export class LakeError extends PipelineError {}
 /** Another writer committed the same version first; the caller re-reads and retries. */
 export class CommitConflictError extends LakeError {
   constructor(message: string, options: PipelineErrorOptions = {}) {
-    super('PIPE_LAKE_CONFLICT', message, { retriable: true, ...options });
+    super('PIPE_LAKE_CONFLICT', message, options);
   }
 }
 

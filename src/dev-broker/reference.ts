@@ -23,7 +23,7 @@
  * however partitions interleave. `deleteWhen` (a SQL predicate) and `scd2` tables are
  * outside this model and rejected.
  */
-import type { PipelineSpec, RoutingSpec, TableSpec } from '../spec/types.js';
+import type { PipelineSpec, RoutingSpec, TableSpec } from '../spec/index.js';
 
 /** The part of a spec the reference needs. */
 export type ReferenceSpec = { routing: RoutingSpec; tables: Record<string, Pick<TableSpec, 'mode' | 'mergeKeys' | 'sequenceBy' | 'deleteWhen'>> } | Pick<PipelineSpec, 'routing' | 'tables'>;

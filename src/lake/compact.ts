@@ -15,7 +15,7 @@
  * to `maxAttempts` times, then gives up leaving the table unchanged.
  */
 import { LakeError } from '../errors.js';
-import { CHECKPOINT_INTERVAL, writeCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_INTERVAL, writeCheckpoint } from './delta-checkpoint.js';
 import { commitActions, judgeWinners, removeFor, type PlannedCommit } from './commit.js';
 import { Duck, type Conn } from './duck.js';
 import { writeDataFiles } from './files.js';
@@ -259,6 +259,6 @@ async function compactWith(duck: Duck, key: string, opts: CompactOptions): Promi
   throw new LakeError(
     'PIPE_LAKE_COMPACT_CONFLICT',
     `compaction of ${key} gave up after ${maxAttempts} attempt(s): ${lastReason}; the table is unchanged`,
-    { retriable: true, hint: 'concurrent writers rewrote the same files; run compact again', details: { table: key, attempts: maxAttempts } },
+    { hint: 'concurrent writers rewrote the same files; run compact again', details: { table: key, attempts: maxAttempts } },
   );
 }

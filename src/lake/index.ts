@@ -8,8 +8,8 @@ export type {
   BatchInput, ColumnDef, CommitSummary, DataFile, DeltaField, TableSnapshot, TxnMark, WriteMode, WriteOptions, WriteResult,
 } from './types.js';
 export { SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START } from './merge.js';
-export { CHECKPOINT_INTERVAL } from './checkpoint.js';
+export { CHECKPOINT_INTERVAL } from './delta-checkpoint.js';
 export { DEFAULT_TARGET_FILE_SIZE } from './files.js';
 export { toPlain, microsToIso } from './duck.js';
-export { watchStorageRetries, storageRetryCount, type StorageRetry } from './storage/index.js';
+export { isObjectStoreUrl, watchStorageRetries, storageRetryCount, type StorageRetry } from './storage/index.js';
 export { auditTable, commitTxns, type TableAudit } from './audit.js';

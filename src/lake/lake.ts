@@ -4,7 +4,7 @@
  * the process, and runs the optimistic commit loop across processes.
  */
 import { CommitConflictError, LakeError } from '../errors.js';
-import { checkpointInterval, writeCheckpoint } from './checkpoint.js';
+import { checkpointInterval, writeCheckpoint } from './delta-checkpoint.js';
 import { commitActions, judgeWinners, newMetadata, overlappingAdds, removeFor, type ConflictVerdict, type PlannedCommit } from './commit.js';
 import { LAYOUT_MODE, layoutChanges, layoutConfiguration, rebuildPlan } from './layout.js';
 import { fileHoldsKeys } from './prune.js';

@@ -98,7 +98,7 @@ export async function readCommit(tablePath: string, version: number): Promise<Ac
       bytes = await storageFor(tablePath).read(commitName(version));
     } catch (err) {
       if (err instanceof LakeError) throw err;
-      throw new LakeError('PIPE_LAKE_LOG_READ', `cannot read commit ${version} of ${tablePath}`, { cause: err, retriable: true });
+      throw new LakeError('PIPE_LAKE_LOG_READ', `cannot read commit ${version} of ${tablePath}`, { cause: err });
     }
     if (bytes === undefined) return undefined;
     try {
@@ -127,7 +127,7 @@ export async function listLog(tablePath: string): Promise<LogListing> {
     names = await storageFor(tablePath).list(LOG_DIR);
   } catch (err) {
     if (err instanceof LakeError) throw err;
-    throw new LakeError('PIPE_LAKE_LOG_READ', `cannot list the log of ${tablePath}`, { cause: err, retriable: true });
+    throw new LakeError('PIPE_LAKE_LOG_READ', `cannot list the log of ${tablePath}`, { cause: err });
   }
   const commits: number[] = [];
   const checkpoints: number[] = [];
@@ -167,7 +167,7 @@ export async function putIfAbsent(tablePath: string, version: number, actions: A
     return await storageFor(tablePath).putIfAbsent(commitName(version), body);
   } catch (err) {
     if (err instanceof LakeError) throw err;
-    throw new LakeError('PIPE_LAKE_COMMIT_WRITE', `cannot write commit ${version} of ${tablePath}`, { cause: err, retriable: true });
+    throw new LakeError('PIPE_LAKE_COMMIT_WRITE', `cannot write commit ${version} of ${tablePath}`, { cause: err });
   }
 }
 

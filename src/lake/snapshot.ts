@@ -8,7 +8,7 @@ import type { Duck } from './duck.js';
 import {
   listLog, readCommit, type Action, type AddAction, type MetadataAction, type ProtocolAction, type RemoveAction, type TxnAction,
 } from './log.js';
-import { readCheckpointActions } from './checkpoint.js';
+import { readCheckpointActions } from './delta-checkpoint.js';
 import type { DataFile, DeltaField, TableSnapshot } from './types.js';
 
 /** A live file: its `add` action as logged, and the parsed form handed to callers. */

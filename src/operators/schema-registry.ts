@@ -110,8 +110,7 @@ async function withRetry<T>(attempt: () => Promise<T>, config: RegistryConfig, i
       if (!(err instanceof Retriable)) throw err;
       const waited = Date.now() - started;
       if (waited >= opts.retryForMs) {
-        throw new PipelineError('PIPE_RUN_REGISTRY', `schema registry ${config.url} unreachable for ${Math.round(waited / 1000)}s (${tries} attempts, last: ${err.message}) while fetching schema id ${id}`, {
-          retriable: true,
+        throw new PipelineError('PIPE_RUN_REGISTRY_UNAVAILABLE', `schema registry ${config.url} unreachable for ${Math.round(waited / 1000)}s (${tries} attempts, last: ${err.message}) while fetching schema id ${id}`, {
           hint: 'nothing of the batch was committed; restart once the registry is up and the batch is replayed',
         });
       }

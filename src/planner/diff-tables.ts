@@ -3,7 +3,7 @@
  * declared column types and CDC deletes. Anything that makes the data already in a table
  * inconsistent with the new spec is `table`: it must be rewritten, or it is orphaned.
  */
-import type { PipelineSpec, TableSpec } from '../spec/types.js';
+import type { PipelineSpec, TableSpec } from '../spec/index.js';
 import { sortedKeys, specTablePath } from './compile.js';
 import type { ChangeList } from './changes.js';
 

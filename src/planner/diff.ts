@@ -11,8 +11,7 @@
  * Values are copied into changes with secrets masked, so a change list is always printable.
  */
 import { posix } from 'node:path';
-import { parseDuration } from '../spec/duration.js';
-import type { PipelineSpec } from '../spec/types.js';
+import { parseDuration, type PipelineSpec } from '../spec/index.js';
 import { ChangeList, type SpecChange } from './changes.js';
 import { sortedKeys, specTablePath, stripCredentials } from './compile.js';
 import { describeTable, diffTables } from './diff-tables.js';

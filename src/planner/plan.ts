@@ -5,7 +5,8 @@
  * (`source`, `streams`, `trigger`, `routing`, `sinks`, `deadLetter`, `checkpointPath`);
  * `nodes`/`edges` are the reviewable DAG view of the same facts.
  */
-import type { KafkaSourceSpec, RecordFormat, TableMode, UnmatchedPolicy, PipelineSpec } from '../spec/types.js';
+import type { DeltaSinkConfig } from '../operators/api.js';
+import type { KafkaSourceSpec, RecordFormat, UnmatchedPolicy, PipelineSpec } from '../spec/index.js';
 
 export type NodeKind =
   | 'source-kafka'
@@ -32,19 +33,9 @@ export interface PlanEdge {
   port?: string;
 }
 
-/** A resolved table sink (gold table). `path` is absolute. */
-export interface SinkPlan {
+/** A resolved table sink (gold table): the sink operator's configuration plus its node id. `path` is absolute. */
+export interface SinkPlan extends DeltaSinkConfig {
   id: string;
-  table: string;
-  path: string;
-  mode: TableMode;
-  mergeKeys: string[];
-  sequenceBy?: string;
-  partitionBy: string[];
-  columns?: Record<string, string>;
-  deleteWhen?: string;
-  /** Column receiving values that do not convert to their declared type (as JSON). */
-  rescuedDataColumn?: string;
   /** Most columns the table takes. */
   maxColumns: number;
 }
@@ -84,3 +75,12 @@ export interface Plan {
   /** The spec the plan was compiled from (secrets included: never render this field). */
   spec: PipelineSpec;
 }
+
+/** Deterministic node ids; the runtime and the renders refer to nodes by these. */
+export const NODE_IDS = {
+  source: 'source',
+  decode: 'decode',
+  watermark: 'watermark',
+  route: 'route',
+  sink: (table: string): string => `sink.${table}`,
+} as const;

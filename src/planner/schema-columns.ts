@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { logicalColumnTypes } from '../operators/avro-types.js';
-import type { PipelineSpec } from '../spec/types.js';
+import type { PipelineSpec } from '../spec/index.js';
 
 /**
  * Adds the schema-derived column declarations to `spec`'s tables, in place (the loaded spec

@@ -8,7 +8,7 @@
  * one past its last message (so gaps — compaction, transaction markers — stay inside ranges
  * and a replay over the same range sees the same messages).
  */
-import type { PartitionRanges } from './checkpoint.js';
+import type { PartitionRanges } from './stream-checkpoint.js';
 
 /** The fields of a consumed message the collector reads. */
 export interface OffsetMessage {

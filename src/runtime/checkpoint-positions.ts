@@ -7,7 +7,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile } from './atomic-file.js';
-import type { CommitEntry, OffsetsEntry } from './checkpoint.js';
+import type { CommitEntry, OffsetsEntry } from './stream-checkpoint.js';
 
 /** One committed batch as `status` shows it. */
 export interface CommittedBatch {

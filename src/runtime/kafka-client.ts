@@ -5,7 +5,7 @@
  */
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { pino } from 'pino';
-import type { KafkaSourceSpec } from '../spec/types.js';
+import type { KafkaSourceSpec } from '../spec/index.js';
 import { PipelineError, SourceError } from '../errors.js';
 import type { Logger } from './logger.js';
 
@@ -149,7 +149,6 @@ export async function fetchTopicOffsetsOrExplain(kafka: Kafka, spec: KafkaSource
     if (err instanceof PipelineError) throw err;
     throw new SourceError('PIPE_SOURCE_CONNECT', `cannot read topic '${spec.topic}' from ${spec.brokers.join(',')}: ${(err as Error).message}`, {
       cause: err,
-      retriable: true,
       hint: 'check source.kafka.brokers, ssl and sasl, and that the brokers are up',
     });
   });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { readJsonFile, writeFileAtomic } from './atomic-file.js';
 import { type CheckpointMetadata, writeCheckpointMetadata } from './checkpoint-layout.js';
-import { StreamCheckpoint } from './checkpoint.js';
+import { StreamCheckpoint } from './stream-checkpoint.js';
 import type { Logger } from './logger.js';
 
 export interface ReshardRequest {

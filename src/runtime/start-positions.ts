@@ -6,7 +6,7 @@
  * `failOnDataLoss: false`, in which case reading skips ahead and says so.
  */
 import { SourceError } from '../errors.js';
-import type { RecoveredState } from './checkpoint.js';
+import type { RecoveredState } from './stream-checkpoint.js';
 import type { Logger } from './logger.js';
 
 export interface StartPositionInput {

@@ -3,6 +3,7 @@
  * carry. Everything here is structured-clone friendly.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { ErrorCode } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
 import type { LatencySample } from './latency.js';
 import type { RuntimeSettings } from './settings.js';
@@ -79,7 +80,7 @@ export type WorkerMessage =
   | { type: 'batch'; stats: BatchStats }
   | { type: 'log'; text: string }
   | { type: 'done'; stream: number; reason: 'caught-up' | 'stopped' | 'idle' }
-  | { type: 'fatal'; stream: number; error: { code: string; message: string; hint?: string; stack?: string } };
+  | { type: 'fatal'; stream: number; error: { code: ErrorCode; message: string; hint?: string; stack?: string } };
 
 /** Main -> worker. */
 export type MainMessage = { type: 'stop' };

@@ -7,19 +7,20 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KafkaMessage } from 'kafkajs';
-import { PipelineError } from '../errors.js';
-import { Lake, watchStorageRetries } from '../lake/index.js';
+import { PipelineError, type ErrorCode } from '../errors.js';
+import { isObjectStoreUrl, Lake, watchStorageRetries } from '../lake/index.js';
 import { BatchCollector, type CollectedBatch } from './batch-collector.js';
-import { StreamCheckpoint, type OffsetsEntry } from './checkpoint.js';
+import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
 import { useFailpointCounter } from './failpoints.js';
 import { createKafka } from './kafka-client.js';
 import { StreamSource } from './kafka-source.js';
 import { createLogger } from './logger.js';
-import { BatchProcessor } from './stream-batch.js';
+import { BatchProcessor } from './batch-processor.js';
 import type { MainMessage, StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockClient } from './table-locks.js';
 import { resolveStartPositions } from './start-positions.js';
+import { storageFailure } from './storage-failure.js';
 
 const data = workerData as StreamWorkerData;
 const post = (msg: WorkerMessage) => parentPort!.postMessage(msg);
@@ -181,17 +182,19 @@ async function main(): Promise<void> {
   post({ type: 'done', stream: streamIndex, reason });
 }
 
-/** Storage failures a user can fix, recognised in OS and DuckDB messages alike. */
-const STORAGE_FAILURES: { pattern: RegExp; code: string; hint: string }[] = [
-  { pattern: /no space left on device|ENOSPC|disk quota exceeded/i, code: 'PIPE_LAKE_DISK_FULL', hint: 'free space where output.path and checkpoint.path live, then run again: nothing was committed half-way, the batch is replayed' },
-  { pattern: /read-only file system|EROFS|permission denied|EACCES|EPERM/i, code: 'PIPE_LAKE_NOT_WRITABLE', hint: 'make output.path and checkpoint.path writable and run again: nothing was committed half-way, the batch is replayed' },
-];
+/** What to do about a full or read-only disk; either way the batch was not committed half-way. */
+const STORAGE_HINTS = {
+  PIPE_LAKE_DISK_FULL: 'free space where output.path and checkpoint.path live, then run again: nothing was committed half-way, the batch is replayed',
+  PIPE_LAKE_NOT_WRITABLE: 'make output.path and checkpoint.path writable and run again: nothing was committed half-way, the batch is replayed',
+} as const;
 
 main().catch((err: unknown) => {
   const e = err instanceof Error ? err : new Error(String(err));
-  let code = err instanceof PipelineError ? err.code : 'PIPE_RUN_STREAM';
+  let code: ErrorCode = err instanceof PipelineError ? err.code : 'PIPE_RUN_STREAM';
   let hint = err instanceof PipelineError ? err.hint : undefined;
-  const storage = err instanceof PipelineError ? undefined : STORAGE_FAILURES.find((f) => f.pattern.test(e.message));
-  if (storage) ({ code, hint } = storage);
+  const { plan } = data;
+  const dirs = isObjectStoreUrl(plan.outputPath) ? [plan.checkpointPath] : [plan.outputPath, plan.checkpointPath];
+  const storage = err instanceof PipelineError ? undefined : storageFailure(err, dirs);
+  if (storage) [code, hint] = [storage, STORAGE_HINTS[storage]];
   post({ type: 'fatal', stream: data.streamIndex, error: { code, message: e.message, hint, stack: e.stack } });
 });

@@ -20,7 +20,7 @@ import { Lake } from '../lake/index.js';
 import { layoutChangedError, layoutChanges } from '../lake/layout.js';
 import { sinkWriteOptions } from '../operators/sink-delta.js';
 import type { Plan } from '../planner/plan.js';
-import { StreamCheckpoint } from './checkpoint.js';
+import { StreamCheckpoint } from './stream-checkpoint.js';
 import type { Logger } from './logger.js';
 
 /** Refuses (or, when allowed, rebuilds) gold tables whose recorded layout differs from the spec's. */

@@ -179,7 +179,7 @@ describe('avro, protobuf and json schema through pipeline run', () => {
     const spec = writeSpec(dir, 'avro-late', `  format: avro\n  schema: { registry: { url: "http://127.0.0.1:${port}" } }`);
     const down = await runAvailableNow(spec, dir, { PIPELINE_REGISTRY_RETRY_SECONDS: '2' });
     expect(down.code).toBe(1);
-    expect(down.stderr).toMatch(/error PIPE_RUN_REGISTRY stream 0: schema registry http:\/\/127\.0\.0\.1:\d+ unreachable for \d+s \(\d+ attempts, last: ECONNREFUSED\)/);
+    expect(down.stderr).toMatch(/error PIPE_RUN_REGISTRY_UNAVAILABLE stream 0: schema registry http:\/\/127\.0\.0\.1:\d+ unreachable for \d+s \(\d+ attempts, last: ECONNREFUSED\)/);
     expect(down.stderr).toMatch(/schema registry unreachable; retrying/);
     expect(await readTable(join(dir, 'lake', 'orders'))).toEqual([]);
     expect(await readTable(join(dir, 'lake', '_dead_letter'))).toEqual([]);

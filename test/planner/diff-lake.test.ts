@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { StreamCheckpoint } from '../../src/runtime/checkpoint.js';
+import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { lakeImpact } from '../../src/runtime/lake-impact.js';
 import { compilePlan } from '../../src/planner/compile.js';
 import { loadSpecFile } from '../../src/spec/index.js';

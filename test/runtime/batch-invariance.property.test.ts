@@ -18,9 +18,9 @@ import { Lake } from '../../src/lake/index.js';
 import { Kind, typeOfKinds } from '../../src/lake/type-lattice.js';
 import { compilePlan } from '../../src/planner/compile.js';
 import { loadSpecText } from '../../src/spec/index.js';
-import { StreamCheckpoint } from '../../src/runtime/checkpoint.js';
+import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
-import { BatchProcessor } from '../../src/runtime/stream-batch.js';
+import { BatchProcessor } from '../../src/runtime/batch-processor.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
 
 const PARTITIONS = 4;

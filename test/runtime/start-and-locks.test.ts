@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveStartPositions } from '../../src/runtime/start-positions.js';
 import { TableLockClient, TableLockServer } from '../../src/runtime/table-locks.js';
 import { parseFailpoint } from '../../src/runtime/failpoints.js';
-import type { RecoveredState } from '../../src/runtime/checkpoint.js';
+import type { RecoveredState } from '../../src/runtime/stream-checkpoint.js';
 
 const quiet = { warn() {} };
 const state = (over: Partial<RecoveredState>): RecoveredState => ({ nextBatchId: 0, positions: new Map(), fresh: true, ...over });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Plan } from '../../src/planner/plan.js';
-import { StreamCheckpoint } from '../../src/runtime/checkpoint.js';
+import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { writeCheckpointMetadata } from '../../src/runtime/checkpoint-layout.js';
 import { EventLogWriter } from '../../src/runtime/event-log.js';
 import type { TopicOffsets } from '../../src/runtime/kafka-client.js';

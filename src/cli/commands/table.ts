@@ -6,7 +6,7 @@
 import type { Command } from '../main.js';
 import { parseCommandArgs } from '../args.js';
 import { LakeError, UsageError } from '../../errors.js';
-import { parseDuration } from '../../spec/duration.js';
+import { parseDuration } from '../../spec/index.js';
 import type { Duck } from '../../lake/duck.js';
 import type { CompactResult } from '../../lake/compact.js';
 import type { TableSummary } from '../../lake/inspect.js';

@@ -10,7 +10,7 @@ import { parseCommandArgs, setOption } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { Lake } from '../../lake/index.js';
 import { compilePlan } from '../../planner/compile.js';
-import type { PipelineSpec } from '../../spec/types.js';
+import type { PipelineSpec } from '../../spec/index.js';
 import { discoverCases, loadCase, type Row, type TestCase } from '../../runtime/test-case.js';
 import { isEmptyDiff, project, renderRowDiff, summarizeDiff, type RowDiff } from '../../runtime/test-compare.js';
 import { cuttingLabel, DEAD_LETTER_FILE, defaultCuttings, expectedFor, runCase, type CaseOutcome, type PlanFactory } from '../../runtime/test-runner.js';

@@ -57,10 +57,13 @@ function isTransient(err: unknown): boolean {
   const e = err as ServiceError;
   const status = statusOf(err);
   if (status !== undefined && (status >= 500 || status === 429)) return true;
-  if (e?.name && RETRIABLE_NAMES.has(e.name)) return true;
-  if (e?.code && NETWORK_CODES.has(e.code)) return true;
-  // The SDK wraps socket failures without a status; their messages name the cause.
-  return status === undefined && /socket hang up|ECONNREFUSED|ECONNRESET|EPIPE|timed? ?out/i.test(String(e?.message ?? ''));
+  if (e?.$retryable) return true;
+  // The SDK may wrap a socket failure (no status): its errno or name is on the error or a cause.
+  for (let c: unknown = err, depth = 0; c && depth < 8; c = (c as { cause?: unknown }).cause, depth++) {
+    const { name, code } = c as ServiceError;
+    if ((name && RETRIABLE_NAMES.has(name)) || (code && NETWORK_CODES.has(code))) return true;
+  }
+  return false;
 }
 
 /** A one-line description of a service error: name, status, first line of its message. */
@@ -88,7 +91,6 @@ function finalError(operation: string, err: unknown, transient: boolean): LakeEr
   if (transient) {
     return new LakeError('PIPE_LAKE_STORAGE_UNAVAILABLE', `${operation} still failing after ${retryDeadlineMs() / 1000} s of retries: ${describe(err)}`, {
       cause: err,
-      retriable: true,
       hint: 'check that the object store (AWS_ENDPOINT_URL) is reachable; nothing was committed half-way',
     });
   }

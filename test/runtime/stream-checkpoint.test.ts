@@ -3,7 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StreamCheckpoint, type OffsetsEntry } from '../../src/runtime/checkpoint.js';
+import { StreamCheckpoint, type OffsetsEntry } from '../../src/runtime/stream-checkpoint.js';
 import { acquireLock } from '../../src/runtime/checkpoint-lock.js';
 import { checkLayout, readCheckpointMetadata, streamsChangedError } from '../../src/runtime/checkpoint-layout.js';
 import { collectPositions, reshardCheckpoint } from '../../src/runtime/reshard.js';

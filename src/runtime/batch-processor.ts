@@ -19,7 +19,7 @@ import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { sampleLatency } from './latency.js';
 import type { CollectedBatch } from './batch-collector.js';
-import type { OffsetsEntry, StreamCheckpoint } from './checkpoint.js';
+import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
 import type { Decoder } from './decode-pool.js';
 import { packValues, prepareBatch } from './batch-transform.js';
 import { failpoint } from './failpoints.js';

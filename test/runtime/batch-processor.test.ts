@@ -14,9 +14,9 @@ import { SchemaMismatchError } from '../../src/errors.js';
 import type { BatchInput, ColumnDef, RejectedRow, WriteOptions, WriteResult } from '../../src/lake/types.js';
 import type { TableWriter } from '../../src/operators/api.js';
 import type { Plan } from '../../src/planner/plan.js';
-import { StreamCheckpoint } from '../../src/runtime/checkpoint.js';
+import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
-import { BatchProcessor } from '../../src/runtime/stream-batch.js';
+import { BatchProcessor } from '../../src/runtime/batch-processor.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
 import { graphOf } from './graph-fixture.js';
 
@@ -36,7 +36,7 @@ class ScriptedWriter implements TableWriter {
     return [];
   }
   async write(path: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult> {
-    if ([...this.refuse].some((t) => path.endsWith(`/${t}`))) throw new SchemaMismatchError('PIPE_LAKE_SCHEMA', "column 'qty' is BIGINT and cannot hold VARCHAR");
+    if ([...this.refuse].some((t) => path.endsWith(`/${t}`))) throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', "column 'qty' is BIGINT and cannot hold VARCHAR");
     const table = path.split('/').pop()!;
     const rows = batch.kind === 'rows' ? batch.rows.length : (batch.rowCount ?? 0);
     const base = { rowsIn: rows, rowsInserted: rows, rowsUpdated: 0, rowsDeleted: 0, filesAdded: 1, filesRemoved: 0, bytesAdded: 1, conflictsRetried: 0, widened: [] };
@@ -50,7 +50,7 @@ class ScriptedWriter implements TableWriter {
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'stream-batch-'));
+  dir = mkdtempSync(join(tmpdir(), 'batch-processor-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
