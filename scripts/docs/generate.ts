@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliReference } from './cli-reference.js';
-import { errorsReference } from './error-scan.js';
+import { errorsReference } from './errors-reference.js';
 import { GENERATED_BANNER } from './markdown.js';
 import { referenceDir } from './paths.js';
 import { performanceReference } from './performance-reference.js';
