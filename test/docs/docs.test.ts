@@ -49,6 +49,7 @@ describe('generated reference', () => {
     for (const f of fields) {
       expect(spec).toContain(`| \`${f.path}\` |`);
       expect(f.description.length, f.path).toBeGreaterThan(5);
+      expect(f.example, `${f.path} has an example`).toBeDefined();
     }
     expect(spec).toMatch(/\| `streams` \| integer 1–1024 \| `1` \|/);
     const diagnostics = pages.get('diagnostics.md')!;
