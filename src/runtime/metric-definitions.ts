@@ -59,6 +59,6 @@ export const STREAM_STATES = ['starting', 'running', 'caught-up', 'stopped', 'id
 
 /** The metrics as a Markdown table (`docs/reference/metrics.md` holds this, kept in sync by a test). */
 export function metricsMarkdown(): string {
-  const rows = METRICS.map((m: MetricDefinition) => `| \`${m.name}\` | ${m.type} | ${m.labels.map((l) => `\`${l}\``).join(', ') || '—'} | ${m.help} |`);
+  const rows = METRICS.map((m: MetricDefinition) => `| \`${m.name}\` | ${m.type} | ${m.labels.map((l) => `\`${l}\``).join(', ') || '—'} | ${m.help.replace(/\|/g, '\\|')} |`);
   return ['| metric | type | labels | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
