@@ -57,8 +57,8 @@ export type MetricName = (typeof METRICS)[number]['name'];
 /** States {@link METRICS}' `pipeline_stream_up` reports. */
 export const STREAM_STATES = ['starting', 'running', 'caught-up', 'stopped', 'idle', 'failed'] as const;
 
-/** The metrics as a Markdown table (the README's list is this, kept in sync by a test). */
+/** The metrics as a Markdown table (`docs/reference/metrics.md` holds this, kept in sync by a test). */
 export function metricsMarkdown(): string {
-  const rows = METRICS.map((m: MetricDefinition) => `| \`${m.name}\` | ${m.type} | ${m.labels.map((l) => `\`${l}\``).join(', ') || '—'} | ${m.help} |`);
+  const rows = METRICS.map((m: MetricDefinition) => `| \`${m.name}\` | ${m.type} | ${m.labels.map((l) => `\`${l}\``).join(', ') || '—'} | ${m.help.replace(/\|/g, '\\|')} |`);
   return ['| metric | type | labels | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }

@@ -52,7 +52,7 @@ const sasl = objectOf<SaslSpec>(
     username: field({ description: 'SASL user name.', examples: ['pipeline', '${KAFKA_USER}'] }, nonEmpty),
     password: field(
       {
-        description: 'SASL password. Write it as `${ENV_VAR}`; a literal password is a warning. Redacted in every output.',
+        description: 'SASL password. Write it as `${ENV_VAR}`; a literal password is a warning (PIPE0048), and so is a literal default in `${VAR:-default}`. Redacted in every output.',
         examples: ['${KAFKA_PASSWORD}'],
       },
       nonEmpty,
@@ -69,7 +69,7 @@ const kafka = objectOf<KafkaSourceSpec>(
   {
     brokers: field(
       {
-        description: 'Bootstrap brokers as `host:port`: a list, or one comma-separated string.',
+        description: 'Bootstrap brokers as `host:port`: a list, or one comma-separated string. Either way the loaded spec holds a list.',
         examples: [['kafka-1:9092', 'kafka-2:9092'], 'kafka-1:9092,kafka-2:9092'],
       },
       { anyOf: [{ type: 'array', items: nonEmpty, minItems: 1 }, nonEmpty] },
@@ -111,8 +111,8 @@ const registry = objectOf<SchemaRegistrySpec>(
     examples: [{ url: 'http://schema-registry:8081', basicAuthEnv: 'SCHEMA_REGISTRY_AUTH' }],
   },
   {
-    url: field({ description: 'Base URL of the registry.', examples: ['http://schema-registry:8081'] }, { type: 'string', pattern: '^(https?://|\\$\\{)' }),
-    basicAuthEnv: field({ description: 'Name of the environment variable holding `user:password` for basic auth.', examples: ['SCHEMA_REGISTRY_AUTH'] }, envName),
+    url: field({ description: 'Base URL of the registry; each schema id is fetched once per process (`GET /schemas/ids/{id}`). Use it or `schema.file`, not both.', examples: ['http://schema-registry:8081'] }, { type: 'string', pattern: '^(https?://|\\$\\{)' }),
+    basicAuthEnv: field({ description: 'Name of the environment variable holding `user:password` for basic auth. Never write credentials in the URL (PIPE0060).', examples: ['SCHEMA_REGISTRY_AUTH'] }, envName),
     bearerTokenEnv: field({ description: 'Name of the environment variable holding a bearer token.', examples: ['SCHEMA_REGISTRY_TOKEN'] }, envName),
   },
   ['url'],
@@ -124,8 +124,8 @@ const sourceSchema = objectOf<SourceSchemaSpec>(
     examples: [{ file: 'schemas/order.avsc' }, { registry: { url: 'http://schema-registry:8081' }, reader: 'schemas/order.avsc' }, { file: 'schemas/order.proto', messageType: 'shop.Order' }],
   },
   {
-    file: field({ description: 'Schema file: a JSON Schema (json: records that do not match are dead-lettered), `.avsc` (avro writer schema) or `.proto` (protobuf). Relative paths resolve from the working directory.', examples: ['schemas/order.schema.json', 'schemas/order.avsc', 'schemas/order.proto'] }, nonEmpty),
-    messageType: field({ description: 'Protobuf with `file`: fully qualified message type of the values (with a registry, each value\'s message-index array names it).', examples: ['shop.Order'] }, nonEmpty),
+    file: field({ description: 'Schema file: a JSON Schema (json: draft-07, or 2019-09/2020-12 by its `$schema`; a record that does not match is dead-lettered, stage `decode`, with the first violation), `.avsc` (avro writer schema) or `.proto` (protobuf). `validate` checks that it exists and parses, and that an Avro schema is a record (PIPE0061). Relative paths resolve from the working directory.', examples: ['schemas/order.schema.json', 'schemas/order.avsc', 'schemas/order.proto'] }, nonEmpty),
+    messageType: field({ description: 'Protobuf with `file`, required: fully qualified message type of the values (`validate` checks the file defines it; with a registry, each value\'s message-index array names it).', examples: ['shop.Order'] }, nonEmpty),
     reader: field({ description: 'Avro: reader schema file every writer schema resolves to (Avro resolution rules), so evolving writer schemas give one table shape.', examples: ['schemas/order.avsc'] }, nonEmpty),
     registry,
   },
@@ -141,7 +141,7 @@ const source = objectOf<SourceSpec>(
     ),
     wireFormat: field(
       {
-        description: 'Framing of avro/protobuf values: `confluent` (magic byte 0 + 4-byte schema id; protobuf adds the message-index array) or `raw` (the encoded value alone, with `schema.file`). Default `confluent` for avro and protobuf.',
+        description: 'Framing of avro/protobuf values: `confluent` (magic byte 0 + 4-byte schema id; protobuf adds the message-index array) or `raw` (the encoded value alone, with `schema.file`). Default `confluent` for avro and protobuf; not allowed with `json` (PIPE0060), which takes only `schema.file`.',
         examples: ['confluent', 'raw'],
       },
       { enum: ['confluent', 'raw'] },
@@ -186,7 +186,7 @@ const routing = objectOf<RoutingSpec>(
   {
     field: field({ description: 'Top-level record field whose value selects the route.', examples: ['event_type'] }, nonEmpty),
     routes: mapOf(
-      { description: 'Field value -> table name. Several values may share a table.', examples: [{ orders: 'orders', order_created: 'orders' }] },
+      { description: 'Field value -> table name. Several values may share a table; every target must be defined under `tables`.', examples: [{ orders: 'orders', order_created: 'orders' }] },
       field({ description: 'Name of a table defined under `tables`.', examples: ['orders'] }, nonEmpty),
       undefined,
       1,
@@ -211,7 +211,7 @@ const table = objectOf<TableSpec>(
   {
     mode: field(
       {
-        description: '`upsert` (the default when `mergeKeys` is set) merges by key, the greatest `sequenceBy` wins; `append` (the default otherwise) only adds rows; `scd2` keeps every version with validity columns.',
+        description: '`upsert` (the default when `mergeKeys` is set) merges by key, the greatest `sequenceBy` wins; `append` (the default otherwise) only adds rows; `scd2` keeps every version with validity columns. `upsert` and `scd2` require both `mergeKeys` and `sequenceBy`.',
         examples: ['upsert', 'append', 'scd2'],
       },
       { enum: ['upsert', 'append', 'scd2'] },
@@ -223,13 +223,13 @@ const table = objectOf<TableSpec>(
     ),
     partitionBy: field({ description: 'Partition columns (Hive-style directories).', examples: [['event_date']] }, columnList),
     columns: mapOf(
-      { description: 'Declared columns: name -> DuckDB type name. Undeclared columns are inferred.', examples: [{ id: 'BIGINT', seq: 'BIGINT', amount: 'DECIMAL(18,2)' }] },
+      { description: 'Declared columns: name -> DuckDB type name. Their types are fixed: a value that does not convert fails its record alone. Undeclared columns are inferred through the type lattice.', examples: [{ id: 'BIGINT', seq: 'BIGINT', amount: 'DECIMAL(18,2)' }] },
       field({ description: 'A DuckDB type name.', examples: ['VARCHAR', 'BIGINT', 'TIMESTAMP', 'DECIMAL(18,2)'] }, nonEmpty),
       nonEmpty,
     ),
     deleteWhen: field(
       {
-        description: 'SQL predicate over the record; matching records delete their key (CDC). Needs `mergeKeys`. A column it names that a record lacks is NULL.',
+        description: 'SQL predicate over the record; matching records delete their key (CDC). Needs `mergeKeys`. Parsed and bound by `validate` (PIPE0056); a column it names that a record lacks is NULL.',
         examples: ["op = 'd'"],
       },
       nonEmpty,
@@ -255,7 +255,7 @@ const deadLetter = objectOf<DeadLetterSpec>(
     examples: [{ table: '_dead_letter', maxRatio: 0.01, maxRecords: 10000 }],
   },
   {
-    table: ref('TableName', { description: 'Dead-letter table name under `output.path`.', default: '_dead_letter', examples: ['_dead_letter'] }),
+    table: ref('TableName', { description: 'Dead-letter table name under `output.path`; it must not collide with a gold table.', default: '_dead_letter', examples: ['_dead_letter'] }),
     maxRatio: field(
       {
         description: 'Stop the run (exit 1, PIPE_RUN_DEAD_LETTER_LIMIT) once more than this share of the records it consumed went to the dead-letter table; checked after every batch once the run has consumed 100 records, and at its end. 1 never stops.',
@@ -286,7 +286,7 @@ const checkpoint = objectOf<CheckpointSpec>(
   { description: 'Where per-stream checkpoints live.', examples: [{ path: './lake/_checkpoints' }] },
   {
     path: field(
-      { description: 'Checkpoint directory. Default `<output.path>/_checkpoints`.', examples: ['./lake/_checkpoints'] },
+      { description: 'Checkpoint directory (a local or shared file system, not a bucket: PIPE0059). Default `<output.path>/_checkpoints`. No table may be written there.', examples: ['./lake/_checkpoints'] },
       nonEmpty,
     ),
   },
@@ -310,7 +310,7 @@ export function buildPipelineSchema(): JsonSchema {
     {
       apiVersion: field({ description: 'Spec format version.', examples: ['pipeline/v1'] }, { const: 'pipeline/v1' }),
       name: field(
-        { description: 'Lowercase slug naming the pipeline; it keys checkpoints, consumer groups and table transaction ids, so renaming restarts from scratch.', examples: ['commerce-events'] },
+        { description: 'Lowercase slug naming the pipeline (`a-z`, `0-9` and `-`, starting with a letter, at most 63 characters); it keys checkpoints, consumer groups and table transaction ids, so renaming restarts from scratch.', examples: ['commerce-events'] },
         { type: 'string', pattern: NAME_PATTERN, maxLength: 63 },
       ),
       description: field({ description: 'Free text for people.', examples: ['Route commerce events into per-type gold tables.'] }, { type: 'string' }),
@@ -323,7 +323,7 @@ export function buildPipelineSchema(): JsonSchema {
       watermark,
       routing,
       tables: mapOf(
-        { description: 'Gold tables by name; the name is the directory under `output.path`.', examples: [{ orders: { mergeKeys: ['id'], sequenceBy: 'seq' } }] },
+        { description: 'Gold tables by name; the name is the directory under `output.path`. Names are compared case-insensitively.', examples: [{ orders: { mergeKeys: ['id'], sequenceBy: 'seq' } }] },
         table,
         { $ref: '#/$defs/TableName' },
         1,

@@ -6,7 +6,7 @@
  * selectors match labels, the StatefulSet's replicas equal PIPELINE_INSTANCES, the spec in
  * the ConfigMap validates and has at least as many streams as instances, the metrics port
  * lines up from container to Service to ServiceMonitor, and the memory request covers the
- * peak RSS the README's Performance section measured.
+ * peak RSS the performance notes (docs/operations/performance.md) measured.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -129,11 +129,11 @@ describe('deploy/kubernetes', () => {
     expect(pdb.spec.maxUnavailable).toBe(1);
   });
 
-  it('requests at least the memory the README measured for the streams a pod runs', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  it('requests at least the memory the performance notes measured for the streams a pod runs', () => {
+    const readme = readFileSync(join(root, 'docs', 'operations', 'performance.md'), 'utf8');
     const streamsPerPod = loaded.spec!.streams / sts.spec.replicas;
     const row = new RegExp(`^\\| pipeline, streams ${streamsPerPod} \\|[^|]+\\|[^|]+\\|[^|]+\\| (\\d+) \\|`, 'm').exec(readme);
-    expect(row, 'README Performance row').not.toBeNull();
+    expect(row, 'performance notes row').not.toBeNull();
     const peakMiB = Number(row![1]);
     const mebibytes = (q: string) => (q.endsWith('Gi') ? Number(q.slice(0, -2)) * 1024 : Number(q.slice(0, -2)));
     expect(mebibytes(container.resources.requests.memory)).toBeGreaterThanOrEqual(peakMiB);

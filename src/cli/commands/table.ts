@@ -28,7 +28,8 @@ export const HELP_DEFAULTS = { compactTargetSizeMB: 128, vacuumMinRetentionHours
 
 const EXIT = 'Exit codes: 0 ok, 1 not a Delta table or the operation failed, 2 usage error.';
 
-const usages: Record<string, string> = {
+/** The usage text of `pipeline table` (key `''`) and of each subcommand (the reference docs print them). */
+export const usages: Record<string, string> = {
   '': `Usage: pipeline table <command> <table-path> [options]
 
 Inspects and maintains a Delta table.
