@@ -22,8 +22,9 @@ import { normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckT
 import {
   Kind, canonicalTextSql, fixedConversionSql, kindOfValue, kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType,
 } from './type-lattice.js';
-import type { BatchInput, DerivedColumn, RejectedRow, SourcePositions } from './types.js';
-import { DERIVE_BAD, WHERE_DROP, deriveRelation } from './derive.js';
+import type { BatchInput, DerivedColumn, Expectation, ExpectationCount, RejectedRow, SourcePositions } from './types.js';
+import { deriveRelation } from './derive.js';
+import { takeRejected } from './batch-rejects.js';
 
 /** A batch loaded into a temp table. Row order is the input order (`rowid` = input row). */
 export interface LoadedBatch {
@@ -35,8 +36,10 @@ export interface LoadedBatch {
   newColumns: TypedColumn[];
   /** Existing columns whose type widens with this batch: the table's files must be rewritten. */
   widened: { name: string; from: LatticeType; to: LatticeType }[];
-  /** Input rows left out of the temp table: a value did not convert to its column's fixed type. */
+  /** Input rows left out of the temp table: a value did not convert to its column's fixed type, `where`, expectations. */
   rejected: RejectedRow[];
+  /** Per expectation: rows evaluated and failed. */
+  expectations: ExpectationCount[];
 }
 
 /** What the loader must know about the destination. */
@@ -57,6 +60,7 @@ export interface LoadContext {
   /** Computed columns and the row filter of the write (derive.ts). */
   derive?: DerivedColumn[];
   where?: string;
+  expectations?: Expectation[];
   /** Columns every row must hold (merge keys, sequence): a NULL derived one fails its row. */
   keyColumns?: string[];
   /** Whether an existing BIGINT column holds integers beyond ±2^53 (asked only when it may widen to DOUBLE). */
@@ -292,11 +296,12 @@ async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, 
     inner = `SELECT ${select.join(', ')} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}}) AS j${pos}`;
   }
   const typeBad = !rescued && failures.length > 0;
-  let derived = { sql: inner, mayFail: false, mayDrop: false };
-  if ((ctx.derive?.length ?? 0) > 0 || ctx.where !== undefined) {
+  let derived = { sql: inner, mayFail: false, mayDrop: false, expectations: 0 };
+  const expectations = ctx.expectations ?? [];
+  if ((ctx.derive?.length ?? 0) > 0 || ctx.where !== undefined || expectations.length > 0) {
     const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: normalizeDuckType(parseDuckType(v)) }]));
     derived = await deriveRelation(c, inner, columns, newColumns, widened, {
-      table: ctx.tableName, derive: ctx.derive ?? [], ...(ctx.where !== undefined ? { where: ctx.where } : {}), declared, known: ctx.known, required: ctx.keyColumns ?? [],
+      table: ctx.tableName, derive: ctx.derive ?? [], ...(ctx.where !== undefined ? { where: ctx.where } : {}), declared, known: ctx.known, required: ctx.keyColumns ?? [], expectations,
     });
   }
   const created = await c.json(`CREATE TEMP TABLE ${into} AS ${derived.sql}`);
@@ -305,43 +310,6 @@ async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, 
     const [unplaced] = await c.json(`SELECT count(*) AS n FROM ${into} WHERE ${POSITION_OFFSET} IS NULL`);
     if (Number(unplaced!.n) > 0) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${unplaced!.n} without one)`);
   }
-  const rejected = await takeRejected(c, into, columns, { typeBad, deriveBad: derived.mayFail, drop: derived.mayDrop });
-  return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected };
-}
-
-/**
- * Rows the load leaves out, read by `rowid` (the input row) before any is deleted: a value
- * that does not convert or a NULL derived key fails its row; a row failing `where` is dropped.
- * The flag columns are removed afterwards.
- */
-async function takeRejected(c: Conn, into: string, columns: TypedColumn[], flags: { typeBad: boolean; deriveBad: boolean; drop: boolean }): Promise<RejectedRow[]> {
-  const conditions: string[] = [];
-  const flagColumns: string[] = [];
-  if (flags.typeBad) {
-    conditions.push(`__lake_bad <> ''`);
-    flagColumns.push('__lake_bad');
-  }
-  if (flags.deriveBad) {
-    conditions.push(`${DERIVE_BAD} <> ''`);
-    flagColumns.push(DERIVE_BAD);
-  }
-  if (flags.drop) {
-    conditions.push(WHERE_DROP);
-    flagColumns.push(WHERE_DROP);
-  }
-  if (conditions.length === 0) return [];
-  const rejected: RejectedRow[] = [];
-  const rows = await c.json(`SELECT rowid AS r, ${flagColumns.join(', ')} FROM ${into} WHERE ${conditions.join(' OR ')} ORDER BY rowid`);
-  for (const b of rows) {
-    const typeBad = flags.typeBad ? String(b.__lake_bad ?? '') : '';
-    const deriveBad = flags.deriveBad ? String(b[DERIVE_BAD] ?? '') : '';
-    if (typeBad !== '') {
-      const what = typeBad.split(', ').map((n) => `${n} (${renderDuckType(columns.find((col) => col.name === n)!.type)})`).join(', ');
-      rejected.push({ row: Number(b.r), reason: `value does not convert to the column type: ${what}` });
-    } else if (deriveBad !== '') rejected.push({ row: Number(b.r), reason: deriveBad });
-    else rejected.push({ row: Number(b.r), reason: 'where is not true', dropped: true });
-  }
-  if (rejected.length > 0) await c.run(`DELETE FROM ${into} WHERE ${conditions.join(' OR ')}`);
-  for (const f of flagColumns) await c.run(`ALTER TABLE ${into} DROP COLUMN ${f}`);
-  return rejected;
+  const { rejected, counts } = await takeRejected(c, into, columns, { typeBad, deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
+  return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected, expectations: counts };
 }

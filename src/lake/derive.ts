@@ -22,11 +22,15 @@ import type { TypedColumn } from './files.js';
 import { normalizeDuckType, parseDuckType, type DuckType, quoteIdent, quoteLiteral, renderDuckType } from './schema.js';
 import { sqlColumnRefs } from './sql-refs.js';
 import { kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType } from './type-lattice.js';
-import type { DerivedColumn } from './types.js';
+import type { DerivedColumn, Expectation } from './types.js';
 
 /** Flag columns the derive layer adds to the loaded rows (dropped before the table sees them). */
 export const DERIVE_BAD = '__lake_dbad';
 export const WHERE_DROP = '__lake_drop';
+/** Column `i` holds whether expectation `i` is true for the row. */
+export const expectationColumn = (i: number): string => `__lake_e${i}`;
+/** Index of the first failing `drop`/`quarantine`/`fail` expectation of the row, or NULL. */
+export const EXPECT_DECIDES = '__lake_expect';
 
 /** What the layer needs to know. */
 export interface DeriveOptions {
@@ -39,6 +43,8 @@ export interface DeriveOptions {
   known: TypedColumn[];
   /** Columns that must hold a value in every row (merge keys, sequence column). */
   required: string[];
+  /** Checked in order on each row; see {@link Expectation}. */
+  expectations?: Expectation[];
 }
 
 /** The relation with derived columns and flags, and the columns' changes. */
@@ -48,6 +54,8 @@ export interface DerivedRelation {
   mayFail: boolean;
   /** True when {@link WHERE_DROP} is present. */
   mayDrop: boolean;
+  /** Number of expectation columns ({@link expectationColumn}); {@link EXPECT_DECIDES} is present when > 0. */
+  expectations: number;
 }
 
 /**
@@ -67,7 +75,8 @@ export async function deriveRelation(
   const derivedNames = new Set(opts.derive.map((d) => lower(d.column)));
   // Names an expression uses that no column holds: NULL (VARCHAR) helpers, removed at the end.
   const missing: string[] = [];
-  for (const sql of [...opts.derive.map((d) => d.sql), ...(opts.where ? [opts.where] : [])]) {
+  const expectations = opts.expectations ?? [];
+  for (const sql of [...opts.derive.map((d) => d.sql), ...(opts.where ? [opts.where] : []), ...expectations.map((e) => e.sql)]) {
     for (const ref of await sqlColumnRefs(c, sql)) {
       const l = lower(ref);
       if (!present.has(l) && !derivedNames.has(l) && !missing.some((m) => lower(m) === l)) missing.push(ref);
@@ -129,9 +138,16 @@ export async function deriveRelation(
   const select = [`* EXCLUDE (${[...missing.map(quoteIdent), ...flags, '__lake_none'].join(', ')})`];
   if (reasons.length > 0) select.push(`concat_ws(', ', ${[...reasons, 'NULL'].join(', ')}) AS ${DERIVE_BAD}`);
   if (opts.where) select.push(`NOT coalesce(TRY(CAST((${opts.where}) AS BOOLEAN)), false) AS ${WHERE_DROP}`);
+  // An expectation holds only when its expression is true (false, NULL or an error fail it).
+  const holds = (e: Expectation) => `coalesce(TRY(CAST((${e.sql}) AS BOOLEAN)), false)`;
+  for (const [i, e] of expectations.entries()) select.push(`${holds(e)} AS ${expectationColumn(i)}`);
+  const deciding = expectations.map((e, i) => [e, i] as const).filter(([e]) => e.action !== 'warn');
+  if (expectations.length > 0) {
+    select.push(deciding.length > 0 ? `CASE ${deciding.map(([e, i]) => `WHEN NOT ${holds(e)} THEN ${i}`).join(' ')} END AS ${EXPECT_DECIDES}` : `CAST(NULL AS INTEGER) AS ${EXPECT_DECIDES}`);
+  }
   // `__lake_none` lets EXCLUDE always name something (DuckDB refuses an empty list).
   const sql = `SELECT ${select.join(', ')} FROM (${addNone(rel)}) AS tw`;
-  return { sql, mayFail: reasons.length > 0, mayDrop: opts.where !== undefined };
+  return { sql, mayFail: reasons.length > 0, mayDrop: opts.where !== undefined, expectations: expectations.length };
 }
 
 /** Adds the placeholder column `__lake_none` to the outermost SELECT of `rel`. */

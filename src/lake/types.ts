@@ -48,8 +48,28 @@ export interface SourcePositions {
 export interface RejectedRow {
   row: number;
   reason: string;
-  /** The row failed the write's `where`: a counted drop, not a failure. */
+  /** The row failed the write's `where` or a `drop` expectation: a counted drop, not a failure. */
   dropped?: boolean;
+  /** The expectation the row failed, when that is why it was left out (`drop` or `quarantine`). */
+  expectation?: string;
+}
+
+/** What a write does with a row for which an expectation is not true. */
+export type ExpectationAction = 'warn' | 'drop' | 'quarantine' | 'fail';
+
+/** A named SQL predicate every row of a write is expected to meet. */
+export interface Expectation {
+  name: string;
+  sql: string;
+  action: ExpectationAction;
+}
+
+/** How many rows of a write an expectation was evaluated on, and failed. */
+export interface ExpectationCount {
+  name: string;
+  action: ExpectationAction;
+  evaluated: number;
+  failed: number;
 }
 
 /** A column computed while the batch loads: DuckDB SQL over the row's columns (and earlier derived ones). */
@@ -87,6 +107,11 @@ export interface WriteOptions {
   derive?: DerivedColumn[];
   /** SQL predicate: rows for which it is not true are left out as dropped rows. */
   where?: string;
+  /**
+   * Checked in order on the rows that pass `where`; the first failing `drop` or `quarantine`
+   * one leaves the row out; a failing `fail` one stops the write (ExpectationFailedError).
+   */
+  expectations?: Expectation[];
   txn?: TxnMark;
   /** Values that do not convert to their column's fixed type go to this column as JSON instead of failing their row. */
   rescuedDataColumn?: string;
@@ -124,6 +149,8 @@ export interface WriteResult {
   rejected: RejectedRow[];
   /** Columns whose type widened with this write (the table's files were rewritten). */
   widened: string[];
+  /** Per expectation of the write: rows evaluated and failed (absent for `already-committed`). */
+  expectations?: ExpectationCount[];
 }
 
 /** One live data file, as in the Delta `add` action. */

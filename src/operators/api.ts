@@ -4,7 +4,7 @@
  */
 
 /** Where a record failed; recorded in the dead-letter table's `stage` column. */
-export type FailureStage = 'decode' | 'route' | 'validate' | 'sink';
+export type FailureStage = 'decode' | 'route' | 'validate' | 'expectation' | 'sink';
 
 /** One record that goes to the dead-letter table instead of its gold table. */
 export interface RecordFailure {
@@ -82,13 +82,15 @@ export interface RoutedBatch {
   state: Record<string, unknown>;
 }
 
-import type { BatchInput, ColumnDef, WriteOptions, WriteResult } from '../lake/types.js';
+import type { BatchInput, ColumnDef, Expectation, WriteOptions, WriteResult } from '../lake/types.js';
 
 /** The part of the lake a sink uses (the runtime passes its `Lake`). */
 export interface TableWriter {
   exists(path: string): boolean | Promise<boolean>;
   columns(path: string): ColumnDef[] | Promise<ColumnDef[]>;
   write(path: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult>;
+  /** Loads the batch as `write` would and throws ExpectationFailedError for a row failing a `fail` expectation. */
+  checkExpectations?(path: string, batch: BatchInput, opts: WriteOptions): Promise<void>;
 }
 
 /** A gold table sink's configuration (the plan's resolved sink). */
@@ -108,6 +110,8 @@ export interface DeltaSinkConfig {
   derive?: { column: string; sql: string }[];
   /** Predicate a record must meet to be written (others are counted drops). */
   where?: string;
+  /** The source's expectations, then the table's. */
+  expectations?: Expectation[];
 }
 
 /** A plan node as operators see it (the planner's PlanNode, without importing the planner). */

@@ -1,6 +1,6 @@
 /**
  * The spec checks beyond the loader's. SQL (needs DuckDB): every SQL fragment (`deleteWhen`,
- * `where` and `derive` of the source and each table) must parse as one expression (a predicate
+ * `where`, `derive` and expectations of the source and each table) must parse as one expression (a predicate
  * where one is expected) and bind against the table's declared columns
  * (columns it names that are not declared bind as text, since their type is inferred at run
  * time). `validate`, `plan` and `run` all run these after the loader's checks, so a spec that
@@ -34,6 +34,11 @@ function fragmentsOf(loaded: LoadedSpec): Fragment[] {
   const addDerive = (base: string, owner: Obj, declared: Record<string, string>) => {
     for (const [column, sql] of stringEntries(owner.derive)) out.push({ path: `${base}.derive.${column}`, sql, declared, kind: 'expression' });
     if (typeof owner.where === 'string') out.push({ path: `${base}.where`, sql: owner.where, declared, kind: 'predicate' });
+    if (Array.isArray(owner.expectations)) {
+      for (const [i, e] of owner.expectations.entries()) {
+        if (isObj(e) && typeof e.expr === 'string') out.push({ path: `${base}.expectations.${i}.expr`, sql: e.expr, declared, kind: 'predicate' });
+      }
+    }
   };
   addDerive('source', source, {});
   const tables = data?.tables;

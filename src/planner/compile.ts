@@ -73,6 +73,8 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     if (derive.length > 0) sink.derive = derive;
     const where = [spec.source.where, t.where].filter((w): w is string => w !== undefined);
     if (where.length > 0) sink.where = where.length === 1 ? where[0]! : where.map((w) => `(${w})`).join(' AND ');
+    const expectations = [...(spec.source.expectations ?? []), ...(t.expectations ?? [])].map((e) => ({ name: e.name, sql: e.expr, action: e.action ?? 'warn' }));
+    if (expectations.length > 0) sink.expectations = expectations;
     return sink;
   });
 
@@ -188,6 +190,7 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
     // Source-level ones first: the order they are computed in (a later one may use an earlier one).
     if (sink.derive !== undefined) props.derive = Object.fromEntries(sink.derive.map((d) => [d.column, d.sql]));
     if (sink.where !== undefined) props.where = sink.where;
+    if (sink.expectations !== undefined) props.expectations = sink.expectations.map((e) => `${e.name}: ${e.sql} (${e.action})`);
     if (sink.maxColumns !== DEFAULT_MAX_COLUMNS) props.maxColumns = sink.maxColumns;
     props.path = specTablePath(spec, table);
     nodes.push({ id: sink.id, kind: 'sink-delta', props });

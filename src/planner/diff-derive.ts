@@ -4,7 +4,7 @@
  * already written inconsistent (`table`); a changed `where` changes which records are written
  * at all (`routing`, like `deleteWhen`).
  */
-import type { PipelineSpec } from '../spec/types.js';
+import type { ExpectationSpec, PipelineSpec } from '../spec/types.js';
 import { sortedKeys } from './compile.js';
 import type { ChangeList } from './changes.js';
 
@@ -12,8 +12,8 @@ import type { ChangeList } from './changes.js';
 export function diffDeriveWhere(
   scope: string,
   what: string,
-  a: { derive?: Record<string, string>; where?: string },
-  b: { derive?: Record<string, string>; where?: string },
+  a: { derive?: Record<string, string>; where?: string; expectations?: ExpectationSpec[] },
+  b: { derive?: Record<string, string>; where?: string; expectations?: ExpectationSpec[] },
   out: ChangeList,
 ): void {
   const before = a.derive ?? {};
@@ -42,6 +42,31 @@ export function diffDeriveWhere(
         ? `${what} write every record again (no longer only those where ${a.where})`
         : `${what} write only records where ${b.where}${a.where ? ` (was: ${a.where})` : ''}; the others are dropped and counted`;
     out.add(`${scope}.where`, a.where, b.where, 'routing', message);
+  }
+  diffExpectations(scope, what, a.expectations ?? [], b.expectations ?? [], out);
+}
+
+/**
+ * Expectations by name. One that only warns changes counts, never data (`safe`); one that
+ * drops, quarantines or fails changes which records are written, or stops runs (`routing`).
+ */
+function diffExpectations(scope: string, what: string, a: ExpectationSpec[], b: ExpectationSpec[], out: ChangeList): void {
+  const before = new Map(a.map((e) => [e.name, e]));
+  const after = new Map(b.map((e) => [e.name, e]));
+  const show = (e: ExpectationSpec) => `${e.expr} (${e.action ?? 'warn'})`;
+  const warns = (e: ExpectationSpec | undefined) => e === undefined || (e.action ?? 'warn') === 'warn';
+  for (const name of sortedKeys(Object.fromEntries([...before, ...after]))) {
+    const was = before.get(name);
+    const now = after.get(name);
+    const path = `${scope}.expectations.${name}`;
+    if (was && now && was.expr === now.expr && (was.action ?? 'warn') === (now.action ?? 'warn')) continue;
+    const impact = warns(was) && warns(now) ? 'safe' : 'routing';
+    const message = !was
+      ? `${what} check expectation ${name}: ${show(now!)}`
+      : !now
+        ? `${what} no longer check expectation ${name} (was ${show(was)})`
+        : `${what} check expectation ${name} as ${show(now)} instead of ${show(was)}`;
+    out.add(path, was ?? null, now ?? null, impact, message);
   }
 }
 

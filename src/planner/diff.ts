@@ -227,11 +227,11 @@ export function normalisePath(p: string): string {
  */
 const KNOWN: Record<string, unknown> = {
   apiVersion: true, name: true, description: true, streams: true,
-  source: { format: true, wireFormat: true, schema: true, derive: true, where: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
+  source: { format: true, wireFormat: true, schema: true, derive: true, where: true, expectations: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
   trigger: { interval: true, maxRecordsPerBatch: true },
   watermark: { column: true, delay: true },
   routing: { field: true, routes: true, unmatched: true },
-  tables: { '*': { mode: true, mergeKeys: true, sequenceBy: true, partitionBy: true, columns: true, deleteWhen: true, derive: true, where: true } },
+  tables: { '*': { mode: true, mergeKeys: true, sequenceBy: true, partitionBy: true, columns: true, deleteWhen: true, derive: true, where: true, expectations: true } },
   deadLetter: { table: true },
   output: { path: true },
   checkpoint: { path: true },

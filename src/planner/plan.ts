@@ -49,6 +49,8 @@ export interface SinkPlan {
   derive?: { column: string; sql: string }[];
   /** The source's and the table's `where`, joined with AND. */
   where?: string;
+  /** The source's expectations, then the table's. */
+  expectations?: { name: string; sql: string; action: 'warn' | 'drop' | 'quarantine' | 'fail' }[];
   /** Most columns the table takes. */
   maxColumns: number;
 }

@@ -14,6 +14,7 @@ import type {
   AlertsSpec,
   CheckpointSpec,
   DeadLetterSpec,
+  ExpectationSpec,
   KafkaSourceSpec,
   OutputSpec,
   PipelineSpec,
@@ -49,6 +50,34 @@ const deriveField = (scope: string) =>
     field({ description: 'A DuckDB SQL expression.', examples: ['CAST(event_time AS DATE)', "lower(country)"] }, nonEmpty),
     nonEmpty,
   );
+const expectation = objectOf<ExpectationSpec>(
+  {
+    description: 'A data-quality rule: a DuckDB SQL boolean over the record\'s columns (derived ones included). It holds only when true (false, NULL or an error fail it).',
+    examples: [{ name: 'amount_non_negative', expr: 'amount >= 0', action: 'quarantine' }],
+  },
+  {
+    name: field({ description: 'Name reported in counts, logs and dead-letter reasons; unique within its list.', examples: ['amount_non_negative'] }, { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }),
+    expr: field({ description: 'DuckDB SQL boolean expression.', examples: ['amount >= 0', 'email LIKE \'%@%\''] }, nonEmpty),
+    action: field(
+      {
+        description: '`warn` keeps the record and counts it; `drop` discards and counts it; `quarantine` sends it to the dead-letter table (stage `expectation`, the name in the reason); `fail` stops the run naming the record, and commits nothing of its batch.',
+        default: 'warn',
+        examples: ['warn', 'drop', 'quarantine', 'fail'],
+      },
+      { enum: ['warn', 'drop', 'quarantine', 'fail'] },
+    ),
+  },
+  ['name', 'expr'],
+);
+const expectationsField = (scope: string) =>
+  field(
+    {
+      description: `Data-quality rules ${scope}, checked in order; the first failing drop, quarantine or fail one decides a record's fate.`,
+      examples: [[{ name: 'amount_non_negative', expr: 'amount >= 0', action: 'quarantine' }]],
+    },
+    { type: 'array', minItems: 1, items: expectation },
+  );
+
 const whereField = (scope: string) =>
   field(
     {
@@ -168,6 +197,7 @@ const source = objectOf<SourceSpec>(
     schema: sourceSchema,
     derive: deriveField('of every table (computed before each table\'s own `derive`)'),
     where: whereField('that every record must meet to reach its table (applied with each table\'s own `where`)'),
+    expectations: expectationsField('for every table (before each table\'s own)'),
   },
   ['kafka'],
 );
@@ -257,6 +287,7 @@ const table = objectOf<TableSpec>(
     ),
     derive: deriveField('of this table (after the source\'s)'),
     where: whereField('that a record must meet to be written to this table'),
+    expectations: expectationsField('for this table (after the source\'s)'),
     rescuedDataColumn: field(
       {
         description: 'Column that receives, as a JSON object, the values that do not convert to their declared column type; the record is kept with those columns NULL. Without it such a record goes to the dead-letter table.',

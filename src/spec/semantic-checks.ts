@@ -83,6 +83,7 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
 
   checkFormatSettings(get(data, ['source']), keyAt);
   checkDerivedUses(data, valueAt);
+  checkExpectationNames(data, tables, valueAt);
 
   const password = get(data, ['source', 'kafka', 'sasl', 'password']);
   const passwordPath = ['source', 'kafka', 'sasl', 'password'];
@@ -90,6 +91,24 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
     valueAt('PIPE0048', passwordPath, { path: dotted(passwordPath) }, 'write `password: ${KAFKA_PASSWORD}` and set the variable where the pipeline runs');
   }
   return out;
+}
+
+/** An expectation name identifies its counts and dead-letter reason: one per table (source ones included). */
+function checkExpectationNames(data: unknown, tables: Obj, valueAt: Reporter): void {
+  const listed = (v: unknown): [number, string][] =>
+    Array.isArray(v) ? v.flatMap((e, i) => (isObj(e) && typeof e.name === 'string' ? [[i, e.name] as [number, string]] : [])) : [];
+  const source = listed(get(data, ['source', 'expectations']));
+  const report = (names: [number, string][], base: SpecPath, scope: string, taken: Set<string>) => {
+    for (const [i, name] of names) {
+      if (taken.has(name)) valueAt('PIPE0069', [...base, i, 'name'], { name, scope }, 'rename one of them');
+      taken.add(name);
+    }
+  };
+  report(source, ['source', 'expectations'], 'the source', new Set());
+  for (const [table, t] of Object.entries(tables)) {
+    if (!isObj(t)) continue;
+    report(listed(t.expectations), ['tables', table, 'expectations'], `table ${table} (with the source's)`, new Set(source.map(([, n]) => n)));
+  }
 }
 
 /**

@@ -14,6 +14,17 @@ export type StartingOffsets = 'earliest' | 'latest';
 export type TableMode = 'upsert' | 'append' | 'scd2';
 export type UnmatchedPolicy = 'dead_letter' | 'drop';
 
+/** What happens to a record for which an expectation is not true. */
+export type ExpectationAction = 'warn' | 'drop' | 'quarantine' | 'fail';
+
+/** A named data-quality rule: a DuckDB SQL boolean over the record's columns. */
+export interface ExpectationSpec {
+  name: string;
+  expr: string;
+  /** Default `warn` (keep the record, count it). */
+  action: ExpectationAction;
+}
+
 export interface SaslSpec {
   mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
   username: string;
@@ -69,6 +80,8 @@ export interface SourceSpec {
   derive?: Record<string, string>;
   /** SQL predicate every record must meet to reach its table; the others are counted drops. */
   where?: string;
+  /** Checked on every table's records, before each table's own. */
+  expectations?: ExpectationSpec[];
 }
 
 export interface TriggerSpec {
@@ -107,6 +120,8 @@ export interface TableSpec {
   derive?: Record<string, string>;
   /** SQL predicate a record must meet to be written; the others are counted drops. */
   where?: string;
+  /** Data-quality rules checked on the table's records (after the source's). */
+  expectations?: ExpectationSpec[];
   /**
    * Column receiving, as JSON, the values that do not convert to their declared column type
    * (the record is kept). Without it such a record goes to the dead-letter table.

@@ -210,6 +210,23 @@ describe('diffSpecs: derive and where', () => {
     });
     expect(diffSpecs(withDerive, reordered).map((c) => [c.path, c.impact])).toEqual([['tables.orders.derive', 'table']]);
   });
+
+  it('an expectation that only warns is safe; one that drops, quarantines or fails changes what is written', () => {
+    const warned = edit(base, (s) => {
+      s.tables.orders!.expectations = [{ name: 'positive', expr: 'amount > 0', action: 'warn' }];
+    });
+    expect(diffSpecs(base, warned).map((c) => [c.path, c.impact, c.message])).toEqual([
+      ['tables.orders.expectations.positive', 'safe', 'table orders will check expectation positive: amount > 0 (warn)'],
+    ]);
+    const strict = edit(warned, (s) => {
+      s.tables.orders!.expectations![0]!.action = 'quarantine';
+      s.source.expectations = [{ name: 'has_id', expr: 'id IS NOT NULL', action: 'fail' }];
+    });
+    expect(diffSpecs(warned, strict).map((c) => [c.path, c.impact])).toEqual([
+      ['source.expectations.has_id', 'routing'],
+      ['tables.orders.expectations.positive', 'routing'],
+    ]);
+  });
 });
 
 describe('diffNewPipeline and rendering', () => {
