@@ -1,12 +1,13 @@
 /**
- * The rows a load leaves out of its temp table, decided once per row in a fixed order: a
- * value that does not convert to its fixed type, then a derived key or sequence that is NULL
+ * The rows a load leaves out of its temp table, decided once per row in a fixed order: the
+ * caller's own reason (an attached column that could not be read), a value that does not convert to its fixed type, then a derived key or sequence that is NULL
  * (both failures), then `where` (a drop), then the first failing `drop`/`quarantine`/`fail`
  * expectation in the order the write lists them. Rows are read by `rowid` (the input row)
  * before any is deleted.
  */
 import { ExpectationFailedError } from '../errors.js';
 import type { Conn } from './duck.js';
+import { ATTACH_BAD } from './attached.js';
 import { DERIVE_BAD, EXPECT_DECIDES, WHERE_DROP, expectationColumn } from './derive.js';
 import type { TypedColumn } from './files.js';
 import { quoteIdent, renderDuckType } from './schema.js';
@@ -16,6 +17,8 @@ import type { Expectation, ExpectationCount, RejectedRow } from './types.js';
 /** Which flag columns the temp table holds. */
 export interface RejectFlags {
   typeBad: boolean;
+  /** The rows carry the caller's reasons ({@link ATTACH_BAD}). */
+  attachBad: boolean;
   deriveBad: boolean;
   drop: boolean;
   expectations: Expectation[];
@@ -33,6 +36,10 @@ export async function takeRejected(c: Conn, into: string, columns: TypedColumn[]
   if (flags.typeBad) {
     failing.push(`__lake_bad <> ''`);
     flagColumns.push('__lake_bad');
+  }
+  if (flags.attachBad) {
+    failing.push(`${ATTACH_BAD} <> ''`);
+    flagColumns.push(ATTACH_BAD);
   }
   if (flags.deriveBad) {
     failing.push(`${DERIVE_BAD} <> ''`);
@@ -54,7 +61,9 @@ export async function takeRejected(c: Conn, into: string, columns: TypedColumn[]
     const row = Number(b.r);
     const typeBad = flags.typeBad ? String(b.__lake_bad ?? '') : '';
     const deriveBad = flags.deriveBad ? String(b[DERIVE_BAD] ?? '') : '';
-    if (typeBad !== '') {
+    const attachBad = flags.attachBad ? String(b[ATTACH_BAD] ?? '') : '';
+    if (attachBad !== '') rejected.push({ row, reason: attachBad });
+    else if (typeBad !== '') {
       const what = typeBad.split(', ').map((n) => `${n} (${renderDuckType(columns.find((col) => col.name === n)!.type)})`).join(', ');
       rejected.push({ row, reason: `value does not convert to the column type: ${what}` });
     } else if (deriveBad !== '') rejected.push({ row, reason: deriveBad });

@@ -22,7 +22,8 @@ import { normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckT
 import {
   Kind, canonicalTextSql, fixedConversionSql, kindOfValue, kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType,
 } from './type-lattice.js';
-import type { BatchInput, DerivedColumn, Expectation, ExpectationCount, RejectedRow, SourcePositions } from './types.js';
+import { attachRelation, attachedFile } from './attached.js';
+import type { AttachedColumns, BatchInput, DerivedColumn, Expectation, ExpectationCount, RejectedRow, SourcePositions } from './types.js';
 import { deriveRelation } from './derive.js';
 import { takeRejected } from './batch-rejects.js';
 
@@ -139,12 +140,15 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
     file = input.path;
     kinds = input.kinds ?? (await kindsOfFile(file));
   }
-  const positions = await positionsFile(input.positions, input.kind === 'rows' ? input.rows.length : input.rowCount);
+  const rowCount = input.kind === 'rows' ? input.rows.length : input.rowCount;
+  const positions = await positionsFile(input.positions, rowCount);
+  const attached = input.attached && input.attached.columns.length > 0 ? { spec: input.attached, file: await attachedFile(input.attached, rowCount) } : undefined;
   try {
-    return await loadNdjson(c, file, kinds, ctx, positions);
+    return await loadNdjson(c, file, kinds, ctx, positions, attached);
   } finally {
     if (tempFile) await fs.rm(tempFile, { force: true });
     if (positions) await fs.rm(positions, { force: true });
+    if (attached) await fs.rm(attached.file, { force: true });
   }
 }
 
@@ -251,7 +255,9 @@ async function positionsFile(positions: SourcePositions | undefined, rowCount: n
 const positionsRelation = (file: string) =>
   `read_csv(${quoteLiteral(file)}, header=false, auto_detect=false, columns={'${POSITION_PARTITION}': 'INTEGER', '${POSITION_OFFSET}': 'BIGINT'})`;
 
-async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext, positions?: string): Promise<LoadedBatch> {
+async function loadNdjson(
+  c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext, positions?: string, attached?: { spec: AttachedColumns; file: string },
+): Promise<LoadedBatch> {
   try {
     await fs.access(file);
   } catch (err) {
@@ -295,6 +301,7 @@ async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, 
     if (positions) select.push(`pos.${POSITION_PARTITION}`, `pos.${POSITION_OFFSET}`);
     inner = `SELECT ${select.join(', ')} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}}) AS j${pos}`;
   }
+  if (attached) inner = attachRelation(inner, attached.file, attached.spec, columns, newColumns, ctx.keyColumns ?? []);
   const typeBad = !rescued && failures.length > 0;
   let derived = { sql: inner, mayFail: false, mayDrop: false, expectations: 0 };
   const expectations = ctx.expectations ?? [];
@@ -310,6 +317,6 @@ async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, 
     const [unplaced] = await c.json(`SELECT count(*) AS n FROM ${into} WHERE ${POSITION_OFFSET} IS NULL`);
     if (Number(unplaced!.n) > 0) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${unplaced!.n} without one)`);
   }
-  const { rejected, counts } = await takeRejected(c, into, columns, { typeBad, deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
+  const { rejected, counts } = await takeRejected(c, into, columns, { typeBad, attachBad: attached !== undefined, deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
   return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected, expectations: counts };
 }

@@ -31,7 +31,20 @@ export interface DeltaField {
 export type BatchInput = (
   | { kind: 'rows'; rows: Record<string, unknown>[] }
   | { kind: 'ndjson'; path: string; rowCount?: number; kinds?: Record<string, number> }
-) & { positions?: SourcePositions };
+) & { positions?: SourcePositions; attached?: AttachedColumns };
+
+/**
+ * Columns given per row beside the records (aligned with the rows), with fixed DuckDB types:
+ * VARCHAR, JSON (text that is JSON), BLOB (base64 text), INTEGER, BIGINT, TIMESTAMPTZ
+ * (milliseconds since the epoch). A row with a reason in `rejects` fails alone.
+ */
+export interface AttachedColumns {
+  columns: { name: string; type: 'VARCHAR' | 'JSON' | 'BLOB' | 'INTEGER' | 'BIGINT' | 'TIMESTAMPTZ' }[];
+  /** Per row, the values in `columns` order. */
+  values: unknown[][];
+  /** Per row, why it must fail (undefined or empty: it may load). */
+  rejects?: (string | undefined)[];
+}
 
 /**
  * Where each batch row came from (Kafka partition and offset, aligned with the rows). Upsert

@@ -81,7 +81,10 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
   const plan: Plan = {
     planVersion: 1,
     pipeline: spec.name,
-    source: { id: NODE_IDS.source, kafka: spec.source.kafka, format: spec.source.format },
+    source: {
+      id: NODE_IDS.source, kafka: spec.source.kafka, format: spec.source.format,
+      ...(spec.source.metadataColumns ? { metadataColumns: [...spec.source.metadataColumns], keyFormat: spec.source.keyFormat ?? 'string' } : {}),
+    },
     streams: planStreams(spec, opts.partitions),
     trigger: {
       intervalMs: parseDuration(spec.trigger.interval),
@@ -161,6 +164,10 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
   if (kafka.clientId !== undefined) sourceProps.clientId = kafka.clientId;
   if (kafka.ssl !== undefined) sourceProps.ssl = kafka.ssl;
   if (kafka.sasl !== undefined) sourceProps.sasl = kafka.sasl.mechanism;
+  if (spec.source.metadataColumns) {
+    sourceProps.metadataColumns = spec.source.metadataColumns;
+    if (spec.source.metadataColumns.includes('key')) sourceProps.keyFormat = spec.source.keyFormat ?? 'string';
+  }
   sourceProps.streams = spec.streams;
   if (plan.topicPartitions !== undefined) sourceProps.partitions = plan.topicPartitions;
 

@@ -73,4 +73,14 @@ function diffExpectations(scope: string, what: string, a: ExpectationSpec[], b: 
 /** The source's `derive`/`where` (they apply to every table). */
 export function diffSourceDerive(before: PipelineSpec, after: PipelineSpec, out: ChangeList): void {
   diffDeriveWhere('source', 'all tables will', before.source, after.source, out);
+  const a = before.source.metadataColumns ?? [];
+  const b = after.source.metadataColumns ?? [];
+  if ([...a].sort().join(',') !== [...b].sort().join(',')) {
+    out.add('source.metadataColumns', a, b, 'table', `tables hold the Kafka columns [${b.join(', ')}] instead of [${a.join(', ')}]; rows written before keep what they had (or NULL)`);
+  }
+  const ka = before.source.keyFormat ?? 'string';
+  const kb = after.source.keyFormat ?? 'string';
+  if (ka !== kb && b.includes('key')) {
+    out.add('source.keyFormat', ka, kb, 'table', `_kafka_key is read as ${kb} instead of ${ka}: its column type changes; rewrite the tables (or write new ones)`);
+  }
 }

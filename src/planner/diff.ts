@@ -227,7 +227,7 @@ export function normalisePath(p: string): string {
  */
 const KNOWN: Record<string, unknown> = {
   apiVersion: true, name: true, description: true, streams: true,
-  source: { format: true, wireFormat: true, schema: true, derive: true, where: true, expectations: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
+  source: { format: true, wireFormat: true, schema: true, derive: true, where: true, expectations: true, metadataColumns: true, keyFormat: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
   trigger: { interval: true, maxRecordsPerBatch: true },
   watermark: { column: true, delay: true },
   routing: { field: true, routes: true, unmatched: true },

@@ -5,7 +5,7 @@
  * (`source`, `streams`, `trigger`, `routing`, `sinks`, `deadLetter`, `checkpointPath`);
  * `nodes`/`edges` are the reviewable DAG view of the same facts.
  */
-import type { KafkaSourceSpec, RecordFormat, TableMode, UnmatchedPolicy, PipelineSpec } from '../spec/types.js';
+import type { KafkaSourceSpec, KeyFormat, MetadataColumn, RecordFormat, TableMode, UnmatchedPolicy, PipelineSpec } from '../spec/types.js';
 
 export type NodeKind =
   | 'source-kafka'
@@ -72,6 +72,9 @@ export interface Plan {
     id: string;
     kafka: KafkaSourceSpec;
     format: RecordFormat;
+    /** Kafka coordinates attached to every table's rows as columns. */
+    metadataColumns?: MetadataColumn[];
+    keyFormat?: KeyFormat;
   };
   streams: StreamPlan[];
   /** Topic partition count the ownership in `streams` was computed for, when known. */

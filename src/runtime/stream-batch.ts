@@ -24,6 +24,7 @@ import type { OffsetsEntry, StreamCheckpoint } from './checkpoint.js';
 import type { Decoder } from './decode-pool.js';
 import { packValues, prepareBatch } from './batch-transform.js';
 import { failpoint } from './failpoints.js';
+import { METADATA_COLUMN_NAMES, metadataColumns } from './metadata-columns.js';
 import type { Logger } from './logger.js';
 import type { BatchStats, DeadLetterCount, TableBatchStats } from './stream-protocol.js';
 import type { TableLockClient } from './table-locks.js';
@@ -148,7 +149,8 @@ export class BatchProcessor {
     for (const sink of plan.sinks) {
       tables[sink.table] = {
         table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
-        ...(sink.derive ? { derived: sink.derive.map((d) => d.column) } : {}),
+        // Computed and attached columns: a record's own field of such a name gives way.
+        derived: [...(sink.derive ?? []).map((d) => d.column), ...(plan.source.metadataColumns ?? []).map((m) => METADATA_COLUMN_NAMES[m])],
       };
     }
     const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
@@ -200,7 +202,9 @@ export class BatchProcessor {
       // Each row's Kafka position: upsert tables break sequenceBy ties with it (never by batch cut).
       const partitions = Array.from(part.indices, (i) => prepared.partitions[i]!);
       const offsets = Array.from(part.indices, (i) => Number(messages[i]!.offset));
-      return { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds, positions: { partitions, offsets } };
+      const meta = plan.source.metadataColumns;
+      const attached = meta ? { attached: metadataColumns(meta, plan.source.keyFormat ?? 'string', entry.topic, messages, prepared.partitions, part.indices) } : {};
+      return { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds, positions: { partitions, offsets }, ...attached };
     };
     // `fail` expectations are checked on every table before any commits: a failing record
     // leaves every table at its previous version, and a fixed restart replays the batch exactly.

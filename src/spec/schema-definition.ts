@@ -198,6 +198,20 @@ const source = objectOf<SourceSpec>(
     derive: deriveField('of every table (computed before each table\'s own `derive`)'),
     where: whereField('that every record must meet to reach its table (applied with each table\'s own `where`)'),
     expectations: expectationsField('for every table (before each table\'s own)'),
+    metadataColumns: field(
+      {
+        description: 'Kafka coordinates written as columns of every table: `key` → `_kafka_key` (per `keyFormat`), `headers` → `_kafka_headers` (JSON object), `partition` → `_kafka_partition`, `offset` → `_kafka_offset`, `timestamp` → `_kafka_timestamp` (TIMESTAMPTZ), `topic` → `_kafka_topic`. A record\'s own field of such a name gives way. Usable in `derive`, `where`, expectations and as keys.',
+        examples: [['key', 'headers', 'partition', 'offset', 'timestamp']],
+      },
+      { type: 'array', items: { enum: ['key', 'headers', 'partition', 'offset', 'timestamp', 'topic'] }, minItems: 1, uniqueItems: true },
+    ),
+    keyFormat: field(
+      {
+        description: 'How `_kafka_key` reads record keys: `string` (UTF-8 text, VARCHAR), `json` (a JSON column: read fields with `_kafka_key->>\'id\'`), `bytes` (BLOB). A key that is not valid UTF-8 or JSON sends its record to the dead-letter table. Default `string`.',
+        examples: ['string', 'json', 'bytes'],
+      },
+      { enum: ['string', 'json', 'bytes'] },
+    ),
   },
   ['kafka'],
 );

@@ -14,6 +14,11 @@ export type StartingOffsets = 'earliest' | 'latest';
 export type TableMode = 'upsert' | 'append' | 'scd2';
 export type UnmatchedPolicy = 'dead_letter' | 'drop';
 
+/** Kafka coordinates a table may hold as columns (`_kafka_<name>`). */
+export type MetadataColumn = 'key' | 'headers' | 'partition' | 'offset' | 'timestamp' | 'topic';
+/** How record keys are read: UTF-8 text, JSON, or raw bytes. */
+export type KeyFormat = 'string' | 'json' | 'bytes';
+
 /** What happens to a record for which an expectation is not true. */
 export type ExpectationAction = 'warn' | 'drop' | 'quarantine' | 'fail';
 
@@ -82,6 +87,10 @@ export interface SourceSpec {
   where?: string;
   /** Checked on every table's records, before each table's own. */
   expectations?: ExpectationSpec[];
+  /** Kafka coordinates written as columns of every table (`_kafka_key`, `_kafka_partition`, ...). */
+  metadataColumns?: MetadataColumn[];
+  /** How the `_kafka_key` column reads keys. Default `string`. */
+  keyFormat?: KeyFormat;
 }
 
 export interface TriggerSpec {
