@@ -48,6 +48,12 @@ export class SpecError extends PipelineError {}
 /** The Delta table layer failed (log, snapshot, commit, merge). */
 export class LakeError extends PipelineError {}
 
+/**
+ * A row of a write failed an expectation whose action is `fail`: nothing was written. `details`
+ * holds `table`, `expectation`, `sql`, `row` (input row) and `values` (the columns it names).
+ */
+export class ExpectationFailedError extends LakeError {}
+
 /** Another writer committed the same version first; the caller re-reads and retries. */
 export class CommitConflictError extends LakeError {
   constructor(message: string, options: PipelineErrorOptions = {}) {

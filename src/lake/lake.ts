@@ -16,7 +16,7 @@ import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quo
 import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
 import type { Action } from './log.js';
 import type { BatchInput, ColumnDef, CommitSummary, TableSnapshot, WriteOptions, WriteResult } from './types.js';
-import { planWrite, type WritePlan } from './write.js';
+import { checkWrite, planWrite, type WritePlan } from './write.js';
 
 /** Commit attempts before a write gives up with CommitConflictError (retriable). */
 const MAX_COMMIT_ATTEMPTS = 40;
@@ -121,6 +121,21 @@ export class Lake {
   async write(tablePath: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult> {
     const key = tableRoot(tablePath);
     return this.locked(key, () => this.writeLocked(key, batch, opts));
+  }
+
+  /**
+   * Loads the batch as `write` would and throws ExpectationFailedError when a row fails a
+   * `fail` expectation; writes nothing. Lets a caller check every table of a batch before
+   * committing any. A table that already holds the write's txn is not checked.
+   */
+  async checkExpectations(tablePath: string, batch: BatchInput, opts: WriteOptions): Promise<void> {
+    if (!opts.expectations?.some((e) => e.action === 'fail')) return;
+    const key = tableRoot(tablePath);
+    await this.locked(key, async () => {
+      const state = await this.latest(key);
+      if (this.alreadyCommitted(state, opts)) return;
+      await this.duck.with((c) => checkWrite(c, key, state, batch, opts));
+    });
   }
 
   private async writeLocked(key: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult> {
@@ -262,6 +277,7 @@ export class Lake {
       conflictsRetried: conflicts,
       rejected: plan && status !== 'already-committed' ? plan.rejected : [],
       widened: plan && status === 'committed' ? plan.widened : [],
+      ...(plan && status !== 'already-committed' ? { expectations: plan.expectations } : {}),
     };
   }
 

@@ -31,7 +31,20 @@ export interface DeltaField {
 export type BatchInput = (
   | { kind: 'rows'; rows: Record<string, unknown>[] }
   | { kind: 'ndjson'; path: string; rowCount?: number; kinds?: Record<string, number> }
-) & { positions?: SourcePositions };
+) & { positions?: SourcePositions; attached?: AttachedColumns };
+
+/**
+ * Columns given per row beside the records (aligned with the rows), with fixed DuckDB types:
+ * VARCHAR, JSON (text that is JSON), BLOB (base64 text), INTEGER, BIGINT, TIMESTAMPTZ
+ * (milliseconds since the epoch). A row with a reason in `rejects` fails alone.
+ */
+export interface AttachedColumns {
+  columns: { name: string; type: 'VARCHAR' | 'JSON' | 'BLOB' | 'INTEGER' | 'BIGINT' | 'TIMESTAMPTZ' }[];
+  /** Per row, the values in `columns` order. */
+  values: unknown[][];
+  /** Per row, why it must fail (undefined or empty: it may load). */
+  rejects?: (string | undefined)[];
+}
 
 /**
  * Where each batch row came from (Kafka partition and offset, aligned with the rows). Upsert
@@ -48,6 +61,34 @@ export interface SourcePositions {
 export interface RejectedRow {
   row: number;
   reason: string;
+  /** The row failed the write's `where` or a `drop` expectation: a counted drop, not a failure. */
+  dropped?: boolean;
+  /** The expectation the row failed, when that is why it was left out (`drop` or `quarantine`). */
+  expectation?: string;
+}
+
+/** What a write does with a row for which an expectation is not true. */
+export type ExpectationAction = 'warn' | 'drop' | 'quarantine' | 'fail';
+
+/** A named SQL predicate every row of a write is expected to meet. */
+export interface Expectation {
+  name: string;
+  sql: string;
+  action: ExpectationAction;
+}
+
+/** How many rows of a write an expectation was evaluated on, and failed. */
+export interface ExpectationCount {
+  name: string;
+  action: ExpectationAction;
+  evaluated: number;
+  failed: number;
+}
+
+/** A column computed while the batch loads: DuckDB SQL over the row's columns (and earlier derived ones). */
+export interface DerivedColumn {
+  column: string;
+  sql: string;
 }
 
 /** The Delta `txn` action carried by a write: exactly-once per (appId, version). */
@@ -75,6 +116,15 @@ export interface WriteOptions {
   configuration?: Record<string, string>;
   /** Declared column types (DuckDB names); other columns are inferred from the batch. */
   columns?: Record<string, string>;
+  /** Columns computed from each row as it loads, in order (see derive.ts). */
+  derive?: DerivedColumn[];
+  /** SQL predicate: rows for which it is not true are left out as dropped rows. */
+  where?: string;
+  /**
+   * Checked in order on the rows that pass `where`; the first failing `drop` or `quarantine`
+   * one leaves the row out; a failing `fail` one stops the write (ExpectationFailedError).
+   */
+  expectations?: Expectation[];
   txn?: TxnMark;
   /** Values that do not convert to their column's fixed type go to this column as JSON instead of failing their row. */
   rescuedDataColumn?: string;
@@ -112,6 +162,8 @@ export interface WriteResult {
   rejected: RejectedRow[];
   /** Columns whose type widened with this write (the table's files were rewritten). */
   widened: string[];
+  /** Per expectation of the write: rows evaluated and failed (absent for `already-committed`). */
+  expectations?: ExpectationCount[];
 }
 
 /** One live data file, as in the Delta `add` action. */

@@ -17,7 +17,7 @@ import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
 import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { fileKey, type LiveFile, type TableState } from './snapshot.js';
-import type { BatchInput, RejectedRow, WriteOptions } from './types.js';
+import type { BatchInput, ExpectationCount, RejectedRow, WriteOptions } from './types.js';
 import { widenSql } from './type-lattice.js';
 import { sqlColumnRefs } from './sql-refs.js';
 
@@ -37,6 +37,8 @@ export interface WritePlan {
   rejected: RejectedRow[];
   /** Columns whose type widened: every live file is rewritten by this commit. */
   widened: string[];
+  /** Per expectation of the write: rows evaluated and failed. */
+  expectations: ExpectationCount[];
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
@@ -102,8 +104,17 @@ function fitsOneFile(rewritten: LiveFile[], addedRows: number, targetFileSize: n
   return ((rows + Math.max(0, addedRows)) * bytes) / rows <= targetFileSize / 2;
 }
 
-/** Plans a write against `state` (undefined: the table does not exist yet). */
-export async function planWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<WritePlan> {
+/**
+ * Loads the batch as a write would (temp table `b`), so its `fail` expectations are checked
+ * before any table of a batch commits; throws ExpectationFailedError for the first failing row.
+ */
+export async function checkWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<void> {
+  await loadForWrite(c, tablePath, state, batch, opts);
+  await c.run('DROP TABLE b');
+}
+
+/** Validates the write and loads its batch into temp table `b`. */
+async function loadForWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions) {
   validate(tablePath, opts);
   if (state && opts.pinLayout) {
     const changes = layoutChanges({ configuration: state.metadata?.configuration ?? {}, partitionColumns: state.metadata?.partitionColumns ?? [] }, opts);
@@ -112,7 +123,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   const known = state ? schemaColumns(state) : [];
   const isScd2 = opts.mode === 'scd2';
   const systemNames = new Set(SCD2_SYSTEM);
-  const loaded = await loadBatch(c, batch, {
+  return loadBatch(c, batch, {
     tableName: tablePath,
     known: isScd2 ? known.filter((k) => !systemNames.has(k.name)) : known,
     declared: opts.columns ?? {},
@@ -120,12 +131,24 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}),
     required: state ? (state.metadata?.partitionColumns ?? []) : (opts.partitionBy ?? []),
     ...(opts.rescuedDataColumn ? { rescuedDataColumn: opts.rescuedDataColumn } : {}),
+    ...(opts.derive && opts.derive.length > 0 ? { derive: opts.derive } : {}),
+    ...(opts.where !== undefined ? { where: opts.where } : {}),
+    ...(opts.expectations && opts.expectations.length > 0 ? { expectations: opts.expectations } : {}),
+    keyColumns: opts.mode === 'append' ? [] : [...(opts.mergeKeys ?? []), ...(opts.sequenceBy ? [opts.sequenceBy] : [])],
     holdsUnsafeIntegers: async (column) => {
       const rel = await scanRelation(c, state!);
       const [r] = await c.json(`SELECT coalesce(max(abs(${quoteIdent(column)})) > 9007199254740992, false) AS u FROM ${rel} AS t`);
       return r!.u === true;
     },
   });
+}
+
+/** Plans a write against `state` (undefined: the table does not exist yet). */
+export async function planWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<WritePlan> {
+  const loaded = await loadForWrite(c, tablePath, state, batch, opts);
+  const known = state ? schemaColumns(state) : [];
+  const isScd2 = opts.mode === 'scd2';
+  const systemNames = new Set(SCD2_SYSTEM);
   if (isScd2) {
     const clash = loaded.columns.find((col) => systemNames.has(col.name));
     if (clash) {
@@ -154,7 +177,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   };
   const widened = state ? loaded.widened : [];
   const plan: WritePlan = {
-    commit, rowsIn: loaded.rowCount, rowsInserted: 0, rowsUpdated: 0, rowsDeleted: 0, empty: false, rejected: loaded.rejected, widened: widened.map((w) => w.name),
+    commit, rowsIn: loaded.rowCount, rowsInserted: 0, rowsUpdated: 0, rowsDeleted: 0, empty: false, rejected: loaded.rejected, widened: widened.map((w) => w.name), expectations: loaded.expectations,
   };
   if (loaded.rowCount === 0) {
     plan.empty = true;

@@ -4,7 +4,7 @@
  */
 
 /** Where a record failed; recorded in the dead-letter table's `stage` column. */
-export type FailureStage = 'decode' | 'route' | 'validate' | 'sink';
+export type FailureStage = 'decode' | 'route' | 'validate' | 'expectation' | 'sink';
 
 /** One record that goes to the dead-letter table instead of its gold table. */
 export interface RecordFailure {
@@ -32,6 +32,12 @@ export interface TableRules {
   declared?: string[];
   /** Most columns the table takes (default 1000). */
   maxColumns?: number;
+  /**
+   * Columns the table computes while loading (`derive`): a record's own field of that name is
+   * left out (the computed value is the column), and merge keys or a sequence among them are
+   * checked after computing, not on the record.
+   */
+  derived?: string[];
 }
 
 /** The routing step's configuration (the plan's `routing`). */
@@ -76,13 +82,15 @@ export interface RoutedBatch {
   state: Record<string, unknown>;
 }
 
-import type { BatchInput, ColumnDef, WriteMode, WriteOptions, WriteResult } from '../lake/types.js';
+import type { BatchInput, ColumnDef, Expectation, WriteMode, WriteOptions, WriteResult } from '../lake/types.js';
 
 /** The part of the lake a sink uses (the runtime passes its `Lake`). */
 export interface TableWriter {
   exists(path: string): boolean | Promise<boolean>;
   columns(path: string): ColumnDef[] | Promise<ColumnDef[]>;
   write(path: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult>;
+  /** Loads the batch as `write` would and throws ExpectationFailedError for a row failing a `fail` expectation. */
+  checkExpectations?(path: string, batch: BatchInput, opts: WriteOptions): Promise<void>;
 }
 
 /** A gold table's configuration as resolved from the spec: the one shape the planner, the runtime and the sink share. */
@@ -98,6 +106,12 @@ export interface DeltaSinkConfig {
   deleteWhen?: string;
   /** Column receiving values that do not convert to their fixed column type (as JSON). */
   rescuedDataColumn?: string;
+  /** Columns computed as the batch loads (source's, then the table's), in order. */
+  derive?: { column: string; sql: string }[];
+  /** Predicate a record must meet to be written (others are counted drops). */
+  where?: string;
+  /** The source's expectations, then the table's. */
+  expectations?: Expectation[];
 }
 
 /** A plan node as operators see it (the planner's PlanNode, without importing the planner). */

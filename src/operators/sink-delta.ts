@@ -28,6 +28,9 @@ export function sinkWriteOptions(sink: DeltaSinkConfig): WriteOptions {
     partitionBy: sink.partitionBy,
     columns: sink.columns,
     ...(sink.rescuedDataColumn ? { rescuedDataColumn: sink.rescuedDataColumn } : {}),
+    ...(sink.derive ? { derive: sink.derive } : {}),
+    ...(sink.where !== undefined ? { where: sink.where } : {}),
+    ...(sink.expectations ? { expectations: sink.expectations } : {}),
     pinLayout: true,
   };
 }
@@ -46,6 +49,16 @@ export function writeDeltaSink(
     txn,
     operationParameters: { appId: txn.appId, batchId: txn.version },
   });
+}
+
+/**
+ * Checks the sink's `fail` expectations over one batch without writing (see
+ * `TableWriter.checkExpectations`), so no table of a batch commits when one of them would fail.
+ */
+export async function checkDeltaSink(lake: TableWriter, sink: DeltaSinkConfig, input: BatchInput, txn: TxnMark): Promise<void> {
+  if (!sink.expectations?.some((e) => e.action === 'fail')) return;
+  if (!lake.checkExpectations) throw new Error('this table writer cannot check expectations');
+  await lake.checkExpectations(sink.path, input, { ...sinkWriteOptions(sink), txn });
 }
 
 /** A gold table: records shaped for it are merged (or appended) once per batch. */

@@ -62,13 +62,22 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     if (t.columns !== undefined) sink.columns = { ...t.columns };
     if (t.deleteWhen !== undefined) sink.deleteWhen = t.deleteWhen;
     if (t.rescuedDataColumn !== undefined) sink.rescuedDataColumn = t.rescuedDataColumn;
+    const derive = [...Object.entries(spec.source.derive ?? {}), ...Object.entries(t.derive ?? {})].map(([column, sql]) => ({ column, sql }));
+    if (derive.length > 0) sink.derive = derive;
+    const where = [spec.source.where, t.where].filter((w): w is string => w !== undefined);
+    if (where.length > 0) sink.where = where.length === 1 ? where[0]! : where.map((w) => `(${w})`).join(' AND ');
+    const expectations = [...(spec.source.expectations ?? []), ...(t.expectations ?? [])].map((e) => ({ name: e.name, sql: e.expr, action: e.action ?? 'warn' }));
+    if (expectations.length > 0) sink.expectations = expectations;
     return sink;
   });
 
   const plan: Plan = {
     planVersion: 1,
     pipeline: spec.name,
-    source: { id: NODE_IDS.source, kafka: spec.source.kafka, format: spec.source.format },
+    source: {
+      id: NODE_IDS.source, kafka: spec.source.kafka, format: spec.source.format,
+      ...(spec.source.metadataColumns ? { metadataColumns: [...spec.source.metadataColumns], keyFormat: spec.source.keyFormat ?? 'string' } : {}),
+    },
     streams: planStreams(spec, opts.partitions),
     trigger: {
       intervalMs: parseDuration(spec.trigger.interval),
@@ -148,6 +157,10 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
   if (kafka.clientId !== undefined) sourceProps.clientId = kafka.clientId;
   if (kafka.ssl !== undefined) sourceProps.ssl = kafka.ssl;
   if (kafka.sasl !== undefined) sourceProps.sasl = kafka.sasl.mechanism;
+  if (spec.source.metadataColumns) {
+    sourceProps.metadataColumns = spec.source.metadataColumns;
+    if (spec.source.metadataColumns.includes('key')) sourceProps.keyFormat = spec.source.keyFormat ?? 'string';
+  }
   sourceProps.streams = spec.streams;
   if (plan.topicPartitions !== undefined) sourceProps.partitions = plan.topicPartitions;
 
@@ -174,6 +187,10 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
     }
     if (sink.deleteWhen !== undefined) props.deleteWhen = sink.deleteWhen;
     if (sink.rescuedDataColumn !== undefined) props.rescuedDataColumn = sink.rescuedDataColumn;
+    // Source-level ones first: the order they are computed in (a later one may use an earlier one).
+    if (sink.derive !== undefined) props.derive = Object.fromEntries(sink.derive.map((d) => [d.column, d.sql]));
+    if (sink.where !== undefined) props.where = sink.where;
+    if (sink.expectations !== undefined) props.expectations = sink.expectations.map((e) => `${e.name}: ${e.sql} (${e.action})`);
     if (sink.maxColumns !== DEFAULT_MAX_COLUMNS) props.maxColumns = sink.maxColumns;
     props.path = specTablePath(spec, table);
     nodes.push({ id: sink.id, kind: 'sink-delta', props });

@@ -15,6 +15,7 @@ import { parseDuration, type PipelineSpec } from '../spec/index.js';
 import { ChangeList, type SpecChange } from './changes.js';
 import { sortedKeys, specTablePath, stripCredentials } from './compile.js';
 import { describeTable, diffTables } from './diff-tables.js';
+import { diffSourceDerive } from './diff-derive.js';
 
 export { allSafe, IMPACTS, type ChangeImpact, type SpecChange } from './changes.js';
 
@@ -37,6 +38,7 @@ export function diffSpecs(before: PipelineSpec, after: PipelineSpec): SpecChange
   }
   diffTriggerAndWatermark(before, after, out);
   diffRouting(before, after, out);
+  diffSourceDerive(before, after, out);
   diffTables(before, after, out);
   if (before.deadLetter.table !== after.deadLetter.table) {
     out.add('deadLetter.table', before.deadLetter.table, after.deadLetter.table, 'table',
@@ -224,11 +226,11 @@ export function normalisePath(p: string): string {
  */
 const KNOWN: Record<string, unknown> = {
   apiVersion: true, name: true, description: true, streams: true,
-  source: { format: true, wireFormat: true, schema: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
+  source: { format: true, wireFormat: true, schema: true, derive: true, where: true, expectations: true, metadataColumns: true, keyFormat: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
   trigger: { interval: true, maxRecordsPerBatch: true },
   watermark: { column: true, delay: true },
   routing: { field: true, routes: true, unmatched: true },
-  tables: { '*': { mode: true, mergeKeys: true, sequenceBy: true, partitionBy: true, columns: true, deleteWhen: true } },
+  tables: { '*': { mode: true, mergeKeys: true, sequenceBy: true, partitionBy: true, columns: true, deleteWhen: true, derive: true, where: true, expectations: true } },
   deadLetter: { table: true },
   output: { path: true },
   checkpoint: { path: true },

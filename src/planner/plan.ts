@@ -6,7 +6,7 @@
  * `nodes`/`edges` are the reviewable DAG view of the same facts.
  */
 import type { DeltaSinkConfig } from '../operators/api.js';
-import type { KafkaSourceSpec, RecordFormat, UnmatchedPolicy, PipelineSpec } from '../spec/index.js';
+import type { KafkaSourceSpec, KeyFormat, MetadataColumn, RecordFormat, UnmatchedPolicy, PipelineSpec } from '../spec/index.js';
 
 export type NodeKind =
   | 'source-kafka'
@@ -57,6 +57,9 @@ export interface Plan {
     id: string;
     kafka: KafkaSourceSpec;
     format: RecordFormat;
+    /** Kafka coordinates attached to every table's rows as columns. */
+    metadataColumns?: MetadataColumn[];
+    keyFormat?: KeyFormat;
   };
   streams: StreamPlan[];
   /** Topic partition count the ownership in `streams` was computed for, when known. */

@@ -12,10 +12,11 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
-import { SchemaMismatchError } from '../errors.js';
+import { ExpectationFailedError, PipelineError, SchemaMismatchError } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
 import type { RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
-import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
+import type { RejectedRow } from '../lake/types.js';
+import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { sampleLatency } from './latency.js';
 import type { CollectedBatch } from './batch-collector.js';
@@ -23,6 +24,7 @@ import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
 import type { Decoder } from './decode-pool.js';
 import { packValues, prepareBatch } from './batch-transform.js';
 import { failpoint } from './failpoints.js';
+import { METADATA_COLUMN_NAMES, metadataColumns } from './metadata-columns.js';
 import type { Logger } from './logger.js';
 import type { BatchStats, DeadLetterCount, TableBatchStats } from './stream-protocol.js';
 import type { TableLockClient } from './table-locks.js';
@@ -63,6 +65,24 @@ export interface PreparedBatch {
 function rawRecord(prepared: PreparedBatch, index: number): RawRecord {
   const m = prepared.messages[index]!;
   return { partition: prepared.partitions[index]!, offset: Number(m.offset), timestamp: prepared.timestamps[index]!, key: m.key, value: m.value };
+}
+
+/** The run's coded error for a record failing a `fail` expectation, with its Kafka coordinates. */
+function expectationFailed(err: ExpectationFailedError, part: RoutedTable, prepared: PreparedBatch): PipelineError {
+  const d = err.details as { table: string; expectation: string; sql: string; row: number; values: Record<string, unknown> };
+  const index = part.indices[d.row]!;
+  const partition = prepared.partitions[index]!;
+  const offset = String(prepared.messages[index]!.offset);
+  const values = Object.entries(d.values).map(([k, v]) => `${k}=${v === null ? 'NULL' : JSON.stringify(v)}`).join(', ');
+  return new PipelineError(
+    'PIPE_RUN_EXPECTATION_FAILED',
+    `expectation '${d.expectation}' (${d.sql}) failed for table ${part.table} on the record at ${prepared.entry.topic} partition ${partition} offset ${offset}${values ? `: ${values}` : ''}`,
+    {
+      cause: err,
+      hint: 'nothing of this batch was committed; fix the producer or the spec (the expectation, or its action), then run again: the batch is replayed exactly',
+      details: { table: part.table, expectation: d.expectation, partition, offset, values: d.values },
+    },
+  );
 }
 
 /** The operator state committed with the stream's newest committed batch (empty on a first run). */
@@ -129,6 +149,8 @@ export class BatchProcessor {
     for (const sink of plan.sinks) {
       tables[sink.table] = {
         table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
+        // Computed and attached columns: a record's own field of such a name gives way.
+        derived: [...(sink.derive ?? []).map((d) => d.column), ...(plan.source.metadataColumns ?? []).map((m) => METADATA_COLUMN_NAMES[m])],
       };
     }
     const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
@@ -171,8 +193,32 @@ export class BatchProcessor {
     const tableStats: Record<string, TableBatchStats> = {};
     const versions: Record<string, number> = {};
     let commitRetries = 0;
+    // Rows a table's `where` or `drop` expectations left out: counted drops, like `unmatched: drop`.
+    let loadDropped = 0;
     const commitStart = performance.now();
     const txn = { appId, version: batchId };
+
+    const inputOf = (part: RoutedTable) => {
+      // Each row's Kafka position: upsert tables break sequenceBy ties with it (never by batch cut).
+      const partitions = Array.from(part.indices, (i) => prepared.partitions[i]!);
+      const offsets = Array.from(part.indices, (i) => Number(messages[i]!.offset));
+      const meta = plan.source.metadataColumns;
+      const attached = meta ? { attached: metadataColumns(meta, plan.source.keyFormat ?? 'string', entry.topic, messages, prepared.partitions, part.indices) } : {};
+      return { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds, positions: { partitions, offsets }, ...attached };
+    };
+    // `fail` expectations are checked on every table before any commits: a failing record
+    // leaves every table at its previous version, and a fixed restart replays the batch exactly.
+    for (const part of routed.tables) {
+      const sink = this.sinks.get(part.table)!;
+      if (diverted[part.table] !== undefined) continue;
+      try {
+        await locks.withLock(sink.path, () => checkDeltaSink(lake, sink, inputOf(part), txn));
+      } catch (err) {
+        if (err instanceof ExpectationFailedError) throw expectationFailed(err, part, prepared);
+        if (!(err instanceof SchemaMismatchError)) throw err;
+        // The write below meets the same refusal and diverts the table's records.
+      }
+    }
 
     const writeOne = async (part: RoutedTable): Promise<void> => {
       const sink = this.sinks.get(part.table)!;
@@ -181,25 +227,29 @@ export class BatchProcessor {
           const started = performance.now();
           // Rows the lake leaves out are recorded before its commit, so a replay that finds the
           // table committed dead-letters the same records.
-          const record = (rejected: { row: number; reason: string }[]) => {
+          const record = (rejected: RejectedRow[]) => {
             if (rejected.length === 0 && decisions.rejected[part.table] === undefined) return;
             decisions.rejected[part.table] = rejected;
             checkpoint.writeDecisions(batchId, decisions);
           };
-          // Each row's Kafka position: upsert tables break sequenceBy ties with it (never by batch cut).
-          const partitions = Array.from(part.indices, (i) => prepared.partitions[i]!);
-          const offsets = Array.from(part.indices, (i) => Number(messages[i]!.offset));
-          const input = { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds, positions: { partitions, offsets } };
+          const input = inputOf(part);
           const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record));
           const rejected = result.status === 'already-committed' ? (decisions.rejected[part.table] ?? []) : result.rejected;
-          for (const r of rejected) failures.push({ index: part.indices[r.row]!, stage: 'sink', table: part.table, error: `table '${part.table}': ${r.reason}` });
-          tableStats[part.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: result.rowsDeleted };
+          for (const r of rejected) {
+            if (r.dropped) loadDropped++;
+            else failures.push({ index: part.indices[r.row]!, stage: r.expectation ? 'expectation' : 'sink', table: part.table, error: `table '${part.table}': ${r.reason}` });
+          }
+          tableStats[part.table] = {
+            status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: result.rowsDeleted,
+            ...(result.expectations && result.expectations.length > 0 ? { expectations: result.expectations } : {}),
+          };
           versions[part.table] = result.version;
           commitRetries += result.conflictsRetried;
           log.debug({ table: part.table, status: result.status, rows: part.count, rejected: rejected.length, widened: result.widened, version: result.version, ms: Math.round(performance.now() - started) }, 'table committed');
           failpoint('batch.after-table-commit');
           return;
         } catch (err) {
+          if (err instanceof ExpectationFailedError) throw expectationFailed(err, part, prepared);
           if (!(err instanceof SchemaMismatchError)) throw err;
           diverted[part.table] = err.message;
           // Recorded before the dead-letter commit so a replay diverts the same records.
@@ -251,7 +301,7 @@ export class BatchProcessor {
       records: messages.length,
       deadLettered: failures.length,
       deadLetters: countDeadLetters(failures),
-      dropped: routed.dropped,
+      dropped: routed.dropped + loadDropped,
       tables: tableStats,
       durationMs: performance.now() - prepared.decodeStarted,
       decodeMs,

@@ -2,6 +2,7 @@
  * Messages between the main thread and stream workers, and the per-batch statistics they
  * carry. Everything here is structured-clone friendly.
  */
+import type { ExpectationCount } from '../lake/types.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
@@ -37,6 +38,8 @@ export interface TableBatchStats {
   inserted: number;
   updated: number;
   deleted: number;
+  /** Per expectation of the table: records evaluated and failed in this batch. */
+  expectations?: ExpectationCount[];
 }
 
 /** Records of one table, stage and reason that went to the dead-letter table. */

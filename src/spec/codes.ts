@@ -69,6 +69,9 @@ export const codes = {
   PIPE0059: { severity: 'error', title: 'checkpoint on object storage', template: '`checkpoint.path` cannot be on object storage (`{path}`)' },
   PIPE0060: { severity: 'error', title: 'format settings', template: '{detail}' },
   PIPE0061: { severity: 'error', title: 'bad schema file', template: '`{path}`: {detail}' },
+  PIPE0067: { severity: 'error', title: 'invalid SQL expression', template: '`{path}` is not a valid SQL expression: {detail}' },
+  PIPE0069: { severity: 'error', title: 'duplicate expectation name', template: 'expectation `{name}` is defined twice for {scope}; names must be unique (they key counts and dead-letter reasons)' },
+  PIPE0068: { severity: 'error', title: 'derived column used before it exists', template: '`{path}` names `{column}`, a derived column; derived columns are computed as each table loads, after {stage}' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */

@@ -14,6 +14,7 @@ import type {
   AlertsSpec,
   CheckpointSpec,
   DeadLetterSpec,
+  ExpectationSpec,
   KafkaSourceSpec,
   OutputSpec,
   PipelineSpec,
@@ -38,6 +39,53 @@ export const SCHEMA_ID = 'urn:pipeline:schema:v1';
 const nonEmpty = { type: 'string', minLength: 1 };
 const envName = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' };
 const columnList = { type: 'array', items: nonEmpty, minItems: 1, uniqueItems: true };
+
+/** `derive` and `where`, shared by the source (every table) and each table. */
+const deriveField = (scope: string) =>
+  mapOf(
+    {
+      description: `Computed columns ${scope}: name -> DuckDB SQL expression over the record's columns and the derived columns listed before it. Usable in partitionBy, mergeKeys and sequenceBy. A value the expression cannot handle gives NULL (a NULL derived merge key or sequence dead-letters its record).`,
+      examples: [{ event_date: 'CAST(event_time AS DATE)' }],
+    },
+    field({ description: 'A DuckDB SQL expression.', examples: ['CAST(event_time AS DATE)', "lower(country)"] }, nonEmpty),
+    nonEmpty,
+  );
+const expectation = objectOf<ExpectationSpec>(
+  {
+    description: 'A data-quality rule: a DuckDB SQL boolean over the record\'s columns (derived ones included). It holds only when true (false, NULL or an error fail it).',
+    examples: [{ name: 'amount_non_negative', expr: 'amount >= 0', action: 'quarantine' }],
+  },
+  {
+    name: field({ description: 'Name reported in counts, logs and dead-letter reasons; unique within its list.', examples: ['amount_non_negative'] }, { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }),
+    expr: field({ description: 'DuckDB SQL boolean expression.', examples: ['amount >= 0', 'email LIKE \'%@%\''] }, nonEmpty),
+    action: field(
+      {
+        description: '`warn` keeps the record and counts it; `drop` discards and counts it; `quarantine` sends it to the dead-letter table (stage `expectation`, the name in the reason); `fail` stops the run naming the record, and commits nothing of its batch.',
+        default: 'warn',
+        examples: ['warn', 'drop', 'quarantine', 'fail'],
+      },
+      { enum: ['warn', 'drop', 'quarantine', 'fail'] },
+    ),
+  },
+  ['name', 'expr'],
+);
+const expectationsField = (scope: string) =>
+  field(
+    {
+      description: `Data-quality rules ${scope}, checked in order; the first failing drop, quarantine or fail one decides a record's fate.`,
+      examples: [[{ name: 'amount_non_negative', expr: 'amount >= 0', action: 'quarantine' }]],
+    },
+    { type: 'array', minItems: 1, items: expectation },
+  );
+
+const whereField = (scope: string) =>
+  field(
+    {
+      description: `SQL predicate over the record's columns (derived ones included) ${scope}; records for which it is not true are dropped and counted (not dead-lettered).`,
+      examples: ["status <> 'test'"],
+    },
+    nonEmpty,
+  );
 
 const sasl = objectOf<SaslSpec>(
   {
@@ -147,6 +195,23 @@ const source = objectOf<SourceSpec>(
       { enum: ['confluent', 'raw'] },
     ),
     schema: sourceSchema,
+    derive: deriveField('of every table (computed before each table\'s own `derive`)'),
+    where: whereField('that every record must meet to reach its table (applied with each table\'s own `where`)'),
+    expectations: expectationsField('for every table (before each table\'s own)'),
+    metadataColumns: field(
+      {
+        description: 'Kafka coordinates written as columns of every table: `key` → `_kafka_key` (per `keyFormat`), `headers` → `_kafka_headers` (JSON object), `partition` → `_kafka_partition`, `offset` → `_kafka_offset`, `timestamp` → `_kafka_timestamp` (TIMESTAMPTZ), `topic` → `_kafka_topic`. A record\'s own field of such a name gives way. Usable in `derive`, `where`, expectations and as keys.',
+        examples: [['key', 'headers', 'partition', 'offset', 'timestamp']],
+      },
+      { type: 'array', items: { enum: ['key', 'headers', 'partition', 'offset', 'timestamp', 'topic'] }, minItems: 1, uniqueItems: true },
+    ),
+    keyFormat: field(
+      {
+        description: 'How `_kafka_key` reads record keys: `string` (UTF-8 text, VARCHAR), `json` (a JSON column: read fields with `_kafka_key->>\'id\'`), `bytes` (BLOB). A key that is not valid UTF-8 or JSON sends its record to the dead-letter table. Default `string`.',
+        examples: ['string', 'json', 'bytes'],
+      },
+      { enum: ['string', 'json', 'bytes'] },
+    ),
   },
   ['kafka'],
 );
@@ -234,6 +299,9 @@ const table = objectOf<TableSpec>(
       },
       nonEmpty,
     ),
+    derive: deriveField('of this table (after the source\'s)'),
+    where: whereField('that a record must meet to be written to this table'),
+    expectations: expectationsField('for this table (after the source\'s)'),
     rescuedDataColumn: field(
       {
         description: 'Column that receives, as a JSON object, the values that do not convert to their declared column type; the record is kept with those columns NULL. Without it such a record goes to the dead-letter table.',

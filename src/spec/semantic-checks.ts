@@ -82,6 +82,8 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
   }
 
   checkFormatSettings(get(data, ['source']), keyAt);
+  checkDerivedUses(data, valueAt);
+  checkExpectationNames(data, tables, valueAt);
 
   const password = get(data, ['source', 'kafka', 'sasl', 'password']);
   const passwordPath = ['source', 'kafka', 'sasl', 'password'];
@@ -89,6 +91,40 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
     valueAt('PIPE0048', passwordPath, { path: dotted(passwordPath) }, 'write `password: ${KAFKA_PASSWORD}` and set the variable where the pipeline runs');
   }
   return out;
+}
+
+/** An expectation name identifies its counts and dead-letter reason: one per table (source ones included). */
+function checkExpectationNames(data: unknown, tables: Obj, valueAt: Reporter): void {
+  const listed = (v: unknown): [number, string][] =>
+    Array.isArray(v) ? v.flatMap((e, i) => (isObj(e) && typeof e.name === 'string' ? [[i, e.name] as [number, string]] : [])) : [];
+  const source = listed(get(data, ['source', 'expectations']));
+  const report = (names: [number, string][], base: SpecPath, scope: string, taken: Set<string>) => {
+    for (const [i, name] of names) {
+      if (taken.has(name)) valueAt('PIPE0069', [...base, i, 'name'], { name, scope }, 'rename one of them');
+      taken.add(name);
+    }
+  };
+  report(source, ['source', 'expectations'], 'the source', new Set());
+  for (const [table, t] of Object.entries(tables)) {
+    if (!isObj(t)) continue;
+    report(listed(t.expectations), ['tables', table, 'expectations'], `table ${table} (with the source's)`, new Set(source.map(([, n]) => n)));
+  }
+}
+
+/**
+ * Routing and the watermark read each record before it reaches its table, so they cannot
+ * use a derived column (computed as each table loads).
+ */
+function checkDerivedUses(data: unknown, valueAt: Reporter): void {
+  const derived = get(data, ['source', 'derive']);
+  if (!isObj(derived)) return;
+  const names = new Set(Object.keys(derived).map((k) => k.toLowerCase()));
+  for (const [path, stage] of [[['routing', 'field'], 'routing'], [['watermark', 'column'], 'the watermark']] as const) {
+    const column = get(data, [...path]);
+    if (typeof column === 'string' && names.has(column.toLowerCase())) {
+      valueAt('PIPE0068', [...path], { path: path.join('.'), column, stage: `${stage} has read the record` }, 'use a field the record carries itself');
+    }
+  }
 }
 
 /**

@@ -14,6 +14,22 @@ export type StartingOffsets = 'earliest' | 'latest';
 export type TableMode = 'upsert' | 'append' | 'scd2';
 export type UnmatchedPolicy = 'dead_letter' | 'drop';
 
+/** Kafka coordinates a table may hold as columns (`_kafka_<name>`). */
+export type MetadataColumn = 'key' | 'headers' | 'partition' | 'offset' | 'timestamp' | 'topic';
+/** How record keys are read: UTF-8 text, JSON, or raw bytes. */
+export type KeyFormat = 'string' | 'json' | 'bytes';
+
+/** What happens to a record for which an expectation is not true. */
+export type ExpectationAction = 'warn' | 'drop' | 'quarantine' | 'fail';
+
+/** A named data-quality rule: a DuckDB SQL boolean over the record's columns. */
+export interface ExpectationSpec {
+  name: string;
+  expr: string;
+  /** Default `warn` (keep the record, count it). */
+  action: ExpectationAction;
+}
+
 export interface SaslSpec {
   mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
   username: string;
@@ -65,6 +81,16 @@ export interface SourceSpec {
   wireFormat?: WireFormat;
   /** Schema of avro/protobuf values. */
   schema?: SourceSchemaSpec;
+  /** Computed columns of every table (before each table's own): name -> DuckDB SQL expression. */
+  derive?: Record<string, string>;
+  /** SQL predicate every record must meet to reach its table; the others are counted drops. */
+  where?: string;
+  /** Checked on every table's records, before each table's own. */
+  expectations?: ExpectationSpec[];
+  /** Kafka coordinates written as columns of every table (`_kafka_key`, `_kafka_partition`, ...). */
+  metadataColumns?: MetadataColumn[];
+  /** How the `_kafka_key` column reads keys. Default `string`. */
+  keyFormat?: KeyFormat;
 }
 
 export interface TriggerSpec {
@@ -99,6 +125,12 @@ export interface TableSpec {
   columns?: Record<string, string>;
   /** SQL predicate over the record; matching records delete their key (CDC). */
   deleteWhen?: string;
+  /** Computed columns: name -> DuckDB SQL expression over the record's columns (and earlier derived ones). */
+  derive?: Record<string, string>;
+  /** SQL predicate a record must meet to be written; the others are counted drops. */
+  where?: string;
+  /** Data-quality rules checked on the table's records (after the source's). */
+  expectations?: ExpectationSpec[];
   /**
    * Column receiving, as JSON, the values that do not convert to their declared column type
    * (the record is kept). Without it such a record goes to the dead-letter table.

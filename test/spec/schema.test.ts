@@ -33,6 +33,7 @@ const interfaceLocations: Record<string, string[]> = {
   AlertsSpec: ['alerts'],
   RoutingSpec: ['routing'],
   TableSpec: ['tables', '*'],
+  ExpectationSpec: ['tables', '*', 'expectations', '[]'],
   DeadLetterSpec: ['deadLetter'],
   OutputSpec: ['output'],
   CheckpointSpec: ['checkpoint'],
@@ -41,7 +42,7 @@ const interfaceLocations: Record<string, string[]> = {
 function schemaAt(schema: JsonSchema, path: string[]): JsonSchema {
   let cur = schema;
   for (const seg of path) {
-    cur = seg === '*' ? (cur.additionalProperties as JsonSchema) : (cur.properties as Record<string, JsonSchema>)[seg]!;
+    cur = seg === '*' ? (cur.additionalProperties as JsonSchema) : seg === '[]' ? (cur.items as JsonSchema) : (cur.properties as Record<string, JsonSchema>)[seg]!;
   }
   return cur;
 }
@@ -64,6 +65,7 @@ function walk(schema: unknown, path: string, visit: (s: JsonSchema, path: string
   visit(s, path);
   for (const [k, v] of Object.entries((s.properties as Record<string, unknown>) ?? {})) walk(v, `${path}/${k}`, visit);
   if (typeof s.additionalProperties === 'object') walk(s.additionalProperties, `${path}/*`, visit);
+  if (typeof s.items === 'object') walk(s.items, `${path}/[]`, visit);
   for (const [k, v] of Object.entries((s.$defs as Record<string, unknown>) ?? {})) walk(v, `#/$defs/${k}`, visit);
 }
 

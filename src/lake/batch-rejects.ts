@@ -1,0 +1,106 @@
+/**
+ * The rows a load leaves out of its temp table, decided once per row in a fixed order: the
+ * caller's own reason (an attached column that could not be read), a value that does not convert to its fixed type, then a derived key or sequence that is NULL
+ * (both failures), then `where` (a drop), then the first failing `drop`/`quarantine`/`fail`
+ * expectation in the order the write lists them. Rows are read by `rowid` (the input row)
+ * before any is deleted.
+ */
+import { ExpectationFailedError } from '../errors.js';
+import type { Conn } from './duck.js';
+import { ATTACH_BAD } from './attached.js';
+import { DERIVE_BAD, EXPECT_DECIDES, WHERE_DROP, expectationColumn } from './derive.js';
+import type { TypedColumn } from './files.js';
+import { quoteIdent, renderDuckType } from './schema.js';
+import { sqlColumnRefs } from './sql-refs.js';
+import type { Expectation, ExpectationCount, RejectedRow } from './types.js';
+
+/** Which flag columns the temp table holds. */
+export interface RejectFlags {
+  typeBad: boolean;
+  /** The rows carry the caller's reasons ({@link ATTACH_BAD}). */
+  attachBad: boolean;
+  deriveBad: boolean;
+  drop: boolean;
+  expectations: Expectation[];
+  table: string;
+}
+
+/**
+ * Reads and deletes the rows left out, counts each expectation over the rows it was
+ * evaluated on, removes the flag columns. Throws ExpectationFailedError, before anything is
+ * deleted, when a row fails a `fail` expectation.
+ */
+export async function takeRejected(c: Conn, into: string, columns: TypedColumn[], flags: RejectFlags): Promise<{ rejected: RejectedRow[]; counts: ExpectationCount[] }> {
+  const failing: string[] = [];
+  const flagColumns: string[] = [];
+  if (flags.typeBad) {
+    failing.push(`__lake_bad <> ''`);
+    flagColumns.push('__lake_bad');
+  }
+  if (flags.attachBad) {
+    failing.push(`${ATTACH_BAD} <> ''`);
+    flagColumns.push(ATTACH_BAD);
+  }
+  if (flags.deriveBad) {
+    failing.push(`${DERIVE_BAD} <> ''`);
+    flagColumns.push(DERIVE_BAD);
+  }
+  if (flags.drop) {
+    failing.push(WHERE_DROP);
+    flagColumns.push(WHERE_DROP);
+  }
+  const counts = flags.expectations.length > 0 ? await countExpectations(c, into, failing, flags.expectations) : [];
+  if (flags.expectations.length > 0) {
+    failing.push(`${EXPECT_DECIDES} IS NOT NULL`);
+    flagColumns.push(EXPECT_DECIDES, ...flags.expectations.map((_, i) => expectationColumn(i)));
+  }
+  if (failing.length === 0) return { rejected: [], counts };
+  const rejected: RejectedRow[] = [];
+  const rows = await c.json(`SELECT rowid AS r, ${flagColumns.join(', ')} FROM ${into} WHERE ${failing.join(' OR ')} ORDER BY rowid`);
+  for (const b of rows) {
+    const row = Number(b.r);
+    const typeBad = flags.typeBad ? String(b.__lake_bad ?? '') : '';
+    const deriveBad = flags.deriveBad ? String(b[DERIVE_BAD] ?? '') : '';
+    const attachBad = flags.attachBad ? String(b[ATTACH_BAD] ?? '') : '';
+    if (attachBad !== '') rejected.push({ row, reason: attachBad });
+    else if (typeBad !== '') {
+      const what = typeBad.split(', ').map((n) => `${n} (${renderDuckType(columns.find((col) => col.name === n)!.type)})`).join(', ');
+      rejected.push({ row, reason: `value does not convert to the column type: ${what}` });
+    } else if (deriveBad !== '') rejected.push({ row, reason: deriveBad });
+    else if (flags.drop && b[WHERE_DROP] === true) rejected.push({ row, reason: 'where is not true', dropped: true });
+    else {
+      const e = flags.expectations[Number(b[EXPECT_DECIDES])]!;
+      if (e.action === 'fail') throw await failure(c, into, row, e, flags.table);
+      rejected.push({ row, reason: `expectation '${e.name}' failed: ${e.sql}`, expectation: e.name, ...(e.action === 'drop' ? { dropped: true } : {}) });
+    }
+  }
+  if (rejected.length > 0) await c.run(`DELETE FROM ${into} WHERE ${failing.join(' OR ')}`);
+  for (const f of flagColumns) await c.run(`ALTER TABLE ${into} DROP COLUMN ${f}`);
+  return { rejected, counts };
+}
+
+/** Rows each expectation was evaluated on (those not already failed or dropped) and failed. */
+async function countExpectations(c: Conn, into: string, before: string[], expectations: Expectation[]): Promise<ExpectationCount[]> {
+  const reached = before.length > 0 ? `NOT coalesce(${before.map((b) => `(${b})`).join(' OR ')}, false)` : 'true';
+  const parts = expectations.map((_, i) => `count(*) FILTER (WHERE NOT ${expectationColumn(i)}) AS f${i}`);
+  const [row] = await c.json(`SELECT count(*) AS n${parts.map((p) => `, ${p}`).join('')} FROM ${into} WHERE ${reached}`);
+  return expectations.map((e, i) => ({ name: e.name, action: e.action, evaluated: Number(row!.n), failed: Number(row![`f${i}`]) }));
+}
+
+/** The coded error of a `fail` expectation, with the values of the columns it names. */
+async function failure(c: Conn, into: string, row: number, e: Expectation, table: string): Promise<ExpectationFailedError> {
+  const names = await sqlColumnRefs(c, e.sql);
+  let values: Record<string, unknown> = {};
+  if (names.length > 0) {
+    try {
+      const [r] = await c.json(`SELECT ${names.map((n) => `CAST(${quoteIdent(n)} AS VARCHAR) AS ${quoteIdent(n)}`).join(', ')} FROM ${into} WHERE rowid = ${row}`);
+      values = r ?? {};
+    } catch {
+      values = {}; // a column the batch lacks: the expression saw NULL
+    }
+  }
+  const shown = Object.entries(values).map(([k, v]) => `${k}=${v === null ? 'NULL' : JSON.stringify(v)}`).join(', ');
+  return new ExpectationFailedError('PIPE_LAKE_EXPECTATION_FAILED', `table ${table}: expectation '${e.name}' (${e.sql}) failed${shown ? ` (${shown})` : ''}`, {
+    details: { table, expectation: e.name, sql: e.sql, row, values },
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * `source.metadataColumns`: the Kafka coordinates of each record as table columns, attached
+ * to each table's share of a batch by position (the lake joins them while loading, with fixed
+ * types, so every batch gives the same columns). The key is read per `source.keyFormat`; a
+ * key or header that cannot be read that way fails its record alone, with the reason.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { KafkaMessage } from 'kafkajs';
+import type { AttachedColumns } from '../lake/types.js';
+import type { KeyFormat, MetadataColumn } from '../spec/types.js';
+
+/** Column name of each metadata column. */
+export const METADATA_COLUMN_NAMES: Record<MetadataColumn, string> = {
+  key: '_kafka_key',
+  headers: '_kafka_headers',
+  partition: '_kafka_partition',
+  offset: '_kafka_offset',
+  timestamp: '_kafka_timestamp',
+  topic: '_kafka_topic',
+};
+
+const KEY_TYPES: Record<KeyFormat, 'VARCHAR' | 'JSON' | 'BLOB'> = { string: 'VARCHAR', json: 'JSON', bytes: 'BLOB' };
+
+const TYPES: Record<Exclude<MetadataColumn, 'key'>, AttachedColumns['columns'][number]['type']> = {
+  headers: 'JSON',
+  partition: 'INTEGER',
+  offset: 'BIGINT',
+  timestamp: 'TIMESTAMPTZ',
+  topic: 'VARCHAR',
+};
+
+/** A key's value as its column takes it, or the reason it cannot be read. */
+function keyValue(key: Buffer | null, format: KeyFormat): { value: unknown } | { error: string } {
+  if (key === null) return { value: null };
+  if (format === 'bytes') return { value: key.toString('base64') };
+  if (!isUtf8(key)) return { error: `key is not valid UTF-8 (keyFormat: ${format})` };
+  const text = key.toString('utf8');
+  if (format === 'json') {
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      return { error: `key is not valid JSON (keyFormat: json): ${(err as Error).message}` };
+    }
+  }
+  return { value: text };
+}
+
+/** Headers as one JSON object: name -> UTF-8 text (a list when a name repeats); or why not. */
+function headersValue(headers: KafkaMessage['headers']): { value: unknown } | { error: string } {
+  const out: Record<string, string | null | (string | null)[]> = {};
+  for (const [name, raw] of Object.entries(headers ?? {})) {
+    const list = Array.isArray(raw) ? raw : [raw];
+    const texts: (string | null)[] = [];
+    for (const v of list) {
+      if (v === undefined || v === null) texts.push(null);
+      else if (typeof v === 'string') texts.push(v);
+      else if (!isUtf8(v)) return { error: `header '${name}' is not valid UTF-8` };
+      else texts.push(v.toString('utf8'));
+    }
+    out[name] = Array.isArray(raw) ? texts : texts[0]!;
+  }
+  return { value: JSON.stringify(out) };
+}
+
+/** The attached columns of the records at `indices` of a batch. */
+export function metadataColumns(
+  wanted: MetadataColumn[],
+  keyFormat: KeyFormat,
+  topic: string,
+  messages: KafkaMessage[],
+  partitions: Int32Array,
+  indices: Int32Array,
+): AttachedColumns {
+  const columns = wanted.map((m) => ({ name: METADATA_COLUMN_NAMES[m], type: m === 'key' ? KEY_TYPES[keyFormat] : TYPES[m] }));
+  const values: unknown[][] = new Array(indices.length);
+  const rejects: (string | undefined)[] = new Array(indices.length);
+  for (let r = 0; r < indices.length; r++) {
+    const i = indices[r]!;
+    const m = messages[i]!;
+    const row: unknown[] = [];
+    for (const w of wanted) {
+      let v: { value: unknown } | { error: string };
+      switch (w) {
+        case 'key': v = keyValue(m.key ?? null, keyFormat); break;
+        case 'headers': v = headersValue(m.headers); break;
+        case 'partition': v = { value: partitions[i] }; break;
+        case 'offset': v = { value: Number(m.offset) }; break;
+        case 'timestamp': v = { value: Number(m.timestamp) }; break;
+        case 'topic': v = { value: topic }; break;
+      }
+      if ('error' in v) {
+        rejects[r] ??= v.error;
+        row.push(null);
+      } else row.push(v.value);
+    }
+    values[r] = row;
+  }
+  return { columns, values, rejects };
+}

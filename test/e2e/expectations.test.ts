@@ -1,0 +1,150 @@
+/**
+ * Expectations through `pipeline run` against the test broker and real DuckDB: `warn` keeps
+ * and counts, `drop` discards and counts, `quarantine` dead-letters with the expectation's
+ * name, `fail` stops with a coded error naming the record, commits nothing of its batch
+ * (every table stays at its previous version), and a fixed restart replays the batch exactly.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { Lake } from '../../src/lake/index.js';
+import { E2E_TIMEOUT, ROOT, runAvailableNow } from './harness.js';
+
+let broker: TestBroker;
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'expect-'));
+  dirs.push(d);
+  return d;
+};
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
+  broker = await startBroker({ topics: [{ name: 'quality', partitions: 1 }, { name: 'strict', partitions: 1 }] });
+});
+afterAll(async () => {
+  await broker?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function produce(topic: string, values: Record<string, unknown>[]): Promise<void> {
+  const file = join(tempDir(), `${topic}.bin`);
+  await writeRecordFile(file, values.map((v, i) => ({ key: `k${i}`, value: JSON.stringify(v), timestamp: 1_700_000_000_000 + i })));
+  expect(await broker.produceFile(topic, file)).toBe(values.length);
+}
+
+function writeSpec(dir: string, topic: string, currencyAction: string, maxRecordsPerBatch: number): string {
+  const file = join(dir, 'spec.yaml');
+  writeFileSync(file, `apiVersion: pipeline/v1
+name: quality
+source:
+  kafka: { brokers: ["${broker.bootstrap}"], topic: ${topic} }
+  expectations:
+    - { name: has_amount, expr: "amount IS NOT NULL" }
+streams: 1
+trigger: { interval: 200ms, maxRecordsPerBatch: ${maxRecordsPerBatch} }
+routing:
+  field: kind
+  routes: { order: orders, payment: payments }
+tables:
+  orders:
+    mergeKeys: [id]
+    sequenceBy: seq
+    expectations:
+      - { name: amount_non_negative, expr: "amount >= 0", action: quarantine }
+      - { name: not_a_test, expr: "status <> 'test'", action: drop }
+  payments:
+    mode: append
+    expectations:
+      - { name: currency_known, expr: "currency IN ('EUR', 'USD')", action: ${currencyAction} }
+deadLetter: { table: _dead_letter }
+output: { path: ${join(dir, 'lake')} }
+`);
+  return file;
+}
+
+async function read(dir: string) {
+  const lake = await Lake.create({ threads: 1 });
+  try {
+    const out: Record<string, { version: number; rows: Record<string, unknown>[] }> = {};
+    for (const t of ['orders', 'payments', '_dead_letter']) {
+      const path = join(dir, 'lake', t);
+      if (!(await lake.exists(path))) continue;
+      const rows = (await lake.scan(path)).map((r) => JSON.parse(JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))) as Record<string, unknown>);
+      out[t] = { version: (await lake.snapshot(path)).version, rows };
+    }
+    return out;
+  } finally {
+    lake.close();
+  }
+}
+
+describe('expectations through pipeline run', () => {
+  it('warn keeps and counts, drop discards and counts, quarantine dead-letters with the name', async () => {
+    await produce('quality', [
+      { kind: 'order', id: 1, seq: 1, amount: 5, status: 'new' },
+      { kind: 'order', id: 2, seq: 1, amount: -3, status: 'new' },
+      { kind: 'order', id: 3, seq: 1, amount: 4, status: 'test' },
+      { kind: 'order', id: 4, seq: 1, status: 'new' },
+      { kind: 'order', id: 5, seq: 1, amount: -1, status: 'test' },
+      { kind: 'payment', id: 9, amount: 2, currency: 'EUR' },
+    ]);
+    const dir = tempDir();
+    const run = await runAvailableNow(writeSpec(dir, 'quality', 'warn', 100), dir);
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    // 6 records: 2 written (order 1, the payment), 3 quarantined, 1 dropped.
+    expect(run.summary).toMatchObject({ records: 6, deadLettered: 3, dropped: 1 });
+    const t = await read(dir);
+    // id 4 has no amount: `has_amount` only warns, and NULL >= 0 is not true, so it is quarantined.
+    expect(t.orders!.rows.map((r) => r.id).sort()).toEqual([1]);
+    expect(t.payments!.rows.map((r) => r.id)).toEqual([9]);
+    // id 5 fails both: the first failing rule in the list (quarantine) decides.
+    expect(t._dead_letter!.rows.map((r) => [r.offset, r.stage, r.error]).sort()).toEqual([
+      [1, 'expectation', "table 'orders': expectation 'amount_non_negative' failed: amount >= 0"],
+      [3, 'expectation', "table 'orders': expectation 'amount_non_negative' failed: amount >= 0"],
+      [4, 'expectation', "table 'orders': expectation 'amount_non_negative' failed: amount >= 0"],
+    ]);
+  }, E2E_TIMEOUT);
+
+  it('fail stops naming the record and commits nothing of its batch; the fixed restart replays it exactly', async () => {
+    await produce('strict', [
+      { kind: 'order', id: 1, seq: 1, amount: 5, status: 'new' },
+      { kind: 'payment', id: 1, amount: 5, currency: 'EUR' },
+      { kind: 'order', id: 2, seq: 1, amount: 6, status: 'new' },
+      { kind: 'payment', id: 2, amount: 6, currency: 'USD' },
+      // batch 1 (records 4-7): the order would commit first if nothing checked the payments.
+      { kind: 'order', id: 3, seq: 1, amount: 7, status: 'new' },
+      { kind: 'payment', id: 3, amount: 7, currency: 'EUR' },
+      { kind: 'payment', id: 4, amount: 8, currency: 'XXX' },
+      { kind: 'order', id: 1, seq: 2, amount: 9, status: 'paid' },
+    ]);
+    const dir = tempDir();
+    const failed = await runAvailableNow(writeSpec(dir, 'strict', 'fail', 4), dir);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/pipeline run: error PIPE_RUN_EXPECTATION_FAILED stream 0: expectation 'currency_known' \(currency IN \('EUR', 'USD'\)\) failed for table payments on the record at strict partition 0 offset 6: currency="XXX"/);
+    const before = await read(dir);
+    // Batch 0 committed; batch 1 left every table at its previous version.
+    expect(before.orders!.version).toBe(0);
+    expect(before.payments!.version).toBe(0);
+    expect(before._dead_letter).toBeUndefined();
+    expect(before.orders!.rows.map((r) => [r.id, r.amount]).sort()).toEqual([[1, 5], [2, 6]]);
+
+    // A restart with the same spec stops at the same record again, and still commits nothing.
+    const again = await runAvailableNow(writeSpec(dir, 'strict', 'fail', 4), dir);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/offset 6: currency="XXX"/);
+    expect((await read(dir)).payments!.version).toBe(0);
+
+    // Fixed (quarantine instead of fail): the batch is replayed over exactly the same records.
+    const fixed = await runAvailableNow(writeSpec(dir, 'strict', 'quarantine', 4), dir);
+    expect(fixed.code, fixed.stderr.slice(-2000)).toBe(0);
+    const after = await read(dir);
+    expect(after.orders!.rows.map((r) => [r.id, r.amount]).sort()).toEqual([[1, 9], [2, 6], [3, 7]]);
+    expect(after.payments!.rows.map((r) => r.id).sort()).toEqual([1, 2, 3]);
+    expect(after._dead_letter!.rows.map((r) => [r.offset, r.stage])).toEqual([[6, 'expectation']]);
+    expect(after.orders!.version).toBe(1);
+    expect(after.payments!.version).toBe(1);
+  }, E2E_TIMEOUT);
+});
