@@ -5,6 +5,7 @@
  * (`source`, `streams`, `trigger`, `routing`, `sinks`, `deadLetter`, `checkpointPath`);
  * `nodes`/`edges` are the reviewable DAG view of the same facts.
  */
+import type { WindowSinkConfig } from '../operators/window-output.js';
 import type { KafkaSourceSpec, RecordFormat, TableMode, UnmatchedPolicy, PipelineSpec } from '../spec/types.js';
 
 export type NodeKind =
@@ -15,7 +16,8 @@ export type NodeKind =
   | 'watermark'
   | 'route'
   | 'sink-delta'
-  | 'sink-dead-letter';
+  | 'sink-dead-letter'
+  | 'window';
 
 /** One operator in the DAG. `props` are shown in renders, in key order given. */
 export interface PlanNode {
@@ -49,6 +51,11 @@ export interface SinkPlan {
   maxColumns: number;
 }
 
+/** A resolved windowed aggregation: its node id and output table. */
+export interface WindowPlan extends WindowSinkConfig {
+  id: string;
+}
+
 export interface StreamPlan {
   index: number;
   /** `<pipeline>/<index>`: the Delta txn appId and checkpoint directory name. */
@@ -71,9 +78,11 @@ export interface Plan {
   /** Topic partition count the ownership in `streams` was computed for, when known. */
   topicPartitions?: number;
   trigger: { intervalMs: number; maxRecordsPerBatch: number };
-  watermark?: { column: string; delayMs: number };
+  watermark?: { column: string; delayMs: number; lateData: 'drop' | 'dead_letter' | 'keep'; idleTimeoutMs?: number };
   routing: { field: string; routes: Record<string, string>; unmatched: UnmatchedPolicy };
   sinks: SinkPlan[];
+  /** Windowed aggregations' output tables (absolute paths), by name order. */
+  windows: WindowPlan[];
   deadLetter: { id: string; table: string; path: string; maxRatio: number; maxRecords?: number };
   /** Absolute. Stream i keeps its write-ahead log under `<checkpointPath>/<i>/`. */
   checkpointPath: string;

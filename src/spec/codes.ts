@@ -69,6 +69,12 @@ export const codes = {
   PIPE0059: { severity: 'error', title: 'checkpoint on object storage', template: '`checkpoint.path` cannot be on object storage (`{path}`)' },
   PIPE0060: { severity: 'error', title: 'format settings', template: '{detail}' },
   PIPE0061: { severity: 'error', title: 'bad schema file', template: '`{path}`: {detail}' },
+  // Event time: watermarks and windowed aggregations.
+  PIPE0062: { severity: 'error', title: 'aggregation without watermark', template: 'aggregation `{name}` needs a `watermark`: windows are on event time' },
+  PIPE0063: { severity: 'error', title: 'bad measure', template: '`{path}` is not a measure that merges across batches: {detail}' },
+  PIPE0064: { severity: 'error', title: 'unknown aggregation table', template: 'aggregation `{name}` reads table `{table}`, which is not defined under `tables`' },
+  PIPE0065: { severity: 'error', title: 'bad window', template: 'aggregation `{name}`: {detail}' },
+  PIPE0066: { severity: 'error', title: 'bad aggregation output', template: 'aggregation `{name}`: {detail}' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */
