@@ -22,7 +22,8 @@ import { normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckT
 import {
   Kind, canonicalTextSql, fixedConversionSql, kindOfValue, kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType,
 } from './type-lattice.js';
-import type { BatchInput, RejectedRow, SourcePositions } from './types.js';
+import type { BatchInput, DerivedColumn, RejectedRow, SourcePositions } from './types.js';
+import { DERIVE_BAD, WHERE_DROP, deriveRelation } from './derive.js';
 
 /** A batch loaded into a temp table. Row order is the input order (`rowid` = input row). */
 export interface LoadedBatch {
@@ -53,6 +54,11 @@ export interface LoadContext {
   sequenceBy?: string;
   /** When set, values that do not convert go to this column as JSON instead of failing their row. */
   rescuedDataColumn?: string;
+  /** Computed columns and the row filter of the write (derive.ts). */
+  derive?: DerivedColumn[];
+  where?: string;
+  /** Columns every row must hold (merge keys, sequence): a NULL derived one fails its row. */
+  keyColumns?: string[];
   /** Whether an existing BIGINT column holds integers beyond ±2^53 (asked only when it may widen to DOUBLE). */
   holdsUnsafeIntegers(column: string): Promise<boolean>;
 }
@@ -249,57 +255,93 @@ async function loadNdjson(c: Conn, file: string, kinds: Record<string, number>, 
   }
   const { readings, columns, newColumns, widened } = await plan(kinds, ctx);
   const into = quoteIdent(ctx.into);
+  const pos = positions ? ` POSITIONAL JOIN ${positionsRelation(positions)} AS pos` : '';
+  let inner: string;
+  let failures: string[] = [];
+  let rescued: TypedColumn | undefined;
   if (readings.length === 0) {
     // No key with a value: the rows still count (a record of nulls is still a row).
     const rows = await c.json(`SELECT count(*) AS n FROM read_json_objects(${quoteLiteral(file)}, format='newline_delimited')`);
     const n = Number(rows[0]!.n);
     const cols = columns.map((col) => `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`);
-    const pos = positions ? `, ${POSITION_PARTITION}, ${POSITION_OFFSET}` : '';
-    await c.run(`CREATE TEMP TABLE ${into} AS SELECT ${cols.join(', ') || '1 AS __lake_empty'}${pos} FROM range(${n})${positions ? ` POSITIONAL JOIN ${positionsRelation(positions)}` : ''}`);
-    return { table: ctx.into, rowCount: n, columns, newColumns, widened, rejected: [] };
+    const posCols = positions ? `, ${POSITION_PARTITION}, ${POSITION_OFFSET}` : '';
+    inner = `SELECT ${cols.join(', ') || '1 AS __lake_empty'}${posCols} FROM range(${n})${pos}`;
+  } else {
+    const byColumn = new Map(readings.map((r) => [r.column.name, r]));
+    const spec = readings.map((r) => `${quoteLiteral(r.key)}: ${quoteLiteral(r.readAs)}`).join(', ');
+    const src = (r: Reading) => `j.${quoteIdent(r.key)}`;
+    const select = columns.map((col) => {
+      const r = byColumn.get(col.name);
+      if (r) return `${r.value(src(r))} AS ${quoteIdent(col.name)}`;
+      return `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`;
+    });
+    const fixed = readings.filter((r) => r.ok);
+    failures = fixed.map((r) => `CASE WHEN NOT ${r.ok!(src(r))} THEN ${quoteLiteral(r.column.name)} END`);
+    rescued = ctx.rescuedDataColumn ? columns.find((col) => col.name.toLowerCase() === ctx.rescuedDataColumn!.toLowerCase()) : undefined;
+    if (rescued) {
+      // Values that do not convert are kept as JSON under their key; the row is stored.
+      const parts = fixed.map((r) => `CASE WHEN NOT ${r.ok!(src(r))} THEN ${quoteLiteral(JSON.stringify(r.key))} || ':' || CAST(${src(r)} AS VARCHAR) END`);
+      const own = byColumn.get(rescued.name);
+      const i = columns.indexOf(rescued);
+      select[i] = parts.length === 0 && own ? select[i]! : `NULLIF('{' || concat_ws(',', ${[...parts, 'NULL'].join(', ')}) || '}', '{}') AS ${quoteIdent(rescued.name)}`;
+    } else if (failures.length > 0) {
+      select.push(`concat_ws(', ', ${[...failures, 'NULL'].join(', ')}) AS __lake_bad`);
+    }
+    // Source positions line up with the records by position (both files are in input order).
+    if (positions) select.push(`pos.${POSITION_PARTITION}`, `pos.${POSITION_OFFSET}`);
+    inner = `SELECT ${select.join(', ')} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}}) AS j${pos}`;
   }
-  const byColumn = new Map(readings.map((r) => [r.column.name, r]));
-  const spec = readings.map((r) => `${quoteLiteral(r.key)}: ${quoteLiteral(r.readAs)}`).join(', ');
-  const src = (r: Reading) => `j.${quoteIdent(r.key)}`;
-  const select = columns.map((col) => {
-    const r = byColumn.get(col.name);
-    if (r) return `${r.value(src(r))} AS ${quoteIdent(col.name)}`;
-    return `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`;
-  });
-  const fixed = readings.filter((r) => r.ok);
-  const failures = fixed.map((r) => `CASE WHEN NOT ${r.ok!(src(r))} THEN ${quoteLiteral(r.column.name)} END`);
-  const rescued = ctx.rescuedDataColumn ? columns.find((col) => col.name.toLowerCase() === ctx.rescuedDataColumn!.toLowerCase()) : undefined;
-  if (rescued) {
-    // Values that do not convert are kept as JSON under their key; the row is stored.
-    const parts = fixed.map((r) => `CASE WHEN NOT ${r.ok!(src(r))} THEN ${quoteLiteral(JSON.stringify(r.key))} || ':' || CAST(${src(r)} AS VARCHAR) END`);
-    const own = byColumn.get(rescued.name);
-    const i = columns.indexOf(rescued);
-    select[i] = parts.length === 0 && own ? select[i]! : `NULLIF('{' || concat_ws(',', ${[...parts, 'NULL'].join(', ')}) || '}', '{}') AS ${quoteIdent(rescued.name)}`;
-  } else if (failures.length > 0) {
-    select.push(`concat_ws(', ', ${[...failures, 'NULL'].join(', ')}) AS __lake_bad`);
+  const typeBad = !rescued && failures.length > 0;
+  let derived = { sql: inner, mayFail: false, mayDrop: false };
+  if ((ctx.derive?.length ?? 0) > 0 || ctx.where !== undefined) {
+    const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: normalizeDuckType(parseDuckType(v)) }]));
+    derived = await deriveRelation(c, inner, columns, newColumns, widened, {
+      table: ctx.tableName, derive: ctx.derive ?? [], ...(ctx.where !== undefined ? { where: ctx.where } : {}), declared, known: ctx.known, required: ctx.keyColumns ?? [],
+    });
   }
-  // Source positions line up with the records by position (both files are in input order).
-  if (positions) select.push(`pos.${POSITION_PARTITION}`, `pos.${POSITION_OFFSET}`);
-  const created = await c.json(
-    `CREATE TEMP TABLE ${into} AS SELECT ${select.join(', ')} FROM read_json(${quoteLiteral(file)}, format='newline_delimited', columns={${spec}}) AS j${
-      positions ? ` POSITIONAL JOIN ${positionsRelation(positions)} AS pos` : ''
-    }`,
-  );
+  const created = await c.json(`CREATE TEMP TABLE ${into} AS ${derived.sql}`);
   const rowCount = Number(created[0]?.Count ?? (await c.json(`SELECT count(*) AS n FROM ${into}`))[0]!.n);
   if (positions) {
     const [unplaced] = await c.json(`SELECT count(*) AS n FROM ${into} WHERE ${POSITION_OFFSET} IS NULL`);
     if (Number(unplaced!.n) > 0) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${unplaced!.n} without one)`);
   }
-  const rejected: RejectedRow[] = [];
-  if (!rescued && failures.length > 0) {
-    const bad = await c.json(`SELECT rowid AS r, __lake_bad AS bad FROM ${into} WHERE __lake_bad <> '' ORDER BY rowid`);
-    for (const b of bad) {
-      const names = String(b.bad).split(', ');
-      const what = names.map((n) => `${n} (${renderDuckType(columns.find((col) => col.name === n)!.type)})`).join(', ');
-      rejected.push({ row: Number(b.r), reason: `value does not convert to the column type: ${what}` });
-    }
-    if (rejected.length > 0) await c.run(`DELETE FROM ${into} WHERE __lake_bad <> ''`);
-    await c.run(`ALTER TABLE ${into} DROP COLUMN __lake_bad`);
-  }
+  const rejected = await takeRejected(c, into, columns, { typeBad, deriveBad: derived.mayFail, drop: derived.mayDrop });
   return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected };
+}
+
+/**
+ * Rows the load leaves out, read by `rowid` (the input row) before any is deleted: a value
+ * that does not convert or a NULL derived key fails its row; a row failing `where` is dropped.
+ * The flag columns are removed afterwards.
+ */
+async function takeRejected(c: Conn, into: string, columns: TypedColumn[], flags: { typeBad: boolean; deriveBad: boolean; drop: boolean }): Promise<RejectedRow[]> {
+  const conditions: string[] = [];
+  const flagColumns: string[] = [];
+  if (flags.typeBad) {
+    conditions.push(`__lake_bad <> ''`);
+    flagColumns.push('__lake_bad');
+  }
+  if (flags.deriveBad) {
+    conditions.push(`${DERIVE_BAD} <> ''`);
+    flagColumns.push(DERIVE_BAD);
+  }
+  if (flags.drop) {
+    conditions.push(WHERE_DROP);
+    flagColumns.push(WHERE_DROP);
+  }
+  if (conditions.length === 0) return [];
+  const rejected: RejectedRow[] = [];
+  const rows = await c.json(`SELECT rowid AS r, ${flagColumns.join(', ')} FROM ${into} WHERE ${conditions.join(' OR ')} ORDER BY rowid`);
+  for (const b of rows) {
+    const typeBad = flags.typeBad ? String(b.__lake_bad ?? '') : '';
+    const deriveBad = flags.deriveBad ? String(b[DERIVE_BAD] ?? '') : '';
+    if (typeBad !== '') {
+      const what = typeBad.split(', ').map((n) => `${n} (${renderDuckType(columns.find((col) => col.name === n)!.type)})`).join(', ');
+      rejected.push({ row: Number(b.r), reason: `value does not convert to the column type: ${what}` });
+    } else if (deriveBad !== '') rejected.push({ row: Number(b.r), reason: deriveBad });
+    else rejected.push({ row: Number(b.r), reason: 'where is not true', dropped: true });
+  }
+  if (rejected.length > 0) await c.run(`DELETE FROM ${into} WHERE ${conditions.join(' OR ')}`);
+  for (const f of flagColumns) await c.run(`ALTER TABLE ${into} DROP COLUMN ${f}`);
+  return rejected;
 }

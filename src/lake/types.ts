@@ -48,6 +48,14 @@ export interface SourcePositions {
 export interface RejectedRow {
   row: number;
   reason: string;
+  /** The row failed the write's `where`: a counted drop, not a failure. */
+  dropped?: boolean;
+}
+
+/** A column computed while the batch loads: DuckDB SQL over the row's columns (and earlier derived ones). */
+export interface DerivedColumn {
+  column: string;
+  sql: string;
 }
 
 /** The Delta `txn` action carried by a write: exactly-once per (appId, version). */
@@ -75,6 +83,10 @@ export interface WriteOptions {
   configuration?: Record<string, string>;
   /** Declared column types (DuckDB names); other columns are inferred from the batch. */
   columns?: Record<string, string>;
+  /** Columns computed from each row as it loads, in order (see derive.ts). */
+  derive?: DerivedColumn[];
+  /** SQL predicate: rows for which it is not true are left out as dropped rows. */
+  where?: string;
   txn?: TxnMark;
   /** Values that do not convert to their column's fixed type go to this column as JSON instead of failing their row. */
   rescuedDataColumn?: string;

@@ -120,6 +120,9 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}),
     required: state ? (state.metadata?.partitionColumns ?? []) : (opts.partitionBy ?? []),
     ...(opts.rescuedDataColumn ? { rescuedDataColumn: opts.rescuedDataColumn } : {}),
+    ...(opts.derive && opts.derive.length > 0 ? { derive: opts.derive } : {}),
+    ...(opts.where !== undefined ? { where: opts.where } : {}),
+    keyColumns: opts.mode === 'append' ? [] : [...(opts.mergeKeys ?? []), ...(opts.sequenceBy ? [opts.sequenceBy] : [])],
     holdsUnsafeIntegers: async (column) => {
       const rel = await scanRelation(c, state!);
       const [r] = await c.json(`SELECT coalesce(max(abs(${quoteIdent(column)})) > 9007199254740992, false) AS u FROM ${rel} AS t`);

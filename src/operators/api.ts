@@ -32,6 +32,12 @@ export interface TableRules {
   declared?: string[];
   /** Most columns the table takes (default 1000). */
   maxColumns?: number;
+  /**
+   * Columns the table computes while loading (`derive`): a record's own field of that name is
+   * left out (the computed value is the column), and merge keys or a sequence among them are
+   * checked after computing, not on the record.
+   */
+  derived?: string[];
 }
 
 /** The routing step's configuration (the plan's `routing`). */
@@ -104,6 +110,10 @@ export interface DeltaSinkConfig {
   deleteWhen?: string;
   /** Column receiving values that do not convert to their fixed column type (as JSON). */
   rescuedDataColumn?: string;
+  /** Columns computed as the batch loads (source's, then the table's), in order. */
+  derive?: { column: string; sql: string }[];
+  /** Predicate a record must meet to be written (others are counted drops). */
+  where?: string;
 }
 
 /** A plan node as operators see it (the planner's PlanNode, without importing the planner). */

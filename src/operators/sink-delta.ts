@@ -28,6 +28,8 @@ export function sinkWriteOptions(sink: DeltaSinkConfig): WriteOptions {
     partitionBy: sink.partitionBy,
     columns: sink.columns,
     ...(sink.rescuedDataColumn ? { rescuedDataColumn: sink.rescuedDataColumn } : {}),
+    ...(sink.derive ? { derive: sink.derive } : {}),
+    ...(sink.where !== undefined ? { where: sink.where } : {}),
     pinLayout: true,
   };
 }

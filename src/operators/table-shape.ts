@@ -33,6 +33,8 @@ export class TableShaper {
   private readonly mergeKeys: string[];
   private readonly sequenceBy?: string;
   private readonly sequenceDeclared: boolean;
+  /** Lower-case names of the columns the table computes (`derive`): records' own fields of these names are left out. */
+  private readonly derived: Set<string>;
   /** Reused per record: the accepted record's keys and kinds, noted once it is accepted. */
   private readonly scratchKeys: string[] = [];
   private readonly scratchKinds: number[] = [];
@@ -41,8 +43,10 @@ export class TableShaper {
     // The table's columns, then the names the spec uses: a record's spelling never decides these.
     for (const name of [...Object.keys(rules.columns), ...rules.mergeKeys, ...(rules.sequenceBy ? [rules.sequenceBy] : [])]) this.canonical(name, true);
     const spell = (n: string) => this.byLower.get(n.toLowerCase()) ?? n;
-    this.mergeKeys = rules.mergeKeys.map(spell);
-    if (rules.sequenceBy !== undefined) this.sequenceBy = spell(rules.sequenceBy);
+    this.derived = new Set((rules.derived ?? []).map((d) => d.toLowerCase()));
+    // Derived keys and sequences exist only once the batch loads; the lake checks them there.
+    this.mergeKeys = rules.mergeKeys.filter((k) => !this.derived.has(k.toLowerCase())).map(spell);
+    if (rules.sequenceBy !== undefined && !this.derived.has(rules.sequenceBy.toLowerCase())) this.sequenceBy = spell(rules.sequenceBy);
     this.sequenceDeclared = rules.sequenceBy !== undefined && rules.declared?.some((d) => d.toLowerCase() === rules.sequenceBy!.toLowerCase()) === true;
   }
 
@@ -61,8 +65,18 @@ export class TableShaper {
   }
 
   /** Shapes one record; on success its kinds are noted. */
-  shape(record: Record<string, unknown>): ShapeResult {
+  shape(input: Record<string, unknown>): ShapeResult {
     let renamed = false;
+    let record = input;
+    if (this.derived.size > 0) {
+      for (const key in input) {
+        if (!this.derived.has(key.toLowerCase())) continue;
+        // The computed value is the column: the record's own field of that name is left out.
+        record = Object.fromEntries(Object.entries(input).filter(([k]) => !this.derived.has(k.toLowerCase())));
+        renamed = true;
+        break;
+      }
+    }
     for (const key in record) {
       const name = this.canonical(key);
       if (name === undefined) return { ok: false, error: `field '${key}' would give table '${this.rules.table}' more than ${this.maxColumns} columns` };

@@ -1,6 +1,7 @@
 /**
- * The spec checks beyond the loader's. SQL (needs DuckDB): every SQL fragment (`deleteWhen` today; expectations and
- * measures later) must parse as one predicate and bind against the table's declared columns
+ * The spec checks beyond the loader's. SQL (needs DuckDB): every SQL fragment (`deleteWhen`,
+ * `where` and `derive` of the source and each table) must parse as one expression (a predicate
+ * where one is expected) and bind against the table's declared columns
  * (columns it names that are not declared bind as text, since their type is inferred at run
  * time). `validate`, `plan` and `run` all run these after the loader's checks, so a spec that
  * validates never fails on its SQL at run time.
@@ -18,21 +19,40 @@ interface Fragment {
   path: string;
   sql: string;
   declared: Record<string, string>;
+  /** `predicate`: must be a boolean (deleteWhen, where); `expression`: any value (derive). */
+  kind: 'predicate' | 'expression';
 }
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const stringEntries = (v: unknown): [string, string][] => (isObj(v) ? Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string') : []);
 
 /** The fragments of the spec data (read defensively: the data may have failed other checks). */
 function fragmentsOf(loaded: LoadedSpec): Fragment[] {
   const out: Fragment[] = [];
-  const tables = (loaded.data as { tables?: unknown } | undefined)?.tables;
-  if (!tables || typeof tables !== 'object') return out;
-  for (const [name, table] of Object.entries(tables as Record<string, unknown>)) {
-    const t = table as { deleteWhen?: unknown; columns?: unknown } | null;
-    if (typeof t?.deleteWhen !== 'string') continue;
-    const declared = t.columns && typeof t.columns === 'object' ? Object.fromEntries(Object.entries(t.columns).filter(([, v]) => typeof v === 'string')) : {};
-    out.push({ path: `tables.${name}.deleteWhen`, sql: t.deleteWhen, declared: declared as Record<string, string> });
+  const data = loaded.data as { tables?: unknown; source?: unknown } | undefined;
+  const source = isObj(data?.source) ? data.source : {};
+  const addDerive = (base: string, owner: Obj, declared: Record<string, string>) => {
+    for (const [column, sql] of stringEntries(owner.derive)) out.push({ path: `${base}.derive.${column}`, sql, declared, kind: 'expression' });
+    if (typeof owner.where === 'string') out.push({ path: `${base}.where`, sql: owner.where, declared, kind: 'predicate' });
+  };
+  addDerive('source', source, {});
+  const tables = data?.tables;
+  if (!isObj(tables)) return out;
+  for (const [name, table] of Object.entries(tables)) {
+    if (!isObj(table)) continue;
+    const declared = Object.fromEntries(stringEntries(table.columns));
+    if (typeof table.deleteWhen === 'string') out.push({ path: `tables.${name}.deleteWhen`, sql: table.deleteWhen, declared, kind: 'predicate' });
+    addDerive(`tables.${name}`, table, declared);
   }
   return out;
 }
+
+/**
+ * Types an undeclared column may turn out to have at run time: an expression is refused only
+ * when it binds with none of them (e.g. an unknown function), never for guessing one wrong.
+ */
+const UNDECLARED_TYPES = ['VARCHAR', 'BIGINT', 'DOUBLE', 'BOOLEAN', 'TIMESTAMP', 'JSON'];
 
 /** Diagnostics for the spec's SQL fragments (empty when there are none or all are fine). */
 export async function checkSqlFragments(loaded: LoadedSpec): Promise<Diagnostic[]> {
@@ -45,22 +65,34 @@ export async function checkSqlFragments(loaded: LoadedSpec): Promise<Diagnostic[
       for (const f of fragments) {
         const at = loaded.valuePositions?.get(f.path) ?? loaded.positions.get(f.path) ?? { line: 1, col: 1 };
         const report = (detail: string, offset = 0) =>
-          out.push(diagnostic('PIPE0056', { file: loaded.file, line: at.line, col: at.col + offset, path: f.path }, { path: f.path, detail }, 'write one boolean expression over the record\'s columns, e.g. `op = \'d\'`'));
+          out.push(
+            f.kind === 'predicate'
+              ? diagnostic('PIPE0056', { file: loaded.file, line: at.line, col: at.col + offset, path: f.path }, { path: f.path, detail }, 'write one boolean expression over the record\'s columns, e.g. `op = \'d\'`')
+              : diagnostic('PIPE0067', { file: loaded.file, line: at.line, col: at.col + offset, path: f.path }, { path: f.path, detail }, 'write one DuckDB expression over the record\'s columns, e.g. `CAST(event_time AS DATE)`'),
+          );
         const parsed = await parseSqlExpression(c, f.sql);
         if (!parsed.ok) {
           report(parsed.message, parsed.offset ?? 0);
           continue;
         }
         const declared = new Map(Object.entries(f.declared).map(([k, v]) => [k.toLowerCase(), [k, v] as const]));
-        const columns = new Map<string, string>();
-        for (const [k, v] of declared.values()) columns.set(k, v);
-        for (const ref of parsed.columns) if (!declared.has(ref.toLowerCase())) columns.set(ref, 'VARCHAR');
-        const relation = [...columns].map(([k, v]) => `CAST(NULL AS ${v}) AS ${quoteIdent(k)}`).join(', ') || '1 AS __none';
-        try {
-          await c.run(`SELECT CAST((${f.sql}) AS BOOLEAN) FROM (SELECT ${relation}) AS t`);
-        } catch (err) {
-          report(firstLine((err as Error).message));
+        const undeclared = parsed.columns.filter((ref) => !declared.has(ref.toLowerCase()));
+        const select = f.kind === 'predicate' ? `CAST((${f.sql}) AS BOOLEAN)` : `(${f.sql})`;
+        let firstError: string | undefined;
+        for (const guess of undeclared.length > 0 ? UNDECLARED_TYPES : ['VARCHAR']) {
+          const columns = new Map<string, string>();
+          for (const [k, v] of declared.values()) columns.set(k, v);
+          for (const ref of undeclared) columns.set(ref, guess);
+          const relation = [...columns].map(([k, v]) => `CAST(NULL AS ${v}) AS ${quoteIdent(k)}`).join(', ') || '1 AS __none';
+          try {
+            await c.run(`SELECT ${select} FROM (SELECT ${relation}) AS t`);
+            firstError = undefined;
+            break;
+          } catch (err) {
+            firstError ??= firstLine((err as Error).message);
+          }
         }
+        if (firstError !== undefined) report(firstError);
       }
       return out;
     });

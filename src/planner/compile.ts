@@ -71,6 +71,10 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     if (t.columns !== undefined) sink.columns = { ...t.columns };
     if (t.deleteWhen !== undefined) sink.deleteWhen = t.deleteWhen;
     if (t.rescuedDataColumn !== undefined) sink.rescuedDataColumn = t.rescuedDataColumn;
+    const derive = [...Object.entries(spec.source.derive ?? {}), ...Object.entries(t.derive ?? {})].map(([column, sql]) => ({ column, sql }));
+    if (derive.length > 0) sink.derive = derive;
+    const where = [spec.source.where, t.where].filter((w): w is string => w !== undefined);
+    if (where.length > 0) sink.where = where.length === 1 ? where[0]! : where.map((w) => `(${w})`).join(' AND ');
     return sink;
   });
 
@@ -204,6 +208,9 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
     }
     if (sink.deleteWhen !== undefined) props.deleteWhen = sink.deleteWhen;
     if (sink.rescuedDataColumn !== undefined) props.rescuedDataColumn = sink.rescuedDataColumn;
+    // Source-level ones first: the order they are computed in (a later one may use an earlier one).
+    if (sink.derive !== undefined) props.derive = Object.fromEntries(sink.derive.map((d) => [d.column, d.sql]));
+    if (sink.where !== undefined) props.where = sink.where;
     if (sink.maxColumns !== DEFAULT_MAX_COLUMNS) props.maxColumns = sink.maxColumns;
     props.path = specTablePath(spec, table);
     nodes.push({ id: sink.id, kind: 'sink-delta', props });

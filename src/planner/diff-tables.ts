@@ -6,6 +6,7 @@
 import type { PipelineSpec, TableSpec } from '../spec/types.js';
 import { sortedKeys, specTablePath } from './compile.js';
 import type { ChangeList } from './changes.js';
+import { diffDeriveWhere } from './diff-derive.js';
 
 /** Compares `tables` of two specs, table by table in name order. */
 export function diffTables(before: PipelineSpec, after: PipelineSpec, out: ChangeList): void {
@@ -58,6 +59,7 @@ function diffTable(table: string, a: TableSpec, b: TableSpec, out: ChangeList): 
         : `records of table ${table} matching ${b.deleteWhen} now delete their key instead of being written${a.deleteWhen ? ` (was: ${a.deleteWhen})` : ''}`;
     out.add(`${path}.deleteWhen`, a.deleteWhen, b.deleteWhen, 'routing', message);
   }
+  diffDeriveWhere(path, `table ${table} will`, a, b, out);
 }
 
 /** `orders (upsert on [id], sequenceBy seq) at ./lake/orders`. */

@@ -47,6 +47,10 @@ export interface SinkPlan {
   deleteWhen?: string;
   /** Column receiving values that do not convert to their declared type (as JSON). */
   rescuedDataColumn?: string;
+  /** Computed columns, the source's then the table's, in the order they are computed. */
+  derive?: { column: string; sql: string }[];
+  /** The source's and the table's `where`, joined with AND. */
+  where?: string;
   /** Most columns the table takes. */
   maxColumns: number;
 }

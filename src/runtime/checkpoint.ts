@@ -52,7 +52,7 @@ export type DivertedTables = Record<string, string>;
 export interface BatchDecisions {
   diverted: DivertedTables;
   /** Table -> its input rows (file positions) the lake rejected, with the reason. */
-  rejected: Record<string, { row: number; reason: string }[]>;
+  rejected: Record<string, { row: number; reason: string; dropped?: boolean }[]>;
 }
 
 /** What a stream resumes from. */

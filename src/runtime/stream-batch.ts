@@ -15,6 +15,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { SchemaMismatchError } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
 import type { RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
+import type { RejectedRow } from '../lake/types.js';
 import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { writeWindowOutput } from '../operators/window-output.js';
@@ -132,6 +133,7 @@ export class BatchProcessor {
     for (const sink of plan.sinks) {
       tables[sink.table] = {
         table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
+        ...(sink.derive ? { derived: sink.derive.map((d) => d.column) } : {}),
       };
     }
     const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
@@ -178,6 +180,8 @@ export class BatchProcessor {
     const tableStats: Record<string, TableBatchStats> = {};
     const versions: Record<string, number> = {};
     let commitRetries = 0;
+    // Rows a table's `where` left out: counted drops, like `unmatched: drop`.
+    let whereDropped = 0;
     const commitStart = performance.now();
     const txn = { appId, version: batchId };
 
@@ -188,7 +192,7 @@ export class BatchProcessor {
           const started = performance.now();
           // Rows the lake leaves out are recorded before its commit, so a replay that finds the
           // table committed dead-letters the same records.
-          const record = (rejected: { row: number; reason: string }[]) => {
+          const record = (rejected: RejectedRow[]) => {
             if (rejected.length === 0 && decisions.rejected[part.table] === undefined) return;
             decisions.rejected[part.table] = rejected;
             checkpoint.writeDecisions(batchId, decisions);
@@ -199,7 +203,10 @@ export class BatchProcessor {
           const input = { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds, positions: { partitions, offsets } };
           const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record));
           const rejected = result.status === 'already-committed' ? (decisions.rejected[part.table] ?? []) : result.rejected;
-          for (const r of rejected) failures.push({ index: part.indices[r.row]!, stage: 'sink', table: part.table, error: `table '${part.table}': ${r.reason}` });
+          for (const r of rejected) {
+            if (r.dropped) whereDropped++;
+            else failures.push({ index: part.indices[r.row]!, stage: 'sink', table: part.table, error: `table '${part.table}': ${r.reason}` });
+          }
           tableStats[part.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: result.rowsDeleted };
           versions[part.table] = result.version;
           commitRetries += result.conflictsRetried;
@@ -270,7 +277,7 @@ export class BatchProcessor {
       records: messages.length,
       deadLettered: failures.length,
       deadLetters: countDeadLetters(failures),
-      dropped: routed.dropped,
+      dropped: routed.dropped + whereDropped,
       tables: tableStats,
       durationMs: performance.now() - prepared.decodeStarted,
       decodeMs,

@@ -75,6 +75,8 @@ export const codes = {
   PIPE0064: { severity: 'error', title: 'unknown aggregation table', template: 'aggregation `{name}` reads table `{table}`, which is not defined under `tables`' },
   PIPE0065: { severity: 'error', title: 'bad window', template: 'aggregation `{name}`: {detail}' },
   PIPE0066: { severity: 'error', title: 'bad aggregation output', template: 'aggregation `{name}`: {detail}' },
+  PIPE0067: { severity: 'error', title: 'invalid SQL expression', template: '`{path}` is not a valid SQL expression: {detail}' },
+  PIPE0068: { severity: 'error', title: 'derived column used before it exists', template: '`{path}` names `{column}`, a derived column; derived columns are computed as each table loads, after {stage}' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */

@@ -41,6 +41,25 @@ const nonEmpty = { type: 'string', minLength: 1 };
 const envName = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' };
 const columnList = { type: 'array', items: nonEmpty, minItems: 1, uniqueItems: true };
 
+/** `derive` and `where`, shared by the source (every table) and each table. */
+const deriveField = (scope: string) =>
+  mapOf(
+    {
+      description: `Computed columns ${scope}: name -> DuckDB SQL expression over the record's columns and the derived columns listed before it. Usable in partitionBy, mergeKeys and sequenceBy. A value the expression cannot handle gives NULL (a NULL derived merge key or sequence dead-letters its record).`,
+      examples: [{ event_date: 'CAST(event_time AS DATE)' }],
+    },
+    field({ description: 'A DuckDB SQL expression.', examples: ['CAST(event_time AS DATE)', "lower(country)"] }, nonEmpty),
+    nonEmpty,
+  );
+const whereField = (scope: string) =>
+  field(
+    {
+      description: `SQL predicate over the record's columns (derived ones included) ${scope}; records for which it is not true are dropped and counted (not dead-lettered).`,
+      examples: ["status <> 'test'"],
+    },
+    nonEmpty,
+  );
+
 const sasl = objectOf<SaslSpec>(
   {
     description: 'SASL authentication for the Kafka connection.',
@@ -149,6 +168,8 @@ const source = objectOf<SourceSpec>(
       { enum: ['confluent', 'raw'] },
     ),
     schema: sourceSchema,
+    derive: deriveField('of every table (computed before each table\'s own `derive`)'),
+    where: whereField('that every record must meet to reach its table (applied with each table\'s own `where`)'),
   },
   ['kafka'],
 );
@@ -279,6 +300,8 @@ const table = objectOf<TableSpec>(
       },
       nonEmpty,
     ),
+    derive: deriveField('of this table (after the source\'s)'),
+    where: whereField('that a record must meet to be written to this table'),
     rescuedDataColumn: field(
       {
         description: 'Column that receives, as a JSON object, the values that do not convert to their declared column type; the record is kept with those columns NULL. Without it such a record goes to the dead-letter table.',

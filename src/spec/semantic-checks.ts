@@ -84,6 +84,7 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
 
   checkFormatSettings(get(data, ['source']), keyAt);
   if (isObj(data)) checkEventTime(data, keyAt, valueAt);
+  checkDerivedUses(data, valueAt);
 
   const password = get(data, ['source', 'kafka', 'sasl', 'password']);
   const passwordPath = ['source', 'kafka', 'sasl', 'password'];
@@ -91,6 +92,22 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
     valueAt('PIPE0048', passwordPath, { path: dotted(passwordPath) }, 'write `password: ${KAFKA_PASSWORD}` and set the variable where the pipeline runs');
   }
   return out;
+}
+
+/**
+ * Routing and the watermark read each record before it reaches its table, so they cannot
+ * use a derived column (computed as each table loads).
+ */
+function checkDerivedUses(data: unknown, valueAt: Reporter): void {
+  const derived = get(data, ['source', 'derive']);
+  if (!isObj(derived)) return;
+  const names = new Set(Object.keys(derived).map((k) => k.toLowerCase()));
+  for (const [path, stage] of [[['routing', 'field'], 'routing'], [['watermark', 'column'], 'the watermark']] as const) {
+    const column = get(data, [...path]);
+    if (typeof column === 'string' && names.has(column.toLowerCase())) {
+      valueAt('PIPE0068', [...path], { path: path.join('.'), column, stage: `${stage} has read the record` }, 'use a field the record carries itself');
+    }
+  }
 }
 
 /**

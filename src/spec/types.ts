@@ -65,6 +65,10 @@ export interface SourceSpec {
   wireFormat?: WireFormat;
   /** Schema of avro/protobuf values. */
   schema?: SourceSchemaSpec;
+  /** Computed columns of every table (before each table's own): name -> DuckDB SQL expression. */
+  derive?: Record<string, string>;
+  /** SQL predicate every record must meet to reach its table; the others are counted drops. */
+  where?: string;
 }
 
 export interface TriggerSpec {
@@ -127,6 +131,10 @@ export interface TableSpec {
   columns?: Record<string, string>;
   /** SQL predicate over the record; matching records delete their key (CDC). */
   deleteWhen?: string;
+  /** Computed columns: name -> DuckDB SQL expression over the record's columns (and earlier derived ones). */
+  derive?: Record<string, string>;
+  /** SQL predicate a record must meet to be written; the others are counted drops. */
+  where?: string;
   /**
    * Column receiving, as JSON, the values that do not convert to their declared column type
    * (the record is kept). Without it such a record goes to the dead-letter table.

@@ -35,6 +35,36 @@ describe('SQL fragment checks', () => {
   });
 });
 
+describe('derive and where checks', () => {
+  const derived = (derive: string, where: string) => `apiVersion: pipeline/v1
+name: d
+source:
+  kafka: { brokers: [localhost:9092], topic: t }
+  derive: { day: "${derive}" }
+routing: { field: type, routes: { o: orders } }
+tables:
+  orders: { mode: append, columns: { amount: DOUBLE }, derive: { cents: "CAST(amount * 100 AS BIGINT)" }, where: "${where}" }
+output: { path: ./lake }
+`;
+
+  it('accepts expressions over undeclared columns of any plausible type', async () => {
+    // `ts` is undeclared: it binds as text for the CAST, `n` as a number for the comparison.
+    expect(await checkSqlFragments(loadSpecText(derived('CAST(ts AS DATE)', 'n > 3 AND day IS NOT NULL'), 's.yaml'))).toEqual([]);
+  });
+
+  it('reports a bad derive expression (PIPE0067) and a bad where (PIPE0056) at their values', async () => {
+    const loaded = await withSqlChecks(loadSpecText(derived('CAST(ts AS', 'amount > '), 's.yaml'));
+    expect(loaded.spec).toBeUndefined();
+    expect(loaded.diagnostics.map((d) => [d.code, d.line, d.path])).toEqual([
+      ['PIPE0067', 5, 'source.derive.day'],
+      ['PIPE0056', 8, 'tables.orders.where'],
+    ]);
+    const [unknownFn] = await checkSqlFragments(loadSpecText(derived('no_such_fn(ts)', 'true'), 's.yaml'));
+    expect(unknownFn?.code).toBe('PIPE0067');
+    expect(unknownFn?.message).toMatch(/no_such_fn/);
+  });
+});
+
 describe('capability checks', () => {
   it('has no format this version cannot run: avro and protobuf decode', () => {
     for (const format of ['avro', 'protobuf']) {

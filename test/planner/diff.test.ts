@@ -178,6 +178,40 @@ describe('diffSpecs: routing', () => {
   });
 });
 
+describe('diffSpecs: derive and where', () => {
+  it('a new, changed or removed computed column is a table change; a changed where is a routing change', () => {
+    const withDerive = edit(base, (s) => {
+      s.source.derive = { day: 'CAST(ts AS DATE)' };
+      s.tables.orders!.derive = { cents: 'CAST(amount * 100 AS BIGINT)', big: 'amount > 100' };
+      s.tables.orders!.where = "status <> 'test'";
+    });
+    expect(diffSpecs(base, withDerive).map((c) => [c.path, c.impact])).toEqual([
+      ['source.derive.day', 'table'],
+      ['tables.orders.derive.big', 'table'],
+      ['tables.orders.derive.cents', 'table'],
+      ['tables.orders.where', 'routing'],
+    ]);
+    const changed = edit(withDerive, (s) => {
+      s.source.derive = { day: "CAST(ts AS DATE) - INTERVAL '1 day'" };
+      delete s.tables.orders!.derive!.big;
+      s.tables.orders!.where = undefined;
+    });
+    const changes = diffSpecs(withDerive, changed);
+    expect(changes.map((c) => [c.path, c.impact])).toEqual([
+      ['source.derive.day', 'table'],
+      ['tables.orders.derive.big', 'table'],
+      ['tables.orders.where', 'routing'],
+    ]);
+    expect(changes[0]!.message).toBe("all tables will compute column day as CAST(ts AS DATE) - INTERVAL '1 day' instead of CAST(ts AS DATE); rows written before keep the old values: rewrite the table to stay consistent");
+    expect(changes[2]!.message).toBe("table orders will write every record again (no longer only those where status <> 'test')");
+    // Reordering computed columns can change what a later one sees.
+    const reordered = edit(withDerive, (s) => {
+      s.tables.orders!.derive = { big: 'amount > 100', cents: 'CAST(amount * 100 AS BIGINT)' };
+    });
+    expect(diffSpecs(withDerive, reordered).map((c) => [c.path, c.impact])).toEqual([['tables.orders.derive', 'table']]);
+  });
+});
+
 describe('diffNewPipeline and rendering', () => {
   it('lists a new pipeline as safe additions', () => {
     const changes = diffNewPipeline(smallAvroSpec());

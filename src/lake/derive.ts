@@ -1,0 +1,144 @@
+/**
+ * Computed columns and row filters applied while a batch loads (`derive` and `where` of a
+ * write): DuckDB SQL over the loaded columns, evaluated in the same statement that creates
+ * the batch's temp table, so they see exactly the typed values the table will hold.
+ *
+ * - Each derived column is one SQL expression over the row's columns and the derived
+ *   columns before it. An expression that errors on a row's values gives NULL for that row
+ *   (DuckDB's `TRY`), so one odd value never fails its batch; a derived merge key or
+ *   sequence column that is NULL fails its row alone (dead letter).
+ * - A derived column's type: its declared type when the write declares one (a value that
+ *   does not convert fails its row), else the table's type joined with the expression's
+ *   through the lattice (BOOLEAN < BIGINT < DOUBLE < VARCHAR), else the expression's own
+ *   DuckDB type. Never the batch's luck: the same expression over the same column types
+ *   always gives the same type.
+ * - `where` keeps the rows for which the predicate is true; the others are counted drops
+ *   (false, NULL, or an error on that row all drop it).
+ * - A column an expression names that neither the batch nor the table has is NULL.
+ */
+import { LakeError } from '../errors.js';
+import type { Conn } from './duck.js';
+import type { TypedColumn } from './files.js';
+import { normalizeDuckType, parseDuckType, type DuckType, quoteIdent, quoteLiteral, renderDuckType } from './schema.js';
+import { sqlColumnRefs } from './sql-refs.js';
+import { kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType } from './type-lattice.js';
+import type { DerivedColumn } from './types.js';
+
+/** Flag columns the derive layer adds to the loaded rows (dropped before the table sees them). */
+export const DERIVE_BAD = '__lake_dbad';
+export const WHERE_DROP = '__lake_drop';
+
+/** What the layer needs to know. */
+export interface DeriveOptions {
+  table: string;
+  derive: DerivedColumn[];
+  where?: string;
+  /** Declared types (lower-case name -> type). */
+  declared: Map<string, { name: string; type: DuckType }>;
+  /** Columns the table already has (their types may widen here). */
+  known: TypedColumn[];
+  /** Columns that must hold a value in every row (merge keys, sequence column). */
+  required: string[];
+}
+
+/** The relation with derived columns and flags, and the columns' changes. */
+export interface DerivedRelation {
+  sql: string;
+  /** True when some rows may carry a reason in {@link DERIVE_BAD}. */
+  mayFail: boolean;
+  /** True when {@link WHERE_DROP} is present. */
+  mayDrop: boolean;
+}
+
+/**
+ * Wraps `inner` (a SELECT producing `columns`) with the write's derived columns and `where`.
+ * `columns`, `newColumns` and `widened` are updated in place with the derived columns.
+ */
+export async function deriveRelation(
+  c: Conn,
+  inner: string,
+  columns: TypedColumn[],
+  newColumns: TypedColumn[],
+  widened: { name: string; from: LatticeType; to: LatticeType }[],
+  opts: DeriveOptions,
+): Promise<DerivedRelation> {
+  const lower = (s: string) => s.toLowerCase();
+  const present = new Set(columns.map((col) => lower(col.name)));
+  const derivedNames = new Set(opts.derive.map((d) => lower(d.column)));
+  // Names an expression uses that no column holds: NULL (VARCHAR) helpers, removed at the end.
+  const missing: string[] = [];
+  for (const sql of [...opts.derive.map((d) => d.sql), ...(opts.where ? [opts.where] : [])]) {
+    for (const ref of await sqlColumnRefs(c, sql)) {
+      const l = lower(ref);
+      if (!present.has(l) && !derivedNames.has(l) && !missing.some((m) => lower(m) === l)) missing.push(ref);
+    }
+  }
+  let rel = `SELECT *${missing.map((m) => `, CAST(NULL AS VARCHAR) AS ${quoteIdent(m)}`).join('')} FROM (${inner}) AS t0`;
+  const flags: string[] = [];
+  const inRelation = new Set([...present, ...missing.map(lower)]);
+  for (const [i, d] of opts.derive.entries()) {
+    const expr = `TRY((${d.sql}))`;
+    let resultType;
+    try {
+      const [row] = await c.json(`DESCRIBE SELECT ${expr} AS v FROM (${rel}) AS t`);
+      resultType = normalizeDuckType(parseDuckType(String(row!.column_type)));
+    } catch (err) {
+      throw new LakeError('PIPE_LAKE_BAD_DERIVE', `table ${opts.table}: derive ${d.column} = ${d.sql} does not bind over the batch: ${firstLine(err)}`, {
+        cause: err,
+        hint: 'fix the expression in the spec and restart; the batch was not committed and is replayed',
+        details: { table: opts.table, column: d.column },
+      });
+    }
+    const at = columns.findIndex((col) => lower(col.name) === lower(d.column));
+    const existing = at >= 0 ? columns[at] : undefined;
+    const decl = opts.declared.get(lower(d.column));
+    let target = decl?.type ?? existing?.type;
+    let fixed = decl !== undefined;
+    const resultLattice = latticeTypeOf(resultType);
+    if (!decl && existing) {
+      const current = latticeTypeOf(existing.type);
+      if (current && resultLattice) {
+        const joined = typeOfKinds(kindsOfType(current, false) | kindsOfType(resultLattice, false))!;
+        target = { kind: 'primitive', name: joined };
+        if (joined !== current && opts.known.some((k) => k.name === existing.name)) widened.push({ name: existing.name, from: current, to: joined });
+      } else fixed = renderDuckType(existing.type) !== renderDuckType(resultType);
+    }
+    target ??= resultLattice ? { kind: 'primitive', name: resultLattice } : resultType;
+    const column: TypedColumn = { name: existing?.name ?? decl?.name ?? d.column, type: target };
+    if (existing) columns[at] = column;
+    else {
+      columns.push(column);
+      newColumns.push(column);
+    }
+    const rendered = renderDuckType(target);
+    const value = fixed ? `TRY_CAST(${expr} AS ${rendered})` : `CAST(${expr} AS ${rendered})`;
+    const name = quoteIdent(column.name);
+    const flag = fixed ? `, CASE WHEN ${expr} IS NOT NULL AND ${value} IS NULL THEN ${quoteLiteral(`derived column ${column.name} does not convert to ${rendered}`)} END AS __lake_dbad_${i}` : '';
+    if (fixed) flags.push(`__lake_dbad_${i}`);
+    rel = inRelation.has(lower(column.name))
+      ? `SELECT * REPLACE (${value} AS ${name})${flag} FROM (${rel}) AS t${i + 1}`
+      : `SELECT *, ${value} AS ${name}${flag} FROM (${rel}) AS t${i + 1}`;
+    inRelation.add(lower(column.name));
+  }
+  // A derived key or sequence must hold a value: the row cannot be merged otherwise.
+  const reasons = [...flags];
+  for (const key of opts.required) {
+    if (!derivedNames.has(lower(key))) continue;
+    reasons.push(`CASE WHEN ${quoteIdent(key)} IS NULL THEN ${quoteLiteral(`derived column ${key} (merge key or sequence) is NULL`)} END`);
+  }
+  const select = [`* EXCLUDE (${[...missing.map(quoteIdent), ...flags, '__lake_none'].join(', ')})`];
+  if (reasons.length > 0) select.push(`concat_ws(', ', ${[...reasons, 'NULL'].join(', ')}) AS ${DERIVE_BAD}`);
+  if (opts.where) select.push(`NOT coalesce(TRY(CAST((${opts.where}) AS BOOLEAN)), false) AS ${WHERE_DROP}`);
+  // `__lake_none` lets EXCLUDE always name something (DuckDB refuses an empty list).
+  const sql = `SELECT ${select.join(', ')} FROM (${addNone(rel)}) AS tw`;
+  return { sql, mayFail: reasons.length > 0, mayDrop: opts.where !== undefined };
+}
+
+/** Adds the placeholder column `__lake_none` to the outermost SELECT of `rel`. */
+function addNone(rel: string): string {
+  return `SELECT *, NULL AS __lake_none FROM (${rel}) AS tn`;
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error).message ?? err).split('\n')[0]!.trim();
+}
