@@ -18,12 +18,13 @@ export interface RefEvent {
   value: number | null;
 }
 
-/** One window row: window bounds, group and the measures n, total, lo, hi, mean. */
+/** One window row: window bounds, group and the measures n (count(*)), valued (count(value)), total, lo, hi, mean. */
 export interface RefRow {
   start: number;
   end: number;
   group: string;
   n: number;
+  valued: number;
   total: number | null;
   lo: number | null;
   hi: number | null;
@@ -52,9 +53,10 @@ export function referenceWindows(events: RefEvent[], o: { delayMs: number; sizeM
     for (let s = Math.floor(e.ts / o.slideMs) * o.slideMs; s > e.ts - o.sizeMs; s -= o.slideMs) {
       const key = `${s}|${e.group}`;
       let c = cells.get(key);
-      if (!c) cells.set(key, (c = { start: s, end: s + o.sizeMs, group: e.group, n: 0, total: null, lo: null, hi: null, mean: null, sum: 0, count: 0 }));
+      if (!c) cells.set(key, (c = { start: s, end: s + o.sizeMs, group: e.group, n: 0, valued: 0, total: null, lo: null, hi: null, mean: null, sum: 0, count: 0 }));
       c.n++;
       if (e.value !== null) {
+        c.valued++;
         c.total = (c.total ?? 0) + e.value;
         c.lo = c.lo === null ? e.value : Math.min(c.lo, e.value);
         c.hi = c.hi === null ? e.value : Math.max(c.hi, e.value);

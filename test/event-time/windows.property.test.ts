@@ -53,7 +53,7 @@ aggregations:
     from: [clicks, views]
     window: ${window}
     groupBy: [g]
-    measures: { n: "count(*)", total: "sum(v)", lo: "min(v)", hi: "max(v)", mean: "avg(v)" }
+    measures: { n: "count(*)", valued: "count(v)", total: "sum(v)", lo: "min(v)", hi: "max(v)", mean: "avg(v)" }
     outputMode: ${mode}
     partitionBy: [window_hour]
 deadLetter: { maxRatio: 1 }
@@ -121,7 +121,7 @@ async function runOnce(events: RefEvent[], streams: number, mode: string, window
   }
   const path = join(dir, 'lake', 'per_window');
   const rows: RefRow[] = (await lake.exists(path) ? await lake.scan(path) : []).map((r) => ({
-    start: ms(r.window_start), end: ms(r.window_end), group: String(r.g), n: Number(r.n),
+    start: ms(r.window_start), end: ms(r.window_end), group: String(r.g), n: Number(r.n), valued: Number(r.valued),
     total: num(r.total), lo: num(r.lo), hi: num(r.hi), mean: num(r.mean),
   }));
   rows.sort((a, b) => a.start - b.start || a.group.localeCompare(b.group));
