@@ -39,11 +39,11 @@ function render(e: RefEvent, i: number): string {
   return JSON.stringify({ type, id: i, ts: i % 3 === 0 ? e.ts : new Date(e.ts).toISOString(), g: e.group, v: e.value });
 }
 
-const SPEC = (out: string, streams: number, mode: string, window: string) => `apiVersion: pipeline/v1
+const SPEC = (out: string, streams: number, mode: string, window: string, lateData: string) => `apiVersion: pipeline/v1
 name: windows
 source: { kafka: { brokers: [localhost:9092], topic: t } }
 streams: ${streams}
-watermark: { column: ts, delay: 30s }
+watermark: { column: ts, delay: 30s, lateData: ${lateData} }
 routing: { field: type, routes: { click: clicks, view: views } }
 tables:
   clicks: { mode: append }
@@ -77,10 +77,10 @@ const ms = (v: unknown): number => (v instanceof Date ? v.getTime() : Date.parse
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** Runs the events through `streams` processors; every batch lists all the stream's partitions (as the collector does). */
-async function runOnce(events: RefEvent[], streams: number, mode: string, window: string, cuts: () => number, pick: (n: number) => number) {
+async function runOnce(events: RefEvent[], streams: number, mode: string, window: string, lateData: string, cuts: () => number, pick: (n: number) => number) {
   const dir = mkdtempSync(join(tmpdir(), 'windows-'));
   dirs.push(dir);
-  const loaded = loadSpecText(SPEC(join(dir, 'lake'), streams, mode, window), 'windows.yaml');
+  const loaded = loadSpecText(SPEC(join(dir, 'lake'), streams, mode, window, lateData), 'windows.yaml');
   if (!loaded.spec) throw new Error(JSON.stringify(loaded.diagnostics));
   const plan = compilePlan(loaded.spec, { cwd: dir });
   const offsets = new Map<number, number>();
@@ -101,6 +101,7 @@ async function runOnce(events: RefEvent[], streams: number, mode: string, window
   }));
   let late = 0;
   let deadLettered = 0;
+  let dropped = 0;
   for (;;) {
     const live = processors.map((s, i) => ({ s, q: queues[i]! })).filter(({ s, q }) => s.next < q.length);
     if (live.length === 0) break;
@@ -118,14 +119,17 @@ async function runOnce(events: RefEvent[], streams: number, mode: string, window
     const stats = await s.p.commit(await s.p.prepare(s.batchId++, { ranges, messages, count: slice.length }));
     late += stats.late ?? 0;
     deadLettered += stats.deadLettered;
+    dropped += stats.dropped;
   }
+  let stored = 0;
+  for (const table of ['clicks', 'views']) if (await lake.exists(join(dir, 'lake', table))) stored += (await lake.scan(join(dir, 'lake', table))).length;
   const path = join(dir, 'lake', 'per_window');
   const rows: RefRow[] = (await lake.exists(path) ? await lake.scan(path) : []).map((r) => ({
     start: ms(r.window_start), end: ms(r.window_end), group: String(r.g), n: Number(r.n), valued: Number(r.valued),
     total: num(r.total), lo: num(r.lo), hi: num(r.hi), mean: num(r.mean),
   }));
   rows.sort((a, b) => a.start - b.start || a.group.localeCompare(b.group));
-  return { rows, late, deadLettered };
+  return { rows, late, deadLettered, dropped, stored };
 }
 
 const WINDOWS = { tumbling: { text: '{ type: tumbling, size: 1m }', sizeMs: 60_000, slideMs: 60_000 }, sliding: { text: '{ type: sliding, size: 1m, slide: 30s }', sizeMs: 60_000, slideMs: 30_000 } };
@@ -138,7 +142,8 @@ test('window tables equal the reference whatever the batch cuts and stream count
       fc.constantFrom<keyof typeof WINDOWS>('tumbling', 'sliding'),
       fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 8 }),
       fc.array(fc.nat(), { minLength: 1, maxLength: 8 }),
-      async (events, windowKind, cutList, picks) => {
+      fc.constantFrom('dead_letter', 'drop', 'keep'),
+      async (events, windowKind, cutList, picks, lateData) => {
         const w = WINDOWS[windowKind];
         let c = 0;
         let k = 0;
@@ -150,14 +155,19 @@ test('window tables equal the reference whatever the batch cuts and stream count
         const update = referenceWindows(events, { ...base, append: false });
         const append = referenceWindows(events, { ...base, append: true });
         const runs = [
-          { streams: 1, mode: 'update', expected: update, run: await runOnce(events, 1, 'update', w.text, () => 1000, () => 0) },
-          { streams: 3, mode: 'update', expected: update, run: await runOnce(events, 3, 'update', w.text, cuts, pick) },
-          { streams: 1, mode: 'append', expected: append, run: await runOnce(events, 1, 'append', w.text, cuts, pick) },
+          { expected: update, run: await runOnce(events, 1, 'update', w.text, lateData, () => 1000, () => 0) },
+          { expected: update, run: await runOnce(events, 3, 'update', w.text, lateData, cuts, pick) },
+          { expected: append, run: await runOnce(events, 1, 'append', w.text, lateData, cuts, pick) },
         ];
         appendRows += append.length;
+        // Late records land as configured; windows never count them.
+        const routedLate = events.filter((e, i) => late.has(i) && e.table !== undefined).length;
+        const onTimeRouted = events.filter((e, i) => !late.has(i) && e.table !== undefined).length;
         for (const { run, expected } of runs) {
           expect(run.late).toBe(late.size);
-          expect(run.deadLettered).toBe(late.size + unmatched);
+          expect(run.deadLettered).toBe(unmatched + (lateData === 'dead_letter' ? late.size : lateData === 'keep' ? late.size - routedLate : 0));
+          expect(run.dropped).toBe(lateData === 'drop' ? late.size : 0);
+          expect(run.stored).toBe(onTimeRouted + (lateData === 'keep' ? routedLate : 0));
           expect(run.rows).toEqual(expected);
         }
       },
