@@ -126,6 +126,7 @@ const CODES = {
   PIPE_RUN_REGISTRY_UNAVAILABLE: retry('schema registry <url> unreachable for <s>s (<n> attempts, last: <reason>) while fetching schema id <id>', `restart once the registry is up: ${REPLAYED}`),
   PIPE_RUN_SCHEMA: stop('Avro schema <file>: <problem>', '`pipeline validate` checks schema files'),
   PIPE_RUN_STREAM: stop('stream <i> crashed: <reason>', 'the next run resumes from the checkpoint'),
+  PIPE_RUN_WINDOW_ROWS: stop('aggregation <name>: <n> window rows could not be stored: <reason>', 'a group key or measure changed type; check the columns of the aggregation\'s tables'),
 
   // The Kafka source.
   PIPE_SOURCE_CONNECT: retry('cannot read topic \'<topic>\' from <brokers>: <reason>', 'check source.kafka.brokers, ssl and sasl, and that the brokers are up'),

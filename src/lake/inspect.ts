@@ -30,8 +30,33 @@ export interface TableSummary {
   sizeBytes: number;
   schema: SummaryColumn[];
   partitionColumns: string[];
+  /** Partitioned tables: each partition's values, files and rows (null when a file has no row count in the log). */
+  partitions?: PartitionSummary[];
   /** Latest txn version per appId. */
   txns: Record<string, number>;
+}
+
+/** One partition of a partitioned table. */
+export interface PartitionSummary {
+  values: Record<string, string | null>;
+  files: number;
+  records: number | null;
+}
+
+/** The table's partitions in value order, with the row counts the log records (rows a deletion vector removed left out). */
+function partitionsOf(state: TableState): PartitionSummary[] {
+  const byKey = new Map<string, PartitionSummary>();
+  for (const f of state.files.values()) {
+    const values = f.add.partitionValues ?? {};
+    const key = JSON.stringify(values);
+    const p = byKey.get(key) ?? { values, files: 0, records: 0 };
+    byKey.set(key, p);
+    p.files++;
+    const n = f.file.stats?.numRecords;
+    const deleted = (f.add as { deletionVector?: { cardinality?: number } }).deletionVector?.cardinality ?? 0;
+    p.records = p.records === null || typeof n !== 'number' ? null : p.records + n - deleted;
+  }
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p);
 }
 
 /** Delta schema type → Spark's short type string. */
@@ -102,6 +127,7 @@ export async function summarizeState(duck: Duck, state: TableState): Promise<Tab
     sizeBytes,
     schema: state.schema.map((f) => ({ name: f.name, type: deltaTypeString(f.type), nullable: f.nullable })),
     partitionColumns: [...(state.metadata?.partitionColumns ?? [])],
+    ...((state.metadata?.partitionColumns ?? []).length > 0 ? { partitions: partitionsOf(state) } : {}),
     txns,
   };
 }

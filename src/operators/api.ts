@@ -3,8 +3,8 @@
  * them plain values (raw record values, table rules, a lake handle) described here.
  */
 
-/** Where a record failed; recorded in the dead-letter table's `stage` column. */
-export type FailureStage = 'decode' | 'route' | 'validate' | 'expectation' | 'sink';
+/** Where a record failed; recorded in the dead-letter table's `stage` column (`late`: behind the watermark). */
+export type FailureStage = 'decode' | 'route' | 'validate' | 'expectation' | 'sink' | 'late';
 
 /** One record that goes to the dead-letter table instead of its gold table. */
 export interface RecordFailure {
@@ -80,6 +80,8 @@ export interface RoutedBatch {
   dropped: number;
   /** State of the stateful operators after this batch, by node id (committed with the batch). */
   state: Record<string, unknown>;
+  /** What operators with their own output table emit for this batch, by node id (e.g. window rows). */
+  outputs?: Record<string, unknown>;
 }
 
 import type { BatchInput, ColumnDef, Expectation, WriteMode, WriteOptions, WriteResult } from '../lake/types.js';
@@ -91,6 +93,10 @@ export interface TableWriter {
   write(path: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult>;
   /** Loads the batch as `write` would and throws ExpectationFailedError for a row failing a `fail` expectation. */
   checkExpectations?(path: string, batch: BatchInput, opts: WriteOptions): Promise<void>;
+  /** Rows of the table's current version matching `where` (window outputs merge into them). */
+  scan?(path: string, opts: { where?: string }): Promise<Record<string, unknown>[]>;
+  /** The newest txn version the table holds for `appId`. */
+  txnVersion?(path: string, appId: string): Promise<number | undefined>;
 }
 
 /** A gold table's configuration as resolved from the spec: the one shape the planner, the runtime and the sink share. */
@@ -149,11 +155,26 @@ export interface DecodedRecord {
   serialise?: boolean;
 }
 
+/**
+ * Where the record being walked came from. One object per record, seen by every stage it
+ * passes, so an upstream stage can mark it for a downstream one.
+ */
+export interface RecordPosition {
+  /** Index of the record in the batch. */
+  index: number;
+  /** Its Kafka partition. */
+  partition: number;
+  /** Set by the watermark when the record is behind its partition's watermark and kept (`lateData: keep`). */
+  late: boolean;
+}
+
 /** The per-batch runtime piece of a record-level operator. */
 export interface RecordStage {
-  process(input: unknown): StageResult;
+  process(input: unknown, at?: RecordPosition): StageResult;
   /** Stateful operators: the state after the records processed so far (committed with the batch). */
   snapshot?(): unknown;
+  /** Operators with their own output table: what this batch writes to it (plain data, see `RoutedBatch.outputs`). */
+  emit?(): unknown;
   /** Table sinks: the JSON kinds of the columns of the records they accepted. */
   kinds?: Record<string, number>;
 }
@@ -166,6 +187,15 @@ export interface StageContext {
   state?: unknown;
   /** What the operator's `prepare` resolved for this batch (plain data). */
   prepared?: unknown;
+  /** The partitions the stream owns in this batch (all of them, including those without records). */
+  partitions?: number[];
+  /** Wall-clock time of the batch (ms), for idle timeouts. */
+  now?: number;
+  /**
+   * Shared by the stages of one batch: an upstream operator publishes what a downstream one
+   * reads (the watermark publishes `eventTime`, see watermark.ts).
+   */
+  shared?: Record<string, unknown>;
 }
 
 /** What an operator's `prepare` gets: the batch's values, before the (synchronous) transform. */

@@ -11,9 +11,10 @@ import { sinkDeadLetter } from './sink-dead-letter.js';
 import { sinkDelta } from './sink-delta.js';
 import { sourceKafka } from './source-kafka.js';
 import { watermark } from './watermark.js';
+import { window } from './window.js';
 
 /** Every operator, in data-flow order. */
-export const operators: readonly OperatorDefinition[] = [sourceKafka, decodeJson, decodeAvro, decodeProtobuf, watermark, route, sinkDelta, sinkDeadLetter];
+export const operators: readonly OperatorDefinition[] = [sourceKafka, decodeJson, decodeAvro, decodeProtobuf, watermark, route, sinkDelta, window, sinkDeadLetter];
 
 const byKind = new Map(operators.map((o) => [o.kind, o]));
 

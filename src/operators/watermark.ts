@@ -1,49 +1,141 @@
 /**
- * watermark: tracks the greatest event time a stream has seen (`watermark.column`), so the
- * stream's watermark is that minus `watermark.delay`. Its state is committed with each batch
- * and restored on restart, so a crash never moves the watermark back. Records pass through
- * unchanged; event times that are missing or unreadable are counted, not failed.
+ * watermark: event time per partition. Each partition's watermark is the greatest event time
+ * (`watermark.column`) seen so far in that partition minus `watermark.delay`; a record whose
+ * event time is behind its partition's watermark is late. Deciding lateness per partition,
+ * in the partition's own order, makes it independent of batch cuts, stream count and restarts
+ * (a stream's batch interleaves its partitions in an order that depends on timing).
+ *
+ * The stream's watermark is the least watermark over the partitions it owns, leaving out
+ * partitions idle for `idleTimeout`; it never moves back. Append windows close on it.
+ *
+ * State (committed with each batch, restored on restart) holds every partition's greatest
+ * event time. Event times that are missing or unreadable are counted, never late.
  *
  * Event time: an ISO-8601 string, or a number of milliseconds since the epoch.
  */
-import type { DecodedRecord, OperatorDefinition } from './api.js';
+import type { DecodedRecord, OperatorDefinition, RecordPosition } from './api.js';
+import { numeric } from './window-measures.js';
+
+/** One partition's clock. */
+export interface PartitionClock {
+  /** Greatest event time seen in the partition (ms), or null before the first one. */
+  maxEventTimeMs: number | null;
+  /** Wall-clock time (ms) the partition last delivered a record, or was first owned. */
+  seenAt: number;
+}
 
 /** The watermark operator's committed state. */
 export interface WatermarkState {
-  /** Greatest event time seen (ms since the epoch), or null before the first one. */
+  /** Greatest event time seen by the stream (ms since the epoch), or null before the first one. */
   maxEventTimeMs: number | null;
-  /** Records whose event time was missing or unreadable. */
+  /** The stream's watermark after the batch (ms), or null while a partition holds it back. */
+  watermarkMs: number | null;
+  /** Per partition (key: partition number). */
+  partitions: Record<string, PartitionClock>;
+  /** Records whose event time was missing or unreadable (since the checkpoint began). */
   unreadable: number;
+  /** Late records (since the checkpoint began). */
+  late: number;
+  /** Late records in this batch. */
+  batchLate: number;
 }
 
-/** Milliseconds since the epoch of an event-time value, or undefined. */
+/** What the watermark publishes to downstream stages of the same batch (`StageContext.shared.eventTime`). */
+export interface EventTimeView {
+  column: string;
+  /** The stream's watermark now (ms), or null. */
+  watermarkMs(): number | null;
+}
+
+/** The dead-letter reason of a late record. */
+export const LATE_REASON = 'late: event time is behind its partition\'s watermark';
+
+/** Milliseconds since the epoch of an event-time value (ISO-8601 text or epoch ms), or undefined. */
 export function eventTimeMs(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
   if (typeof value === 'string') {
     const ms = Date.parse(value);
     return Number.isNaN(ms) ? undefined : ms;
   }
-  return undefined;
+  return numeric(value);
+}
+
+/**
+ * The stream's watermark over `owned` partitions: the least partition watermark, leaving out
+ * partitions idle for `idleMs`. A partition that never delivered an event time holds the
+ * watermark back (null) until it is idle. When every partition is idle, the greatest
+ * partition watermark counts (all data seen so far is in).
+ */
+export function streamWatermark(clocks: Record<string, PartitionClock>, owned: number[], delayMs: number, now: number, idleMs?: number): number | null {
+  let least: number | null = null;
+  let greatest: number | null = null;
+  let active = 0;
+  for (const p of owned) {
+    const clock = clocks[p];
+    const wm = clock?.maxEventTimeMs == null ? null : clock.maxEventTimeMs - delayMs;
+    if (wm !== null && (greatest === null || wm > greatest)) greatest = wm;
+    const idle = idleMs !== undefined && clock !== undefined && now - clock.seenAt >= idleMs;
+    if (idle) continue;
+    active++;
+    if (wm === null) return null;
+    if (least === null || wm < least) least = wm;
+  }
+  return active === 0 ? greatest : least;
 }
 
 export const watermark: OperatorDefinition = {
   kind: 'watermark',
   role: 'transform',
-  summary: 'Tracks the greatest event time per stream; the watermark is that minus the delay. State is committed with each batch.',
-  ports: { out: 'every record, unchanged' },
+  summary: 'Tracks the greatest event time per partition; records behind their partition\'s watermark (greatest minus delay) are late. State is committed with each batch.',
+  ports: { out: 'every on-time record (and late ones under `lateData: keep`)', late: 'late records under `lateData: dead_letter`' },
+  failureStage: 'late',
   recordStage(node, ctx) {
     const column = String(node.props.column);
-    const previous = ctx.state as WatermarkState | undefined;
-    const state: WatermarkState = { maxEventTimeMs: previous?.maxEventTimeMs ?? null, unreadable: previous?.unreadable ?? 0 };
+    const delayMs = Number(node.props.delayMs);
+    const idleMs = node.props.idleTimeoutMs === undefined ? undefined : Number(node.props.idleTimeoutMs);
+    const lateData = String(node.props.lateData ?? 'dead_letter');
+    const now = ctx.now ?? Date.now();
+    const previous = ctx.state as Partial<WatermarkState> | undefined;
+    const partitions: Record<string, PartitionClock> = {};
+    for (const [p, c] of Object.entries(previous?.partitions ?? {})) partitions[p] = { ...c };
+    for (const p of ctx.partitions ?? []) partitions[p] ??= { maxEventTimeMs: null, seenAt: now };
+    const state: WatermarkState = {
+      maxEventTimeMs: previous?.maxEventTimeMs ?? null,
+      watermarkMs: previous?.watermarkMs ?? null,
+      partitions,
+      unreadable: previous?.unreadable ?? 0,
+      late: previous?.late ?? 0,
+      batchLate: 0,
+    };
+    const owned = (): number[] => ctx.partitions ?? Object.keys(partitions).map(Number);
+    const current = (): number | null => {
+      const wm = streamWatermark(partitions, owned(), delayMs, now, idleMs);
+      // Never moves back: a partition returning from idle does not reopen closed windows.
+      return wm === null ? state.watermarkMs : state.watermarkMs === null ? wm : Math.max(wm, state.watermarkMs);
+    };
+    if (ctx.shared) ctx.shared.eventTime = { column, watermarkMs: current } satisfies EventTimeView;
     return {
-      process(input) {
+      process(input, at?: RecordPosition) {
         const record = input as DecodedRecord;
         const t = eventTimeMs(record.fields[column]);
-        if (t === undefined) state.unreadable++;
-        else if (state.maxEventTimeMs === null || t > state.maxEventTimeMs) state.maxEventTimeMs = t;
+        if (t === undefined) {
+          state.unreadable++;
+          return { port: 'out', value: record };
+        }
+        const clock = (partitions[at?.partition ?? 0] ??= { maxEventTimeMs: null, seenAt: now });
+        clock.seenAt = now;
+        if (clock.maxEventTimeMs !== null && t < clock.maxEventTimeMs - delayMs) {
+          state.late++;
+          state.batchLate++;
+          if (lateData === 'drop') return { drop: true };
+          if (lateData === 'dead_letter') return { port: 'late', error: LATE_REASON };
+          if (at) at.late = true;
+          return { port: 'out', value: record };
+        }
+        if (clock.maxEventTimeMs === null || t > clock.maxEventTimeMs) clock.maxEventTimeMs = t;
+        if (state.maxEventTimeMs === null || t > state.maxEventTimeMs) state.maxEventTimeMs = t;
         return { port: 'out', value: record };
       },
-      snapshot: () => ({ ...state }),
+      snapshot: () => ({ ...state, watermarkMs: current(), partitions: structuredClone(partitions) }),
     };
   },
 };

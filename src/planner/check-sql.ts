@@ -9,6 +9,7 @@
 import { Duck } from '../lake/duck.js';
 import { operatorFor } from '../operators/index.js';
 import { checkSchemaFiles } from './check-schemas.js';
+import { checkMeasures } from './check-measures.js';
 import { quoteIdent } from '../lake/schema.js';
 import { parseSqlExpression } from '../lake/sql-refs.js';
 import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic, type LoadedSpec } from '../spec/index.js';
@@ -129,7 +130,7 @@ export function checkCapabilities(loaded: LoadedSpec): Diagnostic[] {
 
 /** `loaded` with the SQL and capability checks' diagnostics added (and no spec when one is an error). */
 export async function withSqlChecks(loaded: LoadedSpec): Promise<LoadedSpec> {
-  const extra = [...(await checkSqlFragments(loaded)), ...checkCapabilities(loaded), ...checkSchemaFiles(loaded)];
+  const extra = [...(await checkSqlFragments(loaded)), ...(await checkMeasures(loaded)), ...checkCapabilities(loaded), ...checkSchemaFiles(loaded)];
   if (extra.length === 0) return loaded;
   const diagnostics = sortDiagnostics([...loaded.diagnostics, ...extra]);
   const { spec, ...rest } = loaded;

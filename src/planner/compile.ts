@@ -7,8 +7,9 @@ import { resolve } from 'node:path';
 import { SpecError } from '../errors.js';
 import { joinLocation, resolveLocation } from '../lake/storage/location.js';
 import { parseDuration, type PipelineSpec } from '../spec/index.js';
-import { NODE_IDS, type NodeKind, type Plan, type PlanEdge, type PlanNode, type SinkPlan, type StreamPlan } from './plan.js';
+import { NODE_IDS, type NodeKind, type Plan, type PlanEdge, type PlanNode, type SinkPlan, type StreamPlan, type WindowPlan } from './plan.js';
 import { decoderKind } from '../operators/index.js';
+import { parseMeasure, type Measure } from '../operators/window-measures.js';
 import { DEFAULT_MAX_COLUMNS } from '../operators/table-shape.js';
 
 // Kept for callers that still import it from here; the ids are part of the Plan's vocabulary.
@@ -26,7 +27,7 @@ export interface CompileOptions {
 export const DEFAULT_MAX_DEAD_LETTER_RATIO = 0.5;
 
 /** Output port names that are not route values. */
-export const PORTS = { error: 'error', unmatched: 'unmatched' } as const;
+export const PORTS = { error: 'error', unmatched: 'unmatched', late: 'late', rows: 'rows' } as const;
 
 
 /**
@@ -89,6 +90,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
       unmatched: spec.routing.unmatched,
     },
     sinks,
+    windows: planWindows(spec, outputPath),
     deadLetter: {
       id: deadLetterId,
       table: spec.deadLetter.table,
@@ -104,11 +106,29 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
   };
   if (opts.partitions !== undefined) plan.topicPartitions = opts.partitions;
   if (spec.watermark) {
-    plan.watermark = { column: spec.watermark.column, delayMs: parseDuration(spec.watermark.delay) };
+    plan.watermark = { column: spec.watermark.column, delayMs: parseDuration(spec.watermark.delay), lateData: spec.watermark.lateData ?? 'dead_letter' };
+    if (spec.watermark.idleTimeout !== undefined) plan.watermark.idleTimeoutMs = parseDuration(spec.watermark.idleTimeout);
   }
   plan.nodes = planNodes(spec, plan, tables);
   plan.edges = planEdges(spec, routeValues, deadLetterId, tables);
   return plan;
+}
+
+/** The aggregations' output tables, in name order (measures the loader could not parse are left for it to report). */
+function planWindows(spec: PipelineSpec, outputPath: string): WindowPlan[] {
+  return sortedKeys(spec.aggregations ?? {}).map((name) => {
+    const a = spec.aggregations![name]!;
+    const measures = Object.entries(a.measures).map(([m, expr]) => parseMeasure(m, expr)).filter((m): m is Measure => !('error' in m));
+    return {
+      id: NODE_IDS.window(name),
+      name,
+      path: joinLocation(outputPath, name),
+      groupBy: [...(a.groupBy ?? [])],
+      measures,
+      outputMode: a.outputMode ?? 'update',
+      partitionBy: [...(a.partitionBy ?? [])],
+    };
+  });
 }
 
 /** Stream i owns every partition p with p % streams == i (see DESIGN.md). */
@@ -169,7 +189,9 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
     { id: NODE_IDS.decode, kind: decoderKind(spec.source.format) as NodeKind, props: decodeProps(spec) },
   ];
   if (plan.watermark) {
-    nodes.push({ id: NODE_IDS.watermark, kind: 'watermark', props: { column: plan.watermark.column, delay: spec.watermark!.delay } });
+    const props: Record<string, unknown> = { column: plan.watermark.column, delay: spec.watermark!.delay, delayMs: plan.watermark.delayMs, lateData: plan.watermark.lateData };
+    if (plan.watermark.idleTimeoutMs !== undefined) Object.assign(props, { idleTimeout: spec.watermark!.idleTimeout, idleTimeoutMs: plan.watermark.idleTimeoutMs });
+    nodes.push({ id: NODE_IDS.watermark, kind: 'watermark', props });
   }
   nodes.push({
     id: NODE_IDS.route,
@@ -195,6 +217,15 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
     props.path = specTablePath(spec, table);
     nodes.push({ id: sink.id, kind: 'sink-delta', props });
   }
+  for (const w of plan.windows) {
+    const a = spec.aggregations![w.name]!;
+    const sizeMs = parseDuration(a.window.size);
+    const props: Record<string, unknown> = { name: w.name, from: [...a.from], type: a.window.type, size: a.window.size, sizeMs };
+    if (a.window.type === 'sliding' && a.window.slide !== undefined) Object.assign(props, { slide: a.window.slide, slideMs: parseDuration(a.window.slide) });
+    Object.assign(props, { groupBy: w.groupBy, measures: { ...a.measures }, outputMode: w.outputMode, partitionBy: w.partitionBy, eventTimeColumn: plan.watermark?.column ?? null });
+    props.path = specTablePath(spec, w.name);
+    nodes.push({ id: w.id, kind: 'window', props });
+  }
   nodes.push({
     id: plan.deadLetter.id,
     kind: 'sink-dead-letter',
@@ -219,6 +250,9 @@ function planEdges(spec: PipelineSpec, routeValues: string[], deadLetterId: stri
     { from: NODE_IDS.decode, to: deadLetterId, port: PORTS.error },
   ];
   if (spec.watermark) edges.push({ from: NODE_IDS.decode, to: NODE_IDS.watermark });
+  if (spec.watermark && (spec.watermark.lateData ?? 'dead_letter') === 'dead_letter') {
+    edges.push({ from: NODE_IDS.watermark, to: deadLetterId, port: PORTS.late });
+  }
   edges.push({ from: beforeRoute, to: NODE_IDS.route });
   for (const value of routeValues) {
     edges.push({ from: NODE_IDS.route, to: NODE_IDS.sink(spec.routing.routes[value]!), port: value });
@@ -228,6 +262,11 @@ function planEdges(spec: PipelineSpec, routeValues: string[], deadLetterId: stri
   }
   edges.push({ from: NODE_IDS.route, to: deadLetterId, port: PORTS.error });
   for (const table of tables) edges.push({ from: NODE_IDS.sink(table), to: deadLetterId, port: PORTS.error });
+  for (const name of sortedKeys(spec.aggregations ?? {})) {
+    for (const table of [...spec.aggregations![name]!.from].sort()) {
+      if (table in spec.tables) edges.push({ from: NODE_IDS.sink(table), to: NODE_IDS.window(name), port: PORTS.rows });
+    }
+  }
   return edges;
 }
 

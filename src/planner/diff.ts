@@ -15,6 +15,7 @@ import { parseDuration, type PipelineSpec } from '../spec/index.js';
 import { ChangeList, type SpecChange } from './changes.js';
 import { sortedKeys, specTablePath, stripCredentials } from './compile.js';
 import { describeTable, diffTables } from './diff-tables.js';
+import { diffEventTime } from './diff-aggregations.js';
 import { diffSourceDerive } from './diff-derive.js';
 
 export { allSafe, IMPACTS, type ChangeImpact, type SpecChange } from './changes.js';
@@ -40,6 +41,7 @@ export function diffSpecs(before: PipelineSpec, after: PipelineSpec): SpecChange
   diffRouting(before, after, out);
   diffSourceDerive(before, after, out);
   diffTables(before, after, out);
+  diffEventTime(before, after, out);
   if (before.deadLetter.table !== after.deadLetter.table) {
     out.add('deadLetter.table', before.deadLetter.table, after.deadLetter.table, 'table',
       `dead-letter records go to table ${after.deadLetter.table} instead of ${before.deadLetter.table}: ` +
@@ -228,7 +230,8 @@ const KNOWN: Record<string, unknown> = {
   apiVersion: true, name: true, description: true, streams: true,
   source: { format: true, wireFormat: true, schema: true, derive: true, where: true, expectations: true, metadataColumns: true, keyFormat: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
   trigger: { interval: true, maxRecordsPerBatch: true },
-  watermark: { column: true, delay: true },
+  watermark: { column: true, delay: true, lateData: true, idleTimeout: true },
+  aggregations: { '*': { from: true, window: true, groupBy: true, measures: true, outputMode: true, partitionBy: true } },
   routing: { field: true, routes: true, unmatched: true },
   tables: { '*': { mode: true, mergeKeys: true, sequenceBy: true, partitionBy: true, columns: true, deleteWhen: true, derive: true, where: true, expectations: true } },
   deadLetter: { table: true },

@@ -6,6 +6,7 @@
  * `nodes`/`edges` are the reviewable DAG view of the same facts.
  */
 import type { DeltaSinkConfig } from '../operators/api.js';
+import type { WindowSinkConfig } from '../operators/window-output.js';
 import type { KafkaSourceSpec, KeyFormat, MetadataColumn, RecordFormat, UnmatchedPolicy, PipelineSpec } from '../spec/index.js';
 
 export type NodeKind =
@@ -16,7 +17,8 @@ export type NodeKind =
   | 'watermark'
   | 'route'
   | 'sink-delta'
-  | 'sink-dead-letter';
+  | 'sink-dead-letter'
+  | 'window';
 
 /** One operator in the DAG. `props` are shown in renders, in key order given. */
 export interface PlanNode {
@@ -38,6 +40,11 @@ export interface SinkPlan extends DeltaSinkConfig {
   id: string;
   /** Most columns the table takes. */
   maxColumns: number;
+}
+
+/** A resolved windowed aggregation: its node id and output table. */
+export interface WindowPlan extends WindowSinkConfig {
+  id: string;
 }
 
 export interface StreamPlan {
@@ -65,9 +72,11 @@ export interface Plan {
   /** Topic partition count the ownership in `streams` was computed for, when known. */
   topicPartitions?: number;
   trigger: { intervalMs: number; maxRecordsPerBatch: number };
-  watermark?: { column: string; delayMs: number };
+  watermark?: { column: string; delayMs: number; lateData: 'drop' | 'dead_letter' | 'keep'; idleTimeoutMs?: number };
   routing: { field: string; routes: Record<string, string>; unmatched: UnmatchedPolicy };
   sinks: SinkPlan[];
+  /** Windowed aggregations' output tables (absolute paths), by name order. */
+  windows: WindowPlan[];
   deadLetter: { id: string; table: string; path: string; maxRatio: number; maxRecords?: number };
   /** Absolute. Stream i keeps its write-ahead log under `<checkpointPath>/<i>/`. */
   checkpointPath: string;
@@ -86,4 +95,5 @@ export const NODE_IDS = {
   watermark: 'watermark',
   route: 'route',
   sink: (table: string): string => `sink.${table}`,
+  window: (name: string): string => `window.${name}`,
 } as const;

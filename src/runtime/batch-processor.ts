@@ -18,6 +18,9 @@ import type { RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter }
 import type { RejectedRow } from '../lake/types.js';
 import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
+import { writeWindowOutput } from '../operators/window-output.js';
+import type { WindowEmit } from '../operators/window.js';
+import type { WatermarkState } from '../operators/watermark.js';
 import { sampleLatency } from './latency.js';
 import type { CollectedBatch } from './batch-collector.js';
 import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
@@ -163,7 +166,11 @@ export class BatchProcessor {
       retryForMs: this.opts.registryRetryMs ?? 300_000,
       warn: (message, fields) => this.opts.logger.warn({ batchId: entry.batchId, ...fields }, message),
     });
-    const routed = Promise.all([this.state, resolving]).then(([state, prepared]) => this.opts.decoder.transform(packed, { graph, tables, outDir: stagingDir, state, prepared }));
+    // A replay re-runs with the partitions of its recorded ranges (the same ownership as the first time).
+    const owned = Object.keys(entry.ranges).map(Number).sort((a, b) => a - b);
+    const routed = Promise.all([this.state, resolving]).then(([state, prepared]) =>
+      this.opts.decoder.transform(packed, { graph, tables, outDir: stagingDir, state, prepared, partitions, owned }),
+    );
     this.state = routed.then((r) => r.state);
     // A failed batch fails in commit(); the next batch's copy of that failure is never awaited.
     this.state.catch(() => {});
@@ -269,6 +276,16 @@ export class BatchProcessor {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 
+    for (const w of plan.windows ?? []) {
+      const emitted = routed.outputs?.[w.id] as WindowEmit | undefined;
+      if (!emitted || emitted.cells.length === 0) continue;
+      const result = await locks.withLock(w.path, () => writeWindowOutput(lake, w, emitted, txn));
+      if (!result) continue;
+      tableStats[w.name] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: 0 };
+      versions[w.name] = result.version;
+      failpoint('batch.after-table-commit');
+    }
+
     if (failures.length > 0) {
       failures.sort((a, b) => a.index - b.index);
       const ctx = { topic: entry.topic, pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId };
@@ -294,7 +311,9 @@ export class BatchProcessor {
     checkpoint.prune(batchId);
     this.schema = await this.readSchema();
 
+    const clock = eventTimeOf(plan, routed.state);
     const stats: BatchStats = {
+      ...clock,
       stream: this.opts.streamIndex,
       batchId,
       replay,
@@ -314,6 +333,14 @@ export class BatchProcessor {
     log.debug({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
     return stats;
   }
+}
+
+/** The late-record count and the stream watermark a batch's watermark state reports. */
+function eventTimeOf(plan: Plan, state: Record<string, unknown>): { late?: number; watermarkMs?: number } {
+  const node = plan.nodes.find((n) => n.kind === 'watermark');
+  const wm = node ? (state[node.id] as WatermarkState | undefined) : undefined;
+  if (!wm) return {};
+  return { late: wm.batchLate ?? 0, ...(typeof wm.watermarkMs === 'number' ? { watermarkMs: wm.watermarkMs } : {}) };
 }
 
 /** Distinct dead-letter reasons a batch reports; the rest are counted under one line. */

@@ -19,7 +19,7 @@ import { PipelineError } from '../errors.js';
 import { operatorFor } from '../operators/index.js';
 import { stringifyExactJson } from '../lake/json-values.js';
 import type {
-  DecodedRecord, OperatorDefinition, OperatorNode, PackedValues, PrepareContext, RawValue, RecordFailure, RecordStage, RoutedBatch, RoutedTable, TableRules,
+  DecodedRecord, OperatorDefinition, OperatorNode, PackedValues, PrepareContext, RawValue, RecordFailure, RecordPosition, RecordStage, RoutedBatch, RoutedTable, TableRules,
 } from '../operators/api.js';
 
 /** The plan's graph as the transform walks it (plain data: it crosses to the decode thread). */
@@ -39,6 +39,12 @@ export interface TransformContext {
   state?: Record<string, unknown>;
   /** What the operators' `prepare` resolved for this batch, by node id ({@link prepareBatch}). */
   prepared?: Record<string, unknown>;
+  /** Kafka partition of each record (aligned with the values); event time is tracked per partition. */
+  partitions?: Int32Array;
+  /** Every partition the stream owns in this batch, with or without records. */
+  owned?: number[];
+  /** Wall-clock time of the batch (ms), for idle timeouts. */
+  now?: number;
 }
 
 /**
@@ -85,18 +91,27 @@ interface Step {
   def: OperatorDefinition;
   stage?: RecordStage;
   next: Map<string, string>;
+  /** Table sinks: the operators that also see every record the table accepts (`rows` edges, e.g. windows). */
+  taps: Step[];
 }
 
 /** Builds the batch's stages from the graph (a kind without a runtime piece cannot run). */
 function buildSteps(ctx: TransformContext): { steps: Map<string, Step>; entry: string } {
   const steps = new Map<string, Step>();
+  const shared: Record<string, unknown> = {};
+  const now = ctx.now ?? Date.now();
   for (const node of ctx.graph.nodes) {
     const def = operatorFor(node.kind);
     if (def.notRunnable) throw new PipelineError('PIPE_RUN_NOT_RUNNABLE', `node ${node.id}: ${def.notRunnable}`, { hint: 'validate reports this as PIPE0057' });
-    const stage = def.recordStage?.(node, { tables: ctx.tables, state: ctx.state?.[node.id], prepared: ctx.prepared?.[node.id] });
-    steps.set(node.id, { node, def, ...(stage ? { stage } : {}), next: new Map() });
+    const stage = def.recordStage?.(node, {
+      tables: ctx.tables, state: ctx.state?.[node.id], prepared: ctx.prepared?.[node.id], shared, now, ...(ctx.owned ? { partitions: ctx.owned } : {}),
+    });
+    steps.set(node.id, { node, def, ...(stage ? { stage } : {}), next: new Map(), taps: [] });
   }
-  for (const e of ctx.graph.edges) steps.get(e.from)!.next.set(e.port ?? 'out', e.to);
+  for (const e of ctx.graph.edges) {
+    if (e.port === 'rows') steps.get(e.from)!.taps.push(steps.get(e.to)!);
+    else steps.get(e.from)!.next.set(e.port ?? 'out', e.to);
+  }
   const source = [...steps.values()].find((s) => s.def.role === 'source');
   const entry = source?.next.get('out');
   if (!entry) throw new PipelineError('PIPE_RUN_PLAN', 'the plan has no source node with an out edge');
@@ -123,12 +138,13 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
     let step = steps.get(entry)!;
     let value: unknown = raw;
     let failure: RecordFailure | undefined;
+    const at: RecordPosition = { index: i, partition: ctx.partitions?.[i] ?? 0, late: false };
     for (;;) {
       if (step.def.terminal === 'dead-letter') {
         failures.push(failure ?? { index: i, stage: 'route', error: 'routed to the dead-letter table' });
         break;
       }
-      const result = step.stage!.process(value);
+      const result = step.stage!.process(value, at);
       if ('drop' in result) {
         dropped++;
         break;
@@ -140,6 +156,7 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
         let list = lists.get(table);
         if (!list) lists.set(table, (list = []));
         list.push(i);
+        for (const tap of step.taps) tap.stage!.process(shaped, at);
         break;
       }
       if (result.error !== undefined) {
@@ -174,8 +191,13 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
     tables.push({ table, path, count: list.length, indices: Int32Array.from(list), kinds: sinkOf.get(table)!.stage!.kinds ?? {} });
   }
   const state: Record<string, unknown> = {};
-  for (const s of steps.values()) if (s.stage?.snapshot) state[s.node.id] = s.stage.snapshot();
-  return { tables, failures, dropped, state };
+  const outputs: Record<string, unknown> = {};
+  for (const s of steps.values()) {
+    if (s.stage?.emit) outputs[s.node.id] = s.stage.emit();
+    const snapshot = s.stage?.snapshot?.();
+    if (snapshot !== undefined) state[s.node.id] = snapshot;
+  }
+  return { tables, failures, dropped, state, ...(Object.keys(outputs).length > 0 ? { outputs } : {}) };
 }
 
 /** Turns the CR and LF bytes of one value into spaces (one JSON value per NDJSON line). */

@@ -31,6 +31,8 @@ export const METRICS = [
   { name: 'pipeline_records_consumed_total', type: 'counter', labels: ['stream'], help: 'Records read from Kafka and committed in a batch (replayed batches count once more).' },
   { name: 'pipeline_records_dead_lettered_total', type: 'counter', labels: ['stream'], help: 'Records written to the dead-letter table (decode failures, unmatched routes, refused rows).' },
   { name: 'pipeline_records_dropped_total', type: 'counter', labels: ['stream'], help: 'Records dropped on purpose (unmatched: drop, expectations that drop).' },
+  { name: 'pipeline_records_late_total', type: 'counter', labels: ['stream'], help: 'Records behind their partition\'s event-time watermark (dropped, dead-lettered or kept per watermark.lateData).' },
+  { name: 'pipeline_stream_watermark_timestamp_seconds', type: 'gauge', labels: ['stream'], help: 'The stream\'s event-time watermark (unix seconds): the least partition watermark, idle partitions left out.' },
   { name: 'pipeline_records_lost_total', type: 'counter', labels: ['stream'], help: 'Records retention deleted before they were read, skipped under failOnDataLoss: false.' },
   { name: 'pipeline_table_rows_written_total', type: 'counter', labels: ['table'], help: 'Rows handed to a table in committed batches (after routing and validation).' },
   { name: 'pipeline_table_rows_changed_total', type: 'counter', labels: ['table', 'change'], help: 'Rows a table commit inserted, updated or deleted (change = inserted|updated|deleted).' },

@@ -103,6 +103,8 @@ export class RunMetrics {
     this.counter('pipeline_records_consumed_total').inc({ stream }, stats.records);
     this.counter('pipeline_records_dead_lettered_total').inc({ stream }, stats.deadLettered);
     this.counter('pipeline_records_dropped_total').inc({ stream }, stats.dropped);
+    if (stats.late !== undefined) this.counter('pipeline_records_late_total').inc({ stream }, stats.late);
+    if (stats.watermarkMs !== undefined) this.gauge('pipeline_stream_watermark_timestamp_seconds').set({ stream }, stats.watermarkMs / 1000);
     this.counter('pipeline_batches_committed_total').inc({ stream });
     this.counter('pipeline_commit_retries_total').inc({ stream }, stats.commitRetries ?? 0);
     this.counter('pipeline_commit_conflicts_total').inc({ stream }, stats.commitConflicts ?? 0);

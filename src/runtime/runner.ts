@@ -11,8 +11,6 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PipelineError } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
-import { NODE_IDS } from '../planner/plan.js';
-import type { WatermarkState } from '../operators/watermark.js';
 import { acquireLock, type HeldLock } from './checkpoint-lock.js';
 import { checkLayout, readCheckpointMetadata, streamsChangedError } from './checkpoint-layout.js';
 import { resolveRuntimeSettings } from './settings.js';
@@ -165,8 +163,7 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
             case 'batch': {
               summary.addBatch(msg.stats);
               observer.batch(msg.stats);
-              const seen = (msg.stats.state?.[NODE_IDS.watermark] as WatermarkState | undefined)?.maxEventTimeMs;
-              if (plan.watermark && typeof seen === 'number') totals.watermark = new Date(seen - plan.watermark.delayMs).toISOString();
+              if (msg.stats.watermarkMs !== undefined) totals.watermark = new Date(msg.stats.watermarkMs).toISOString();
               if (!failure) {
                 failure = deadLetterLimitBreach(plan, summary, false);
                 if (failure) stopAll();

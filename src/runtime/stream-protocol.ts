@@ -61,6 +61,10 @@ export interface BatchStats {
   /** The dead-lettered records by table, stage and reason. */
   deadLetters: DeadLetterCount[];
   dropped: number;
+  /** Records behind their partition's watermark in this batch (dropped, dead-lettered or kept per `lateData`). */
+  late?: number;
+  /** The stream's event-time watermark after the batch (ms since the epoch), when known. */
+  watermarkMs?: number;
   tables: Record<string, TableBatchStats>;
   durationMs: number;
   /** Time spent decoding, and committing tables. */

@@ -46,6 +46,10 @@ export interface RunSummary {
   /** Dead-lettered records by table, stage and reason, most frequent first. */
   deadLetters: DeadLetterCount[];
   dropped: number;
+  /** Records behind their partition's watermark (already counted in `deadLettered` or `dropped`, or kept), when a watermark is set. */
+  late?: number;
+  /** The pipeline's watermark: the least stream watermark (ISO-8601), when every stream that owns partitions has one. */
+  watermark?: string;
   /** Records retention deleted before they were read, skipped under `failOnDataLoss: false`. */
   lostToRetention: number;
   tables: Record<string, TableTotals>;
@@ -80,6 +84,7 @@ export class SummaryBuilder {
   private deadLettered = 0;
   private readonly deadLetters = new Map<string, DeadLetterCount>();
   private dropped = 0;
+  private late?: number;
   private lost = 0;
   private decodeMs = 0;
   private commitMs = 0;
@@ -107,6 +112,7 @@ export class SummaryBuilder {
       else this.deadLetters.set(OTHER_KEY, { table: '', stage: 'various', reason: '(other reasons)', count: d.count });
     }
     this.dropped += stats.dropped;
+    if (stats.late !== undefined) this.late = (this.late ?? 0) + stats.late;
     this.decodeMs += stats.decodeMs;
     this.commitMs += stats.commitMs;
     if (stats.latency) this.latency.add(stats.latency);
@@ -146,6 +152,13 @@ export class SummaryBuilder {
     return { records: this.records, batches: this.batches, deadLettered: this.deadLettered, elapsedMs: Date.now() - this.startedAt };
   }
 
+  /** The least watermark over the streams that own partitions (none while one of them has no watermark yet). */
+  private pipelineWatermark(): { watermark?: string } {
+    const owning = [...this.streams.values()].filter((s) => s.partitions.length > 0);
+    if (owning.length === 0 || owning.some((s) => s.watermark === undefined)) return {};
+    return { watermark: owning.map((s) => s.watermark!).sort()[0]! };
+  }
+
   build(status: RunSummary['status'], availableNow: boolean, error?: string): RunSummary {
     const wallTimeMs = Date.now() - this.startedAt;
     const recordsPerSecond = wallTimeMs > 0 ? Math.round((this.records / wallTimeMs) * 1000) : 0;
@@ -153,6 +166,7 @@ export class SummaryBuilder {
       pipeline_records_consumed_total: this.records,
       pipeline_records_dead_lettered_total: this.deadLettered,
       pipeline_records_dropped_total: this.dropped,
+      ...(this.late !== undefined ? { pipeline_records_late_total: this.late } : {}),
       pipeline_records_lost_total: this.lost,
       pipeline_batches_committed_total: this.batches,
       pipeline_run_duration_seconds: wallTimeMs / 1000,
@@ -185,6 +199,8 @@ export class SummaryBuilder {
       deadLettered: this.deadLettered,
       deadLetters: this.deadLetterCounts(),
       dropped: this.dropped,
+      ...(this.late !== undefined ? { late: this.late } : {}),
+      ...this.pipelineWatermark(),
       lostToRetention: this.lost,
       tables: this.tables,
       deadLetterTable: this.deadLetterTable,
@@ -210,6 +226,7 @@ export function formatSummary(s: RunSummary): string {
   }
   if (s.instance) lines.push(`  instance ${s.instance.index}/${s.instance.count}: streams ${s.instance.streams.join(', ')} (the other streams run in the other instances)`);
   lines.push(`  dead-lettered: ${s.deadLettered} (table ${s.deadLetterTable}), dropped: ${s.dropped}${s.lostToRetention ? `, lost to retention (skipped): ${s.lostToRetention}` : ''}`);
+  if (s.late !== undefined) lines.push(`  late (behind the watermark): ${s.late}${s.watermark ? `, pipeline watermark ${s.watermark}` : ''}`);
   for (const d of s.deadLetters.slice(0, 5)) lines.push(`    ${String(d.count).padStart(7)}  ${describeDeadLetter(d)}`);
   if (s.deadLetters.length > 5) lines.push(`    … ${s.deadLetters.length - 5} more reasons (--summary-json lists them)`);
   for (const st of s.streams) {

@@ -69,6 +69,12 @@ export const codes = {
   PIPE0059: { severity: 'error', title: 'checkpoint on object storage', template: '`checkpoint.path` cannot be on object storage (`{path}`)' },
   PIPE0060: { severity: 'error', title: 'format settings', template: '{detail}' },
   PIPE0061: { severity: 'error', title: 'bad schema file', template: '`{path}`: {detail}' },
+  // Event time: watermarks and windowed aggregations.
+  PIPE0062: { severity: 'error', title: 'aggregation without watermark', template: 'aggregation `{name}` needs a `watermark`: windows are on event time' },
+  PIPE0063: { severity: 'error', title: 'bad measure', template: '`{path}` is not a measure that merges across batches: {detail}' },
+  PIPE0064: { severity: 'error', title: 'unknown aggregation table', template: 'aggregation `{name}` reads table `{table}`, which is not defined under `tables`' },
+  PIPE0065: { severity: 'error', title: 'bad window', template: 'aggregation `{name}`: {detail}' },
+  PIPE0066: { severity: 'error', title: 'bad aggregation output', template: 'aggregation `{name}`: {detail}' },
   PIPE0067: { severity: 'error', title: 'invalid SQL expression', template: '`{path}` is not a valid SQL expression: {detail}' },
   PIPE0069: { severity: 'error', title: 'duplicate expectation name', template: 'expectation `{name}` is defined twice for {scope}; names must be unique (they key counts and dead-letter reasons)' },
   PIPE0068: { severity: 'error', title: 'derived column used before it exists', template: '`{path}` names `{column}`, a derived column; derived columns are computed as each table loads, after {stage}' },

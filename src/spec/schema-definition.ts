@@ -26,6 +26,8 @@ import type {
   TableSpec,
   TriggerSpec,
   WatermarkSpec,
+  AggregationSpec,
+  WindowSpec,
 } from './types.js';
 
 /** Table names become directory names under `output.path`, so they are restricted. */
@@ -238,9 +240,52 @@ const watermark = objectOf<WatermarkSpec>(
   },
   {
     column: field({ description: 'Event-time column of the record.', examples: ['event_time'] }, nonEmpty),
-    delay: ref('Duration', { description: 'Allowed lateness behind the greatest event time seen.', examples: ['1m', '30s'] }),
+    delay: ref('Duration', { description: 'Allowed lateness behind the greatest event time seen in the same partition.', examples: ['1m', '30s'] }),
+    lateData: field(
+      {
+        description: 'Records behind their partition\'s watermark: `dead_letter` writes them to the dead-letter table (stage `late`), `drop` discards them, `keep` stores them in their table but leaves them out of windows. Always counted.',
+        default: 'dead_letter',
+        examples: ['dead_letter', 'drop', 'keep'],
+      },
+      { enum: ['drop', 'dead_letter', 'keep'] },
+    ),
+    idleTimeout: ref('Duration', { description: 'A partition with no records for this long stops holding its stream\'s watermark back (append windows close without it).', examples: ['5m'] }),
   },
   ['column', 'delay'],
+);
+
+const window = objectOf<WindowSpec>(
+  { description: 'An event-time window.', examples: [{ type: 'tumbling', size: '1m' }, { type: 'sliding', size: '1m', slide: '30s' }] },
+  {
+    type: field({ description: '`tumbling` (back to back) or `sliding` (overlapping, one every `slide`).', examples: ['tumbling'] }, { enum: ['tumbling', 'sliding'] }),
+    size: ref('Duration', { description: 'Window length.', examples: ['1m'] }),
+    slide: ref('Duration', { description: 'Sliding windows: time between window starts; must divide `size`.', examples: ['30s'] }),
+  },
+  ['type', 'size'],
+);
+
+const aggregation = objectOf<AggregationSpec>(
+  {
+    description: 'A windowed aggregation over routed tables, written to its own Delta table (`window_start`, `window_end`, group keys, measures).',
+    examples: [{ from: ['orders'], window: { type: 'tumbling', size: '1m' }, groupBy: ['event_type'], measures: { events: 'count(*)' }, outputMode: 'update' }],
+  },
+  {
+    from: field({ description: 'Tables whose records feed the windows (after routing and shaping).', examples: [['orders', 'payments']] }, columnList),
+    window,
+    groupBy: field({ description: 'Group key columns.', examples: [['event_type']] }, { type: 'array', items: nonEmpty, uniqueItems: true }),
+    measures: mapOf(
+      { description: 'Output column -> DuckDB aggregate over one column: `count(*)`, `count(c)`, `sum(c)`, `min(c)`, `max(c)`, `avg(c)` (they merge exactly across batches and streams).', examples: [{ events: 'count(*)', revenue: 'sum(amount)' }] },
+      field({ description: 'A DuckDB aggregate expression.', examples: ['count(*)'] }, nonEmpty),
+      undefined,
+      1,
+    ),
+    outputMode: field(
+      { description: '`update`: every batch merges its partial results into the window rows; `append`: a window is written once, after the watermark passes its end.', default: 'update', examples: ['update', 'append'] },
+      { enum: ['update', 'append'] },
+    ),
+    partitionBy: field({ description: 'Partition columns of the output table: group keys, `window_date` (YYYY-MM-DD) or `window_hour` (YYYY-MM-DDTHH) of `window_start` (UTC).', examples: [['window_hour']] }, columnList),
+  },
+  ['from', 'window', 'measures'],
 );
 
 const routing = objectOf<RoutingSpec>(
@@ -395,6 +440,11 @@ export function buildPipelineSchema(): JsonSchema {
         table,
         { $ref: '#/$defs/TableName' },
         1,
+      ),
+      aggregations: mapOf(
+        { description: 'Windowed aggregations by output table name (a directory under `output.path`).', examples: [{ events_per_minute: { from: ['orders'], window: { type: 'tumbling', size: '1m' }, measures: { events: 'count(*)' } } }] },
+        aggregation,
+        { $ref: '#/$defs/TableName' },
       ),
       deadLetter,
       output,

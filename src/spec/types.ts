@@ -100,9 +100,37 @@ export interface TriggerSpec {
   maxRecordsPerBatch: number;
 }
 
+/** What happens to a record whose event time is behind its partition's watermark. */
+export type LateDataPolicy = 'drop' | 'dead_letter' | 'keep';
+
 export interface WatermarkSpec {
   column: string;
   delay: Duration;
+  /** Late records: `dead_letter` (default, reason `late`), `drop` (counted), or `keep` (stored, left out of windows). */
+  lateData?: LateDataPolicy;
+  /** A partition with no records for this long stops holding the stream's watermark back. */
+  idleTimeout?: Duration;
+}
+
+/** A window over event time. `slide` (sliding windows only) must divide `size`. */
+export interface WindowSpec {
+  type: 'tumbling' | 'sliding';
+  size: Duration;
+  slide?: Duration;
+}
+
+/** One windowed aggregation over routed tables, written to its own Delta table. */
+export interface AggregationSpec {
+  /** Tables whose records (after routing and shaping) feed the windows. */
+  from: string[];
+  window: WindowSpec;
+  groupBy?: string[];
+  /** Output column -> DuckDB aggregate: `count(*)`, `count(c)`, `sum(c)`, `min(c)`, `max(c)` or `avg(c)`. */
+  measures: Record<string, string>;
+  /** `update` (default): partial results merged every batch; `append`: each window written once, when final. */
+  outputMode?: 'update' | 'append';
+  /** Partition columns of the output table: group keys or `window_date` / `window_hour`. */
+  partitionBy?: string[];
 }
 
 export interface RoutingSpec {
@@ -179,6 +207,8 @@ export interface PipelineSpec {
   watermark?: WatermarkSpec;
   routing: RoutingSpec;
   tables: Record<string, TableSpec>;
+  /** Windowed aggregations by output table name. */
+  aggregations?: Record<string, AggregationSpec>;
   deadLetter: DeadLetterSpec;
   output: OutputSpec;
   checkpoint: CheckpointSpec;

@@ -16,17 +16,18 @@ describe('compilePlan', () => {
     ]);
     expect(plan.nodes.map((n) => n.kind).slice(0, 4)).toEqual(['source-kafka', 'decode-json', 'watermark', 'route']);
     expect(plan.nodes.at(-1)!.kind).toBe('sink-dead-letter');
-    expect(plan.edges.slice(0, 4)).toEqual([
+    expect(plan.edges.slice(0, 5)).toEqual([
       { from: 'source', to: 'decode' },
       { from: 'decode', to: 'sink._dead_letter', port: 'error' },
       { from: 'decode', to: 'watermark' },
+      { from: 'watermark', to: 'sink._dead_letter', port: 'late' },
       { from: 'watermark', to: 'route' },
     ]);
     expect(plan.edges).toContainEqual({ from: 'route', to: 'sink.orders', port: 'orders' });
     expect(plan.edges).toContainEqual({ from: 'route', to: 'sink._dead_letter', port: 'unmatched' });
     expect(plan.edges.at(-1)).toEqual({ from: 'sink.users', to: 'sink._dead_letter', port: 'error' });
-    // One edge per route value; source, decode error, the watermark pair, unmatched, route error; one error edge per table.
-    expect(plan.edges).toHaveLength(9 + 6 + 9);
+    // One edge per route value; source, decode error, the watermark pair and its late edge, unmatched, route error; one error edge per table.
+    expect(plan.edges).toHaveLength(9 + 7 + 9);
   });
 
   it('resolves paths against cwd for the runtime but keeps them as written in node props', () => {
@@ -44,7 +45,7 @@ describe('compilePlan', () => {
   it('resolves durations, streams, app ids and group ids', () => {
     const plan = compilePlan(commerceSpec());
     expect(plan.trigger).toEqual({ intervalMs: 5000, maxRecordsPerBatch: 100000 });
-    expect(plan.watermark).toEqual({ column: 'event_time', delayMs: 60000 });
+    expect(plan.watermark).toEqual({ column: 'event_time', delayMs: 60000, lateData: 'dead_letter' });
     expect(plan.streams[3]).toEqual({ index: 3, appId: 'commerce-events/3', groupId: 'pipeline-commerce-events-3' });
     const small = compilePlan(smallAvroSpec(), { partitions: 3 });
     expect(small.streams).toEqual([{ index: 0, appId: 'billing/0', groupId: 'billing-lake-0', partitions: [0, 1, 2] }]);

@@ -30,6 +30,8 @@ const interfaceLocations: Record<string, string[]> = {
   SchemaRegistrySpec: ['source', 'schema', 'registry'],
   TriggerSpec: ['trigger'],
   WatermarkSpec: ['watermark'],
+  AggregationSpec: ['aggregations', '*'],
+  WindowSpec: ['aggregations', '*', 'window'],
   AlertsSpec: ['alerts'],
   RoutingSpec: ['routing'],
   TableSpec: ['tables', '*'],
@@ -103,7 +105,7 @@ describe('pipeline.schema.json', () => {
 
   it('compiles with ajv 2020 in strict mode and accepts the example specs as editors see them', () => {
     const validate = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(committed));
-    for (const file of ['commerce-events.yaml', 'cdc-orders.yaml', 'orders-avro.yaml']) {
+    for (const file of ['commerce-events.yaml', 'cdc-orders.yaml', 'orders-avro.yaml', 'clickstream-windows.yaml']) {
       const data = parse(readFileSync(join(root, 'pipelines', file), 'utf8'));
       expect(validate(data), `${file}: ${JSON.stringify(validate.errors)}`).toBe(true);
     }

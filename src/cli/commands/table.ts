@@ -178,6 +178,11 @@ function renderSummary(tablePath: string, s: TableSummary): string {
   ]);
   lines.push('Schema');
   lines.push(...alignColumns(s.schema.map((c) => [c.name, c.type, c.nullable ? 'nullable' : 'not null'])).map((l) => `  ${l}`));
+  if (s.partitions) {
+    lines.push(`Partitions (${s.partitions.length})`);
+    const rows = s.partitions.map((p) => [partitionLabel(p.values), `${p.files} files`, `${p.records ?? 'unknown'} rows`]);
+    lines.push(...alignColumns(rows, [false, true, true]).map((l) => `  ${l}`));
+  }
   const txns = Object.entries(s.txns);
   lines.push(txns.length > 0 ? 'Txns (appId, version)' : 'Txns (none)');
   lines.push(...alignColumns(txns.map(([appId, v]) => [appId, String(v)]), [false, true]).map((l) => `  ${l}`));

@@ -1,0 +1,140 @@
+/**
+ * A window's output table: `window_start`, `window_end` (UTC timestamps), the group keys,
+ * the measures (and, for each `avg`, its sum and count in `__<name>_sum`/`__<name>_count`,
+ * so later partials merge exactly), plus `window_date`/`window_hour` when partitioned by them.
+ *
+ * `update`: under the table lock, the batch's partials are combined with the rows the table
+ * holds for the same windows and groups, and upserted with the batch's txn, so a replayed
+ * batch is skipped and several streams add up. `append`: final windows are appended with the
+ * batch's txn.
+ */
+import { PipelineError } from '../errors.js';
+import type { TableWriter } from './api.js';
+import type { TxnMark, WriteResult } from '../lake/types.js';
+import { avgColumns, combine, finish, numeric, type Measure, type Partial } from './window-measures.js';
+import type { WindowCell, WindowEmit } from './window.js';
+
+/** A window's resolved output table (the plan's `windows[]`). */
+export interface WindowSinkConfig {
+  name: string;
+  /** Absolute table directory. */
+  path: string;
+  groupBy: string[];
+  measures: Measure[];
+  outputMode: 'update' | 'append';
+  partitionBy: string[];
+}
+
+/** Derived time columns a window table may be partitioned by. */
+export const WINDOW_TIME_COLUMNS = ['window_date', 'window_hour'] as const;
+
+/** Milliseconds of a timestamp value read back from the table (Date, ISO text, or DuckDB micros). */
+function timeMs(value: unknown): number {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'string') return Date.parse(value.endsWith('Z') || value.includes('+') ? value : `${value.replace(' ', 'T')}Z`);
+  if (typeof value === 'bigint') return Number(value / 1000n);
+  if (typeof value === 'object' && value !== null && 'micros' in value) return Number((value as { micros: bigint }).micros / 1000n);
+  return Number(value);
+}
+
+/** A group value read back from the table, spelled as the window stage spells it. */
+function keyValue(value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value === undefined ? null : value;
+}
+
+function cellKey(startMs: number, groups: unknown[]): string {
+  return JSON.stringify([startMs, ...groups.map(keyValue)]);
+}
+
+/** A stored row's partial of measure `m`. */
+function storedPartial(m: Measure, row: Record<string, unknown>): Partial {
+  if (m.fn === 'avg') {
+    const c = avgColumns(m);
+    return [numeric(row[c.sum]) ?? 0, numeric(row[c.count]) ?? 0];
+  }
+  const v = row[m.name];
+  if (v === null || v === undefined) return m.fn === 'count' ? 0 : null;
+  return numeric(v) ?? (v as string);
+}
+
+/** The output row of a cell. */
+export function windowRow(sink: WindowSinkConfig, cell: WindowCell): Record<string, unknown> {
+  const start = new Date(cell.startMs).toISOString();
+  const row: Record<string, unknown> = { window_start: start, window_end: new Date(cell.endMs).toISOString() };
+  sink.groupBy.forEach((g, i) => (row[g] = cell.groups[i] ?? null));
+  sink.measures.forEach((m, i) => {
+    row[m.name] = finish(m, cell.partials[i]!);
+    if (m.fn === 'avg') {
+      const [s, c] = cell.partials[i] as [number, number];
+      const cols = avgColumns(m);
+      row[cols.sum] = s;
+      row[cols.count] = c;
+    }
+  });
+  if (sink.partitionBy.includes('window_date')) row.window_date = start.slice(0, 10);
+  if (sink.partitionBy.includes('window_hour')) row.window_hour = start.slice(0, 13);
+  return row;
+}
+
+/** Fixed column types of a window table (the rest follow the type lattice). */
+function columnTypes(sink: WindowSinkConfig): Record<string, string> {
+  const types: Record<string, string> = { window_start: 'TIMESTAMP', window_end: 'TIMESTAMP' };
+  for (const m of sink.measures) {
+    if (m.fn === 'count') types[m.name] = 'BIGINT';
+    // A sum's type must not depend on which values a batch saw (integers, then a fraction).
+    if (m.fn === 'sum') types[m.name] = 'DOUBLE';
+    if (m.fn === 'avg') {
+      const c = avgColumns(m);
+      Object.assign(types, { [m.name]: 'DOUBLE', [c.sum]: 'DOUBLE', [c.count]: 'BIGINT' });
+    }
+  }
+  return types;
+}
+
+/** Adds the table's stored partials of the same windows and groups to the batch's cells. */
+async function mergeStored(lake: TableWriter, sink: WindowSinkConfig, cells: WindowCell[]): Promise<WindowCell[]> {
+  if (!(await lake.exists(sink.path))) return cells;
+  const from = Math.min(...cells.map((c) => c.startMs));
+  const until = Math.max(...cells.map((c) => c.startMs));
+  const stored = await lake.scan!(sink.path, { where: `window_start BETWEEN make_timestamp(${from * 1000}) AND make_timestamp(${until * 1000})` });
+  const byKey = new Map(stored.map((row) => [cellKey(timeMs(row.window_start), sink.groupBy.map((g) => row[g])), row]));
+  return cells.map((cell) => {
+    const row = byKey.get(cellKey(cell.startMs, cell.groups));
+    if (!row) return cell;
+    return { ...cell, partials: sink.measures.map((m, i) => combine(m, storedPartial(m, row), cell.partials[i]!)) };
+  });
+}
+
+/**
+ * Writes one batch's window output with the batch's txn. The caller holds the table's lock
+ * (the read-merge-write of `update` must not interleave with another stream's).
+ */
+export async function writeWindowOutput(lake: TableWriter, sink: WindowSinkConfig, emitted: WindowEmit, txn: TxnMark): Promise<WriteResult | undefined> {
+  if (emitted.cells.length === 0) return undefined;
+  let cells = emitted.cells;
+  if (emitted.mode === 'update') {
+    const held = (await lake.exists(sink.path)) ? await lake.txnVersion!(sink.path, txn.appId) : undefined;
+    if (held !== undefined && held >= txn.version) cells = [];
+    else cells = await mergeStored(lake, sink, cells);
+  }
+  const rows = cells.map((c) => windowRow(sink, c));
+  const columns = columnTypes(sink);
+  // A group key that is null in every row has no type to infer yet; its column must exist all the same.
+  const existing = (await lake.exists(sink.path)) ? new Set((await lake.columns(sink.path)).map((c) => c.name.toLowerCase())) : new Set<string>();
+  for (const g of sink.groupBy) if (!existing.has(g.toLowerCase()) && rows.every((r) => r[g] === null)) columns[g] = 'VARCHAR';
+  const result = await lake.write(sink.path, { kind: 'rows', rows }, {
+    mode: emitted.mode === 'update' ? 'upsert' : 'append',
+    ...(emitted.mode === 'update' ? { mergeKeys: ['window_start', 'window_end', ...sink.groupBy] } : {}),
+    partitionBy: sink.partitionBy,
+    columns,
+    txn,
+    pinLayout: true,
+    operationParameters: { appId: txn.appId, batchId: txn.version, window: sink.name },
+  });
+  if (result.rejected.length > 0) {
+    throw new PipelineError('PIPE_RUN_WINDOW_ROWS', `aggregation '${sink.name}': ${result.rejected.length} window rows could not be stored: ${result.rejected[0]!.reason}`, {
+      hint: 'a group key or measure changed type; check the columns of the aggregation\'s tables',
+    });
+  }
+  return result;
+}

@@ -1,0 +1,161 @@
+/**
+ * window: a windowed aggregation over the records its `from` tables accept. Each record is
+ * assigned to its event-time windows (tumbling: one; sliding: size/slide of them) and group,
+ * and its measures accumulate into that cell's partial results (window-measures.ts).
+ *
+ * - `update`: the batch's partials are emitted and merged into the output table's rows by
+ *   the batch's commit (window-output.ts); nothing is kept between batches.
+ * - `append`: partials of open windows are kept in the operator state, committed with the
+ *   batch; a window is emitted once, by the batch after which the stream's watermark has
+ *   passed its end, and never again. A record for a window already emitted (possible only
+ *   when `idleTimeout` let the watermark pass a partition that then woke up) is counted in
+ *   `afterClose` and left out.
+ *
+ * Records marked late (`lateData: keep`) and records without a readable event time are left
+ * out of every window (the watermark counts them).
+ */
+import type { DecodedRecord, OperatorDefinition, OperatorNode, RecordPosition } from './api.js';
+import { eventTimeMs, type EventTimeView } from './watermark.js';
+import { accumulate, emptyPartial, parseMeasure, type Measure, type Partial } from './window-measures.js';
+
+/** A window node's configuration (its plan props, resolved). */
+export interface WindowConfig {
+  name: string;
+  sizeMs: number;
+  slideMs: number;
+  groupBy: string[];
+  measures: Measure[];
+  outputMode: 'update' | 'append';
+}
+
+/** One window × group: its partial results, one per measure. */
+export interface WindowCell {
+  startMs: number;
+  endMs: number;
+  groups: unknown[];
+  partials: Partial[];
+}
+
+/** The window operator's committed state (append mode). */
+export interface WindowState {
+  /** Open windows' cells by key. */
+  open: Record<string, WindowCell>;
+  /** Windows ending at or before this (ms) have been emitted. */
+  emittedUntil: number | null;
+  /** Records left out because their window was already emitted (since the checkpoint began). */
+  afterClose: number;
+}
+
+/** What a window emits for one batch (`RoutedBatch.outputs[nodeId]`). */
+export interface WindowEmit {
+  mode: 'update' | 'append';
+  cells: WindowCell[];
+}
+
+/** Reads a window node's props. */
+export function windowConfig(props: Record<string, unknown>): WindowConfig {
+  const measures = Object.entries(props.measures as Record<string, string>).map(([name, expr]) => {
+    const m = parseMeasure(name, expr);
+    if ('error' in m) throw new Error(`measure ${name}: ${m.error}`);
+    return m;
+  });
+  const sizeMs = Number(props.sizeMs);
+  return {
+    name: String(props.name),
+    sizeMs,
+    slideMs: props.slideMs === undefined ? sizeMs : Number(props.slideMs),
+    groupBy: (props.groupBy as string[] | undefined) ?? [],
+    measures,
+    outputMode: props.outputMode === 'append' ? 'append' : 'update',
+  };
+}
+
+/** Start times (ms) of the windows holding event time `t`, oldest first. */
+export function windowStarts(t: number, sizeMs: number, slideMs: number): number[] {
+  const starts: number[] = [];
+  for (let s = Math.floor(t / slideMs) * slideMs; s > t - sizeMs; s -= slideMs) starts.unshift(s);
+  return starts;
+}
+
+/** A field by name, falling back to a case-insensitive match (tables match columns that way). */
+function fieldOf(fields: Record<string, unknown>, name: string): unknown {
+  if (name in fields) return fields[name];
+  const lower = name.toLowerCase();
+  for (const k of Object.keys(fields)) if (k.toLowerCase() === lower) return fields[k];
+  return undefined;
+}
+
+/** A group value as a stable key part (lossless numbers and bigints as numbers). */
+function groupValue(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'object' && value !== null) {
+    const v = (value as { valueOf(): unknown }).valueOf();
+    return typeof v === 'number' ? v : JSON.stringify(value);
+  }
+  return value;
+}
+
+function stageFor(node: OperatorNode, state: WindowState | undefined, eventTime: EventTimeView | undefined) {
+  const cfg = windowConfig(node.props);
+  const column = eventTime?.column ?? String(node.props.eventTimeColumn);
+  const append = cfg.outputMode === 'append';
+  const open: Record<string, WindowCell> = append ? structuredClone(state?.open ?? {}) : {};
+  let emittedUntil = state?.emittedUntil ?? null;
+  let afterClose = state?.afterClose ?? 0;
+  let closed: WindowCell[] | undefined;
+
+  // Closing happens once per batch, after its last record (emit and snapshot both need it).
+  const close = (): WindowCell[] => {
+    if (closed) return closed;
+    closed = [];
+    if (!append) return (closed = Object.values(open));
+    const wm = eventTime?.watermarkMs() ?? null;
+    if (wm === null) return closed;
+    for (const [key, cell] of Object.entries(open)) {
+      if (cell.endMs <= wm) {
+        closed.push(cell);
+        delete open[key];
+      }
+    }
+    closed.sort((a, b) => a.startMs - b.startMs);
+    emittedUntil = emittedUntil === null ? wm : Math.max(wm, emittedUntil);
+    return closed;
+  };
+
+  return {
+    process(input: unknown, at?: RecordPosition) {
+      if (at?.late) return { port: 'out' };
+      const fields = (input as DecodedRecord).fields;
+      const t = eventTimeMs(fieldOf(fields, column));
+      if (t === undefined) return { port: 'out' };
+      const groups = cfg.groupBy.map((g) => groupValue(fieldOf(fields, g)));
+      const values = cfg.measures.map((m) => (m.column === undefined ? undefined : fieldOf(fields, m.column)));
+      for (const startMs of windowStarts(t, cfg.sizeMs, cfg.slideMs)) {
+        const endMs = startMs + cfg.sizeMs;
+        if (append && emittedUntil !== null && endMs <= emittedUntil) {
+          afterClose++;
+          continue;
+        }
+        const key = JSON.stringify([startMs, ...groups]);
+        const cell = (open[key] ??= { startMs, endMs, groups, partials: cfg.measures.map(emptyPartial) });
+        cfg.measures.forEach((m, i) => (cell.partials[i] = accumulate(m, cell.partials[i]!, values[i])));
+      }
+      return { port: 'out' };
+    },
+    emit: (): WindowEmit => ({ mode: cfg.outputMode, cells: close() }),
+    snapshot: (): WindowState | undefined => {
+      if (!append) return undefined;
+      close();
+      return { open, emittedUntil, afterClose };
+    },
+  };
+}
+
+export const window: OperatorDefinition = {
+  kind: 'window',
+  role: 'sink',
+  summary: 'Aggregates the records of its tables per event-time window and group into its own Delta table (update: merged every batch; append: written once when the watermark passes the window end).',
+  ports: {},
+  recordStage: (node, ctx) => stageFor(node, ctx.state as WindowState | undefined, ctx.shared?.eventTime as EventTimeView | undefined),
+};
