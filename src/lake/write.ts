@@ -12,7 +12,9 @@ import { newMetadata, removeFor, type PlannedCommit } from './commit.js';
 import type { Conn } from './duck.js';
 import { DEFAULT_TARGET_FILE_SIZE, writeDataFiles, type TypedColumn } from './files.js';
 import { resolveDataPath } from './log.js';
-import { mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION } from './merge.js';
+import {
+  keepsTombstones, mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE,
+} from './merge.js';
 import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
 import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './schema.js';
@@ -111,10 +113,12 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   }
   const known = state ? schemaColumns(state) : [];
   const isScd2 = opts.mode === 'scd2';
-  const systemNames = new Set(SCD2_SYSTEM);
+  const tombstones = opts.mode === 'upsert' && keepsTombstones(opts);
+  // Columns the merge sets itself: a batch may not bring them.
+  const systemNames = new Set(isScd2 ? SCD2_SYSTEM : tombstones ? [TOMBSTONE] : []);
   const loaded = await loadBatch(c, batch, {
     tableName: tablePath,
-    known: isScd2 ? known.filter((k) => !systemNames.has(k.name)) : known,
+    known: known.filter((k) => !systemNames.has(k.name)),
     declared: opts.columns ?? {},
     into: 'b',
     ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}),
@@ -126,13 +130,11 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
       return r!.u === true;
     },
   });
-  if (isScd2) {
-    const clash = loaded.columns.find((col) => systemNames.has(col.name));
-    if (clash) {
-      throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${tablePath}: batch column ${clash.name} is reserved for scd2 history`, {
-        details: { table: tablePath, column: clash.name },
-      });
-    }
+  const clash = loaded.columns.find((col) => systemNames.has(col.name));
+  if (clash) {
+    throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${tablePath}: batch column ${clash.name} is reserved for ${isScd2 ? 'scd2 history' : 'upsert tombstones'}`, {
+      details: { table: tablePath, column: clash.name },
+    });
   }
   const readVersion = state?.version ?? -1;
   const commit: PlannedCommit = {
@@ -187,6 +189,18 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     for (const [name, type] of [[SOURCE_PARTITION, 'INTEGER'], [SOURCE_OFFSET, 'BIGINT']] as const) {
       if (columns.some((col) => col.name.toLowerCase() === name)) continue;
       const col: TypedColumn = { name, type: { kind: 'primitive', name: type } };
+      columns = [...columns, col];
+      if (state) addedSystem.push(col);
+    }
+  }
+  if (tombstones) {
+    const col: TypedColumn = { name: TOMBSTONE, type: { kind: 'primitive', name: 'BOOLEAN' } };
+    const at = known.findIndex((k) => k.name === TOMBSTONE);
+    if (at >= 0) {
+      // Keep the table's column order: the column sits where the schema has it.
+      const i = columns.findIndex((col) => col.name === known[at + 1]?.name);
+      columns = i >= 0 ? [...columns.slice(0, i), col, ...columns.slice(i)] : [...columns, col];
+    } else {
       columns = [...columns, col];
       if (state) addedSystem.push(col);
     }
