@@ -68,6 +68,8 @@ export function removeFor(add: AddAction): RemoveAction {
     extendedFileMetadata: true,
     partitionValues: add.partitionValues ?? {},
     size: add.size,
+    // The logical file is (path, DV): the remove names the DV the file has.
+    ...(add.deletionVector ? { deletionVector: add.deletionVector, ...(add.stats ? { stats: add.stats } : {}) } : {}),
   };
 }
 

@@ -127,6 +127,8 @@ export interface DataFile {
     maxValues?: Record<string, unknown>;
     nullCount?: Record<string, unknown>;
   };
+  /** Rows a deletion vector marks deleted (live rows: numRecords − deletedRows). */
+  deletedRows?: number;
 }
 
 export interface TableSnapshot {

@@ -484,12 +484,20 @@ describe('table API', () => {
     expect(await lake.scan(t)).toEqual([{ id: 3 }]);
   });
 
-  test('tables needing a newer protocol are refused', async () => {
+  test('tables needing a newer protocol or unknown table features are refused', async () => {
     const t = tempDir();
     await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }]);
-    fs.writeFileSync(path.join(t, '_delta_log', '00000000000000000001.json'), JSON.stringify({ protocol: { minReaderVersion: 3, minWriterVersion: 7 } }) + '\n');
+    fs.writeFileSync(path.join(t, '_delta_log', '00000000000000000001.json'), JSON.stringify({ protocol: { minReaderVersion: 4, minWriterVersion: 7 } }) + '\n');
     const err = await lake.snapshot(t).catch((e) => e);
     expect(err.code).toBe('PIPE_LAKE_PROTOCOL');
+    // Reader 3 / writer 7 is read when every listed feature is one this lake knows.
+    const f = tempDir();
+    await lake.createTable(f, [{ name: 'id', type: 'BIGINT', nullable: true }]);
+    const features = { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors', 'columnMapping'], writerFeatures: ['deletionVectors', 'columnMapping'] };
+    fs.writeFileSync(path.join(f, '_delta_log', '00000000000000000001.json'), JSON.stringify({ protocol: features }) + '\n');
+    const refused = await lake.snapshot(f).catch((e) => e);
+    expect(refused.code).toBe('PIPE_LAKE_PROTOCOL');
+    expect(refused.message).toContain('columnMapping');
   });
 
   test('history, scanSql and createTable of an existing table', async () => {
