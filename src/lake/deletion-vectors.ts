@@ -205,22 +205,29 @@ export async function readDeletionVector(tablePath: string, dv: DeletionVectorDe
 }
 
 /**
- * Writes one DV file holding `rows` (sorted, distinct) and returns its descriptor. A fresh
- * file per DV: DV files are never changed once written.
+ * Writes one DV file holding one DV per entry of `sets` (each sorted, distinct) and returns
+ * their descriptors, in order. A fresh file per commit: DV files never change once written.
  */
-export async function writeDeletionVector(tablePath: string, rows: number[]): Promise<DeletionVectorDescriptor> {
-  const bitmap = encodeBitmap(rows);
+export async function writeDeletionVectors(tablePath: string, sets: number[][]): Promise<DeletionVectorDescriptor[]> {
   const uuid = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
   const pathOrInlineDv = z85Encode(uuid);
-  const file = Buffer.alloc(1 + 4 + bitmap.length + 4);
-  file[0] = 1;
-  file.writeUInt32BE(bitmap.length, 1);
-  bitmap.copy(file, 5);
-  file.writeUInt32BE(crc32(bitmap) >>> 0, 5 + bitmap.length);
+  const parts: Buffer[] = [Buffer.from([1])];
+  const descriptors: DeletionVectorDescriptor[] = [];
+  let offset = 1;
+  for (const rows of sets) {
+    const bitmap = encodeBitmap(rows);
+    const framed = Buffer.alloc(4 + bitmap.length + 4);
+    framed.writeUInt32BE(bitmap.length, 0);
+    bitmap.copy(framed, 4);
+    framed.writeUInt32BE(crc32(bitmap) >>> 0, 4 + bitmap.length);
+    parts.push(framed);
+    descriptors.push({ storageType: 'u', pathOrInlineDv, offset, sizeInBytes: bitmap.length, cardinality: rows.length });
+    offset += framed.length;
+  }
   const store = storageFor(tablePath);
   const rel = dvFilePath(pathOrInlineDv);
   const staged = await store.stagingPath(rel);
-  await fs.writeFile(staged, file);
+  await fs.writeFile(staged, Buffer.concat(parts));
   await store.publish(staged, rel);
-  return { storageType: 'u', pathOrInlineDv, offset: 1, sizeInBytes: bitmap.length, cardinality: rows.length };
+  return descriptors;
 }

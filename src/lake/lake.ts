@@ -271,7 +271,8 @@ export class Lake {
   /** Deletes the data files of a plan that will never be committed. */
   private async discard(key: string, plan: WritePlan): Promise<void> {
     const store = storageFor(key);
-    await Promise.all(plan.commit.adds.map((a) => store.delete(relativeDataPath(a.path)).catch(() => undefined)));
+    // An add with a deletion vector names a file that was already live: never delete it.
+    await Promise.all(plan.commit.adds.filter((a) => !a.deletionVector).map((a) => store.delete(relativeDataPath(a.path)).catch(() => undefined)));
   }
 
   /** Rows of the table (partition columns filled in), ordered by `orderBy` when given. */

@@ -19,7 +19,7 @@
 import type { Conn } from './duck.js';
 import type { TypedColumn } from './files.js';
 import { POSITION_OFFSET, POSITION_PARTITION } from './batch.js';
-import { FILE_COLUMN } from './read.js';
+import { FILE_COLUMN, ROW_COLUMN } from './read.js';
 import { quoteIdent, renderDuckType } from './schema.js';
 
 /** SCD2 system columns. */
@@ -57,6 +57,11 @@ export interface MergeOutcome {
   out: string;
   /** Resolved paths of the files `out` replaces. */
   rewrittenFiles: string[];
+  /**
+   * Merge-on-read only: a relation `(file, row)` of the stored rows the merge replaces
+   * (file path and position, for deletion vectors); `out` then holds only new rows.
+   */
+  replaced?: string;
   inserted: number;
   updated: number;
   deleted: number;
@@ -110,7 +115,7 @@ export async function prepareSource(c: Conn, batch: string, dataColumns: TypedCo
  * Materialises the candidate rows as `tgt` with every final column (NULL where the old
  * schema lacks it), the file each row came from and a row number.
  */
-export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>, casts: Map<string, string> = new Map()): Promise<void> {
+export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>, casts: Map<string, string> = new Map(), withRowIndex = false): Promise<void> {
   const select = columns
     .map((col) => {
       if (!oldColumns.has(col.name.toLowerCase())) return `CAST(NULL AS ${renderDuckType(col.type)}) AS ${q(col.name)}`;
@@ -118,16 +123,18 @@ export async function prepareTarget(c: Conn, relation: string, columns: TypedCol
       return cast ? `${cast} AS ${q(col.name)}` : q(col.name);
     })
     .join(', ');
-  await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}, row_number() OVER () AS __lake_trow FROM ${relation}`);
+  await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}${withRowIndex ? `, ${ROW_COLUMN}` : ''}, row_number() OVER () AS __lake_trow FROM ${relation}`);
 }
 
 /**
  * Upsert `src` into `tgt`: three statements (matches, output rows, counts and files). With
  * `keepAll` every target row that is not replaced is written again (a table rewrite). With
  * tombstones a winning delete is written as a row (`__is_deleted` true) instead of dropped,
- * and a live record replacing a tombstone counts as an insert.
+ * and a live record replacing a tombstone counts as an insert. With `mor` (merge-on-read,
+ * `tgt` holding row positions) `out` holds only the winning records and the outcome names
+ * the replaced rows instead of rewriting their files.
  */
-export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec, keepAll = false, positions = false): Promise<MergeOutcome> {
+export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec, keepAll = false, positions = false, mor = false): Promise<MergeOutcome> {
   const seq = spec.sequenceBy ? q(spec.sequenceBy) : undefined;
   const tombstones = keepsTombstones(spec);
   // Equal sequences: the lower source position wins (a stored row without one is never beaten on a tie).
@@ -148,7 +155,7 @@ export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSp
   // A view: the file writer streams it once instead of a copy being materialised first.
   await c.run(
     `CREATE TEMP VIEW "out" AS
-       SELECT ${cols} FROM tgt WHERE ${keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT file FROM hit WHERE swins)`} AND __lake_trow NOT IN (SELECT trow FROM hit WHERE swins)
+       SELECT ${cols} FROM tgt WHERE ${mor ? 'false' : keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT file FROM hit WHERE swins)`} AND __lake_trow NOT IN (SELECT trow FROM hit WHERE swins)
        UNION ALL
        SELECT ${srcCols} FROM src WHERE ${tombstones ? 'true' : 'NOT __lake_delete'} AND __lake_ord NOT IN (SELECT srow FROM hit WHERE NOT swins)`,
   );
@@ -159,9 +166,11 @@ export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSp
             count(*) FILTER (WHERE NOT s.__lake_delete AND r.swins AND NOT r.dead) AS updated
      FROM src s LEFT JOIN (SELECT srow, bool_and(swins) AS swins, bool_and(tdead) AS dead FROM hit GROUP BY srow) r ON s.__lake_ord = r.srow`,
   );
+  if (mor) await c.run(`CREATE TEMP VIEW replaced AS SELECT ${FILE_COLUMN} AS file, ${ROW_COLUMN} AS "row" FROM tgt WHERE __lake_trow IN (SELECT trow FROM hit WHERE swins)`);
   return {
     out: 'out',
     rewrittenFiles: (JSON.parse(String(summary!.files)) as string[]).map(String),
+    ...(mor ? { replaced: 'replaced' } : {}),
     inserted: Number(summary!.inserted),
     updated: Number(summary!.updated),
     deleted: Number(summary!.deleted),
@@ -195,7 +204,7 @@ function storedEvents(data: string[], keys: string[], seq: string): string {
  * mergeUpsert. Each key's history is rebuilt from its stored events plus the batch, so a
  * late record lands where it would have landed had it arrived in order.
  */
-export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: TypedColumn[], spec: MergeSpec, keepAll = false): Promise<MergeOutcome> {
+export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: TypedColumn[], spec: MergeSpec, keepAll = false, mor = false): Promise<MergeOutcome> {
   const keys = spec.mergeKeys;
   const seq = spec.sequenceBy!;
   const data = dataColumns.map((d) => d.name);
@@ -252,16 +261,19 @@ export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: Ty
   }
   await c.run(
     `CREATE TEMP TABLE "out" AS
-       SELECT ${cols} FROM tgt WHERE ${keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT ${FILE_COLUMN} FROM hist)`} AND __lake_trow NOT IN (SELECT __lake_trow FROM hist)
+       SELECT ${cols} FROM tgt WHERE ${mor ? 'false' : keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT ${FILE_COLUMN} FROM hist)`} AND __lake_trow NOT IN (SELECT __lake_trow FROM hist)
        UNION ALL
        SELECT ${cols} FROM newhist WHERE NOT __lake_delete`,
   );
   const files = await c.json(`SELECT DISTINCT ${FILE_COLUMN} AS file FROM hist`);
+  // Merge-on-read: the key's whole stored history is replaced by its rebuilt one.
+  if (mor) await c.run(`CREATE TEMP VIEW replaced AS SELECT ${FILE_COLUMN} AS file, ${ROW_COLUMN} AS "row" FROM hist`);
   const sameVersion = `${keysMatch(keys, 'n', 'h')} AND n.${q(SCD2_START)} IS NOT DISTINCT FROM h.${q(SCD2_START)}`;
   const versionOnly = `n.${q(SCD2_START)} IS NOT NULL AND NOT n.__lake_delete`;
   return {
     out: 'out',
     rewrittenFiles: files.map((r) => String(r.file)),
+    ...(mor ? { replaced: 'replaced' } : {}),
     inserted: await count(c, `SELECT count(*) AS n FROM newhist n WHERE ${versionOnly} AND NOT EXISTS (SELECT 1 FROM hist h WHERE ${sameVersion})`),
     updated: await count(
       c,

@@ -101,7 +101,7 @@ export async function scanRelation(c: Conn, state: TableState, opts: ScanOptions
   const columns = schemaColumns(state);
   const partitionColumns = state.metadata?.partitionColumns ?? [];
   const files = opts.files ?? [...state.files.values()];
-  const fileCol = opts.withFile ? `, CAST(NULL AS VARCHAR) AS ${FILE_COLUMN}` : '';
+  const fileCol = `${opts.withFile ? `, CAST(NULL AS VARCHAR) AS ${FILE_COLUMN}` : ''}${opts.withRowIndex ? `, CAST(NULL AS BIGINT) AS ${ROW_COLUMN}` : ''}`;
   if (files.length === 0) {
     const cols = columns.map((col) => `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`);
     return `(SELECT ${cols.join(', ')}${fileCol} WHERE false)`;

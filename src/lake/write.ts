@@ -15,6 +15,7 @@ import { resolveDataPath } from './log.js';
 import {
   keepsTombstones, mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE,
 } from './merge.js';
+import { deletionVectorProtocol, deletionVectorsEnabled, ENABLE_DELETION_VECTORS, markReplacedRows } from './merge-on-read.js';
 import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
 import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './schema.js';
@@ -221,6 +222,14 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const fields = state.schema.map((f) => (retyped.has(f.name) ? { ...f, type: retyped.get(f.name) } : f));
     commit.metadata = { ...state.metadata!, schemaString: schemaString([...fields, ...added]) };
   }
+  // Merge-on-read needs the deletionVectors feature: a new table starts with it, an older one is upgraded by this commit.
+  const wantsDvs = opts.writeMode === 'merge-on-read' && opts.mode !== 'append';
+  if (wantsDvs) {
+    const upgrade = deletionVectorProtocol(state?.protocol);
+    if (upgrade) commit.protocol = upgrade;
+    const md = commit.metadata ?? state!.metadata!;
+    if (!deletionVectorsEnabled(md.configuration)) commit.metadata = { ...md, configuration: { ...md.configuration, [ENABLE_DELETION_VECTORS]: 'true' } };
+  }
   const configuration = state?.metadata?.configuration ?? opts.configuration;
   const fileSize = targetFileSize(configuration);
   const orderBy = opts.mode === 'append' ? [] : isScd2 ? [...opts.mergeKeys!, SCD2_START] : opts.mergeKeys!;
@@ -268,12 +277,21 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const filter = await buildKeyFilter(c, 'src', opts.mergeKeys!, columns, partitionColumns);
     commit.keyFilter = filter;
     const candidates = !state ? [] : rewriteAll ? [...state.files.values()] : await filesHoldingKeys(c, state, [...state.files.values()].filter((f) => mayHoldKeys(f, filter)), opts.mergeKeys!);
-    const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true }) : `(SELECT NULL AS __lake_file WHERE false)`;
-    await prepareTarget(c, relation, columns, oldColumns, casts);
-    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll) : await mergeUpsert(c, columns, spec, rewriteAll, positions);
+    // A widening rewrites every file anyway: no deletion vectors then.
+    const mor = wantsDvs && state !== undefined && !rewriteAll;
+    const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true, withRowIndex: mor }) : `(SELECT NULL AS __lake_file WHERE false)`;
+    await prepareTarget(c, relation, columns, oldColumns, casts, mor);
+    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll, mor) : await mergeUpsert(c, columns, spec, rewriteAll, positions, mor);
     if (rewriteAll) outcome.rewrittenFiles = candidates.map((f) => resolveDataPath(tablePath, f.add.path));
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));
     const rewritten: LiveFile[] = [];
+    if (outcome.replaced) {
+      const touched = await markReplacedRows(c, state!, outcome.replaced, byResolved, commit);
+      outcome.rewrittenFiles = [];
+      if (touched.length > 0 && state?.metadata?.configuration?.['delta.appendOnly'] === 'true') {
+        throw new LakeError('PIPE_LAKE_APPEND_ONLY', `table ${tablePath} is append-only (delta.appendOnly=true); this merge would delete rows`);
+      }
+    }
     for (const p of outcome.rewrittenFiles) {
       const f = byResolved.get(p) ?? byResolved.get(path.normalize(p));
       if (!f) throw new LakeError('PIPE_LAKE_INTERNAL', `merge rewrote ${p}, which is not a candidate file`);
@@ -287,7 +305,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     await checkConstraints(c, tablePath, `"${outcome.out}"`, schemaForChecks);
     // Sorting by the merge keys narrows each file's key range; one output file gains nothing from it.
     const sortBy = fitsOneFile(rewritten, outcome.inserted - outcome.deleted, fileSize) ? [] : orderBy;
-    commit.adds = await writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy: sortBy, targetFileSize: fileSize });
+    commit.adds = [...commit.adds, ...(await writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy: sortBy, targetFileSize: fileSize }))];
     plan.rowsInserted = outcome.inserted;
     plan.rowsUpdated = outcome.updated;
     plan.rowsDeleted = outcome.deleted;
