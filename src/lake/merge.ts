@@ -154,9 +154,9 @@ export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSp
   // Kept rows of rewritten files (files holding a replaced row), then the winning records.
   // A view: the file writer streams it once instead of a copy being materialised first.
   await c.run(
-    `CREATE TEMP VIEW "out" AS
-       SELECT ${cols} FROM tgt WHERE ${mor ? 'false' : keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT file FROM hit WHERE swins)`} AND __lake_trow NOT IN (SELECT trow FROM hit WHERE swins)
-       UNION ALL
+    `CREATE TEMP VIEW "out" AS${mor ? '' : `
+       SELECT ${cols} FROM tgt WHERE ${keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT file FROM hit WHERE swins)`} AND __lake_trow NOT IN (SELECT trow FROM hit WHERE swins)
+       UNION ALL`}
        SELECT ${srcCols} FROM src WHERE ${tombstones ? 'true' : 'NOT __lake_delete'} AND __lake_ord NOT IN (SELECT srow FROM hit WHERE NOT swins)`,
   );
   const [summary] = await c.json(

@@ -280,7 +280,10 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     // A widening rewrites every file anyway: no deletion vectors then.
     const mor = wantsDvs && state !== undefined && !rewriteAll;
     const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true, withRowIndex: mor }) : `(SELECT NULL AS __lake_file WHERE false)`;
-    await prepareTarget(c, relation, columns, oldColumns, casts, mor);
+    // A merge-on-read upsert copies no stored row: only the columns that decide who wins are read.
+    const deciding = new Set([...opts.mergeKeys!, opts.sequenceBy ?? '', SOURCE_PARTITION, SOURCE_OFFSET, TOMBSTONE].map((n) => n.toLowerCase()));
+    const targetColumns = mor && !isScd2 ? columns.filter((col) => deciding.has(col.name.toLowerCase())) : columns;
+    await prepareTarget(c, relation, targetColumns, oldColumns, casts, mor);
     const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll, mor) : await mergeUpsert(c, columns, spec, rewriteAll, positions, mor);
     if (rewriteAll) outcome.rewrittenFiles = candidates.map((f) => resolveDataPath(tablePath, f.add.path));
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));

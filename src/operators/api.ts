@@ -98,6 +98,8 @@ export interface DeltaSinkConfig {
   deleteWhen?: string;
   /** Column receiving values that do not convert to their fixed column type (as JSON). */
   rescuedDataColumn?: string;
+  /** `merge-on-read`: replaced rows are marked with deletion vectors instead of files being rewritten. */
+  writeMode?: 'merge-on-read';
 }
 
 /** A plan node as operators see it (the planner's PlanNode, without importing the planner). */

@@ -28,6 +28,7 @@ export function sinkWriteOptions(sink: DeltaSinkConfig): WriteOptions {
     partitionBy: sink.partitionBy,
     columns: sink.columns,
     ...(sink.rescuedDataColumn ? { rescuedDataColumn: sink.rescuedDataColumn } : {}),
+    ...(sink.writeMode ? { writeMode: sink.writeMode } : {}),
     pinLayout: true,
   };
 }

@@ -69,6 +69,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     if (t.columns !== undefined) sink.columns = { ...t.columns };
     if (t.deleteWhen !== undefined) sink.deleteWhen = t.deleteWhen;
     if (t.rescuedDataColumn !== undefined) sink.rescuedDataColumn = t.rescuedDataColumn;
+    if (t.writeMode === 'merge-on-read' && t.mode !== 'append') sink.writeMode = 'merge-on-read';
     return sink;
   });
 
@@ -182,6 +183,7 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
     if (sink.deleteWhen !== undefined) props.deleteWhen = sink.deleteWhen;
     if (sink.rescuedDataColumn !== undefined) props.rescuedDataColumn = sink.rescuedDataColumn;
     if (sink.maxColumns !== DEFAULT_MAX_COLUMNS) props.maxColumns = sink.maxColumns;
+    if (sink.writeMode !== undefined) props.writeMode = sink.writeMode;
     props.path = specTablePath(spec, table);
     nodes.push({ id: sink.id, kind: 'sink-delta', props });
   }

@@ -47,6 +47,8 @@ export interface SinkPlan {
   rescuedDataColumn?: string;
   /** Most columns the table takes. */
   maxColumns: number;
+  /** Set when the table merges on read (deletion vectors); absent: copy-on-write. */
+  writeMode?: 'merge-on-read';
 }
 
 export interface StreamPlan {

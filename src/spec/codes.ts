@@ -69,6 +69,7 @@ export const codes = {
   PIPE0059: { severity: 'error', title: 'checkpoint on object storage', template: '`checkpoint.path` cannot be on object storage (`{path}`)' },
   PIPE0060: { severity: 'error', title: 'format settings', template: '{detail}' },
   PIPE0061: { severity: 'error', title: 'bad schema file', template: '`{path}`: {detail}' },
+  PIPE0079: { severity: 'warning', title: 'writeMode on append table', template: 'table `{table}` is `append`: `writeMode: {writeMode}` has no effect (only upsert and scd2 replace rows)' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */
