@@ -34,6 +34,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   brokers: async () => (await import('./scenarios/brokers.js')).brokers,
   'scale-out': async () => (await import('./scenarios/scale-out.js')).scaleOut,
   windows: async () => (await import('./scenarios/windows.js')).windows,
+  'merge-scaling': async () => (await import('./scenarios/merge-scaling.js')).mergeScaling,
 };
 
 async function main(): Promise<number> {

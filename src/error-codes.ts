@@ -76,6 +76,7 @@ const CODES = {
   PIPE_LAKE_COMMIT_WRITE: retry('cannot write commit <version> of <table>', REPLAYED),
   PIPE_LAKE_COMPACT_CONFLICT: retry('compaction of <table> gave up after <n> attempt(s): <reason>; the table is unchanged', 'concurrent writers rewrote the same files; run compact again'),
   PIPE_LAKE_CONFLICT: retry('another writer committed version <version> of <table> first', 're-read the table and write again; the runner does this by itself'),
+  PIPE_LAKE_DV_CORRUPT: stop('deletion vector of <table> is unreadable: <reason>', 'the table\'s deletion vector file is damaged or truncated; restore it from backup or rewrite the table without it'),
   PIPE_LAKE_EXPECTATION_FAILED: stop('table <table>: expectation \'<name>\' (<expression>) failed (<values>)', 'nothing of this batch was committed; fix the producer or the expectation, then run again'),
   PIPE_LAKE_CONSTRAINT: stop('table <path>: <n> row(s) break <constraint>', 'fix or filter the records upstream (expectations), or relax the table schema'),
   PIPE_LAKE_DATA_MISSING: stop('data file <url> is missing', 'the log references a file that was deleted from the bucket'),

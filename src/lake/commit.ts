@@ -7,7 +7,7 @@
  * carrying its own txn appId at its version or later.
  */
 import { randomUUID } from 'node:crypto';
-import type { Action, AddAction, MetadataAction, RemoveAction, TxnAction } from './log.js';
+import type { Action, AddAction, MetadataAction, ProtocolAction, RemoveAction, TxnAction } from './log.js';
 import { mayHoldKeys, type KeyFilter } from './prune.js';
 import { fileKey, toDataFile, type LiveFile } from './snapshot.js';
 import type { TxnMark } from './types.js';
@@ -23,7 +23,7 @@ export interface PlannedCommit {
   operationMetrics: Record<string, unknown>;
   isBlindAppend: boolean;
   /** Protocol + metadata of a new table, or new metadata from schema evolution. */
-  protocol?: { minReaderVersion: number; minWriterVersion: number };
+  protocol?: ProtocolAction;
   metadata?: MetadataAction;
   adds: AddAction[];
   removes: RemoveAction[];
@@ -68,6 +68,8 @@ export function removeFor(add: AddAction): RemoveAction {
     extendedFileMetadata: true,
     partitionValues: add.partitionValues ?? {},
     size: add.size,
+    // The logical file is (path, DV): the remove names the DV the file has.
+    ...(add.deletionVector ? { deletionVector: add.deletionVector, ...(add.stats ? { stats: add.stats } : {}) } : {}),
   };
 }
 

@@ -80,12 +80,14 @@ interface PlannedBin extends CompactBin {
 
 /**
  * Packs the small files of each partition into bins. Files at or above the target are
- * left alone, and a bin of one file is dropped (rewriting it alone changes nothing).
+ * left alone, and a bin of one file is dropped (rewriting it alone changes nothing) — unless
+ * a file carries a deletion vector: rewriting it folds the DV away (its deleted rows are
+ * dropped), so such a file is always compacted.
  */
 export function planBins(files: LiveFile[], partitionColumns: string[], targetSize: number): PlannedBin[] {
   const groups = new Map<string, LiveFile[]>();
   for (const f of files) {
-    if (f.file.size >= targetSize) continue;
+    if (f.file.size >= targetSize && !f.add.deletionVector) continue;
     const key = JSON.stringify(partitionColumns.map((c) => f.file.partitionValues[c] ?? null));
     const group = groups.get(key) ?? [];
     group.push(f);
@@ -93,7 +95,7 @@ export function planBins(files: LiveFile[], partitionColumns: string[], targetSi
   }
   const bins: PlannedBin[] = [];
   const close = (live: LiveFile[]) => {
-    if (live.length < 2) return;
+    if (live.length < 2 && !live.some((f) => f.add.deletionVector)) return;
     bins.push({
       partitionValues: live[0]!.file.partitionValues,
       files: live.map((f) => f.add.path),

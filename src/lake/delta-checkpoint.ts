@@ -37,6 +37,16 @@ const CHECKPOINT_TYPES: Record<(typeof ACTION_COLUMNS)[number], string> = {
   protocol: 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER)',
 };
 
+const DV_STRUCT = 'STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, "offset" INTEGER, sizeInBytes INTEGER, cardinality BIGINT, maxRowIndex BIGINT)';
+
+/** Checkpoint column types for a table with table features (deletion vectors): DV structs and feature lists. */
+const FEATURE_CHECKPOINT_TYPES: typeof CHECKPOINT_TYPES = {
+  ...CHECKPOINT_TYPES,
+  add: `${CHECKPOINT_TYPES.add.slice(0, -1)}, deletionVector ${DV_STRUCT})`,
+  remove: `${CHECKPOINT_TYPES.remove.slice(0, -1)}, deletionVector ${DV_STRUCT}, stats VARCHAR)`,
+  protocol: 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER, readerFeatures VARCHAR[], writerFeatures VARCHAR[])',
+};
+
 /** Reads the actions stored in the checkpoint of `version`. */
 export async function readCheckpointActions(duck: Duck, tablePath: string, version: number): Promise<Action[]> {
   const store = storageFor(tablePath);
@@ -89,7 +99,8 @@ export async function writeCheckpoint(duck: Duck, state: TableState): Promise<vo
   });
   await fs.writeFile(ndjson, lines.join('\n') + '\n', 'utf8');
   try {
-    const columns = ACTION_COLUMNS.map((a) => `${quoteIdent(a)}: ${quoteLiteral(CHECKPOINT_TYPES[a])}`).join(', ');
+    const types = (state.protocol?.minReaderVersion ?? 1) >= 3 ? FEATURE_CHECKPOINT_TYPES : CHECKPOINT_TYPES;
+    const columns = ACTION_COLUMNS.map((a) => `${quoteIdent(a)}: ${quoteLiteral(types[a])}`).join(', ');
     await duck.with((c) =>
       c.run(
         `COPY (SELECT ${ACTION_COLUMNS.map(quoteIdent).join(', ')} FROM read_json(${quoteLiteral(ndjson)}, format='newline_delimited', columns={${columns}}))

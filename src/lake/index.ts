@@ -7,7 +7,7 @@ export { Lake, type ScanRequest } from './lake.js';
 export type {
   BatchInput, ColumnDef, CommitSummary, DataFile, DeltaField, TableSnapshot, TxnMark, WriteMode, WriteOptions, WriteResult,
 } from './types.js';
-export { SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START } from './merge.js';
+export { SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, TOMBSTONE } from './merge.js';
 export { CHECKPOINT_INTERVAL } from './delta-checkpoint.js';
 export { DEFAULT_TARGET_FILE_SIZE } from './files.js';
 export { toPlain, microsToIso } from './duck.js';

@@ -103,7 +103,8 @@ export async function summarizeState(duck: Duck, state: TableState): Promise<Tab
   for (const f of state.files.values()) {
     sizeBytes += f.file.size;
     const n = f.file.stats?.numRecords;
-    if (typeof n === 'number' && Number.isFinite(n)) numRecords += n;
+    // Rows a deletion vector marks are not in the table.
+    if (typeof n === 'number' && Number.isFinite(n)) numRecords += n - (f.file.deletedRows ?? 0);
     else uncounted.push(f.add.path);
   }
   let counted = true;
@@ -141,7 +142,7 @@ export async function headRows(duck: Duck, state: TableState, limit: number): Pr
   for (const f of state.files.values()) {
     if (known >= n && files.length > 0) break;
     files.push(f);
-    known += f.file.stats?.numRecords ?? 0;
+    known += (f.file.stats?.numRecords ?? 0) - (f.file.deletedRows ?? 0);
   }
   return readingData(state, () => duck.with(async (c) => {
     const rel = await scanRelation(c, state, { files });

@@ -11,6 +11,7 @@ import { fileHoldsKeys } from './prune.js';
 import { Duck, type DuckOptions } from './duck.js';
 import { commitName, listLog, putIfAbsent, readCommit } from './log.js';
 import { scanRelation } from './read.js';
+import { TOMBSTONE } from './merge.js';
 import { relativeDataPath, storageFor, tableRoot } from './storage/index.js';
 import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
@@ -209,8 +210,10 @@ export class Lake {
       const changes = layoutChanges({ configuration: config, partitionColumns }, opts);
       if (changes.length === 0) return { version: state.version, changes, rows: 0 };
       const how = rebuildPlan(tablePath, config[LAYOUT_MODE], changes, opts);
-      const declared = Object.fromEntries(fieldsToColumns(state.schema).map((c) => [c.name, c.type]));
+      // Tombstone rows are their delete records: merged again, deleteWhen makes them tombstones anew.
+      const declared = Object.fromEntries(fieldsToColumns(state.schema).filter((c) => c.name !== TOMBSTONE).map((c) => [c.name, c.type]));
       const rows = await this.duck.with(async (c) => c.rows(`SELECT * FROM ${await scanRelation(c, state)} AS t`));
+      for (const r of rows) delete r[TOMBSTONE];
       const positions = rows.every((r) => r.__source_partition != null && r.__source_offset != null)
         ? { partitions: rows.map((r) => Number(r.__source_partition)), offsets: rows.map((r) => Number(r.__source_offset)) }
         : undefined;
@@ -284,7 +287,8 @@ export class Lake {
   /** Deletes the data files of a plan that will never be committed. */
   private async discard(key: string, plan: WritePlan): Promise<void> {
     const store = storageFor(key);
-    await Promise.all(plan.commit.adds.map((a) => store.delete(relativeDataPath(a.path)).catch(() => undefined)));
+    // An add with a deletion vector names a file that was already live: never delete it.
+    await Promise.all(plan.commit.adds.filter((a) => !a.deletionVector).map((a) => store.delete(relativeDataPath(a.path)).catch(() => undefined)));
   }
 
   /** Rows of the table (partition columns filled in), ordered by `orderBy` when given. */

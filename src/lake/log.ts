@@ -3,10 +3,11 @@
  * put-if-absent commit, all through the table's storage (a local folder or a bucket).
  */
 import { LakeError } from '../errors.js';
+import type { DeletionVectorDescriptor } from './deletion-vectors.js';
 import { relativeDataPath, storageFor } from './storage/index.js';
 
 /** `protocol` action. */
-export interface ProtocolAction { minReaderVersion: number; minWriterVersion: number }
+export interface ProtocolAction { minReaderVersion: number; minWriterVersion: number; readerFeatures?: string[] | null; writerFeatures?: string[] | null }
 /** `metaData` action. */
 export interface MetadataAction {
   id: string;
@@ -27,6 +28,8 @@ export interface AddAction {
   dataChange: boolean;
   stats?: string | null;
   tags?: Record<string, string> | null;
+  /** Rows of the file that are deleted (reader 3 / writer 7 tables). */
+  deletionVector?: DeletionVectorDescriptor | null;
 }
 /** `remove` action. */
 export interface RemoveAction {
@@ -36,6 +39,9 @@ export interface RemoveAction {
   extendedFileMetadata?: boolean | null;
   partitionValues?: Record<string, string | null> | null;
   size?: number | null;
+  /** The DV of the logical file `(path, dvId)` this removes. */
+  deletionVector?: DeletionVectorDescriptor | null;
+  stats?: string | null;
 }
 /** `txn` action. */
 export interface TxnAction { appId: string; version: number; lastUpdated?: number | null }

@@ -6,8 +6,9 @@
  * Upsert rule: a key's row is replaced only by a record with a greater sequence value (or an
  * equal one from a lower source position, when positions are given); within a batch the
  * greatest wins (among equal ones the lowest position, else the first); a record with a NULL
- * sequence never replaces a row. A `deleteWhen` record that wins deletes the key; the
- * table keeps no tombstone, so a later record for that key inserts it again.
+ * sequence never replaces a row. A `deleteWhen` record that wins deletes the key. With a
+ * sequence, the delete is kept as a tombstone row (`__is_deleted` true), so a stale record
+ * arriving in a later batch loses to it exactly as it would have within the delete's batch.
  *
  * SCD2 rule: each key's history is rebuilt from every event it has received (its stored
  * rows remember the records they absorbed) plus the batch's records, ordered by sequence: a
@@ -18,7 +19,7 @@
 import type { Conn } from './duck.js';
 import type { TypedColumn } from './files.js';
 import { POSITION_OFFSET, POSITION_PARTITION } from './batch.js';
-import { FILE_COLUMN } from './read.js';
+import { FILE_COLUMN, ROW_COLUMN } from './read.js';
 import { quoteIdent, renderDuckType } from './schema.js';
 
 /** SCD2 system columns. */
@@ -34,6 +35,11 @@ export const SCD2_SEEN = '__seen_at';
 /** Upsert rows written with source positions: the Kafka partition and offset of the record a row holds (ties in `sequenceBy`). */
 export const SOURCE_PARTITION = '__source_partition';
 export const SOURCE_OFFSET = '__source_offset';
+/**
+ * Upsert tables with `sequenceBy` and `deleteWhen`: true on a tombstone row (the winning
+ * delete record itself), false (or NULL, rows written before the column existed) on live rows.
+ */
+export const TOMBSTONE = '__is_deleted';
 
 /** How the batch merges. */
 export interface MergeSpec {
@@ -42,12 +48,20 @@ export interface MergeSpec {
   deleteWhen?: string;
 }
 
+/** Whether an upsert under `spec` keeps deletes as tombstone rows. */
+export const keepsTombstones = (spec: { sequenceBy?: string | undefined; deleteWhen?: string | undefined }): boolean => spec.sequenceBy !== undefined && spec.deleteWhen !== undefined;
+
 /** The outcome of a merge: rows to write, files to remove, counts. */
 export interface MergeOutcome {
   /** Temp table or view with the rows to write (final table columns). */
   out: string;
   /** Resolved paths of the files `out` replaces. */
   rewrittenFiles: string[];
+  /**
+   * Merge-on-read only: a relation `(file, row)` of the stored rows the merge replaces
+   * (file path and position, for deletion vectors); `out` then holds only new rows.
+   */
+  replaced?: string;
   inserted: number;
   updated: number;
   deleted: number;
@@ -71,7 +85,8 @@ async function count(c: Conn, sql: string): Promise<number> {
  */
 export async function prepareSource(c: Conn, batch: string, dataColumns: TypedColumn[], spec: MergeSpec, mode: 'upsert' | 'scd2', positions = false): Promise<void> {
   const stored = new Set([SOURCE_PARTITION, SOURCE_OFFSET]);
-  let cols = list(dataColumns.map((d) => d.name).filter((n) => !(positions && mode === 'upsert' && stored.has(n))));
+  // System columns are set by the merge, never taken from the batch.
+  let cols = list(dataColumns.map((d) => d.name).filter((n) => !(positions && mode === 'upsert' && stored.has(n)) && n !== TOMBSTONE));
   const keys = list(spec.mergeKeys);
   const byPosition = positions ? `${POSITION_PARTITION} ASC, ${POSITION_OFFSET} ASC, ` : '';
   let partition: string;
@@ -100,7 +115,7 @@ export async function prepareSource(c: Conn, batch: string, dataColumns: TypedCo
  * Materialises the candidate rows as `tgt` with every final column (NULL where the old
  * schema lacks it), the file each row came from and a row number.
  */
-export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>, casts: Map<string, string> = new Map()): Promise<void> {
+export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>, casts: Map<string, string> = new Map(), withRowIndex = false): Promise<void> {
   const select = columns
     .map((col) => {
       if (!oldColumns.has(col.name.toLowerCase())) return `CAST(NULL AS ${renderDuckType(col.type)}) AS ${q(col.name)}`;
@@ -108,45 +123,54 @@ export async function prepareTarget(c: Conn, relation: string, columns: TypedCol
       return cast ? `${cast} AS ${q(col.name)}` : q(col.name);
     })
     .join(', ');
-  await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}, row_number() OVER () AS __lake_trow FROM ${relation}`);
+  await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}${withRowIndex ? `, ${ROW_COLUMN}` : ''}, row_number() OVER () AS __lake_trow FROM ${relation}`);
 }
 
 /**
  * Upsert `src` into `tgt`: three statements (matches, output rows, counts and files). With
- * `keepAll` every target row that is not replaced is written again (a table rewrite).
+ * `keepAll` every target row that is not replaced is written again (a table rewrite). With
+ * tombstones a winning delete is written as a row (`__is_deleted` true) instead of dropped,
+ * and a live record replacing a tombstone counts as an insert. With `mor` (merge-on-read,
+ * `tgt` holding row positions) `out` holds only the winning records and the outcome names
+ * the replaced rows instead of rewriting their files.
  */
-export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec, keepAll = false, positions = false): Promise<MergeOutcome> {
+export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSpec, keepAll = false, positions = false, mor = false): Promise<MergeOutcome> {
   const seq = spec.sequenceBy ? q(spec.sequenceBy) : undefined;
+  const tombstones = keepsTombstones(spec);
   // Equal sequences: the lower source position wins (a stored row without one is never beaten on a tie).
   const tie = positions
     ? ` OR (s.${seq} = t.${seq} AND (s.${q(SOURCE_PARTITION)} < t.${q(SOURCE_PARTITION)} OR (s.${q(SOURCE_PARTITION)} = t.${q(SOURCE_PARTITION)} AND s.${q(SOURCE_OFFSET)} < t.${q(SOURCE_OFFSET)})))`
     : '';
   const wins = seq ? `coalesce(s.${seq} > t.${seq} OR (t.${seq} IS NULL AND s.${seq} IS NOT NULL)${tie}, false)` : 'true';
+  const dead = tombstones ? `coalesce(t.${q(TOMBSTONE)}, false)` : 'false';
   // A batch record replaces only when it beats every stored row of its key (swins).
   await c.run(
-    `CREATE TEMP TABLE hit AS SELECT srow, trow, file, del, bool_and(wins) OVER (PARTITION BY srow) AS swins FROM (
-       SELECT s.__lake_ord AS srow, t.__lake_trow AS trow, t.${FILE_COLUMN} AS file, s.__lake_delete AS del, ${wins} AS wins
+    `CREATE TEMP TABLE hit AS SELECT srow, trow, file, del, tdead, bool_and(wins) OVER (PARTITION BY srow) AS swins FROM (
+       SELECT s.__lake_ord AS srow, t.__lake_trow AS trow, t.${FILE_COLUMN} AS file, s.__lake_delete AS del, ${dead} AS tdead, ${wins} AS wins
        FROM src s JOIN tgt t ON ${keysMatch(spec.mergeKeys, 's', 't')})`,
   );
   const cols = list(columns.map((d) => d.name));
+  const srcCols = tombstones ? columns.map((d) => (d.name === TOMBSTONE ? `__lake_delete AS ${q(TOMBSTONE)}` : q(d.name))).join(', ') : cols;
   // Kept rows of rewritten files (files holding a replaced row), then the winning records.
   // A view: the file writer streams it once instead of a copy being materialised first.
   await c.run(
-    `CREATE TEMP VIEW "out" AS
+    `CREATE TEMP VIEW "out" AS${mor ? '' : `
        SELECT ${cols} FROM tgt WHERE ${keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT file FROM hit WHERE swins)`} AND __lake_trow NOT IN (SELECT trow FROM hit WHERE swins)
-       UNION ALL
-       SELECT ${cols} FROM src WHERE NOT __lake_delete AND __lake_ord NOT IN (SELECT srow FROM hit WHERE NOT swins)`,
+       UNION ALL`}
+       SELECT ${srcCols} FROM src WHERE ${tombstones ? 'true' : 'NOT __lake_delete'} AND __lake_ord NOT IN (SELECT srow FROM hit WHERE NOT swins)`,
   );
   const [summary] = await c.json(
     `SELECT (SELECT CAST(to_json(coalesce(list(DISTINCT file), [])) AS VARCHAR) FROM hit WHERE swins) AS files,
-            (SELECT count(DISTINCT trow) FROM hit WHERE swins AND del) AS deleted,
-            count(*) FILTER (WHERE NOT s.__lake_delete AND r.srow IS NULL) AS inserted,
-            count(*) FILTER (WHERE NOT s.__lake_delete AND r.swins) AS updated
-     FROM src s LEFT JOIN (SELECT DISTINCT srow, swins FROM hit) r ON s.__lake_ord = r.srow`,
+            (SELECT count(DISTINCT trow) FROM hit WHERE swins AND del AND NOT tdead) AS deleted,
+            count(*) FILTER (WHERE NOT s.__lake_delete AND (r.srow IS NULL OR (r.swins AND r.dead))) AS inserted,
+            count(*) FILTER (WHERE NOT s.__lake_delete AND r.swins AND NOT r.dead) AS updated
+     FROM src s LEFT JOIN (SELECT srow, bool_and(swins) AS swins, bool_and(tdead) AS dead FROM hit GROUP BY srow) r ON s.__lake_ord = r.srow`,
   );
+  if (mor) await c.run(`CREATE TEMP VIEW replaced AS SELECT ${FILE_COLUMN} AS file, ${ROW_COLUMN} AS "row" FROM tgt WHERE __lake_trow IN (SELECT trow FROM hit WHERE swins)`);
   return {
     out: 'out',
     rewrittenFiles: (JSON.parse(String(summary!.files)) as string[]).map(String),
+    ...(mor ? { replaced: 'replaced' } : {}),
     inserted: Number(summary!.inserted),
     updated: Number(summary!.updated),
     deleted: Number(summary!.deleted),
@@ -180,7 +204,7 @@ function storedEvents(data: string[], keys: string[], seq: string): string {
  * mergeUpsert. Each key's history is rebuilt from its stored events plus the batch, so a
  * late record lands where it would have landed had it arrived in order.
  */
-export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: TypedColumn[], spec: MergeSpec, keepAll = false): Promise<MergeOutcome> {
+export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: TypedColumn[], spec: MergeSpec, keepAll = false, mor = false): Promise<MergeOutcome> {
   const keys = spec.mergeKeys;
   const seq = spec.sequenceBy!;
   const data = dataColumns.map((d) => d.name);
@@ -237,16 +261,19 @@ export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: Ty
   }
   await c.run(
     `CREATE TEMP TABLE "out" AS
-       SELECT ${cols} FROM tgt WHERE ${keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT ${FILE_COLUMN} FROM hist)`} AND __lake_trow NOT IN (SELECT __lake_trow FROM hist)
+       SELECT ${cols} FROM tgt WHERE ${mor ? 'false' : keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT ${FILE_COLUMN} FROM hist)`} AND __lake_trow NOT IN (SELECT __lake_trow FROM hist)
        UNION ALL
        SELECT ${cols} FROM newhist WHERE NOT __lake_delete`,
   );
   const files = await c.json(`SELECT DISTINCT ${FILE_COLUMN} AS file FROM hist`);
+  // Merge-on-read: the key's whole stored history is replaced by its rebuilt one.
+  if (mor) await c.run(`CREATE TEMP VIEW replaced AS SELECT ${FILE_COLUMN} AS file, ${ROW_COLUMN} AS "row" FROM hist`);
   const sameVersion = `${keysMatch(keys, 'n', 'h')} AND n.${q(SCD2_START)} IS NOT DISTINCT FROM h.${q(SCD2_START)}`;
   const versionOnly = `n.${q(SCD2_START)} IS NOT NULL AND NOT n.__lake_delete`;
   return {
     out: 'out',
     rewrittenFiles: files.map((r) => String(r.file)),
+    ...(mor ? { replaced: 'replaced' } : {}),
     inserted: await count(c, `SELECT count(*) AS n FROM newhist n WHERE ${versionOnly} AND NOT EXISTS (SELECT 1 FROM hist h WHERE ${sameVersion})`),
     updated: await count(
       c,

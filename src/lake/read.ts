@@ -3,6 +3,7 @@
  * rebuilt from `partitionValues` (data files do not hold them), every schema column typed
  * as the schema says, columns missing from older files as NULL, and extra ones ignored.
  */
+import { dvId, readDeletionVector } from './deletion-vectors.js';
 import type { Conn } from './duck.js';
 import { fetchDataFiles, resolveDataPath } from './log.js';
 import { deltaToDuck, quoteIdent, quoteLiteral, renderDuckType, type DuckType } from './schema.js';
@@ -10,6 +11,8 @@ import type { LiveFile, TableState } from './snapshot.js';
 
 /** The column holding the data file a row came from, when requested. */
 export const FILE_COLUMN = '__lake_file';
+/** The column holding a row's 0-based position in its data file, when requested. */
+export const ROW_COLUMN = '__lake_row';
 
 /** Options for {@link scanRelation}. */
 export interface ScanOptions {
@@ -17,6 +20,40 @@ export interface ScanOptions {
   files?: LiveFile[];
   /** Add {@link FILE_COLUMN} with each row's resolved file path. */
   withFile?: boolean;
+  /** Add {@link ROW_COLUMN} with each row's position in its file (what a deletion vector names). */
+  withRowIndex?: boolean;
+}
+
+/** Deleted row positions per DV (DVs never change once written), bounded. */
+const dvRows = new Map<string, number[]>();
+const DV_CACHE_LIMIT = 10_000;
+
+/** The row positions a live file's DV deletes (empty without a DV). */
+export async function deletedRowsOf(tablePath: string, f: LiveFile): Promise<number[]> {
+  const dv = f.add.deletionVector;
+  if (!dv) return [];
+  const key = `${tablePath}\u0000${dvId(dv)}`;
+  let rows = dvRows.get(key);
+  if (!rows) {
+    rows = await readDeletionVector(tablePath, dv);
+    if (dvRows.size >= DV_CACHE_LIMIT) dvRows.clear();
+    dvRows.set(key, rows);
+  }
+  return rows;
+}
+
+/**
+ * A relation (file, row) of the rows the files' DVs delete, or undefined when none has a DV.
+ * Inlined as lists: a DV is small next to its file, and compaction folds it away.
+ */
+async function deletedRelation(tablePath: string, files: LiveFile[], paths: string[]): Promise<string | undefined> {
+  const values: string[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const rows = await deletedRowsOf(tablePath, files[i]!);
+    if (rows.length > 0) values.push(`(${quoteLiteral(paths[i]!)}, [${rows.join(',')}]::BIGINT[])`);
+  }
+  if (values.length === 0) return undefined;
+  return `(SELECT f AS __lake_dvf, unnest(r) AS __lake_dvr FROM (VALUES ${values.join(', ')}) AS v(f, r))`;
 }
 
 /**
@@ -64,14 +101,16 @@ export async function scanRelation(c: Conn, state: TableState, opts: ScanOptions
   const columns = schemaColumns(state);
   const partitionColumns = state.metadata?.partitionColumns ?? [];
   const files = opts.files ?? [...state.files.values()];
-  const fileCol = opts.withFile ? `, CAST(NULL AS VARCHAR) AS ${FILE_COLUMN}` : '';
+  const fileCol = `${opts.withFile ? `, CAST(NULL AS VARCHAR) AS ${FILE_COLUMN}` : ''}${opts.withRowIndex ? `, CAST(NULL AS BIGINT) AS ${ROW_COLUMN}` : ''}`;
   if (files.length === 0) {
     const cols = columns.map((col) => `CAST(NULL AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`);
     return `(SELECT ${cols.join(', ')}${fileCol} WHERE false)`;
   }
   const paths = files.map((f) => resolveDataPath(state.path, f.add.path));
   await fetchDataFiles(state.path, files.map((f) => f.add.path));
-  const reader = `read_parquet([${paths.map(quoteLiteral).join(', ')}], union_by_name=true, hive_partitioning=false, filename=${quoteLiteral(FILE_COLUMN)})`;
+  const deleted = await deletedRelation(state.path, files, paths);
+  const rowNumbers = deleted !== undefined || opts.withRowIndex === true;
+  const reader = `read_parquet([${paths.map(quoteLiteral).join(', ')}], union_by_name=true, hive_partitioning=false, filename=${quoteLiteral(FILE_COLUMN)}${rowNumbers ? ', file_row_number=true' : ''})`;
   const present = knownColumnsOf(paths) ?? new Set((await c.json(`DESCRIBE SELECT * FROM ${reader}`)).map((r) => String(r.column_name).toLowerCase()));
   const partIndex = new Map(partitionColumns.map((p, i) => [p.toLowerCase(), i]));
   const projection = columns.map((col) => {
@@ -81,7 +120,10 @@ export async function scanRelation(c: Conn, state: TableState, opts: ScanOptions
     return `CAST(d.${quoteIdent(col.name)} AS ${renderDuckType(col.type)}) AS ${quoteIdent(col.name)}`;
   });
   if (opts.withFile) projection.push(`d.${FILE_COLUMN} AS ${FILE_COLUMN}`);
-  if (partitionColumns.length === 0) return `(SELECT ${projection.join(', ')} FROM ${reader} AS d)`;
+  if (opts.withRowIndex) projection.push(`d.file_row_number AS ${ROW_COLUMN}`);
+  // Rows a deletion vector names are not in the table.
+  const live = deleted ? ` ANTI JOIN ${deleted} AS dv ON d.${FILE_COLUMN} = dv.__lake_dvf AND d.file_row_number = dv.__lake_dvr` : '';
+  if (partitionColumns.length === 0) return `(SELECT ${projection.join(', ')} FROM ${reader} AS d${live})`;
   const values = files.map((f, i) => {
     const pvs = partitionColumns.map((p) => {
       const v = f.add.partitionValues?.[p];
@@ -90,5 +132,5 @@ export async function scanRelation(c: Conn, state: TableState, opts: ScanOptions
     return `(${[quoteLiteral(paths[i]!), ...pvs].join(', ')})`;
   });
   const pvCols = [FILE_COLUMN, ...partitionColumns.map((_, i) => `p${i}`)].join(', ');
-  return `(SELECT ${projection.join(', ')} FROM ${reader} AS d JOIN (VALUES ${values.join(', ')}) AS pv(${pvCols}) ON d.${FILE_COLUMN} = pv.${FILE_COLUMN})`;
+  return `(SELECT ${projection.join(', ')} FROM ${reader} AS d JOIN (VALUES ${values.join(', ')}) AS pv(${pvCols}) ON d.${FILE_COLUMN} = pv.${FILE_COLUMN}${live})`;
 }

@@ -9,6 +9,7 @@ import {
   listLog, readCommit, type Action, type AddAction, type MetadataAction, type ProtocolAction, type RemoveAction, type TxnAction,
 } from './log.js';
 import { readCheckpointActions } from './delta-checkpoint.js';
+import { dvId } from './deletion-vectors.js';
 import type { DataFile, DeltaField, TableSnapshot } from './types.js';
 
 /** A live file: its `add` action as logged, and the parsed form handed to callers. */
@@ -26,13 +27,23 @@ export interface TableState {
   schema: DeltaField[];
   /** Keyed by the decoded path, so differently-encoded spellings of one file coincide. */
   files: Map<string, LiveFile>;
+  /** Keyed by {@link logicalFileKey}: one path may be removed once per deletion vector it had. */
   tombstones: Map<string, RemoveAction>;
   txns: Map<string, TxnAction>;
 }
 
 /** The highest reader/writer protocol versions this implementation handles. */
-export const SUPPORTED_READER = 1;
-export const SUPPORTED_WRITER = 2;
+export const SUPPORTED_READER = 3;
+export const SUPPORTED_WRITER = 7;
+/** Table features this implementation handles (reader 3 / writer 7 tables list theirs). */
+export const SUPPORTED_READER_FEATURES = new Set(['deletionVectors']);
+export const SUPPORTED_WRITER_FEATURES = new Set(['deletionVectors', 'appendOnly', 'invariants']);
+
+/** The logical file a DV table reconciles by: the path plus the DV's id (PROTOCOL "Action Reconciliation"). */
+export function logicalFileKey(p: string, dv: AddAction['deletionVector']): string {
+  const id = dvId(dv);
+  return id === undefined ? fileKey(p) : `${fileKey(p)}\u0000${id}`;
+}
 
 /** The key a path is reconciled under. */
 export function fileKey(p: string): string {
@@ -65,10 +76,16 @@ export function toDataFile(add: AddAction): DataFile {
     modificationTime: Number(add.modificationTime),
     dataChange: add.dataChange,
     ...(stats ? { stats } : {}),
+    ...(add.deletionVector ? { deletedRows: Number(add.deletionVector.cardinality) } : {}),
   };
 }
 
-/** Applies the actions of one version (commit or checkpoint) to the state. */
+/**
+ * Applies the actions of one version (commit or checkpoint) to the state. Files are logical
+ * files `(path, dvId)`: one version may remove `(F, old DV)` and add `(F, new DV)` in either
+ * line order (a version never adds and removes the same logical file), so removes are applied
+ * first, and a remove ends the live file only when its DV is the one the file has.
+ */
 export function applyActions(state: TableState, actions: Action[]): void {
   for (const a of actions) {
     if (a.protocol) state.protocol = a.protocol;
@@ -77,15 +94,17 @@ export function applyActions(state: TableState, actions: Action[]): void {
       state.schema = parseSchema(a.metaData.schemaString, state.path);
     }
     if (a.txn) state.txns.set(a.txn.appId, a.txn);
-    if (a.add) {
-      const key = fileKey(a.add.path);
-      state.tombstones.delete(key);
-      state.files.set(key, { add: a.add, file: toDataFile(a.add) });
-    }
     if (a.remove) {
       const key = fileKey(a.remove.path);
-      state.files.delete(key);
-      state.tombstones.set(key, a.remove);
+      const live = state.files.get(key);
+      if (live && dvId(live.add.deletionVector) === dvId(a.remove.deletionVector)) state.files.delete(key);
+      state.tombstones.set(logicalFileKey(a.remove.path, a.remove.deletionVector), a.remove);
+    }
+  }
+  for (const a of actions) {
+    if (a.add) {
+      state.tombstones.delete(logicalFileKey(a.add.path, a.add.deletionVector));
+      state.files.set(fileKey(a.add.path), { add: a.add, file: toDataFile(a.add) });
     }
   }
 }
@@ -115,6 +134,14 @@ function checkProtocol(state: TableState): void {
       'PIPE_LAKE_PROTOCOL',
       `${state.path} needs Delta reader ${p.minReaderVersion}/writer ${p.minWriterVersion}; this lake supports ${SUPPORTED_READER}/${SUPPORTED_WRITER}`,
     );
+  }
+  // Reader 3 / writer 7 tables name their features; one this lake lacks means it cannot read (or write) the table correctly.
+  const missing = [
+    ...(p && p.minReaderVersion >= 3 ? (p.readerFeatures ?? []).filter((f) => !SUPPORTED_READER_FEATURES.has(f)) : []),
+    ...(p && p.minWriterVersion >= 7 ? (p.writerFeatures ?? []).filter((f) => !SUPPORTED_WRITER_FEATURES.has(f)) : []),
+  ];
+  if (missing.length > 0) {
+    throw new LakeError('PIPE_LAKE_PROTOCOL', `${state.path} uses Delta table features this lake does not support: ${[...new Set(missing)].join(', ')}`);
   }
 }
 

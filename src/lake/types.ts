@@ -142,7 +142,16 @@ export interface WriteOptions {
   pinLayout?: boolean;
   /** Recorded in commitInfo.operationParameters. */
   operationParameters?: Record<string, unknown>;
+  /**
+   * How upsert/scd2 batches change stored rows: `copy-on-write` (default) rewrites the files
+   * holding replaced rows; `merge-on-read` writes only the new rows and marks the replaced
+   * ones with deletion vectors (the table moves to reader 3 / writer 7, `deletionVectors`).
+   */
+  writeMode?: FileWriteMode;
 }
+
+/** See {@link WriteOptions.writeMode}. */
+export type FileWriteMode = 'copy-on-write' | 'merge-on-read';
 
 export interface WriteResult {
   /** `already-committed`: the table's txn for this appId is >= the given version; nothing written. */
@@ -179,6 +188,8 @@ export interface DataFile {
     maxValues?: Record<string, unknown>;
     nullCount?: Record<string, unknown>;
   };
+  /** Rows a deletion vector marks deleted (live rows: numRecords − deletedRows). */
+  deletedRows?: number;
 }
 
 export interface TableSnapshot {

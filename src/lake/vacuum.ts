@@ -14,6 +14,7 @@
 import { LakeError } from '../errors.js';
 import { Duck } from './duck.js';
 import { hiveEscape } from './files.js';
+import { dvFilePath } from './deletion-vectors.js';
 import { resolveDataPath } from './log.js';
 import { loadState, refreshState, type TableState } from './snapshot.js';
 import { storageFor, tableRoot, type TableStorage } from './storage/index.js';
@@ -98,8 +99,15 @@ async function listDataFiles(store: TableStorage, partitionColumns: string[]): P
   return out;
 }
 
+/** Live data files and the deletion-vector files their DVs are stored in. */
 function liveSet(state: TableState): Set<string> {
-  return new Set([...state.files.values()].map((f) => resolveDataPath(state.path, f.add.path)));
+  const live = new Set<string>();
+  for (const f of state.files.values()) {
+    live.add(resolveDataPath(state.path, f.add.path));
+    const dv = f.add.deletionVector;
+    if (dv?.storageType === 'u') live.add(resolveDataPath(state.path, dvFilePath(dv.pathOrInlineDv)));
+  }
+  return live;
 }
 
 /** A retention as the CLI spells it: the largest unit that divides it (`7d`, `90m`, `0s`). */

@@ -12,7 +12,10 @@ import { newMetadata, removeFor, type PlannedCommit } from './commit.js';
 import type { Conn } from './duck.js';
 import { DEFAULT_TARGET_FILE_SIZE, writeDataFiles, type TypedColumn } from './files.js';
 import { resolveDataPath } from './log.js';
-import { mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION } from './merge.js';
+import {
+  keepsTombstones, mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE,
+} from './merge.js';
+import { deletionVectorProtocol, deletionVectorsEnabled, ENABLE_DELETION_VECTORS, markReplacedRows } from './merge-on-read.js';
 import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
 import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './schema.js';
@@ -121,11 +124,10 @@ async function loadForWrite(c: Conn, tablePath: string, state: TableState | unde
     if (changes.length > 0) throw layoutChangedError(tablePath, changes);
   }
   const known = state ? schemaColumns(state) : [];
-  const isScd2 = opts.mode === 'scd2';
-  const systemNames = new Set(SCD2_SYSTEM);
+  const systemNames = systemColumnNames(opts);
   return loadBatch(c, batch, {
     tableName: tablePath,
-    known: isScd2 ? known.filter((k) => !systemNames.has(k.name)) : known,
+    known: known.filter((k) => !systemNames.has(k.name)),
     declared: opts.columns ?? {},
     into: 'b',
     ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}),
@@ -143,19 +145,23 @@ async function loadForWrite(c: Conn, tablePath: string, state: TableState | unde
   });
 }
 
+/** Columns the merge sets itself (scd2 history, upsert tombstones): a batch may not bring them. */
+function systemColumnNames(opts: WriteOptions): Set<string> {
+  if (opts.mode === 'scd2') return new Set(SCD2_SYSTEM);
+  return new Set(opts.mode === 'upsert' && keepsTombstones(opts) ? [TOMBSTONE] : []);
+}
+
 /** Plans a write against `state` (undefined: the table does not exist yet). */
 export async function planWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<WritePlan> {
   const loaded = await loadForWrite(c, tablePath, state, batch, opts);
   const known = state ? schemaColumns(state) : [];
   const isScd2 = opts.mode === 'scd2';
-  const systemNames = new Set(SCD2_SYSTEM);
-  if (isScd2) {
-    const clash = loaded.columns.find((col) => systemNames.has(col.name));
-    if (clash) {
-      throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${tablePath}: batch column ${clash.name} is reserved for scd2 history`, {
-        details: { table: tablePath, column: clash.name },
-      });
-    }
+  const tombstones = opts.mode === 'upsert' && keepsTombstones(opts);
+  const clash = loaded.columns.find((col) => systemColumnNames(opts).has(col.name));
+  if (clash) {
+    throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${tablePath}: batch column ${clash.name} is reserved for ${isScd2 ? 'scd2 history' : 'upsert tombstones'}`, {
+      details: { table: tablePath, column: clash.name },
+    });
   }
   const readVersion = state?.version ?? -1;
   const commit: PlannedCommit = {
@@ -214,6 +220,18 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
       if (state) addedSystem.push(col);
     }
   }
+  if (tombstones) {
+    const col: TypedColumn = { name: TOMBSTONE, type: { kind: 'primitive', name: 'BOOLEAN' } };
+    const at = known.findIndex((k) => k.name === TOMBSTONE);
+    if (at >= 0) {
+      // Keep the table's column order: the column sits where the schema has it.
+      const i = columns.findIndex((col) => col.name === known[at + 1]?.name);
+      columns = i >= 0 ? [...columns.slice(0, i), col, ...columns.slice(i)] : [...columns, col];
+    } else {
+      columns = [...columns, col];
+      if (state) addedSystem.push(col);
+    }
+  }
   const partitionColumns = state ? (state.metadata!.partitionColumns ?? []) : (opts.partitionBy ?? []);
   requireColumns(tablePath, columns, partitionColumns, 'partition');
   if (opts.mode !== 'append') {
@@ -229,6 +247,14 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const retyped = new Map(widened.map((w) => [w.name, columnsToFields([{ name: w.name, type: w.to, nullable: true }])[0]!.type]));
     const fields = state.schema.map((f) => (retyped.has(f.name) ? { ...f, type: retyped.get(f.name) } : f));
     commit.metadata = { ...state.metadata!, schemaString: schemaString([...fields, ...added]) };
+  }
+  // Merge-on-read needs the deletionVectors feature: a new table starts with it, an older one is upgraded by this commit.
+  const wantsDvs = opts.writeMode === 'merge-on-read' && opts.mode !== 'append';
+  if (wantsDvs) {
+    const upgrade = deletionVectorProtocol(state?.protocol);
+    if (upgrade) commit.protocol = upgrade;
+    const md = commit.metadata ?? state!.metadata!;
+    if (!deletionVectorsEnabled(md.configuration)) commit.metadata = { ...md, configuration: { ...md.configuration, [ENABLE_DELETION_VECTORS]: 'true' } };
   }
   const configuration = state?.metadata?.configuration ?? opts.configuration;
   const fileSize = targetFileSize(configuration);
@@ -277,12 +303,24 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const filter = await buildKeyFilter(c, 'src', opts.mergeKeys!, columns, partitionColumns);
     commit.keyFilter = filter;
     const candidates = !state ? [] : rewriteAll ? [...state.files.values()] : await filesHoldingKeys(c, state, [...state.files.values()].filter((f) => mayHoldKeys(f, filter)), opts.mergeKeys!);
-    const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true }) : `(SELECT NULL AS __lake_file WHERE false)`;
-    await prepareTarget(c, relation, columns, oldColumns, casts);
-    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll) : await mergeUpsert(c, columns, spec, rewriteAll, positions);
+    // A widening rewrites every file anyway: no deletion vectors then.
+    const mor = wantsDvs && state !== undefined && !rewriteAll;
+    const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true, withRowIndex: mor }) : `(SELECT NULL AS __lake_file WHERE false)`;
+    // A merge-on-read upsert copies no stored row: only the columns that decide who wins are read.
+    const deciding = new Set([...opts.mergeKeys!, opts.sequenceBy ?? '', SOURCE_PARTITION, SOURCE_OFFSET, TOMBSTONE].map((n) => n.toLowerCase()));
+    const targetColumns = mor && !isScd2 ? columns.filter((col) => deciding.has(col.name.toLowerCase())) : columns;
+    await prepareTarget(c, relation, targetColumns, oldColumns, casts, mor);
+    const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll, mor) : await mergeUpsert(c, columns, spec, rewriteAll, positions, mor);
     if (rewriteAll) outcome.rewrittenFiles = candidates.map((f) => resolveDataPath(tablePath, f.add.path));
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));
     const rewritten: LiveFile[] = [];
+    if (outcome.replaced) {
+      const touched = await markReplacedRows(c, state!, outcome.replaced, byResolved, commit);
+      outcome.rewrittenFiles = [];
+      if (touched.length > 0 && state?.metadata?.configuration?.['delta.appendOnly'] === 'true') {
+        throw new LakeError('PIPE_LAKE_APPEND_ONLY', `table ${tablePath} is append-only (delta.appendOnly=true); this merge would delete rows`);
+      }
+    }
     for (const p of outcome.rewrittenFiles) {
       const f = byResolved.get(p) ?? byResolved.get(path.normalize(p));
       if (!f) throw new LakeError('PIPE_LAKE_INTERNAL', `merge rewrote ${p}, which is not a candidate file`);
@@ -296,7 +334,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     await checkConstraints(c, tablePath, `"${outcome.out}"`, schemaForChecks);
     // Sorting by the merge keys narrows each file's key range; one output file gains nothing from it.
     const sortBy = fitsOneFile(rewritten, outcome.inserted - outcome.deleted, fileSize) ? [] : orderBy;
-    commit.adds = await writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy: sortBy, targetFileSize: fileSize });
+    commit.adds = [...commit.adds, ...(await writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy: sortBy, targetFileSize: fileSize }))];
     plan.rowsInserted = outcome.inserted;
     plan.rowsUpdated = outcome.updated;
     plan.rowsDeleted = outcome.deleted;

@@ -118,6 +118,8 @@ export interface DeltaSinkConfig {
   where?: string;
   /** The source's expectations, then the table's. */
   expectations?: Expectation[];
+  /** `merge-on-read`: replaced rows are marked with deletion vectors instead of files being rewritten. */
+  writeMode?: 'merge-on-read';
 }
 
 /** A plan node as operators see it (the planner's PlanNode, without importing the planner). */

@@ -31,6 +31,7 @@ export function sinkWriteOptions(sink: DeltaSinkConfig): WriteOptions {
     ...(sink.derive ? { derive: sink.derive } : {}),
     ...(sink.where !== undefined ? { where: sink.where } : {}),
     ...(sink.expectations ? { expectations: sink.expectations } : {}),
+    ...(sink.writeMode ? { writeMode: sink.writeMode } : {}),
     pinLayout: true,
   };
 }

@@ -69,6 +69,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     if (where.length > 0) sink.where = where.length === 1 ? where[0]! : where.map((w) => `(${w})`).join(' AND ');
     const expectations = [...(spec.source.expectations ?? []), ...(t.expectations ?? [])].map((e) => ({ name: e.name, sql: e.expr, action: e.action ?? 'warn' }));
     if (expectations.length > 0) sink.expectations = expectations;
+    if (t.writeMode === 'merge-on-read' && t.mode !== 'append') sink.writeMode = 'merge-on-read';
     return sink;
   });
 
@@ -214,6 +215,7 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
     if (sink.where !== undefined) props.where = sink.where;
     if (sink.expectations !== undefined) props.expectations = sink.expectations.map((e) => `${e.name}: ${e.sql} (${e.action})`);
     if (sink.maxColumns !== DEFAULT_MAX_COLUMNS) props.maxColumns = sink.maxColumns;
+    if (sink.writeMode !== undefined) props.writeMode = sink.writeMode;
     props.path = specTablePath(spec, table);
     nodes.push({ id: sink.id, kind: 'sink-delta', props });
   }

@@ -51,6 +51,13 @@ function diffTable(table: string, a: TableSpec, b: TableSpec, out: ChangeList): 
     out.add(`${path}.partitionBy`, oldParts, newParts, 'table',
       `table ${table} is partitioned by [${newParts.join(', ')}] instead of [${oldParts.join(', ')}]: existing files use the old layout; rewrite the table`);
   }
+  if ((a.writeMode ?? 'copy-on-write') !== (b.writeMode ?? 'copy-on-write')) {
+    // Rows mean the same either way; only how a batch changes files differs.
+    out.add(`${path}.writeMode`, a.writeMode, b.writeMode, 'safe',
+      b.writeMode === 'merge-on-read'
+        ? `table ${table} marks replaced rows with deletion vectors: its next merge moves it to Delta reader 3 / writer 7 (readers need deletion-vector support)`
+        : `table ${table} rewrites files on merge again; deletion vectors already written stay until compaction folds them`);
+  }
   diffColumns(table, a.columns ?? {}, b.columns ?? {}, out);
   if ((a.deleteWhen ?? null) !== (b.deleteWhen ?? null)) {
     const message =

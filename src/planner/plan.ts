@@ -40,6 +40,8 @@ export interface SinkPlan extends DeltaSinkConfig {
   id: string;
   /** Most columns the table takes. */
   maxColumns: number;
+  /** Set when the table merges on read (deletion vectors); absent: copy-on-write. */
+  writeMode?: 'merge-on-read';
 }
 
 /** A resolved windowed aggregation: its node id and output table. */

@@ -75,7 +75,7 @@ const REREAD_PATHS = new Set(['name', 'source.kafka.topic', 'source.format', 'ch
 async function tableSize(lake: Lake, path: string): Promise<{ exists: boolean; version: number; rows: number; files: number; bytes: number }> {
   if (!(await lake.exists(path))) return { exists: false, version: -1, rows: 0, files: 0, bytes: 0 };
   const s = await lake.snapshot(path);
-  return { exists: true, version: s.version, rows: s.files.reduce((n, f) => n + (f.stats?.numRecords ?? 0), 0), files: s.files.length, bytes: s.files.reduce((n, f) => n + f.size, 0) };
+  return { exists: true, version: s.version, rows: s.files.reduce((n, f) => n + (f.stats?.numRecords ?? 0) - (f.deletedRows ?? 0), 0), files: s.files.length, bytes: s.files.reduce((n, f) => n + f.size, 0) };
 }
 
 /**

@@ -78,6 +78,7 @@ export const codes = {
   PIPE0067: { severity: 'error', title: 'invalid SQL expression', template: '`{path}` is not a valid SQL expression: {detail}' },
   PIPE0069: { severity: 'error', title: 'duplicate expectation name', template: 'expectation `{name}` is defined twice for {scope}; names must be unique (they key counts and dead-letter reasons)' },
   PIPE0068: { severity: 'error', title: 'derived column used before it exists', template: '`{path}` names `{column}`, a derived column; derived columns are computed as each table loads, after {stage}' },
+  PIPE0079: { severity: 'warning', title: 'writeMode on append table', template: 'table `{table}` is `append`: `writeMode: {writeMode}` has no effect (only upsert and scd2 replace rows)' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */

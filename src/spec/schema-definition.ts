@@ -358,6 +358,13 @@ const table = objectOf<TableSpec>(
       { description: 'Most distinct top-level keys (columns) the table takes; a record that would add more goes to the dead-letter table.', default: 1000, examples: [1000] },
       { type: 'integer', minimum: 1, maximum: 10000 },
     ),
+    writeMode: field(
+      {
+        description: 'How upsert and scd2 batches change stored rows: `copy-on-write` rewrites every file holding a replaced row; `merge-on-read` writes only the new rows and marks replaced rows with Delta deletion vectors (reader 3 / writer 7; compaction folds them back). Ignored by `append` tables. Default `copy-on-write`.',
+        examples: ['copy-on-write', 'merge-on-read'],
+      },
+      { enum: ['copy-on-write', 'merge-on-read'] },
+    ),
   },
 );
 

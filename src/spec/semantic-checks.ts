@@ -154,6 +154,9 @@ function checkTable(name: string, table: Obj, keyAt: Reporter, valueAt: Reporter
   if (table.deleteWhen !== undefined && !hasKeys) {
     keyAt('PIPE0050', [...base, 'deleteWhen'], { table: name }, 'add `mergeKeys` naming the key a delete removes');
   }
+  if (mode === 'append' && typeof table.writeMode === 'string') {
+    keyAt('PIPE0079', [...base, 'writeMode'], { table: name, writeMode: table.writeMode }, 'remove `writeMode`, or give the table `mergeKeys` to merge by key');
+  }
   const columns = table.columns;
   if (!isObj(columns)) return;
   for (const [column, type] of Object.entries(columns)) {

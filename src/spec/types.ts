@@ -166,7 +166,16 @@ export interface TableSpec {
   rescuedDataColumn?: string;
   /** Most distinct top-level keys (columns) the table takes; a record adding more fails. Default 1000. */
   maxColumns?: number;
+  /**
+   * How upsert/scd2 batches change stored rows: `copy-on-write` (default) rewrites the files
+   * holding replaced rows; `merge-on-read` writes only the new rows and marks the replaced ones
+   * with Delta deletion vectors (readers need deletion-vector support).
+   */
+  writeMode?: TableWriteMode;
 }
+
+/** See {@link TableSpec.writeMode}. */
+export type TableWriteMode = 'copy-on-write' | 'merge-on-read';
 
 export interface DeadLetterSpec {
   /** Table name under output.path. Default `_dead_letter`. */

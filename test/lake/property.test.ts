@@ -26,24 +26,19 @@ beforeAll(async () => {
 });
 afterAll(() => lake.close());
 
-/** Reference upsert: greatest sequence per key wins (first among equals), NULL never replaces, deletes leave no trace. */
-function upsertModel(batches: Rec[][]): Rec[] {
+/**
+ * Reference upsert, from the README: per key the record with the greatest sequence wins over
+ * every record the key ever received (NULL lowest, the first among equals); a winning delete
+ * stays as a tombstone row (`__is_deleted` true), so the table does not depend on batching.
+ */
+function upsertModel(batches: Rec[][]): (Rec & { __is_deleted: boolean })[] {
   const table = new Map<number, Rec>();
   const gt = (a: number | null, b: number | null) => a !== null && (b === null || a > b);
-  for (const batch of batches) {
-    const winners = new Map<number, Rec>();
-    for (const r of batch) {
-      const w = winners.get(r.id);
-      if (!w || gt(r.seq, w.seq)) winners.set(r.id, r);
-    }
-    for (const r of winners.values()) {
-      const stored = table.get(r.id);
-      if (stored && !gt(r.seq, stored.seq)) continue;
-      if (r.op === 'd') table.delete(r.id);
-      else table.set(r.id, r);
-    }
+  for (const r of batches.flat()) {
+    const w = table.get(r.id);
+    if (!w || gt(r.seq, w.seq)) table.set(r.id, r);
   }
-  return sortBy([...table.values()], 'id');
+  return sortBy([...table.values()].map((r) => ({ ...r, __is_deleted: r.op === 'd' })), 'id');
 }
 
 interface Version { id: number; seq: number; val: string; op: string; __start_at: number; __end_at: number | null; __is_current: boolean }
@@ -91,8 +86,8 @@ test('upsert batches match the reference model', async () => {
         });
       }
       const expected = upsertModel(batches);
-      const actual = (await lake.exists(t)) ? await lake.scan(t, { orderBy: 'id', columns: ['id', 'seq', 'val', 'op'] }) : [];
-      expect(actual).toEqual(expected.map((r) => ({ id: r.id, seq: r.seq, val: r.val, op: r.op })));
+      const actual = (await lake.exists(t)) ? await lake.scan(t, { orderBy: 'id', columns: ['id', 'seq', 'val', 'op', '__is_deleted'] }) : [];
+      expect(actual).toEqual(expected.map((r) => ({ id: r.id, seq: r.seq, val: r.val, op: r.op, __is_deleted: r.__is_deleted })));
     }),
     { numRuns: 30 },
   );

@@ -96,15 +96,24 @@ describe('append and upsert', () => {
     checkLog(t, 1);
   });
 
-  test('deleteWhen removes a key only when the delete is newer; a later record inserts it again', async () => {
+  test('deleteWhen deletes a key only when the delete is newer; the delete stays as a tombstone that a stale record cannot beat', async () => {
     const t = tempDir();
     const opts = { ...upsert, deleteWhen: `op = 'd'` };
     await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'u', seq: 2 }, { id: 2, op: 'u', seq: 2 }] }, opts);
     const r = await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'd', seq: 3 }, { id: 2, op: 'd', seq: 1 }] }, opts);
     expect(r).toMatchObject({ rowsDeleted: 1, filesRemoved: 1 });
-    expect(await lake.scan(t, { orderBy: 'id' })).toEqual([{ id: 2, op: 'u', seq: 2 }]);
-    await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'u', seq: 1 }] }, opts);
-    expect(await lake.scan(t, { orderBy: 'id' })).toEqual([{ id: 1, op: 'u', seq: 1 }, { id: 2, op: 'u', seq: 2 }]);
+    const live = [{ id: 1, op: 'd', seq: 3, __is_deleted: true }, { id: 2, op: 'u', seq: 2, __is_deleted: false }];
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual(live);
+    // A stale update after the delete (another batch) loses, as it would within the delete's batch.
+    const stale = await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'u', seq: 2 }] }, opts);
+    expect(stale).toMatchObject({ rowsInserted: 0, rowsUpdated: 0, filesAdded: 0 });
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual(live);
+    // A newer record brings the key back (an insert, not an update).
+    const back = await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'u', seq: 4 }] }, opts);
+    expect(back).toMatchObject({ rowsInserted: 1, rowsUpdated: 0 });
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual([{ id: 1, op: 'u', seq: 4, __is_deleted: false }, live[1]]);
+    // A batch may not bring the tombstone column itself.
+    await expect(lake.write(t, { kind: 'rows', rows: [{ id: 3, op: 'u', seq: 1, __is_deleted: true }] }, opts)).rejects.toThrow(/__is_deleted is reserved for upsert tombstones/);
     checkLog(t, 2);
   });
 
@@ -477,12 +486,20 @@ describe('table API', () => {
     expect(await lake.scan(t)).toEqual([{ id: 3 }]);
   });
 
-  test('tables needing a newer protocol are refused', async () => {
+  test('tables needing a newer protocol or unknown table features are refused', async () => {
     const t = tempDir();
     await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }]);
-    fs.writeFileSync(path.join(t, '_delta_log', '00000000000000000001.json'), JSON.stringify({ protocol: { minReaderVersion: 3, minWriterVersion: 7 } }) + '\n');
+    fs.writeFileSync(path.join(t, '_delta_log', '00000000000000000001.json'), JSON.stringify({ protocol: { minReaderVersion: 4, minWriterVersion: 7 } }) + '\n');
     const err = await lake.snapshot(t).catch((e) => e);
     expect(err.code).toBe('PIPE_LAKE_PROTOCOL');
+    // Reader 3 / writer 7 is read when every listed feature is one this lake knows.
+    const f = tempDir();
+    await lake.createTable(f, [{ name: 'id', type: 'BIGINT', nullable: true }]);
+    const features = { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['deletionVectors', 'columnMapping'], writerFeatures: ['deletionVectors', 'columnMapping'] };
+    fs.writeFileSync(path.join(f, '_delta_log', '00000000000000000001.json'), JSON.stringify({ protocol: features }) + '\n');
+    const refused = await lake.snapshot(f).catch((e) => e);
+    expect(refused.code).toBe('PIPE_LAKE_PROTOCOL');
+    expect(refused.message).toContain('columnMapping');
   });
 
   test('history, scanSql and createTable of an existing table', async () => {

@@ -6,6 +6,8 @@
  * on one stream; random batch sizes on three streams whose commits interleave at random —
  * and must (a) leave every record in its table or in the dead-letter table, and (b) give
  * identical tables every time, equal to a reference model written from the README's rules.
+ * The keyed table takes CDC deletes: a stale record arriving after its key's delete must lose
+ * to the delete whether the two share a batch or not (the delete is kept as a tombstone row).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +35,8 @@ interface Gen {
   seq: number | string;
   fields: [string, Value][];
   pretty: boolean;
+  /** A keyed record that deletes its key (`op: "d"`). */
+  del: boolean;
 }
 type Value = { kind: 'int'; v: number } | { kind: 'big'; v: bigint } | { kind: 'frac'; v: number } | { kind: 'str'; v: string } | { kind: 'bool'; v: boolean } | { kind: 'null' } | { kind: 'obj'; v: Record<string, string | number> };
 
@@ -53,6 +57,7 @@ const genArb: fc.Arbitrary<Gen> = fc.record({
   seq: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 30 }) }, { weight: 1, arbitrary: fc.constant('3') }),
   fields: fc.array(fc.tuple(nameArb, valueArb), { maxLength: 4 }),
   pretty: fc.boolean(),
+  del: fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))),
 });
 
 function text(v: Value): string {
@@ -69,6 +74,7 @@ function render(g: Gen): string {
   const parts: [string, string][] = [['type', JSON.stringify(g.table)]];
   if (g.table === 'keyed') parts.push(['id', String(g.key)], ['seq', JSON.stringify(g.seq)]);
   else parts.push(['id', String(g.key)]);
+  if (g.table === 'keyed' && g.del) parts.push(['op', '"d"']);
   const seen = new Set(parts.map(([k]) => k));
   for (const [name, v] of g.fields) {
     if (seen.has(name)) continue; // JSON.parse keeps the last of equal keys; keep keys unique
@@ -93,7 +99,11 @@ function stored(v: Value, type: string): unknown {
 
 interface ModelTable { types: Record<string, string>; rows: Record<string, unknown>[] }
 
-/** Tables per the README: routing, case-insensitive columns, lattice types, greatest sequence wins (first in partition order among equals). */
+/**
+ * Tables per the README: routing, case-insensitive columns, lattice types, greatest sequence
+ * wins (first in partition order among equals); a winning delete leaves its own record as a
+ * tombstone row (`__is_deleted` true), every other row has `__is_deleted` false.
+ */
 function model(records: { g: Gen; partition: number }[]): { tables: Record<string, ModelTable>; deadLettered: number } {
   let deadLettered = 0;
   const accepted: Record<string, { g: Gen; fields: Map<string, Value> }[]> = { keyed: [], log: [] };
@@ -118,6 +128,7 @@ function model(records: { g: Gen; partition: number }[]): { tables: Record<strin
     if (list.length === 0) continue;
     const kinds: Record<string, number> = { type: Kind.STRING, id: Kind.INT };
     if (table === 'keyed') kinds.seq = Kind.INT;
+    if (table === 'keyed' && list.some((e) => e.g.del)) kinds.op = Kind.STRING;
     for (const { fields } of list) for (const [k, v] of fields) kinds[k] = (kinds[k] ?? 0) | kindOf(v);
     const types: Record<string, string> = {};
     for (const [k, bits] of Object.entries(kinds)) {
@@ -127,6 +138,7 @@ function model(records: { g: Gen; partition: number }[]): { tables: Record<strin
     const row = (e: { g: Gen; fields: Map<string, Value> }) => {
       const r: Record<string, unknown> = { type: table, id: e.g.key };
       if (table === 'keyed') r.seq = e.g.seq;
+      if (table === 'keyed' && e.g.del) r.op = 'd';
       for (const k of Object.keys(types)) if (!(k in r)) r[k] = e.fields.has(k) ? stored(e.fields.get(k)!, types[k]!) : null;
       return r;
     };
@@ -137,7 +149,7 @@ function model(records: { g: Gen; partition: number }[]): { tables: Record<strin
         const w = winners.get(e.g.key);
         if (!w || (e.g.seq as number) > (w.g.seq as number)) winners.set(e.g.key, e);
       }
-      tables[table] = { types, rows: [...winners.values()].map(row) };
+      tables[table] = { types: { ...types, __is_deleted: 'BOOLEAN' }, rows: [...winners.values()].map((e) => ({ ...row(e), __is_deleted: e.g.del })) };
     }
   }
   return { tables, deadLettered };
@@ -160,7 +172,7 @@ source: { kafka: { brokers: [localhost:9092], topic: t } }
 streams: ${streams}
 routing: { field: type, routes: { keyed: keyed, log: log } }
 tables:
-  keyed: { mergeKeys: [id], sequenceBy: seq }
+  keyed: { mergeKeys: [id], sequenceBy: seq, deleteWhen: "op = 'd'" }
   log: { mode: append }
 deadLetter: { maxRatio: 1 }
 output: { path: ${out} }
