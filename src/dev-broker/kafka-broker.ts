@@ -94,6 +94,12 @@ function serverProperties(dataDir: string, port: number, controllerPort: number,
     'log.cleaner.dedupe.buffer.size': String(8 << 20),
     'log.cleaner.backoff.ms': '500',
     'log.retention.check.interval.ms': '1000',
+    // No time-based retention unless a topic sets retention.ms. Kafka compares retention.ms with
+    // the records' own timestamps, and generated events carry fixed event times (2026-01-01 on):
+    // once the machine clock is a week past them, the retention task (first run 30 s after
+    // start) deleted whole partitions mid-test, and the next run rightly stopped with
+    // PIPE_SOURCE_DATA_LOSS, or a fresh run silently started past them.
+    'log.retention.ms': '-1',
     'num.network.threads': '2',
     'num.io.threads': '2',
     'background.threads': '2',
