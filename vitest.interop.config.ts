@@ -7,6 +7,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/interop/**/*.interop.test.ts'],
+    globalSetup: ['test/interop/global-setup.ts'],
     testTimeout: 300_000,
     hookTimeout: 120_000,
     maxWorkers: 1,

@@ -12,9 +12,5 @@ export default defineConfig({
     maxWorkers: 1,
     fileParallelism: false,
     pool: 'forks',
-    // A failed test runs once more: one restart after SIGKILL once timed out on an "offset out of
-    // range" answer right after another failure on the same broker (not reproduced since). A
-    // second failure still fails the suite.
-    retry: 1,
   },
 });

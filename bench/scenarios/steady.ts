@@ -18,13 +18,54 @@ import { verifyTables } from './backfill.js';
 
 const TOPIC = 'events_topic';
 const SPEC = join(repoRoot, 'pipelines', 'commerce-events.yaml');
+/** The topic the load goes to. */
+export const STEADY_TOPIC = TOPIC;
 /** How long the runner may take to commit the backlog after the load stops before the scenario gives up on it. */
 const DRAIN_LIMIT_MS = 120_000;
 
-/** Runs the steady-load scenario. */
-export async function steady(opts = { rate: 50_000, seconds: 60, partitions: 128, streams: 2, seed: 11 }): Promise<ScenarioReport> {
-  const work = mkdtempSync(join(tmpdir(), 'bench-steady-'));
+/** What the steady load is offered to. */
+export interface SteadyBroker {
+  bootstrap: string;
+  produceFile(topic: string, file: string, opts: { rate: number }): Promise<number>;
+}
+
+/** Parameters of one steady measurement. */
+export interface SteadyOptions {
+  rate: number;
+  seconds: number;
+  partitions: number;
+  streams: number;
+  seed: number;
+}
+
+/** Runs the steady-load scenario on the mock broker. */
+export async function steady(opts: SteadyOptions = { rate: 50_000, seconds: 60, partitions: 128, streams: 2, seed: 11 }): Promise<ScenarioReport> {
   const broker = await startBroker({ topics: [{ name: TOPIC, partitions: opts.partitions }] });
+  try {
+    const figures = await measureSteady(broker, opts);
+    writeResult('steady', figures);
+    const { latencyMs, lagDrainMsAfterLoad: drainMs, problems } = figures;
+    const p99 = latencyMs.p99 ?? NaN;
+    return {
+      correct: problems.length === 0,
+      summary: [
+        `Offered ${figures.achievedOfferedRate.toLocaleString('en-US')} records/s for ${opts.seconds} s, streams ${opts.streams}, trigger 250ms.`,
+        `End-to-end latency p50 ${latencyMs.p50} ms, p99 ${p99} ms, max ${latencyMs.max} ms; everything produced was committed ${Number.isNaN(drainMs) ? `not within ${DRAIN_LIMIT_MS / 1000} s` : `${drainMs} ms`} after the load stopped.`,
+        problems.length ? `WRONG: ${problems.join('; ')}` : 'Tables exact against the reference.',
+      ],
+      targets: [
+        { target: 'p99 end-to-end latency ≤ 500 ms at 50K records/s', actual: `${p99} ms`, met: p99 <= 500 },
+        { target: 'lag returns to 0 within 1 s after the load stops', actual: `${drainMs} ms`, met: drainMs <= 1000 },
+      ],
+    };
+  } finally {
+    await broker.stop();
+  }
+}
+
+/** Offers `opts.rate` records/s for `opts.seconds` to a running `pipeline run` on `broker` (topic `events_topic`, created by the caller). */
+export async function measureSteady(broker: SteadyBroker, opts: SteadyOptions) {
+  const work = mkdtempSync(join(tmpdir(), 'bench-steady-'));
   const count = opts.rate * opts.seconds;
   try {
     const file = join(work, 'events.bin');
@@ -87,22 +128,8 @@ export async function steady(opts = { rate: 50_000, seconds: 60, partitions: 128
       correct: problems.length === 0,
       problems,
     };
-    writeResult('steady', figures);
-    const p99 = figures.latencyMs.p99 ?? NaN;
-    return {
-      correct: problems.length === 0,
-      summary: [
-        `Offered ${figures.achievedOfferedRate.toLocaleString('en-US')} records/s for ${opts.seconds} s, streams ${opts.streams}, trigger 250ms.`,
-        `End-to-end latency p50 ${figures.latencyMs.p50} ms, p99 ${p99} ms, max ${figures.latencyMs.max} ms; everything produced was committed ${Number.isNaN(drainMs) ? `not within ${DRAIN_LIMIT_MS / 1000} s` : `${drainMs} ms`} after the load stopped.`,
-        problems.length ? `WRONG: ${problems.join('; ')}` : 'Tables exact against the reference.',
-      ],
-      targets: [
-        { target: 'p99 end-to-end latency ≤ 500 ms at 50K records/s', actual: `${p99} ms`, met: p99 <= 500 },
-        { target: 'lag returns to 0 within 1 s after the load stops', actual: `${drainMs} ms`, met: drainMs <= 1000 },
-      ],
-    };
+    return figures;
   } finally {
-    await broker.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -38,8 +38,11 @@ export interface KafkaBroker {
   /** A quiet kafkajs client for this broker (tests' admin and producers). */
   client(clientId?: string): Kafka;
   createTopics(topics: KafkaTopic[]): Promise<void>;
-  /** Produces a record file (see writeRecordFile) with kafkajs' Java-compatible partitioner. */
-  produceFile(topic: string, file: string): Promise<number>;
+  /**
+   * Produces a record file (see writeRecordFile) with kafkajs' Java-compatible partitioner;
+   * `rate` paces it to about that many records per second (an offered load).
+   */
+  produceFile(topic: string, file: string, opts?: { rate?: number }): Promise<number>;
   /** SIGKILLs the JVM (a crash); `restart()` brings it back on the same ports and data. */
   kill(): Promise<void>;
   restart(): Promise<void>;
@@ -94,6 +97,12 @@ function serverProperties(dataDir: string, port: number, controllerPort: number,
     'log.cleaner.dedupe.buffer.size': String(8 << 20),
     'log.cleaner.backoff.ms': '500',
     'log.retention.check.interval.ms': '1000',
+    // No time-based retention unless a topic sets retention.ms. Kafka compares retention.ms with
+    // the records' own timestamps, and generated events carry fixed event times (2026-01-01 on):
+    // once the machine clock is a week past them, the retention task (first run 30 s after
+    // start) deleted whole partitions mid-test, and the next run rightly stopped with
+    // PIPE_SOURCE_DATA_LOSS, or a fresh run silently started past them.
+    'log.retention.ms': '-1',
     'num.network.threads': '2',
     'num.io.threads': '2',
     'background.threads': '2',
@@ -152,22 +161,30 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
         await a.disconnect();
       }
     },
-    async produceFile(topic, file) {
+    async produceFile(topic, file, produceOpts) {
       // Idempotent: a send retried across a broker restart must not store a record twice.
       const producer = client('producer').producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
+      const rate = produceOpts?.rate ?? 0;
+      // Paced: twenty sends a second, each waiting for its slot.
+      const chunkSize = rate > 0 ? Math.max(1, Math.min(5_000, Math.round(rate / 20))) : 5_000;
+      const started = Date.now();
       let count = 0;
       try {
         let chunk: { key: Buffer | null; value: Buffer; timestamp?: string }[] = [];
         const flush = async () => {
           if (chunk.length === 0) return;
-          await producer.send({ topic, messages: chunk, acks: -1 });
+          const due = started + (count / rate) * 1000;
+          if (rate > 0 && due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+          // A paced send carries the time it is sent, as a live producer's records do.
+          const now = String(Date.now());
+          await producer.send({ topic, messages: rate > 0 ? chunk.map((m) => ({ ...m, timestamp: now })) : chunk, acks: -1 });
           count += chunk.length;
           chunk = [];
         };
         for (const r of readRecordFile(file)) {
           chunk.push({ key: r.key, value: r.value, timestamp: r.timestamp === undefined ? undefined : String(r.timestamp) });
-          if (chunk.length >= 5_000) await flush();
+          if (chunk.length >= chunkSize) await flush();
         }
         await flush();
       } finally {

@@ -24,13 +24,28 @@ function kafkaLogLevel(log: Logger): KafkaLogLevel {
   return KafkaLogLevel.NOTHING;
 }
 
+/** What kafkajs logs when a fetch answered "offset out of range" and it moved the consumer itself. */
+const OFFSET_RESET_MESSAGE = 'Offset out of range, resetting to default offset';
+
+/** Hooks into what kafkajs does on its own. */
+export interface KafkaClientHooks {
+  /**
+   * A fetch of `partition` was answered "offset out of range" (retention deleted the records at
+   * the consumer's position, or the log was truncated) and kafkajs moved the consumer to the
+   * earliest offset without asking. kafkajs only logs it, so the log line is the signal.
+   */
+  onOffsetReset?(topic: string, partition: number): void;
+}
+
 /**
  * A kafkajs client for `spec`; `clientId` defaults to the spec's or `pipeline`. `retries`
  * bounds how long an unreachable cluster is retried (the consumers ride out long outages; the
  * start-up metadata read should fail fast on a wrong address).
  */
-export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: string, retries = 30): Kafka {
+export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: string, retries = 30, hooks: KafkaClientHooks = {}): Kafka {
   const log = logger.child({ component: 'kafkajs' });
+  const { onOffsetReset } = hooks;
+  const level = kafkaLogLevel(log);
   const config: KafkaConfig = {
     clientId: clientId ?? spec.clientId ?? 'pipeline',
     brokers: spec.brokers,
@@ -41,14 +56,19 @@ export function createKafka(spec: KafkaSourceSpec, logger: Logger, clientId?: st
     // Broker outages of tens of seconds are ridden out here rather than failing the run.
     retry: { retries, initialRetryTime: 200, maxRetryTime: 5_000 },
     // Only what the mapping below can show: kafkajs builds a log entry for every request at DEBUG.
-    logLevel: kafkaLogLevel(log),
-    logCreator: () => ({ level, log: entry }) => {
+    // The offset-reset line is at ERROR: it must reach the hook whatever the runner's level.
+    logLevel: onOffsetReset ? Math.max(level, KafkaLogLevel.ERROR) : level,
+    logCreator: () => ({ level: entryLevel, log: entry }) => {
       const { message, ...extra } = entry as { message: string } & Record<string, unknown>;
       delete extra.timestamp;
       delete extra.logger;
-      if (level === KafkaLogLevel.ERROR) log.warn(extra, message);
-      else if (level === KafkaLogLevel.WARN) log.info(extra, message);
-      else if (level === KafkaLogLevel.INFO) log.debug(extra, message);
+      if (onOffsetReset && message === OFFSET_RESET_MESSAGE && typeof extra.topic === 'string' && typeof extra.partition === 'number') {
+        onOffsetReset(extra.topic, extra.partition);
+      }
+      if (entryLevel > level) return;
+      if (entryLevel === KafkaLogLevel.ERROR) log.warn(extra, message);
+      else if (entryLevel === KafkaLogLevel.WARN) log.info(extra, message);
+      else if (entryLevel === KafkaLogLevel.INFO) log.debug(extra, message);
       else log.trace(extra, message);
     },
   };

@@ -27,14 +27,20 @@ export interface StreamSourceOptions {
   logger: Logger;
   /** Called after new messages were buffered or a partition caught up. */
   onData(): void;
-  /** Called when the consumer stopped for good (kafkajs gave up). */
+  /** Called when the consumer stopped for good (kafkajs gave up, or records were deleted unread). */
   onFatal(err: Error): void;
+  /** `source.kafka.failOnDataLoss`: records deleted before they were read stop the run. */
+  failOnDataLoss: boolean;
+  /** Called with the records of a partition skipped because they were deleted unread (failOnDataLoss: false). */
+  onLost(partition: number, records: number): void;
 }
 
 /** The kafkajs side of a stream. */
 export class StreamSource {
   private consumer?: Consumer;
   private readonly paused = new Set<number>();
+  /** Partitions kafkajs moved to their earliest offset after an "offset out of range" answer. */
+  private readonly reset = new Set<number>();
 
   constructor(private readonly opts: StreamSourceOptions) {}
 
@@ -96,11 +102,20 @@ export class StreamSource {
     }
   }
 
+  /**
+   * kafkajs answered "offset out of range" on `partition` by moving the consumer to the earliest
+   * offset. The next batch of the partition shows how far that is past our position.
+   */
+  offsetReset(topic: string, partition: number): void {
+    if (topic === this.opts.topic && this.opts.collector.partitions.includes(partition)) this.reset.add(partition);
+  }
+
   private async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
     if (isStale()) return;
     const { collector } = this.opts;
     const first = batch.firstOffset();
     const before = collector.position(batch.partition);
+    if (first !== null && this.reset.delete(batch.partition) && Number(first) > before && !this.skipDeleted(batch.partition, before, Number(first))) return;
     collector.push(batch.partition, batch.messages);
     if (first !== null && Number(first) <= before) collector.skipTo(batch.partition, Number(batch.lastOffset()) + 1);
     collector.markCaughtUp(batch.partition, Number(batch.lastOffset()) + 1);
@@ -119,6 +134,25 @@ export class StreamSource {
     const { collector } = this.opts;
     if (first > collector.position(partition)) return;
     collector.skipTo(partition, last + 1);
+  }
+
+  /**
+   * Offsets `from`..`to - 1` were deleted before this run read them (retention, or records
+   * deleted by an admin) and kafkajs jumped past them. The same rule as at start-up: stop,
+   * or with failOnDataLoss: false skip them, count them and say so. False when stopping.
+   */
+  private skipDeleted(partition: number, from: number, to: number): boolean {
+    const what = `offsets ${from}..${to - 1} of partition ${partition} were deleted (retention) while the run was reading, before they were read`;
+    if (this.opts.failOnDataLoss) {
+      this.opts.onFatal(new SourceError('PIPE_SOURCE_DATA_LOSS', what, {
+        hint: 'set source.kafka.failOnDataLoss: false to skip ahead, or reset the checkpoint and tables; the committed batches are kept',
+        details: { partition, position: from, low: to },
+      }));
+      return false;
+    }
+    this.opts.logger.warn({ partition, from, to }, `${what}; skipping ahead (failOnDataLoss: false)`);
+    this.opts.onLost(partition, to - from);
+    return true;
   }
 
   private seekAll(): void {

@@ -170,6 +170,10 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
               }
               break;
             }
+            case 'lost':
+              summary.addLost(msg.records);
+              observer.lost(i, msg.records);
+              break;
             case 'log':
               observer.workerLog(msg.text);
               break;

@@ -85,6 +85,8 @@ export interface BatchStats {
 export type WorkerMessage =
   | { type: 'started'; stream: number; partitions: number[]; replayBatchId?: number; nextBatchId: number; lost: number }
   | { type: 'batch'; stats: BatchStats }
+  /** Records deleted unread while running, skipped under failOnDataLoss: false. */
+  | { type: 'lost'; stream: number; records: number }
   | { type: 'log'; text: string }
   | { type: 'done'; stream: number; reason: 'caught-up' | 'stopped' | 'idle' }
   | { type: 'fatal'; stream: number; error: { code: ErrorCode; message: string; hint?: string; stack?: string } };

@@ -105,8 +105,10 @@ async function main(): Promise<void> {
   const decoder = createDecoder(data.settings.decodeThreads);
   const locks = new TableLockClient(data.lockPort);
   const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: data.settings.tableConcurrency, registryRetryMs: data.settings.registryRetryMs });
-  const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`);
-  const source = new StreamSource({
+  const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`, undefined, {
+    onOffsetReset: (topic, partition) => source.offsetReset(topic, partition),
+  });
+  const source: StreamSource = new StreamSource({
     kafka,
     topic: plan.source.kafka.topic,
     groupId: stream.groupId,
@@ -120,6 +122,8 @@ async function main(): Promise<void> {
       fatal = err;
       signal.notify();
     },
+    failOnDataLoss: plan.source.kafka.failOnDataLoss,
+    onLost: (_p, records) => post({ type: 'lost', stream: streamIndex, records }),
   });
 
   let reason: 'caught-up' | 'stopped' = 'stopped';

@@ -4,6 +4,12 @@ Usage: delta_readers.py read <table>...             -> {table: {reader: {rows, c
        delta_readers.py write <json-command>         -> writes a table with delta-rs (reverse direction)
        delta_readers.py spark-write <json-commands>  -> writes tables with Spark (reverse direction)
        delta_readers.py sql <query>                  -> runs a DuckDB query with the delta extension loaded
+       delta_readers.py serve                        -> answers the verbs above over loopback TCP
+
+`serve` exists because starting Spark's JVM costs tens of seconds on two cores: the suite
+starts one server (one Spark session, warmed up in the background) for all its files. It
+prints its port, answers one JSON request line (["read", "/t1", ...]) per connection with one
+JSON line ({"ok": result} or {"error": message}), and exits when its stdin closes.
 
 Readers: delta-rs (deltalake), Polars (on delta-rs), DuckDB with the `delta` extension
 (loaded from the duckdb-ext-delta wheel, no network), and Spark with delta-spark (jars in
@@ -16,7 +22,9 @@ import decimal
 import glob
 import json
 import os
+import socketserver
 import sys
+import threading
 
 import duckdb
 import polars as pl
@@ -63,32 +71,45 @@ def read_duckdb(path):
 
 
 _spark = None
+_spark_lock = threading.Lock()
 
 
 def spark():
     global _spark
-    if _spark is None:
-        from pyspark.sql import SparkSession
-        # Loopback only: resolving this machine's name can stall for minutes without a network.
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        os.environ.setdefault("SPARK_LOCAL_HOSTNAME", "localhost")
-        jars = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "spark-jars", "*.jar")))
-        if not jars:
-            raise RuntimeError("delta-spark jars missing: run test/interop/setup.sh")
-        _spark = (SparkSession.builder.master("local[1]").appName("interop")
-                  .config("spark.jars", ",".join(os.path.abspath(j) for j in jars))
-                  .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-                  .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-                  .config("spark.sql.session.timeZone", "UTC")
-                  .config("spark.ui.enabled", "false")
-                  .config("spark.driver.host", "127.0.0.1")
-                  .config("spark.driver.bindAddress", "127.0.0.1")
-                  .config("spark.sql.shuffle.partitions", "1")
-                  .config("spark.databricks.delta.snapshotPartitions", "1")
-                  .config("spark.ui.showConsoleProgress", "false")
-                  .config("spark.driver.memory", "768m")
-                  .getOrCreate())
-        _spark.sparkContext.setLogLevel("ERROR")
+    with _spark_lock:
+        return _spark or _start_spark()
+
+
+def _start_spark():
+    global _spark
+    from pyspark.sql import SparkSession
+    # Loopback only: resolving this machine's name can stall for minutes without a network.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("SPARK_LOCAL_HOSTNAME", "localhost")
+    jars = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "spark-jars", "*.jar")))
+    if not jars:
+        raise RuntimeError("delta-spark jars missing: run test/interop/setup.sh")
+    _spark = (SparkSession.builder.master("local[1]").appName("interop")
+              .config("spark.jars", ",".join(os.path.abspath(j) for j in jars))
+              .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+              .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+              .config("spark.sql.session.timeZone", "UTC")
+              .config("spark.ui.enabled", "false")
+              .config("spark.driver.host", "127.0.0.1")
+              .config("spark.driver.bindAddress", "127.0.0.1")
+              .config("spark.sql.shuffle.partitions", "1")
+              .config("spark.databricks.delta.snapshotPartitions", "1")
+              .config("spark.ui.showConsoleProgress", "false")
+              .config("spark.driver.memory", "768m")
+              # Tables here hold a few rows: compiling query code (whole-stage codegen, the JIT's
+              # C2 tier) costs far more CPU than interpreting it, and adaptive re-planning only
+              # adds jobs.
+              .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+              .config("spark.sql.codegen.wholeStage", "false")
+              .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+              .config("spark.sql.adaptive.enabled", "false")
+              .getOrCreate())
+    _spark.sparkContext.setLogLevel("ERROR")
     return _spark
 
 
@@ -151,18 +172,42 @@ def versions():
     return {"deltalake": deltalake.__version__, "duckdb": duckdb.__version__, "polars": pl.__version__, "pyarrow": pa.__version__, "pyspark": pyspark.__version__}
 
 
-if __name__ == "__main__":
-    verb = sys.argv[1]
+def run(verb, args):
     if verb == "read":
-        result = read(sys.argv[2:])
-    elif verb == "write":
-        result = write(json.loads(sys.argv[2]))
-    elif verb == "sql":
+        return read(args)
+    if verb == "write":
+        return write(json.loads(args[0]))
+    if verb == "sql":
         con = duckdb.connect()
         con.execute(f"LOAD '{delta_extension()}'")
-        result = from_arrow(con.execute(sys.argv[2]).fetch_arrow_table())
-    elif verb == "spark-write":
-        result = spark_write(json.loads(sys.argv[2]))
+        return from_arrow(con.execute(args[0]).fetch_arrow_table())
+    if verb == "spark-write":
+        return spark_write(json.loads(args[0]))
+    return versions()
+
+
+class Request(socketserver.StreamRequestHandler):
+    def handle(self):
+        verb, *args = json.loads(self.rfile.readline())
+        try:
+            answer = {"ok": run(verb, args)}
+        except Exception as e:  # the caller reports it; the server keeps serving
+            answer = {"error": f"{type(e).__name__}: {e}"}
+        self.wfile.write(json.dumps(answer).encode() + b"\n")
+
+
+def serve():
+    server = socketserver.TCPServer(("127.0.0.1", 0), Request)
+    # The JVM starts while the suite writes its first tables; the first Spark read waits for it.
+    threading.Thread(target=spark, daemon=True).start()
+    # The parent owns this process: its stdin closing (the parent exited) ends the server.
+    threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve()
     else:
-        result = versions()
-    json.dump(result, sys.stdout)
+        json.dump(run(sys.argv[1], sys.argv[2:]), sys.stdout)

@@ -96,7 +96,7 @@ output:
   await expectReadersAgree(tables);
 
   // The query `pipeline demo` suggests, as printed (with the extension loaded from its wheel).
-  const byStatus = python(['sql', `SELECT status, count(*) FROM delta_scan('${tables[0]}') GROUP BY status ORDER BY 2 DESC;`]) as { rows: Record<string, unknown>[] };
+  const byStatus = (await python(['sql', `SELECT status, count(*) FROM delta_scan('${tables[0]}') GROUP BY status ORDER BY 2 DESC;`])) as { rows: Record<string, unknown>[] };
   const counts = new Map<string, number>();
   for (const r of await readTable(tables[0]!)) counts.set(String(r.status), (counts.get(String(r.status)) ?? 0) + 1);
   expect(byStatus.rows.map((r) => [r.status, r['count_star()']])).toEqual([...counts].sort((a, b) => b[1] - a[1]));

@@ -69,7 +69,7 @@ describe('tables written by src/lake, read by delta-rs, Polars and DuckDB', () =
 
     await expectReadersAgree(['append', 'upsert', 'scd2', 'deletes', 'partitioned', 'evolved', 'typed', 'nested'].map(table));
     // Types, not only values: decimals stay exact, timestamps are UTC instants in microseconds.
-    const typedColumns = (python(['read', table('typed')]) as Record<string, Record<string, { columns: { name: string; type: string }[] }>>)[table('typed')]!['delta-rs']!.columns;
+    const typedColumns = ((await python(['read', table('typed')])) as Record<string, Record<string, { columns: { name: string; type: string }[] }>>)[table('typed')]!['delta-rs']!.columns;
     expect(Object.fromEntries(typedColumns.map((c) => [c.name, c.type]))).toMatchObject({
       amount: 'decimal128(18, 2)', at: 'timestamp[us, tz=UTC]', at_tz: 'timestamp[us, tz=UTC]', day: 'date32[day]',
     });
@@ -94,14 +94,14 @@ describe('tables written by src/lake, read by delta-rs, Polars and DuckDB', () =
 describe('tables written by delta-rs, continued by src/lake', () => {
   it('appends and upserts to delta-rs tables (plain, partitioned, checkpointed, merged), read back by both', async () => {
     const plainT = table('rs-plain');
-    python(['write', JSON.stringify({ path: plainT, mode: 'append', rows: [{ id: 1, v: 'a' }, { id: 2, v: 'b' }] })]);
-    python(['write', JSON.stringify({ path: plainT, mode: 'overwrite', rows: [{ id: 1, v: 'a2' }, { id: 3, v: 'c' }] })]);
-    python(['write', JSON.stringify({ path: plainT, mode: 'merge', key: 'id', rows: [{ id: 3, v: 'c2' }, { id: 4, v: 'd' }], checkpoint: true })]);
+    await python(['write', JSON.stringify({ path: plainT, mode: 'append', rows: [{ id: 1, v: 'a' }, { id: 2, v: 'b' }] })]);
+    await python(['write', JSON.stringify({ path: plainT, mode: 'overwrite', rows: [{ id: 1, v: 'a2' }, { id: 3, v: 'c' }] })]);
+    await python(['write', JSON.stringify({ path: plainT, mode: 'merge', key: 'id', rows: [{ id: 3, v: 'c2' }, { id: 4, v: 'd' }], checkpoint: true })]);
     await lake.write(plainT, rows([{ id: 5, v: 'e' }]), { mode: 'append' });
     await lake.write(plainT, rows([{ id: 1, v: 'a3' }, { id: 6, v: 'f' }]), { mode: 'upsert', mergeKeys: ['id'] });
 
     const partT = table('rs-partitioned');
-    python(['write', JSON.stringify({ path: partT, mode: 'append', partitionBy: ['region'], rows: [{ id: 1, region: 'eu' }, { id: 2, region: 'us east' }] })]);
+    await python(['write', JSON.stringify({ path: partT, mode: 'append', partitionBy: ['region'], rows: [{ id: 1, region: 'eu' }, { id: 2, region: 'us east' }] })]);
     await lake.write(partT, rows([{ id: 3, region: 'eu' }, { id: 4, region: 'apac' }]), { mode: 'append' });
 
     const ours = (await lake.scan(plainT)).map((r) => `${r.id}:${r.v}`).sort();
@@ -112,7 +112,7 @@ describe('tables written by delta-rs, continued by src/lake', () => {
 
   it('appends and upserts to Spark tables (append, overwrite, MERGE, partitioned, checkpointed), read back by all', async () => {
     const [plainT, partT, ckptT] = ['sp-plain', 'sp-partitioned', 'sp-checkpointed'].map(table);
-    python(['spark-write', JSON.stringify([
+    await python(['spark-write', JSON.stringify([
       { path: plainT, mode: 'append', rows: [{ id: 1, v: 'a' }, { id: 2, v: 'b' }] },
       { path: plainT, mode: 'overwrite', rows: [{ id: 1, v: 'a2' }, { id: 3, v: 'c' }] },
       { path: plainT, mode: 'merge', key: 'id', rows: [{ id: 3, v: 'c2' }, { id: 4, v: 'd' }] },
@@ -134,7 +134,7 @@ describe('tables written by delta-rs, continued by src/lake', () => {
     const expected: string[] = [];
     for (let i = 0; i < 6; i++) {
       if (i % 2 === 0) await lake.write(t, rows([{ id: i, who: 'lake' }]), { mode: 'append' });
-      else python(['write', JSON.stringify({ path: t, mode: 'append', rows: [{ id: i, who: 'delta-rs' }] })]);
+      else await python(['write', JSON.stringify({ path: t, mode: 'append', rows: [{ id: i, who: 'delta-rs' }] })]);
       expected.push(`${i}:${i % 2 === 0 ? 'lake' : 'delta-rs'}`);
     }
     expect((await lake.scan(t)).map((r) => `${r.id}:${r.who}`).sort()).toEqual(expected.sort());

@@ -2,21 +2,24 @@
  * The interop suite's bridge to the Python readers (`delta_readers.py` in `.cache/venv`):
  * runs them, and compares what each returns with what `src/lake` returns.
  */
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { expect } from 'vitest';
+import { connect } from 'node:net';
+import { expect, inject } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { ROOT } from '../support/build.js';
 
-const PYTHON = join(ROOT, '.cache', 'venv', 'bin', 'python');
-const SCRIPT = join(ROOT, 'test', 'interop', 'delta_readers.py');
 const READERS = ['delta-rs', 'polars', 'duckdb', 'spark'];
 export type Row = Record<string, unknown>;
 export type ReaderResult = { rows: Row[]; columns: { name: string; type: string }[] } | { error: string };
 
-/** Runs `delta_readers.py` with `args` and parses its JSON output. */
-export function python(args: string[]): unknown {
-  return JSON.parse(execFileSync(PYTHON, [SCRIPT, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 }));
+/** Runs a `delta_readers.py` verb (`args`, as on its command line) in the suite's reader server. */
+export async function python(args: string[]): Promise<unknown> {
+  const socket = connect(inject('readersPort'), '127.0.0.1');
+  socket.setEncoding('utf8');
+  socket.end(JSON.stringify(args) + '\n');
+  let text = '';
+  for await (const chunk of socket) text += chunk as string;
+  const answer = JSON.parse(text) as { ok: unknown } | { error: string };
+  if ('error' in answer) throw new Error(`delta_readers.py ${args[0]}: ${answer.error}`);
+  return answer.ok;
 }
 
 /** One canonical form for rows from JS and Python: sorted keys, timestamps as ISO µs, numbers as numbers. */
@@ -42,7 +45,7 @@ function sorted(rows: Row[]): string[] {
 export async function expectReadersAgree(tables: string[]): Promise<void> {
   const lake = await Lake.create({ threads: 1 });
   try {
-    const results = python(['read', ...tables]) as Record<string, Record<string, ReaderResult>>;
+    const results = (await python(['read', ...tables])) as Record<string, Record<string, ReaderResult>>;
     for (const t of tables) {
       const ours = await lake.scan(t);
       const columns = (await lake.columns(t)).map((c) => c.name);
