@@ -9,11 +9,13 @@ import { decodeProtobuf } from './decode-protobuf.js';
 import { route } from './route.js';
 import { sinkDeadLetter } from './sink-dead-letter.js';
 import { sinkDelta } from './sink-delta.js';
+import { sinkRaw } from './sink-raw.js';
+import { sourceDelta } from './source-delta.js';
 import { sourceKafka } from './source-kafka.js';
 import { watermark } from './watermark.js';
 
 /** Every operator, in data-flow order. */
-export const operators: readonly OperatorDefinition[] = [sourceKafka, decodeJson, decodeAvro, decodeProtobuf, watermark, route, sinkDelta, sinkDeadLetter];
+export const operators: readonly OperatorDefinition[] = [sourceKafka, sourceDelta, decodeJson, decodeAvro, decodeProtobuf, watermark, route, sinkDelta, sinkDeadLetter, sinkRaw];
 
 const byKind = new Map(operators.map((o) => [o.kind, o]));
 

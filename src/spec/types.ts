@@ -135,6 +135,30 @@ export interface AlertsSpec {
   maxLagSeconds?: number;
 }
 
+/** `fused` runs the whole graph as one job; `staged` splits it into raw, bronze and gold jobs. */
+export type PipelineMode = 'fused' | 'staged';
+
+/** A staged job's overrides of the top-level settings. */
+export interface StageSpec {
+  /** Replaces the top-level trigger's fields for this job. */
+  trigger?: Partial<TriggerSpec>;
+}
+
+/** The raw job's overrides: it alone reads Kafka, so it alone has streams. */
+export interface RawStageSpec {
+  /** Replaces the top-level trigger's fields for this job. */
+  trigger?: Partial<TriggerSpec>;
+  /** Its parallel streams (default: top-level `streams`). */
+  streams?: number;
+}
+
+/** Per-job overrides in `mode: staged`. */
+export interface StagesSpec {
+  raw?: RawStageSpec;
+  bronze?: StageSpec;
+  gold?: StageSpec;
+}
+
 export interface PipelineSpec {
   apiVersion: 'pipeline/v1';
   /** Lowercase slug; keys checkpoints, consumer groups and txn app ids. */
@@ -151,6 +175,10 @@ export interface PipelineSpec {
   output: OutputSpec;
   checkpoint: CheckpointSpec;
   alerts?: AlertsSpec;
+  /** Default `fused`. */
+  mode?: PipelineMode;
+  /** `mode: staged`: overrides per job. */
+  stages?: StagesSpec;
 }
 
 /** A position in a source file, 1-based. */

@@ -36,6 +36,9 @@ const interfaceLocations: Record<string, string[]> = {
   DeadLetterSpec: ['deadLetter'],
   OutputSpec: ['output'],
   CheckpointSpec: ['checkpoint'],
+  StagesSpec: ['stages'],
+  RawStageSpec: ['stages', 'raw'],
+  StageSpec: ['stages', 'bronze'],
 };
 
 function schemaAt(schema: JsonSchema, path: string[]): JsonSchema {
