@@ -4,7 +4,7 @@
  * over the same events; a bronze that fails does not stop raw, and once fixed catches up to the
  * fused result.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,18 @@ afterAll(async () => {
 function staged(spec: string, extra = '', edit: (text: string) => string = (t) => t): string {
   writeFileSync(spec, edit(readFileSync(spec, 'utf8')) + `mode: staged\nstages:\n  raw: { streams: 2, trigger: { maxRecordsPerBatch: 700 } }\n  bronze: { trigger: { maxRecordsPerBatch: 5000 } }\n  gold: { trigger: { interval: 15m } }\n${extra}`);
   return spec;
+}
+
+/** Every file under `dir` with its size and modification time. */
+function listing(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const p = join(e.parentPath, e.name);
+      const st = statSync(p);
+      return `${p}:${st.size}:${st.mtimeMs}`;
+    })
+    .sort();
 }
 
 /** Gold tables without the dead-letter table's run-specific columns. */
@@ -72,6 +84,22 @@ describe('pipeline run, mode: staged', () => {
     expect(again.code).toBe(0);
     expect(await gold(stagedDir)).toEqual(expected);
     expect(await readTable(join(stagedDir, 'lake/_raw/e2e'))).toHaveLength(3_000);
+
+    // Replay from raw: a deleted table comes back identical, a second replay changes nothing,
+    // and no other table or checkpoint is touched.
+    const checkpoints = listing(join(stagedDir, 'lake/_checkpoints'));
+    for (const table of ['orders', 'analytics']) {
+      rmSync(join(stagedDir, 'lake', table), { recursive: true, force: true });
+      const replay = await runCli(['replay', stagedSpec, '--table', table, '--from-raw']);
+      expect(replay.code, replay.stderr.slice(-2000)).toBe(0);
+      expect(replay.stdout).toMatch(new RegExp(`replayed ${table}: raw versions 0\\.\\.\\d+; 3000 raw records`));
+      expect(await gold(stagedDir)).toEqual(expected);
+      const twice = await runCli(['replay', stagedSpec, '--table', table, '--from-raw']);
+      expect(twice.code).toBe(0);
+      expect(twice.stdout).toMatch(/nothing new in the raw table/);
+      expect(await gold(stagedDir)).toEqual(expected);
+    }
+    expect(listing(join(stagedDir, 'lake/_checkpoints'))).toEqual(checkpoints);
   }, E2E_TIMEOUT);
 
   it('keeps raw landing and gold at its last good state while bronze fails on a record; fixed, it catches up to the fused result', async () => {
