@@ -8,13 +8,16 @@
 import { SpecError } from '../errors.js';
 import { joinLocation } from '../lake/storage/location.js';
 import { parseDuration } from '../spec/duration.js';
-import type { PipelineSpec, StageSpec } from '../spec/types.js';
+import type { PipelineSpec, RawStageSpec, StageSpec } from '../spec/types.js';
 import { join } from 'node:path';
 import type { Plan } from './plan.js';
 
 /** The jobs of a staged pipeline, in data-flow order. */
 export const JOB_NAMES = ['raw', 'bronze', 'gold'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
+
+/** Most source versions one bronze or gold batch reads. */
+export const MAX_VERSIONS_PER_BATCH = 1000;
 
 /** Where the raw table of a pipeline lives, relative to `output.path`. */
 export const RAW_DIR = '_raw';
@@ -37,8 +40,8 @@ export interface StagedJobs {
   gold: { trigger: Plan['trigger']; checkpointPath: string; appId: string };
 }
 
-function stageTrigger(plan: Plan, stage: StageSpec | undefined): Plan['trigger'] {
-  const t = stage?.trigger;
+function stageTrigger(plan: Plan, stage: RawStageSpec | StageSpec | undefined): Plan['trigger'] {
+  const t: { interval?: string; maxRecordsPerBatch?: number } | undefined = stage?.trigger;
   return {
     intervalMs: t?.interval !== undefined ? parseDuration(t.interval) : plan.trigger.intervalMs,
     maxRecordsPerBatch: t?.maxRecordsPerBatch ?? plan.trigger.maxRecordsPerBatch,
@@ -96,14 +99,15 @@ export function renderJobs(plan: Plan, formatDuration: (ms: number) => string): 
   if (!jobs) return [];
   const spec: PipelineSpec = plan.spec;
   const every = (t: Plan['trigger']) => `every ${formatDuration(t.intervalMs)} or ${t.maxRecordsPerBatch} records`;
+  const poll = (t: Plan['trigger']) => `looks for new versions every ${formatDuration(t.intervalMs)} once caught up, up to ${MAX_VERSIONS_PER_BATCH} versions per batch`;
   const lines = ['', 'jobs (mode: staged; run one with --job, or all three in one process)'];
   lines.push(`  raw     kafka topic ${spec.source.kafka.topic} -> ${jobs.raw.specPath}`);
   lines.push(`          ${jobs.raw.streams} stream(s), ${every(jobs.raw.trigger)}, no decode; checkpoint <checkpoint>/raw`);
   lines.push(`  bronze  ${jobs.raw.specPath} (by version) -> decode, route -> ${jobs.bronze.tables.length} bronze table(s) + ${spec.deadLetter.table}`);
   for (const t of jobs.bronze.tables) lines.push(`          ${t.specPath}`);
-  lines.push(`          ${every(jobs.bronze.trigger)}; checkpoint <checkpoint>/bronze`);
+  lines.push(`          ${poll(jobs.bronze.trigger)}; checkpoint <checkpoint>/bronze`);
   lines.push(`  gold    each bronze table (by version) -> merge into its table`);
   for (const t of jobs.bronze.tables) lines.push(`          ${t.specPath} -> ${spec.output.path.replace(/\/+$/, '')}/${t.table}`);
-  lines.push(`          ${every(jobs.gold.trigger)}; checkpoint <checkpoint>/gold/<table>`);
+  lines.push(`          ${poll(jobs.gold.trigger)}; checkpoint <checkpoint>/gold/<table>`);
   return lines;
 }

@@ -16,12 +16,11 @@ import { join } from 'node:path';
 import { PipelineError } from '../errors.js';
 import { Lake } from '../lake/index.js';
 import type { Plan } from '../planner/plan.js';
-import { stagedJobs } from '../planner/staged.js';
+import { MAX_VERSIONS_PER_BATCH, stagedJobs } from '../planner/staged.js';
 import type { TableRules } from '../operators/api.js';
 import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { packValues, prepareBatch, transformBatch } from './batch-transform.js';
 import type { Logger } from './logger.js';
-import { MAX_VERSIONS_PER_BATCH } from './staged-jobs.js';
 
 /** What a replay did. */
 export interface ReplayResult {

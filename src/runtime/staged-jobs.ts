@@ -17,7 +17,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { PipelineError } from '../errors.js';
 import type { Lake } from '../lake/index.js';
 import type { Plan, SinkPlan } from '../planner/plan.js';
-import type { StagedJobs } from '../planner/staged.js';
+import { MAX_VERSIONS_PER_BATCH, type StagedJobs } from '../planner/staged.js';
 import type { TableWriter } from '../operators/api.js';
 import { writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters } from '../operators/sink-dead-letter.js';
@@ -32,8 +32,6 @@ import { TableLockClient } from './table-locks.js';
 /** Columns of a bronze table: a routed, validated record as its exact JSON line, with its Kafka coordinates. */
 export const BRONZE_COLUMNS: Record<string, string> = { partition: 'INTEGER', offset: 'BIGINT', timestamp: 'TIMESTAMPTZ', record: 'VARCHAR' };
 
-/** Most source versions one bronze or gold batch reads. */
-export const MAX_VERSIONS_PER_BATCH = 1000;
 
 /** What a job loop needs to know about its run. */
 export interface JobRunOptions {

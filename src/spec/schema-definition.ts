@@ -24,6 +24,7 @@ import type {
   RawStageSpec,
   SourceSpec,
   StageSpec,
+  StageTriggerSpec,
   StagesSpec,
   TableSpec,
   TriggerSpec,
@@ -186,7 +187,12 @@ const rawStage = objectOf<RawStageSpec>(
   },
 );
 
-const stage = (description: string) => objectOf<StageSpec>({ description, examples: [{ trigger: { interval: '15m' } }] }, { trigger: stageTrigger });
+const versionTrigger = objectOf<StageTriggerSpec>(
+  { description: 'When this job, once caught up, looks for new versions of the table it reads (a batch reads up to 1000 versions).', examples: [{ interval: '15m' }] },
+  { interval: ref('Duration', { description: 'Wait between looks once caught up (default: top-level `trigger.interval`).', examples: ['15m', '10s'] }) },
+);
+
+const stage = (description: string) => objectOf<StageSpec>({ description, examples: [{ trigger: { interval: '15m' } }] }, { trigger: versionTrigger });
 
 const stages = objectOf<StagesSpec>(
   {

@@ -138,10 +138,14 @@ export interface AlertsSpec {
 /** `fused` runs the whole graph as one job; `staged` splits it into raw, bronze and gold jobs. */
 export type PipelineMode = 'fused' | 'staged';
 
-/** A staged job's overrides of the top-level settings. */
+/** A staged job's overrides of the top-level settings (bronze, gold: they read Delta tables by version). */
 export interface StageSpec {
-  /** Replaces the top-level trigger's fields for this job. */
-  trigger?: Partial<TriggerSpec>;
+  trigger?: StageTriggerSpec;
+}
+
+/** When bronze or gold looks for new versions of the table it reads, once caught up. */
+export interface StageTriggerSpec {
+  interval?: Duration;
 }
 
 /** The raw job's overrides: it alone reads Kafka, so it alone has streams. */

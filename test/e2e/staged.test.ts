@@ -31,7 +31,7 @@ afterAll(async () => {
 
 /** Turns a commerce spec into a staged one (and applies `edit` to its text). */
 function staged(spec: string, extra = '', edit: (text: string) => string = (t) => t): string {
-  writeFileSync(spec, edit(readFileSync(spec, 'utf8')) + `mode: staged\nstages:\n  raw: { streams: 2, trigger: { maxRecordsPerBatch: 700 } }\n  bronze: { trigger: { maxRecordsPerBatch: 5000 } }\n  gold: { trigger: { interval: 15m } }\n${extra}`);
+  writeFileSync(spec, edit(readFileSync(spec, 'utf8')) + `mode: staged\nstages:\n  raw: { streams: 2, trigger: { maxRecordsPerBatch: 700 } }\n  bronze: { trigger: { interval: 1s } }\n  gold: { trigger: { interval: 15m } }\n${extra}`);
   return spec;
 }
 
