@@ -16,6 +16,7 @@ import type { PipelineSpec } from '../spec/types.js';
 import { ChangeList, type SpecChange } from './changes.js';
 import { sortedKeys, specTablePath, stripCredentials } from './compile.js';
 import { describeTable, diffTables } from './diff-tables.js';
+import { diffStages } from './diff-stages.js';
 
 export { allSafe, IMPACTS, type ChangeImpact, type SpecChange } from './changes.js';
 
@@ -37,6 +38,7 @@ export function diffSpecs(before: PipelineSpec, after: PipelineSpec): SpecChange
         'Checkpoint-breaking: the runner will refuse to start unless the checkpoints are re-sharded (pipeline run --reshard) or reset');
   }
   diffTriggerAndWatermark(before, after, out);
+  diffStages(before, after, out);
   diffRouting(before, after, out);
   diffTables(before, after, out);
   if (before.deadLetter.table !== after.deadLetter.table) {
@@ -233,6 +235,8 @@ const KNOWN: Record<string, unknown> = {
   deadLetter: { table: true },
   output: { path: true },
   checkpoint: { path: true },
+  mode: true,
+  stages: true,
 };
 
 function diffUnknown(before: unknown, after: unknown, out: ChangeList, known: unknown = KNOWN, path = ''): void {
