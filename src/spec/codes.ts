@@ -69,6 +69,9 @@ export const codes = {
   PIPE0059: { severity: 'error', title: 'checkpoint on object storage', template: '`checkpoint.path` cannot be on object storage (`{path}`)' },
   PIPE0060: { severity: 'error', title: 'format settings', template: '{detail}' },
   PIPE0061: { severity: 'error', title: 'bad schema file', template: '`{path}`: {detail}' },
+  // Staged mode.
+  PIPE0073: { severity: 'warning', title: 'unused stages', template: '`stages` has no effect while mode is {mode}' },
+  PIPE0074: { severity: 'error', title: 'table named like a staged directory', template: 'table `{table}` would share its directory with staged mode\'s raw or bronze tables' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */

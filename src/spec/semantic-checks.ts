@@ -8,6 +8,7 @@ import { diagnostic, type Code } from './codes.js';
 import { checkColumnType } from './column-types.js';
 import { isDuration, parseDuration } from './duration.js';
 import { checkFormatSettings } from './format-checks.js';
+import { checkStages } from './stage-checks.js';
 import { didYouMean } from './suggest.js';
 import type { Diagnostic } from './types.js';
 import type { PositionLookup } from './schema-validate.js';
@@ -82,6 +83,7 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
   }
 
   checkFormatSettings(get(data, ['source']), keyAt);
+  checkStages(data, keyAt);
 
   const password = get(data, ['source', 'kafka', 'sasl', 'password']);
   const passwordPath = ['source', 'kafka', 'sasl', 'password'];
