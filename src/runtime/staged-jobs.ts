@@ -172,14 +172,20 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
   }
 }
 
-/** Runs the gold job: every bronze table, by version, merged into its gold table. */
+/**
+ * Runs the gold job: every bronze table, by version, merged into its gold table. Tables run
+ * side by side (each its own checkpoint), so a table that fails stops alone and is reported
+ * once the others have finished their loop.
+ */
 export async function runGoldJob(plan: Plan, jobs: StagedJobs, run: JobRunOptions): Promise<JobResult> {
+  const settled = await Promise.allSettled(jobs.bronze.tables.map((bronze) => runGoldTable(plan, jobs, plan.sinks.find((s) => s.table === bronze.table)!, bronze.path, run)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   const total: JobResult = { batches: 0, records: 0 };
-  for (const bronze of jobs.bronze.tables) {
-    const sink = plan.sinks.find((s) => s.table === bronze.table)!;
-    const r = await runGoldTable(plan, jobs, sink, bronze.path, run);
-    total.batches += r.batches;
-    total.records += r.records;
+  for (const r of settled) {
+    if (r.status !== 'fulfilled') continue;
+    total.batches += r.value.batches;
+    total.records += r.value.records;
   }
   return total;
 }

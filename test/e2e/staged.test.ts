@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
-import { produce, readGold, readTable, ROOT, runAvailableNow, runCli, writeCommerceSpec, E2E_TIMEOUT } from './harness.js';
+import { produce, readGold, readTable, ROOT, runAvailableNow, runCli, startCli, writeCommerceSpec, E2E_TIMEOUT } from './harness.js';
 
 let broker: TestBroker;
 const dirs: string[] = [];
@@ -22,7 +22,7 @@ const tempDir = () => {
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'same', partitions: 4 }, { name: 'broken', partitions: 3 }] });
+  broker = await startBroker({ topics: [{ name: 'same', partitions: 4 }, { name: 'broken', partitions: 3 }, { name: 'live', partitions: 2 }] });
 });
 afterAll(async () => {
   await broker?.stop();
@@ -145,5 +145,24 @@ describe('pipeline run, mode: staged', () => {
     const expected = await gold(fusedDir);
     expect(expected.dead.length).toBeGreaterThan(0);
     expect(await gold(dir)).toEqual(expected);
+  }, E2E_TIMEOUT);
+
+  it('runs the three jobs side by side until SIGTERM, then stops each cleanly', async () => {
+    const dir = tempDir();
+    const events = [...generateEvents({ count: 800, seed: 9, malformedRate: 0 })];
+    await produce(broker, dir, 'live', events);
+    const spec = staged(writeCommerceSpec(dir, { topic: 'live', bootstrap: broker.bootstrap, streams: 1, unmatched: 'drop' }), '', (t) => t);
+    writeFileSync(spec, readFileSync(spec, 'utf8').replace('gold: { trigger: { interval: 15m } }', 'gold: { trigger: { interval: 1s } }'));
+    const { child, done } = startCli(['run', spec, '--log-level', 'warn']);
+    const orders = join(dir, 'lake', 'orders');
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline && (await readTable(orders)).length === 0) await new Promise((r) => setTimeout(r, 500));
+    expect((await readTable(orders)).length).toBeGreaterThan(0);
+    child.kill('SIGTERM');
+    const result = await done;
+    expect(result.code, result.stdout + result.stderr.slice(-2000)).toBe(0);
+    expect(result.stdout).toMatch(/raw\s+stopped/);
+    expect(result.stdout).toMatch(/bronze\s+stopped/);
+    expect(result.stdout).toMatch(/gold\s+stopped/);
   }, E2E_TIMEOUT);
 });
