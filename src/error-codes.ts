@@ -36,6 +36,9 @@ const CODES = {
   PIPE_BROKER_PORT: stop('port <port> is already in use', 'stop whatever listens there (another broker?) or pick another --port'),
   PIPE_BROKER_ROOT: stop('cannot find the pipeline repository root', 'run the command from inside the pipeline repository'),
   PIPE_BROKER_START: stop('test broker not ready after <ms> ms', 'read the broker output; the machine may be overloaded'),
+  PIPE_DELTA_SOURCE_CHANGED: stop('version <v> of <table> (<operation>) updated or deleted rows; a streaming read of it would miss or repeat them', 'set source.delta.removes: ignore when the consumer upserts by key, or read an append-only table'),
+  PIPE_DELTA_SOURCE_DELETION_VECTOR: stop('version <v> of <table> adds <file> with a deletion vector, which this source cannot apply', 'purge the deletion vectors of the source table, or read a table written without them'),
+  PIPE_DELTA_SOURCE_VERSION_GONE: stop('the log of <table> starts at version <v>; versions <range> this source still needs were cleaned up', 'keep the source table\'s log longer (delta.logRetentionDuration), or re-derive the consumer\'s tables from the start with a new checkpoint'),
   PIPE_KAFKA_JARS: stop('could not resolve Apache Kafka <version> with Maven: <output>', 'Maven (mvn) and a JDK 17+ must be installed, and Maven Central reachable'),
   PIPE_KAFKA_START: stop('formatting Kafka storage failed: <output>', 'a JDK 17+ must be installed; read the Kafka output'),
 
@@ -57,7 +60,13 @@ const CODES = {
   PIPE_CLI_USAGE: stop('<what is wrong with the arguments>', 'see the command\'s --help'),
   PIPE_DEMO_OUT_EXISTS: stop('<dir> exists and was not created by the demo; refusing to replace it', 'pass --out <new dir>'),
   PIPE_DEMO_RUN_FAILED: stop('pipeline run exited with code <code> (see the error above)', 'read the error above; `pipeline demo --help` lists the demo\'s options'),
+  PIPE_PLAN_NOT_STAGED: stop('pipeline <name> is not staged', 'set mode: staged to run its jobs one by one'),
+  PIPE_REPLAY_NOT_STAGED: stop('--from-raw needs a staged pipeline; <name> has mode: fused, so it keeps no raw table', 'set mode: staged to keep a raw table from now on'),
+  PIPE_REPLAY_NO_RAW: stop('no raw table at <path>', 'run the raw job first (pipeline run <spec> --job raw)'),
+  PIPE_REPLAY_UNKNOWN_TABLE: stop('table <table> is not declared in <pipeline>', 'name one of the spec\'s tables'),
   PIPE_REPORT_WRITE: stop('cannot write <file>: <reason>', 'choose a writable --out path'),
+  PIPE_RUN_JOB: stop('<the job\'s failure>', 'read the failed job\'s message; the other jobs went on'),
+  PIPE_RUN_NOT_STAGED: stop('--job needs a staged pipeline; <name> has mode: fused', 'set mode: staged, or run without --job'),
   PIPE_TEST_CASE: stop('<file>:<line>: <what is wrong with the case>', 'see `pipeline test --help` for the case format'),
   PIPE_TEST_NO_CASES: stop('no test cases under <dir>', 'create <case>/events.jsonl and <case>/expected/<table>.jsonl there, or name case directories'),
 

@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   test: () => import('./commands/test.js'),
   verify: () => import('./commands/verify.js'),
   run: () => import('./commands/run.js'),
+  replay: () => import('./commands/replay.js'),
   status: () => import('./commands/status.js'),
   report: () => import('./commands/report.js'),
   top: () => import('./commands/top.js'),

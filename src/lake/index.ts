@@ -13,3 +13,4 @@ export { DEFAULT_TARGET_FILE_SIZE } from './files.js';
 export { toPlain, microsToIso } from './duck.js';
 export { isObjectStoreUrl, watchStorageRetries, storageRetryCount, type StorageRetry } from './storage/index.js';
 export { auditTable, commitTxns, type TableAudit } from './audit.js';
+export { listChanges, type AddedFile, type ChangeOptions, type RemovePolicy, type TableChanges } from './changes.js';

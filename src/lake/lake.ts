@@ -4,6 +4,7 @@
  * the process, and runs the optimistic commit loop across processes.
  */
 import { CommitConflictError, LakeError } from '../errors.js';
+import { listChanges, type ChangeOptions, type TableChanges } from './changes.js';
 import { checkpointInterval, writeCheckpoint } from './delta-checkpoint.js';
 import { commitActions, judgeWinners, newMetadata, overlappingAdds, removeFor, type ConflictVerdict, type PlannedCommit } from './commit.js';
 import { LAYOUT_MODE, layoutChanges, layoutConfiguration, rebuildPlan } from './layout.js';
@@ -302,6 +303,24 @@ export class Lake {
       }`;
       return c.rows(sql);
     });
+  }
+
+  /**
+   * The rows versions after `after` added (changes.ts says which), in version, file and row
+   * order, read with the table's schema at the last version covered.
+   */
+  async readChanges(tablePath: string, after: number, opts: ChangeOptions = {}): Promise<{ changes: TableChanges; rows: Record<string, unknown>[] }> {
+    const key = tableRoot(tablePath);
+    const changes = await listChanges(key, after, opts);
+    if (changes.files.length === 0) return { changes, rows: [] };
+    const state = await this.stateAt(tablePath, changes.upTo);
+    const rows = await this.duck.with(async (c) => {
+      const out: Record<string, unknown>[] = [];
+      // One file at a time keeps the order exact (a multi-file scan may interleave files).
+      for (const f of changes.files) out.push(...(await c.rows(`SELECT * FROM ${await scanRelation(c, state, { files: [f.file] })} AS t`)));
+      return out;
+    });
+    return { changes, rows };
   }
 
   /** A DuckDB FROM-clause expression reading the table at a version (run with TimeZone=UTC). */

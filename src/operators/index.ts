@@ -9,12 +9,14 @@ import { decodeProtobuf } from './decode-protobuf.js';
 import { route } from './route.js';
 import { sinkDeadLetter } from './sink-dead-letter.js';
 import { sinkDelta } from './sink-delta.js';
+import { sinkRaw } from './sink-raw.js';
+import { sourceDelta } from './source-delta.js';
 import { sourceKafka } from './source-kafka.js';
 import { watermark } from './watermark.js';
 import { window } from './window.js';
 
 /** Every operator, in data-flow order. */
-export const operators: readonly OperatorDefinition[] = [sourceKafka, decodeJson, decodeAvro, decodeProtobuf, watermark, route, sinkDelta, window, sinkDeadLetter];
+export const operators: readonly OperatorDefinition[] = [sourceKafka, sourceDelta, decodeJson, decodeAvro, decodeProtobuf, watermark, route, sinkDelta, window, sinkDeadLetter, sinkRaw];
 
 const byKind = new Map(operators.map((o) => [o.kind, o]));
 

@@ -17,6 +17,7 @@ import { sortedKeys, specTablePath, stripCredentials } from './compile.js';
 import { describeTable, diffTables } from './diff-tables.js';
 import { diffEventTime } from './diff-aggregations.js';
 import { diffSourceDerive } from './diff-derive.js';
+import { diffStages } from './diff-stages.js';
 
 export { allSafe, IMPACTS, type ChangeImpact, type SpecChange } from './changes.js';
 
@@ -38,6 +39,7 @@ export function diffSpecs(before: PipelineSpec, after: PipelineSpec): SpecChange
         'Checkpoint-breaking: the runner will refuse to start unless the checkpoints are re-sharded (pipeline run --reshard) or reset');
   }
   diffTriggerAndWatermark(before, after, out);
+  diffStages(before, after, out);
   diffRouting(before, after, out);
   diffSourceDerive(before, after, out);
   diffTables(before, after, out);
@@ -237,6 +239,8 @@ const KNOWN: Record<string, unknown> = {
   deadLetter: { table: true },
   output: { path: true },
   checkpoint: { path: true },
+  mode: true,
+  stages: true,
 };
 
 function diffUnknown(before: unknown, after: unknown, out: ChangeList, known: unknown = KNOWN, path = ''): void {

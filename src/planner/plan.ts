@@ -18,7 +18,9 @@ export type NodeKind =
   | 'route'
   | 'sink-delta'
   | 'sink-dead-letter'
-  | 'window';
+  | 'window'
+  | 'source-delta'
+  | 'sink-raw';
 
 /** One operator in the DAG. `props` are shown in renders, in key order given. */
 export interface PlanNode {
@@ -86,6 +88,8 @@ export interface Plan {
   outputPath: string;
   nodes: PlanNode[];
   edges: PlanEdge[];
+  /** Set on the plan of one job of a staged pipeline (planner/staged.ts); absent when fused. */
+  job?: 'raw' | 'bronze';
   /** The spec the plan was compiled from (secrets included: never render this field). */
   spec: PipelineSpec;
 }

@@ -4,6 +4,7 @@
  * timestamps, no secrets (the source node never carries them; see compile.ts).
  */
 import type { Plan, PlanEdge } from './plan.js';
+import { renderJobs } from './staged.js';
 
 /** Renders `ms` in the largest unit that divides it exactly: 5000 → `5s`, 90000 → `90s`. */
 export function formatDuration(ms: number): string {
@@ -57,6 +58,7 @@ export function renderText(plan: Plan): string {
 
   lines.push('', `edges (${plan.edges.length})`);
   for (const edge of plan.edges) lines.push(`  ${formatEdge(edge)}`);
+  lines.push(...renderJobs(plan, formatDuration));
   return lines.join('\n') + '\n';
 }
 

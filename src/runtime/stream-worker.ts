@@ -17,12 +17,20 @@ import { createKafka } from './kafka-client.js';
 import { StreamSource } from './kafka-source.js';
 import { createLogger } from './logger.js';
 import { BatchProcessor } from './batch-processor.js';
-import type { MainMessage, StreamWorkerData, WorkerMessage } from './stream-protocol.js';
+import { RawBatchProcessor } from './raw-batch.js';
+import { stagedJobs } from '../planner/staged.js';
+import type { BatchStats, MainMessage, StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockClient } from './table-locks.js';
 import { resolveStartPositions } from './start-positions.js';
 import { storageFailure } from './storage-failure.js';
 
 const data = workerData as StreamWorkerData;
+
+/** The two calls the batch loop makes, whatever the job (fused graph or raw landing). */
+interface BatchRunner {
+  prepare(batchId: number, batch: CollectedBatch<KafkaMessage>, pending?: OffsetsEntry): Promise<{ entry: OffsetsEntry }>;
+  commit(prepared: never): Promise<BatchStats>;
+}
 const post = (msg: WorkerMessage) => parentPort!.postMessage(msg);
 
 /** Wakes the batch loop when data arrives, a stop is asked, or the consumer dies. */
@@ -104,7 +112,10 @@ async function main(): Promise<void> {
   watchStorageRetries((r) => logger.warn({ operation: r.operation, attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }, 'object store request failed; retrying'));
   const decoder = createDecoder(data.settings.decodeThreads);
   const locks = new TableLockClient(data.lockPort);
-  const processor = new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: data.settings.tableConcurrency, registryRetryMs: data.settings.registryRetryMs });
+  // A staged pipeline's raw job lands bytes; every other plan runs the record graph.
+  const processor: BatchRunner = plan.job === 'raw'
+    ? new RawBatchProcessor({ topic: plan.source.kafka.topic, pipeline: plan.pipeline, rawPath: stagedJobs(plan)!.raw.path, streamIndex, appId: stream.appId, lake, checkpoint, locks, logger })
+    : new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: data.settings.tableConcurrency, registryRetryMs: data.settings.registryRetryMs });
   const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`, undefined, {
     onOffsetReset: (topic, partition) => source.offsetReset(topic, partition),
   });
@@ -163,7 +174,7 @@ async function main(): Promise<void> {
       await committing;
       if (fatal) throw fatal;
       committing = processor
-        .commit(prepared)
+        .commit(prepared as never)
         .then(async (stats) => {
           post({ type: 'batch', stats });
           await source.commitGroupOffsets(prepared.entry.ranges);

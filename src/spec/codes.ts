@@ -79,6 +79,9 @@ export const codes = {
   PIPE0069: { severity: 'error', title: 'duplicate expectation name', template: 'expectation `{name}` is defined twice for {scope}; names must be unique (they key counts and dead-letter reasons)' },
   PIPE0068: { severity: 'error', title: 'derived column used before it exists', template: '`{path}` names `{column}`, a derived column; derived columns are computed as each table loads, after {stage}' },
   PIPE0079: { severity: 'warning', title: 'writeMode on append table', template: 'table `{table}` is `append`: `writeMode: {writeMode}` has no effect (only upsert and scd2 replace rows)' },
+  // Staged mode.
+  PIPE0073: { severity: 'warning', title: 'unused stages', template: '`stages` has no effect while mode is {mode}' },
+  PIPE0074: { severity: 'error', title: 'table named like a staged directory', template: 'table `{table}` would share its directory with staged mode\'s raw or bronze tables' },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A registered diagnostic code. */

@@ -22,7 +22,11 @@ import type {
   SaslSpec,
   SchemaRegistrySpec,
   SourceSchemaSpec,
+  RawStageSpec,
   SourceSpec,
+  StageSpec,
+  StageTriggerSpec,
+  StagesSpec,
   TableSpec,
   TriggerSpec,
   WatermarkSpec,
@@ -230,6 +234,42 @@ const trigger = objectOf<TriggerSpec>(
       { description: 'Most records in one batch (per stream).', default: 100000, examples: [100000] },
       { type: 'integer', minimum: 1 },
     ),
+  },
+);
+
+/** A stage's trigger: no defaults here, an absent field keeps the top-level trigger's value. */
+const stageTrigger = objectOf<Partial<TriggerSpec>>(
+  { description: 'This job\'s trigger; absent fields keep the top-level `trigger` values.', examples: [{ interval: '15m' }] },
+  {
+    interval: ref('Duration', { description: 'Longest time a batch of this job stays open.', examples: ['15m', '1s'] }),
+    maxRecordsPerBatch: field({ description: 'Most records in one batch of this job.', examples: [500000] }, { type: 'integer', minimum: 1 }),
+  },
+);
+
+const rawStage = objectOf<RawStageSpec>(
+  { description: 'The raw job: Kafka to the raw table, no decode.', examples: [{ streams: 4, trigger: { interval: '1s' } }] },
+  {
+    trigger: stageTrigger,
+    streams: field({ description: 'Parallel streams of the raw job (default: top-level `streams`).', examples: [4] }, { type: 'integer', minimum: 1, maximum: 1024 }),
+  },
+);
+
+const versionTrigger = objectOf<StageTriggerSpec>(
+  { description: 'When this job, once caught up, looks for new versions of the table it reads (a batch reads up to 1000 versions).', examples: [{ interval: '15m' }] },
+  { interval: ref('Duration', { description: 'Wait between looks once caught up (default: top-level `trigger.interval`).', examples: ['15m', '10s'] }) },
+);
+
+const stage = (description: string) => objectOf<StageSpec>({ description, examples: [{ trigger: { interval: '15m' } }] }, { trigger: versionTrigger });
+
+const stages = objectOf<StagesSpec>(
+  {
+    description: '`mode: staged`: per-job overrides. raw lands Kafka records as bytes in `<output.path>/_raw/<name>`; bronze decodes, validates and routes them into `<output.path>/_bronze/<table>`; gold merges bronze into the tables.',
+    examples: [{ raw: { streams: 4 }, gold: { trigger: { interval: '15m' } } }],
+  },
+  {
+    raw: rawStage,
+    bronze: stage('The bronze job: raw table to the bronze tables and the dead-letter table.'),
+    gold: stage('The gold job: bronze tables merged into the tables.'),
   },
 );
 
@@ -457,6 +497,11 @@ export function buildPipelineSchema(): JsonSchema {
       output,
       checkpoint,
       alerts,
+      mode: field(
+        { description: '`fused` (default) runs decode, routing and merge as one job; `staged` runs raw, bronze and gold as three jobs that scale and fail on their own.', examples: ['fused', 'staged'] },
+        { enum: ['fused', 'staged'] },
+      ),
+      stages,
     },
     ['apiVersion', 'name', 'source', 'routing', 'tables', 'output'],
   );

@@ -204,6 +204,34 @@ export interface AlertsSpec {
   maxLagSeconds?: number;
 }
 
+/** `fused` runs the whole graph as one job; `staged` splits it into raw, bronze and gold jobs. */
+export type PipelineMode = 'fused' | 'staged';
+
+/** A staged job's overrides of the top-level settings (bronze, gold: they read Delta tables by version). */
+export interface StageSpec {
+  trigger?: StageTriggerSpec;
+}
+
+/** When bronze or gold looks for new versions of the table it reads, once caught up. */
+export interface StageTriggerSpec {
+  interval?: Duration;
+}
+
+/** The raw job's overrides: it alone reads Kafka, so it alone has streams. */
+export interface RawStageSpec {
+  /** Replaces the top-level trigger's fields for this job. */
+  trigger?: Partial<TriggerSpec>;
+  /** Its parallel streams (default: top-level `streams`). */
+  streams?: number;
+}
+
+/** Per-job overrides in `mode: staged`. */
+export interface StagesSpec {
+  raw?: RawStageSpec;
+  bronze?: StageSpec;
+  gold?: StageSpec;
+}
+
 export interface PipelineSpec {
   apiVersion: 'pipeline/v1';
   /** Lowercase slug; keys checkpoints, consumer groups and txn app ids. */
@@ -222,6 +250,10 @@ export interface PipelineSpec {
   output: OutputSpec;
   checkpoint: CheckpointSpec;
   alerts?: AlertsSpec;
+  /** Default `fused`. */
+  mode?: PipelineMode;
+  /** `mode: staged`: overrides per job. */
+  stages?: StagesSpec;
 }
 
 /** A position in a source file, 1-based. */

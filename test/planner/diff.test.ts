@@ -126,9 +126,9 @@ describe('diffSpecs: checkpoint', () => {
   });
 
   it('reports settings it does not know, conservatively', () => {
-    const changes = only((s) => ((s as unknown as Record<string, unknown>).stages = { mode: 'staged', token: 'abc' }));
+    const changes = only((s) => ((s as unknown as Record<string, unknown>).experimental = { mode: 'staged', token: 'abc' }));
     expect(changes).toEqual([
-      { path: 'stages', before: null, after: { mode: 'staged', token: '***' }, impact: 'checkpoint', message: "stages changed; pipeline diff does not know this setting's impact, so treat it as checkpoint-breaking until reviewed" },
+      { path: 'experimental', before: null, after: { mode: 'staged', token: '***' }, impact: 'checkpoint', message: "experimental changed; pipeline diff does not know this setting's impact, so treat it as checkpoint-breaking until reviewed" },
     ]);
   });
 });

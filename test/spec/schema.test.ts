@@ -39,6 +39,10 @@ const interfaceLocations: Record<string, string[]> = {
   DeadLetterSpec: ['deadLetter'],
   OutputSpec: ['output'],
   CheckpointSpec: ['checkpoint'],
+  StagesSpec: ['stages'],
+  RawStageSpec: ['stages', 'raw'],
+  StageSpec: ['stages', 'bronze'],
+  StageTriggerSpec: ['stages', 'gold', 'trigger'],
 };
 
 function schemaAt(schema: JsonSchema, path: string[]): JsonSchema {
@@ -105,7 +109,7 @@ describe('pipeline.schema.json', () => {
 
   it('compiles with ajv 2020 in strict mode and accepts the example specs as editors see them', () => {
     const validate = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(committed));
-    for (const file of ['commerce-events.yaml', 'cdc-orders.yaml', 'orders-avro.yaml', 'clickstream-windows.yaml']) {
+    for (const file of ['commerce-events.yaml', 'cdc-orders.yaml', 'orders-avro.yaml', 'clickstream-windows.yaml', 'sensor-readings.yaml']) {
       const data = parse(readFileSync(join(root, 'pipelines', file), 'utf8'));
       expect(validate(data), `${file}: ${JSON.stringify(validate.errors)}`).toBe(true);
     }

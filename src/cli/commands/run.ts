@@ -12,6 +12,8 @@ import { operatorFor } from '../../operators/index.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../runtime/logger.js';
 import { resolveInstance } from '../../runtime/instances.js';
 import { runPipeline } from '../../runtime/runner.js';
+import { formatStagedResult, runStaged } from '../../runtime/staged-runner.js';
+import { JOB_NAMES, type JobName } from '../../planner/staged.js';
 import { formatSummary, type RunSummary } from '../../runtime/summary.js';
 import { loadSpecOrReport } from './plan.js';
 
@@ -40,6 +42,9 @@ Options:
   --instance <i/K>     run as instance i of K processes: only the streams j with
                        j % K == i (also PIPELINE_INSTANCE=i/K, or PIPELINE_INSTANCES=K
                        with HOSTNAME ending in -<i>, as in a Kubernetes StatefulSet)
+  --job <name>         mode: staged only: run one job, raw | bronze | gold (default: all
+                       three in one process, isolated: a failing job does not stop the
+                       others, and the run exits 1 at the end naming it)
   -h, --help           show this help
 
 Without --available-now the run continues until SIGINT/SIGTERM, then finishes the batch in
@@ -63,6 +68,7 @@ export const command: Command = {
       'allow-layout-change': { type: 'boolean' },
       reset: { type: 'boolean' },
       instance: { type: 'string' },
+      job: { type: 'string' },
       ...setOption,
     });
     if (positionals.length !== 1) {
@@ -91,19 +97,28 @@ export const command: Command = {
       if (values['summary-json']) writeFileSync(values['summary-json'], `${JSON.stringify(summary, null, 2)}\n`);
       process.stdout.write(`${formatSummary(summary)}\n`);
     };
+    const runOptions = {
+      availableNow: values['available-now'] ?? false,
+      logLevel,
+      logFormat,
+      metrics,
+      reshard: values.reshard ?? false,
+      allowLayoutChange: values['allow-layout-change'] ?? false,
+      reset: values.reset ?? false,
+      tty: process.stderr.isTTY === true,
+      instance,
+    };
+    const job = values.job as JobName | undefined;
+    if (job !== undefined && !JOB_NAMES.includes(job)) throw new UsageError('PIPE_CLI_USAGE', `--job must be one of ${JOB_NAMES.join(', ')}, got '${job}'`);
+    if (spec.mode === 'staged' || job !== undefined) {
+      const result = await runStaged(plan, { ...runOptions, tty: false }, job);
+      if (values['summary-json']) writeFileSync(values['summary-json'], `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${formatStagedResult(result)}\n`);
+      return result.failed.length > 0 ? 1 : 0;
+    }
     let summary: RunSummary;
     try {
-      summary = await runPipeline(plan, {
-        availableNow: values['available-now'] ?? false,
-        logLevel,
-        logFormat,
-        metrics,
-        reshard: values.reshard ?? false,
-        allowLayoutChange: values['allow-layout-change'] ?? false,
-        reset: values.reset ?? false,
-        tty: process.stderr.isTTY === true,
-        instance,
-      });
+      summary = await runPipeline(plan, runOptions);
     } catch (err) {
       // A run that stopped on a limit still reports what it committed.
       const failed = (err as { summary?: RunSummary }).summary;

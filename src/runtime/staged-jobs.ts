@@ -1,0 +1,232 @@
+/**
+ * The bronze and gold jobs of a staged pipeline: each reads a Delta table by version (the
+ * source-delta operator), keeps its position in its own write-ahead log (`offsets/<id>` holds
+ * the version range `[from, until)` under pseudo-partition 0, written before any table), and
+ * marks every table it writes with its txn, so a batch replayed after a crash reads the same
+ * versions and writes nothing twice.
+ *
+ * bronze: raw rows become the records the fused graph sees (same bytes, same Kafka partition
+ * and offset), run through decode → route → table shaping; each gold table's share lands in its
+ * bronze table as the exact NDJSON line the fused run would merge, with its coordinates.
+ * gold: each bronze table's new lines are merged into its gold table with those coordinates,
+ * so ties break as in the fused run and the gold tables come out the same.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KafkaMessage } from 'kafkajs';
+import { PipelineError } from '../errors.js';
+import type { Lake } from '../lake/index.js';
+import type { Plan, SinkPlan } from '../planner/plan.js';
+import { MAX_VERSIONS_PER_BATCH, type StagedJobs } from '../planner/staged.js';
+import type { TableWriter } from '../operators/api.js';
+import { writeDeltaSink } from '../operators/sink-delta.js';
+import { deadLetterRow, writeDeadLetters } from '../operators/sink-dead-letter.js';
+import type { DeltaSourceProps } from '../operators/source-delta.js';
+import type { BatchInput, WriteOptions } from '../lake/types.js';
+import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
+import { createDecoder } from './decode-pool.js';
+import type { Logger } from './logger.js';
+import { BatchProcessor } from './batch-processor.js';
+import { TableLockClient } from './table-locks.js';
+
+/** Columns of a bronze table: a routed, validated record as its exact JSON line, with its Kafka coordinates. */
+export const BRONZE_COLUMNS: Record<string, string> = { partition: 'INTEGER', offset: 'BIGINT', timestamp: 'TIMESTAMPTZ', record: 'VARCHAR' };
+
+
+/** What a job loop needs to know about its run. */
+export interface JobRunOptions {
+  lake: Lake;
+  logger: Logger;
+  /** Stop once the source holds nothing new; otherwise poll at the job's interval until `stopped()`. */
+  availableNow: boolean;
+  stopped: () => boolean;
+}
+
+/** What one job did. */
+export interface JobResult {
+  batches: number;
+  records: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Reads `source` by version in batches, resuming from (or replaying) the checkpoint, and
+ * hands each batch to `run`, which must write its checkpoint's offsets and commit entries.
+ */
+async function versionLoop(
+  source: DeltaSourceProps,
+  checkpoint: StreamCheckpoint,
+  intervalMs: number,
+  run: JobRunOptions,
+  batch: (batchId: number, ranges: OffsetsEntry['ranges'], rows: Record<string, unknown>[], pending?: OffsetsEntry) => Promise<void>,
+): Promise<JobResult> {
+  const result: JobResult = { batches: 0, records: 0 };
+  const recovered = checkpoint.recover();
+  let pending = recovered.pending;
+  let batchId = recovered.nextBatchId;
+  let next = recovered.positions.get(0) ?? 0;
+  while (!run.stopped()) {
+    const exists = await run.lake.exists(source.path);
+    const read = !exists
+      ? undefined
+      : pending
+        ? await run.lake.readChanges(source.path, pending.ranges['0']![0] - 1, { removes: source.removes, upTo: pending.ranges['0']![1] - 1 })
+        : await run.lake.readChanges(source.path, next - 1, { removes: source.removes, maxVersions: source.maxVersionsPerBatch });
+    if (!read || (!pending && read.changes.upTo < next)) {
+      if (run.availableNow) break;
+      const until = performance.now() + intervalMs;
+      while (!run.stopped() && performance.now() < until) await sleep(Math.min(500, until - performance.now()));
+      continue;
+    }
+    const ranges = pending?.ranges ?? { '0': [next, read.changes.upTo + 1] as [number, number] };
+    await batch(pending?.batchId ?? batchId, ranges, read.rows, pending);
+    result.batches++;
+    result.records += read.rows.length;
+    batchId = (pending?.batchId ?? batchId) + 1;
+    next = ranges['0']![1];
+    pending = undefined;
+  }
+  return result;
+}
+
+/** Milliseconds since the epoch of a TIMESTAMPTZ value as the lake returns it. */
+function epochMs(v: unknown): number {
+  if (v instanceof Date) return v.getTime();
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string') return Date.parse(v);
+  return Number.NaN;
+}
+
+/** The bronze job's plan: the fused graph whose table sinks write the bronze tables. */
+function bronzePlan(plan: Plan, jobs: StagedJobs): Plan {
+  const paths = new Map(jobs.bronze.tables.map((t) => [t.table, t.path]));
+  return { ...plan, job: 'bronze', trigger: jobs.bronze.trigger, checkpointPath: jobs.bronze.checkpointPath, sinks: plan.sinks.map((s) => ({ ...s, path: paths.get(s.table)! })) };
+}
+
+/**
+ * The lake as the bronze job's BatchProcessor sees it: a bronze table answers schema questions
+ * with its gold table's columns (records are shaped for the gold table, as when fused), and a
+ * write to it appends each NDJSON line with its coordinates instead of merging.
+ */
+function bronzeWriter(lake: Lake, plan: Plan, jobs: StagedJobs, timestamps: Map<string, number>): TableWriter {
+  const gold = new Map(jobs.bronze.tables.map((t) => [t.path, plan.sinks.find((s) => s.table === t.table)!.path]));
+  return {
+    exists: (path) => lake.exists(gold.get(path) ?? path),
+    columns: (path) => lake.columns(gold.get(path) ?? path),
+    async write(path: string, input: BatchInput, opts: WriteOptions) {
+      if (!gold.has(path) || input.kind !== 'ndjson') return lake.write(path, input, opts);
+      const lines = readFileSync(input.path, 'utf8').split('\n');
+      const positions = input.positions!;
+      const rows = Array.from({ length: positions.partitions.length }, (_, i) => {
+        const ms = timestamps.get(`${positions.partitions[i]}:${positions.offsets[i]}`) ?? Number.NaN;
+        return { partition: positions.partitions[i], offset: positions.offsets[i], timestamp: Number.isFinite(ms) ? new Date(ms).toISOString() : null, record: lines[i] };
+      });
+      return lake.write(path, { kind: 'rows', rows }, { mode: 'append', columns: BRONZE_COLUMNS, ...(opts.txn ? { txn: opts.txn } : {}), operationParameters: opts.operationParameters });
+    },
+  };
+}
+
+/** Runs the bronze job: the raw table, by version, through the graph into the bronze tables. */
+export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOptions): Promise<JobResult> {
+  const checkpoint = new StreamCheckpoint(jobs.bronze.checkpointPath, 0);
+  rmSync(join(checkpoint.dir, 'staging'), { recursive: true, force: true });
+  const timestamps = new Map<string, number>();
+  const decoder = createDecoder(0);
+  const locks = new TableLockClient(undefined);
+  const logger = run.logger.child({ job: 'bronze' });
+  const processor = new BatchProcessor({
+    plan: bronzePlan(plan, jobs), streamIndex: 0, appId: jobs.bronze.appId, lake: bronzeWriter(run.lake, plan, jobs, timestamps), checkpoint, decoder, locks, logger, tableConcurrency: 2,
+  });
+  const source: DeltaSourceProps = { path: jobs.raw.path, removes: 'fail', maxVersionsPerBatch: MAX_VERSIONS_PER_BATCH };
+  let deadLettered = 0;
+  try {
+    return await versionLoop(source, checkpoint, jobs.bronze.trigger.intervalMs, run, async (batchId, ranges, rows, pending) => {
+      const messages = new Map<number, KafkaMessage[]>();
+      timestamps.clear();
+      for (const r of rows) {
+        const partition = Number(r.partition);
+        const ms = epochMs(r.timestamp);
+        timestamps.set(`${partition}:${Number(r.offset)}`, ms);
+        let list = messages.get(partition);
+        if (!list) messages.set(partition, (list = []));
+        list.push({ offset: String(r.offset), timestamp: String(ms), key: (r.key as Buffer | null) ?? null, value: (r.value as Buffer | null) ?? null, attributes: 0, headers: {} } as KafkaMessage);
+      }
+      const prepared = await processor.prepare(batchId, { ranges, messages, count: rows.length }, pending);
+      // The fused run's deadLetter.maxRecords, judged before the batch commits: a batch that
+      // would pass it stops bronze with nothing written, and raw and gold go on without it.
+      const failures = (await prepared.routed).failures;
+      const max = plan.deadLetter.maxRecords;
+      if (max !== undefined && deadLettered + failures.length > max) {
+        const top = [...new Set(failures.map((f) => f.error))].slice(0, 3).join('; ');
+        throw new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `bronze: raw versions ${ranges['0']![0]}..${ranges['0']![1] - 1} hold ${failures.length} records for the dead-letter table, more than deadLetter.maxRecords (${max}) allows; first reasons: ${top}`, {
+          hint: 'nothing was written by bronze and raw keeps every record: fix the spec (or raise deadLetter.maxRecords), then run bronze again; it resumes at this batch',
+        });
+      }
+      const stats = await processor.commit(prepared);
+      logger.info({ batchId, rawVersions: ranges['0'], records: stats.records, deadLettered: stats.deadLettered }, 'bronze batch committed');
+      deadLettered += stats.deadLettered;
+    });
+  } finally {
+    await decoder.close();
+  }
+}
+
+/**
+ * Runs the gold job: every bronze table, by version, merged into its gold table. Tables run
+ * side by side (each its own checkpoint), so a table that fails stops alone and is reported
+ * once the others have finished their loop.
+ */
+export async function runGoldJob(plan: Plan, jobs: StagedJobs, run: JobRunOptions): Promise<JobResult> {
+  const settled = await Promise.allSettled(jobs.bronze.tables.map((bronze) => runGoldTable(plan, jobs, plan.sinks.find((s) => s.table === bronze.table)!, bronze.path, run)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const total: JobResult = { batches: 0, records: 0 };
+  for (const r of settled) {
+    if (r.status !== 'fulfilled') continue;
+    total.batches += r.value.batches;
+    total.records += r.value.records;
+  }
+  return total;
+}
+
+async function runGoldTable(plan: Plan, jobs: StagedJobs, sink: SinkPlan, bronzePath: string, run: JobRunOptions): Promise<JobResult> {
+  const checkpoint = new StreamCheckpoint(join(jobs.gold.checkpointPath, sink.table), 0);
+  const logger = run.logger.child({ job: 'gold', table: sink.table });
+  const source: DeltaSourceProps = { path: bronzePath, removes: 'fail', maxVersionsPerBatch: MAX_VERSIONS_PER_BATCH };
+  return versionLoop(source, checkpoint, jobs.gold.trigger.intervalMs, run, async (batchId, ranges, rows, pending) => {
+    const entry: OffsetsEntry = pending ?? { batchId, appId: jobs.gold.appId, topic: plan.source.kafka.topic, ranges, schema: {}, createdAt: new Date().toISOString() };
+    if (!pending) checkpoint.writeOffsets(entry);
+    const txn = { appId: jobs.gold.appId, version: batchId };
+    const decisions = checkpoint.readDecisions(batchId);
+    let status = 'empty';
+    let version = -1;
+    if (rows.length > 0) {
+      const staging = join(checkpoint.dir, 'staging');
+      mkdirSync(staging, { recursive: true });
+      const file = join(staging, `${batchId}.ndjson`);
+      writeFileSync(file, rows.map((r) => String(r.record)).join('\n') + '\n');
+      const positions = { partitions: rows.map((r) => Number(r.partition)), offsets: rows.map((r) => Number(r.offset)) };
+      const result = await writeDeltaSink(run.lake, sink, { kind: 'ndjson', path: file, rowCount: rows.length, positions }, txn, (rejected) => {
+        decisions.rejected[sink.table] = rejected;
+        checkpoint.writeDecisions(batchId, decisions);
+      });
+      rmSync(file, { force: true });
+      ({ status, version } = result);
+      // Values the gold table cannot store go to the dead-letter table, as when fused.
+      const rejected = result.status === 'already-committed' ? (decisions.rejected[sink.table] ?? []) : result.rejected;
+      if (rejected.length > 0) {
+        const ctx = { topic: plan.source.kafka.topic, pipeline: plan.pipeline, stream: 0, batchId };
+        const dead = rejected.map((x) => {
+          const row = rows[x.row]!;
+          const value = Buffer.from(String(row.record));
+          return deadLetterRow({ partition: Number(row.partition), offset: Number(row.offset), timestamp: epochMs(row.timestamp), key: null, value }, 'sink', `table '${sink.table}': ${x.reason}`, ctx);
+        });
+        await writeDeadLetters(run.lake, plan.deadLetter.path, dead, { appId: `${jobs.gold.appId}/${sink.table}`, version: batchId });
+      }
+    }
+    checkpoint.writeCommit({ batchId, committedAt: new Date().toISOString(), records: rows.length, tables: { [sink.table]: { status, version } } });
+    checkpoint.prune(batchId);
+    logger.info({ batchId, bronzeVersions: ranges['0'], records: rows.length, status }, 'gold batch committed');
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * `mode: staged` end to end against the test broker and real DuckDB: raw lands every record
+ * as bytes, bronze and gold catch up by Delta version, and the gold tables equal a fused run's
+ * over the same events; a bronze that fails does not stop raw, and once fixed catches up to the
+ * fused result.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
+import { generateEvents } from '../../src/dev-broker/events.js';
+import { produce, readGold, readTable, ROOT, runAvailableNow, runCli, startCli, writeCommerceSpec, E2E_TIMEOUT } from './harness.js';
+
+let broker: TestBroker;
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'staged-e2e-'));
+  dirs.push(d);
+  return d;
+};
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
+  broker = await startBroker({ topics: [{ name: 'same', partitions: 4 }, { name: 'broken', partitions: 3 }, { name: 'live', partitions: 2 }] });
+});
+afterAll(async () => {
+  await broker?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Turns a commerce spec into a staged one (and applies `edit` to its text). */
+function staged(spec: string, extra = '', edit: (text: string) => string = (t) => t): string {
+  writeFileSync(spec, edit(readFileSync(spec, 'utf8')) + `mode: staged\nstages:\n  raw: { streams: 2, trigger: { maxRecordsPerBatch: 700 } }\n  bronze: { trigger: { interval: 1s } }\n  gold: { trigger: { interval: 15m } }\n${extra}`);
+  return spec;
+}
+
+/** Every file under `dir` with its size and modification time. */
+function listing(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const p = join(e.parentPath, e.name);
+      const st = statSync(p);
+      return `${p}:${st.size}:${st.mtimeMs}`;
+    })
+    .sort();
+}
+
+/** Gold tables without the dead-letter table's run-specific columns. */
+async function gold(dir: string) {
+  const { tables, deadLetter } = await readGold(dir);
+  const dead = deadLetter.map((r) => `${r.partition}:${r.offset}:${r.stage}:${r.error}`).sort();
+  return { tables, dead };
+}
+
+describe('pipeline run, mode: staged', () => {
+  it('lands raw, then bronze and gold give the gold tables of a fused run over the same events', async () => {
+    const events = [...generateEvents({ count: 3_000, seed: 11, malformedRate: 0.01 })];
+    const fusedDir = tempDir();
+    const stagedDir = tempDir();
+    await produce(broker, fusedDir, 'same', events);
+    const fusedSpec = writeCommerceSpec(fusedDir, { topic: 'same', bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 1000 });
+    const stagedSpec = staged(writeCommerceSpec(stagedDir, { topic: 'same', bootstrap: broker.bootstrap, streams: 1, maxRecordsPerBatch: 1000 }));
+
+    const fused = await runAvailableNow(fusedSpec, fusedDir);
+    expect(fused.code, fused.stderr.slice(-2000)).toBe(0);
+    const run = await runCli(['run', stagedSpec, '--available-now', '--log-level', 'warn']);
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    expect(run.stdout).toMatch(/raw\s+completed: 3000 records/);
+
+    const raw = await readTable(join(stagedDir, 'lake/_raw/e2e'));
+    expect(raw).toHaveLength(3_000);
+    expect(new Set(raw.map((r) => `${r.partition}:${r.offset}`)).size).toBe(3_000);
+    expect(Buffer.isBuffer(raw[0]!.value)).toBe(true);
+
+    const expected = await gold(fusedDir);
+    const actual = await gold(stagedDir);
+    expect(actual.dead.length).toBeGreaterThan(0);
+    expect(actual).toEqual(expected);
+
+    // A second run finds nothing new in any job and changes nothing.
+    const again = await runCli(['run', stagedSpec, '--available-now', '--log-level', 'warn']);
+    expect(again.code).toBe(0);
+    expect(await gold(stagedDir)).toEqual(expected);
+    expect(await readTable(join(stagedDir, 'lake/_raw/e2e'))).toHaveLength(3_000);
+
+    // Replay from raw: a deleted table comes back identical, a second replay changes nothing,
+    // and no other table or checkpoint is touched.
+    const checkpoints = listing(join(stagedDir, 'lake/_checkpoints'));
+    for (const table of ['orders', 'analytics']) {
+      rmSync(join(stagedDir, 'lake', table), { recursive: true, force: true });
+      const replay = await runCli(['replay', stagedSpec, '--table', table, '--from-raw']);
+      expect(replay.code, replay.stderr.slice(-2000)).toBe(0);
+      expect(replay.stdout).toMatch(new RegExp(`replayed ${table}: raw versions 0\\.\\.\\d+; 3000 raw records`));
+      expect(await gold(stagedDir)).toEqual(expected);
+      const twice = await runCli(['replay', stagedSpec, '--table', table, '--from-raw']);
+      expect(twice.code).toBe(0);
+      expect(twice.stdout).toMatch(/nothing new in the raw table/);
+      expect(await gold(stagedDir)).toEqual(expected);
+    }
+    expect(listing(join(stagedDir, 'lake/_checkpoints'))).toEqual(checkpoints);
+  }, E2E_TIMEOUT);
+
+  it('keeps raw landing and gold at its last good state while bronze fails on a record; fixed, it catches up to the fused result', async () => {
+    const clean = [...generateEvents({ count: 1_000, seed: 5, malformedRate: 0 })];
+    const poisoned = [...generateEvents({ count: 1_000, seed: 6, malformedRate: 0.01 })];
+    const more = [...generateEvents({ count: 500, seed: 8, malformedRate: 0 })];
+    const dir = tempDir();
+    await produce(broker, dir, 'broken', clean);
+    // The failing bronze: a spec that allows no dead-lettered record, facing malformed ones.
+    const strict = (t: string) => t.replace('table: _dead_letter', 'table: _dead_letter\n  maxRecords: 0');
+    const spec = staged(writeCommerceSpec(dir, { topic: 'broken', bootstrap: broker.bootstrap, streams: 1, unmatched: 'drop' }), '', strict);
+    const good = await runCli(['run', spec, '--available-now', '--log-level', 'warn']);
+    expect(good.code, good.stdout + good.stderr.slice(-2000)).toBe(0);
+    const lastGood = await gold(dir);
+
+    await produce(broker, dir, 'broken', poisoned);
+    const failing = await runCli(['run', spec, '--available-now', '--log-level', 'warn']);
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toMatch(/bronze failed/);
+    expect(failing.stdout).toMatch(/raw\s+completed: 1000 records/);
+    expect(failing.stdout).toMatch(/gold\s+completed/);
+    expect(failing.stdout).toMatch(/PIPE_RUN_DEAD_LETTER_LIMIT/);
+    expect(await gold(dir)).toEqual(lastGood);
+
+    // Raw keeps landing while bronze is broken; bronze stays stopped at the same batch.
+    await produce(broker, dir, 'broken', more);
+    const rawOnly = await runCli(['run', spec, '--job', 'raw', '--available-now', '--log-level', 'warn']);
+    expect(rawOnly.code, rawOnly.stderr.slice(-2000)).toBe(0);
+    expect(await readTable(join(dir, 'lake/_raw/e2e'))).toHaveLength(2_500);
+    const stillBroken = await runCli(['run', spec, '--job', 'bronze', '--available-now', '--log-level', 'warn']);
+    expect(stillBroken.code).toBe(1);
+    expect(await gold(dir)).toEqual(lastGood);
+
+    // Fixed: bronze and gold catch up to exactly what a fused run of the fixed spec gives.
+    const fixed = staged(writeCommerceSpec(dir, { topic: 'broken', bootstrap: broker.bootstrap, streams: 1, unmatched: 'drop' }));
+    const caughtUp = await runCli(['run', fixed, '--available-now', '--log-level', 'warn']);
+    expect(caughtUp.code, caughtUp.stdout + caughtUp.stderr.slice(-2000)).toBe(0);
+
+    const fusedDir = tempDir();
+    const fusedSpec = writeCommerceSpec(fusedDir, { topic: 'broken', bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 800, unmatched: 'drop' });
+    const fused = await runAvailableNow(fusedSpec, fusedDir);
+    expect(fused.code).toBe(0);
+    const expected = await gold(fusedDir);
+    expect(expected.dead.length).toBeGreaterThan(0);
+    expect(await gold(dir)).toEqual(expected);
+  }, E2E_TIMEOUT);
+
+  it('runs the three jobs side by side until SIGTERM, then stops each cleanly', async () => {
+    const dir = tempDir();
+    const events = [...generateEvents({ count: 800, seed: 9, malformedRate: 0 })];
+    await produce(broker, dir, 'live', events);
+    const spec = staged(writeCommerceSpec(dir, { topic: 'live', bootstrap: broker.bootstrap, streams: 1, unmatched: 'drop' }), '', (t) => t);
+    writeFileSync(spec, readFileSync(spec, 'utf8').replace('gold: { trigger: { interval: 15m } }', 'gold: { trigger: { interval: 1s } }'));
+    const { child, done } = startCli(['run', spec, '--log-level', 'warn']);
+    const orders = join(dir, 'lake', 'orders');
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline && (await readTable(orders)).length === 0) await new Promise((r) => setTimeout(r, 500));
+    expect((await readTable(orders)).length).toBeGreaterThan(0);
+    child.kill('SIGTERM');
+    const result = await done;
+    expect(result.code, result.stdout + result.stderr.slice(-2000)).toBe(0);
+    expect(result.stdout).toMatch(/raw\s+stopped/);
+    expect(result.stdout).toMatch(/bronze\s+stopped/);
+    expect(result.stdout).toMatch(/gold\s+stopped/);
+  }, E2E_TIMEOUT);
+});
