@@ -4,8 +4,8 @@
  * groups, measures) makes the rows already there disagree with the new ones (`table`: reset
  * the window table). The output mode changes what the checkpoint keeps (`checkpoint`).
  */
-import type { AggregationSpec, PipelineSpec } from '../spec/types.js';
-import { parseDuration } from '../spec/duration.js';
+import type { AggregationSpec, PipelineSpec } from '../spec/index.js';
+import { parseDuration } from '../spec/index.js';
 import { canonical } from './diff.js';
 import { sortedKeys, specTablePath } from './compile.js';
 import type { ChangeList } from './changes.js';

@@ -4,7 +4,7 @@
  * already written inconsistent (`table`); a changed `where` changes which records are written
  * at all (`routing`, like `deleteWhen`).
  */
-import type { ExpectationSpec, PipelineSpec } from '../spec/types.js';
+import type { ExpectationSpec, PipelineSpec } from '../spec/index.js';
 import { sortedKeys } from './compile.js';
 import type { ChangeList } from './changes.js';
 

@@ -3,8 +3,8 @@
  * classes). Staged jobs keep their own checkpoints (`<checkpoint>/raw`, `/bronze`, `/gold`)
  * and txn app ids, so switching modes starts the other mode's jobs from scratch.
  */
-import { parseDuration } from '../spec/duration.js';
-import type { PipelineSpec } from '../spec/types.js';
+import { parseDuration } from '../spec/index.js';
+import type { PipelineSpec } from '../spec/index.js';
 import type { ChangeList } from './changes.js';
 
 /** Adds the changes of `mode` and `stages.*`. */

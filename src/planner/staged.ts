@@ -7,8 +7,8 @@
  */
 import { SpecError } from '../errors.js';
 import { joinLocation } from '../lake/storage/location.js';
-import { parseDuration } from '../spec/duration.js';
-import type { PipelineSpec, RawStageSpec, StageSpec } from '../spec/types.js';
+import { parseDuration } from '../spec/index.js';
+import type { PipelineSpec, RawStageSpec, StageSpec } from '../spec/index.js';
 import { join } from 'node:path';
 import type { Plan } from './plan.js';
 

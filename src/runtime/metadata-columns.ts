@@ -7,7 +7,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { KafkaMessage } from 'kafkajs';
 import type { AttachedColumns } from '../lake/types.js';
-import type { KeyFormat, MetadataColumn } from '../spec/types.js';
+import type { KeyFormat, MetadataColumn } from '../spec/index.js';
 
 /** Column name of each metadata column. */
 export const METADATA_COLUMN_NAMES: Record<MetadataColumn, string> = {
