@@ -20,7 +20,7 @@ export interface RecordFailure {
 /** What a table needs from a record before the record may be sunk into it. */
 export interface TableRules {
   table: string;
-  mode: WriteMode;
+  mode: 'upsert' | 'append' | 'scd2';
   mergeKeys: string[];
   sequenceBy?: string;
   /**
@@ -76,7 +76,7 @@ export interface RoutedBatch {
   state: Record<string, unknown>;
 }
 
-import type { BatchInput, ColumnDef, WriteMode, WriteOptions, WriteResult } from '../lake/types.js';
+import type { BatchInput, ColumnDef, WriteOptions, WriteResult } from '../lake/types.js';
 
 /** The part of the lake a sink uses (the runtime passes its `Lake`). */
 export interface TableWriter {
@@ -85,12 +85,12 @@ export interface TableWriter {
   write(path: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult>;
 }
 
-/** A gold table's configuration as resolved from the spec: the one shape the planner, the runtime and the sink share. */
+/** A gold table sink's configuration (the plan's resolved sink). */
 export interface DeltaSinkConfig {
   table: string;
   /** Absolute table directory. */
   path: string;
-  mode: WriteMode;
+  mode: 'upsert' | 'append' | 'scd2';
   mergeKeys: string[];
   sequenceBy?: string;
   partitionBy: string[];

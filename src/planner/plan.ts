@@ -5,8 +5,7 @@
  * (`source`, `streams`, `trigger`, `routing`, `sinks`, `deadLetter`, `checkpointPath`);
  * `nodes`/`edges` are the reviewable DAG view of the same facts.
  */
-import type { DeltaSinkConfig } from '../operators/api.js';
-import type { KafkaSourceSpec, RecordFormat, UnmatchedPolicy, PipelineSpec } from '../spec/index.js';
+import type { KafkaSourceSpec, RecordFormat, TableMode, UnmatchedPolicy, PipelineSpec } from '../spec/index.js';
 
 export type NodeKind =
   | 'source-kafka'
@@ -33,9 +32,19 @@ export interface PlanEdge {
   port?: string;
 }
 
-/** A resolved table sink (gold table): the sink operator's configuration plus its node id. `path` is absolute. */
-export interface SinkPlan extends DeltaSinkConfig {
+/** A resolved table sink (gold table). `path` is absolute. */
+export interface SinkPlan {
   id: string;
+  table: string;
+  path: string;
+  mode: TableMode;
+  mergeKeys: string[];
+  sequenceBy?: string;
+  partitionBy: string[];
+  columns?: Record<string, string>;
+  deleteWhen?: string;
+  /** Column receiving values that do not convert to their declared type (as JSON). */
+  rescuedDataColumn?: string;
   /** Most columns the table takes. */
   maxColumns: number;
 }
