@@ -7,12 +7,9 @@ import { resolve } from 'node:path';
 import { SpecError } from '../errors.js';
 import { joinLocation, resolveLocation } from '../lake/storage/location.js';
 import { parseDuration, type PipelineSpec } from '../spec/index.js';
-import { NODE_IDS, type NodeKind, type Plan, type PlanEdge, type PlanNode, type SinkPlan, type StreamPlan } from './plan.js';
+import type { NodeKind, Plan, PlanEdge, PlanNode, SinkPlan, StreamPlan } from './plan.js';
 import { decoderKind } from '../operators/index.js';
 import { DEFAULT_MAX_COLUMNS } from '../operators/table-shape.js';
-
-// Kept for callers that still import it from here; the ids are part of the Plan's vocabulary.
-export { NODE_IDS } from './plan.js';
 
 /** Options that are not part of the spec. */
 export interface CompileOptions {
@@ -21,6 +18,15 @@ export interface CompileOptions {
   /** Base directory for relative output/checkpoint paths. Default `process.cwd()`. */
   cwd?: string;
 }
+
+/** Deterministic node ids; the runtime and the renders refer to nodes by these. */
+export const NODE_IDS = {
+  source: 'source',
+  decode: 'decode',
+  watermark: 'watermark',
+  route: 'route',
+  sink: (table: string): string => `sink.${table}`,
+} as const;
 
 /** Default `deadLetter.maxRatio`: a run that dead-letters most of its input stops. */
 export const DEFAULT_MAX_DEAD_LETTER_RATIO = 0.5;

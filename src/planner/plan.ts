@@ -84,12 +84,3 @@ export interface Plan {
   /** The spec the plan was compiled from (secrets included: never render this field). */
   spec: PipelineSpec;
 }
-
-/** Deterministic node ids; the runtime and the renders refer to nodes by these. */
-export const NODE_IDS = {
-  source: 'source',
-  decode: 'decode',
-  watermark: 'watermark',
-  route: 'route',
-  sink: (table: string): string => `sink.${table}`,
-} as const;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PipelineError } from '../errors.js';
 import type { Plan } from '../planner/plan.js';
-import { NODE_IDS } from '../planner/plan.js';
+import { NODE_IDS } from '../planner/compile.js';
 import type { WatermarkState } from '../operators/watermark.js';
 import { acquireLock, type HeldLock } from './checkpoint-lock.js';
 import { checkLayout, readCheckpointMetadata, streamsChangedError } from './checkpoint-layout.js';
