@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ERROR_REGISTRY, isErrorCode } from '../src/error-codes.js';
 import { CommitConflictError, PipelineError, UsageError } from '../src/errors.js';
 import { storageFailure } from '../src/runtime/storage-failure.js';
+import { fillUp, mountTmpfs, tmpfsUnavailableReason } from './faults/support/tmpfs.js';
 
 const SRC = join(import.meta.dirname, '..', 'src');
 
@@ -86,5 +87,21 @@ describe('storage failures', () => {
 
   it('says nothing of a failure unrelated to the disks, whatever its message', () => {
     expect(storageFailure(new Error('IO Error: No space left on device'), [import.meta.dirname])).toBeUndefined();
+  });
+
+  // DuckDB reports a failed write as text without an errno: the disks themselves are probed.
+  const noMount = tmpfsUnavailableReason();
+  it.skipIf(noMount !== undefined)('probes the disks for a failure without an errno: full, then read-only', () => {
+    const fs = mountTmpfs(1);
+    try {
+      const duckLike = new Error('IO Error: could not write file');
+      expect(storageFailure(duckLike, [fs.path])).toBeUndefined();
+      fillUp(fs.path);
+      expect(storageFailure(duckLike, ['/nonexistent-dir', fs.path])).toBe('PIPE_LAKE_DISK_FULL');
+      fs.readOnly();
+      expect(storageFailure(duckLike, [fs.path])).toBe('PIPE_LAKE_NOT_WRITABLE');
+    } finally {
+      fs.unmount();
+    }
   });
 });

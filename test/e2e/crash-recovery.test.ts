@@ -7,13 +7,11 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { E2E_TIMEOUT, runAvailableNow, startCli } from '../support/cli.js';
-import { produce, writeCommerceSpec } from '../support/commerce.js';
-import { normalizeReference, readGold } from '../support/tables.js';
-import { useTestBroker } from '../support/broker.js';
+import { E2E_TIMEOUT, normalizeReference, produce, readGold, ROOT, runAvailableNow, startCli, writeCommerceSpec } from './harness.js';
 
 const CASES = [
   // The other stream may be mid-commit when the process dies, so only the last two cases are
@@ -22,10 +20,15 @@ const CASES = [
   { failpoint: 'batch.after-table-commit:14', skips: true },
   { failpoint: 'batch.before-checkpoint-commit:2', skips: true },
 ];
+let broker: TestBroker;
 const dirs: string[] = [];
 
-const broker = useTestBroker([...CASES.map((_, i) => ({ name: `crash${i}`, partitions: 4 })), { name: 'outage', partitions: 4 }]);
-afterAll(() => {
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
+  broker = await startBroker({ topics: [...CASES.map((_, i) => ({ name: `crash${i}`, partitions: 4 })), { name: 'outage', partitions: 4 }] });
+});
+afterAll(async () => {
+  await broker?.stop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

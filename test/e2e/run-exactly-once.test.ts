@@ -3,25 +3,36 @@
  * reference model, dead letters carry raw bytes and coordinates, every partition is read by
  * exactly one stream, runs resume, `latest` starts at the end, and unsafe second runs refuse.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents, type GeneratedEvent } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { E2E_TIMEOUT, runAvailableNow, runCli, startCli } from '../support/cli.js';
-import { produce, writeCommerceSpec } from '../support/commerce.js';
-import { readOffsetRanges } from '../support/files.js';
-import { normalizeReference, readGold } from '../support/tables.js';
-import { useTestBroker } from '../support/broker.js';
-import { tempDirs } from '../support/temp-dirs.js';
+import { normalizeReference, produce, readGold, readOffsetRanges, ROOT, runAvailableNow, runCli, startCli, writeCommerceSpec, E2E_TIMEOUT } from './harness.js';
 
 const murmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
 const partitionOf = (key: string, partitions: number) => (murmur2(Buffer.from(key)) & 0x7fffffff) % partitions;
 
 const PARTITIONS = 6;
-const broker = useTestBroker(['main', 'latest', 'layout', 'narrow'].map((name) => ({ name, partitions: name === 'narrow' ? 2 : PARTITIONS })));
-const tempDir = tempDirs('run-e2e-');
+let broker: TestBroker;
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'run-e2e-'));
+  dirs.push(d);
+  return d;
+};
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
+  broker = await startBroker({ topics: ['main', 'latest', 'layout', 'narrow'].map((name) => ({ name, partitions: name === 'narrow' ? 2 : PARTITIONS })) });
+});
+afterAll(async () => {
+  await broker?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 /** Where each produced event lands: (partition, offset) in produce order. */
 function coordinates(events: GeneratedEvent[], partitions: number, start = new Map<number, number>()): Map<string, GeneratedEvent> {

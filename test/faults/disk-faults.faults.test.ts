@@ -84,7 +84,7 @@ describe.skipIf(unavailable !== undefined)('output disk faults', () => {
     const errorLines = failed.stderr.split('\n').filter((l) => l.startsWith('pipeline run: error'));
     expect(errorLines).toHaveLength(1);
     console.log(`read-only output: ${errorLines[0]}`);
-    expect(errorLines[0]).toMatch(/read-only file system/i);
+    expect(errorLines[0]).toMatch(/error PIPE_LAKE_NOT_WRITABLE .*read-only file system/i);
     expect(expectWholeTables(lake)).toBeGreaterThan(0);
     for (const t of ['orders', '_dead_letter']) await readRows(join(lake, t));
 
@@ -112,7 +112,7 @@ describe.skipIf(unavailable !== undefined)('output disk faults', () => {
     const errorLines = failed.stderr.split('\n').filter((l) => l.startsWith('pipeline run: error'));
     expect(errorLines).toHaveLength(1);
     console.log(`full output disk: ${errorLines[0]}`);
-    expect(errorLines[0]).toMatch(/no space left on device/i);
+    expect(errorLines[0]).toMatch(/error PIPE_LAKE_DISK_FULL .*no space left on device/i);
     expect(expectWholeTables(lake)).toBeGreaterThan(0);
 
     fs.readWrite(512);
