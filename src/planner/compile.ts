@@ -7,13 +7,13 @@ import { resolve } from 'node:path';
 import { SpecError } from '../errors.js';
 import { joinLocation, resolveLocation } from '../lake/storage/location.js';
 import { parseDuration, type PipelineSpec } from '../spec/index.js';
-import { NODE_IDS, type NodeKind, type Plan, type PlanEdge, type PlanNode, type SinkPlan, type StreamPlan, type WindowPlan } from './plan.js';
+import { NODE_IDS, type NodeKind, type Plan, type PlanEdge, type PlanNode, type SinkPlan, type StreamPlan, type WindowPlan } from '../runtime/plan.js';
 import { decoderKind } from '../operators/index.js';
 import { parseMeasure, type Measure } from '../operators/window-measures.js';
 import { DEFAULT_MAX_COLUMNS } from '../operators/table-shape.js';
 
 // Kept for callers that still import it from here; the ids are part of the Plan's vocabulary.
-export { NODE_IDS } from './plan.js';
+export { NODE_IDS } from '../runtime/plan.js';
 
 /** Options that are not part of the spec. */
 export interface CompileOptions {

@@ -5,7 +5,7 @@
  */
 import { operatorFor } from '../operators/index.js';
 import type { OperatorDefinition } from '../operators/api.js';
-import type { Plan, PlanEdge, PlanNode } from './plan.js';
+import type { Plan, PlanEdge, PlanNode } from '../runtime/plan.js';
 import { formatDuration } from './render-text.js';
 
 /**

@@ -3,8 +3,8 @@
  * Only node props, stream facts and spec paths as written appear: no absolute paths, no
  * timestamps, no secrets (the source node never carries them; see compile.ts).
  */
-import type { Plan, PlanEdge } from './plan.js';
-import { renderJobs } from './staged.js';
+import type { Plan, PlanEdge } from '../runtime/plan.js';
+import { renderJobs } from '../runtime/staged-plan.js';
 
 /** Renders `ms` in the largest unit that divides it exactly: 5000 → `5s`, 90000 → `90s`. */
 export function formatDuration(ms: number): string {

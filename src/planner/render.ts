@@ -2,7 +2,7 @@
  * One entry point for every plan render, so the CLI and tests pick a format by name.
  * Every format is deterministic: same plan, same bytes.
  */
-import type { Plan } from './plan.js';
+import type { Plan } from '../runtime/plan.js';
 import { renderDot, renderJson, renderMermaid } from './render-graph.js';
 import { renderText } from './render-text.js';
 

@@ -13,7 +13,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { ExpectationFailedError, PipelineError, SchemaMismatchError } from '../errors.js';
-import type { Plan } from '../planner/plan.js';
+import type { Plan } from './plan.js';
 import type { RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
 import type { RejectedRow } from '../lake/types.js';
 import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';

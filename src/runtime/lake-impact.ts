@@ -6,7 +6,7 @@
  */
 import type { Lake } from '../lake/index.js';
 import type { SpecChange } from '../planner/changes.js';
-import type { Plan } from '../planner/plan.js';
+import type { Plan } from './plan.js';
 import { readCommittedPositions } from './checkpoint-positions.js';
 import type { TopicOffsets } from './kafka-client.js';
 

@@ -5,7 +5,7 @@
  * progress block and the health answers. The runner only reports what happened.
  */
 import type { Kafka } from 'kafkajs';
-import type { Plan } from '../planner/plan.js';
+import type { Plan } from './plan.js';
 import { EventLogWriter, type BatchEvent } from './event-log.js';
 import { LagTracker, type LagSnapshot } from './lag-tracker.js';
 import { LatencyHistogram } from './latency.js';

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PipelineError } from '../errors.js';
-import type { Plan } from '../planner/plan.js';
+import type { Plan } from './plan.js';
 import { acquireLock, type HeldLock } from './checkpoint-lock.js';
 import { checkLayout, readCheckpointMetadata, streamsChangedError } from './checkpoint-layout.js';
 import { resolveRuntimeSettings } from './settings.js';

@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Plan } from '../planner/plan.js';
+import type { Plan } from './plan.js';
 import { readJsonFile } from './atomic-file.js';
 import { processAlive, type LockOwner } from './checkpoint-lock.js';
 import { readCheckpointMetadata } from './checkpoint-layout.js';

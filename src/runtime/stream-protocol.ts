@@ -5,7 +5,7 @@
 import type { ExpectationCount } from '../lake/types.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../errors.js';
-import type { Plan } from '../planner/plan.js';
+import type { Plan } from './plan.js';
 import type { LatencySample } from './latency.js';
 import type { RuntimeSettings } from './settings.js';
 import type { LogFormat, LogLevel } from './logger.js';

@@ -18,7 +18,7 @@ import { StreamSource } from './kafka-source.js';
 import { createLogger } from './logger.js';
 import { BatchProcessor } from './batch-processor.js';
 import { RawBatchProcessor } from './raw-batch.js';
-import { stagedJobs } from '../planner/staged.js';
+import { stagedJobs } from './staged-plan.js';
 import type { BatchStats, MainMessage, StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockClient } from './table-locks.js';
 import { resolveStartPositions } from './start-positions.js';

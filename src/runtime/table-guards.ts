@@ -19,7 +19,7 @@ import { CheckpointError } from '../errors.js';
 import { Lake } from '../lake/index.js';
 import { layoutChangedError, layoutChanges } from '../lake/layout.js';
 import { sinkWriteOptions } from '../operators/sink-delta.js';
-import type { Plan } from '../planner/plan.js';
+import type { Plan } from './plan.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
 import type { Logger } from './logger.js';
 

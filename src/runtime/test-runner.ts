@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
 import type { Lake } from '../lake/index.js';
-import type { Plan } from '../planner/plan.js';
+import type { Plan } from './plan.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
 import { BatchProcessor } from './batch-processor.js';

@@ -5,7 +5,7 @@
  * per stream: committed progress, its rate since the last frame, lag and last batch.
  */
 import type { Admin } from 'kafkajs';
-import type { Plan } from '../planner/plan.js';
+import type { Plan } from './plan.js';
 import { readTopicOffsets } from './kafka-client.js';
 import { parsePrometheus, sumSamples } from './prometheus-text.js';
 import { buildStatus } from './status.js';

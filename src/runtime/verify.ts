@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditTable, commitTxns, type Lake, type TableAudit } from '../lake/index.js';
-import type { Plan } from '../planner/plan.js';
+import type { Plan } from './plan.js';
 import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
 import { readEventLog, type BatchEvent } from './event-log.js';
 import { readCommittedPositions } from './checkpoint-positions.js';

@@ -7,7 +7,7 @@ import type { SpecPath } from './yaml-tree.js';
 
 type Reporter = (code: Code, path: SpecPath, params: Record<string, string | number>, hint?: string) => void;
 
-/** Directories staged mode writes next to the tables (planner/staged.ts names them). */
+/** Directories staged mode writes next to the tables (runtime/staged-plan.ts names them). */
 const STAGED_DIRS = ['_raw', '_bronze'];
 
 /** Reports stage settings a fused spec ignores, and tables named like staged mode's directories. */

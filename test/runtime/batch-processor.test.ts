@@ -13,7 +13,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { SchemaMismatchError } from '../../src/errors.js';
 import type { BatchInput, ColumnDef, RejectedRow, WriteOptions, WriteResult } from '../../src/lake/types.js';
 import type { TableWriter } from '../../src/operators/api.js';
-import type { Plan } from '../../src/planner/plan.js';
+import type { Plan } from '../../src/runtime/plan.js';
 import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { BatchProcessor } from '../../src/runtime/batch-processor.js';

@@ -7,7 +7,7 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Plan } from '../../src/planner/plan.js';
+import type { Plan } from '../../src/runtime/plan.js';
 import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { writeCheckpointMetadata } from '../../src/runtime/checkpoint-layout.js';
 import { EventLogWriter } from '../../src/runtime/event-log.js';

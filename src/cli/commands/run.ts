@@ -13,7 +13,7 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../ru
 import { resolveInstance } from '../../runtime/instances.js';
 import { runPipeline } from '../../runtime/runner.js';
 import { formatStagedResult, runStaged } from '../../runtime/staged-runner.js';
-import { JOB_NAMES, type JobName } from '../../planner/staged.js';
+import { JOB_NAMES, type JobName } from '../../runtime/staged-plan.js';
 import { formatSummary, type RunSummary } from '../../runtime/summary.js';
 import { loadSpecOrReport } from './plan.js';
 

@@ -3,7 +3,8 @@
  * function of the spec (see `compilePlan`), with deterministic node ids so renders are
  * stable and golden files do not churn. The runtime reads the resolved fields below
  * (`source`, `streams`, `trigger`, `routing`, `sinks`, `deadLetter`, `checkpointPath`);
- * `nodes`/`edges` are the reviewable DAG view of the same facts.
+ * `nodes`/`edges` are the reviewable DAG view of the same facts. It lives in the runtime layer
+ * because it is the runtime's input: the planner writes it, and nothing here points back up.
  */
 import type { DeltaSinkConfig } from '../operators/api.js';
 import type { WindowSinkConfig } from '../operators/window-output.js';
@@ -88,7 +89,7 @@ export interface Plan {
   outputPath: string;
   nodes: PlanNode[];
   edges: PlanEdge[];
-  /** Set on the plan of one job of a staged pipeline (planner/staged.ts); absent when fused. */
+  /** Set on the plan of one job of a staged pipeline (runtime/staged-plan.ts); absent when fused. */
   job?: 'raw' | 'bronze';
   /** The spec the plan was compiled from (secrets included: never render this field). */
   spec: PipelineSpec;
