@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
 import { Lake } from '../../src/lake/index.js';
-import { E2E_TIMEOUT, ROOT, runAvailableNow } from './harness.js';
+import { E2E_TIMEOUT, ROOT, runAvailableNow, runCli } from './harness.js';
 
 let broker: TestBroker;
 const dirs: string[] = [];
@@ -127,6 +127,15 @@ describe('expectations through pipeline run', () => {
     } finally {
       lake.close();
     }
+
+    // `deadletter show` counts them by table, stage and reason.
+    const shown = await runCli(['deadletter', 'show', join(dir, 'spec.yaml'), '--stage', 'expectation', '--format', 'json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      records: 3,
+      matching: 3,
+      groups: [{ table: 'orders', stage: 'expectation', reason: "expectation 'amount_non_negative' failed: amount >= 0", count: 3, first: { partition: 0, offset: 1 }, last: { partition: 0, offset: 4 } }],
+    });
   }, E2E_TIMEOUT);
 
   it('fail stops naming the record and commits nothing of its batch; the fixed restart replays it exactly', async () => {
