@@ -274,7 +274,15 @@ export class BatchProcessor {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 
-    if (failures.length > 0) {
+    const quality = qualityRows(
+      { pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId, replay, committedAt: new Date().toISOString() },
+      routed.tables.map((part) => ({ table: part.table, routed: part.count, dropped: droppedOf[part.table] ?? 0, stats: tableStats[part.table]!, quality: qualityOf[part.table] })),
+      failures,
+      routed.dropped,
+    );
+    // The dead letters and the quality record are independent tables: committed side by side.
+    const deadLetters = async () => {
+      if (failures.length === 0) return;
       failures.sort((a, b) => a.index - b.index);
       const ctx = { topic: entry.topic, pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId };
       const rows = failures.map((f) => deadLetterRow(rawRecord(prepared, f.index), f.stage, f.error, ctx));
@@ -282,19 +290,17 @@ export class BatchProcessor {
       tableStats[plan.deadLetter.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: 0, deleted: 0 };
       versions[plan.deadLetter.table] = result.version;
       failpoint('batch.after-table-commit');
-    }
-    const quality = qualityRows(
-      { pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId, replay, committedAt: new Date().toISOString() },
-      routed.tables.map((part) => ({ table: part.table, routed: part.count, dropped: droppedOf[part.table] ?? 0, stats: tableStats[part.table]!, quality: qualityOf[part.table] })),
-      failures,
-      routed.dropped,
-    );
-    if (quality.length > 0) {
+    };
+    const events = async () => {
+      if (quality.length === 0) return;
       log.info({ quality: quality.map(({ pipeline: _p, stream: _s, batch_id: _b, committed_at: _c, ...row }) => row) }, 'batch quality');
       const eventsPath = joinLocation(plan.outputPath, EVENTS_TABLE);
       await locks.withLock(eventsPath, () => writeQualityEvents(lake, eventsPath, quality, txn));
       failpoint('batch.after-table-commit');
-    }
+    };
+    const written = await Promise.allSettled([deadLetters(), events()]);
+    const writeFailed = written.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (writeFailed) throw writeFailed.reason;
     const commitMs = performance.now() - commitStart;
 
     failpoint('batch.before-checkpoint-commit');
