@@ -25,6 +25,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   report: () => import('./commands/report.js'),
   top: () => import('./commands/top.js'),
   table: () => import('./commands/table.js'),
+  deadletter: () => import('./commands/deadletter.js'),
   'dev-broker': () => import('./commands/dev-broker.js'),
   demo: () => import('./commands/demo.js'),
 };

@@ -282,6 +282,7 @@ export class Lake {
       rejected: plan && status !== 'already-committed' ? plan.rejected : [],
       widened: plan && status === 'committed' ? plan.widened : [],
       ...(plan && status !== 'already-committed' ? { expectations: plan.expectations } : {}),
+      ...(plan?.quality && status !== 'already-committed' ? { quality: plan.quality } : {}),
     };
   }
 

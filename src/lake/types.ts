@@ -173,6 +173,8 @@ export interface WriteResult {
   widened: string[];
   /** Per expectation of the write: rows evaluated and failed (absent for `already-committed`). */
   expectations?: ExpectationCount[];
+  /** NULLs per column and duplicate merge keys in the batch (absent for `already-committed` and empty batches). */
+  quality?: { nulls: Record<string, number>; duplicateKeys: number };
 }
 
 /** One live data file, as in the Delta `add` action. */

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { LakeError, SchemaMismatchError } from '../errors.js';
 import { loadBatch } from './batch.js';
+import { batchQuality, type BatchQuality } from './batch-quality.js';
 import { layoutChangedError, layoutChanges, layoutConfiguration } from './layout.js';
 import { checkConstraints } from './constraints.js';
 import { newMetadata, removeFor, type PlannedCommit } from './commit.js';
@@ -42,6 +43,8 @@ export interface WritePlan {
   widened: string[];
   /** Per expectation of the write: rows evaluated and failed. */
   expectations: ExpectationCount[];
+  /** NULLs per column and duplicate merge keys of the batch (absent for an empty batch). */
+  quality?: BatchQuality;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
@@ -189,6 +192,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     plan.empty = true;
     return plan;
   }
+  plan.quality = await batchQuality(c, 'b', loaded.columns, opts.mode === 'append' ? [] : (opts.mergeKeys ?? []));
   // Final table columns: the table's own, then the batch's new ones (then scd2's system columns).
   const dataColumns = loaded.columns;
   let columns: TypedColumn[] = dataColumns;

@@ -15,7 +15,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { ExpectationFailedError, PipelineError, SchemaMismatchError } from '../errors.js';
 import type { Plan } from './plan.js';
 import type { RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
-import type { RejectedRow } from '../lake/types.js';
+import type { RejectedRow, WriteResult } from '../lake/types.js';
 import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { writeWindowOutput } from '../operators/window-output.js';
@@ -28,6 +28,8 @@ import type { Decoder } from './decode-pool.js';
 import { packValues, prepareBatch } from './batch-transform.js';
 import { failpoint } from './failpoints.js';
 import { METADATA_COLUMN_NAMES, metadataColumns } from './metadata-columns.js';
+import { EVENTS_TABLE, qualityRows, writeQualityEvents } from './quality-events.js';
+import { joinLocation } from '../lake/storage/location.js';
 import type { Logger } from './logger.js';
 import type { BatchStats, DeadLetterCount, TableBatchStats } from './stream-protocol.js';
 import type { TableLockClient } from './table-locks.js';
@@ -200,8 +202,10 @@ export class BatchProcessor {
     const tableStats: Record<string, TableBatchStats> = {};
     const versions: Record<string, number> = {};
     let commitRetries = 0;
-    // Rows a table's `where` or `drop` expectations left out: counted drops, like `unmatched: drop`.
-    let loadDropped = 0;
+    // Rows a table's `where` or `drop` expectations left out (counted drops, like `unmatched: drop`),
+    // and each table's NULL and duplicate-key figures, for the batch's quality record.
+    const droppedOf: Record<string, number> = {};
+    const qualityOf: Record<string, NonNullable<WriteResult['quality']>> = {};
     const commitStart = performance.now();
     const txn = { appId, version: batchId };
 
@@ -242,8 +246,9 @@ export class BatchProcessor {
           const input = inputOf(part);
           const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record));
           const rejected = result.status === 'already-committed' ? (decisions.rejected[part.table] ?? []) : result.rejected;
+          if (result.quality) qualityOf[part.table] = result.quality;
           for (const r of rejected) {
-            if (r.dropped) loadDropped++;
+            if (r.dropped) droppedOf[part.table] = (droppedOf[part.table] ?? 0) + 1;
             else failures.push({ index: part.indices[r.row]!, stage: r.expectation ? 'expectation' : 'sink', table: part.table, error: `table '${part.table}': ${r.reason}` });
           }
           tableStats[part.table] = {
@@ -286,7 +291,15 @@ export class BatchProcessor {
       failpoint('batch.after-table-commit');
     }
 
-    if (failures.length > 0) {
+    const quality = qualityRows(
+      { pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId, replay, committedAt: new Date().toISOString() },
+      routed.tables.map((part) => ({ table: part.table, routed: part.count, dropped: droppedOf[part.table] ?? 0, stats: tableStats[part.table]!, quality: qualityOf[part.table] })),
+      failures,
+      routed.dropped,
+    );
+    // The dead letters and the quality record are independent tables: committed side by side.
+    const deadLetters = async () => {
+      if (failures.length === 0) return;
       failures.sort((a, b) => a.index - b.index);
       const ctx = { topic: entry.topic, pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId };
       const rows = failures.map((f) => deadLetterRow(rawRecord(prepared, f.index), f.stage, f.error, ctx));
@@ -294,7 +307,17 @@ export class BatchProcessor {
       tableStats[plan.deadLetter.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: 0, deleted: 0 };
       versions[plan.deadLetter.table] = result.version;
       failpoint('batch.after-table-commit');
-    }
+    };
+    const events = async () => {
+      if (quality.length === 0) return;
+      log.info({ quality: quality.map(({ pipeline: _p, stream: _s, batch_id: _b, committed_at: _c, ...row }) => row) }, 'batch quality');
+      const eventsPath = joinLocation(plan.outputPath, EVENTS_TABLE);
+      await locks.withLock(eventsPath, () => writeQualityEvents(lake, eventsPath, quality, txn));
+      failpoint('batch.after-table-commit');
+    };
+    const written = await Promise.allSettled([deadLetters(), events()]);
+    const writeFailed = written.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (writeFailed) throw writeFailed.reason;
     const commitMs = performance.now() - commitStart;
 
     failpoint('batch.before-checkpoint-commit');
@@ -320,7 +343,7 @@ export class BatchProcessor {
       records: messages.length,
       deadLettered: failures.length,
       deadLetters: countDeadLetters(failures),
-      dropped: routed.dropped + loadDropped,
+      dropped: routed.dropped + Object.values(droppedOf).reduce((a, b) => a + b, 0),
       tables: tableStats,
       durationMs: performance.now() - prepared.decodeStarted,
       decodeMs,

@@ -199,6 +199,9 @@ function checkDirectories(data: unknown, tableNames: string[], keyAt: Reporter, 
     else seen.set(folded, name);
   }
   const deadLetter = get(data, ['deadLetter', 'table']);
+  // `_events` is the quality record's table (written by every run).
+  for (const name of tableNames) if (name.toLowerCase() === '_events') keyAt('PIPE0070', ['tables', name], { table: name }, 'rename the table');
+  if (typeof deadLetter === 'string' && deadLetter.toLowerCase() === '_events') valueAt('PIPE0070', ['deadLetter', 'table'], { table: deadLetter }, 'the default dead-letter table is `_dead_letter`');
   if (typeof deadLetter === 'string' && seen.has(deadLetter.toLowerCase())) {
     valueAt('PIPE0046', ['deadLetter', 'table'], { table: deadLetter, other: seen.get(deadLetter.toLowerCase())! },
       'the dead-letter table has its own columns; give it its own name (the default is `_dead_letter`)');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
 import { Lake } from '../../src/lake/index.js';
-import { E2E_TIMEOUT, ROOT, runAvailableNow } from './harness.js';
+import { E2E_TIMEOUT, ROOT, runAvailableNow, runCli } from './harness.js';
 
 let broker: TestBroker;
 const dirs: string[] = [];
@@ -106,6 +106,36 @@ describe('expectations through pipeline run', () => {
       [3, 'expectation', "table 'orders': expectation 'amount_non_negative' failed: amount >= 0"],
       [4, 'expectation', "table 'orders': expectation 'amount_non_negative' failed: amount >= 0"],
     ]);
+
+    // The batch's quality record: one row per table in `_events`, written with the batch.
+    const lake = await Lake.create({ threads: 1 });
+    try {
+      const events = await lake.scan(join(dir, 'lake', '_events'));
+      const orders = events.find((e) => e.table_name === 'orders')!;
+      expect({ ...orders, committed_at: undefined, batch_id: Number(orders.batch_id), records_in: Number(orders.records_in), records_out: Number(orders.records_out), dropped: Number(orders.dropped), dead_lettered: Number(orders.dead_lettered), duplicate_keys: Number(orders.duplicate_keys) }).toEqual({
+        pipeline: 'quality', stream: 0, batch_id: 0, table_name: 'orders', committed_at: undefined, replay: false, status: 'committed',
+        records_in: 5, records_out: 1, dropped: 1, dead_lettered: 3, duplicate_keys: 0,
+        dead_letters: JSON.stringify({ "expectation: table 'orders': expectation 'amount_non_negative' failed: amount >= 0": 3 }),
+        nulls: '{}',
+        expectations: JSON.stringify({
+          has_amount: { action: 'warn', evaluated: 5, failed: 1 },
+          amount_non_negative: { action: 'quarantine', evaluated: 5, failed: 3 },
+          not_a_test: { action: 'drop', evaluated: 5, failed: 2 },
+        }),
+      });
+      expect(events.map((e) => e.table_name).sort()).toEqual(['orders', 'payments']);
+    } finally {
+      lake.close();
+    }
+
+    // `deadletter show` counts them by table, stage and reason.
+    const shown = await runCli(['deadletter', 'show', join(dir, 'spec.yaml'), '--stage', 'expectation', '--format', 'json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      records: 3,
+      matching: 3,
+      groups: [{ table: 'orders', stage: 'expectation', reason: "expectation 'amount_non_negative' failed: amount >= 0", count: 3, first: { partition: 0, offset: 1 }, last: { partition: 0, offset: 4 } }],
+    });
   }, E2E_TIMEOUT);
 
   it('fail stops naming the record and commits nothing of its batch; the fixed restart replays it exactly', async () => {
@@ -146,5 +176,13 @@ describe('expectations through pipeline run', () => {
     expect(after._dead_letter!.rows.map((r) => [r.offset, r.stage])).toEqual([[6, 'expectation']]);
     expect(after.orders!.version).toBe(1);
     expect(after.payments!.version).toBe(1);
+    // The failed attempts wrote no quality rows; the replayed batch wrote its rows once.
+    const lake = await Lake.create({ threads: 1 });
+    try {
+      const events = (await lake.scan(join(dir, 'lake', '_events'))).map((e) => `${e.batch_id}/${e.table_name}`).sort();
+      expect(events).toEqual(['0/orders', '0/payments', '1/orders', '1/payments']);
+    } finally {
+      lake.close();
+    }
   }, E2E_TIMEOUT);
 });
