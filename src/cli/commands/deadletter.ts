@@ -7,7 +7,7 @@ import { parseCommandArgs, setOption } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { Lake } from '../../lake/index.js';
 import { compilePlan } from '../../planner/compile.js';
-import { isDuration, parseDuration } from '../../spec/duration.js';
+import { isDuration, parseDuration } from '../../spec/index.js';
 import { summariseDeadLetters, type DeadLetterFilter } from '../../runtime/dead-letter-summary.js';
 import { loadSpecOrReport } from './plan.js';
 
