@@ -33,6 +33,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   decode: async () => (await import('./scenarios/decode.js')).decode,
   brokers: async () => (await import('./scenarios/brokers.js')).brokers,
   'scale-out': async () => (await import('./scenarios/scale-out.js')).scaleOut,
+  staged: async () => (await import('./scenarios/staged.js')).staged,
 };
 
 async function main(): Promise<number> {
