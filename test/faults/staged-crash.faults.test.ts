@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
-import { produce, readGold, readTable, ROOT, runAvailableNow, runCli, writeCommerceSpec, E2E_TIMEOUT } from './harness.js';
+import { produce, readGold, readTable, ROOT, runAvailableNow, runCli, writeCommerceSpec, E2E_TIMEOUT } from '../e2e/harness.js';
 
 let broker: TestBroker;
 const dirs: string[] = [];
