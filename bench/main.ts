@@ -36,6 +36,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   'scale-out': async () => (await import('./scenarios/scale-out.js')).scaleOut,
   windows: async () => (await import('./scenarios/windows.js')).windows,
   'merge-scaling': async () => (await import('./scenarios/merge-scaling.js')).mergeScaling,
+  staged: async () => (await import('./scenarios/staged.js')).staged,
 };
 
 async function main(): Promise<number> {

@@ -5,6 +5,7 @@
  * decodes later, and any table can be re-derived from this one.
  */
 import type { OperatorDefinition } from './api.js';
+import { Kind } from '../lake/type-lattice.js';
 
 /** Column types of the raw table (declared, so every batch types alike). */
 export const RAW_COLUMNS: Record<string, string> = {
@@ -36,18 +37,35 @@ export function encodeHeaders(headers: RawMessage['headers']): string | null {
   return out.length === 0 ? null : JSON.stringify(out);
 }
 
-/** The raw-table row of one record. */
-export function rawRow(topic: string, partition: number, m: RawMessage): Record<string, unknown> {
-  const ms = Number(m.timestamp);
-  return {
-    topic,
-    partition,
-    offset: Number(m.offset),
-    timestamp: Number.isFinite(ms) && ms >= 0 ? new Date(ms).toISOString() : null,
-    key: m.key ?? null,
-    value: m.value,
-    headers: encodeHeaders(m.headers),
-  };
+/** The JSON kinds of every raw column (nulls included), so the lake never reads a batch file to learn them. */
+export const RAW_KINDS: Record<string, number> = {
+  topic: Kind.STRING,
+  partition: Kind.INT,
+  offset: Kind.INT,
+  timestamp: Kind.STRING | Kind.NULL,
+  key: Kind.STRING | Kind.NULL,
+  value: Kind.STRING | Kind.NULL,
+  headers: Kind.STRING | Kind.NULL,
+};
+
+const b64 = (bytes: Buffer | null | undefined) => (bytes === null || bytes === undefined ? 'null' : `"${bytes.toString('base64')}"`);
+
+/**
+ * A batch's raw rows as NDJSON (bytes as base64, as the lake reads BLOB columns), built as
+ * text per record rather than through row objects: the raw job's cost is this loop.
+ */
+export function rawNdjson(topic: string, messages: Map<number, RawMessage[]>): { text: string; count: number } {
+  const topicJson = JSON.stringify(topic);
+  const lines: string[] = [];
+  for (const [partition, list] of messages) {
+    for (const m of list) {
+      const ms = Number(m.timestamp);
+      const ts = Number.isFinite(ms) && ms >= 0 ? `"${new Date(ms).toISOString()}"` : 'null';
+      const headers = encodeHeaders(m.headers);
+      lines.push(`{"topic":${topicJson},"partition":${partition},"offset":${Number(m.offset)},"timestamp":${ts},"key":${b64(m.key)},"value":${b64(m.value)},"headers":${headers === null ? 'null' : JSON.stringify(headers)}}`);
+    }
+  }
+  return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', count: lines.length };
 }
 
 /** The raw job's only sink. */

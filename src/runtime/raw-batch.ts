@@ -6,7 +6,9 @@
  */
 import type { KafkaMessage } from 'kafkajs';
 import type { TableWriter } from '../operators/api.js';
-import { RAW_COLUMNS, rawRow } from '../operators/sink-raw.js';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RAW_COLUMNS, RAW_KINDS, rawNdjson } from '../operators/sink-raw.js';
 import type { CollectedBatch } from './batch-collector.js';
 import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
 import { failpoint } from './failpoints.js';
@@ -32,7 +34,9 @@ export interface RawBatchOptions {
 export interface PreparedRawBatch {
   entry: OffsetsEntry;
   replay: boolean;
-  rows: Record<string, unknown>[];
+  /** NDJSON of the batch's rows, and how many. */
+  text: string;
+  count: number;
   started: number;
 }
 
@@ -44,40 +48,43 @@ export class RawBatchProcessor {
   async prepare(batchId: number, batch: CollectedBatch<KafkaMessage>, pending?: OffsetsEntry): Promise<PreparedRawBatch> {
     const started = performance.now();
     const entry = pending ?? { batchId, appId: this.opts.appId, topic: this.opts.topic, ranges: batch.ranges, schema: {}, createdAt: new Date().toISOString() };
-    const rows: Record<string, unknown>[] = new Array(batch.count);
-    let n = 0;
-    for (const [partition, list] of batch.messages) for (const m of list) rows[n++] = rawRow(this.opts.topic, partition, m);
-    return { entry, replay: pending !== undefined, rows, started };
+    const { text, count } = rawNdjson(this.opts.topic, batch.messages);
+    return { entry, replay: pending !== undefined, text, count, started };
   }
 
   /** Appends the batch to the raw table with its txn, then commits the checkpoint. */
   async commit(prepared: PreparedRawBatch): Promise<BatchStats> {
     const { checkpoint, lake, locks, rawPath, appId } = this.opts;
-    const { entry, replay, rows } = prepared;
+    const { entry, replay, text, count } = prepared;
     const batchId = entry.batchId;
     if (!replay) checkpoint.writeOffsets(entry);
     failpoint('batch.after-offsets');
     const commitStart = performance.now();
     const txn = { appId, version: batchId };
-    const result = rows.length === 0
-      ? undefined
-      : await locks.withLock(rawPath, () =>
-          lake.write(rawPath, { kind: 'rows', rows }, { mode: 'append', columns: RAW_COLUMNS, txn, operationParameters: { appId, batchId } }),
-        );
+    let result;
+    if (count > 0) {
+      const staging = join(checkpoint.dir, 'staging');
+      mkdirSync(staging, { recursive: true });
+      const file = join(staging, `${batchId}.raw.ndjson`);
+      writeFileSync(file, text);
+      const input = { kind: 'ndjson' as const, path: file, rowCount: count, kinds: RAW_KINDS };
+      result = await locks.withLock(rawPath, () => lake.write(rawPath, input, { mode: 'append', columns: RAW_COLUMNS, txn, operationParameters: { appId, batchId } }));
+      rmSync(file, { force: true });
+    }
     failpoint('batch.after-table-commit');
     const commitMs = performance.now() - commitStart;
     failpoint('batch.before-checkpoint-commit');
     checkpoint.writeCommit({
       batchId,
       committedAt: new Date().toISOString(),
-      records: rows.length,
+      records: count,
       tables: result ? { _raw: { status: result.status, version: result.version } } : {},
     });
     checkpoint.prune(batchId);
     const tables: BatchStats['tables'] = result ? { _raw: { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: 0, deleted: 0 } } : {};
-    this.opts.logger.debug({ batchId, records: rows.length, replay, status: result?.status, commitMs: Math.round(commitMs) }, 'raw batch committed');
+    this.opts.logger.debug({ batchId, records: count, replay, status: result?.status, commitMs: Math.round(commitMs) }, 'raw batch committed');
     return {
-      stream: this.opts.streamIndex, batchId, replay, records: rows.length, deadLettered: 0, deadLetters: [], dropped: 0, tables,
+      stream: this.opts.streamIndex, batchId, replay, records: count, deadLettered: 0, deadLetters: [], dropped: 0, tables,
       durationMs: performance.now() - prepared.started, decodeMs: 0, commitMs, phasesMs: { commit: commitMs },
     };
   }

@@ -25,6 +25,7 @@ import type { DeltaSourceProps } from '../operators/source-delta.js';
 import type { BatchInput, WriteOptions } from '../lake/types.js';
 import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
+import { failpoint } from './failpoints.js';
 import type { Logger } from './logger.js';
 import { BatchProcessor } from './batch-processor.js';
 import { TableLockClient } from './table-locks.js';
@@ -197,6 +198,7 @@ async function runGoldTable(plan: Plan, jobs: StagedJobs, sink: SinkPlan, bronze
   return versionLoop(source, checkpoint, jobs.gold.trigger.intervalMs, run, async (batchId, ranges, rows, pending) => {
     const entry: OffsetsEntry = pending ?? { batchId, appId: jobs.gold.appId, topic: plan.source.kafka.topic, ranges, schema: {}, createdAt: new Date().toISOString() };
     if (!pending) checkpoint.writeOffsets(entry);
+    failpoint('batch.after-offsets');
     const txn = { appId: jobs.gold.appId, version: batchId };
     const decisions = checkpoint.readDecisions(batchId);
     let status = 'empty';
@@ -211,6 +213,7 @@ async function runGoldTable(plan: Plan, jobs: StagedJobs, sink: SinkPlan, bronze
         decisions.rejected[sink.table] = rejected;
         checkpoint.writeDecisions(batchId, decisions);
       });
+      failpoint('batch.after-table-commit');
       rmSync(file, { force: true });
       ({ status, version } = result);
       // Values the gold table cannot store go to the dead-letter table, as when fused.
@@ -225,6 +228,7 @@ async function runGoldTable(plan: Plan, jobs: StagedJobs, sink: SinkPlan, bronze
         await writeDeadLetters(run.lake, plan.deadLetter.path, dead, { appId: `${jobs.gold.appId}/${sink.table}`, version: batchId });
       }
     }
+    failpoint('batch.before-checkpoint-commit');
     checkpoint.writeCommit({ batchId, committedAt: new Date().toISOString(), records: rows.length, tables: { [sink.table]: { status, version } } });
     checkpoint.prune(batchId);
     logger.info({ batchId, bronzeVersions: ranges['0'], records: rows.length, status }, 'gold batch committed');
