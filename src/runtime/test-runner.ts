@@ -103,7 +103,12 @@ export async function runCutting(lake: Lake, planFor: PlanFactory, records: Test
         const slice = s.queue.slice(s.next, s.next + Math.min(s.queue.length, cutting.batchSize));
         s.next += slice.length;
         const messages = new Map<number, KafkaMessage[]>();
+        // Every partition the stream owns is in every batch, as with a consumer (the stream's watermark is over all of them).
         const ranges: Record<string, [number, number]> = {};
+        for (const r of s.queue) {
+          const at = s.positions.get(r.partition) ?? r.offset;
+          if (!(r.partition in ranges)) ranges[r.partition] = [at, at];
+        }
         for (const r of slice) {
           messages.set(r.partition, [...(messages.get(r.partition) ?? []), toMessage(r)]);
           // A range starts where the partition's previous batch ended, as a consumer's would.
@@ -114,7 +119,7 @@ export async function runCutting(lake: Lake, planFor: PlanFactory, records: Test
       }
     }
     const tables: Record<string, Row[]> = {};
-    for (const { table, path } of [...plan.sinks, plan.deadLetter]) {
+    for (const { table, path } of [...plan.sinks, ...(plan.windows ?? []).map((w) => ({ table: w.name, path: w.path })), plan.deadLetter]) {
       if (!(await lake.exists(path))) continue;
       tables[table] = sortRows((await lake.scan(path)).map((r) => plain(r) as Row));
     }
