@@ -168,13 +168,15 @@ export function expectedFor(testCase: TestCase, table: string, deadLetter: strin
 /** Keys that pair expected and actual rows of a table for a changed-columns diff. */
 export function pairingKeys(plan: Plan, table: string): string[] {
   if (table === plan.deadLetter.table) return ['partition', 'offset'];
+  const window = plan.windows?.find((w) => w.name === table);
+  if (window) return ['window_start', ...window.groupBy];
   return plan.sinks.find((s) => s.table === table)?.mergeKeys ?? [];
 }
 
 /** Runs one case under every cutting and compares. */
 export async function runCase(lake: Lake, planFor: PlanFactory, testCase: TestCase, cuttings: Cutting[]): Promise<CaseOutcome> {
   const reference = planFor(cuttings[0]!.streams, tmpdir());
-  const names = [...reference.sinks.map((s) => s.table), reference.deadLetter.table];
+  const names = [...reference.sinks.map((s) => s.table), ...(reference.windows ?? []).map((w) => w.name), reference.deadLetter.table];
   const deadLetter = reference.deadLetter.table;
   const runs: Record<string, Row[]>[] = [];
   for (const c of cuttings) runs.push(await runCutting(lake, planFor, testCase.records, c));

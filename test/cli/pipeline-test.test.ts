@@ -35,7 +35,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('pipeline test', () => {
-  it.each(['commerce-events', 'cdc-orders'])('passes every shipped case of pipelines/%s.yaml (exit 0)', (name) => {
+  it.each(['commerce-events', 'cdc-orders', 'clickstream-windows'])('passes every shipped case of pipelines/%s.yaml (exit 0)', (name) => {
     const r = cli(['test', `pipelines/${name}.yaml`]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^\d+ cases: (\d+) passed, 0 failed$/m);
