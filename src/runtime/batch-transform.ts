@@ -130,6 +130,8 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
   const { steps, entry } = buildSteps(ctx);
   // One native check over the whole batch spares the per-record scan for U+FFFD.
   const raw: RawValue = { data, start: 0, end: 0, isNull: false, utf8: isUtf8(data) };
+  // One position object for the whole batch (stages read it synchronously), not one per record.
+  const at: RecordPosition = { index: 0, partition: 0, late: false };
 
   for (let i = 0; i < count; i++) {
     raw.start = starts[i]!;
@@ -138,7 +140,9 @@ export function transformBatch(packed: PackedValues, ctx: TransformContext): Rou
     let step = steps.get(entry)!;
     let value: unknown = raw;
     let failure: RecordFailure | undefined;
-    const at: RecordPosition = { index: i, partition: ctx.partitions?.[i] ?? 0, late: false };
+    at.index = i;
+    at.partition = ctx.partitions?.[i] ?? 0;
+    at.late = false;
     for (;;) {
       if (step.def.terminal === 'dead-letter') {
         failures.push(failure ?? { index: i, stage: 'route', error: 'routed to the dead-letter table' });

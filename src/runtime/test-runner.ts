@@ -103,7 +103,12 @@ export async function runCutting(lake: Lake, planFor: PlanFactory, records: Test
         const slice = s.queue.slice(s.next, s.next + Math.min(s.queue.length, cutting.batchSize));
         s.next += slice.length;
         const messages = new Map<number, KafkaMessage[]>();
+        // Every partition the stream owns is in every batch, as with a consumer (the stream's watermark is over all of them).
         const ranges: Record<string, [number, number]> = {};
+        for (const r of s.queue) {
+          const at = s.positions.get(r.partition) ?? r.offset;
+          if (!(r.partition in ranges)) ranges[r.partition] = [at, at];
+        }
         for (const r of slice) {
           messages.set(r.partition, [...(messages.get(r.partition) ?? []), toMessage(r)]);
           // A range starts where the partition's previous batch ended, as a consumer's would.
@@ -114,7 +119,7 @@ export async function runCutting(lake: Lake, planFor: PlanFactory, records: Test
       }
     }
     const tables: Record<string, Row[]> = {};
-    for (const { table, path } of [...plan.sinks, plan.deadLetter]) {
+    for (const { table, path } of [...plan.sinks, ...(plan.windows ?? []).map((w) => ({ table: w.name, path: w.path })), plan.deadLetter]) {
       if (!(await lake.exists(path))) continue;
       tables[table] = sortRows((await lake.scan(path)).map((r) => plain(r) as Row));
     }
@@ -163,13 +168,15 @@ export function expectedFor(testCase: TestCase, table: string, deadLetter: strin
 /** Keys that pair expected and actual rows of a table for a changed-columns diff. */
 export function pairingKeys(plan: Plan, table: string): string[] {
   if (table === plan.deadLetter.table) return ['partition', 'offset'];
+  const window = plan.windows?.find((w) => w.name === table);
+  if (window) return ['window_start', ...window.groupBy];
   return plan.sinks.find((s) => s.table === table)?.mergeKeys ?? [];
 }
 
 /** Runs one case under every cutting and compares. */
 export async function runCase(lake: Lake, planFor: PlanFactory, testCase: TestCase, cuttings: Cutting[]): Promise<CaseOutcome> {
   const reference = planFor(cuttings[0]!.streams, tmpdir());
-  const names = [...reference.sinks.map((s) => s.table), reference.deadLetter.table];
+  const names = [...reference.sinks.map((s) => s.table), ...(reference.windows ?? []).map((w) => w.name), reference.deadLetter.table];
   const deadLetter = reference.deadLetter.table;
   const runs: Record<string, Row[]>[] = [];
   for (const c of cuttings) runs.push(await runCutting(lake, planFor, testCase.records, c));

@@ -38,7 +38,7 @@ beforeAll(requireBuild);
 
 describe('behaviour cases', () => {
   it('finds the cases in test/cases and the shipped ones', () => {
-    expect(runs.map((r) => r.name)).toEqual(expect.arrayContaining(['test/cases/sequence-ties', 'pipelines/commerce-events.yaml', 'pipelines/cdc-orders.yaml']));
+    expect(runs.map((r) => r.name)).toEqual(expect.arrayContaining(['test/cases/sequence-ties', 'pipelines/commerce-events.yaml', 'pipelines/cdc-orders.yaml', 'pipelines/clickstream-windows.yaml']));
   });
 
   it.each(runs.map((r) => [r.name, r] as const))('%s: every case passes under every cutting', (_name, run) => {

@@ -43,7 +43,7 @@ describe('pipeline table show / history / head', () => {
     const json = table('show', t, '--format', 'json');
     expect(json.code).toBe(0);
     const shown = JSON.parse(json.stdout);
-    expect(Object.keys(shown)).toEqual(['version', 'numFiles', 'numRecords', 'sizeBytes', 'schema', 'partitionColumns', 'txns']);
+    expect(Object.keys(shown)).toEqual(['version', 'numFiles', 'numRecords', 'sizeBytes', 'schema', 'partitionColumns', 'partitions', 'txns']);
     expect(shown).toEqual({
       version: snap.version,
       numFiles: snap.files.length,
@@ -51,6 +51,7 @@ describe('pipeline table show / history / head', () => {
       sizeBytes: snap.files.reduce((s, f) => s + f.size, 0),
       schema: snap.schema.map((f) => ({ name: f.name, type: f.type, nullable: f.nullable })),
       partitionColumns: ['region'],
+      partitions: [{ values: { region: 'eu' }, files: 2, records: 2 }, { values: { region: 'us' }, files: 1, records: 1 }],
       txns: { 'sales/0': 0, 'sales/1': 4 },
     });
     expect(shown).toMatchObject({ version: 1, numFiles: 3, numRecords: 3 });
@@ -60,6 +61,7 @@ describe('pipeline table show / history / head', () => {
     expect(text.stdout).toMatch(/^Version +1$/m);
     expect(text.stdout).toMatch(/^Records +3$/m);
     expect(text.stdout).toMatch(/^Partitioned by +region$/m);
+    expect(text.stdout).toMatch(/^Partitions \(2\)\n {2}region=eu +2 files +2 rows\n {2}region=us +1 files +1 rows$/m);
     expect(text.stdout).toMatch(/^ {2}amount +long +nullable$/m);
     expect(text.stdout).toMatch(/^ {2}sales\/1 +4$/m);
 
