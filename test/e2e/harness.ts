@@ -7,8 +7,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lake } from '../../src/lake/index.js';
-import { writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
 import type { GeneratedEvent } from '../../src/dev-broker/events.js';
+import { startKafka } from '../../src/dev-broker/kafka-broker.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Per-test timeout of end-to-end tests: several CLI runs each, on a shared 2-core machine. */
@@ -69,6 +70,20 @@ checkpoint:
   const path = join(dir, file);
   writeFileSync(path, text);
   return path;
+}
+
+/**
+ * Whether the e2e files run on Apache Kafka: `PIPELINE_E2E_BROKER=kafka`, set by the real-broker
+ * suite (vitest.kafka.config.ts) for the files it shares with `npm test`. Otherwise the mock.
+ */
+export const E2E_ON_KAFKA = process.env.PIPELINE_E2E_BROKER === 'kafka';
+
+/** What the broker-agnostic e2e tests need of a broker. */
+export type E2eBroker = Pick<TestBroker, 'bootstrap' | 'produceFile' | 'stop'>;
+
+/** Starts the e2e broker with `topics`: the mock, or Apache Kafka under {@link E2E_ON_KAFKA}. */
+export async function startE2eBroker(topics: { name: string; partitions: number }[]): Promise<E2eBroker> {
+  return E2E_ON_KAFKA ? await startKafka({ topics }) : await startBroker({ topics });
 }
 
 /** Produces events through a broker (the mock's fast path or Apache Kafka's producer); resolves with the delivered count. */
