@@ -208,11 +208,36 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   };
   try {
     if (opts.topics?.length) await broker.createTopics(opts.topics);
+    await warmGroupCoordinator(client);
   } catch (err) {
     await broker.stop();
     throw err;
   }
   return broker;
+}
+
+/**
+ * The first group lookup makes the broker create `__consumer_offsets` and load its
+ * partitions: tens of seconds on a loaded machine, which would otherwise count against the
+ * first test's wait for a committed batch. Asked until the coordinator answers (90 s at most).
+ */
+async function warmGroupCoordinator(client: (id?: string) => Kafka): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  const admin = client('warm-up').admin();
+  await admin.connect();
+  try {
+    for (;;) {
+      try {
+        await admin.describeGroups(['warm-up']);
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** The guarded JVM: `sh` prints the java pid, and kills java when its stdin closes. */

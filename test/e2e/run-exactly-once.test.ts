@@ -1,5 +1,6 @@
 /**
- * `pipeline run` end to end against the test broker and real DuckDB: gold tables equal the
+ * `pipeline run` end to end against the test broker (the mock, or Apache Kafka in the
+ * real-broker suite) and real DuckDB: gold tables equal the
  * reference model, dead letters carry raw bytes and coordinates, every partition is read by
  * exactly one stream, runs resume, `latest` starts at the end, and unsafe second runs refuse.
  */
@@ -8,16 +9,15 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents, type GeneratedEvent } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { normalizeReference, produce, readGold, readOffsetRanges, ROOT, runAvailableNow, runCli, startCli, writeCommerceSpec, E2E_TIMEOUT } from './harness.js';
+import { normalizeReference, produce, readGold, readOffsetRanges, ROOT, runAvailableNow, runCli, startCli, startE2eBroker, writeCommerceSpec, E2E_TIMEOUT, type E2eBroker } from './harness.js';
 
 const murmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
 const partitionOf = (key: string, partitions: number) => (murmur2(Buffer.from(key)) & 0x7fffffff) % partitions;
 
 const PARTITIONS = 6;
-let broker: TestBroker;
+let broker: E2eBroker;
 const dirs: string[] = [];
 const tempDir = () => {
   const d = mkdtempSync(join(tmpdir(), 'run-e2e-'));
@@ -27,7 +27,8 @@ const tempDir = () => {
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: ['main', 'latest', 'layout', 'narrow'].map((name) => ({ name, partitions: name === 'narrow' ? 2 : PARTITIONS })) });
+  // The mock under npm test; Apache Kafka under npm run test:kafka (PIPELINE_E2E_BROKER=kafka).
+  broker = await startE2eBroker(['main', 'latest', 'layout', 'narrow'].map((name) => ({ name, partitions: name === 'narrow' ? 2 : PARTITIONS })));
 });
 afterAll(async () => {
   await broker?.stop();

@@ -45,7 +45,15 @@ it('a broker crash mid-run: the run waits for the restart and the tables are exa
   await produce(kafka, dir, 'events', first, 'first');
   const spec = writeCommerceSpec(dir, { name: 'restart', topic: 'events', bootstrap: kafka.bootstrap, streams: 2, interval: '200ms', maxRecordsPerBatch: 500 });
   const cli = startCli(['run', spec, '--log-level', 'warn'], {}, 240_000);
-  await until('a first committed batch', () => commits(dir) > 0, 120_000);
+  let exited = false;
+  void cli.done.then((r) => {
+    exited = true;
+    if (r.code !== 0) console.error(`pipeline run ended early (${r.code}): ${r.stderr.slice(-3000)}`);
+  });
+  await until('a first committed batch', () => {
+    if (exited) throw new Error('pipeline run ended before its first commit (see its stderr above)');
+    return commits(dir) > 0;
+  }, 120_000);
 
   await kafka.kill();
   await new Promise((r) => setTimeout(r, 3_000));
