@@ -68,6 +68,7 @@ const CODES = {
   PIPE_TEST_NO_CASES: stop('no test cases under <dir>', 'create <case>/events.jsonl and <case>/expected/<table>.jsonl there, or name case directories'),
 
   // Several runner processes (--instance i/K).
+  PIPE_INSTANCE_AGGREGATION: stop('--instance <i>/<K>: aggregation <names> has outputMode: update, which one process must write', 'run the pipeline as one process (more streams scale it within the process), or move the aggregation to its own pipeline'),
   PIPE_INSTANCE_COUNT: stop('--instance <i>/<K>: <K> instances but the spec has streams: <n>', 'run at most as many instances as streams, or raise streams'),
   PIPE_INSTANCE_DUPLICATE: stop('instance <i>/<K> is already running: <checkpoint> is in use by <pid> on <host>', 'each instance number runs once; check the --instance / PIPELINE_INSTANCE of every process'),
   PIPE_INSTANCE_RESHARD: stop('--reshard cannot be combined with --instance <i>/<K>', 'stop every instance, re-shard with one process without --instance, then start the instances again'),

@@ -86,6 +86,20 @@ export function instanceLabel(instance: Pick<Instance, 'index' | 'count'>): stri
 }
 
 /**
+ * An `update` aggregation reads its stored window rows, adds the batch's partials and writes
+ * them back under a lock that only one process holds: two processes would overwrite each
+ * other's counts. So with K > 1 such a spec is refused instead of losing updates.
+ */
+export function checkInstanceAggregations(instance: Pick<Instance, 'index' | 'count'>, windows: readonly { name: string; outputMode: string }[]): void {
+  if (instance.count === 1) return;
+  const update = windows.filter((w) => w.outputMode === 'update').map((w) => w.name);
+  if (update.length === 0) return;
+  throw new PipelineError('PIPE_INSTANCE_AGGREGATION', `--instance ${instanceLabel(instance)}: aggregation ${update.join(', ')} has outputMode: update, which one process must write`, {
+    hint: 'run the pipeline as one process (more streams scale it within the process), or move the aggregation to its own pipeline',
+  });
+}
+
+/**
  * Re-sharding rewrites every stream directory, so it needs every stream's lock: only a
  * process that runs all streams (K = 1) may do it. With K > 1 `--reshard`, an interrupted
  * re-shard, or a changed `streams` is refused with the procedure to follow.

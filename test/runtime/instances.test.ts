@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PipelineError, UsageError } from '../../src/errors.js';
 import { acquireLock } from '../../src/runtime/checkpoint-lock.js';
 import { checkLayout, readCheckpointMetadata } from '../../src/runtime/checkpoint-layout.js';
-import { checkInstanceReshard, instanceStreams, parseInstance, resolveInstance } from '../../src/runtime/instances.js';
+import { checkInstanceAggregations, checkInstanceReshard, instanceStreams, parseInstance, resolveInstance } from '../../src/runtime/instances.js';
 
 describe('instance i/K', () => {
   it('parses i/K and refuses malformed values and K/K as usage errors', () => {
@@ -114,5 +114,12 @@ describe('checkpoint lock with instances', () => {
     expect(checkLayout({ ...req, streams: 4 }, undefined)).toEqual({ created: false, previousStreams: 2 });
     expect(readFileSync(join(dir, 'metadata.json'), 'utf8')).toBe(first);
     expect(readCheckpointMetadata(dir)?.streams).toBe(2);
+  });
+
+  it('refuses an update aggregation with more than one instance (their read-merge-writes would overwrite each other)', () => {
+    const windows = [{ name: 'per_minute', outputMode: 'update' }, { name: 'final', outputMode: 'append' }];
+    expect(() => checkInstanceAggregations({ index: 0, count: 1 }, windows)).not.toThrow();
+    expect(() => checkInstanceAggregations({ index: 1, count: 2 }, [windows[1]!])).not.toThrow();
+    expect(() => checkInstanceAggregations({ index: 1, count: 2 }, windows)).toThrow(expect.objectContaining({ code: 'PIPE_INSTANCE_AGGREGATION', message: expect.stringContaining('per_minute') }));
   });
 });

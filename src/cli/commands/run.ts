@@ -10,7 +10,7 @@ import { PipelineError, UsageError } from '../../errors.js';
 import { compilePlan } from '../../planner/compile.js';
 import { operatorFor } from '../../operators/index.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../runtime/logger.js';
-import { resolveInstance } from '../../runtime/instances.js';
+import { checkInstanceAggregations, resolveInstance } from '../../runtime/instances.js';
 import { runPipeline } from '../../runtime/runner.js';
 import { formatStagedResult, runStaged } from '../../runtime/staged-runner.js';
 import { JOB_NAMES, type JobName } from '../../runtime/staged-plan.js';
@@ -85,6 +85,7 @@ export const command: Command = {
     const spec = await loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     const plan = compilePlan(spec);
+    checkInstanceAggregations(instance, plan.windows ?? []);
     for (const node of plan.nodes) {
       // Validate warned (PIPE0057); running it would dead-letter every record.
       const reason = operatorFor(node.kind).notRunnable;
