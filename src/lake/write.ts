@@ -283,7 +283,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     // A merge-on-read upsert copies no stored row: only the columns that decide who wins are read.
     const deciding = new Set([...opts.mergeKeys!, opts.sequenceBy ?? '', SOURCE_PARTITION, SOURCE_OFFSET, TOMBSTONE].map((n) => n.toLowerCase()));
     const targetColumns = mor && !isScd2 ? columns.filter((col) => deciding.has(col.name.toLowerCase())) : columns;
-    await prepareTarget(c, relation, targetColumns, oldColumns, casts, mor);
+    await prepareTarget(c, relation, targetColumns, oldColumns, casts, mor, mor ? opts.mergeKeys! : undefined);
     const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll, mor) : await mergeUpsert(c, columns, spec, rewriteAll, positions, mor);
     if (rewriteAll) outcome.rewrittenFiles = candidates.map((f) => resolveDataPath(tablePath, f.add.path));
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));
