@@ -12,6 +12,7 @@ import { Duck, type DuckOptions } from './duck.js';
 import { commitName, listLog, putIfAbsent, readCommit } from './log.js';
 import { scanRelation } from './read.js';
 import { TOMBSTONE } from './merge.js';
+import { cleanupExpiredLog, ENABLE_LOG_CLEANUP } from './log-cleanup.js';
 import { relativeDataPath, storageFor, tableRoot } from './storage/index.js';
 import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
@@ -147,6 +148,10 @@ export class Lake {
           if (target > 0 && target % checkpointInterval(committed.metadata?.configuration) === 0) {
             // A checkpoint is an optimisation: a failure here never fails the committed write.
             await writeCheckpoint(this.duck, committed).catch(() => undefined);
+            // Housekeeping behind the new checkpoint, when the table asks for it; never fails the write.
+            if (committed.metadata?.configuration?.[ENABLE_LOG_CLEANUP] === 'true') {
+              await cleanupExpiredLog(key, committed.metadata.configuration).catch(() => undefined);
+            }
           }
           return this.result('committed', target, plan, conflicts);
         }
