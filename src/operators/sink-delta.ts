@@ -29,6 +29,7 @@ export function sinkWriteOptions(sink: DeltaSinkConfig): WriteOptions {
     columns: sink.columns,
     ...(sink.rescuedDataColumn ? { rescuedDataColumn: sink.rescuedDataColumn } : {}),
     ...(sink.writeMode ? { writeMode: sink.writeMode } : {}),
+    ...(sink.maintenance ? { maintenance: sink.maintenance } : {}),
     pinLayout: true,
   };
 }

@@ -70,6 +70,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     if (t.deleteWhen !== undefined) sink.deleteWhen = t.deleteWhen;
     if (t.rescuedDataColumn !== undefined) sink.rescuedDataColumn = t.rescuedDataColumn;
     if (t.writeMode === 'merge-on-read' && t.mode !== 'append') sink.writeMode = 'merge-on-read';
+    if (t.maintenance?.compactSmallFiles || t.maintenance?.cleanupLog) sink.maintenance = { ...t.maintenance };
     return sink;
   });
 
@@ -184,6 +185,7 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
     if (sink.rescuedDataColumn !== undefined) props.rescuedDataColumn = sink.rescuedDataColumn;
     if (sink.maxColumns !== DEFAULT_MAX_COLUMNS) props.maxColumns = sink.maxColumns;
     if (sink.writeMode !== undefined) props.writeMode = sink.writeMode;
+    if (sink.maintenance !== undefined) props.maintenance = sink.maintenance;
     props.path = specTablePath(spec, table);
     nodes.push({ id: sink.id, kind: 'sink-delta', props });
   }

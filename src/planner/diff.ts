@@ -229,7 +229,7 @@ const KNOWN: Record<string, unknown> = {
   trigger: { interval: true, maxRecordsPerBatch: true },
   watermark: { column: true, delay: true },
   routing: { field: true, routes: true, unmatched: true },
-  tables: { '*': { mode: true, mergeKeys: true, sequenceBy: true, partitionBy: true, columns: true, deleteWhen: true, writeMode: true } },
+  tables: { '*': { mode: true, mergeKeys: true, sequenceBy: true, partitionBy: true, columns: true, deleteWhen: true, writeMode: true, maintenance: true } },
   deadLetter: { table: true },
   output: { path: true },
   checkpoint: { path: true },

@@ -49,6 +49,8 @@ export interface SinkPlan {
   maxColumns: number;
   /** Set when the table merges on read (deletion vectors); absent: copy-on-write. */
   writeMode?: 'merge-on-read';
+  /** Housekeeping at each checkpoint (absent: none). */
+  maintenance?: { compactSmallFiles?: boolean; cleanupLog?: boolean };
 }
 
 export interface StreamPlan {

@@ -1,7 +1,9 @@
 /**
- * Expired log cleanup: behind a checkpoint, commits older than `delta.logRetentionDuration`
- * are deleted when the table sets `delta.enableExpiredLogCleanup`; the table still opens (from
- * the checkpoint) with every row, and newer commits and the checkpoint itself stay.
+ * Housekeeping while writing. Expired log cleanup: behind a checkpoint, commits older than
+ * `delta.logRetentionDuration` are deleted when the table sets `delta.enableExpiredLogCleanup`
+ * (or the write asks for it); the table still opens (from the checkpoint) with every row, and
+ * newer commits and the checkpoint itself stay. Auto-compaction: at a checkpoint, piled-up
+ * small files and deletion vectors are compacted.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,4 +52,19 @@ test('young commits stay, and a table without the property keeps its whole log',
   const { deleted } = await cleanupExpiredLog(t, {});
   expect(deleted).toHaveLength(10);
   expect(await lake.scan(t)).toHaveLength(11);
+});
+
+test('maintenance: at a checkpoint, piled-up small files and deletion vectors are compacted; rows unchanged', async () => {
+  const t = tempDir();
+  const opts = { mode: 'upsert' as const, mergeKeys: ['id'], sequenceBy: 'seq', writeMode: 'merge-on-read' as const, maintenance: { compactSmallFiles: true } };
+  for (let v = 0; v < 10; v++) await lake.write(t, { kind: 'rows', rows: [{ id: v % 3, seq: v }, { id: 10 + v, seq: v }] }, opts);
+  const before = await lake.snapshot(t);
+  expect(before.files.length).toBeGreaterThanOrEqual(10);
+  expect(before.files.some((f) => f.deletedRows)).toBe(true);
+  await lake.write(t, { kind: 'rows', rows: [{ id: 0, seq: 10 }] }, opts); // version 10: checkpoint, then compaction (version 11)
+  const after = await lake.snapshot(t);
+  expect(after.version).toBe(11);
+  expect(after.files).toHaveLength(1);
+  expect(after.files[0]!.deletedRows).toBeUndefined();
+  expect((await lake.scan(t, { orderBy: 'id' })).map((r) => [r.id, r.seq])).toEqual([[0, 10], [1, 7], [2, 8], ...Array.from({ length: 10 }, (_, v) => [10 + v, v])]);
 });
