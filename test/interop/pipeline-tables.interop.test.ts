@@ -107,7 +107,8 @@ output:
   expect(await readTable(tables[1]!)).toHaveLength(120);
   expect(await readTable(tables[2]!)).toHaveLength(30);
   expect((await readTable(tables[3]!)).length).toBeGreaterThanOrEqual(2);
-  await expectReadersAgree(tables);
+  // The orders table merges on read: delta-rs (deltalake 1.6) refuses reader feature deletionVectors outright.
+  await expectReadersAgree(tables, { 'delta-rs': /deletionVectors.*not yet supported/ });
 
   // The query `pipeline demo` suggests, as printed (with the extension loaded from its wheel).
   const byStatus = python(['sql', `SELECT status, count(*) FROM delta_scan('${tables[0]}') GROUP BY status ORDER BY 2 DESC;`]) as { rows: Record<string, unknown>[] };

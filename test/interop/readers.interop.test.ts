@@ -100,7 +100,9 @@ describe('tables written by src/lake, read by delta-rs, Polars and DuckDB', () =
     expect((await lake.snapshot(table('dv'))).files.some((f) => (f.deletedRows ?? 0) > 0)).toBe(true);
     expect(existsSync(join(table('dv'), '_delta_log', '00000000000000000010.checkpoint.parquet'))).toBe(true);
     await compactTable(table('dv-compacted'));
-    await expectReadersAgree(['dv', 'dv-compacted'].map(table));
+    // delta-rs (deltalake 1.6) refuses reader feature deletionVectors outright; the others must read the DVs.
+    await expectReadersAgree([table('dv')], { 'delta-rs': /deletionVectors.*not yet supported/ });
+    await expectReadersAgree([table('dv-compacted')], { 'delta-rs': /deletionVectors.*not yet supported/ });
   });
 });
 
