@@ -3,7 +3,8 @@
  * rows, for each write mode. With uniform keys every file holds a touched key, so
  * copy-on-write rewrites most of the table per batch (its cost grows with the table);
  * merge-on-read writes the 10K new rows plus one deletion-vector file. Target: the 10M
- * case ≤ 2x the 1M case. `BENCH_MERGE_SIZES=100000,1000000` runs smaller tables.
+ * case ≤ 2x the 1M case. `BENCH_MERGE_SIZES=100000,1000000` runs smaller tables,
+ * `BENCH_MERGE_MODES=merge-on-read` one mode.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import type { ScenarioReport } from '../main.js';
 const SIZES = (process.env.BENCH_MERGE_SIZES ?? '1000000,10000000').split(',').map(Number);
 const BATCH = Number(process.env.BENCH_MERGE_BATCH ?? 10_000);
 const BATCHES = Number(process.env.BENCH_MERGE_BATCHES ?? 5);
-const MODES: FileWriteMode[] = ['copy-on-write', 'merge-on-read'];
+const MODES = (process.env.BENCH_MERGE_MODES ?? 'copy-on-write,merge-on-read').split(',') as FileWriteMode[];
 /** As in the lake scenario: 4 MB files (~200K rows). */
 const TARGET_FILE_SIZE = String(4 * 1024 * 1024);
 

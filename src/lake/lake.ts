@@ -13,12 +13,17 @@ import { Duck, type DuckOptions } from './duck.js';
 import { commitName, listLog, putIfAbsent, readCommit } from './log.js';
 import { scanRelation } from './read.js';
 import { TOMBSTONE } from './merge.js';
+import { cleanupExpiredLog, ENABLE_LOG_CLEANUP } from './log-cleanup.js';
+import { compactTable, planBins } from './compact.js';
+
+/** Small files that make a checkpoint's housekeeping compact the table. */
+const AUTO_COMPACT_MIN_FILES = 10;
 import { relativeDataPath, storageFor, tableRoot } from './storage/index.js';
 import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
 import type { Action } from './log.js';
 import type { BatchInput, ColumnDef, CommitSummary, TableSnapshot, WriteOptions, WriteResult } from './types.js';
-import { checkWrite, planWrite, type WritePlan } from './write.js';
+import { checkWrite, planWrite, targetFileSize, type WritePlan } from './write.js';
 
 /** Commit attempts before a write gives up with CommitConflictError (retriable). */
 const MAX_COMMIT_ATTEMPTS = 40;
@@ -163,6 +168,7 @@ export class Lake {
           if (target > 0 && target % checkpointInterval(committed.metadata?.configuration) === 0) {
             // A checkpoint is an optimisation: a failure here never fails the committed write.
             await writeCheckpoint(this.duck, committed).catch(() => undefined);
+            await this.housekeeping(key, committed, opts);
           }
           return this.result('committed', target, plan, conflicts);
         }
@@ -287,6 +293,25 @@ export class Lake {
   }
 
   /** Deletes the data files of a plan that will never be committed. */
+  /**
+   * Housekeeping behind a new checkpoint (see {@link WriteOptions.maintenance}): compaction when
+   * small files or deletion vectors have piled up, then expired-log cleanup. It never fails the
+   * committed write; a compaction that loses a race to another writer just waits for the next one.
+   */
+  private async housekeeping(key: string, state: TableState, opts: WriteOptions): Promise<void> {
+    const configuration = state.metadata?.configuration;
+    if (opts.maintenance?.compactSmallFiles) {
+      const bins = planBins([...state.files.values()], state.metadata?.partitionColumns ?? [], targetFileSize(configuration));
+      const files = bins.reduce((n, b) => n + b.files.length, 0);
+      if (files >= AUTO_COMPACT_MIN_FILES || bins.some((b) => b.live.some((f) => f.add.deletionVector))) {
+        await compactTable(key, { duck: this.duck, maxAttempts: 1, targetSize: targetFileSize(configuration) }).catch(() => undefined);
+      }
+    }
+    if (opts.maintenance?.cleanupLog || configuration?.[ENABLE_LOG_CLEANUP] === 'true') {
+      await cleanupExpiredLog(key, configuration).catch(() => undefined);
+    }
+  }
+
   private async discard(key: string, plan: WritePlan): Promise<void> {
     const store = storageFor(key);
     // An add with a deletion vector names a file that was already live: never delete it.

@@ -115,7 +115,9 @@ export async function prepareSource(c: Conn, batch: string, dataColumns: TypedCo
  * Materialises the candidate rows as `tgt` with every final column (NULL where the old
  * schema lacks it), the file each row came from and a row number.
  */
-export async function prepareTarget(c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>, casts: Map<string, string> = new Map(), withRowIndex = false): Promise<void> {
+export async function prepareTarget(
+  c: Conn, relation: string, columns: TypedColumn[], oldColumns: Set<string>, casts: Map<string, string> = new Map(), withRowIndex = false, onlyKeys?: string[],
+): Promise<void> {
   const select = columns
     .map((col) => {
       if (!oldColumns.has(col.name.toLowerCase())) return `CAST(NULL AS ${renderDuckType(col.type)}) AS ${q(col.name)}`;
@@ -123,7 +125,9 @@ export async function prepareTarget(c: Conn, relation: string, columns: TypedCol
       return cast ? `${cast} AS ${q(col.name)}` : q(col.name);
     })
     .join(', ');
-  await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}${withRowIndex ? `, ${ROW_COLUMN}` : ''}, row_number() OVER () AS __lake_trow FROM ${relation}`);
+  // Merge-on-read copies no stored row, so only the rows of the batch's keys are needed.
+  const where = onlyKeys ? ` AS t WHERE EXISTS (SELECT 1 FROM src s WHERE ${keysMatch(onlyKeys, 's', 't')})` : '';
+  await c.run(`CREATE TEMP TABLE tgt AS SELECT ${select}, ${FILE_COLUMN}${withRowIndex ? `, ${ROW_COLUMN}` : ''}, row_number() OVER () AS __lake_trow FROM ${relation}${where}`);
 }
 
 /**

@@ -148,6 +148,12 @@ export interface WriteOptions {
    * ones with deletion vectors (the table moves to reader 3 / writer 7, `deletionVectors`).
    */
   writeMode?: FileWriteMode;
+  /**
+   * Housekeeping after a commit that writes a checkpoint: compact small files (and fold
+   * deletion vectors) when they have piled up; delete expired log entries behind the checkpoint
+   * (`delta.logRetentionDuration`; also done when the table sets `delta.enableExpiredLogCleanup`).
+   */
+  maintenance?: { compactSmallFiles?: boolean; cleanupLog?: boolean };
 }
 
 /** See {@link WriteOptions.writeMode}. */

@@ -119,9 +119,9 @@ export function formatRetention(ms: number): string {
   return `${ms}ms`;
 }
 
-/** Parses `delta.deletedFileRetentionDuration` (`interval 7 days`), or undefined. */
-export function configuredRetentionMs(configuration: Record<string, string> | undefined): number | undefined {
-  const m = /^\s*interval\s+(\d+)\s+(second|minute|hour|day|week)s?\s*$/i.exec(configuration?.['delta.deletedFileRetentionDuration'] ?? '');
+/** Parses `delta.deletedFileRetentionDuration` (or another interval property: `interval 7 days`), or undefined. */
+export function configuredRetentionMs(configuration: Record<string, string> | undefined, key = 'delta.deletedFileRetentionDuration'): number | undefined {
+  const m = /^\s*interval\s+(\d+)\s+(second|minute|hour|day|week)s?\s*$/i.exec(configuration?.[key] ?? '');
   if (!m) return undefined;
   const unit = { second: 1e3, minute: 6e4, hour: 36e5, day: 864e5, week: 6048e5 }[m[2]!.toLowerCase() as 'second'];
   return Number(m[1]) * unit;

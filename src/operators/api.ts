@@ -120,6 +120,8 @@ export interface DeltaSinkConfig {
   expectations?: Expectation[];
   /** `merge-on-read`: replaced rows are marked with deletion vectors instead of files being rewritten. */
   writeMode?: 'merge-on-read';
+  /** Housekeeping at each checkpoint of the table. */
+  maintenance?: { compactSmallFiles?: boolean; cleanupLog?: boolean };
 }
 
 /** A plan node as operators see it (the planner's PlanNode, without importing the planner). */

@@ -32,6 +32,7 @@ export function sinkWriteOptions(sink: DeltaSinkConfig): WriteOptions {
     ...(sink.where !== undefined ? { where: sink.where } : {}),
     ...(sink.expectations ? { expectations: sink.expectations } : {}),
     ...(sink.writeMode ? { writeMode: sink.writeMode } : {}),
+    ...(sink.maintenance ? { maintenance: sink.maintenance } : {}),
     pinLayout: true,
   };
 }

@@ -70,6 +70,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     const expectations = [...(spec.source.expectations ?? []), ...(t.expectations ?? [])].map((e) => ({ name: e.name, sql: e.expr, action: e.action ?? 'warn' }));
     if (expectations.length > 0) sink.expectations = expectations;
     if (t.writeMode === 'merge-on-read' && t.mode !== 'append') sink.writeMode = 'merge-on-read';
+    if (t.maintenance?.compactSmallFiles || t.maintenance?.cleanupLog) sink.maintenance = { ...t.maintenance };
     return sink;
   });
 
@@ -216,6 +217,7 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
     if (sink.expectations !== undefined) props.expectations = sink.expectations.map((e) => `${e.name}: ${e.sql} (${e.action})`);
     if (sink.maxColumns !== DEFAULT_MAX_COLUMNS) props.maxColumns = sink.maxColumns;
     if (sink.writeMode !== undefined) props.writeMode = sink.writeMode;
+    if (sink.maintenance !== undefined) props.maintenance = sink.maintenance;
     props.path = specTablePath(spec, table);
     nodes.push({ id: sink.id, kind: 'sink-delta', props });
   }

@@ -58,6 +58,9 @@ function diffTable(table: string, a: TableSpec, b: TableSpec, out: ChangeList): 
         ? `table ${table} marks replaced rows with deletion vectors: its next merge moves it to Delta reader 3 / writer 7 (readers need deletion-vector support)`
         : `table ${table} rewrites files on merge again; deletion vectors already written stay until compaction folds them`);
   }
+  if (JSON.stringify(a.maintenance ?? {}) !== JSON.stringify(b.maintenance ?? {})) {
+    out.add(`${path}.maintenance`, a.maintenance, b.maintenance, 'safe', `table ${table} housekeeping at each checkpoint changes (rows are unaffected)`);
+  }
   diffColumns(table, a.columns ?? {}, b.columns ?? {}, out);
   if ((a.deleteWhen ?? null) !== (b.deleteWhen ?? null)) {
     const message =

@@ -235,7 +235,7 @@ const KNOWN: Record<string, unknown> = {
   watermark: { column: true, delay: true, lateData: true, idleTimeout: true },
   aggregations: { '*': { from: true, window: true, groupBy: true, measures: true, outputMode: true, partitionBy: true } },
   routing: { field: true, routes: true, unmatched: true },
-  tables: { '*': { mode: true, mergeKeys: true, sequenceBy: true, partitionBy: true, columns: true, deleteWhen: true, derive: true, where: true, expectations: true, writeMode: true } },
+  tables: { '*': { mode: true, mergeKeys: true, sequenceBy: true, partitionBy: true, columns: true, deleteWhen: true, derive: true, where: true, expectations: true, writeMode: true, maintenance: true } },
   deadLetter: { table: true },
   output: { path: true },
   checkpoint: { path: true },

@@ -45,6 +45,8 @@ export interface SinkPlan extends DeltaSinkConfig {
   maxColumns: number;
   /** Set when the table merges on read (deletion vectors); absent: copy-on-write. */
   writeMode?: 'merge-on-read';
+  /** Housekeeping at each checkpoint (absent: none). */
+  maintenance?: { compactSmallFiles?: boolean; cleanupLog?: boolean };
 }
 
 /** A resolved windowed aggregation: its node id and output table. */

@@ -27,6 +27,7 @@ import type {
   StageSpec,
   StageTriggerSpec,
   StagesSpec,
+  TableMaintenance,
   TableSpec,
   TriggerSpec,
   WatermarkSpec,
@@ -404,6 +405,22 @@ const table = objectOf<TableSpec>(
         examples: ['copy-on-write', 'merge-on-read'],
       },
       { enum: ['copy-on-write', 'merge-on-read'] },
+    ),
+    maintenance: objectOf<TableMaintenance>(
+      {
+        description: 'Housekeeping the runner does while it writes the table, at each Delta checkpoint (every 10 commits).',
+        examples: [{ compactSmallFiles: true, cleanupLog: true }],
+      },
+      {
+        compactSmallFiles: field(
+          { description: 'Compact small files (and fold deletion vectors back into files) when at least 10 small files, or any deletion vector, have piled up.', examples: [true] },
+          { type: 'boolean' },
+        ),
+        cleanupLog: field(
+          { description: 'Delete JSON commits and checkpoints older than the table\'s `delta.logRetentionDuration` (default 30 days) behind the newest checkpoint.', examples: [true] },
+          { type: 'boolean' },
+        ),
+      },
     ),
   },
 );

@@ -172,6 +172,16 @@ export interface TableSpec {
    * with Delta deletion vectors (readers need deletion-vector support).
    */
   writeMode?: TableWriteMode;
+  /** Housekeeping done by the runner while it writes the table. */
+  maintenance?: TableMaintenance;
+}
+
+/** See {@link TableSpec.maintenance}. */
+export interface TableMaintenance {
+  /** At each checkpoint, compact small files (and fold deletion vectors) when they have piled up. */
+  compactSmallFiles?: boolean;
+  /** At each checkpoint, delete log entries older than `delta.logRetentionDuration` (30 days) behind it. */
+  cleanupLog?: boolean;
 }
 
 /** See {@link TableSpec.writeMode}. */

@@ -45,6 +45,16 @@ describe('diffSpecs: safe', () => {
     expect(allSafe(changes)).toBe(true);
   });
 
+  it('write mode and housekeeping of a table are safe (rows mean the same)', () => {
+    const changes = only((s) => {
+      s.tables.orders!.writeMode = 'merge-on-read';
+      s.tables.orders!.maintenance = { compactSmallFiles: true };
+    });
+    expect(changes.map((c) => [c.path, c.impact])).toEqual([['tables.orders.writeMode', 'safe'], ['tables.orders.maintenance', 'safe']]);
+    expect(changes[0]!.message).toContain('deletion vectors');
+    expect(allSafe(changes)).toBe(true);
+  });
+
   it('keeps brokers safe while one address is kept, and treats list order as irrelevant', () => {
     const spec = edit(base, (s) => (s.source.kafka.brokers = ['b:9092', 'a:9092']));
     expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka.brokers = ['a:9092', 'b:9092'])))).toEqual([]);
