@@ -5,14 +5,11 @@
  * dead-letter table must equal the reference model (reference.ts) every time: `update`
  * windows converge to the same rows, `append` windows are written once and final.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Lake } from '../../src/lake/index.js';
+import { expect, test } from 'vitest';
 import { compilePlan } from '../../src/planner/compile.js';
 import { loadSpecText } from '../../src/spec/index.js';
 import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
@@ -20,6 +17,8 @@ import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { BatchProcessor } from '../../src/runtime/batch-processor.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
 import { referenceWindows, lateRecords, type RefEvent, type RefRow } from './reference.js';
+import { useLake } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const PARTITIONS = [0, 1, 2, 3];
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -60,15 +59,8 @@ deadLetter: { maxRatio: 1 }
 output: { path: ${out} }
 `;
 
-let lake: Lake;
-const dirs: string[] = [];
-beforeAll(async () => {
-  lake = await Lake.create({ threads: 1 });
-});
-afterAll(() => {
-  lake.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const lake = useLake();
+const tempDir = tempDirs('windows-');
 
 const message = (offset: number, value: string): KafkaMessage =>
   ({ offset: String(offset), key: null, value: Buffer.from(value), timestamp: '1700000000000', attributes: 0, headers: {} }) as KafkaMessage;
@@ -78,8 +70,7 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 
 /** Runs the events through `streams` processors; every batch lists all the stream's partitions (as the collector does). */
 async function runOnce(events: RefEvent[], streams: number, mode: string, window: string, lateData: string, cuts: () => number, pick: (n: number) => number) {
-  const dir = mkdtempSync(join(tmpdir(), 'windows-'));
-  dirs.push(dir);
+  const dir = tempDir();
   const loaded = loadSpecText(SPEC(join(dir, 'lake'), streams, mode, window, lateData), 'windows.yaml');
   if (!loaded.spec) throw new Error(JSON.stringify(loaded.diagnostics));
   const plan = compilePlan(loaded.spec, { cwd: dir });

@@ -9,14 +9,11 @@
  * The keyed table takes CDC deletes: a stale record arriving after its key's delete must lose
  * to the delete whether the two share a batch or not (the delete is kept as a tombstone row).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Lake } from '../../src/lake/index.js';
+import { expect, test } from 'vitest';
 import { Kind, typeOfKinds } from '../../src/lake/type-lattice.js';
 import { compilePlan } from '../../src/planner/compile.js';
 import { loadSpecText } from '../../src/spec/index.js';
@@ -24,6 +21,8 @@ import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { BatchProcessor } from '../../src/runtime/batch-processor.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
+import { useLake } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const PARTITIONS = 4;
 const TABLES = ['keyed', 'log'];
@@ -156,15 +155,8 @@ function model(records: { g: Gen; partition: number }[]): { tables: Record<strin
 }
 
 // ---------------------------------------------------------------- running it for real
-let lake: Lake;
-const dirs: string[] = [];
-beforeAll(async () => {
-  lake = await Lake.create({ threads: 1 });
-});
-afterAll(() => {
-  lake.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const lake = useLake();
+const tempDir = tempDirs('prop-');
 
 const SPEC = (out: string, streams: number) => `apiVersion: pipeline/v1
 name: prop
@@ -187,8 +179,7 @@ const message = (offset: number, value: string): KafkaMessage =>
  * commit in the order `pick` chooses.
  */
 async function runOnce(records: { g: Gen; partition: number }[], streams: number, cuts: () => number, pick: (n: number) => number) {
-  const dir = mkdtempSync(join(tmpdir(), 'prop-'));
-  dirs.push(dir);
+  const dir = tempDir();
   const loaded = loadSpecText(SPEC(join(dir, 'lake'), streams), 'prop.yaml');
   if (!loaded.spec) throw new Error(JSON.stringify(loaded.diagnostics));
   const plan = compilePlan(loaded.spec, { cwd: dir });

@@ -3,10 +3,10 @@
  * the CLI is built, and stopped after its last. Either librdkafka's mock cluster, or for the
  * broker-agnostic e2e files the mock or Apache Kafka, as the suite that runs them says.
  */
-import { afterAll, beforeAll } from 'vitest';
 import { startBroker, type StartBrokerOptions, type TestBroker } from '../../src/dev-broker/broker.js';
 import { startKafka } from '../../src/dev-broker/kafka-broker.js';
 import { requireBuild } from './build.js';
+import { perFile } from './per-file.js';
 
 /**
  * Whether the e2e files run on Apache Kafka: `PIPELINE_E2E_BROKER=kafka`, set by the real-broker
@@ -22,26 +22,16 @@ export async function startE2eBroker(topics: { name: string; partitions: number 
   return E2E_ON_KAFKA ? await startKafka({ topics }) : await startBroker({ topics });
 }
 
-/**
- * Starts a broker with `start` in `beforeAll` (after checking the build) and stops it in
- * `afterAll`; returns an object standing for it once `beforeAll` has run.
- */
+/** Starts a broker with `start` before the file's first test (once the build is checked), stops it after its last. */
 function brokerPerFile<B extends { stop(): Promise<void> }>(start: () => Promise<B>): B {
-  let broker: B | undefined;
-  beforeAll(async () => {
-    requireBuild();
-    broker = await start();
-  });
-  afterAll(async () => {
-    await broker?.stop();
-  });
-  return new Proxy({} as B, {
-    get(_target, key) {
-      if (!broker) throw new Error('the test broker is used before beforeAll started it');
-      const value = Reflect.get(broker, key, broker) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(broker) : value;
+  return perFile(
+    'test broker',
+    async () => {
+      requireBuild();
+      return await start();
     },
-  });
+    (broker) => broker.stop(),
+  );
 }
 
 /**
