@@ -6,12 +6,9 @@
  * run's tables are checked against the reference model. On one machine K = 2 cannot add
  * cores; the figure that carries over to a cluster is CPU seconds per 1M records.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBroker, writeRecordFile } from '../../src/dev-broker/broker.js';
-import { generateEvents } from '../../src/dev-broker/events.js';
-import { computeReference, commerceReferenceSpec } from '../../src/dev-broker/reference.js';
+import { withCommerceTopic } from '../commerce-topic.js';
 import { cliPath, repoRoot, round, say, timed, writeResult } from '../lib.js';
 import type { ScenarioReport } from '../main.js';
 import { verifyTables } from './backfill.js';
@@ -32,15 +29,7 @@ export interface ScaleOutOptions {
 export async function scaleOut(
   opts: ScaleOutOptions = { events: Number(process.env.BENCH_SCALE_OUT_EVENTS) || 200_000, partitions: 64, streams: 2, instances: [1, 2], seed: 42 },
 ): Promise<ScenarioReport> {
-  const work = mkdtempSync(join(tmpdir(), 'bench-scale-out-'));
-  const broker = await startBroker({ topics: [{ name: TOPIC, partitions: opts.partitions }] });
-  try {
-    const file = join(work, 'events.bin');
-    await writeRecordFile(file, generateEvents({ count: opts.events, seed: opts.seed }));
-    const ref = computeReference(generateEvents({ count: opts.events, seed: opts.seed }), commerceReferenceSpec());
-    const produced = await broker.produceFile(TOPIC, file);
-    say(`produced ${produced} records on ${opts.partitions} partitions`);
-
+  return withCommerceTopic('scale-out', { ...opts, topic: TOPIC }, async ({ work, broker, produced, ref }) => {
     const runs: Record<string, unknown>[] = [];
     let correct = true;
     for (const k of opts.instances) {
@@ -86,8 +75,5 @@ export async function scaleOut(
       ...runs.map((r) => `| ${r.instances} | ${(r.recordsPerSecond as number).toLocaleString('en-US')} | ${r.wallSeconds} | ${r.cpuSeconds} | ${r.cpuSecondsPer1MRecords} | ${r.peakRssMBTotal} | ${r.correct ? 'yes' : '**NO**'} |`),
     ];
     return { correct, summary, targets: [] };
-  } finally {
-    await broker.stop();
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }

@@ -5,12 +5,9 @@
  * wall time, records/s, CPU seconds, peak RSS; both runs' tables are checked against the
  * reference model. Small by default (`BENCH_STAGED_EVENTS`, default 100,000).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBroker, writeRecordFile } from '../../src/dev-broker/broker.js';
-import { generateEvents } from '../../src/dev-broker/events.js';
-import { computeReference, commerceReferenceSpec } from '../../src/dev-broker/reference.js';
+import { withCommerceTopic } from '../commerce-topic.js';
 import { cliPath, repoRoot, round, say, timed, writeResult, type TimedRun } from '../lib.js';
 import type { ScenarioReport } from '../main.js';
 import { verifyTables } from './backfill.js';
@@ -36,14 +33,7 @@ function figures(label: string, run: TimedRun, records: number): Record<string, 
 export async function staged(
   opts: StagedOptions = { events: Number(process.env.BENCH_STAGED_EVENTS) || 100_000, partitions: 16, streams: 2, seed: 42 },
 ): Promise<ScenarioReport> {
-  const work = mkdtempSync(join(tmpdir(), 'bench-staged-'));
-  const broker = await startBroker({ topics: [{ name: TOPIC, partitions: opts.partitions }] });
-  try {
-    const file = join(work, 'events.bin');
-    await writeRecordFile(file, generateEvents({ count: opts.events, seed: opts.seed }));
-    const ref = computeReference(generateEvents({ count: opts.events, seed: opts.seed }), commerceReferenceSpec());
-    const produced = await broker.produceFile(TOPIC, file);
-    say(`produced ${produced} records on ${opts.partitions} partitions`);
+  return withCommerceTopic('staged', { ...opts, topic: TOPIC }, async ({ work, broker, produced, ref }) => {
     const env = { env: { ...process.env, KAFKA_BROKERS: broker.bootstrap } };
 
     const count = await timed(process.execPath, [join(repoRoot, 'dist', 'bench', 'baselines.js'), 'count', broker.bootstrap, TOPIC, String(produced)]);
@@ -80,8 +70,5 @@ export async function staged(
     ];
     const share = round((raw.recordsPerSecond as number) / (ceiling.recordsPerSecond as number));
     return { correct, summary, targets: [{ target: 'raw ≥ 50% of the kafkajs read ceiling', actual: `${Math.round(share * 100)}%`, met: share >= 0.5 }] };
-  } finally {
-    await broker.stop();
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }

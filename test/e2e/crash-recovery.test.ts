@@ -5,14 +5,16 @@
  * mid-run (the mock's). Every time, the final tables equal the reference:
  * no record lost, none duplicated (the append table and the dead-letter table would show it).
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
+import { describe, expect, it } from 'vitest';
 import { generateEvents } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { E2E_ON_KAFKA, E2E_TIMEOUT, normalizeReference, produce, readGold, ROOT, runAvailableNow, startCli, startE2eBroker, writeCommerceSpec, type E2eBroker } from './harness.js';
+import { E2E_ON_KAFKA, mockControls, useE2eBroker } from '../support/broker.js';
+import { E2E_TIMEOUT, runAvailableNow, startCli } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
+import { normalizeReference, readGold } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const CASES = [
   // The other stream may be mid-commit when the process dies, so only the last two cases are
@@ -21,21 +23,10 @@ const CASES = [
   { failpoint: 'batch.after-table-commit:14', skips: true },
   { failpoint: 'batch.before-checkpoint-commit:2', skips: true },
 ];
-let broker: E2eBroker;
-/** The mock's fault controls (broker down/up, round-trip delay), absent on Apache Kafka. */
-let mock: TestBroker | undefined;
-const dirs: string[] = [];
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  const topics = [...CASES.map((_, i) => ({ name: `crash${i}`, partitions: 4 })), { name: 'outage', partitions: 4 }];
-  // The fail-point cases also run on Apache Kafka (npm run test:kafka, PIPELINE_E2E_BROKER=kafka).
-  broker = E2E_ON_KAFKA ? await startE2eBroker(topics) : (mock = await startBroker({ topics }));
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+// The fail-point cases also run on Apache Kafka (npm run test:kafka, PIPELINE_E2E_BROKER=kafka).
+const broker = useE2eBroker([...CASES.map((_, i) => ({ name: `crash${i}`, partitions: 4 })), { name: 'outage', partitions: 4 }]);
+const crashDir = tempDirs('crash-e2e-');
+const outageDir = tempDirs('outage-e2e-');
 
 function pendingBatches(dir: string): number {
   let pending = 0;
@@ -51,8 +42,7 @@ function pendingBatches(dir: string): number {
 describe('crash recovery', () => {
   it.each(CASES)('SIGKILL at $failpoint, then a restart ends exact', async ({ failpoint, skips }) => {
     const i = CASES.findIndex((c) => c.failpoint === failpoint);
-    const dir = mkdtempSync(join(tmpdir(), 'crash-e2e-'));
-    dirs.push(dir);
+    const dir = crashDir();
     const events = [...generateEvents({ count: 5_000, seed: 100 + i, malformedRate: 0.01 })];
     await produce(broker, dir, `crash${i}`, events);
     const spec = writeCommerceSpec(dir, { name: `crash-${i}`, topic: `crash${i}`, bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 700 });
@@ -81,20 +71,20 @@ describe('crash recovery', () => {
 
   // The mock's protocol-level outage; test/kafka/crashes.kafka.test.ts kills a real broker instead.
   it.skipIf(E2E_ON_KAFKA)('a broker outage mid-run is ridden out and the result is exact', async () => {
-    const broker = mock!;
-    const dir = mkdtempSync(join(tmpdir(), 'outage-e2e-'));
-    dirs.push(dir);
+    // The mock's fault controls (broker down/up, round-trip delay), absent on Apache Kafka.
+    const mock = mockControls(broker);
+    const dir = outageDir();
     const events = [...generateEvents({ count: 8_000, seed: 200 })];
-    await produce(broker, dir, 'outage', events);
-    const spec = writeCommerceSpec(dir, { name: 'outage', topic: 'outage', bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 400 });
-    await broker.rtt(1, 20);
+    await produce(mock, dir, 'outage', events);
+    const spec = writeCommerceSpec(dir, { name: 'outage', topic: 'outage', bootstrap: mock.bootstrap, streams: 2, maxRecordsPerBatch: 400 });
+    await mock.rtt(1, 20);
     const run = startCli(['run', spec, '--available-now', '--log-level', 'warn', '--summary-json', join(dir, 'summary.json')]);
     const commits = join(dir, 'lake', '_checkpoints', '0', 'commits');
     for (let t = 0; t < 300 && !(existsSync(commits) && readdirSync(commits).length > 0); t++) await new Promise((r) => setTimeout(r, 100));
-    await broker.down(1);
+    await mock.down(1);
     await new Promise((r) => setTimeout(r, 4_000));
-    await broker.up(1);
-    await broker.rtt(1, 0);
+    await mock.up(1);
+    await mock.rtt(1, 0);
     const result = await run.done;
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/kafkajs/);

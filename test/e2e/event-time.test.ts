@@ -8,12 +8,14 @@
  * same windows; `append` windows (one stream) are written once and final, also across a crash.
  */
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
-import { E2E_TIMEOUT, ROOT, readTable, runAvailableNow, runCli } from './harness.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeRecordFile } from '../../src/dev-broker/broker.js';
+import { useTestBroker } from '../support/broker.js';
+import { ROOT } from '../support/build.js';
+import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
+import { readTable } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 import { referenceWindows, lateRecords, type RefEvent, type RefRow } from '../event-time/reference.js';
 
 const murmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
@@ -24,13 +26,8 @@ const SPEC = join(ROOT, 'pipelines', 'clickstream-windows.yaml');
 const T0 = Date.parse('2026-03-01T09:58:00Z');
 const TYPES = ['click', 'page_view', 'click', 'scroll'];
 
-let broker: TestBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'event-time-'));
-  dirs.push(d);
-  return d;
-};
+const broker = useTestBroker([{ name: 'clickstream', partitions: PARTITIONS.length }]);
+const tempDir = tempDirs('event-time-');
 
 /** A deterministic pseudo-random sequence (the test must not depend on luck). */
 function rng(seed: number): () => number {
@@ -65,15 +62,9 @@ const DATA = makeEvents(120);
 const OPTS = { delayMs: 60_000, sizeMs: 60_000, slideMs: 30_000, tables: ['clicks', 'page_views'], partitions: PARTITIONS };
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'clickstream', partitions: PARTITIONS.length }] });
   const file = join(tempDir(), 'clicks.bin');
   await writeRecordFile(file, DATA.records);
   expect(await broker.produceFile('clickstream', file)).toBe(DATA.records.length);
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** `--set` overrides pointing the example at the test broker and a temp lake, with small batches. */

@@ -4,30 +4,17 @@
  * name, `fail` stops with a coded error naming the record, commits nothing of its batch
  * (every table stays at its previous version), and a fixed restart replays the batch exactly.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { describe, expect, it } from 'vitest';
+import { writeRecordFile } from '../../src/dev-broker/broker.js';
 import { Lake } from '../../src/lake/index.js';
-import { E2E_TIMEOUT, ROOT, runAvailableNow, runCli } from './harness.js';
+import { useTestBroker } from '../support/broker.js';
+import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
-let broker: TestBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'expect-'));
-  dirs.push(d);
-  return d;
-};
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'quality', partitions: 1 }, { name: 'strict', partitions: 1 }] });
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: 'quality', partitions: 1 }, { name: 'strict', partitions: 1 }]);
+const tempDir = tempDirs('expect-');
 
 async function produce(topic: string, values: Record<string, unknown>[]): Promise<void> {
   const file = join(tempDir(), `${topic}.bin`);

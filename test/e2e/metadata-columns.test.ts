@@ -4,27 +4,17 @@
  * timestamp and topic land as typed columns, usable as a merge key and in `derive`; a key that
  * is not JSON under `keyFormat: json` fails its record alone.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
+import { describe, expect, it } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { E2E_TIMEOUT, ROOT, runAvailableNow } from './harness.js';
+import { useTestBroker } from '../support/broker.js';
+import { E2E_TIMEOUT, runAvailableNow } from '../support/cli.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
-let broker: TestBroker;
-let dir: string;
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'keyed', partitions: 2 }] });
-  dir = mkdtempSync(join(tmpdir(), 'meta-'));
-});
-afterAll(async () => {
-  await broker?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: 'keyed', partitions: 2 }]);
+const dir = tempDirs('meta-')();
 
 describe('Kafka metadata as columns', () => {
   it('writes key, headers, partition, offset, timestamp and topic; the key can be the merge key', async () => {

@@ -4,36 +4,26 @@
  * reference model, dead letters carry raw bytes and coordinates, every partition is read by
  * exactly one stream, runs resume, `latest` starts at the end, and unsafe second runs refuse.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateEvents, type GeneratedEvent } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
-import { normalizeReference, produce, readGold, readOffsetRanges, ROOT, runAvailableNow, runCli, startCli, startE2eBroker, writeCommerceSpec, E2E_TIMEOUT, type E2eBroker } from './harness.js';
+import { useE2eBroker } from '../support/broker.js';
+import { E2E_TIMEOUT, runAvailableNow, runCli, startCli } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
+import { readOffsetRanges } from '../support/files.js';
+import { normalizeReference, readGold } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const murmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
 const partitionOf = (key: string, partitions: number) => (murmur2(Buffer.from(key)) & 0x7fffffff) % partitions;
 
 const PARTITIONS = 6;
-let broker: E2eBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'run-e2e-'));
-  dirs.push(d);
-  return d;
-};
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  // The mock under npm test; Apache Kafka under npm run test:kafka (PIPELINE_E2E_BROKER=kafka).
-  broker = await startE2eBroker(['main', 'latest', 'layout', 'narrow'].map((name) => ({ name, partitions: name === 'narrow' ? 2 : PARTITIONS })));
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+// The mock under npm test; Apache Kafka under npm run test:kafka (PIPELINE_E2E_BROKER=kafka).
+const broker = useE2eBroker(['main', 'latest', 'layout', 'narrow'].map((name) => ({ name, partitions: name === 'narrow' ? 2 : PARTITIONS })));
+const tempDir = tempDirs('run-e2e-');
 
 /** Where each produced event lands: (partition, offset) in produce order. */
 function coordinates(events: GeneratedEvent[], partitions: number, start = new Map<number, number>()): Map<string, GeneratedEvent> {

@@ -3,32 +3,24 @@
  * (three jobs, the tables between them), and runs against the test broker: gold holds, per
  * sensor and day, the reading with the greatest `measured_at_ms` — whatever the raw batch cuts.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
+import { describe, expect, it } from 'vitest';
 import type { GeneratedEvent } from '../../src/dev-broker/events.js';
 import { compilePlan } from '../../src/planner/compile.js';
 import { renderPlan } from '../../src/planner/render.js';
 import { loadSpecFile } from '../../src/spec/load.js';
 import { expectGolden } from '../planner/golden.js';
-import { produce, readTable, ROOT, runCli, E2E_TIMEOUT } from './harness.js';
+import { useTestBroker } from '../support/broker.js';
+import { ROOT } from '../support/build.js';
+import { E2E_TIMEOUT, runCli } from '../support/cli.js';
+import { produce } from '../support/commerce.js';
+import { readTable } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const SPEC = join(ROOT, 'pipelines', 'sensor-readings.yaml');
 const TOPIC = 'iot.sensor-readings.v1';
-let broker: TestBroker;
-let dir: string;
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: TOPIC, partitions: 3 }] });
-  dir = mkdtempSync(join(tmpdir(), 'sensors-e2e-'));
-});
-afterAll(async () => {
-  await broker?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: TOPIC, partitions: 3 }]);
+const dir = tempDirs('sensors-e2e-')();
 
 /** Readings of 12 sensors over 3 days, out of order, each sensor's times distinct. */
 function readings(count: number): { events: GeneratedEvent[]; values: Record<string, unknown>[] } {

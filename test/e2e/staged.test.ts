@@ -4,30 +4,18 @@
  * over the same events; a bronze that fails does not stop raw, and once fixed catches up to the
  * fused result.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
+import { describe, expect, it } from 'vitest';
 import { generateEvents } from '../../src/dev-broker/events.js';
-import { produce, readGold, readTable, ROOT, runAvailableNow, runCli, startCli, writeCommerceSpec, E2E_TIMEOUT } from './harness.js';
+import { useTestBroker } from '../support/broker.js';
+import { E2E_TIMEOUT, runAvailableNow, runCli, startCli } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
+import { readGold, readTable } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
-let broker: TestBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'staged-e2e-'));
-  dirs.push(d);
-  return d;
-};
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'same', partitions: 4 }, { name: 'broken', partitions: 3 }, { name: 'live', partitions: 2 }] });
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: 'same', partitions: 4 }, { name: 'broken', partitions: 3 }, { name: 'live', partitions: 2 }]);
+const tempDir = tempDirs('staged-e2e-');
 
 /** Turns a commerce spec into a staged one (and applies `edit` to its text). */
 function staged(spec: string, extra = '', edit: (text: string) => string = (t) => t): string {

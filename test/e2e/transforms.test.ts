@@ -4,30 +4,17 @@
  * sequence; a `where` whose non-matching records are counted drops. The same records with
  * one record per batch and with one batch for everything must leave identical tables.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
+import { describe, expect, it } from 'vitest';
+import { writeRecordFile } from '../../src/dev-broker/broker.js';
 import { Lake } from '../../src/lake/index.js';
-import { E2E_TIMEOUT, ROOT, runAvailableNow, runCli } from './harness.js';
+import { useTestBroker } from '../support/broker.js';
+import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
-let broker: TestBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'derive-'));
-  dirs.push(d);
-  return d;
-};
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'derive', partitions: 2 }] });
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: 'derive', partitions: 2 }]);
+const tempDir = tempDirs('derive-');
 
 /** Orders over three days (one a test order), and clicks; one order whose key cannot be computed. */
 function records(): { key: string; value: string; partition: number }[] {

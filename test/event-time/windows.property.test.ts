@@ -5,21 +5,15 @@
  * dead-letter table must equal the reference model (reference.ts) every time: `update`
  * windows converge to the same rows, `append` windows are written once and final.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { KafkaMessage } from 'kafkajs';
-import { pino } from 'pino';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Lake } from '../../src/lake/index.js';
+import { expect, test } from 'vitest';
 import { compilePlan } from '../../src/planner/compile.js';
 import { loadSpecText } from '../../src/spec/index.js';
-import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
-import { createDecoder } from '../../src/runtime/decode-pool.js';
-import { BatchProcessor } from '../../src/runtime/batch-processor.js';
-import { TableLockClient } from '../../src/runtime/table-locks.js';
 import { referenceWindows, lateRecords, type RefEvent, type RefRow } from './reference.js';
+import { driveProcessors } from '../support/processors.js';
+import { useLake } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const PARTITIONS = [0, 1, 2, 3];
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -60,67 +54,20 @@ deadLetter: { maxRatio: 1 }
 output: { path: ${out} }
 `;
 
-let lake: Lake;
-const dirs: string[] = [];
-beforeAll(async () => {
-  lake = await Lake.create({ threads: 1 });
-});
-afterAll(() => {
-  lake.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const message = (offset: number, value: string): KafkaMessage =>
-  ({ offset: String(offset), key: null, value: Buffer.from(value), timestamp: '1700000000000', attributes: 0, headers: {} }) as KafkaMessage;
+const lake = useLake();
+const tempDir = tempDirs('windows-');
 
 const ms = (v: unknown): number => (v instanceof Date ? v.getTime() : Date.parse(String(v)));
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** Runs the events through `streams` processors; every batch lists all the stream's partitions (as the collector does). */
 async function runOnce(events: RefEvent[], streams: number, mode: string, window: string, lateData: string, cuts: () => number, pick: (n: number) => number) {
-  const dir = mkdtempSync(join(tmpdir(), 'windows-'));
-  dirs.push(dir);
+  const dir = tempDir();
   const loaded = loadSpecText(SPEC(join(dir, 'lake'), streams, mode, window, lateData), 'windows.yaml');
   if (!loaded.spec) throw new Error(JSON.stringify(loaded.diagnostics));
   const plan = compilePlan(loaded.spec, { cwd: dir });
-  const offsets = new Map<number, number>();
-  const queues = Array.from({ length: streams }, () => [] as { partition: number; m: KafkaMessage }[]);
-  events.forEach((e, i) => {
-    const offset = offsets.get(e.partition) ?? 0;
-    offsets.set(e.partition, offset + 1);
-    queues[e.partition % streams]!.push({ partition: e.partition, m: message(offset, render(e, i)) });
-  });
-  const processors = queues.map((_, i) => ({
-    next: 0,
-    batchId: 0,
-    position: new Map(PARTITIONS.filter((p) => p % streams === i).map((p) => [p, 0])),
-    p: new BatchProcessor({
-      plan, streamIndex: i, appId: `windows/${i}`, lake, checkpoint: new StreamCheckpoint(join(dir, 'cp'), i), decoder: createDecoder(0),
-      locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
-    }),
-  }));
-  let late = 0;
-  let deadLettered = 0;
-  let dropped = 0;
-  for (;;) {
-    const live = processors.map((s, i) => ({ s, q: queues[i]! })).filter(({ s, q }) => s.next < q.length);
-    if (live.length === 0) break;
-    const { s, q } = live[pick(live.length)]!;
-    const slice = q.slice(s.next, s.next + Math.max(1, cuts()));
-    s.next += slice.length;
-    const messages = new Map<number, KafkaMessage[]>();
-    for (const { partition, m } of slice) messages.set(partition, [...(messages.get(partition) ?? []), m]);
-    const ranges: Record<string, [number, number]> = {};
-    for (const [p, from] of s.position) {
-      const until = from + (messages.get(p)?.length ?? 0);
-      ranges[p] = [from, until];
-      s.position.set(p, until);
-    }
-    const stats = await s.p.commit(await s.p.prepare(s.batchId++, { ranges, messages, count: slice.length }));
-    late += stats.late ?? 0;
-    deadLettered += stats.deadLettered;
-    dropped += stats.dropped;
-  }
+  const records = events.map((e, i) => ({ partition: e.partition, value: render(e, i) }));
+  const { late, deadLettered, dropped } = await driveProcessors(records, { plan, dir, lake, streams, appId: 'windows', cuts, pick, partitions: PARTITIONS });
   let stored = 0;
   for (const table of ['clicks', 'views']) if (await lake.exists(join(dir, 'lake', table))) stored += (await lake.scan(join(dir, 'lake', table))).length;
   const path = join(dir, 'lake', 'per_window');

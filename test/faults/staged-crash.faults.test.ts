@@ -3,30 +3,18 @@
  * batch's tables committed, before its checkpoint commit — and the gold tables still equal a
  * fused run's over the same events (no record lost, none merged or appended twice).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
+import { describe, expect, it } from 'vitest';
 import { generateEvents } from '../../src/dev-broker/events.js';
-import { produce, readGold, readTable, ROOT, runAvailableNow, runCli, writeCommerceSpec, E2E_TIMEOUT } from '../e2e/harness.js';
+import { useTestBroker } from '../support/broker.js';
+import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
+import { produce, writeCommerceSpec } from '../support/commerce.js';
+import { readGold, readTable } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
-let broker: TestBroker;
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'staged-crash-'));
-  dirs.push(d);
-  return d;
-};
-
-beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  broker = await startBroker({ topics: [{ name: 'crash', partitions: 3 }] });
-});
-afterAll(async () => {
-  await broker?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const broker = useTestBroker([{ name: 'crash', partitions: 3 }]);
+const tempDir = tempDirs('staged-crash-');
 
 describe('staged jobs after SIGKILL', () => {
   it('resume each job mid-batch without losing or repeating a record', async () => {

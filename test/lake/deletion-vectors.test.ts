@@ -3,26 +3,19 @@
  * bitset and run containers), and the Spark-written DV tables in ../shared/delta-golden
  * (16–19) read through log replay by logical file `(path, dvId)`.
  */
-import { cpSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { decodeBitmap, encodeBitmap, z85Decode, z85Encode } from '../../src/lake/deletion-vectors.js';
-import { Lake } from '../../src/lake/index.js';
+import { useLake } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const GOLDEN = path.resolve('../shared/delta-golden');
 const table = (name: string) => path.join(GOLDEN, name);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-let lake: Lake;
-const scratch: string[] = [];
-beforeAll(async () => {
-  lake = await Lake.create({ threads: 1 });
-});
-afterAll(() => {
-  lake.close();
-  for (const d of scratch) rmSync(d, { recursive: true, force: true });
-});
+const lake = useLake();
+const tempDir = tempDirs('dv-large-');
 
 describe('codecs', () => {
   test('the inline DV of DELTA-NOTES decodes to rows {3,4,7,11,18,29} and encodes back', () => {
@@ -92,8 +85,7 @@ describe('Spark-written DV tables', () => {
 
   test('table-with-dv-large: several DVs in one file, at every version', async () => {
     // Spark's test build prefixes DV file names; a scratch copy gives them the protocol's names.
-    const dir = mkdtempSync(path.join(tmpdir(), 'dv-large-'));
-    scratch.push(dir);
+    const dir = tempDir();
     cpSync(table('table-with-dv-large'), dir, { recursive: true });
     for (const f of readdirSync(dir)) if (f.startsWith('test%dv%prefix-')) renameSync(path.join(dir, f), path.join(dir, f.slice('test%dv%prefix-'.length)));
     const all = range(0, 1999);

@@ -9,21 +9,15 @@
  * The keyed table takes CDC deletes: a stale record arriving after its key's delete must lose
  * to the delete whether the two share a batch or not (the delete is kept as a tombstone row).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { KafkaMessage } from 'kafkajs';
-import { pino } from 'pino';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Lake } from '../../src/lake/index.js';
+import { expect, test } from 'vitest';
 import { Kind, typeOfKinds } from '../../src/lake/type-lattice.js';
 import { compilePlan } from '../../src/planner/compile.js';
 import { loadSpecText } from '../../src/spec/index.js';
-import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
-import { createDecoder } from '../../src/runtime/decode-pool.js';
-import { BatchProcessor } from '../../src/runtime/batch-processor.js';
-import { TableLockClient } from '../../src/runtime/table-locks.js';
+import { driveProcessors } from '../support/processors.js';
+import { useLake } from '../support/tables.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const PARTITIONS = 4;
 const TABLES = ['keyed', 'log'];
@@ -156,15 +150,8 @@ function model(records: { g: Gen; partition: number }[]): { tables: Record<strin
 }
 
 // ---------------------------------------------------------------- running it for real
-let lake: Lake;
-const dirs: string[] = [];
-beforeAll(async () => {
-  lake = await Lake.create({ threads: 1 });
-});
-afterAll(() => {
-  lake.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const lake = useLake();
+const tempDir = tempDirs('prop-');
 
 const SPEC = (out: string, streams: number) => `apiVersion: pipeline/v1
 name: prop
@@ -178,52 +165,18 @@ deadLetter: { maxRatio: 1 }
 output: { path: ${out} }
 `;
 
-const message = (offset: number, value: string): KafkaMessage =>
-  ({ offset: String(offset), key: null, value: Buffer.from(value), timestamp: '1700000000000', attributes: 0, headers: {} }) as KafkaMessage;
-
 /**
  * Runs the records through `streams` batch processors (stream i owns p % streams == i); each
  * stream cuts its records into batches of the sizes `cuts` yields; the streams' batches
  * commit in the order `pick` chooses.
  */
-async function runOnce(records: { g: Gen; partition: number }[], streams: number, cuts: () => number, pick: (n: number) => number) {
-  const dir = mkdtempSync(join(tmpdir(), 'prop-'));
-  dirs.push(dir);
+async function runOnce(recs: { g: Gen; partition: number }[], streams: number, cuts: () => number, pick: (n: number) => number) {
+  const dir = tempDir();
   const loaded = loadSpecText(SPEC(join(dir, 'lake'), streams), 'prop.yaml');
   if (!loaded.spec) throw new Error(JSON.stringify(loaded.diagnostics));
   const plan = compilePlan(loaded.spec, { cwd: dir });
-  const offsets = new Map<number, number>();
-  const queues = Array.from({ length: streams }, () => [] as { partition: number; m: KafkaMessage }[]);
-  for (const r of records) {
-    const offset = offsets.get(r.partition) ?? 0;
-    offsets.set(r.partition, offset + 1);
-    queues[r.partition % streams]!.push({ partition: r.partition, m: message(offset, render(r.g)) });
-  }
-  const processors = queues.map((_, i) => ({
-    next: 0,
-    batchId: 0,
-    p: new BatchProcessor({
-      plan, streamIndex: i, appId: `prop/${i}`, lake, checkpoint: new StreamCheckpoint(join(dir, 'cp'), i), decoder: createDecoder(0),
-      locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
-    }),
-  }));
-  let deadLettered = 0;
-  for (;;) {
-    const live = processors.map((s, i) => ({ s, q: queues[i]! })).filter(({ s, q }) => s.next < q.length);
-    if (live.length === 0) break;
-    const { s, q } = live[pick(live.length)]!;
-    const slice = q.slice(s.next, s.next + Math.max(1, cuts()));
-    s.next += slice.length;
-    const messages = new Map<number, KafkaMessage[]>();
-    const ranges: Record<string, [number, number]> = {};
-    for (const { partition, m } of slice) {
-      messages.set(partition, [...(messages.get(partition) ?? []), m]);
-      const o = Number(m.offset);
-      ranges[partition] = [Math.min(ranges[partition]?.[0] ?? o, o), o + 1];
-    }
-    const stats = await s.p.commit(await s.p.prepare(s.batchId++, { ranges, messages, count: slice.length }));
-    deadLettered += stats.deadLettered;
-  }
+  const records = recs.map((r) => ({ partition: r.partition, value: render(r.g) }));
+  const { deadLettered } = await driveProcessors(records, { plan, dir, lake, streams, appId: 'prop', cuts, pick });
   const tables: Record<string, ModelTable> = {};
   for (const table of TABLES) {
     const path = join(dir, 'lake', table);

@@ -76,15 +76,21 @@ function plan(): Plan {
 const message = (offset: number, value: string): KafkaMessage =>
   ({ offset: String(offset), key: Buffer.from(`k${offset}`), value: Buffer.from(value), timestamp: '1700000000000', attributes: 0, headers: {} }) as KafkaMessage;
 
+/** Stream 0's processor of {@link plan}, writing through `writer`, its checkpoint under the file's folder. */
+function processorFor(writer: ScriptedWriter): { checkpoint: StreamCheckpoint; processor: BatchProcessor } {
+  const checkpoint = new StreamCheckpoint(join(dir, 'cp'), 0);
+  const processor = new BatchProcessor({
+    plan: plan(), streamIndex: 0, appId: 'p/0', lake: writer, checkpoint, decoder: createDecoder(0),
+    locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
+  });
+  return { checkpoint, processor };
+}
+
 describe('batch processor', () => {
   it('diverts a refused table to the dead-letter table, and a replay decides alike', async () => {
     const writer = new ScriptedWriter();
     writer.refuse.add('b');
-    const checkpoint = new StreamCheckpoint(join(dir, 'cp'), 0);
-    const processor = new BatchProcessor({
-      plan: plan(), streamIndex: 0, appId: 'p/0', lake: writer, checkpoint, decoder: createDecoder(0),
-      locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
-    });
+    const { checkpoint, processor } = processorFor(writer);
     const batch = {
       ranges: { '0': [0, 4] as [number, number] },
       messages: new Map([[0, [message(0, '{"type":"a","id":1,"seq":1}'), message(1, '{"type":"b","id":2,"seq":1}'), message(2, '{"type":"c"}'), message(3, '{"type":"b","id":3,"seq":1}')]]]),
@@ -114,11 +120,7 @@ describe('batch processor', () => {
     const writer = new ScriptedWriter();
     // File row 1 of table a is batch record 2.
     writer.reject.set('a', [{ row: 1, reason: 'value does not convert to the column type: qty (BIGINT)' }]);
-    const checkpoint = new StreamCheckpoint(join(dir, 'cp'), 0);
-    const processor = new BatchProcessor({
-      plan: plan(), streamIndex: 0, appId: 'p/0', lake: writer, checkpoint, decoder: createDecoder(0),
-      locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
-    });
+    const { checkpoint, processor } = processorFor(writer);
     const batch = {
       ranges: { '0': [0, 3] as [number, number] },
       messages: new Map([[0, [message(0, '{"type":"a","id":1,"seq":1}'), message(1, '{"type":"b","id":2,"seq":1}'), message(2, '{"type":"a","id":3,"seq":1,"qty":"x"}')]]]),

@@ -6,6 +6,12 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { Lake } from '../../src/lake/index.js';
 import { COMMERCE_TYPES } from './commerce.js';
+import { perFile } from './per-file.js';
+
+/** A lake (one DuckDB thread) for the whole test file, closed after its last test. Call at the top level of a file. */
+export function useLake(): Lake {
+  return perFile('lake', () => Lake.create({ threads: 1 }), (lake) => lake.close());
+}
 
 /** Every row of a table (plain JS values); no rows when there is no table. */
 export async function readTable(path: string): Promise<Record<string, unknown>[]> {

@@ -1,0 +1,87 @@
+/**
+ * Driving the real batch processors by hand, without a broker: records queued per owning
+ * stream (stream i owns the partitions p with p % streams == i), each stream cut into batches
+ * of the sizes a property test draws, the streams' batches committed in the order it picks.
+ */
+import { join } from 'node:path';
+import type { KafkaMessage } from 'kafkajs';
+import { pino } from 'pino';
+import type { Plan } from '../../src/runtime/plan.js';
+import { BatchProcessor, type BatchProcessorOptions } from '../../src/runtime/batch-processor.js';
+import { createDecoder } from '../../src/runtime/decode-pool.js';
+import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
+import { TableLockClient } from '../../src/runtime/table-locks.js';
+
+/** A Kafka message at `offset` holding `value` (no key, no headers, a fixed timestamp). */
+export const message = (offset: number, value: string): KafkaMessage =>
+  ({ offset: String(offset), key: null, value: Buffer.from(value), timestamp: '1700000000000', attributes: 0, headers: {} }) as KafkaMessage;
+
+/** How {@link driveProcessors} runs. */
+export interface DriveOptions {
+  plan: Plan;
+  /** Where the streams' checkpoints go (`<dir>/cp`). */
+  dir: string;
+  lake: BatchProcessorOptions['lake'];
+  streams: number;
+  /** Application id prefix (`<appId>/<stream>`). */
+  appId: string;
+  /** The next batch's size (at least 1 is taken). */
+  cuts: () => number;
+  /** Which of the `n` streams with records left commits next. */
+  pick: (n: number) => number;
+  /** When given, every batch lists all of its stream's partitions among these, empty ones too (as the collector does). */
+  partitions?: number[];
+}
+
+/** The records' counts summed over every committed batch. */
+export interface DriveTotals {
+  late: number;
+  deadLettered: number;
+  dropped: number;
+}
+
+/** Runs `records` (in produce order) through `streams` batch processors until every record is committed. */
+export async function driveProcessors(records: { partition: number; value: string }[], o: DriveOptions): Promise<DriveTotals> {
+  const offsets = new Map<number, number>();
+  const queues = Array.from({ length: o.streams }, () => [] as { partition: number; m: KafkaMessage }[]);
+  for (const r of records) {
+    const offset = offsets.get(r.partition) ?? 0;
+    offsets.set(r.partition, offset + 1);
+    queues[r.partition % o.streams]!.push({ partition: r.partition, m: message(offset, r.value) });
+  }
+  const processors = queues.map((_, i) => ({
+    next: 0,
+    batchId: 0,
+    position: new Map((o.partitions ?? []).filter((p) => p % o.streams === i).map((p) => [p, 0])),
+    p: new BatchProcessor({
+      plan: o.plan, streamIndex: i, appId: `${o.appId}/${i}`, lake: o.lake, checkpoint: new StreamCheckpoint(join(o.dir, 'cp'), i), decoder: createDecoder(0),
+      locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
+    }),
+  }));
+  const totals: DriveTotals = { late: 0, deadLettered: 0, dropped: 0 };
+  for (;;) {
+    const live = processors.map((s, i) => ({ s, q: queues[i]! })).filter(({ s, q }) => s.next < q.length);
+    if (live.length === 0) break;
+    const { s, q } = live[o.pick(live.length)]!;
+    const slice = q.slice(s.next, s.next + Math.max(1, o.cuts()));
+    s.next += slice.length;
+    const messages = new Map<number, KafkaMessage[]>();
+    for (const { partition, m } of slice) {
+      messages.set(partition, [...(messages.get(partition) ?? []), m]);
+      // A partition's messages are queued in offset order, so its first one in a batch is its position.
+      if (!s.position.has(partition)) s.position.set(partition, Number(m.offset));
+    }
+    const ranges: Record<string, [number, number]> = {};
+    for (const [p, from] of s.position) {
+      const count = messages.get(p)?.length ?? 0;
+      if (count === 0 && o.partitions === undefined) continue;
+      ranges[p] = [from, from + count];
+      s.position.set(p, from + count);
+    }
+    const stats = await s.p.commit(await s.p.prepare(s.batchId++, { ranges, messages, count: slice.length }));
+    totals.late += stats.late ?? 0;
+    totals.deadLettered += stats.deadLettered;
+    totals.dropped += stats.dropped;
+  }
+  return totals;
+}
