@@ -18,11 +18,7 @@ export interface RecordFailure {
 }
 
 /** What a table needs from a record before the record may be sunk into it. */
-export interface TableRules {
-  table: string;
-  mode: WriteMode;
-  mergeKeys: string[];
-  sequenceBy?: string;
+export interface TableRules extends Pick<DeltaSinkConfig, 'table' | 'mode' | 'mergeKeys' | 'sequenceBy'> {
   /**
    * Known column types (DuckDB type names): the table's current columns merged with the
    * spec's declared ones. Their spelling is the one records are matched to (case-insensitively).
@@ -84,7 +80,7 @@ export interface RoutedBatch {
   outputs?: Record<string, unknown>;
 }
 
-import type { BatchInput, ColumnDef, Expectation, WriteMode, WriteOptions, WriteResult } from '../lake/types.js';
+import type { BatchInput, ColumnDef, WriteOptions, WriteResult } from '../lake/types.js';
 
 /** The part of the lake a sink uses (the runtime passes its `Lake`). */
 export interface TableWriter {
@@ -99,29 +95,18 @@ export interface TableWriter {
   txnVersion?(path: string, appId: string): Promise<number | undefined>;
 }
 
-/** A gold table's configuration as resolved from the spec: the one shape the planner, the runtime and the sink share. */
-export interface DeltaSinkConfig {
+/**
+ * A gold table's configuration as resolved from the spec: the one shape the planner, the
+ * runtime and the sink share. Its layout fields are the lake's write options, defined there once.
+ */
+export interface DeltaSinkConfig extends Pick<WriteOptions, 'mode' | 'sequenceBy' | 'columns' | 'deleteWhen' | 'rescuedDataColumn' | 'derive' | 'where' | 'expectations' | 'maintenance'> {
   table: string;
   /** Absolute table directory. */
   path: string;
-  mode: WriteMode;
   mergeKeys: string[];
-  sequenceBy?: string;
   partitionBy: string[];
-  columns?: Record<string, string>;
-  deleteWhen?: string;
-  /** Column receiving values that do not convert to their fixed column type (as JSON). */
-  rescuedDataColumn?: string;
-  /** Columns computed as the batch loads (source's, then the table's), in order. */
-  derive?: { column: string; sql: string }[];
-  /** Predicate a record must meet to be written (others are counted drops). */
-  where?: string;
-  /** The source's expectations, then the table's. */
-  expectations?: Expectation[];
   /** `merge-on-read`: replaced rows are marked with deletion vectors instead of files being rewritten. */
   writeMode?: 'merge-on-read';
-  /** Housekeeping at each checkpoint of the table. */
-  maintenance?: { compactSmallFiles?: boolean; cleanupLog?: boolean };
 }
 
 /** A plan node as operators see it (the planner's PlanNode, without importing the planner). */
