@@ -26,6 +26,7 @@ import { BatchProcessor } from './batch-processor.js';
 import { TableLockClient } from './table-locks.js';
 import { splitReason, type DeadLetterFilter } from './dead-letter-summary.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { failpoint } from './failpoints.js';
 import type { DeadLetterCount } from './stream-protocol.js';
 
 /** The `stream` of the dead-letter and `_events` rows a replay writes. */
@@ -67,6 +68,8 @@ export interface ReplayRecord {
 export interface ReplayReport {
   /** Records replayed (including an interrupted replay finished first). */
   replayed: number;
+  /** Records of an interrupted replay that this one finished (their batch, or only their marks). */
+  recovered: number;
   /** Rows written to tables (records that landed). */
   landed: number;
   dropped: number;
@@ -165,7 +168,7 @@ export async function replayDeadLetters(lake: Lake, plan: Plan, filter: ReplayFi
   const processor = new BatchProcessor({
     plan, streamIndex: REPLAY_STREAM, appId, lake, checkpoint, decoder: createDecoder(0), locks: new TableLockClient(undefined), logger, tableConcurrency: 2,
   });
-  const report: ReplayReport = { replayed: 0, landed: 0, dropped: 0, failedAgain: 0, failures: [], otherTopic: 0 };
+  const report: ReplayReport = { replayed: 0, recovered: 0, landed: 0, dropped: 0, failedAgain: 0, failures: [], otherTopic: 0 };
   const selectionOf = (id: number) => JSON.parse(readFileSync(join(selections, `${id}.json`), 'utf8')) as ReplayRecord[];
 
   // A mark counts the record's dead-letter rows including the one its failing again added, so it is due only after that.
@@ -186,6 +189,7 @@ export async function replayDeadLetters(lake: Lake, plan: Plan, filter: ReplayFi
   };
   const run = async (records: ReplayRecord[], batchId: number, pending?: OffsetsEntry) => {
     const stats = await processor.commit(await processor.prepare(batchId, asBatch(records), pending));
+    failpoint('replay.before-marks');
     await mark(records, batchId);
     report.replayed += stats.records;
     report.dropped += stats.dropped;
@@ -200,9 +204,14 @@ export async function replayDeadLetters(lake: Lake, plan: Plan, filter: ReplayFi
 
   // An interrupted replay first: its batch again (tables that hold it answer already-committed), or only its marks.
   const recovered = checkpoint.recover();
-  if (recovered.pending) await run(selectionOf(recovered.pending.batchId), recovered.pending.batchId, recovered.pending);
-  else if (recovered.nextBatchId > 0 && ((await lake.txnVersion(marksPath, appId)) ?? -1) < recovered.nextBatchId - 1) {
-    await mark(selectionOf(recovered.nextBatchId - 1), recovered.nextBatchId - 1);
+  if (recovered.pending) {
+    const records = selectionOf(recovered.pending.batchId);
+    await run(records, recovered.pending.batchId, recovered.pending);
+    report.recovered = records.length;
+  } else if (recovered.nextBatchId > 0 && ((await lake.txnVersion(marksPath, appId)) ?? -1) < recovered.nextBatchId - 1) {
+    const records = selectionOf(recovered.nextBatchId - 1);
+    await mark(records, recovered.nextBatchId - 1);
+    report.recovered = records.length;
   }
 
   const deadLetters = (await lake.exists(plan.deadLetter.path)) ? await lake.scan(plan.deadLetter.path) : [];

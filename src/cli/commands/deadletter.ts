@@ -108,6 +108,7 @@ async function replay(plan: ReturnType<typeof compilePlan>, filter: Parameters<t
     }
     const lines = [`replayed ${r.replayed} records: ${r.landed} landed, ${r.dropped} dropped, ${r.failedAgain} failed again (back in ${plan.deadLetter.table})`];
     for (const f of r.failures) lines.push(`  ${String(f.count).padStart(7)}  ${f.table || '(before routing)'}  ${f.stage}  ${f.reason}`);
+    if (r.recovered > 0) lines.push(`(${r.recovered} of them, or only their marks, from an interrupted replay finished first)`);
     if (r.otherTopic > 0) lines.push(`${r.otherTopic} matching records of another topic were left alone`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
