@@ -218,7 +218,12 @@ export async function replayDeadLetters(lake: Lake, plan: Plan, filter: ReplayFi
   const marks = (await lake.exists(marksPath)) ? await lake.scan(marksPath) : [];
   const { due, otherTopic } = selectForReplay(deadLetters, marks, topic, filter);
   report.otherTopic = otherTopic;
+  // Above every batch a table already holds from this appId: a deleted replay checkpoint must
+  // not restart at a batch id the tables would answer `already-committed` for.
   let batchId = checkpoint.recover().nextBatchId;
+  for (const path of [marksPath, plan.deadLetter.path, ...plan.sinks.map((x) => x.path)]) {
+    if (await lake.exists(path)) batchId = Math.max(batchId, ((await lake.txnVersion(path, appId)) ?? -1) + 1);
+  }
   const size = Math.max(1, plan.trigger.maxRecordsPerBatch);
   for (let i = 0; i < due.length; i += size, batchId++) {
     const records = due.slice(i, i + size);
