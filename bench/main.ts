@@ -32,6 +32,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   'steady-brokers': async () => (await import('./scenarios/steady-brokers.js')).steadyBrokers,
   lake: async () => (await import('./scenarios/lake.js')).lake,
   decode: async () => (await import('./scenarios/decode.js')).decode,
+  'avro-backfill': async () => (await import('./scenarios/avro-backfill.js')).avroBackfill,
   brokers: async () => (await import('./scenarios/brokers.js')).brokers,
   'scale-out': async () => (await import('./scenarios/scale-out.js')).scaleOut,
   windows: async () => (await import('./scenarios/windows.js')).windows,

@@ -42,14 +42,14 @@ message Order {
   string amount = 5; int64 placed_at = 6; string channel = 7;
 }`;
 
-/** The same orders as JSON, Avro and Protobuf values (Confluent-framed for the binary ones). */
-function orderValues(): Record<'json' | 'avro' | 'protobuf', Buffer[]> {
+/** `count` orders as JSON, Avro and Protobuf values (Confluent-framed for the binary ones, schema id 1). */
+export function orderValues(count = ORDERS): Record<'json' | 'avro' | 'protobuf', Buffer[]> {
   const avro = parseAvroSchema(readFileSync(join(repoRoot, 'pipelines', 'schemas', 'order.avsc'), 'utf8'));
   const Order = protobuf.parse(ORDER_PROTO).root.lookupType('shop.Order');
   const out = { json: [] as Buffer[], avro: [] as Buffer[], protobuf: [] as Buffer[] };
   let x = 7;
   const next = () => (x = (x * 1_103_515_245 + 12_345) % 2 ** 31);
-  for (let i = 0; i < ORDERS; i++) {
+  for (let i = 0; i < count; i++) {
     const cents = next() % 1_000_000;
     const placed = 1_767_225_600_000 + i * 37;
     const base = { event_type: 'order_placed', order_id: 1_000_000 + i, version: (next() % 5) + 1, customer_id: `cus-${String(next() % 100_000).padStart(6, '0')}`, channel: ['web', 'app', 'store'][i % 3]! };

@@ -49,6 +49,7 @@ export async function takeRejected(c: Conn, into: string, columns: TypedColumn[]
     failing.push(WHERE_DROP);
     flagColumns.push(WHERE_DROP);
   }
+  if (flags.expectations.some((e) => e.unique)) await markDuplicates(c, into, failing, flags.expectations);
   const counts = flags.expectations.length > 0 ? await countExpectations(c, into, failing, flags.expectations) : [];
   if (flags.expectations.length > 0) {
     failing.push(`${EXPECT_DECIDES} IS NOT NULL`);
@@ -77,6 +78,25 @@ export async function takeRejected(c: Conn, into: string, columns: TypedColumn[]
   if (rejected.length > 0) await c.run(`DELETE FROM ${into} WHERE ${failing.join(' OR ')}`);
   for (const f of flagColumns) await c.run(`ALTER TABLE ${into} DROP COLUMN ${f}`);
   return { rejected, counts };
+}
+
+/**
+ * Fails each later row of a key a `unique` expectation names: among the rows that reached the
+ * expectations and that no earlier `drop`/`quarantine` one leaves out, the first by input order
+ * (the rowid) holds. A row with a NULL key column, or a key column the batch lacks, is never a
+ * duplicate. Each row's deciding expectation is recomputed in list order after each.
+ */
+async function markDuplicates(c: Conn, into: string, before: string[], expectations: Expectation[]): Promise<void> {
+  const reached = before.length > 0 ? `NOT coalesce(${before.map((b) => `(${b})`).join(' OR ')}, false)` : 'true';
+  const present = new Set((await c.json(`DESCRIBE ${into}`)).map((r) => String(r.column_name).toLowerCase()));
+  const deciding = expectations.map((e, i) => [e, i] as const).filter(([e]) => e.action !== 'warn');
+  for (const [i, e] of expectations.entries()) {
+    if (!e.unique || !e.unique.every((k) => present.has(k.toLowerCase()))) continue;
+    const keys = e.unique.map(quoteIdent);
+    const candidates = `${reached} AND coalesce(${EXPECT_DECIDES} > ${i}, true) AND ${keys.map((k) => `${k} IS NOT NULL`).join(' AND ')}`;
+    await c.run(`UPDATE ${into} SET ${expectationColumn(i)} = false WHERE rowid IN (SELECT r FROM (SELECT rowid AS r, row_number() OVER (PARTITION BY ${keys.join(', ')} ORDER BY rowid) AS n FROM ${into} WHERE ${candidates}) WHERE n > 1)`);
+    if (deciding.length > 0) await c.run(`UPDATE ${into} SET ${EXPECT_DECIDES} = CASE ${deciding.map(([, j]) => `WHEN NOT ${expectationColumn(j)} THEN ${j}`).join(' ')} END`);
+  }
 }
 
 /** Rows each expectation was evaluated on (those not already failed or dropped) and failed. */

@@ -76,7 +76,7 @@ export async function deriveRelation(
   // Names an expression uses that no column holds: NULL (VARCHAR) helpers, removed at the end.
   const missing: string[] = [];
   const expectations = opts.expectations ?? [];
-  for (const sql of [...opts.derive.map((d) => d.sql), ...(opts.where ? [opts.where] : []), ...expectations.map((e) => e.sql)]) {
+  for (const sql of [...opts.derive.map((d) => d.sql), ...(opts.where ? [opts.where] : []), ...expectations.filter((e) => !e.unique).map((e) => e.sql)]) {
     for (const ref of await sqlColumnRefs(c, sql)) {
       const l = lower(ref);
       if (!present.has(l) && !derivedNames.has(l) && !missing.some((m) => lower(m) === l)) missing.push(ref);
@@ -139,7 +139,8 @@ export async function deriveRelation(
   if (reasons.length > 0) select.push(`concat_ws(', ', ${[...reasons, 'NULL'].join(', ')}) AS ${DERIVE_BAD}`);
   if (opts.where) select.push(`NOT coalesce(TRY(CAST((${opts.where}) AS BOOLEAN)), false) AS ${WHERE_DROP}`);
   // An expectation holds only when its expression is true (false, NULL or an error fail it).
-  const holds = (e: Expectation) => `coalesce(TRY(CAST((${e.sql}) AS BOOLEAN)), false)`;
+  // A `unique` one compares rows, so it is decided once the batch is loaded (batch-rejects.ts).
+  const holds = (e: Expectation) => (e.unique ? 'true' : `coalesce(TRY(CAST((${e.sql}) AS BOOLEAN)), false)`);
   for (const [i, e] of expectations.entries()) select.push(`${holds(e)} AS ${expectationColumn(i)}`);
   const deciding = expectations.map((e, i) => [e, i] as const).filter(([e]) => e.action !== 'warn');
   if (expectations.length > 0) {

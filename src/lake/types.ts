@@ -73,7 +73,10 @@ export type ExpectationAction = 'warn' | 'drop' | 'quarantine' | 'fail';
 /** A named SQL predicate every row of a write is expected to meet. */
 export interface Expectation {
   name: string;
+  /** The SQL boolean; for a `unique` expectation, its description. */
   sql: string;
+  /** Key columns no two rows of the write may share (the first by input order holds); `sql` is not evaluated. */
+  unique?: string[];
   action: ExpectationAction;
 }
 

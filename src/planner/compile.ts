@@ -67,7 +67,9 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     if (derive.length > 0) sink.derive = derive;
     const where = [spec.source.where, t.where].filter((w): w is string => w !== undefined);
     if (where.length > 0) sink.where = where.length === 1 ? where[0]! : where.map((w) => `(${w})`).join(' AND ');
-    const expectations = [...(spec.source.expectations ?? []), ...(t.expectations ?? [])].map((e) => ({ name: e.name, sql: e.expr, action: e.action ?? 'warn' }));
+    const expectations = [...(spec.source.expectations ?? []), ...(t.expectations ?? [])].map((e) => (e.unique !== undefined
+      ? { name: e.name, sql: `unique (${e.unique.join(', ')})`, unique: [...e.unique], action: e.action ?? 'warn' }
+      : { name: e.name, sql: e.expr ?? '', action: e.action ?? 'warn' }));
     if (expectations.length > 0) sink.expectations = expectations;
     if (t.writeMode === 'merge-on-read' && t.mode !== 'append') sink.writeMode = 'merge-on-read';
     if (t.maintenance?.compactSmallFiles || t.maintenance?.cleanupLog) sink.maintenance = { ...t.maintenance };

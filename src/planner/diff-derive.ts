@@ -53,13 +53,14 @@ export function diffDeriveWhere(
 function diffExpectations(scope: string, what: string, a: ExpectationSpec[], b: ExpectationSpec[], out: ChangeList): void {
   const before = new Map(a.map((e) => [e.name, e]));
   const after = new Map(b.map((e) => [e.name, e]));
-  const show = (e: ExpectationSpec) => `${e.expr} (${e.action ?? 'warn'})`;
+  const check = (e: ExpectationSpec) => (e.unique !== undefined ? `unique (${e.unique.join(', ')})` : e.expr);
+  const show = (e: ExpectationSpec) => `${check(e)} (${e.action ?? 'warn'})`;
   const warns = (e: ExpectationSpec | undefined) => e === undefined || (e.action ?? 'warn') === 'warn';
   for (const name of sortedKeys(Object.fromEntries([...before, ...after]))) {
     const was = before.get(name);
     const now = after.get(name);
     const path = `${scope}.expectations.${name}`;
-    if (was && now && was.expr === now.expr && (was.action ?? 'warn') === (now.action ?? 'warn')) continue;
+    if (was && now && check(was) === check(now) && (was.action ?? 'warn') === (now.action ?? 'warn')) continue;
     const impact = warns(was) && warns(now) ? 'safe' : 'routing';
     const message = !was
       ? `${what} check expectation ${name}: ${show(now!)}`

@@ -8,7 +8,10 @@ import { PipelineError } from '../errors.js';
 
 /** The points a batch passes, in order. */
 export const FAILPOINTS = ['batch.after-offsets', 'batch.after-table-commit', 'batch.before-checkpoint-commit'] as const;
-export type FailpointName = (typeof FAILPOINTS)[number];
+/** Points only `deadletter replay` passes (kept apart: a `run` never reaches them). */
+export const REPLAY_FAILPOINTS = ['replay.before-marks'] as const;
+export type FailpointName = (typeof FAILPOINTS)[number] | (typeof REPLAY_FAILPOINTS)[number];
+const ALL_FAILPOINTS: readonly string[] = [...FAILPOINTS, ...REPLAY_FAILPOINTS];
 
 interface Armed {
   name: FailpointName;
@@ -22,9 +25,9 @@ interface Armed {
 export function parseFailpoint(text: string | undefined): Armed | undefined {
   if (!text) return undefined;
   const [name, count, ...rest] = text.trim().split(':');
-  if (!FAILPOINTS.includes(name as FailpointName)) return undefined;
+  if (!ALL_FAILPOINTS.includes(name!)) return undefined;
   if (rest.length > 0 || (count !== undefined && !/^[1-9]\d*$/.test(count))) {
-    throw new PipelineError('PIPE_RUN_FAILPOINT', `malformed PIPELINE_FAILPOINT '${text}'`, { hint: `use <name>[:<n>] with n >= 1, name one of ${FAILPOINTS.join(', ')}` });
+    throw new PipelineError('PIPE_RUN_FAILPOINT', `malformed PIPELINE_FAILPOINT '${text}'`, { hint: `use <name>[:<n>] with n >= 1, name one of ${ALL_FAILPOINTS.join(', ')}` });
   }
   return { name: name as FailpointName, n: Number(count ?? 1) };
 }

@@ -62,6 +62,8 @@ export const codeDetails: Partial<Record<Code, string>> = {
   PIPE0068: '`routing.field` or `watermark.column` names a column of `source.derive`: derived columns are computed as each table loads, after routing and the watermark have read the record.',
   PIPE0069: 'Two expectations with one name for a table (the source\'s count for every table): names key the counts and dead-letter reasons.',
   PIPE0070: 'A table (or the dead-letter table) named `_events`: that name holds the per-batch quality record under `output.path`.',
+  PIPE0071: 'An expectation with neither or both of `expr` and `unique`: it checks one thing, a SQL boolean or a key unique within the batch.',
+  PIPE0072: 'A `unique` expectation with `action: fail`: duplicates within a batch are counted, dropped or quarantined.',
   PIPE0073: '`stages` is set but `mode` is not `staged`: the overrides are ignored.',
   PIPE0074: 'In `mode: staged`, a table (or the dead-letter table) named `_raw` or `_bronze` would share its directory with the raw or bronze tables.',
   PIPE0079: '`writeMode` on an `append` table: it has no effect (only upsert and scd2 replace rows).',

@@ -76,6 +76,8 @@ export const codes = {
   PIPE0065: { severity: 'error', title: 'bad window', template: 'aggregation `{name}`: {detail}' },
   PIPE0066: { severity: 'error', title: 'bad aggregation output', template: 'aggregation `{name}`: {detail}' },
   PIPE0067: { severity: 'error', title: 'invalid SQL expression', template: '`{path}` is not a valid SQL expression: {detail}' },
+  PIPE0071: { severity: 'error', title: 'expectation without one check', template: 'expectation `{name}` {detail}: give exactly one of `expr` (a SQL boolean) and `unique` (key columns)' },
+  PIPE0072: { severity: 'error', title: 'unique expectation that fails', template: 'expectation `{name}` is `unique` with `action: fail`: a duplicate within a batch can be counted (warn), dropped or quarantined, not stop the run' },
   PIPE0070: { severity: 'error', title: 'reserved table name', template: 'table name `{table}` is reserved: `<output.path>/_events` holds the per-batch quality record' },
   PIPE0069: { severity: 'error', title: 'duplicate expectation name', template: 'expectation `{name}` is defined twice for {scope}; names must be unique (they key counts and dead-letter reasons)' },
   PIPE0068: { severity: 'error', title: 'derived column used before it exists', template: '`{path}` names `{column}`, a derived column; derived columns are computed as each table loads, after {stage}' },

@@ -60,11 +60,18 @@ const deriveField = (scope: string) =>
 const expectation = objectOf<ExpectationSpec>(
   {
     description: 'A data-quality rule: a DuckDB SQL boolean over the record\'s columns (derived ones included). It holds only when true (false, NULL or an error fail it).',
-    examples: [{ name: 'amount_non_negative', expr: 'amount >= 0', action: 'quarantine' }],
+    examples: [{ name: 'amount_non_negative', expr: 'amount >= 0', action: 'quarantine' }, { name: 'one_per_order', unique: ['order_id'], action: 'drop' }],
   },
   {
     name: field({ description: 'Name reported in counts, logs and dead-letter reasons; unique within its list.', examples: ['amount_non_negative'] }, { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }),
-    expr: field({ description: 'DuckDB SQL boolean expression.', examples: ['amount >= 0', 'email LIKE \'%@%\''] }, nonEmpty),
+    expr: field({ description: 'DuckDB SQL boolean expression. Exactly one of `expr` and `unique`.', examples: ['amount >= 0', 'email LIKE \'%@%\''] }, nonEmpty),
+    unique: field(
+      {
+        description: 'Columns (derived ones included) that no two records of one batch may share for the table: the first record of each key, in the batch\'s input order, holds; each later one fails (a record with a NULL key column never does). Scoped to a batch: keys are not checked against earlier batches or the table. Action `warn`, `drop` or `quarantine`, not `fail`.',
+        examples: [['order_id'], ['customer_id', 'day']],
+      },
+      { type: 'array', minItems: 1, items: nonEmpty },
+    ),
     action: field(
       {
         description: '`warn` keeps the record and counts it; `drop` discards and counts it; `quarantine` sends it to the dead-letter table (stage `expectation`, the name in the reason); `fail` stops the run naming the record, and commits nothing of its batch.',
@@ -74,7 +81,7 @@ const expectation = objectOf<ExpectationSpec>(
       { enum: ['warn', 'drop', 'quarantine', 'fail'] },
     ),
   },
-  ['name', 'expr'],
+  ['name'],
 );
 const expectationsField = (scope: string) =>
   field(

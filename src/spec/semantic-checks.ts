@@ -97,11 +97,25 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
   return out;
 }
 
-/** An expectation name identifies its counts and dead-letter reason: one per table (source ones included). */
+/**
+ * An expectation checks one thing (PIPE0071; a `unique` one cannot `fail`, PIPE0072), and its
+ * name identifies its counts and dead-letter reason: one per table (source ones included).
+ */
 function checkExpectationNames(data: unknown, tables: Obj, valueAt: Reporter): void {
   const listed = (v: unknown): [number, string][] =>
     Array.isArray(v) ? v.flatMap((e, i) => (isObj(e) && typeof e.name === 'string' ? [[i, e.name] as [number, string]] : [])) : [];
   const source = listed(get(data, ['source', 'expectations']));
+  const checkKinds = (v: unknown, base: SpecPath) => {
+    if (!Array.isArray(v)) return;
+    for (const [i, e] of v.entries()) {
+      if (!isObj(e)) continue;
+      const name = String(e.name ?? i);
+      if ((e.expr === undefined) === (e.unique === undefined)) valueAt('PIPE0071', [...base, i], { name, detail: e.expr === undefined ? 'has neither' : 'has both' }, 'split it into two expectations, or remove one');
+      else if (e.unique !== undefined && e.action === 'fail') valueAt('PIPE0072', [...base, i, 'action'], { name }, 'use `action: quarantine` to keep the duplicates for a look');
+    }
+  };
+  checkKinds(get(data, ['source', 'expectations']), ['source', 'expectations']);
+  for (const [table, t] of Object.entries(tables)) if (isObj(t)) checkKinds(t.expectations, ['tables', table, 'expectations']);
   const report = (names: [number, string][], base: SpecPath, scope: string, taken: Set<string>) => {
     for (const [i, name] of names) {
       if (taken.has(name)) valueAt('PIPE0069', [...base, i, 'name'], { name, scope }, 'rename one of them');

@@ -22,10 +22,13 @@ export type KeyFormat = 'string' | 'json' | 'bytes';
 /** What happens to a record for which an expectation is not true. */
 export type ExpectationAction = 'warn' | 'drop' | 'quarantine' | 'fail';
 
-/** A named data-quality rule: a DuckDB SQL boolean over the record's columns. */
+/** A named data-quality rule: a DuckDB SQL boolean over the record's columns (`expr`), or a key unique within the batch (`unique`). */
 export interface ExpectationSpec {
   name: string;
-  expr: string;
+  /** Exactly one of `expr` and `unique` (PIPE0071). */
+  expr?: string;
+  /** Columns whose values no two records of one batch and table may share; later ones fail (not with `fail`, PIPE0072). */
+  unique?: string[];
   /** Default `warn` (keep the record, count it). */
   action: ExpectationAction;
 }

@@ -12,6 +12,7 @@ import { Lake } from '../../src/lake/index.js';
 import { useTestBroker } from '../support/broker.js';
 import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
 import { tempDirs } from '../support/temp-dirs.js';
+import { readVersioned } from '../support/tables.js';
 
 const broker = useTestBroker([{ name: 'quality', partitions: 1 }, { name: 'strict', partitions: 1 }]);
 const tempDir = tempDirs('expect-');
@@ -52,20 +53,8 @@ output: { path: ${join(dir, 'lake')} }
   return file;
 }
 
-async function read(dir: string) {
-  const lake = await Lake.create({ threads: 1 });
-  try {
-    const out: Record<string, { version: number; rows: Record<string, unknown>[] }> = {};
-    for (const t of ['orders', 'payments', '_dead_letter']) {
-      const path = join(dir, 'lake', t);
-      if (!(await lake.exists(path))) continue;
-      const rows = (await lake.scan(path)).map((r) => JSON.parse(JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))) as Record<string, unknown>);
-      out[t] = { version: (await lake.snapshot(path)).version, rows };
-    }
-    return out;
-  } finally {
-    lake.close();
-  }
+function read(dir: string) {
+  return readVersioned(join(dir, 'lake'), ['orders', 'payments', '_dead_letter']);
 }
 
 describe('expectations through pipeline run', () => {

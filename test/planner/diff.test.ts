@@ -236,6 +236,17 @@ describe('diffSpecs: derive and where', () => {
       ['source.expectations.has_id', 'routing'],
       ['tables.orders.expectations.positive', 'routing'],
     ]);
+    // A unique key is compared by its columns: changing them changes which records are left out.
+    const unique = edit(base, (s) => {
+      s.tables.orders!.expectations = [{ name: 'one_per_id', unique: ['id'], action: 'drop' }];
+    });
+    const wider = edit(unique, (s) => {
+      s.tables.orders!.expectations![0]!.unique = ['id', 'seq'];
+    });
+    expect(diffSpecs(unique, wider).map((c) => [c.path, c.impact, c.message])).toEqual([
+      ['tables.orders.expectations.one_per_id', 'routing', 'table orders will check expectation one_per_id as unique (id, seq) (drop) instead of unique (id) (drop)'],
+    ]);
+    expect(diffSpecs(unique, edit(unique, () => {}))).toEqual([]);
   });
 });
 

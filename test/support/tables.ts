@@ -94,3 +94,20 @@ export function sortBy<T extends object>(rows: T[], ...keys: string[]): T[] {
     return 0;
   });
 }
+
+/** Rows (big integers as numbers) and version of each named table under `lake` that exists. */
+export async function readVersioned(lakeDir: string, tables: string[]): Promise<Record<string, { version: number; rows: Record<string, unknown>[] }>> {
+  const lake = await Lake.create({ threads: 1 });
+  try {
+    const out: Record<string, { version: number; rows: Record<string, unknown>[] }> = {};
+    for (const t of tables) {
+      const path = join(lakeDir, t);
+      if (!(await lake.exists(path))) continue;
+      const rows = (await lake.scan(path)).map((r) => JSON.parse(JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))) as Record<string, unknown>);
+      out[t] = { version: (await lake.snapshot(path)).version, rows };
+    }
+    return out;
+  } finally {
+    lake.close();
+  }
+}
