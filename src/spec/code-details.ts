@@ -61,7 +61,7 @@ export const codeDetails: Partial<Record<Code, string>> = {
   PIPE0067: 'A `derive` expression (source or table) does not parse as one SQL expression or binds with no type of its undeclared columns (e.g. an unknown function); checked by `validate`, `plan` and `run`.',
   PIPE0068: '`routing.field` or `watermark.column` names a column of `source.derive`: derived columns are computed as each table loads, after routing and the watermark have read the record.',
   PIPE0069: 'Two expectations with one name for a table (the source\'s count for every table): names key the counts and dead-letter reasons.',
-  PIPE0070: 'A table (or the dead-letter table) named `_events`: that name holds the per-batch quality record under `output.path`.',
+  PIPE0070: 'A table (or the dead-letter table) named `_events` or `_deadletter_replays`: those names hold the per-batch quality record and the dead-letter replay marks under `output.path`.',
   PIPE0071: 'An expectation with neither or both of `expr` and `unique`: it checks one thing, a SQL boolean or a key unique within the batch.',
   PIPE0072: 'A `unique` expectation with `action: fail`: duplicates within a batch are counted, dropped or quarantined.',
   PIPE0073: '`stages` is set but `mode` is not `staged`: the overrides are ignored.',

@@ -78,7 +78,7 @@ export const codes = {
   PIPE0067: { severity: 'error', title: 'invalid SQL expression', template: '`{path}` is not a valid SQL expression: {detail}' },
   PIPE0071: { severity: 'error', title: 'expectation without one check', template: 'expectation `{name}` {detail}: give exactly one of `expr` (a SQL boolean) and `unique` (key columns)' },
   PIPE0072: { severity: 'error', title: 'unique expectation that fails', template: 'expectation `{name}` is `unique` with `action: fail`: a duplicate within a batch can be counted (warn), dropped or quarantined, not stop the run' },
-  PIPE0070: { severity: 'error', title: 'reserved table name', template: 'table name `{table}` is reserved: `<output.path>/_events` holds the per-batch quality record' },
+  PIPE0070: { severity: 'error', title: 'reserved table name', template: 'table name `{table}` is reserved: `<output.path>/_events` holds the per-batch quality record and `_deadletter_replays` the dead-letter replay marks' },
   PIPE0069: { severity: 'error', title: 'duplicate expectation name', template: 'expectation `{name}` is defined twice for {scope}; names must be unique (they key counts and dead-letter reasons)' },
   PIPE0068: { severity: 'error', title: 'derived column used before it exists', template: '`{path}` names `{column}`, a derived column; derived columns are computed as each table loads, after {stage}' },
   PIPE0079: { severity: 'warning', title: 'writeMode on append table', template: 'table `{table}` is `append`: `writeMode: {writeMode}` has no effect (only upsert and scd2 replace rows)' },

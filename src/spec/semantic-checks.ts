@@ -41,6 +41,9 @@ export interface SemanticContext {
 }
 
 /** Runs every semantic check over (possibly schema-invalid) spec data. */
+/** Tables the runtime writes under `output.path` for itself: the per-batch quality record and the dead-letter replay marks. */
+const RESERVED_TABLES = ['_events', '_deadletter_replays'];
+
 export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[] {
   const out: Diagnostic[] = [];
   const keyAt = (code: Code, path: SpecPath, params: Record<string, string | number>, hint?: string) =>
@@ -214,8 +217,9 @@ function checkDirectories(data: unknown, tableNames: string[], keyAt: Reporter, 
   }
   const deadLetter = get(data, ['deadLetter', 'table']);
   // `_events` is the quality record's table (written by every run).
-  for (const name of tableNames) if (name.toLowerCase() === '_events') keyAt('PIPE0070', ['tables', name], { table: name }, 'rename the table');
-  if (typeof deadLetter === 'string' && deadLetter.toLowerCase() === '_events') valueAt('PIPE0070', ['deadLetter', 'table'], { table: deadLetter }, 'the default dead-letter table is `_dead_letter`');
+  const reserved = (name: string) => RESERVED_TABLES.includes(name.toLowerCase());
+  for (const name of tableNames) if (reserved(name)) keyAt('PIPE0070', ['tables', name], { table: name }, 'rename the table');
+  if (typeof deadLetter === 'string' && reserved(deadLetter)) valueAt('PIPE0070', ['deadLetter', 'table'], { table: deadLetter }, 'the default dead-letter table is `_dead_letter`');
   if (typeof deadLetter === 'string' && seen.has(deadLetter.toLowerCase())) {
     valueAt('PIPE0046', ['deadLetter', 'table'], { table: deadLetter, other: seen.get(deadLetter.toLowerCase())! },
       'the dead-letter table has its own columns; give it its own name (the default is `_dead_letter`)');
