@@ -126,6 +126,18 @@ logger.kafka.additivity = false
 `;
 
 /** Starts Apache Kafka `KAFKA_VERSION`; downloads its jars first when needed. */
+/**
+ * A random KRaft cluster id: 16 bytes, base64url, as Kafka makes them. Like Kafka's own
+ * `Uuid.randomUuid()`, never one starting with `-`: the storage tool's argument parser would
+ * read it as an option (`-t -y…` fails with "expected one argument").
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBroker> {
   const libs = await ensureKafkaJars();
   const dataDir = mkdtempSync(join(tmpdir(), 'kafka-'));
@@ -135,7 +147,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   writeFileSync(propsFile, serverProperties(dataDir, port, controllerPort, opts.brokerConfig ?? {}));
   writeFileSync(join(dataDir, 'log4j2.properties'), LOG4J2(logFile));
   const jvm = [`-Xmx${opts.heap ?? '384m'}`, '-Xms64m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Dlog4j2.configurationFile=${join(dataDir, 'log4j2.properties')}`, '-cp', `${libs}/*`];
-  const clusterId = randomBytes(16).toString('base64url');
+  const clusterId = newClusterId();
   try {
     await execFileAsync('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile], { timeout: 120_000 });
   } catch (err) {
