@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { drift, generatedPages, writeReference } from '../../scripts/docs/generate.js';
 import { anchorOf, anchorsOf, brokenLinks, markdownFiles } from '../../scripts/docs/links.js';
 import { specFields } from '../../scripts/docs/spec-reference.js';
+import { cellCount, raggedRows } from '../../scripts/docs/table-check.js';
 import { ERROR_REGISTRY } from '../../src/error-codes.js';
 import { codes } from '../../src/spec/codes.js';
 import { METRICS } from '../../src/runtime/metric-definitions.js';
@@ -86,5 +87,21 @@ describe('links in README.md and docs/', () => {
   it('all resolve', () => {
     const files = [join(root, 'README.md'), ...markdownFiles(join(root, 'docs'))];
     expect(brokenLinks(root, files)).toEqual([]);
+  });
+});
+
+describe('tables in README.md and docs/', () => {
+  it('count cells as GitHub does: only an escaped pipe stays in its cell, inline code or not', () => {
+    expect(cellCount('| a | b \\| c | `x \\| y` |')).toBe(3);
+    expect(cellCount('| a | `x | y` |')).toBe(3);
+    const dir = join(scratch, 'tables');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 't.md'), '| a | b |\n|---|---|\n| 1 | 2 |\n| 1 | 2 | 3 |\n\n```\n| not | a | table |\n```\n');
+    expect(raggedRows(dir, [join(dir, 't.md')])).toEqual([{ file: 't.md', line: 4, cells: 3, expected: 2 }]);
+  });
+
+  it('have as many cells in every row as in the header', () => {
+    const files = [join(root, 'README.md'), ...markdownFiles(join(root, 'docs'))];
+    expect(raggedRows(root, files)).toEqual([]);
   });
 });
