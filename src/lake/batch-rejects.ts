@@ -1,24 +1,28 @@
 /**
  * The rows a load leaves out of its temp table, decided once per row in a fixed order: the
- * caller's own reason (an attached column that could not be read), a value that does not convert to its fixed type, then a derived key or sequence that is NULL
- * (both failures), then `where` (a drop), then the first failing `drop`/`quarantine`/`fail`
- * expectation in the order the write lists them. Rows are read by `rowid` (the input row)
- * before any is deleted.
+ * caller's own reason (an attached column that could not be read), a value that does not convert to its fixed type, then a derive
+ * expression that errors on the row, then a derived key or sequence that is NULL (all
+ * failures), then `where` (a drop), then the first failing `drop`/`quarantine`/`fail`
+ * expectation in the order the write lists them. Each left-out row names its step
+ * (`RejectedRow.step`). Rows are read by `rowid` (the input row) before any is deleted.
  */
 import { ExpectationFailedError } from '../errors.js';
 import type { Conn } from './duck.js';
 import { ATTACH_BAD } from './attached.js';
-import { DERIVE_BAD, EXPECT_DECIDES, WHERE_DROP, expectationColumn } from './derive.js';
+import { DERIVE_BAD, DERIVE_ERROR, EXPECT_DECIDES, WHERE_DROP, expectationColumn } from './derive.js';
 import type { TypedColumn } from './files.js';
 import { quoteIdent, renderDuckType } from './schema.js';
 import { sqlColumnRefs } from './sql-refs.js';
-import type { Expectation, ExpectationCount, RejectedRow } from './types.js';
+import type { DerivedColumn, Expectation, ExpectationCount, RejectedRow } from './types.js';
+import { deriveErrorReasons } from './derive-errors.js';
 
 /** Which flag columns the temp table holds. */
 export interface RejectFlags {
   typeBad: boolean;
   /** The rows carry the caller's reasons ({@link ATTACH_BAD}). */
   attachBad: boolean;
+  /** The write's derived columns when the rows carry {@link DERIVE_ERROR} (empty: they do not). */
+  deriveError: DerivedColumn[];
   deriveBad: boolean;
   drop: boolean;
   expectations: Expectation[];
@@ -41,6 +45,10 @@ export async function takeRejected(c: Conn, into: string, columns: TypedColumn[]
     failing.push(`${ATTACH_BAD} <> ''`);
     flagColumns.push(ATTACH_BAD);
   }
+  if (flags.deriveError.length > 0) {
+    failing.push(`${DERIVE_ERROR} <> ''`);
+    flagColumns.push(DERIVE_ERROR);
+  }
   if (flags.deriveBad) {
     failing.push(`${DERIVE_BAD} <> ''`);
     flagColumns.push(DERIVE_BAD);
@@ -58,22 +66,31 @@ export async function takeRejected(c: Conn, into: string, columns: TypedColumn[]
   if (failing.length === 0) return { rejected: [], counts };
   const rejected: RejectedRow[] = [];
   const rows = await c.json(`SELECT rowid AS r, ${flagColumns.join(', ')} FROM ${into} WHERE ${failing.join(' OR ')} ORDER BY rowid`);
+  const errored: { row: number; columns: string }[] = [];
   for (const b of rows) {
     const row = Number(b.r);
     const typeBad = flags.typeBad ? String(b.__lake_bad ?? '') : '';
+    const deriveError = flags.deriveError.length > 0 ? String(b[DERIVE_ERROR] ?? '') : '';
     const deriveBad = flags.deriveBad ? String(b[DERIVE_BAD] ?? '') : '';
     const attachBad = flags.attachBad ? String(b[ATTACH_BAD] ?? '') : '';
-    if (attachBad !== '') rejected.push({ row, reason: attachBad });
+    if (attachBad !== '') rejected.push({ row, reason: attachBad, step: 'attach' });
     else if (typeBad !== '') {
       const what = typeBad.split(', ').map((n) => `${n} (${renderDuckType(columns.find((col) => col.name === n)!.type)})`).join(', ');
-      rejected.push({ row, reason: `value does not convert to the column type: ${what}` });
-    } else if (deriveBad !== '') rejected.push({ row, reason: deriveBad });
-    else if (flags.drop && b[WHERE_DROP] === true) rejected.push({ row, reason: 'where is not true', dropped: true });
+      rejected.push({ row, reason: `value does not convert to the column type: ${what}`, step: 'table' });
+    } else if (deriveError !== '') {
+      errored.push({ row, columns: deriveError });
+      rejected.push({ row, reason: '', step: 'derive' });
+    } else if (deriveBad !== '') rejected.push({ row, reason: deriveBad, step: 'derived-value' });
+    else if (flags.drop && b[WHERE_DROP] === true) rejected.push({ row, reason: 'where is not true', dropped: true, step: 'where' });
     else {
       const e = flags.expectations[Number(b[EXPECT_DECIDES])]!;
       if (e.action === 'fail') throw await failure(c, into, row, e, flags.table);
-      rejected.push({ row, reason: `expectation '${e.name}' failed: ${e.sql}`, expectation: e.name, ...(e.action === 'drop' ? { dropped: true } : {}) });
+      rejected.push({ row, reason: `expectation '${e.name}' failed: ${e.sql}`, expectation: e.name, step: 'expectation', ...(e.action === 'drop' ? { dropped: true } : {}) });
     }
+  }
+  if (errored.length > 0) {
+    const reasons = await deriveErrorReasons(c, into, errored, flags.deriveError);
+    for (const r of rejected) if (r.step === 'derive') r.reason = reasons.get(r.row)!;
   }
   if (rejected.length > 0) await c.run(`DELETE FROM ${into} WHERE ${failing.join(' OR ')}`);
   for (const f of flagColumns) await c.run(`ALTER TABLE ${into} DROP COLUMN ${f}`);

@@ -303,7 +303,7 @@ async function loadNdjson(
   }
   if (attached) inner = attachRelation(inner, attached.file, attached.spec, columns, newColumns, ctx.keyColumns ?? []);
   const typeBad = !rescued && failures.length > 0;
-  let derived = { sql: inner, mayFail: false, mayDrop: false, expectations: 0 };
+  let derived = { sql: inner, mayFail: false, mayError: false, mayDrop: false, expectations: 0 };
   const expectations = ctx.expectations ?? [];
   if ((ctx.derive?.length ?? 0) > 0 || ctx.where !== undefined || expectations.length > 0) {
     const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: normalizeDuckType(parseDuckType(v)) }]));
@@ -317,6 +317,6 @@ async function loadNdjson(
     const [unplaced] = await c.json(`SELECT count(*) AS n FROM ${into} WHERE ${POSITION_OFFSET} IS NULL`);
     if (Number(unplaced!.n) > 0) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${unplaced!.n} without one)`);
   }
-  const { rejected, counts } = await takeRejected(c, into, columns, { typeBad, attachBad: attached !== undefined, deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
+  const { rejected, counts } = await takeRejected(c, into, columns, { typeBad, attachBad: attached !== undefined, deriveError: derived.mayError ? ctx.derive ?? [] : [], deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
   return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected, expectations: counts };
 }

@@ -4,9 +4,11 @@
  * the batch's temp table, so they see exactly the typed values the table will hold.
  *
  * - Each derived column is one SQL expression over the row's columns and the derived
- *   columns before it. An expression that errors on a row's values gives NULL for that row
- *   (DuckDB's `TRY`), so one odd value never fails its batch; a derived merge key or
- *   sequence column that is NULL fails its row alone (dead letter).
+ *   columns before it. An expression that errors on a row's values (a cast that fails) fails
+ *   that row alone, flagged in {@link DERIVE_ERROR} with the column's name, so one odd value
+ *   never fails its batch and never silently becomes NULL; an expression the user wrote with
+ *   `TRY_CAST`/`TRY` does not error, and its NULL is kept. A derived merge key or sequence
+ *   column that is NULL fails its row alone (dead letter).
  * - A derived column's type: its declared type when the write declares one (a value that
  *   does not convert fails its row), else the table's type joined with the expression's
  *   through the lattice (BOOLEAN < BIGINT < DOUBLE < VARCHAR), else the expression's own
@@ -26,6 +28,8 @@ import type { DerivedColumn, Expectation } from './types.js';
 
 /** Flag columns the derive layer adds to the loaded rows (dropped before the table sees them). */
 export const DERIVE_BAD = '__lake_dbad';
+/** Names of the derived columns whose expression errored on the row (comma-separated), or ''. */
+export const DERIVE_ERROR = '__lake_derr';
 export const WHERE_DROP = '__lake_drop';
 /** Column `i` holds whether expectation `i` is true for the row. */
 export const expectationColumn = (i: number): string => `__lake_e${i}`;
@@ -52,6 +56,8 @@ export interface DerivedRelation {
   sql: string;
   /** True when some rows may carry a reason in {@link DERIVE_BAD}. */
   mayFail: boolean;
+  /** True when {@link DERIVE_ERROR} is present (the write derives columns). */
+  mayError: boolean;
   /** True when {@link WHERE_DROP} is present. */
   mayDrop: boolean;
   /** Number of expectation columns ({@link expectationColumn}); {@link EXPECT_DECIDES} is present when > 0. */
@@ -84,6 +90,7 @@ export async function deriveRelation(
   }
   let rel = `SELECT *${missing.map((m) => `, CAST(NULL AS VARCHAR) AS ${quoteIdent(m)}`).join('')} FROM (${inner}) AS t0`;
   const flags: string[] = [];
+  const errors: string[] = [];
   const inRelation = new Set([...present, ...missing.map(lower)]);
   for (const [i, d] of opts.derive.entries()) {
     const expr = `TRY((${d.sql}))`;
@@ -122,8 +129,12 @@ export async function deriveRelation(
     const rendered = renderDuckType(target);
     const value = fixed ? `TRY_CAST(${expr} AS ${rendered})` : `CAST(${expr} AS ${rendered})`;
     const name = quoteIdent(column.name);
-    const flag = fixed ? `, CASE WHEN ${expr} IS NOT NULL AND ${value} IS NULL THEN ${quoteLiteral(`derived column ${column.name} does not convert to ${rendered}`)} END AS __lake_dbad_${i}` : '';
+    let flag = fixed ? `, CASE WHEN ${expr} IS NOT NULL AND ${value} IS NULL THEN ${quoteLiteral(`derived column ${column.name} does not convert to ${rendered}`)} END AS __lake_dbad_${i}` : '';
     if (fixed) flags.push(`__lake_dbad_${i}`);
+    // TRY over a CASE that is NULL only when the expression itself errors: a NULL the
+    // expression returns on purpose (NULL input, the user's own TRY_CAST) is not an error.
+    flag += `, CASE WHEN TRY(CASE WHEN (${d.sql}) IS NULL THEN 0 ELSE 1 END) IS NULL THEN ${quoteLiteral(column.name)} END AS __lake_derr_${i}`;
+    errors.push(`__lake_derr_${i}`);
     rel = inRelation.has(lower(column.name))
       ? `SELECT * REPLACE (${value} AS ${name})${flag} FROM (${rel}) AS t${i + 1}`
       : `SELECT *, ${value} AS ${name}${flag} FROM (${rel}) AS t${i + 1}`;
@@ -135,7 +146,8 @@ export async function deriveRelation(
     if (!derivedNames.has(lower(key))) continue;
     reasons.push(`CASE WHEN ${quoteIdent(key)} IS NULL THEN ${quoteLiteral(`derived column ${key} (merge key or sequence) is NULL`)} END`);
   }
-  const select = [`* EXCLUDE (${[...missing.map(quoteIdent), ...flags, '__lake_none'].join(', ')})`];
+  const select = [`* EXCLUDE (${[...missing.map(quoteIdent), ...flags, ...errors, '__lake_none'].join(', ')})`];
+  if (errors.length > 0) select.push(`concat_ws(', ', ${[...errors, 'NULL'].join(', ')}) AS ${DERIVE_ERROR}`);
   if (reasons.length > 0) select.push(`concat_ws(', ', ${[...reasons, 'NULL'].join(', ')}) AS ${DERIVE_BAD}`);
   if (opts.where) select.push(`NOT coalesce(TRY(CAST((${opts.where}) AS BOOLEAN)), false) AS ${WHERE_DROP}`);
   // An expectation holds only when its expression is true (false, NULL or an error fail it).
@@ -148,7 +160,7 @@ export async function deriveRelation(
   }
   // `__lake_none` lets EXCLUDE always name something (DuckDB refuses an empty list).
   const sql = `SELECT ${select.join(', ')} FROM (${addNone(rel)}) AS tw`;
-  return { sql, mayFail: reasons.length > 0, mayDrop: opts.where !== undefined, expectations: expectations.length };
+  return { sql, mayFail: reasons.length > 0, mayError: errors.length > 0, mayDrop: opts.where !== undefined, expectations: expectations.length };
 }
 
 /** Adds the placeholder column `__lake_none` to the outermost SELECT of `rel`. */

@@ -4,7 +4,7 @@
  */
 
 /** Where a record failed; recorded in the dead-letter table's `stage` column (`late`: behind the watermark). */
-export type FailureStage = 'decode' | 'route' | 'validate' | 'expectation' | 'sink' | 'late';
+export type FailureStage = 'decode' | 'route' | 'validate' | 'derive' | 'expectation' | 'sink' | 'late';
 
 /** One record that goes to the dead-letter table instead of its gold table. */
 export interface RecordFailure {
@@ -80,7 +80,7 @@ export interface RoutedBatch {
   outputs?: Record<string, unknown>;
 }
 
-import type { BatchInput, ColumnDef, WriteOptions, WriteResult } from '../lake/types.js';
+import type { BatchInput, ColumnDef, RejectedRow, WriteOptions, WriteResult } from '../lake/types.js';
 
 /** The part of the lake a sink uses (the runtime passes its `Lake`). */
 export interface TableWriter {
@@ -222,4 +222,44 @@ export interface OperatorDefinition {
   recordStage?(node: OperatorNode, ctx: StageContext): RecordStage;
   /** Terminal nodes: records arriving here are collected for a table or the dead-letter table. */
   terminal?: 'table' | 'dead-letter';
+  /**
+   * Operators that run inside their table's load (SQL over the typed batch, evaluated by the
+   * lake in the load's one statement): what the node adds to the load, and which of the
+   * load's left-out rows are its own (for its counters and its dead-letter stage).
+   */
+  load?: LoadOperator;
+  /**
+   * The props as the text plan shows them, when the node's structured props (what the runtime
+   * reads, what `plan --format json` prints) would read poorly as text.
+   */
+  renderProps?(props: Record<string, unknown>): Record<string, unknown>;
+}
+
+/**
+ * A table's load program: what the nodes between route and the table sink add, in plan
+ * order (computed columns, then the row filter, then expectations).
+ */
+export type TableLoad = Required<Pick<DeltaSinkConfig, 'derive' | 'expectations'>> & { where: string[] };
+
+/** The load-time part of an operator (see {@link OperatorDefinition.load}). */
+export interface LoadOperator {
+  /** The lake step whose left-out rows belong to this node (`RejectedRow.step`). */
+  step: NonNullable<RejectedRow['step']>;
+  /** Adds the node's part (read from its props) to the table's load. */
+  add(node: OperatorNode, load: TableLoad): void;
+}
+
+/** One load-time node's records over one batch of its table. */
+export interface OperatorCount {
+  node: string;
+  kind: string;
+  table: string;
+  /** Rows that reached the node. */
+  in: number;
+  /** Rows it passed on. */
+  out: number;
+  /** Rows it dropped on purpose (`where`, `drop` expectations). */
+  dropped: number;
+  /** Rows it sent to the dead-letter table (expression errors, `quarantine` expectations). */
+  deadLettered: number;
 }

@@ -6,6 +6,9 @@ import type { OperatorDefinition } from './api.js';
 import { decodeJson } from './decode-json.js';
 import { decodeAvro } from './decode-avro.js';
 import { decodeProtobuf } from './decode-protobuf.js';
+import { derive } from './derive.js';
+import { expectOperator } from './expect.js';
+import { filter } from './filter.js';
 import { route } from './route.js';
 import { sinkDeadLetter } from './sink-dead-letter.js';
 import { sinkDelta } from './sink-delta.js';
@@ -16,7 +19,7 @@ import { watermark } from './watermark.js';
 import { window } from './window.js';
 
 /** Every operator, in data-flow order. */
-export const operators: readonly OperatorDefinition[] = [sourceKafka, sourceDelta, decodeJson, decodeAvro, decodeProtobuf, watermark, route, sinkDelta, window, sinkDeadLetter, sinkRaw];
+export const operators: readonly OperatorDefinition[] = [sourceKafka, sourceDelta, decodeJson, decodeAvro, decodeProtobuf, watermark, route, derive, filter, expectOperator, sinkDelta, window, sinkDeadLetter, sinkRaw];
 
 const byKind = new Map(operators.map((o) => [o.kind, o]));
 

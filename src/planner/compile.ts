@@ -11,6 +11,8 @@ import { NODE_IDS, type NodeKind, type Plan, type PlanEdge, type PlanNode, type 
 import { decoderKind } from '../operators/index.js';
 import { parseMeasure, type Measure } from '../operators/window-measures.js';
 import { DEFAULT_MAX_COLUMNS } from '../operators/table-shape.js';
+import { nodeExpectations, type ExpectationProp } from '../operators/expect.js';
+import type { DeriveColumnProp } from '../operators/derive.js';
 
 // Kept for callers that still import it from here; the ids are part of the Plan's vocabulary.
 export { NODE_IDS } from '../runtime/plan.js';
@@ -27,7 +29,7 @@ export interface CompileOptions {
 export const DEFAULT_MAX_DEAD_LETTER_RATIO = 0.5;
 
 /** Output port names that are not route values. */
-export const PORTS = { error: 'error', unmatched: 'unmatched', late: 'late', rows: 'rows' } as const;
+export const PORTS = { error: 'error', unmatched: 'unmatched', late: 'late', rows: 'rows', quarantine: 'quarantine' } as const;
 
 
 /**
@@ -63,14 +65,6 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     if (t.columns !== undefined) sink.columns = { ...t.columns };
     if (t.deleteWhen !== undefined) sink.deleteWhen = t.deleteWhen;
     if (t.rescuedDataColumn !== undefined) sink.rescuedDataColumn = t.rescuedDataColumn;
-    const derive = [...Object.entries(spec.source.derive ?? {}), ...Object.entries(t.derive ?? {})].map(([column, sql]) => ({ column, sql }));
-    if (derive.length > 0) sink.derive = derive;
-    const where = [spec.source.where, t.where].filter((w): w is string => w !== undefined);
-    if (where.length > 0) sink.where = where.length === 1 ? where[0]! : where.map((w) => `(${w})`).join(' AND ');
-    const expectations = [...(spec.source.expectations ?? []), ...(t.expectations ?? [])].map((e) => (e.unique !== undefined
-      ? { name: e.name, sql: `unique (${e.unique.join(', ')})`, unique: [...e.unique], action: e.action ?? 'warn' }
-      : { name: e.name, sql: e.expr ?? '', action: e.action ?? 'warn' }));
-    if (expectations.length > 0) sink.expectations = expectations;
     if (t.writeMode === 'merge-on-read' && t.mode !== 'append') sink.writeMode = 'merge-on-read';
     if (t.maintenance?.compactSmallFiles || t.maintenance?.cleanupLog) sink.maintenance = { ...t.maintenance };
     return sink;
@@ -204,6 +198,7 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
   });
   for (const table of tables) {
     const sink = plan.sinks.find((s) => s.table === table)!;
+    nodes.push(...loadNodes(spec, table));
     const props: Record<string, unknown> = { table, mode: sink.mode };
     if (sink.mode !== 'append') props.mergeKeys = sink.mergeKeys;
     if (sink.sequenceBy !== undefined) props.sequenceBy = sink.sequenceBy;
@@ -213,10 +208,6 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
     }
     if (sink.deleteWhen !== undefined) props.deleteWhen = sink.deleteWhen;
     if (sink.rescuedDataColumn !== undefined) props.rescuedDataColumn = sink.rescuedDataColumn;
-    // Source-level ones first: the order they are computed in (a later one may use an earlier one).
-    if (sink.derive !== undefined) props.derive = Object.fromEntries(sink.derive.map((d) => [d.column, d.sql]));
-    if (sink.where !== undefined) props.where = sink.where;
-    if (sink.expectations !== undefined) props.expectations = sink.expectations.map((e) => `${e.name}: ${e.sql} (${e.action})`);
     if (sink.maxColumns !== DEFAULT_MAX_COLUMNS) props.maxColumns = sink.maxColumns;
     if (sink.writeMode !== undefined) props.writeMode = sink.writeMode;
     if (sink.maintenance !== undefined) props.maintenance = sink.maintenance;
@@ -260,20 +251,57 @@ function planEdges(spec: PipelineSpec, routeValues: string[], deadLetterId: stri
     edges.push({ from: NODE_IDS.watermark, to: deadLetterId, port: PORTS.late });
   }
   edges.push({ from: beforeRoute, to: NODE_IDS.route });
+  const chains = new Map(tables.map((t) => [t, loadNodes(spec, t)]));
   for (const value of routeValues) {
-    edges.push({ from: NODE_IDS.route, to: NODE_IDS.sink(spec.routing.routes[value]!), port: value });
+    const table = spec.routing.routes[value]!;
+    edges.push({ from: NODE_IDS.route, to: chains.get(table)?.[0]?.id ?? NODE_IDS.sink(table), port: value });
   }
   if (spec.routing.unmatched === 'dead_letter') {
     edges.push({ from: NODE_IDS.route, to: deadLetterId, port: PORTS.unmatched });
   }
   edges.push({ from: NODE_IDS.route, to: deadLetterId, port: PORTS.error });
-  for (const table of tables) edges.push({ from: NODE_IDS.sink(table), to: deadLetterId, port: PORTS.error });
+  for (const table of tables) {
+    const chain = chains.get(table)!;
+    chain.forEach((n, i) => edges.push({ from: n.id, to: chain[i + 1]?.id ?? NODE_IDS.sink(table) }));
+    for (const n of chain) {
+      if (n.kind === 'derive') edges.push({ from: n.id, to: deadLetterId, port: PORTS.error });
+      if (n.kind === 'expect' && nodeExpectations(n).some((e) => e.action === 'quarantine')) edges.push({ from: n.id, to: deadLetterId, port: PORTS.quarantine });
+    }
+    edges.push({ from: NODE_IDS.sink(table), to: deadLetterId, port: PORTS.error });
+  }
   for (const name of sortedKeys(spec.aggregations ?? {})) {
     for (const table of [...spec.aggregations![name]!.from].sort()) {
       if (table in spec.tables) edges.push({ from: NODE_IDS.sink(table), to: NODE_IDS.window(name), port: PORTS.rows });
     }
   }
   return edges;
+}
+
+/**
+ * A table's load-time nodes between route and its sink, in the order the load applies them:
+ * computed columns, then the row filter, then expectations; the source's part of each first.
+ */
+function loadNodes(spec: PipelineSpec, table: string): PlanNode[] {
+  const t = spec.tables[table]!;
+  const nodes: PlanNode[] = [];
+  const columns: DeriveColumnProp[] = [
+    ...Object.entries(spec.source.derive ?? {}).map(([column, sql]) => ({ column, sql, from: 'source' as const })),
+    ...Object.entries(t.derive ?? {}).map(([column, sql]) => ({ column, sql, from: 'table' as const })),
+  ];
+  if (columns.length > 0) nodes.push({ id: NODE_IDS.derive(table), kind: 'derive', props: { table, columns } });
+  const where = [spec.source.where, t.where].filter((w): w is string => w !== undefined);
+  if (where.length > 0) nodes.push({ id: NODE_IDS.filter(table), kind: 'filter', props: { table, where: where.length === 1 ? where[0]! : where.map((w) => `(${w})`).join(' AND ') } });
+  const expectations: ExpectationProp[] = [
+    ...(spec.source.expectations ?? []).map((e) => expectationProp(e, 'source')),
+    ...(t.expectations ?? []).map((e) => expectationProp(e, 'table')),
+  ];
+  if (expectations.length > 0) nodes.push({ id: NODE_IDS.expect(table), kind: 'expect', props: { table, expectations } });
+  return nodes;
+}
+
+function expectationProp(e: NonNullable<PipelineSpec['source']['expectations']>[number], from: 'source' | 'table'): ExpectationProp {
+  const rule = e.unique !== undefined ? { unique: [...e.unique] } : { expr: e.expr ?? '' };
+  return { name: e.name, ...rule, action: e.action ?? 'warn', from };
 }
 
 /** `<output.path>/<table>` exactly as the spec spells the output path (no resolution). */

@@ -54,6 +54,17 @@ export function nodeSummary(node: PlanNode, plan: Plan): string[] {
     case 'sink-dead-letter':
       lines.push(String(p.path));
       break;
+    case 'derive':
+      lines.push(`computes ${(p.columns as { column: string }[]).map((c) => c.column).join(', ')}`);
+      break;
+    case 'filter':
+      lines.push(`where ${String(p.where)}`);
+      break;
+    case 'expect': {
+      const names = (p.expectations as { name: string; action: string }[]).map((e) => `${e.name} (${e.action})`);
+      lines.push(...names);
+      break;
+    }
     default:
       break;
   }

@@ -5,6 +5,7 @@
  */
 import type { Plan, PlanEdge } from '../runtime/plan.js';
 import { renderJobs } from '../runtime/staged-plan.js';
+import { operatorFor } from '../operators/index.js';
 
 /** Renders `ms` in the largest unit that divides it exactly: 5000 → `5s`, 90000 → `90s`. */
 export function formatDuration(ms: number): string {
@@ -53,7 +54,8 @@ export function renderText(plan: Plan): string {
   lines.push('', `nodes (${plan.nodes.length})`);
   for (const node of plan.nodes) {
     lines.push(`  ${node.id} [${node.kind}]`);
-    for (const [key, value] of Object.entries(node.props)) lines.push(...renderProp(key, value, '    '));
+    const props = operatorFor(node.kind).renderProps?.(node.props) ?? node.props;
+    for (const [key, value] of Object.entries(props)) lines.push(...renderProp(key, value, '    '));
   }
 
   lines.push('', `edges (${plan.edges.length})`);

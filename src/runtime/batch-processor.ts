@@ -13,8 +13,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { ExpectationFailedError, PipelineError, SchemaMismatchError } from '../errors.js';
-import type { Plan } from './plan.js';
-import type { RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
+import type { Plan, SinkPlan } from './plan.js';
+import { operatorCounts, rejectedStage, tablePrograms, type TableProgram } from './table-program.js';
+import type { OperatorCount, RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
 import type { RejectedRow, WriteResult } from '../lake/types.js';
 import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
@@ -99,7 +100,9 @@ export function committedState(checkpoint: StreamCheckpoint): Record<string, unk
 
 /** Runs batches for one stream. */
 export class BatchProcessor {
-  private readonly sinks;
+  /** Each table's sink with the load program of its plan nodes. */
+  private readonly programs: Map<string, TableProgram>;
+  private readonly sinks: Map<string, SinkPlan>;
   /**
    * Known column types per table, refreshed after each of our commits. prepare() reads this
    * copy instead of the lake: the lake answers schema questions only after the table's pending
@@ -114,7 +117,8 @@ export class BatchProcessor {
   private state: Promise<Record<string, unknown>>;
 
   constructor(private readonly opts: BatchProcessorOptions) {
-    this.sinks = new Map(opts.plan.sinks.map((s) => [s.table, s]));
+    this.programs = tablePrograms(opts.plan);
+    this.sinks = new Map([...this.programs].map(([table, p]) => [table, p.sink]));
     this.state = Promise.resolve(committedState(opts.checkpoint));
   }
 
@@ -151,7 +155,7 @@ export class BatchProcessor {
       }
     }
     const tables: Record<string, TableRules> = {};
-    for (const sink of plan.sinks) {
+    for (const sink of this.sinks.values()) {
       tables[sink.table] = {
         table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
         // Computed and attached columns: a record's own field of such a name gives way.
@@ -206,6 +210,7 @@ export class BatchProcessor {
     // and each table's NULL and duplicate-key figures, for the batch's quality record.
     const droppedOf: Record<string, number> = {};
     const qualityOf: Record<string, NonNullable<WriteResult['quality']>> = {};
+    const operatorCountsOf: Record<string, OperatorCount[]> = {};
     const commitStart = performance.now();
     const txn = { appId, version: batchId };
 
@@ -247,10 +252,12 @@ export class BatchProcessor {
           const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record));
           const rejected = result.status === 'already-committed' ? (decisions.rejected[part.table] ?? []) : result.rejected;
           if (result.quality) qualityOf[part.table] = result.quality;
+          const program = this.programs.get(part.table)!;
           for (const r of rejected) {
             if (r.dropped) droppedOf[part.table] = (droppedOf[part.table] ?? 0) + 1;
-            else failures.push({ index: part.indices[r.row]!, stage: r.expectation ? 'expectation' : 'sink', table: part.table, error: `table '${part.table}': ${r.reason}` });
+            else failures.push({ index: part.indices[r.row]!, stage: rejectedStage(program, r), table: part.table, error: `table '${part.table}': ${r.reason}` });
           }
+          if (program.nodes.length > 0) operatorCountsOf[part.table] = operatorCounts(program, part.count, rejected);
           tableStats[part.table] = {
             status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: result.rowsDeleted,
             ...(result.expectations && result.expectations.length > 0 ? { expectations: result.expectations } : {}),
@@ -345,6 +352,7 @@ export class BatchProcessor {
       deadLetters: countDeadLetters(failures),
       dropped: routed.dropped + Object.values(droppedOf).reduce((a, b) => a + b, 0),
       tables: tableStats,
+      ...(Object.keys(operatorCountsOf).length > 0 ? { operators: Object.keys(operatorCountsOf).sort().flatMap((t) => operatorCountsOf[t]!) } : {}),
       durationMs: performance.now() - prepared.decodeStarted,
       decodeMs,
       commitMs,

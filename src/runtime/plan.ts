@@ -17,6 +17,9 @@ export type NodeKind =
   | 'decode-protobuf'
   | 'watermark'
   | 'route'
+  | 'derive'
+  | 'filter'
+  | 'expect'
   | 'sink-delta'
   | 'sink-dead-letter'
   | 'window'
@@ -104,5 +107,8 @@ export const NODE_IDS = {
   watermark: 'watermark',
   route: 'route',
   sink: (table: string): string => `sink.${table}`,
+  derive: (table: string): string => `derive.${table}`,
+  filter: (table: string): string => `filter.${table}`,
+  expect: (table: string): string => `expect.${table}`,
   window: (name: string): string => `window.${name}`,
 } as const;

@@ -21,6 +21,7 @@ import type { TableRules } from '../operators/api.js';
 import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { packValues, prepareBatch, transformBatch } from './batch-transform.js';
 import type { Logger } from './logger.js';
+import { tablePrograms } from './table-program.js';
 
 /** What a replay did. */
 export interface ReplayResult {
@@ -45,7 +46,7 @@ export function replayAppId(plan: Plan, table: string): string {
 export async function replayFromRaw(plan: Plan, table: string, logger: Logger): Promise<ReplayResult> {
   const jobs = stagedJobs(plan);
   if (!jobs) throw new PipelineError('PIPE_REPLAY_NOT_STAGED', `--from-raw needs a staged pipeline; ${plan.pipeline} has mode: fused, so it keeps no raw table`, { hint: 'set mode: staged to keep a raw table from now on' });
-  const sink = plan.sinks.find((s) => s.table === table);
+  const sink = tablePrograms(plan).get(table)?.sink;
   if (!sink) throw new PipelineError('PIPE_REPLAY_UNKNOWN_TABLE', `table '${table}' is not declared in ${plan.pipeline}`, { hint: `one of: ${plan.sinks.map((s) => s.table).join(', ')}` });
   const lake = await Lake.create({ threads: 2 });
   const staging = mkdtempSync(join(tmpdir(), 'pipeline-replay-'));

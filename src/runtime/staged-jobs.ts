@@ -29,6 +29,7 @@ import { failpoint } from './failpoints.js';
 import type { Logger } from './logger.js';
 import { BatchProcessor } from './batch-processor.js';
 import { TableLockClient } from './table-locks.js';
+import { tablePrograms } from './table-program.js';
 
 /** Columns of a bronze table: a routed, validated record as its exact JSON line, with its Kafka coordinates. */
 export const BRONZE_COLUMNS: Record<string, string> = { partition: 'INTEGER', offset: 'BIGINT', timestamp: 'TIMESTAMPTZ', record: 'VARCHAR' };
@@ -179,7 +180,7 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
  * once the others have finished their loop.
  */
 export async function runGoldJob(plan: Plan, jobs: StagedJobs, run: JobRunOptions): Promise<JobResult> {
-  const settled = await Promise.allSettled(jobs.bronze.tables.map((bronze) => runGoldTable(plan, jobs, plan.sinks.find((s) => s.table === bronze.table)!, bronze.path, run)));
+  const settled = await Promise.allSettled(jobs.bronze.tables.map((bronze) => runGoldTable(plan, jobs, tablePrograms(plan).get(bronze.table)!.sink, bronze.path, run)));
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   const total: JobResult = { batches: 0, records: 0 };

@@ -3,6 +3,7 @@
  * carry. Everything here is structured-clone friendly.
  */
 import type { ExpectationCount } from '../lake/types.js';
+import type { OperatorCount } from '../operators/api.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorCode } from '../errors.js';
 import type { Plan } from './plan.js';
@@ -66,6 +67,8 @@ export interface BatchStats {
   /** The stream's event-time watermark after the batch (ms since the epoch), when known. */
   watermarkMs?: number;
   tables: Record<string, TableBatchStats>;
+  /** Each load-time operator's records (derive, filter, expect nodes), by table then plan order. */
+  operators?: OperatorCount[];
   durationMs: number;
   /** Time spent decoding, and committing tables. */
   decodeMs: number;

@@ -22,10 +22,11 @@ import { sinkWriteOptions } from '../operators/sink-delta.js';
 import type { Plan } from './plan.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
 import type { Logger } from './logger.js';
+import { tablePrograms } from './table-program.js';
 
 /** Refuses (or, when allowed, rebuilds) gold tables whose recorded layout differs from the spec's. */
 async function checkLayouts(lake: Lake, plan: Plan, allow: boolean, logger: Logger): Promise<void> {
-  for (const sink of plan.sinks) {
+  for (const { sink } of tablePrograms(plan).values()) {
     if (!(await lake.exists(sink.path))) continue;
     const opts = sinkWriteOptions(sink);
     const changes = layoutChanges(await lake.snapshot(sink.path), opts);
