@@ -3,7 +3,7 @@
  * caller's own reason (an attached column that could not be read), a value that does not convert to its fixed type, then a derive
  * expression that errors on the row, then a derived key or sequence that is NULL (all
  * failures), then `where` (a drop), then the first failing `drop`/`quarantine`/`fail`
- * expectation in the order the write lists them. Each left-out row names its step
+ * expectation in the order the write lists them. Rows left out after the loaded values name their step
  * (`RejectedRow.step`). Rows are read by `rowid` (the input row) before any is deleted.
  */
 import { ExpectationFailedError } from '../errors.js';
@@ -73,10 +73,10 @@ export async function takeRejected(c: Conn, into: string, columns: TypedColumn[]
     const deriveError = flags.deriveError.length > 0 ? String(b[DERIVE_ERROR] ?? '') : '';
     const deriveBad = flags.deriveBad ? String(b[DERIVE_BAD] ?? '') : '';
     const attachBad = flags.attachBad ? String(b[ATTACH_BAD] ?? '') : '';
-    if (attachBad !== '') rejected.push({ row, reason: attachBad, step: 'attach' });
+    if (attachBad !== '') rejected.push({ row, reason: attachBad });
     else if (typeBad !== '') {
       const what = typeBad.split(', ').map((n) => `${n} (${renderDuckType(columns.find((col) => col.name === n)!.type)})`).join(', ');
-      rejected.push({ row, reason: `value does not convert to the column type: ${what}`, step: 'table' });
+      rejected.push({ row, reason: `value does not convert to the column type: ${what}` });
     } else if (deriveError !== '') {
       errored.push({ row, columns: deriveError });
       rejected.push({ row, reason: '', step: 'derive' });

@@ -93,7 +93,14 @@ export async function deriveRelation(
   const errors: string[] = [];
   const inRelation = new Set([...present, ...missing.map(lower)]);
   for (const [i, d] of opts.derive.entries()) {
-    const expr = `TRY((${d.sql}))`;
+    // The expression once, under TRY, wrapped in a struct: the struct is NULL only when the
+    // expression errors on the row, never when it returns NULL on purpose (NULL input, the
+    // user's own TRY_CAST). One occurrence matters: DuckDB may hoist a subexpression that
+    // appears twice in a projection out of its TRY, and the hoisted copy would fail the batch.
+    const tried = `__lake_dv_${i}`;
+    rel = `SELECT *, TRY({'v': (${d.sql})}) AS ${tried} FROM (${rel}) AS s${i + 1}`;
+    errors.push(tried);
+    const expr = `${tried}.v`;
     let resultType;
     try {
       const [row] = await c.json(`DESCRIBE SELECT ${expr} AS v FROM (${rel}) AS t`);
@@ -131,9 +138,7 @@ export async function deriveRelation(
     const name = quoteIdent(column.name);
     let flag = fixed ? `, CASE WHEN ${expr} IS NOT NULL AND ${value} IS NULL THEN ${quoteLiteral(`derived column ${column.name} does not convert to ${rendered}`)} END AS __lake_dbad_${i}` : '';
     if (fixed) flags.push(`__lake_dbad_${i}`);
-    // TRY over a CASE that is NULL only when the expression itself errors: a NULL the
-    // expression returns on purpose (NULL input, the user's own TRY_CAST) is not an error.
-    flag += `, CASE WHEN TRY(CASE WHEN (${d.sql}) IS NULL THEN 0 ELSE 1 END) IS NULL THEN ${quoteLiteral(column.name)} END AS __lake_derr_${i}`;
+    flag += `, CASE WHEN ${tried} IS NULL THEN ${quoteLiteral(column.name)} END AS __lake_derr_${i}`;
     errors.push(`__lake_derr_${i}`);
     rel = inRelation.has(lower(column.name))
       ? `SELECT * REPLACE (${value} AS ${name})${flag} FROM (${rel}) AS t${i + 1}`
@@ -147,7 +152,8 @@ export async function deriveRelation(
     reasons.push(`CASE WHEN ${quoteIdent(key)} IS NULL THEN ${quoteLiteral(`derived column ${key} (merge key or sequence) is NULL`)} END`);
   }
   const select = [`* EXCLUDE (${[...missing.map(quoteIdent), ...flags, ...errors, '__lake_none'].join(', ')})`];
-  if (errors.length > 0) select.push(`concat_ws(', ', ${[...errors, 'NULL'].join(', ')}) AS ${DERIVE_ERROR}`);
+  const errorFlags = errors.filter((e) => e.startsWith('__lake_derr_'));
+  if (errorFlags.length > 0) select.push(`concat_ws(', ', ${[...errorFlags, 'NULL'].join(', ')}) AS ${DERIVE_ERROR}`);
   if (reasons.length > 0) select.push(`concat_ws(', ', ${[...reasons, 'NULL'].join(', ')}) AS ${DERIVE_BAD}`);
   if (opts.where) select.push(`NOT coalesce(TRY(CAST((${opts.where}) AS BOOLEAN)), false) AS ${WHERE_DROP}`);
   // An expectation holds only when its expression is true (false, NULL or an error fail it).
@@ -160,7 +166,7 @@ export async function deriveRelation(
   }
   // `__lake_none` lets EXCLUDE always name something (DuckDB refuses an empty list).
   const sql = `SELECT ${select.join(', ')} FROM (${addNone(rel)}) AS tw`;
-  return { sql, mayFail: reasons.length > 0, mayError: errors.length > 0, mayDrop: opts.where !== undefined, expectations: expectations.length };
+  return { sql, mayFail: reasons.length > 0, mayError: errorFlags.length > 0, mayDrop: opts.where !== undefined, expectations: expectations.length };
 }
 
 /** Adds the placeholder column `__lake_none` to the outermost SELECT of `rel`. */

@@ -66,17 +66,18 @@ export interface RejectedRow {
   /** The expectation the row failed, when that is why it was left out (`drop` or `quarantine`). */
   expectation?: string;
   /**
-   * The load step that left the row out, in the order they apply ({@link REJECT_STEPS}): an
-   * attached column that cannot be read (`attach`), a value that does not convert to its column
-   * (`table`), a derive expression that errors on the row (`derive`), a derived value the table
-   * cannot take (`derived-value`: a NULL merge key or sequence, a value that does not convert to
-   * the declared type), the row filter (`where`), an expectation (`expectation`).
+   * The load step after the loaded values that left the row out, in the order they apply
+   * ({@link REJECT_STEPS}): a derive expression that errors on the row (`derive`), a derived
+   * value the table cannot take (`derived-value`: a NULL merge key or sequence, a value that
+   * does not convert to the declared type), the row filter (`where`), an expectation
+   * (`expectation`). Absent for the checks of the loaded values themselves, which come first
+   * (a value that does not convert to its column, an attached column that cannot be read).
    */
   step?: RejectStep;
 }
 
-/** The load's steps that may leave a row out, in the order they decide. */
-export const REJECT_STEPS = ['attach', 'table', 'derive', 'derived-value', 'where', 'expectation'] as const;
+/** The load's steps after the loaded values that may leave a row out, in the order they decide. */
+export const REJECT_STEPS = ['derive', 'derived-value', 'where', 'expectation'] as const;
 
 /** One of {@link REJECT_STEPS}. */
 export type RejectStep = (typeof REJECT_STEPS)[number];

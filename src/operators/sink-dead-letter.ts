@@ -2,7 +2,8 @@
  * sink-dead-letter: every record that cannot reach its gold table lands here, raw, with its
  * Kafka coordinates and the reason, so nothing is ever silently lost and a fixed pipeline can
  * replay it. Values are stored as text when they are valid UTF-8, otherwise as base64
- * (`value_encoding` says which); keys likewise (`key_encoding`).
+ * (`value_encoding` says which); keys likewise (`key_encoding`). Kafka headers are kept as one
+ * JSON object (`headers`), so a replayed record carries them again.
  */
 import { isUtf8 } from 'node:buffer';
 import type { FailureStage, OperatorDefinition, TableWriter } from './api.js';
@@ -18,6 +19,7 @@ export const DEAD_LETTER_COLUMNS: Record<string, string> = {
   key_encoding: 'VARCHAR',
   value: 'VARCHAR',
   value_encoding: 'VARCHAR',
+  headers: 'VARCHAR',
   stage: 'VARCHAR',
   error: 'VARCHAR',
   pipeline: 'VARCHAR',
@@ -33,6 +35,38 @@ export interface RawRecord {
   timestamp: number;
   key: Buffer | null;
   value: Buffer | null;
+  /** Kafka headers as the consumer gives them (a list where a name repeats). */
+  headers?: RecordHeaders;
+}
+
+/** Kafka headers of a record: name -> value, or a list of values when the name repeats. */
+export type RecordHeaders = Record<string, Buffer | string | (Buffer | string | null | undefined)[] | null | undefined>;
+
+/** One header value in the `headers` column: UTF-8 text, `{"base64": …}` for other bytes, or null. */
+type StoredHeader = string | { base64: string } | null;
+
+function storeHeader(v: Buffer | string | null | undefined): StoredHeader {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  return isUtf8(v) ? v.toString('utf8') : { base64: v.toString('base64') };
+}
+
+/**
+ * The `headers` column of a record: a JSON object name -> value (a list where the name
+ * repeats), byte-exact; null when the record has no headers.
+ */
+export function encodeHeaders(headers: RecordHeaders | undefined): string | null {
+  const entries = Object.entries(headers ?? {});
+  if (entries.length === 0) return null;
+  return JSON.stringify(Object.fromEntries(entries.map(([name, v]) => [name, Array.isArray(v) ? v.map(storeHeader) : storeHeader(v)])));
+}
+
+/** The headers a `headers` column holds, as the consumer would have given them (empty for null). */
+export function decodeHeaders(text: string | null | undefined): Record<string, Buffer | (Buffer | null)[] | null> {
+  if (text === null || text === undefined || text === '') return {};
+  const load = (v: StoredHeader): Buffer | null => (v === null ? null : typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v.base64, 'base64'));
+  const stored = JSON.parse(text) as Record<string, StoredHeader | StoredHeader[]>;
+  return Object.fromEntries(Object.entries(stored).map(([name, v]) => [name, Array.isArray(v) ? v.map(load) : load(v)]));
 }
 
 /** Where the failure happened: which pipeline, stream and batch. */
@@ -55,6 +89,7 @@ function encodeBytes(bytes: Buffer | null): [string | null, string | null] {
 export function deadLetterRow(record: RawRecord, stage: FailureStage, error: string, ctx: DeadLetterContext): DeadLetterRow {
   const [key, keyEncoding] = encodeBytes(record.key);
   const [value, valueEncoding] = encodeBytes(record.value);
+  const headers = encodeHeaders(record.headers);
   return {
     topic: ctx.topic,
     partition: record.partition,
@@ -64,6 +99,8 @@ export function deadLetterRow(record: RawRecord, stage: FailureStage, error: str
     key_encoding: keyEncoding,
     value,
     value_encoding: valueEncoding,
+    // Only when there are headers: the declared column holds NULL for the others.
+    ...(headers !== null ? { headers } : {}),
     stage,
     error,
     pipeline: ctx.pipeline,

@@ -70,7 +70,7 @@ export interface PreparedBatch {
 /** Record `index` of a prepared batch with its coordinates and raw bytes (for the dead-letter table). */
 function rawRecord(prepared: PreparedBatch, index: number): RawRecord {
   const m = prepared.messages[index]!;
-  return { partition: prepared.partitions[index]!, offset: Number(m.offset), timestamp: prepared.timestamps[index]!, key: m.key, value: m.value };
+  return { partition: prepared.partitions[index]!, offset: Number(m.offset), timestamp: prepared.timestamps[index]!, key: m.key, value: m.value, headers: m.headers };
 }
 
 /** The run's coded error for a record failing a `fail` expectation, with its Kafka coordinates. */

@@ -27,6 +27,7 @@ import { TableLockClient } from './table-locks.js';
 import { splitReason, type DeadLetterFilter } from './dead-letter-summary.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { failpoint } from './failpoints.js';
+import { decodeHeaders } from '../operators/sink-dead-letter.js';
 import type { DeadLetterCount } from './stream-protocol.js';
 
 /** The `stream` of the dead-letter and `_events` rows a replay writes. */
@@ -61,6 +62,8 @@ export interface ReplayRecord {
   keyEncoding: string | null;
   value: string | null;
   valueEncoding: string | null;
+  /** The record's Kafka headers as the dead-letter table keeps them (JSON), or null. */
+  headers?: string | null;
   deadLetterRows: number;
 }
 
@@ -133,6 +136,7 @@ export function selectForReplay(deadLetters: Record<string, unknown>[], marks: R
       partition: Number(r.partition), offset: Number(r.offset), timestamp: instant(r.timestamp) ?? -1,
       key: (r.key as string | null) ?? null, keyEncoding: (r.key_encoding as string | null) ?? null,
       value: (r.value as string | null) ?? null, valueEncoding: (r.value_encoding as string | null) ?? null,
+      headers: (r.headers as string | null | undefined) ?? null,
       deadLetterRows: g.rows.length,
     });
   }
@@ -149,7 +153,7 @@ function asBatch(records: ReplayRecord[]) {
   const messages = new Map<number, KafkaMessage[]>();
   const ranges: Record<string, [number, number]> = {};
   for (const r of records) {
-    const m = { offset: String(r.offset), key: bytes(r.key, r.keyEncoding), value: bytes(r.value, r.valueEncoding), timestamp: String(r.timestamp), attributes: 0, headers: {} } as KafkaMessage;
+    const m = { offset: String(r.offset), key: bytes(r.key, r.keyEncoding), value: bytes(r.value, r.valueEncoding), timestamp: String(r.timestamp), attributes: 0, headers: decodeHeaders(r.headers) } as KafkaMessage;
     messages.set(r.partition, [...(messages.get(r.partition) ?? []), m]);
     const span = ranges[r.partition];
     ranges[r.partition] = [Math.min(span?.[0] ?? r.offset, r.offset), Math.max(span?.[1] ?? 0, r.offset + 1)];

@@ -37,6 +37,8 @@ export const METRICS = [
   { name: 'pipeline_table_rows_written_total', type: 'counter', labels: ['table'], help: 'Rows handed to a table in committed batches (after routing and validation).' },
   { name: 'pipeline_table_rows_changed_total', type: 'counter', labels: ['table', 'change'], help: 'Rows a table commit inserted, updated or deleted (change = inserted|updated|deleted).' },
   { name: 'pipeline_table_commits_total', type: 'counter', labels: ['table', 'status'], help: 'Table outcomes per batch: committed, already-committed (replay), empty, diverted (to dead letter).' },
+  { name: 'pipeline_expectation_records_total', type: 'counter', labels: ['table', 'expectation', 'action', 'outcome'], help: 'Records an expectation was checked on in committed batches, by outcome (passed|failed) and the action a failure takes (warn|drop|quarantine|fail).' },
+  { name: 'pipeline_operator_records_total', type: 'counter', labels: ['node', 'kind', 'outcome'], help: 'Records through a load-time operator (derive, filter, expect) in committed batches: outcome = in|out|dropped|dead_lettered.' },
   { name: 'pipeline_batches_committed_total', type: 'counter', labels: ['stream'], help: 'Batches whose checkpoint commit was written.' },
   { name: 'pipeline_batch_duration_seconds', type: 'histogram', labels: ['stream'], buckets: DURATION_BUCKETS, help: 'Time from cutting a batch to its checkpoint commit.' },
   { name: 'pipeline_batch_phase_duration_seconds', type: 'histogram', labels: ['stream', 'phase'], buckets: DURATION_BUCKETS, help: 'Time a batch spent in one phase (decode, commit, and any finer phase the runner reports).' },

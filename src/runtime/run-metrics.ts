@@ -113,13 +113,32 @@ export class RunMetrics {
     for (const [phase, ms] of Object.entries(phases)) this.histogram('pipeline_batch_phase_duration_seconds').observe({ stream, phase }, ms / 1000);
     if (stats.latency) (this.metrics.get('pipeline_end_to_end_latency_seconds') as WeightedHistogram).observeMany({ stream }, stats.latency);
     this.gauge('pipeline_last_batch_timestamp_seconds').set({ stream }, committedAtMs / 1000);
+    this.onOperators(stats);
     for (const [table, t] of Object.entries(stats.tables)) {
       this.counter('pipeline_table_commits_total').inc({ table, status: t.status });
       if (t.status !== 'committed') continue;
+      for (const e of t.expectations ?? []) {
+        const labels = { table, expectation: e.name, action: e.action };
+        this.counter('pipeline_expectation_records_total').inc({ ...labels, outcome: 'passed' }, e.evaluated - e.failed);
+        this.counter('pipeline_expectation_records_total').inc({ ...labels, outcome: 'failed' }, e.failed);
+      }
       this.counter('pipeline_table_rows_written_total').inc({ table }, t.rowsIn);
       this.counter('pipeline_table_rows_changed_total').inc({ table, change: 'inserted' }, t.inserted);
       this.counter('pipeline_table_rows_changed_total').inc({ table, change: 'updated' }, t.updated);
       this.counter('pipeline_table_rows_changed_total').inc({ table, change: 'deleted' }, t.deleted);
+    }
+  }
+
+  /** Counts the load-time operators' records of one committed batch (tables a replay found committed report none). */
+  private onOperators(stats: BatchStats): void {
+    for (const o of stats.operators ?? []) {
+      if (stats.tables[o.table]?.status !== 'committed') continue;
+      const labels = { node: o.node, kind: o.kind };
+      const c = this.counter('pipeline_operator_records_total');
+      c.inc({ ...labels, outcome: 'in' }, o.in);
+      c.inc({ ...labels, outcome: 'out' }, o.out);
+      c.inc({ ...labels, outcome: 'dropped' }, o.dropped);
+      c.inc({ ...labels, outcome: 'dead_lettered' }, o.deadLettered);
     }
   }
 

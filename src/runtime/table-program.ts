@@ -71,11 +71,12 @@ export function rejectedStage(program: TableProgram, row: RejectedRow): FailureS
 /**
  * Each load-time node's counters for one table of a batch: `loaded` rows entered the load,
  * and each step (in the lake's order) takes its left-out rows from those reaching it; steps no
- * node owns are the sink's checks.
+ * node owns (a derived value the table cannot take) are the sink's checks.
  */
 export function operatorCounts(program: TableProgram, loaded: number, rejected: RejectedRow[]): OperatorCount[] {
   const counts: OperatorCount[] = [];
-  let reaching = loaded;
+  // Rows whose loaded values failed (no step) never reach the first node.
+  let reaching = loaded - rejected.filter((r) => r.step === undefined).length;
   for (const step of REJECT_STEPS) {
     const mine = rejected.filter((r) => r.step === step);
     const node = program.nodes.find((n) => operatorFor(n.kind).load!.step === step);

@@ -11,6 +11,7 @@ import { BatchProcessor, type BatchProcessorOptions } from '../../src/runtime/ba
 import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
+import type { BatchStats } from '../../src/runtime/stream-protocol.js';
 
 /** A Kafka message at `offset` holding `value` (no key, no headers, a fixed timestamp). */
 export const message = (offset: number, value: string): KafkaMessage =>
@@ -31,6 +32,8 @@ export interface DriveOptions {
   pick: (n: number) => number;
   /** When given, every batch lists all of its stream's partitions among these, empty ones too (as the collector does). */
   partitions?: number[];
+  /** Sees every committed batch's stats. */
+  onBatch?: (stats: BatchStats) => void;
 }
 
 /** The records' counts summed over every committed batch. */
@@ -79,6 +82,7 @@ export async function driveProcessors(records: { partition: number; value: strin
       s.position.set(p, from + count);
     }
     const stats = await s.p.commit(await s.p.prepare(s.batchId++, { ranges, messages, count: slice.length }));
+    o.onBatch?.(stats);
     totals.late += stats.late ?? 0;
     totals.deadLettered += stats.deadLettered;
     totals.dropped += stats.dropped;
