@@ -54,14 +54,16 @@ function operatorPage(op: OperatorDefinition): string {
     ['terminal', op.terminal ?? '—'],
     ['prepares each batch (e.g. fetches schemas)', op.prepare ? 'yes' : 'no'],
     ['runs in `pipeline run`', op.notRunnable ? `no: ${cell(op.notRunnable)}` : 'yes'],
+    ['evaluated in its table\'s load (SQL over the typed batch)', op.load ? 'yes' : 'no'],
   ];
+  if (op.spec) facts.push(['spec fields', op.spec.map(code).join(', ')]);
   const ports = Object.entries(op.ports).map(([port, what]) => [code(port), cell(what)]);
   return page(
     `Operator \`${op.kind}\``,
     op.summary,
     table(['', ''], facts),
     '## Output ports',
-    ports.length > 0 ? table(['port', 'what leaves through it'], ports) : 'None: records arriving here are written.',
+    ports.length > 0 ? table(['port', 'what leaves through it'], ports) : op.terminal || op.role === 'dead-letter' ? 'None: records arriving here are written.' : 'Only `out`: records it keeps go on to the next node.',
   );
 }
 

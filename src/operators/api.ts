@@ -206,6 +206,8 @@ export interface OperatorDefinition {
   role: 'source' | 'transform' | 'router' | 'sink' | 'dead-letter';
   /** One line for the plan legend and the reference docs. */
   summary: string;
+  /** The spec fields the operator stands for, as the reference docs list them (e.g. `tables.<t>.derive`). */
+  spec?: string[];
   /** Output ports besides route values, with what leaves through each (docs). */
   ports: Record<string, string>;
   /** The dead-letter `stage` of records that leave this node through an error port. */

@@ -37,6 +37,7 @@ export const derive: OperatorDefinition = {
   kind: 'derive',
   role: 'transform',
   summary: 'Computes columns of one table from DuckDB SQL expressions over the record\'s typed columns (source-level ones first), evaluated as the table loads.',
+  spec: ['source.derive', 'tables.<t>.derive'],
   ports: { error: 'records on which an expression errors (e.g. a cast that fails), with the column and DuckDB\'s error' },
   failureStage: 'derive',
   recordStage: passThrough,

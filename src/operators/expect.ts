@@ -37,6 +37,7 @@ export const expectOperator: OperatorDefinition = {
   kind: 'expect',
   role: 'transform',
   summary: 'Checks the records of one table against named expectations (DuckDB SQL booleans, or `unique` keys within the batch): warn counts, drop discards, quarantine dead-letters, fail stops the batch before anything commits.',
+  spec: ['source.expectations', 'tables.<t>.expectations'],
   ports: { quarantine: 'records failing a `quarantine` expectation, the expectation named in the reason' },
   failureStage: 'expectation',
   recordStage: passThrough,

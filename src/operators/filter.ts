@@ -12,6 +12,7 @@ export const filter: OperatorDefinition = {
   kind: 'filter',
   role: 'transform',
   summary: 'Keeps the records of one table for which a DuckDB SQL predicate (`where`, source-level and table-level) is true; the others are counted drops.',
+  spec: ['source.where', 'tables.<t>.where'],
   ports: {},
   recordStage: passThrough,
   load: {
