@@ -51,7 +51,7 @@ const columnList = { type: 'array', items: nonEmpty, minItems: 1, uniqueItems: t
 const deriveField = (scope: string) =>
   mapOf(
     {
-      description: `Computed columns ${scope}: name -> DuckDB SQL expression over the record's columns and the derived columns listed before it. Usable in partitionBy, mergeKeys and sequenceBy. A value the expression cannot handle gives NULL (a NULL derived merge key or sequence dead-letters its record).`,
+      description: `Computed columns ${scope}: name -> DuckDB SQL expression over the record's columns and the derived columns listed before it. Usable in partitionBy, mergeKeys and sequenceBy. An expression that errors on a record (a cast that fails) dead-letters that record (stage \`derive\`); write \`TRY_CAST\`/\`TRY\` to get NULL instead. A NULL derived merge key or sequence dead-letters its record.`,
       examples: [{ event_date: 'CAST(event_time AS DATE)' }],
     },
     field({ description: 'A DuckDB SQL expression.', examples: ['CAST(event_time AS DATE)', "lower(country)"] }, nonEmpty),
