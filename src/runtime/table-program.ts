@@ -7,6 +7,7 @@
  * The same nodes turn a load's outcome (rows the lake left out, each naming its step) into
  * per-operator counters: rows in, rows out, dropped, dead-lettered.
  */
+import { PipelineError } from '../errors.js';
 import { operatorFor } from '../operators/index.js';
 import type { FailureStage, OperatorCount, TableLoad } from '../operators/api.js';
 import { REJECT_STEPS, type RejectedRow } from '../lake/types.js';
@@ -27,10 +28,25 @@ export function loadNodesOf(plan: Plan, sinkId: string): PlanNode[] {
   return chain;
 }
 
-/** The table's load program from its nodes. */
+/**
+ * The table's load program from its nodes. The lake applies its steps in one fixed order
+ * (computed columns, the filter, expectations), so a plan whose nodes run in another order
+ * is refused rather than run differently from how it reads.
+ */
 export function tableLoad(nodes: PlanNode[]): TableLoad {
   const load: TableLoad = { derive: [], where: [], expectations: [] };
-  for (const node of nodes) operatorFor(node.kind).load!.add(node, load);
+  let last = -1;
+  for (const node of nodes) {
+    const def = operatorFor(node.kind).load!;
+    const at = REJECT_STEPS.indexOf(def.step);
+    if (at < last) {
+      throw new PipelineError('PIPE_RUN_PLAN', `node ${node.id} (${node.kind}) comes after a node its table's load applies later`, {
+        hint: 'a table\'s load runs derive, then filter, then expect: compile the plan from the spec again',
+      });
+    }
+    last = at;
+    def.add(node, load);
+  }
   return load;
 }
 

@@ -76,5 +76,10 @@ describe('golden plans with derive, filter and expect nodes', () => {
     const edited = { ...p, nodes: p.nodes.map((n) => (n.id === 'filter.orders' ? { ...n, props: { ...n.props, where: 'amount > 1' } } : n)) };
     expect(tablePrograms(edited).get('orders')!.sink.where).toBe('amount > 1');
     expect(tablePrograms(p).get('clicks')!.sink.where).toBe('coalesce(test, false) = false');
+    // Nodes in an order the load cannot run are refused, not run in another order.
+    const swapped = { ...p, edges: p.edges.map((e) => (e.from === 'route' && e.to === 'derive.orders' ? { ...e, to: 'filter.orders' }
+      : e.from === 'filter.orders' ? { ...e, to: 'derive.orders' }
+        : e.from === 'derive.orders' && e.to === 'filter.orders' ? { ...e, to: 'expect.orders' } : e)) };
+    expect(() => tablePrograms(swapped)).toThrow(/node derive.orders \(derive\) comes after/);
   });
 });
