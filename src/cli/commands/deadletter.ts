@@ -32,7 +32,7 @@ Options:
   --reason <text>    only reasons containing this text (case-insensitive)
   --table <name>     only records routed to this table (replay only)
   --retry-failed     also records whose last replay failed again (replay only)
-  --stage <stage>    only this stage: decode | route | validate | expectation | sink
+  --stage <stage>    only this stage: decode | route | validate | derive | expectation | sink
   --since <when>     only records with a Kafka timestamp at or after this: an ISO-8601 time,
                      or a duration back from now (e.g. 24h, 7d)
   --format <f>       text | json (default text)
@@ -42,7 +42,7 @@ Options:
 Exit codes: 0 ok (also when nothing matches or records failed again), 1 invalid spec or a
 failed replay, 2 usage error.`;
 
-const STAGES = ['decode', 'route', 'validate', 'expectation', 'sink'];
+const STAGES = ['decode', 'route', 'validate', 'derive', 'expectation', 'sink'];
 
 /** `--since`: an ISO time, or a duration (`24h`, `7d`) back from `now`. */
 export function parseSince(text: string, now: number): number {
