@@ -67,4 +67,5 @@ export const codeDetails: Partial<Record<Code, string>> = {
   PIPE0073: '`stages` is set but `mode` is not `staged`: the overrides are ignored.',
   PIPE0074: 'In `mode: staged`, a table (or the dead-letter table) named `_raw` or `_bronze` would share its directory with the raw or bronze tables.',
   PIPE0079: '`writeMode` on an `append` table: it has no effect (only upsert and scd2 replace rows).',
+  PIPE0090: 'An aggregation reads a table whose `where` (the source\'s included) or `drop`/`quarantine` expectations leave records out: windows take each record as the table\'s sink receives it, before the table\'s load applies these, so the window also counts the records the table leaves out.',
 };

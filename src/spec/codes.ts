@@ -81,6 +81,7 @@ export const codes = {
   PIPE0070: { severity: 'error', title: 'reserved table name', template: 'table name `{table}` is reserved: `<output.path>/_events` holds the per-batch quality record and `_deadletter_replays` the dead-letter replay marks' },
   PIPE0069: { severity: 'error', title: 'duplicate expectation name', template: 'expectation `{name}` is defined twice for {scope}; names must be unique (they key counts and dead-letter reasons)' },
   PIPE0068: { severity: 'error', title: 'derived column used before it exists', template: '`{path}` names `{column}`, a derived column; derived columns are computed as each table loads, after {stage}' },
+  PIPE0090: { severity: 'warning', title: 'window before a table filter', template: 'aggregation `{name}` reads table `{table}`, whose `where` or drop/quarantine expectations leave records out as the table loads; the window counts every record routed to the table, those included' },
   PIPE0079: { severity: 'warning', title: 'writeMode on append table', template: 'table `{table}` is `append`: `writeMode: {writeMode}` has no effect (only upsert and scd2 replace rows)' },
   // Staged mode.
   PIPE0073: { severity: 'warning', title: 'unused stages', template: '`stages` has no effect while mode is {mode}' },
