@@ -15,7 +15,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { ExpectationFailedError, PipelineError, SchemaMismatchError } from '../errors.js';
 import type { Plan } from './plan.js';
 import type { RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
-import type { RejectedRow, WriteResult } from '../lake/types.js';
+import { timed, type PhaseTimes, type RejectedRow, type WriteResult } from '../lake/types.js';
 import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { writeWindowOutput } from '../operators/window-output.js';
@@ -64,6 +64,10 @@ export interface PreparedBatch {
   decodeStarted: number;
   /** Set when the decode finished (it may finish long before the batch commits). */
   decodeMs?: number;
+  /** Age of the batch's oldest record when the batch was cut (Kafka fetch plus waiting for the trigger). */
+  waitMs: number;
+  /** When prepare() returned: commit() starts after the previous batch's commit (the queue phase). */
+  preparedAt: number;
 }
 
 /** Record `index` of a prepared batch with its coordinates and raw bytes (for the dead-letter table). */
@@ -141,12 +145,15 @@ export class BatchProcessor {
     const partitions = new Int32Array(batch.count);
     const timestamps = new Float64Array(batch.count);
     const values: (Buffer | null)[] = new Array(batch.count);
+    const cutAt = Date.now();
+    let oldest = cutAt;
     let n = 0;
     for (const [partition, list] of batch.messages) {
       for (const m of list) {
         messages[n] = m;
         partitions[n] = partition;
         timestamps[n] = Number(m.timestamp);
+        if (timestamps[n]! < oldest) oldest = timestamps[n]!;
         values[n++] = m.value;
       }
     }
@@ -176,7 +183,9 @@ export class BatchProcessor {
     this.state = routed.then((r) => r.state);
     // A failed batch fails in commit(); the next batch's copy of that failure is never awaited.
     this.state.catch(() => {});
-    const prepared: PreparedBatch = { entry, replay: pending !== undefined, messages, partitions, timestamps, routed, stagingDir, decodeStarted };
+    const prepared: PreparedBatch = {
+      entry, replay: pending !== undefined, messages, partitions, timestamps, routed, stagingDir, decodeStarted, waitMs: pending ? 0 : cutAt - oldest, preparedAt: performance.now(),
+    };
     // Awaited in commit(); a failure must not surface as an unhandled rejection meanwhile.
     routed.then(
       () => (prepared.decodeMs = performance.now() - decodeStarted),
@@ -191,6 +200,16 @@ export class BatchProcessor {
     const { entry, replay, messages } = prepared;
     const batchId = entry.batchId;
     const log = this.opts.logger.child({ batchId });
+    const queueMs = performance.now() - prepared.preparedAt;
+    // Time per phase of the lake writes, summed over the batch's tables (they run side by side).
+    const phases: PhaseTimes = {};
+    const underLock = <T>(path: string, fn: () => Promise<T>): Promise<T> => {
+      const asked = performance.now();
+      return locks.withLock(path, () => {
+        phases.lockWait = (phases.lockWait ?? 0) + performance.now() - asked;
+        return fn();
+      });
+    };
     if (!replay) checkpoint.writeOffsets(entry);
     failpoint('batch.after-offsets');
     const routed = await prepared.routed;
@@ -244,7 +263,7 @@ export class BatchProcessor {
             checkpoint.writeDecisions(batchId, decisions);
           };
           const input = inputOf(part);
-          const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record));
+          const result = await underLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record, phases));
           const rejected = result.status === 'already-committed' ? (decisions.rejected[part.table] ?? []) : result.rejected;
           if (result.quality) qualityOf[part.table] = result.quality;
           for (const r of rejected) {
@@ -303,7 +322,7 @@ export class BatchProcessor {
       failures.sort((a, b) => a.index - b.index);
       const ctx = { topic: entry.topic, pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId };
       const rows = failures.map((f) => deadLetterRow(rawRecord(prepared, f.index), f.stage, f.error, ctx));
-      const result = await locks.withLock(plan.deadLetter.path, () => writeDeadLetters(lake, plan.deadLetter.path, rows, txn));
+      const result = await timed(phases, 'deadLetter', () => underLock(plan.deadLetter.path, () => writeDeadLetters(lake, plan.deadLetter.path, rows, txn)));
       tableStats[plan.deadLetter.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: 0, deleted: 0 };
       versions[plan.deadLetter.table] = result.version;
       failpoint('batch.after-table-commit');
@@ -312,7 +331,7 @@ export class BatchProcessor {
       if (quality.length === 0) return;
       log.info({ quality: quality.map(({ pipeline: _p, stream: _s, batch_id: _b, committed_at: _c, ...row }) => row) }, 'batch quality');
       const eventsPath = joinLocation(plan.outputPath, EVENTS_TABLE);
-      await locks.withLock(eventsPath, () => writeQualityEvents(lake, eventsPath, quality, txn));
+      await timed(phases, 'quality', () => underLock(eventsPath, () => writeQualityEvents(lake, eventsPath, quality, txn)));
       failpoint('batch.after-table-commit');
     };
     const written = await Promise.allSettled([deadLetters(), events()]);
@@ -321,6 +340,7 @@ export class BatchProcessor {
     const commitMs = performance.now() - commitStart;
 
     failpoint('batch.before-checkpoint-commit');
+    const checkpointStarted = performance.now();
     checkpoint.writeCommit({
       batchId,
       committedAt: new Date().toISOString(),
@@ -333,6 +353,7 @@ export class BatchProcessor {
     rmSync(prepared.stagingDir, { recursive: true, force: true });
     checkpoint.prune(batchId);
     this.schema = await this.readSchema();
+    const checkpointMs = performance.now() - checkpointStarted;
 
     const clock = eventTimeOf(plan, routed.state);
     const stats: BatchStats = {
@@ -348,7 +369,7 @@ export class BatchProcessor {
       durationMs: performance.now() - prepared.decodeStarted,
       decodeMs,
       commitMs,
-      phasesMs: { decode: decodeMs, commit: commitMs },
+      phasesMs: { wait: prepared.waitMs, queue: queueMs, decode: decodeMs, commit: commitMs, ...phases, checkpoint: checkpointMs },
       commitRetries,
       latency,
       ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),

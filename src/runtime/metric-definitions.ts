@@ -39,7 +39,7 @@ export const METRICS = [
   { name: 'pipeline_table_commits_total', type: 'counter', labels: ['table', 'status'], help: 'Table outcomes per batch: committed, already-committed (replay), empty, diverted (to dead letter).' },
   { name: 'pipeline_batches_committed_total', type: 'counter', labels: ['stream'], help: 'Batches whose checkpoint commit was written.' },
   { name: 'pipeline_batch_duration_seconds', type: 'histogram', labels: ['stream'], buckets: DURATION_BUCKETS, help: 'Time from cutting a batch to its checkpoint commit.' },
-  { name: 'pipeline_batch_phase_duration_seconds', type: 'histogram', labels: ['stream', 'phase'], buckets: DURATION_BUCKETS, help: 'Time a batch spent in one phase (decode, commit, and any finer phase the runner reports).' },
+  { name: 'pipeline_batch_phase_duration_seconds', type: 'histogram', labels: ['stream', 'phase'], buckets: DURATION_BUCKETS, help: 'Time a batch spent in one phase: wait, queue, decode, commit, checkpoint; inside commit, summed over tables, lockWait, load, merge, files, log, deltaCheckpoint, deadLetter, quality.' },
   { name: 'pipeline_end_to_end_latency_seconds', type: 'histogram', labels: ['stream'], buckets: LATENCY_BUCKETS, help: 'Per record: Kafka timestamp to the checkpoint commit that made it visible in its table (first runs of a batch only).' },
   { name: 'pipeline_commit_retries_total', type: 'counter', labels: ['stream'], help: 'Table commits retried after another writer committed the same version first.' },
   { name: 'pipeline_commit_conflicts_total', type: 'counter', labels: ['stream'], help: 'Table commits that conflicted with another writer and had to be re-planned.' },
