@@ -1,9 +1,9 @@
 /**
  * steady: an offered load of 50,000 records/s for 60 s (paced by the broker launcher's C
  * producer) into a running `pipeline run` with `trigger.interval: 250ms`. Figures: end-to-end
- * latency (Kafka record timestamp → the batch's checkpoint commit, i.e. visible in every
- * table) p50/p99/max as the runner measures it per record, lag over time, and how long after
- * the load stops lag returns to 0.
+ * latency (Kafka record timestamp → the Delta commit that made it visible in its table)
+ * p50/p99/max as the runner measures it per record, lag over time, and how long after the
+ * load stops lag returns to 0.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -21,7 +21,7 @@ import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/si
 import { writeWindowOutput } from '../operators/window-output.js';
 import type { WindowEmit } from '../operators/window.js';
 import type { WatermarkState } from '../operators/watermark.js';
-import { sampleLatency } from './latency.js';
+import { sampleVisibility } from './latency.js';
 import type { CollectedBatch } from './batch-collector.js';
 import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
 import type { Decoder } from './decode-pool.js';
@@ -201,6 +201,8 @@ export class BatchProcessor {
     const batchId = entry.batchId;
     const log = this.opts.logger.child({ batchId });
     const queueMs = performance.now() - prepared.preparedAt;
+    // When each record became visible to readers: its table's commit (0: not yet known).
+    const visibleAt = new Float64Array(messages.length);
     // Time per phase of the lake writes, summed over the batch's tables (they run side by side).
     const phases: PhaseTimes = {};
     const underLock = <T>(path: string, fn: () => Promise<T>): Promise<T> => {
@@ -276,6 +278,8 @@ export class BatchProcessor {
           };
           versions[part.table] = result.version;
           commitRetries += result.conflictsRetried;
+          const committedAt = Date.now();
+          for (const i of part.indices) visibleAt[i] = committedAt;
           log.debug({ table: part.table, status: result.status, rows: part.count, rejected: rejected.length, widened: result.widened, version: result.version, ms: Math.round(performance.now() - started) }, 'table committed');
           failpoint('batch.after-table-commit');
           return;
@@ -323,6 +327,8 @@ export class BatchProcessor {
       const ctx = { topic: entry.topic, pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId };
       const rows = failures.map((f) => deadLetterRow(rawRecord(prepared, f.index), f.stage, f.error, ctx));
       const result = await timed(phases, 'deadLetter', () => underLock(plan.deadLetter.path, () => writeDeadLetters(lake, plan.deadLetter.path, rows, txn)));
+      const committedAt = Date.now();
+      for (const f of failures) visibleAt[f.index] = committedAt;
       tableStats[plan.deadLetter.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: 0, deleted: 0 };
       versions[plan.deadLetter.table] = result.version;
       failpoint('batch.after-table-commit');
@@ -349,7 +355,9 @@ export class BatchProcessor {
       ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),
     });
     // Visible in every table from here on; replays carry old timestamps, so they are left out.
-    const latency = replay ? undefined : sampleLatency(prepared.timestamps, Date.now());
+    const checkpointedAt = Date.now();
+    for (let i = 0; i < visibleAt.length; i++) if (visibleAt[i] === 0) visibleAt[i] = checkpointedAt;
+    const latency = replay ? undefined : sampleVisibility(prepared.timestamps, visibleAt);
     rmSync(prepared.stagingDir, { recursive: true, force: true });
     checkpoint.prune(batchId);
     this.schema = await this.readSchema();

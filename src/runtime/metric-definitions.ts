@@ -40,7 +40,7 @@ export const METRICS = [
   { name: 'pipeline_batches_committed_total', type: 'counter', labels: ['stream'], help: 'Batches whose checkpoint commit was written.' },
   { name: 'pipeline_batch_duration_seconds', type: 'histogram', labels: ['stream'], buckets: DURATION_BUCKETS, help: 'Time from cutting a batch to its checkpoint commit.' },
   { name: 'pipeline_batch_phase_duration_seconds', type: 'histogram', labels: ['stream', 'phase'], buckets: DURATION_BUCKETS, help: 'Time a batch spent in one phase: wait, queue, decode, commit, checkpoint; inside commit, summed over tables, lockWait, load, merge, files, log, deltaCheckpoint, deadLetter, quality.' },
-  { name: 'pipeline_end_to_end_latency_seconds', type: 'histogram', labels: ['stream'], buckets: LATENCY_BUCKETS, help: 'Per record: Kafka timestamp to the checkpoint commit that made it visible in its table (first runs of a batch only).' },
+  { name: 'pipeline_end_to_end_latency_seconds', type: 'histogram', labels: ['stream'], buckets: LATENCY_BUCKETS, help: 'Per record: Kafka timestamp to the Delta commit that made it visible in its table (the dead-letter table for a failed record; first runs of a batch only).' },
   { name: 'pipeline_commit_retries_total', type: 'counter', labels: ['stream'], help: 'Table commits retried after another writer committed the same version first.' },
   { name: 'pipeline_commit_conflicts_total', type: 'counter', labels: ['stream'], help: 'Table commits that conflicted with another writer and had to be re-planned.' },
   { name: 'pipeline_partition_lag_records', type: 'gauge', labels: ['stream', 'partition'], help: 'Records in the partition not yet committed by its stream: broker end offset minus checkpoint position.' },
