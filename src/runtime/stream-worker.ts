@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const locks = new TableLockClient(data.lockPort);
   // A staged pipeline's raw job lands bytes; every other plan runs the record graph.
   const processor: BatchRunner = plan.job === 'raw'
-    ? new RawBatchProcessor({ topic: plan.source.kafka.topic, pipeline: plan.pipeline, rawPath: stagedJobs(plan)!.raw.path, streamIndex, appId: stream.appId, lake, checkpoint, locks, logger })
+    ? new RawBatchProcessor({ topic: plan.source.kafka.topic, pipeline: plan.pipeline, rawPath: stagedJobs(plan)!.raw.path, partitionByDate: stagedJobs(plan)!.raw.partitionByDate, streamIndex, appId: stream.appId, lake, checkpoint, locks, logger })
     : new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: data.settings.tableConcurrency, registryRetryMs: data.settings.registryRetryMs });
   const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`, undefined, {
     onOffsetReset: (topic, partition) => source.offsetReset(topic, partition),
