@@ -29,6 +29,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   backfill: async () => (await import('./scenarios/backfill.js')).backfill,
   'backfill-s3': async () => (await import('./scenarios/backfill-s3.js')).backfillS3,
   steady: async () => (await import('./scenarios/steady.js')).steady,
+  latency: async () => (await import('./scenarios/latency.js')).latency,
   'steady-brokers': async () => (await import('./scenarios/steady-brokers.js')).steadyBrokers,
   lake: async () => (await import('./scenarios/lake.js')).lake,
   decode: async () => (await import('./scenarios/decode.js')).decode,

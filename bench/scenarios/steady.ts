@@ -1,9 +1,9 @@
 /**
  * steady: an offered load of 50,000 records/s for 60 s (paced by the broker launcher's C
  * producer) into a running `pipeline run` with `trigger.interval: 250ms`. Figures: end-to-end
- * latency (Kafka record timestamp → the batch's checkpoint commit, i.e. visible in every
- * table) p50/p99/max as the runner measures it per record, lag over time, and how long after
- * the load stops lag returns to 0.
+ * latency (Kafka record timestamp → the Delta commit that made it visible in its table)
+ * p50/p99/max as the runner measures it per record, lag over time, and how long after the
+ * load stops lag returns to 0.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -36,6 +36,8 @@ export interface SteadyOptions {
   partitions: number;
   streams: number;
   seed: number;
+  /** Another spec than commerce-events.yaml (same topic and tables), e.g. with merge-on-read tables. */
+  spec?: string;
 }
 
 /** Runs the steady-load scenario on the mock broker. */
@@ -75,7 +77,7 @@ export async function measureSteady(broker: SteadyBroker, opts: SteadyOptions) {
     const summaryFile = join(work, 'summary.json');
     const runner = spawn(
       process.execPath,
-      [cliPath, 'run', SPEC, '--log-level', 'info', '--summary-json', summaryFile, '--set', 'trigger.interval=250ms',
+      [cliPath, 'run', opts.spec ?? SPEC, '--log-level', 'info', '--summary-json', summaryFile, '--set', 'trigger.interval=250ms',
         '--set', `streams=${opts.streams}`, '--set', `output.path=${out}`, '--set', `checkpoint.path=${join(out, '_checkpoints')}`],
       { env: { ...process.env, KAFKA_BROKERS: broker.bootstrap }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -86,6 +88,8 @@ export async function measureSteady(broker: SteadyBroker, opts: SteadyOptions) {
     let caughtUpAt = NaN;
     let target = Infinity;
     let partial = '';
+    let loadStart = Infinity;
+    const batchPhases: Record<string, number>[] = [];
     runner.stderr.on('data', (d: Buffer) => {
       const text = partial + d.toString();
       const lines = text.split('\n');
@@ -95,8 +99,10 @@ export async function measureSteady(broker: SteadyBroker, opts: SteadyOptions) {
           if (!line.startsWith('{')) stderr += line + '\n';
           continue;
         }
-        const entry = JSON.parse(line) as { time: string; records: number };
+        const entry = JSON.parse(line) as { time: string; records: number; batchId?: number; phasesMs?: Record<string, number> };
+        if (entry.batchId === undefined) continue; // the stream's own debug line
         committed += entry.records;
+        if (entry.phasesMs && Date.parse(entry.time) >= loadStart) batchPhases.push(entry.phasesMs);
         if (committed >= target && Number.isNaN(caughtUpAt)) caughtUpAt = Date.parse(entry.time);
       }
       if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
@@ -104,12 +110,14 @@ export async function measureSteady(broker: SteadyBroker, opts: SteadyOptions) {
     const exited = new Promise<number>((resolve) => runner.on('close', (code) => resolve(code ?? 1)));
     await new Promise((r) => setTimeout(r, 5_000)); // consumers joined and positioned
     say(`offering ${opts.rate.toLocaleString('en-US')} records/s for ${opts.seconds} s`);
-    const loadStart = Date.now();
+    loadStart = Date.now();
+    const cpuAtStart = processCpuSeconds(runner.pid!);
     const produced = await broker.produceFile(TOPIC, file, { rate: opts.rate });
     const loadEnd = Date.now();
     target = produced;
     if (committed >= target && Number.isNaN(caughtUpAt)) caughtUpAt = loadEnd;
     for (let waited = 0; Number.isNaN(caughtUpAt) && waited < DRAIN_LIMIT_MS; waited += 200) await new Promise((r) => setTimeout(r, 200));
+    const cpuSeconds = processCpuSeconds(runner.pid!) - cpuAtStart;
     runner.kill('SIGTERM');
     const code = await exited;
     if (code !== 0) throw new Error(`pipeline run exited ${code}: ${stderr.slice(-3000)}`);
@@ -124,6 +132,10 @@ export async function measureSteady(broker: SteadyBroker, opts: SteadyOptions) {
       achievedOfferedRate: Math.round(produced / ((loadEnd - loadStart) / 1000)),
       latencyMs: { p50: m.pipeline_end_to_end_latency_p50_ms, p99: m.pipeline_end_to_end_latency_p99_ms, max: m.pipeline_end_to_end_latency_max_ms },
       lagDrainMsAfterLoad: drainMs,
+      /** CPU seconds the runner used from the start of the load until everything was committed. */
+      cpuSeconds: round(cpuSeconds),
+      batches: batchPhases.length,
+      phasesMs: phaseSummary(batchPhases),
       lagTimeline: timeline.map((p) => ({ second: round((p.atMs - loadStart) / 1000), lag: p.lag, records: p.records })),
       correct: problems.length === 0,
       problems,
@@ -132,4 +144,24 @@ export async function measureSteady(broker: SteadyBroker, opts: SteadyOptions) {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** utime + stime of a process in seconds (Linux /proc; NaN elsewhere). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** Median and p90 per phase over the batches committed under load (ms). */
+function phaseSummary(batches: Record<string, number>[]): Record<string, { p50: number; p90: number }> {
+  const names = [...new Set(batches.flatMap((b) => Object.keys(b)))];
+  const at = (sorted: number[], q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+  return Object.fromEntries(names.map((name) => {
+    const values = batches.map((b) => b[name] ?? 0).sort((a, b) => a - b);
+    return [name, { p50: at(values, 0.5), p90: at(values, 0.9) }];
+  }));
 }

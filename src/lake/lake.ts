@@ -22,7 +22,7 @@ import { relativeDataPath, storageFor, tableRoot } from './storage/index.js';
 import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
 import type { Action } from './log.js';
-import type { BatchInput, ColumnDef, CommitSummary, TableSnapshot, WriteOptions, WriteResult } from './types.js';
+import { timed, type BatchInput, type PhaseTimes, type ColumnDef, type CommitSummary, type TableSnapshot, type WriteOptions, type WriteResult } from './types.js';
 import { checkWrite, planWrite, targetFileSize, type WritePlan } from './write.js';
 
 /** Commit attempts before a write gives up with CommitConflictError (retriable). */
@@ -127,7 +127,14 @@ export class Lake {
   /** Appends or merges one batch; creates the table on first write; idempotent per `opts.txn`. */
   async write(tablePath: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult> {
     const key = tableRoot(tablePath);
-    return this.locked(key, () => this.writeLocked(key, batch, opts));
+    if (!opts.phases) return this.locked(key, () => this.writeLocked(key, batch, opts));
+    // This write's own phases, added to the shared record at the end (other tables' writes add to it meanwhile).
+    const phases: PhaseTimes = {};
+    try {
+      return await this.locked(key, () => this.writeLocked(key, batch, { ...opts, phases }));
+    } finally {
+      for (const [name, ms] of Object.entries(phases)) opts.phases[name] = (opts.phases[name] ?? 0) + ms;
+    }
   }
 
   /**
@@ -151,7 +158,14 @@ export class Lake {
       const state = await this.latest(key);
       const done = this.alreadyCommitted(state, opts);
       if (done) return done;
+      const planStarted = performance.now();
+      const before = { ...opts.phases };
       const plan = await this.duck.with((c) => planWrite(c, key, state, batch, opts));
+      // Planning minus its loading and file writing is the merge itself.
+      if (opts.phases) {
+        const inner = ['load', 'files'].reduce((s, p) => s + (opts.phases![p] ?? 0) - (before[p] ?? 0), 0);
+        opts.phases.merge = (opts.phases.merge ?? 0) + performance.now() - planStarted - inner;
+      }
       if (plan.empty) return this.result('empty', state?.version ?? -1, plan, conflicts);
       let target = (state?.version ?? -1) + 1;
       let current = state;
@@ -159,7 +173,7 @@ export class Lake {
         await opts.beforeCommit?.(plan.rejected);
         await failpoint('lake.before-commit');
         const actions = commitActions(plan.commit);
-        if (await putIfAbsent(key, target, actions)) {
+        if (await timed(opts.phases, 'log', () => putIfAbsent(key, target, actions))) {
           const committed = current ?? emptyState(key);
           applyCommit(committed, target, actions);
           this.states.set(key, committed);
@@ -167,8 +181,10 @@ export class Lake {
           await storageFor(key).forget(plan.commit.removes.map((r) => relativeDataPath(r.path))).catch(() => undefined);
           if (target > 0 && target % checkpointInterval(committed.metadata?.configuration) === 0) {
             // A checkpoint is an optimisation: a failure here never fails the committed write.
-            await writeCheckpoint(this.duck, committed).catch(() => undefined);
-            await this.housekeeping(key, committed, opts);
+            await timed(opts.phases, 'deltaCheckpoint', async () => {
+              await writeCheckpoint(this.duck, committed).catch(() => undefined);
+              await this.housekeeping(key, committed, opts);
+            });
           }
           return this.result('committed', target, plan, conflicts);
         }

@@ -160,9 +160,12 @@ async function distinctKeys(c: Conn, src: string, column: string, kind: Kind): P
   if (kind === 'int' || kind === 'string') {
     // Integers as text: JSON numbers lose precision past 2^53.
     // Sorted by DuckDB (integers as numbers, text by bytes), then sent as text.
-    const sorted = `coalesce(list(DISTINCT ${k} ORDER BY ${k}) FILTER (WHERE ${k} IS NOT NULL), [])`;
+    // DISTINCT in a subquery, then one sorted list: far cheaper than list(DISTINCT … ORDER BY …).
+    const sorted = `coalesce(list(${k} ORDER BY ${k}), [])`;
     const value = kind === 'int' ? `list_transform(${sorted}, x -> CAST(x AS VARCHAR))` : sorted;
-    const [row] = await c.json(`SELECT count(*) FILTER (WHERE ${k} IS NULL) AS nulls, CAST(to_json(${value}) AS VARCHAR) AS keys FROM ${quoteIdent(src)}`);
+    const [row] = await c.json(
+      `SELECT (SELECT count(*) FROM ${quoteIdent(src)} WHERE ${k} IS NULL) AS nulls, (SELECT CAST(to_json(${value}) AS VARCHAR) FROM (SELECT DISTINCT ${k} FROM ${quoteIdent(src)} WHERE ${k} IS NOT NULL)) AS keys`,
+    );
     if (Number(row!.nulls) > 0) return undefined;
     const keys = JSON.parse(String(row!.keys)) as string[];
     return kind === 'int' ? keys.map((v) => BigInt(v)) : keys;

@@ -22,6 +22,11 @@ export interface ScanOptions {
   withFile?: boolean;
   /** Add {@link ROW_COLUMN} with each row's position in its file (what a deletion vector names). */
   withRowIndex?: boolean;
+  /**
+   * Only rows whose `keys` match a row of the temp table `relation`, filtered as the files are
+   * read (before deletion vectors are applied): a merge then joins its batch's rows, not the table.
+   */
+  matching?: { relation: string; keys: string[] };
 }
 
 /** Deleted row positions per DV (DVs never change once written), bounded. */
@@ -123,7 +128,12 @@ export async function scanRelation(c: Conn, state: TableState, opts: ScanOptions
   if (opts.withRowIndex) projection.push(`d.file_row_number AS ${ROW_COLUMN}`);
   // Rows a deletion vector names are not in the table.
   const live = deleted ? ` ANTI JOIN ${deleted} AS dv ON d.${FILE_COLUMN} = dv.__lake_dvf AND d.file_row_number = dv.__lake_dvr` : '';
-  if (partitionColumns.length === 0) return `(SELECT ${projection.join(', ')} FROM ${reader} AS d${live})`;
+  // The key filter sits inside, under the DV anti join (the optimizer does not move a semi join there).
+  const m = opts.matching;
+  const filtered = m && m.keys.every((k) => present.has(k.toLowerCase()) && !partIndex.has(k.toLowerCase()))
+    ? `(SELECT * FROM ${reader} AS d0 WHERE EXISTS (SELECT 1 FROM ${quoteIdent(m.relation)} AS s WHERE ${m.keys.map((k) => `s.${quoteIdent(k)} IS NOT DISTINCT FROM d0.${quoteIdent(k)}`).join(' AND ')}))`
+    : reader;
+  if (partitionColumns.length === 0) return `(SELECT ${projection.join(', ')} FROM ${filtered} AS d${live})`;
   const values = files.map((f, i) => {
     const pvs = partitionColumns.map((p) => {
       const v = f.add.partitionValues?.[p];
@@ -132,5 +142,5 @@ export async function scanRelation(c: Conn, state: TableState, opts: ScanOptions
     return `(${[quoteLiteral(paths[i]!), ...pvs].join(', ')})`;
   });
   const pvCols = [FILE_COLUMN, ...partitionColumns.map((_, i) => `p${i}`)].join(', ');
-  return `(SELECT ${projection.join(', ')} FROM ${reader} AS d JOIN (VALUES ${values.join(', ')}) AS pv(${pvCols}) ON d.${FILE_COLUMN} = pv.${FILE_COLUMN}${live})`;
+  return `(SELECT ${projection.join(', ')} FROM ${filtered} AS d JOIN (VALUES ${values.join(', ')}) AS pv(${pvCols}) ON d.${FILE_COLUMN} = pv.${FILE_COLUMN}${live})`;
 }

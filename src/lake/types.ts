@@ -118,8 +118,24 @@ export interface TxnMark {
 
 export type WriteMode = 'append' | 'upsert' | 'scd2';
 
+/** Milliseconds per phase of a write, added to by the lake (`load`, `merge`, `files`, `log`, `deltaCheckpoint`). */
+export type PhaseTimes = Record<string, number>;
+
+/** Adds the time `fn` takes to `phases[name]` (when a phase record is given). */
+export async function timed<T>(phases: PhaseTimes | undefined, name: string, fn: () => Promise<T>): Promise<T> {
+  if (!phases) return fn();
+  const started = performance.now();
+  try {
+    return await fn();
+  } finally {
+    phases[name] = (phases[name] ?? 0) + performance.now() - started;
+  }
+}
+
 export interface WriteOptions {
   mode: WriteMode;
+  /** Where the write adds the time of its phases; several writes may share one record (the batch's). */
+  phases?: PhaseTimes;
   /** upsert/scd2: the key columns. */
   mergeKeys?: string[];
   /** upsert/scd2: the greater value wins; equal or older records never replace a row. */

@@ -21,7 +21,7 @@ import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
 import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { fileKey, type LiveFile, type TableState } from './snapshot.js';
-import type { BatchInput, ExpectationCount, RejectedRow, WriteOptions } from './types.js';
+import { timed, type BatchInput, type ExpectationCount, type RejectedRow, type WriteOptions } from './types.js';
 import { widenSql } from './type-lattice.js';
 import { sqlColumnRefs } from './sql-refs.js';
 
@@ -156,7 +156,7 @@ function systemColumnNames(opts: WriteOptions): Set<string> {
 
 /** Plans a write against `state` (undefined: the table does not exist yet). */
 export async function planWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<WritePlan> {
-  const loaded = await loadForWrite(c, tablePath, state, batch, opts);
+  const loaded = await timed(opts.phases, 'load', () => loadForWrite(c, tablePath, state, batch, opts));
   const known = state ? schemaColumns(state) : [];
   const isScd2 = opts.mode === 'scd2';
   const tombstones = opts.mode === 'upsert' && keepsTombstones(opts);
@@ -284,7 +284,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
       source = '"out"';
       rewriteAllFiles();
     }
-    commit.adds = await writeDataFiles(c, { tablePath, source, columns, partitionColumns, orderBy, targetFileSize: fileSize });
+    commit.adds = await timed(opts.phases, 'files', () => writeDataFiles(c, { tablePath, source, columns, partitionColumns, orderBy, targetFileSize: fileSize }));
     plan.rowsInserted = loaded.rowCount;
   } else {
     const spec = { mergeKeys: opts.mergeKeys!, ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}), ...(opts.deleteWhen ? { deleteWhen: opts.deleteWhen } : {}) };
@@ -311,7 +311,9 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const pruned = state && !rewriteAll ? [...state.files.values()].filter((f) => mayHoldKeys(f, filter)) : [];
     // Merge-on-read reads only the rows of the batch's keys anyway: no separate probe.
     const candidates = !state ? [] : rewriteAll ? [...state.files.values()] : mor ? pruned : await filesHoldingKeys(c, state, pruned, opts.mergeKeys!);
-    const relation = state ? await scanRelation(c, state, { files: candidates, withFile: true, withRowIndex: mor }) : `(SELECT NULL AS __lake_file WHERE false)`;
+    const relation = state
+      ? await scanRelation(c, state, { files: candidates, withFile: true, withRowIndex: mor, ...(mor ? { matching: { relation: 'src', keys: opts.mergeKeys! } } : {}) })
+      : `(SELECT NULL AS __lake_file WHERE false)`;
     // A merge-on-read upsert copies no stored row: only the columns that decide who wins are read.
     const deciding = new Set([...opts.mergeKeys!, opts.sequenceBy ?? '', SOURCE_PARTITION, SOURCE_OFFSET, TOMBSTONE].map((n) => n.toLowerCase()));
     const targetColumns = mor && !isScd2 ? columns.filter((col) => deciding.has(col.name.toLowerCase())) : columns;
@@ -340,7 +342,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     await checkConstraints(c, tablePath, `"${outcome.out}"`, schemaForChecks);
     // Sorting by the merge keys narrows each file's key range; one output file gains nothing from it.
     const sortBy = fitsOneFile(rewritten, outcome.inserted - outcome.deleted, fileSize) ? [] : orderBy;
-    commit.adds = [...commit.adds, ...(await writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy: sortBy, targetFileSize: fileSize }))];
+    commit.adds = [...commit.adds, ...(await timed(opts.phases, 'files', () => writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy: sortBy, targetFileSize: fileSize })))];
     plan.rowsInserted = outcome.inserted;
     plan.rowsUpdated = outcome.updated;
     plan.rowsDeleted = outcome.deleted;

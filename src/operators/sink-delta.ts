@@ -6,7 +6,7 @@
  */
 import type { DeltaSinkConfig, OperatorDefinition, TableWriter } from './api.js';
 import { tableSinkStage } from './table-shape.js';
-import type { BatchInput, RejectedRow, TxnMark, WriteOptions, WriteResult } from '../lake/types.js';
+import type { BatchInput, PhaseTimes, RejectedRow, TxnMark, WriteOptions, WriteResult } from '../lake/types.js';
 
 /** The table's known column types: current lake columns, then the spec's declared ones. */
 export async function knownColumns(lake: TableWriter, sink: DeltaSinkConfig): Promise<Record<string, string>> {
@@ -44,10 +44,12 @@ export function writeDeltaSink(
   input: BatchInput,
   txn: TxnMark,
   beforeCommit?: (rejected: RejectedRow[]) => void,
+  phases?: PhaseTimes,
 ): Promise<WriteResult> {
   return lake.write(sink.path, input, {
     ...sinkWriteOptions(sink),
     ...(beforeCommit ? { beforeCommit } : {}),
+    ...(phases ? { phases } : {}),
     txn,
     operationParameters: { appId: txn.appId, batchId: txn.version },
   });

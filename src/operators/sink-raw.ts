@@ -18,6 +18,9 @@ export const RAW_COLUMNS: Record<string, string> = {
   headers: 'VARCHAR',
 };
 
+/** The partition column of a raw table with `stages.raw.partitionByDate`: the UTC date of the Kafka timestamp. */
+export const RAW_DATE_COLUMN = 'ingest_date';
+
 /** The fields of a consumed record the raw table keeps. */
 export interface RawMessage {
   offset: string;
@@ -54,15 +57,17 @@ const b64 = (bytes: Buffer | null | undefined) => (bytes === null || bytes === u
  * A batch's raw rows as NDJSON (bytes as base64, as the lake reads BLOB columns), built as
  * text per record rather than through row objects: the raw job's cost is this loop.
  */
-export function rawNdjson(topic: string, messages: Map<number, RawMessage[]>): { text: string; count: number } {
+export function rawNdjson(topic: string, messages: Map<number, RawMessage[]>, withDate = false): { text: string; count: number } {
   const topicJson = JSON.stringify(topic);
   const lines: string[] = [];
   for (const [partition, list] of messages) {
     for (const m of list) {
       const ms = Number(m.timestamp);
-      const ts = Number.isFinite(ms) && ms >= 0 ? `"${new Date(ms).toISOString()}"` : 'null';
+      const iso = Number.isFinite(ms) && ms >= 0 ? new Date(ms).toISOString() : undefined;
+      const ts = iso ? `"${iso}"` : 'null';
       const headers = encodeHeaders(m.headers);
-      lines.push(`{"topic":${topicJson},"partition":${partition},"offset":${Number(m.offset)},"timestamp":${ts},"key":${b64(m.key)},"value":${b64(m.value)},"headers":${headers === null ? 'null' : JSON.stringify(headers)}}`);
+      const date = withDate ? `,"${RAW_DATE_COLUMN}":${iso ? `"${iso.slice(0, 10)}"` : 'null'}` : '';
+      lines.push(`{"topic":${topicJson},"partition":${partition},"offset":${Number(m.offset)},"timestamp":${ts},"key":${b64(m.key)},"value":${b64(m.value)},"headers":${headers === null ? 'null' : JSON.stringify(headers)}${date}}`);
     }
   }
   return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', count: lines.length };

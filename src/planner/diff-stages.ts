@@ -27,6 +27,11 @@ export function diffStages(before: PipelineSpec, after: PipelineSpec, out: Chang
     out.add('stages.raw.streams', streams(before), streams(after), 'checkpoint',
       `the raw job's streams change from ${streams(before)} to ${streams(after)}: partition ownership (p % streams) changes, so its per-stream checkpoints no longer match their partitions; the raw job refuses to start unless re-sharded (pipeline run --job raw --reshard)`);
   }
+  const byDate = (s: PipelineSpec) => s.stages?.raw?.partitionByDate ?? false;
+  if (from === 'staged' && byDate(before) !== byDate(after)) {
+    out.add('stages.raw.partitionByDate', byDate(before), byDate(after), 'table',
+      'the raw table keeps the partitioning it was created with: the raw job refuses to write under the other one (PIPE_LAKE_LAYOUT_CHANGED). Keep the old value, or move the raw table aside and start raw on a new one');
+  }
   for (const job of ['raw', 'bronze', 'gold'] as const) {
     const a = before.stages?.[job]?.trigger;
     const b = after.stages?.[job]?.trigger;

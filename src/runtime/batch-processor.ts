@@ -16,13 +16,13 @@ import { ExpectationFailedError, PipelineError, SchemaMismatchError } from '../e
 import type { Plan, SinkPlan } from './plan.js';
 import { operatorCounts, rejectedStage, tablePrograms, type TableProgram } from './table-program.js';
 import type { OperatorCount, RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
-import type { RejectedRow, WriteResult } from '../lake/types.js';
+import { timed, type PhaseTimes, type RejectedRow, type WriteResult } from '../lake/types.js';
 import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { writeWindowOutput } from '../operators/window-output.js';
 import type { WindowEmit } from '../operators/window.js';
 import type { WatermarkState } from '../operators/watermark.js';
-import { sampleLatency } from './latency.js';
+import { sampleVisibility } from './latency.js';
 import type { CollectedBatch } from './batch-collector.js';
 import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
 import type { Decoder } from './decode-pool.js';
@@ -65,6 +65,10 @@ export interface PreparedBatch {
   decodeStarted: number;
   /** Set when the decode finished (it may finish long before the batch commits). */
   decodeMs?: number;
+  /** Age of the batch's oldest record when the batch was cut (Kafka fetch plus waiting for the trigger). */
+  waitMs: number;
+  /** When prepare() returned: commit() starts after the previous batch's commit (the queue phase). */
+  preparedAt: number;
 }
 
 /** Record `index` of a prepared batch with its coordinates and raw bytes (for the dead-letter table). */
@@ -145,12 +149,15 @@ export class BatchProcessor {
     const partitions = new Int32Array(batch.count);
     const timestamps = new Float64Array(batch.count);
     const values: (Buffer | null)[] = new Array(batch.count);
+    const cutAt = Date.now();
+    let oldest = cutAt;
     let n = 0;
     for (const [partition, list] of batch.messages) {
       for (const m of list) {
         messages[n] = m;
         partitions[n] = partition;
         timestamps[n] = Number(m.timestamp);
+        if (timestamps[n]! < oldest) oldest = timestamps[n]!;
         values[n++] = m.value;
       }
     }
@@ -180,7 +187,9 @@ export class BatchProcessor {
     this.state = routed.then((r) => r.state);
     // A failed batch fails in commit(); the next batch's copy of that failure is never awaited.
     this.state.catch(() => {});
-    const prepared: PreparedBatch = { entry, replay: pending !== undefined, messages, partitions, timestamps, routed, stagingDir, decodeStarted };
+    const prepared: PreparedBatch = {
+      entry, replay: pending !== undefined, messages, partitions, timestamps, routed, stagingDir, decodeStarted, waitMs: pending ? 0 : cutAt - oldest, preparedAt: performance.now(),
+    };
     // Awaited in commit(); a failure must not surface as an unhandled rejection meanwhile.
     routed.then(
       () => (prepared.decodeMs = performance.now() - decodeStarted),
@@ -195,6 +204,18 @@ export class BatchProcessor {
     const { entry, replay, messages } = prepared;
     const batchId = entry.batchId;
     const log = this.opts.logger.child({ batchId });
+    const queueMs = performance.now() - prepared.preparedAt;
+    // When each record became visible to readers: its table's commit (0: not yet known).
+    const visibleAt = new Float64Array(messages.length);
+    // Time per phase of the lake writes, summed over the batch's tables (they run side by side).
+    const phases: PhaseTimes = {};
+    const underLock = <T>(path: string, fn: () => Promise<T>): Promise<T> => {
+      const asked = performance.now();
+      return locks.withLock(path, () => {
+        phases.lockWait = (phases.lockWait ?? 0) + performance.now() - asked;
+        return fn();
+      });
+    };
     if (!replay) checkpoint.writeOffsets(entry);
     failpoint('batch.after-offsets');
     const routed = await prepared.routed;
@@ -249,7 +270,7 @@ export class BatchProcessor {
             checkpoint.writeDecisions(batchId, decisions);
           };
           const input = inputOf(part);
-          const result = await locks.withLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record));
+          const result = await underLock(sink.path, () => writeDeltaSink(lake, sink, input, txn, record, phases));
           const rejected = result.status === 'already-committed' ? (decisions.rejected[part.table] ?? []) : result.rejected;
           if (result.quality) qualityOf[part.table] = result.quality;
           const program = this.programs.get(part.table)!;
@@ -264,6 +285,8 @@ export class BatchProcessor {
           };
           versions[part.table] = result.version;
           commitRetries += result.conflictsRetried;
+          const committedAt = Date.now();
+          for (const i of part.indices) visibleAt[i] = committedAt;
           log.debug({ table: part.table, status: result.status, rows: part.count, rejected: rejected.length, widened: result.widened, version: result.version, ms: Math.round(performance.now() - started) }, 'table committed');
           failpoint('batch.after-table-commit');
           return;
@@ -310,7 +333,9 @@ export class BatchProcessor {
       failures.sort((a, b) => a.index - b.index);
       const ctx = { topic: entry.topic, pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId };
       const rows = failures.map((f) => deadLetterRow(rawRecord(prepared, f.index), f.stage, f.error, ctx));
-      const result = await locks.withLock(plan.deadLetter.path, () => writeDeadLetters(lake, plan.deadLetter.path, rows, txn));
+      const result = await timed(phases, 'deadLetter', () => underLock(plan.deadLetter.path, () => writeDeadLetters(lake, plan.deadLetter.path, rows, txn)));
+      const committedAt = Date.now();
+      for (const f of failures) visibleAt[f.index] = committedAt;
       tableStats[plan.deadLetter.table] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: 0, deleted: 0 };
       versions[plan.deadLetter.table] = result.version;
       failpoint('batch.after-table-commit');
@@ -319,7 +344,7 @@ export class BatchProcessor {
       if (quality.length === 0) return;
       log.info({ quality: quality.map(({ pipeline: _p, stream: _s, batch_id: _b, committed_at: _c, ...row }) => row) }, 'batch quality');
       const eventsPath = joinLocation(plan.outputPath, EVENTS_TABLE);
-      await locks.withLock(eventsPath, () => writeQualityEvents(lake, eventsPath, quality, txn));
+      await timed(phases, 'quality', () => underLock(eventsPath, () => writeQualityEvents(lake, eventsPath, quality, txn)));
       failpoint('batch.after-table-commit');
     };
     const written = await Promise.allSettled([deadLetters(), events()]);
@@ -328,6 +353,7 @@ export class BatchProcessor {
     const commitMs = performance.now() - commitStart;
 
     failpoint('batch.before-checkpoint-commit');
+    const checkpointStarted = performance.now();
     checkpoint.writeCommit({
       batchId,
       committedAt: new Date().toISOString(),
@@ -336,10 +362,13 @@ export class BatchProcessor {
       ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),
     });
     // Visible in every table from here on; replays carry old timestamps, so they are left out.
-    const latency = replay ? undefined : sampleLatency(prepared.timestamps, Date.now());
+    const checkpointedAt = Date.now();
+    for (let i = 0; i < visibleAt.length; i++) if (visibleAt[i] === 0) visibleAt[i] = checkpointedAt;
+    const latency = replay ? undefined : sampleVisibility(prepared.timestamps, visibleAt);
     rmSync(prepared.stagingDir, { recursive: true, force: true });
     checkpoint.prune(batchId);
     this.schema = await this.readSchema();
+    const checkpointMs = performance.now() - checkpointStarted;
 
     const clock = eventTimeOf(plan, routed.state);
     const stats: BatchStats = {
@@ -356,7 +385,7 @@ export class BatchProcessor {
       durationMs: performance.now() - prepared.decodeStarted,
       decodeMs,
       commitMs,
-      phasesMs: { decode: decodeMs, commit: commitMs },
+      phasesMs: { wait: prepared.waitMs, queue: queueMs, decode: decodeMs, commit: commitMs, ...phases, checkpoint: checkpointMs },
       commitRetries,
       latency,
       ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),

@@ -1,7 +1,8 @@
 /**
  * End-to-end latency: for every record of a committed batch, the time from its Kafka
- * timestamp (producer or broker time) to the moment the batch's checkpoint commit made it
- * visible in every table. Kept as a sparse log-bucket histogram (5% wide buckets) so a
+ * timestamp (producer or broker time) to the moment it became visible in its table (the Delta
+ * commit of that table, or of the dead-letter table for a failed record; records no table
+ * keeps, such as requested drops, count at the batch's checkpoint commit). Kept as a sparse log-bucket histogram (5% wide buckets) so a
  * batch of 100K records costs one Math.log per record and a few hundred bytes to ship.
  */
 
@@ -21,11 +22,18 @@ function bucketOf(ms: number): number {
 
 /** Latencies of records with the given timestamps (ms) committed at `committedAt`. */
 export function sampleLatency(timestamps: Iterable<number>, committedAt: number): LatencySample | undefined {
+  const ts = Float64Array.from(timestamps);
+  return sampleVisibility(ts, new Float64Array(ts.length).fill(committedAt));
+}
+
+/** Latencies of records with the given timestamps (ms), record i visible at `visibleAt[i]` (ms). */
+export function sampleVisibility(timestamps: Float64Array, visibleAt: Float64Array): LatencySample | undefined {
   const counts = new Map<number, number>();
   let max = 0;
-  for (const ts of timestamps) {
-    if (!(ts > 0)) continue; // no timestamp (-1/0): nothing to measure
-    const ms = Math.max(0, committedAt - ts);
+  for (let i = 0; i < timestamps.length; i++) {
+    const ts = timestamps[i]!;
+    if (!(ts > 0)) continue;
+    const ms = Math.max(0, visibleAt[i]! - ts);
     if (ms > max) max = ms;
     const b = bucketOf(ms);
     counts.set(b, (counts.get(b) ?? 0) + 1);

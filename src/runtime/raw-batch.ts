@@ -8,7 +8,9 @@ import type { KafkaMessage } from 'kafkajs';
 import type { TableWriter } from '../operators/api.js';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RAW_COLUMNS, RAW_KINDS, rawNdjson } from '../operators/sink-raw.js';
+import { RAW_COLUMNS, RAW_DATE_COLUMN, RAW_KINDS, rawNdjson } from '../operators/sink-raw.js';
+import { Kind } from '../lake/type-lattice.js';
+import { LakeError } from '../errors.js';
 import type { CollectedBatch } from './batch-collector.js';
 import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
 import { failpoint } from './failpoints.js';
@@ -22,6 +24,8 @@ export interface RawBatchOptions {
   pipeline: string;
   /** Absolute location of the raw table. */
   rawPath: string;
+  /** Partition the raw table by `ingest_date` (`stages.raw.partitionByDate`). */
+  partitionByDate?: boolean;
   streamIndex: number;
   appId: string;
   lake: TableWriter;
@@ -48,7 +52,7 @@ export class RawBatchProcessor {
   async prepare(batchId: number, batch: CollectedBatch<KafkaMessage>, pending?: OffsetsEntry): Promise<PreparedRawBatch> {
     const started = performance.now();
     const entry = pending ?? { batchId, appId: this.opts.appId, topic: this.opts.topic, ranges: batch.ranges, schema: {}, createdAt: new Date().toISOString() };
-    const { text, count } = rawNdjson(this.opts.topic, batch.messages);
+    const { text, count } = rawNdjson(this.opts.topic, batch.messages, this.opts.partitionByDate);
     return { entry, replay: pending !== undefined, text, count, started };
   }
 
@@ -67,8 +71,18 @@ export class RawBatchProcessor {
       mkdirSync(staging, { recursive: true });
       const file = join(staging, `${batchId}.raw.ndjson`);
       writeFileSync(file, text);
-      const input = { kind: 'ndjson' as const, path: file, rowCount: count, kinds: RAW_KINDS };
-      result = await locks.withLock(rawPath, () => lake.write(rawPath, input, { mode: 'append', columns: RAW_COLUMNS, txn, operationParameters: { appId, batchId } }));
+      const byDate = this.opts.partitionByDate === true;
+      const input = { kind: 'ndjson' as const, path: file, rowCount: count, kinds: byDate ? { ...RAW_KINDS, [RAW_DATE_COLUMN]: Kind.STRING | Kind.NULL } : RAW_KINDS };
+      const layout = { columns: byDate ? { ...RAW_COLUMNS, [RAW_DATE_COLUMN]: 'DATE' } : RAW_COLUMNS, partitionBy: byDate ? [RAW_DATE_COLUMN] : [], pinLayout: true };
+      result = await locks.withLock(rawPath, () => lake.write(rawPath, input, { mode: 'append', ...layout, txn, operationParameters: { appId, batchId } })).catch((err: unknown) => {
+        if (err instanceof LakeError && err.code === 'PIPE_LAKE_LAYOUT_CHANGED') {
+          throw new LakeError('PIPE_LAKE_LAYOUT_CHANGED', `${err.message} (stages.raw.partitionByDate is ${byDate})`, {
+            details: err.details,
+            hint: 'the raw table keeps the partitioning it was created with: set stages.raw.partitionByDate back, or move the raw table aside and let raw start a new one',
+          });
+        }
+        throw err;
+      });
       rmSync(file, { force: true });
     }
     failpoint('batch.after-table-commit');

@@ -35,7 +35,7 @@ export interface BronzeTable {
 
 /** What each job reads, writes and keeps. */
 export interface StagedJobs {
-  raw: { path: string; specPath: string; streams: number; trigger: Plan['trigger']; checkpointPath: string };
+  raw: { path: string; specPath: string; streams: number; trigger: Plan['trigger']; checkpointPath: string; partitionByDate: boolean };
   bronze: { tables: BronzeTable[]; trigger: Plan['trigger']; checkpointPath: string; appId: string };
   gold: { trigger: Plan['trigger']; checkpointPath: string; appId: string };
 }
@@ -61,6 +61,7 @@ export function stagedJobs(plan: Plan): StagedJobs | undefined {
       streams: stages.raw?.streams ?? spec.streams,
       trigger: stageTrigger(plan, stages.raw),
       checkpointPath: join(plan.checkpointPath, 'raw'),
+      partitionByDate: stages.raw?.partitionByDate ?? false,
     },
     bronze: {
       tables: plan.sinks.map((s) => ({ table: s.table, path: joinLocation(joinLocation(plan.outputPath, BRONZE_DIR), s.table), specPath: `${out}/${BRONZE_DIR}/${s.table}` })),
@@ -101,7 +102,7 @@ export function renderJobs(plan: Plan, formatDuration: (ms: number) => string): 
   const every = (t: Plan['trigger']) => `every ${formatDuration(t.intervalMs)} or ${t.maxRecordsPerBatch} records`;
   const poll = (t: Plan['trigger']) => `looks for new versions every ${formatDuration(t.intervalMs)} once caught up, up to ${MAX_VERSIONS_PER_BATCH} versions per batch`;
   const lines = ['', 'jobs (mode: staged; run one with --job, or all three in one process)'];
-  lines.push(`  raw     kafka topic ${spec.source.kafka.topic} -> ${jobs.raw.specPath}`);
+  lines.push(`  raw     kafka topic ${spec.source.kafka.topic} -> ${jobs.raw.specPath}${jobs.raw.partitionByDate ? ' (partitioned by ingest_date)' : ''}`);
   lines.push(`          ${jobs.raw.streams} stream(s), ${every(jobs.raw.trigger)}, no decode; checkpoint <checkpoint>/raw`);
   lines.push(`  bronze  ${jobs.raw.specPath} (by version) -> decode, route -> ${jobs.bronze.tables.length} bronze table(s) + ${spec.deadLetter.table}`);
   for (const t of jobs.bronze.tables) lines.push(`          ${t.specPath}`);

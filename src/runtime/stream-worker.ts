@@ -10,6 +10,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { PipelineError, type ErrorCode } from '../errors.js';
 import { isObjectStoreUrl, Lake, watchStorageRetries } from '../lake/index.js';
 import { BatchCollector, type CollectedBatch } from './batch-collector.js';
+import { CutPacer } from './cut-pacer.js';
 import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
 import { useFailpointCounter } from './failpoints.js';
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
   const locks = new TableLockClient(data.lockPort);
   // A staged pipeline's raw job lands bytes; every other plan runs the record graph.
   const processor: BatchRunner = plan.job === 'raw'
-    ? new RawBatchProcessor({ topic: plan.source.kafka.topic, pipeline: plan.pipeline, rawPath: stagedJobs(plan)!.raw.path, streamIndex, appId: stream.appId, lake, checkpoint, locks, logger })
+    ? new RawBatchProcessor({ topic: plan.source.kafka.topic, pipeline: plan.pipeline, rawPath: stagedJobs(plan)!.raw.path, partitionByDate: stagedJobs(plan)!.raw.partitionByDate, streamIndex, appId: stream.appId, lake, checkpoint, locks, logger })
     : new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: data.settings.tableConcurrency, registryRetryMs: data.settings.registryRetryMs });
   const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`, undefined, {
     onOffsetReset: (topic, partition) => source.offsetReset(topic, partition),
@@ -141,6 +142,7 @@ async function main(): Promise<void> {
   // Two-stage pipeline: batch N+1 is cut and decoded while batch N commits. Its offsets file
   // is written only after N's commit file, so the log never holds two uncommitted batches.
   let committing: Promise<void> | undefined;
+  const pacer = new CutPacer();
   try {
     if (!collector.finished()) await source.start();
     let batchId = state.nextBatchId;
@@ -154,10 +156,16 @@ async function main(): Promise<void> {
       } else if (data.availableNow && collector.finished()) {
         reason = 'caught-up';
         break;
-      } else if (
-        collector.full() ||
-        (collector.pending() && (performance.now() >= deadline || (data.availableNow && collector.allCaughtUp())))
-      ) {
+      } else if (collector.full()) {
+        batch = collector.take();
+      } else if (collector.pending() && (performance.now() >= deadline || (data.availableNow && collector.allCaughtUp()))) {
+        // While the previous batch commits, records that keep arriving would only wait in the
+        // cut batch: cut it late enough that its decode ends as that commit does.
+        const hold = pacer.holdMs(performance.now());
+        if (hold > 0) {
+          await signal.wait(hold);
+          continue;
+        }
         batch = collector.take();
       } else if (performance.now() >= deadline) {
         deadline = performance.now() + plan.trigger.intervalMs;
@@ -173,9 +181,12 @@ async function main(): Promise<void> {
       batchId = prepared.entry.batchId + 1;
       await committing;
       if (fatal) throw fatal;
+      pacer.started(performance.now());
       committing = processor
         .commit(prepared as never)
         .then(async (stats) => {
+          pacer.finished(performance.now(), stats.decodeMs);
+          signal.notify();
           post({ type: 'batch', stats });
           await source.commitGroupOffsets(prepared.entry.ranges);
         })

@@ -259,6 +259,13 @@ const rawStage = objectOf<RawStageSpec>(
   {
     trigger: stageTrigger,
     streams: field({ description: 'Parallel streams of the raw job (default: top-level `streams`).', examples: [4] }, { type: 'integer', minimum: 1, maximum: 1024 }),
+    partitionByDate: field(
+      {
+        description: 'Partition the raw table by `ingest_date`, the UTC date of each record\'s Kafka timestamp (records without one: a NULL partition), so old days can be read, expired or rebuilt alone. Fixed when the raw table is created. Default false.',
+        examples: [true],
+      },
+      { type: 'boolean' },
+    ),
   },
 );
 

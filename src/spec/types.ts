@@ -236,6 +236,8 @@ export interface RawStageSpec {
   trigger?: Partial<TriggerSpec>;
   /** Its parallel streams (default: top-level `streams`). */
   streams?: number;
+  /** Partition the raw table by `ingest_date`, the UTC date of each record's Kafka timestamp (default false). */
+  partitionByDate?: boolean;
 }
 
 /** Per-job overrides in `mode: staged`. */

@@ -88,6 +88,11 @@ describe('pipeline run --metrics-port', () => {
     expect(batchLines.length).toBe(summary.batches);
     expect(batchLines.reduce((n, l) => n + l.records, 0)).toBe(FIRST);
     expect(batchLines.every((l) => typeof l.lag === 'number' && typeof l.durationMs === 'number' && l.phasesMs)).toBe(true);
+    // Where each batch's time went: the phases a record lives through, and the lake's (summed over tables).
+    for (const phase of ['wait', 'queue', 'decode', 'commit', 'checkpoint']) {
+      expect(batchLines.every((l) => typeof l.phasesMs[phase] === 'number' && l.phasesMs[phase] >= 0), phase).toBe(true);
+    }
+    for (const phase of ['load', 'merge', 'files', 'log']) expect(batchLines.some((l) => l.phasesMs[phase] > 0), phase).toBe(true);
   }, E2E_TIMEOUT);
 
   it('a live run: counters equal the records produced, lag reaches 0, status sees it live and stopped', async () => {

@@ -18,8 +18,8 @@ const broker = useTestBroker([{ name: 'same', partitions: 4 }, { name: 'broken',
 const tempDir = tempDirs('staged-e2e-');
 
 /** Turns a commerce spec into a staged one (and applies `edit` to its text). */
-function staged(spec: string, extra = '', edit: (text: string) => string = (t) => t): string {
-  writeFileSync(spec, edit(readFileSync(spec, 'utf8')) + `mode: staged\nstages:\n  raw: { streams: 2, trigger: { maxRecordsPerBatch: 700 } }\n  bronze: { trigger: { interval: 1s } }\n  gold: { trigger: { interval: 15m } }\n${extra}`);
+function staged(spec: string, extra = '', edit: (text: string) => string = (t) => t, raw = ''): string {
+  writeFileSync(spec, edit(readFileSync(spec, 'utf8')) + `mode: staged\nstages:\n  raw: { streams: 2, trigger: { maxRecordsPerBatch: 700 }${raw} }\n  bronze: { trigger: { interval: 1s } }\n  gold: { trigger: { interval: 15m } }\n${extra}`);
   return spec;
 }
 
@@ -49,7 +49,8 @@ describe('pipeline run, mode: staged', () => {
     const stagedDir = tempDir();
     await produce(broker, fusedDir, 'same', events);
     const fusedSpec = writeCommerceSpec(fusedDir, { topic: 'same', bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 1000 });
-    const stagedSpec = staged(writeCommerceSpec(stagedDir, { topic: 'same', bootstrap: broker.bootstrap, streams: 1, maxRecordsPerBatch: 1000 }));
+    // The raw table partitioned by ingest date: bronze, gold and replay read it all the same.
+    const stagedSpec = staged(writeCommerceSpec(stagedDir, { topic: 'same', bootstrap: broker.bootstrap, streams: 1, maxRecordsPerBatch: 1000 }), '', (t) => t, ', partitionByDate: true');
 
     const fused = await runAvailableNow(fusedSpec, fusedDir);
     expect(fused.code, fused.stderr.slice(-2000)).toBe(0);
@@ -61,6 +62,8 @@ describe('pipeline run, mode: staged', () => {
     expect(raw).toHaveLength(3_000);
     expect(new Set(raw.map((r) => `${r.partition}:${r.offset}`)).size).toBe(3_000);
     expect(Buffer.isBuffer(raw[0]!.value)).toBe(true);
+    expect(raw.every((r) => r.ingest_date === String(r.timestamp).slice(0, 10))).toBe(true);
+    expect(readdirSync(join(stagedDir, 'lake/_raw/e2e')).filter((n) => n.startsWith('ingest_date=')).length).toBeGreaterThan(0);
 
     const expected = await gold(fusedDir);
     const actual = await gold(stagedDir);

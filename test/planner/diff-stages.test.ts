@@ -34,4 +34,13 @@ describe('diffSpecs: mode and stages', () => {
     expect(diffSpecs(staged, implicit).filter((c) => c.path.includes('streams'))).toEqual([]);
     expect(diffSpecs(staged, edit(implicit, (s) => (s.streams = 2))).map((c) => [c.path, c.impact])).toEqual([['streams', 'checkpoint'], ['stages.raw.streams', 'checkpoint']]);
   });
+
+  it('classifies partitioning the raw table by date as a table change', () => {
+    const byDate = edit(staged, (s) => (s.stages!.raw!.partitionByDate = true));
+    const changes = diffSpecs(staged, byDate);
+    expect(changes.map((c) => [c.path, c.impact, c.before, c.after])).toEqual([['stages.raw.partitionByDate', 'table', false, true]]);
+    expect(changes[0]!.message).toMatch(/PIPE_LAKE_LAYOUT_CHANGED/);
+    // Explicitly false is the default: no change.
+    expect(diffSpecs(staged, edit(staged, (s) => (s.stages!.raw!.partitionByDate = false)))).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LatencyHistogram, sampleLatency } from '../../src/runtime/latency.js';
+import { LatencyHistogram, sampleLatency, sampleVisibility } from '../../src/runtime/latency.js';
 
 describe('end-to-end latency histogram', () => {
   it('answers quantiles within one 5% bucket of the exact value', () => {
@@ -26,5 +26,14 @@ describe('end-to-end latency histogram', () => {
     h.add(sampleLatency([-1, 4990], 5000)!);
     expect(h.count).toBe(1);
     expect(h.quantile(0.5)).toBe(10);
+  });
+
+  it('measures each record to the moment its own table made it visible', () => {
+    const h = new LatencyHistogram();
+    // Records 0-1 in a table committed at 1,100; record 2 in one committed at 1,900.
+    h.add(sampleVisibility(Float64Array.from([1_000, 1_050, 1_000]), Float64Array.from([1_100, 1_100, 1_900]))!);
+    expect(h.count).toBe(3);
+    expect(h.max).toBe(900);
+    expect(h.quantile(0.5)).toBeLessThanOrEqual(105);
   });
 });
