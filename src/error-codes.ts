@@ -143,6 +143,7 @@ const CODES = {
   PIPE_SOURCE_CONNECT: retry('cannot read topic \'<topic>\' from <brokers>: <reason>', 'check source.kafka.brokers, ssl and sasl, and that the brokers are up'),
   PIPE_SOURCE_DATA_LOSS: stop('partition <p>: the checkpoint is at offset <n> but the topic now holds <low>..<high>', 'set source.kafka.failOnDataLoss: false to skip ahead, or reset the checkpoint and tables'),
   PIPE_SOURCE_KAFKA: stop('kafka consumer stopped: <reason>', 'check the brokers; the next run resumes from the checkpoint'),
+  PIPE_SOURCE_NOT_KAFKA: stop('<command> reads a Kafka topic; <pipeline> reads the Delta table <path>', 'use it on a pipeline with source.kafka; a Delta source keeps its position in the checkpoint (pipeline status shows it)'),
   PIPE_SOURCE_TOPIC: stop('topic \'<topic>\' does not exist', 'create it first, or fix source.kafka.topic'),
 
   // Values given outside a spec (flags, environment).

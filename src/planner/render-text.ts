@@ -25,8 +25,12 @@ export function renderText(plan: Plan): string {
   const spec = plan.spec;
   const lines: string[] = [`pipeline ${plan.pipeline}`];
   const header: Array<[string, string]> = [
-    ['source', `kafka topic ${spec.source.kafka.topic}, ${plan.source.format} records`],
-    ['streams', `${plan.streams.length} (partition p belongs to stream p % ${plan.streams.length})`],
+    spec.source.delta
+      ? ['source', `delta table ${spec.source.delta.path} (new rows by version, removes: ${plan.source.delta!.removes}, first run from ${plan.source.delta!.startingVersion})`]
+      : ['source', `kafka topic ${spec.source.kafka!.topic}, ${plan.source.format} records`],
+    spec.source.delta
+      ? ['streams', '1 (a table\'s versions are read in order)']
+      : ['streams', `${plan.streams.length} (partition p belongs to stream p % ${plan.streams.length})`],
     [
       'trigger',
       `every ${formatDuration(plan.trigger.intervalMs)} or ${plan.trigger.maxRecordsPerBatch} records, whichever comes first`,

@@ -9,6 +9,7 @@ import { checkColumnType } from './column-types.js';
 import { isDuration, parseDuration } from './duration.js';
 import { checkFormatSettings } from './format-checks.js';
 import { checkEventTime } from './event-time-checks.js';
+import { checkSourceKind } from './source-checks.js';
 import { checkStages } from './stage-checks.js';
 import { didYouMean } from './suggest.js';
 import type { Diagnostic } from './types.js';
@@ -91,6 +92,7 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
   checkDerivedUses(data, valueAt);
   checkExpectationNames(data, tables, valueAt);
   checkStages(data, keyAt);
+  checkSourceKind(data, keyAt, valueAt);
 
   const password = get(data, ['source', 'kafka', 'sasl', 'password']);
   const passwordPath = ['source', 'kafka', 'sasl', 'password'];

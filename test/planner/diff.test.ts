@@ -17,7 +17,7 @@ describe('diffSpecs: no change', () => {
       s.watermark!.delay = '60s';
       s.output.path = 'lake/';
       s.checkpoint.path = 'lake/_checkpoints';
-      s.source.kafka.groupIdPrefix = 'pipeline-commerce-events';
+      s.source.kafka!.groupIdPrefix = 'pipeline-commerce-events';
       s.tables.orders!.partitionBy = [];
       s.tables.analytics!.mergeKeys = ['ignored-for-append'];
     });
@@ -56,16 +56,16 @@ describe('diffSpecs: safe', () => {
   });
 
   it('keeps brokers safe while one address is kept, and treats list order as irrelevant', () => {
-    const spec = edit(base, (s) => (s.source.kafka.brokers = ['b:9092', 'a:9092']));
-    expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka.brokers = ['a:9092', 'b:9092'])))).toEqual([]);
-    expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka.brokers = ['a:9092', 'c:9092'])))).toEqual([
+    const spec = edit(base, (s) => (s.source.kafka!.brokers = ['b:9092', 'a:9092']));
+    expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka!.brokers = ['a:9092', 'b:9092'])))).toEqual([]);
+    expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka!.brokers = ['a:9092', 'c:9092'])))).toEqual([
       { path: 'source.kafka.brokers', before: ['a:9092', 'b:9092'], after: ['a:9092', 'c:9092'], impact: 'safe', message: 'bootstrap servers changed; a:9092 is kept, so this is taken to be the same cluster (offsets stay valid)' },
     ]);
   });
 
   it('masks a changed SASL password', () => {
     const small = smallAvroSpec();
-    const changes = diffSpecs(small, edit(small, (s) => (s.source.kafka.sasl!.password = 'rotated-secret')));
+    const changes = diffSpecs(small, edit(small, (s) => (s.source.kafka!.sasl!.password = 'rotated-secret')));
     expect(changes).toEqual([
       { path: 'source.kafka.sasl.password', before: '***', after: '***', impact: 'safe', message: 'sasl.password changed (value redacted; connection setting only)' },
     ]);
@@ -96,11 +96,11 @@ describe('diffSpecs: checkpoint', () => {
 
   it('topic, name, format, checkpoint path and a wholly replaced broker list', () => {
     const changes = only((s) => {
-      s.source.kafka.topic = 'events_v2';
+      s.source.kafka!.topic = 'events_v2';
       s.name = 'commerce';
       s.source.format = 'avro';
       s.checkpoint.path = './state';
-      s.source.kafka.brokers = ['other:9092'];
+      s.source.kafka!.brokers = ['other:9092'];
     });
     expect(changes.map((c) => [c.path, c.impact])).toEqual([
       ['name', 'checkpoint'],
