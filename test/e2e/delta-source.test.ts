@@ -74,11 +74,12 @@ describe('source: delta (pipelines/gold-rollup.yaml over commerce-events)', () =
     expect(first.summary?.batches).toBeGreaterThan(2);
     expect(await rollupTables(dir)).toEqual(reference(analytics));
 
-    // More events land in the gold table; the rollup is killed after its 2nd table commit of
-    // the next run, then restarted: it reads only the new versions, none twice.
+    // More events land in the gold table. The next rollup run is killed in its second batch,
+    // between the sessions commit and page_activity's (a batch commits sessions, page_activity,
+    // then _events), then restarted: it replays that batch and reads only new versions, none twice.
     await produce(broker, dir, 'rollup', events.slice(1_800), 'more');
     expect((await runAvailableNow(spec, dir)).code).toBe(0);
-    const killed = await rollup({ PIPELINE_FAILPOINT: 'batch.after-table-commit:2' });
+    const killed = await rollup({ PIPELINE_FAILPOINT: 'batch.after-table-commit:4' });
     expect(killed.signal ?? killed.code).toBe('SIGKILL');
     const restarted = await rollup();
     expect(restarted.code, restarted.stderr.slice(-2000)).toBe(0);
