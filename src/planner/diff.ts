@@ -264,7 +264,7 @@ export function normalisePath(p: string): string {
  */
 const KNOWN: Record<string, unknown> = {
   apiVersion: true, name: true, description: true, streams: true,
-  source: { format: true, wireFormat: true, schema: true, derive: true, where: true, expectations: true, metadataColumns: true, keyFormat: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
+  source: { format: true, wireFormat: true, schema: true, derive: true, where: true, expectations: true, metadataColumns: true, keyFormat: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true }, delta: { path: true, removes: true, startingVersion: true } },
   trigger: { interval: true, maxRecordsPerBatch: true },
   watermark: { column: true, delay: true, lateData: true, idleTimeout: true },
   aggregations: { '*': { from: true, window: true, groupBy: true, measures: true, outputMode: true, partitionBy: true } },

@@ -87,7 +87,8 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
     valueAt('PIPE0025', ['trigger', 'interval'], { path: 'trigger.interval', limit: 'longer than 0ms', actual: JSON.stringify(interval) });
   }
 
-  checkFormatSettings(get(data, ['source']), keyAt);
+  // A Delta source takes no format settings at all (PIPE0076 says so once per setting).
+  if (get(data, ['source', 'delta']) === undefined) checkFormatSettings(get(data, ['source']), keyAt);
   if (isObj(data)) checkEventTime(data, keyAt, valueAt);
   checkDerivedUses(data, valueAt);
   checkExpectationNames(data, tables, valueAt);

@@ -117,6 +117,27 @@ describe('diffSpecs: checkpoint', () => {
     expect(changes[4]!.message).toBe('checkpoints move from ./lake/_checkpoints to ./state: the streams find no checkpoint there and start over from startingOffsets; move the checkpoint directories first');
   });
 
+  it('a switch between a topic and a Delta table, or another table, breaks the checkpoint; removes and startingVersion are safe', () => {
+    const toDelta = (s: PipelineSpec) => {
+      delete s.source.kafka;
+      s.source.delta = { path: './gold/analytics', removes: 'fail', startingVersion: 'earliest' };
+    };
+    const switched = only(toDelta);
+    expect(switched.map((c) => [c.path, c.impact])).toEqual([['source.kafka', 'checkpoint']]);
+    expect(switched[0]!.message).toContain('source changes from Kafka topic events_topic to Delta table ./gold/analytics');
+    const delta = edit(base, toDelta);
+    expect(diffSpecs(delta, base).map((c) => [c.path, c.impact])).toEqual([['source.delta', 'checkpoint']]);
+    const moved = diffSpecs(delta, edit(delta, (s) => {
+      s.source.delta = { path: './gold/orders', removes: 'ignore', startingVersion: 'latest' };
+    }));
+    expect(moved.map((c) => [c.path, c.impact])).toEqual([
+      ['source.delta.path', 'checkpoint'],
+      ['source.delta.removes', 'safe'],
+      ['source.delta.startingVersion', 'safe'],
+    ]);
+    expect(diffSpecs(delta, edit(delta, () => {}))).toEqual([]);
+  });
+
   it('schema sources: a new schema or framing reaches the tables, a moved registry is safe', () => {
     const base = (s: PipelineSpec) => {
       s.source.format = 'avro';
