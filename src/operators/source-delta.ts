@@ -44,7 +44,7 @@ export function capRows(read: VersionRead, maxRows: number): VersionRead {
     let j = i;
     let inVersion = 0;
     while (j < files.length && files[j]!.version === version) inVersion += read.fileRows[j++]!;
-    if (keepFiles > 0 && rows + inVersion > maxRows) break;
+    if (rows > 0 && rows + inVersion > maxRows) break;
     rows += inVersion;
     keepFiles = j;
     upTo = version;
