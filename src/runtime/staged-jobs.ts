@@ -117,6 +117,9 @@ function bronzeWriter(lake: Lake, plan: Plan, jobs: StagedJobs, timestamps: Map<
   return {
     exists: (path) => lake.exists(gold.get(path) ?? path),
     columns: (path) => lake.columns(gold.get(path) ?? path),
+    // A `fail` expectation is judged as the gold write will judge it: a failing record stops
+    // bronze before anything of its batch lands, and raw and gold go on without it.
+    checkExpectations: (path, input, opts) => lake.checkExpectations(gold.get(path) ?? path, input, opts),
     async write(path: string, input: BatchInput, opts: WriteOptions) {
       if (!gold.has(path) || input.kind !== 'ndjson') return lake.write(path, input, opts);
       const lines = readFileSync(input.path, 'utf8').split('\n');
@@ -219,13 +222,14 @@ async function runGoldTable(plan: Plan, jobs: StagedJobs, sink: SinkPlan, bronze
       rmSync(file, { force: true });
       ({ status, version } = result);
       // Values the gold table cannot store go to the dead-letter table, as when fused.
-      const rejected = result.status === 'already-committed' ? (decisions.rejected[sink.table] ?? []) : result.rejected;
+      // Rows a `where` or a `drop` expectation left out are counted drops, as when fused.
+      const rejected = (result.status === 'already-committed' ? (decisions.rejected[sink.table] ?? []) : result.rejected).filter((x) => !x.dropped);
       if (rejected.length > 0) {
         const ctx = { topic: sourceName(plan.source), pipeline: plan.pipeline, stream: 0, batchId };
         const dead = rejected.map((x) => {
           const row = rows[x.row]!;
           const value = Buffer.from(String(row.record));
-          return deadLetterRow({ partition: Number(row.partition), offset: Number(row.offset), timestamp: epochMs(row.timestamp), key: null, value }, 'sink', `table '${sink.table}': ${x.reason}`, ctx);
+          return deadLetterRow({ partition: Number(row.partition), offset: Number(row.offset), timestamp: epochMs(row.timestamp), key: null, value }, x.expectation ? 'expectation' : 'sink', `table '${sink.table}': ${x.reason}`, ctx);
         });
         await writeDeadLetters(run.lake, plan.deadLetter.path, dead, { appId: `${jobs.gold.appId}/${sink.table}`, version: batchId });
       }
