@@ -60,7 +60,7 @@ describe('source: delta (pipelines/gold-rollup.yaml over commerce-events)', () =
     const dir = tempDir();
     const env = { GOLD_PATH: join(dir, 'lake'), ROLLUP_PATH: join(dir, 'rollup') };
     // Small batches on both sides: many analytics versions, many rollup batches.
-    const rollup = (extra: Record<string, string> = {}) => runAvailableNow(ROLLUP, dir, { ...env, ...extra }, ['--set', 'trigger.maxRecordsPerBatch=150']);
+    const rollup = (extra: Record<string, string> = {}, batch = 150) => runAvailableNow(ROLLUP, dir, { ...env, ...extra }, ['--set', `trigger.maxRecordsPerBatch=${batch}`]);
     const spec = writeCommerceSpec(dir, { topic: 'rollup', bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 400 });
     const events = [...generateEvents({ count: 3_000, seed: 21 })];
     await produce(broker, dir, 'rollup', events.slice(0, 1_800));
@@ -81,7 +81,8 @@ describe('source: delta (pipelines/gold-rollup.yaml over commerce-events)', () =
     expect((await runAvailableNow(spec, dir)).code).toBe(0);
     const killed = await rollup({ PIPELINE_FAILPOINT: 'batch.after-table-commit:4' });
     expect(killed.signal ?? killed.code).toBe('SIGKILL');
-    const restarted = await rollup();
+    // The restart cuts its new batches differently: the interrupted one is re-read exactly.
+    const restarted = await rollup({}, 1_000);
     expect(restarted.code, restarted.stderr.slice(-2000)).toBe(0);
     const all = await readTable(join(dir, 'lake/analytics'));
     expect(all.length).toBeGreaterThan(analytics.length);
@@ -96,5 +97,12 @@ describe('source: delta (pipelines/gold-rollup.yaml over commerce-events)', () =
     const status = await runCli(['status', ROLLUP, '--format', 'json'], env);
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ pipeline: 'gold-rollup', versionsBehind: 0 });
+
+    // An upsert table rewrites files on MERGE: read with `removes: fail`, the source stops
+    // with a coded error at the first version that updated rows.
+    const other = { GOLD_PATH: join(dir, 'lake'), ROLLUP_PATH: join(dir, 'orders-rollup') };
+    const changed = await runAvailableNow(ROLLUP, dir, other, ['--set', `source.delta.path=${join(dir, 'lake/orders')}`]);
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toMatch(/PIPE_DELTA_SOURCE_CHANGED version \d+ of .*orders \(MERGE\) updated or deleted rows/);
   }, E2E_TIMEOUT);
 });
