@@ -3,8 +3,9 @@
  * one processed added (src/lake/changes.ts has the rule for rewrites, updates, deletes and
  * deletion vectors). The runtime keeps the position (the last version read) in the job's
  * checkpoint, and every table the job writes carries the job's txn, so a batch replayed after
- * a crash reads the same versions and writes nothing twice. Staged mode's bronze job reads the
- * raw table with it, the gold job each bronze table.
+ * a crash reads the same versions and writes nothing twice. A spec's `source.delta` reads its
+ * table with it (runtime/delta-source-run.ts); staged mode's bronze job reads the raw table with
+ * it, the gold job each bronze table.
  */
 import type { TableChanges } from '../lake/changes.js';
 import type { OperatorDefinition } from './api.js';

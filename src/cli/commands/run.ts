@@ -25,8 +25,8 @@ new version of a Delta table adds) and MERGEs every record into its Delta table 
 Resumes from the checkpoint on every later run.
 
 Options:
-  --available-now      process everything up to the topic's end (the table's newest
-                       version) at start, then exit 0
+  --available-now      process everything up to the topic's end at start (with
+                       source.delta: until no unread version is left), then exit 0
   --set <path=value>   override a spec value (repeatable), e.g. --set trigger.interval=1s
   --log-level <level>  ${LOG_LEVELS.join(' | ')} (default info; JSON lines on stderr)
   --log-format <f>     json (default) | pretty
@@ -120,8 +120,11 @@ export const command: Command = {
       process.stdout.write(`${formatStagedResult(result)}\n`);
       return result.failed.length > 0 ? 1 : 0;
     }
-    if (plan.source.delta && (instance.count > 1 || runOptions.reshard)) {
-      throw new UsageError('PIPE_CLI_USAGE', `${instance.count > 1 ? '--instance' : '--reshard'} applies to Kafka streams; ${plan.pipeline} reads a Delta table with one stream`);
+    if (plan.source.delta) {
+      // One stream reading versions: nothing to split across instances or re-shard, and the
+      // metrics server watches Kafka streams.
+      const kafkaOnly = instance.count > 1 ? '--instance' : runOptions.reshard ? '--reshard' : metrics ? '--metrics-port' : undefined;
+      if (kafkaOnly) throw new UsageError('PIPE_CLI_USAGE', `${kafkaOnly} applies to Kafka streams; ${plan.pipeline} reads a Delta table with one stream (pipeline status shows its progress)`);
     }
     let summary: RunSummary;
     try {
