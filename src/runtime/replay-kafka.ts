@@ -1,7 +1,7 @@
 /**
  * `pipeline replay <spec> --table T --from-offsets <file> | --from-timestamp <ts>`: re-derives
  * one table from the Kafka topic for a chosen range, with a consumer of its own (group
- * `<groupIdPrefix>-replay`, no offsets committed), through the same graph as a run (decode →
+ * `<groupIdPrefix>-replay-<T>`, no offsets committed), through the same graph as a run (decode →
  * derive/where/expectations → route → table shaping), writing T alone: other tables, the
  * dead-letter table, the windows and the pipeline's checkpoints are left as they are.
  *
@@ -87,7 +87,8 @@ export async function replayFromKafka(plan: Plan, table: string, start: ReplaySt
       maxRecordsPerBatch: REPLAY_BATCH_RECORDS,
       endOffsets: new Map([...ranges].map(([p, [, to]]) => [p, to])),
     });
-    await readRange(kafka, spec, plan, collector, logger, async (batch) => {
+    const groupId = `${spec.groupIdPrefix ?? `pipeline-${plan.pipeline}`}-replay-${table}`;
+    await readRange(kafka, spec, groupId, collector, logger, async (batch) => {
       const { written, refused } = await writeBatch(lake, plan, sink, batch, join(staging, String(result.batches)), spec.topic);
       result.batches++;
       result.records += batch.count;
@@ -188,14 +189,14 @@ function committedPositions(plan: Plan, partitions: number): Map<number, number>
 }
 
 /** Reads the collector's ranges with a consumer of the replay's own, handing over each batch. */
-async function readRange(kafka: ReturnType<typeof createKafka>, spec: KafkaSourceSpec, plan: Plan, collector: BatchCollector<KafkaMessage>, logger: Logger, onBatch: (batch: CollectedBatch<KafkaMessage>) => Promise<void>): Promise<void> {
+async function readRange(kafka: ReturnType<typeof createKafka>, spec: KafkaSourceSpec, groupId: string, collector: BatchCollector<KafkaMessage>, logger: Logger, onBatch: (batch: CollectedBatch<KafkaMessage>) => Promise<void>): Promise<void> {
   let fatal: Error | undefined;
   let wake: (() => void) | undefined;
   const notify = () => wake?.();
   const source = new StreamSource({
     kafka,
     topic: spec.topic,
-    groupId: `${spec.groupIdPrefix ?? `pipeline-${plan.pipeline}`}-replay`,
+    groupId,
     streamIndex: 0,
     streamCount: 1,
     collector,

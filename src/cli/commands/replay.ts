@@ -21,9 +21,10 @@ Kafka coordinates. Only that table is written; other tables, windows, the dead-l
 and the pipeline's checkpoints are left alone, so it may run beside the pipeline.
 
 From Kafka (--from-offsets, --from-timestamp), with a consumer of its own (group
-<groupIdPrefix>-replay; no offsets are committed), up to each partition's high-water mark at
-replay start. The table remembers per partition how far replays got (a Delta txn), so a
-replay run twice writes nothing the second time, and a replay stopped half-way resumes.
+<groupIdPrefix>-replay-<table>; no offsets are committed), up to each partition's
+high-water mark at replay start. The table remembers per partition how far replays got (a
+Delta txn), so a replay run twice writes nothing the second time, and a replay stopped
+half-way resumes.
 Upsert and scd2 tables converge whatever overlaps; an append table must not hold records the
 pipeline wrote (delete it first: it is rebuilt), and its replay ends at the pipeline's
 committed offsets (later records are the pipeline's to write).
