@@ -88,8 +88,11 @@ export async function replayFromKafka(plan: Plan, table: string, start: ReplaySt
       endOffsets: new Map([...ranges].map(([p, [, to]]) => [p, to])),
     });
     const groupId = `${spec.groupIdPrefix ?? `pipeline-${plan.pipeline}`}-replay-${table}`;
+    // Operator state (watermarks) carries from batch to batch, as in a run.
+    let state: Record<string, unknown> = {};
     await readRange(kafka, spec, groupId, collector, logger, async (batch) => {
-      const { written, refused } = await writeBatch(lake, plan, sink, batch, join(staging, String(result.batches)), spec.topic);
+      const { written, refused, next } = await writeBatch(lake, plan, sink, batch, join(staging, String(result.batches)), spec.topic, state);
+      state = next;
       result.batches++;
       result.records += batch.count;
       result.written += written;
@@ -233,7 +236,9 @@ async function readRange(kafka: ReturnType<typeof createKafka>, spec: KafkaSourc
 }
 
 /** Runs one batch through the graph and writes the table's rows, one commit per partition. */
-async function writeBatch(lake: Lake, plan: Plan, sink: SinkPlan, batch: CollectedBatch<KafkaMessage>, dir: string, topic: string): Promise<{ written: number; refused: number }> {
+async function writeBatch(
+  lake: Lake, plan: Plan, sink: SinkPlan, batch: CollectedBatch<KafkaMessage>, dir: string, topic: string, state: Record<string, unknown>,
+): Promise<{ written: number; refused: number; next: Record<string, unknown> }> {
   const messages: KafkaMessage[] = [];
   const partitionOf: number[] = [];
   for (const [partition, list] of batch.messages) for (const m of list) messages.push(m), partitionOf.push(partition);
@@ -248,7 +253,7 @@ async function writeBatch(lake: Lake, plan: Plan, sink: SinkPlan, batch: Collect
       derived: [...(s.derive ?? []).map((d) => d.column), ...(plan.source.metadataColumns ?? []).map((m) => METADATA_COLUMN_NAMES[m])],
     };
   }
-  const routed = transformBatch(packed, { graph, tables, outDir: dir, prepared, partitions, owned: [...batch.messages.keys()] });
+  const routed = transformBatch(packed, { graph, tables, outDir: dir, state, prepared, partitions, owned: Object.keys(batch.ranges).map(Number) });
   let refused = routed.failures.filter((f) => f.table === sink.table).length;
   let written = 0;
   const part = routed.tables.find((t) => t.table === sink.table);
@@ -271,5 +276,5 @@ async function writeBatch(lake: Lake, plan: Plan, sink: SinkPlan, batch: Collect
     failpoint('batch.after-table-commit');
   }
   rmSync(dir, { recursive: true, force: true });
-  return { written, refused };
+  return { written, refused, next: routed.state };
 }
