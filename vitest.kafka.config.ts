@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     // Plus the broker-agnostic e2e files, on Apache Kafka instead of the mock.
-    include: ['test/kafka/**/*.kafka.test.ts', 'test/e2e/run-exactly-once.test.ts', 'test/e2e/crash-recovery.test.ts'],
+    include: ['test/kafka/**/*.kafka.test.ts', 'test/e2e/run-exactly-once.test.ts', 'test/e2e/crash-recovery.test.ts', 'test/e2e/replay-kafka.test.ts'],
     env: { PIPELINE_E2E_BROKER: 'kafka' },
     testTimeout: 300_000,
     hookTimeout: 600_000,

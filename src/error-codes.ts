@@ -60,8 +60,12 @@ const CODES = {
   PIPE_CLI_USAGE: stop('<what is wrong with the arguments>', 'see the command\'s --help'),
   PIPE_DEMO_OUT_EXISTS: stop('<dir> exists and was not created by the demo; refusing to replace it', 'pass --out <new dir>'),
   PIPE_DEMO_RUN_FAILED: stop('pipeline run exited with code <code> (see the error above)', 'read the error above; `pipeline demo --help` lists the demo\'s options'),
+  PIPE_REPLAY_APPEND_HELD: stop('table <table> is an append table that still holds records the pipeline wrote (txn <appIds>); replaying into it would append them again', 'delete the table and replay it whole, or replay an upsert table; upserts converge'),
   PIPE_REPLAY_NOT_STAGED: stop('--from-raw needs a staged pipeline; <name> has mode: fused, so it keeps no raw table', 'set mode: staged to keep a raw table from now on'),
   PIPE_REPLAY_NO_RAW: stop('no raw table at <path>', 'run the raw job first (pipeline run <spec> --job raw)'),
+  PIPE_REPLAY_NO_TIME_INDEX: stop('the brokers of topic \'<topic>\' do not look offsets up by time', 'replay with --from-offsets, or from a broker with a time index (Apache Kafka, Redpanda)'),
+  PIPE_REPLAY_OFFSETS_FILE: stop('the offsets file <file>: <problem>', 'write a JSON object of partition -> offset, or partition -> [from, to] (to exclusive), e.g. {"0": 0, "1": [100, 200]}'),
+  PIPE_REPLAY_RANGE_GONE: stop('partition <p>: the replay starts at offset <from>, but retention deleted offsets <from>..<low - 1>', 'replay from the topic\'s earliest offset or later, or rebuild the table from the raw table a staged pipeline keeps (--from-raw)'),
   PIPE_REPLAY_UNKNOWN_TABLE: stop('table <table> is not declared in <pipeline>', 'name one of the spec\'s tables'),
   PIPE_REPORT_WRITE: stop('cannot write <file>: <reason>', 'choose a writable --out path'),
   PIPE_TEST_CASE: stop('<file>:<line>: <what is wrong with the case>', 'see `pipeline test --help` for the case format'),
@@ -143,6 +147,7 @@ const CODES = {
   PIPE_SOURCE_CONNECT: retry('cannot read topic \'<topic>\' from <brokers>: <reason>', 'check source.kafka.brokers, ssl and sasl, and that the brokers are up'),
   PIPE_SOURCE_DATA_LOSS: stop('partition <p>: the checkpoint is at offset <n> but the topic now holds <low>..<high>', 'set source.kafka.failOnDataLoss: false to skip ahead, or reset the checkpoint and tables'),
   PIPE_SOURCE_KAFKA: stop('kafka consumer stopped: <reason>', 'check the brokers; the next run resumes from the checkpoint'),
+  PIPE_SOURCE_NOT_KAFKA: stop('<command> reads a Kafka topic; <pipeline> reads the Delta table <path>', 'use it on a pipeline with source.kafka; a Delta source keeps its position in the checkpoint (pipeline status shows it)'),
   PIPE_SOURCE_TOPIC: stop('topic \'<topic>\' does not exist', 'create it first, or fix source.kafka.topic'),
 
   // Values given outside a spec (flags, environment).

@@ -351,18 +351,23 @@ export class Lake {
    * The rows versions after `after` added (changes.ts says which), in version, file and row
    * order, read with the table's schema at the last version covered.
    */
-  async readChanges(tablePath: string, after: number, opts: ChangeOptions = {}): Promise<{ changes: TableChanges; rows: Record<string, unknown>[] }> {
+  async readChanges(tablePath: string, after: number, opts: ChangeOptions = {}): Promise<{ changes: TableChanges; rows: Record<string, unknown>[]; fileRows: number[] }> {
     const key = tableRoot(tablePath);
     const changes = await listChanges(key, after, opts);
-    if (changes.files.length === 0) return { changes, rows: [] };
+    if (changes.files.length === 0) return { changes, rows: [], fileRows: [] };
     const state = await this.stateAt(tablePath, changes.upTo);
+    const fileRows: number[] = [];
     const rows = await this.duck.with(async (c) => {
       const out: Record<string, unknown>[] = [];
       // One file at a time keeps the order exact (a multi-file scan may interleave files).
-      for (const f of changes.files) out.push(...(await c.rows(`SELECT * FROM ${await scanRelation(c, state, { files: [f.file] })} AS t`)));
+      for (const f of changes.files) {
+        const read = await c.rows(`SELECT * FROM ${await scanRelation(c, state, { files: [f.file] })} AS t`);
+        fileRows.push(read.length);
+        out.push(...read);
+      }
       return out;
     });
-    return { changes, rows };
+    return { changes, rows, fileRows };
   }
 
   /** A DuckDB FROM-clause expression reading the table at a version (run with TimeZone=UTC). */

@@ -3,9 +3,11 @@
  * one processed added (src/lake/changes.ts has the rule for rewrites, updates, deletes and
  * deletion vectors). The runtime keeps the position (the last version read) in the job's
  * checkpoint, and every table the job writes carries the job's txn, so a batch replayed after
- * a crash reads the same versions and writes nothing twice. Staged mode's bronze job reads the
- * raw table with it, the gold job each bronze table.
+ * a crash reads the same versions and writes nothing twice. A spec's `source.delta` reads its
+ * table with it (runtime/delta-source-run.ts); staged mode's bronze job reads the raw table with
+ * it, the gold job each bronze table.
  */
+import type { TableChanges } from '../lake/changes.js';
 import type { OperatorDefinition } from './api.js';
 
 /** How a source-delta node reads (its plan props). */
@@ -16,6 +18,47 @@ export interface DeltaSourceProps {
   removes: 'fail' | 'ignore';
   /** Most versions one batch reads. */
   maxVersionsPerBatch: number;
+  /** Most rows one batch reads, cut at a version boundary (a batch holds at least one whole version). */
+  maxRowsPerBatch?: number;
+}
+
+/** A read of versions `(after, upTo]`: the added files, their rows in order, and each file's row count. */
+export interface VersionRead {
+  changes: TableChanges;
+  rows: Record<string, unknown>[];
+  fileRows: number[];
+}
+
+/**
+ * Cuts a read down to its first versions holding at most `maxRows` rows (never less than its
+ * first version with rows, so a batch always moves on). A version is never split: its position
+ * in the checkpoint is the version, so a batch ends where a version ends.
+ */
+export function capRows(read: VersionRead, maxRows: number): VersionRead {
+  if (read.rows.length <= maxRows) return read;
+  let rows = 0;
+  let keepFiles = 0;
+  let upTo = read.changes.after;
+  const files = read.changes.files;
+  for (let i = 0; i < files.length; ) {
+    const version = files[i]!.version;
+    let j = i;
+    let inVersion = 0;
+    while (j < files.length && files[j]!.version === version) inVersion += read.fileRows[j++]!;
+    if (rows > 0 && rows + inVersion > maxRows) break;
+    rows += inVersion;
+    keepFiles = j;
+    upTo = version;
+    i = j;
+  }
+  const changes: TableChanges = {
+    ...read.changes,
+    upTo,
+    files: files.slice(0, keepFiles),
+    skippedRewrites: read.changes.skippedRewrites.filter((v) => v <= upTo),
+    ignoredRemoves: read.changes.ignoredRemoves.filter((v) => v <= upTo),
+  };
+  return { changes, rows: read.rows.slice(0, rows), fileRows: read.fileRows.slice(0, keepFiles) };
 }
 
 export const sourceDelta: OperatorDefinition = {

@@ -74,7 +74,7 @@ export function compilePlan(spec: PipelineSpec, opts: CompileOptions = {}): Plan
     planVersion: 1,
     pipeline: spec.name,
     source: {
-      id: NODE_IDS.source, kafka: spec.source.kafka, format: spec.source.format,
+      id: NODE_IDS.source, ...sourceSettings(spec, cwd), format: spec.source.format,
       ...(spec.source.metadataColumns ? { metadataColumns: [...spec.source.metadataColumns], keyFormat: spec.source.keyFormat ?? 'string' } : {}),
     },
     streams: planStreams(spec, opts.partitions),
@@ -129,9 +129,16 @@ function planWindows(spec: PipelineSpec, outputPath: string): WindowPlan[] {
   });
 }
 
+/** The plan's `kafka` or `delta` source settings (a Delta table's location resolved like output.path). */
+function sourceSettings(spec: PipelineSpec, cwd: string): Pick<Plan['source'], 'kafka' | 'delta'> {
+  const delta = spec.source.delta;
+  if (!delta) return { kafka: spec.source.kafka! };
+  return { delta: { path: resolveLocation(cwd, delta.path), specPath: delta.path, removes: delta.removes ?? 'fail', startingVersion: delta.startingVersion ?? 'earliest' } };
+}
+
 /** Stream i owns every partition p with p % streams == i (see DESIGN.md). */
 function planStreams(spec: PipelineSpec, partitions: number | undefined): StreamPlan[] {
-  const prefix = spec.source.kafka.groupIdPrefix ?? `pipeline-${spec.name}`;
+  const prefix = spec.source.kafka?.groupIdPrefix ?? `pipeline-${spec.name}`;
   return Array.from({ length: spec.streams }, (_, index) => {
     const stream: StreamPlan = { index, appId: `${spec.name}/${index}`, groupId: `${prefix}-${index}` };
     if (partitions !== undefined) stream.partitions = ownedPartitions(index, spec.streams, partitions);
@@ -164,7 +171,19 @@ function decodeProps(spec: PipelineSpec): Record<string, unknown> {
  * Paths are as written in the spec (machine-independent); secrets are never copied in.
  */
 function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[] {
-  const kafka = spec.source.kafka;
+  const source = spec.source.delta
+    ? { id: NODE_IDS.source, kind: 'source-delta' as const, props: { path: spec.source.delta.path, removes: plan.source.delta!.removes, startingVersion: plan.source.delta!.startingVersion, streams: 1 } }
+    : { id: NODE_IDS.source, kind: 'source-kafka' as const, props: kafkaProps(spec, plan) };
+  const nodes: PlanNode[] = [
+    source,
+    { id: NODE_IDS.decode, kind: decoderKind(spec.source.format) as NodeKind, props: decodeProps(spec) },
+  ];
+  return [...nodes, ...laterNodes(spec, plan, tables)];
+}
+
+/** The source-kafka node's props. */
+function kafkaProps(spec: PipelineSpec, plan: Plan): Record<string, unknown> {
+  const kafka = spec.source.kafka!;
   const sourceProps: Record<string, unknown> = {
     topic: kafka.topic,
     brokers: kafka.brokers.map(stripCredentials),
@@ -181,11 +200,12 @@ function planNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[]
   }
   sourceProps.streams = spec.streams;
   if (plan.topicPartitions !== undefined) sourceProps.partitions = plan.topicPartitions;
+  return sourceProps;
+}
 
-  const nodes: PlanNode[] = [
-    { id: NODE_IDS.source, kind: 'source-kafka', props: sourceProps },
-    { id: NODE_IDS.decode, kind: decoderKind(spec.source.format) as NodeKind, props: decodeProps(spec) },
-  ];
+/** The nodes after the decoder: watermark, route, sinks, windows. */
+function laterNodes(spec: PipelineSpec, plan: Plan, tables: string[]): PlanNode[] {
+  const nodes: PlanNode[] = [];
   if (plan.watermark) {
     const props: Record<string, unknown> = { column: plan.watermark.column, delay: spec.watermark!.delay, delayMs: plan.watermark.delayMs, lateData: plan.watermark.lateData };
     if (plan.watermark.idleTimeoutMs !== undefined) Object.assign(props, { idleTimeout: spec.watermark!.idleTimeout, idleTimeoutMs: plan.watermark.idleTimeoutMs });

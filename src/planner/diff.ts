@@ -11,7 +11,7 @@
  * Values are copied into changes with secrets masked, so a change list is always printable.
  */
 import { posix } from 'node:path';
-import { parseDuration, type PipelineSpec } from '../spec/index.js';
+import { parseDuration, type KafkaSourceSpec, type PipelineSpec } from '../spec/index.js';
 import { ChangeList, type SpecChange } from './changes.js';
 import { sortedKeys, specTablePath, stripCredentials } from './compile.js';
 import { describeTable, diffTables } from './diff-tables.js';
@@ -77,6 +77,46 @@ export function diffNewPipeline(after: PipelineSpec): SpecChange[] {
 function diffSource(before: PipelineSpec, after: PipelineSpec, out: ChangeList): void {
   const a = before.source.kafka;
   const b = after.source.kafka;
+  if (!a || !b) diffSourceKind(before, after, out);
+  else diffKafka(before, after, a, b, out);
+  if (before.source.format !== after.source.format) {
+    out.add('source.format', before.source.format, after.source.format, 'checkpoint',
+      `record format changes from ${before.source.format} to ${after.source.format}: records after the checkpointed offsets are decoded as ${after.source.format}, those that are not go to the dead-letter table. ` +
+        'Checkpoint-breaking unless the producers switched encoding exactly there; reset the checkpoints or confirm');
+  }
+  diffSchemaSource(before, after, out);
+}
+
+/**
+ * A switch between a topic and a table, or a Delta source's own settings: the checkpoint of a
+ * Delta source holds table versions, which mean nothing for a topic or another table.
+ */
+function diffSourceKind(before: PipelineSpec, after: PipelineSpec, out: ChangeList): void {
+  const a = before.source;
+  const b = after.source;
+  const kind = (s: typeof a) => (s.delta ? `Delta table ${s.delta.path}` : `Kafka topic ${s.kafka?.topic}`);
+  if (!a.delta !== !b.delta) {
+    out.add(a.delta ? 'source.delta' : 'source.kafka', kind(a), kind(b), 'checkpoint',
+      `source changes from ${kind(a)} to ${kind(b)}: the checkpoint holds positions in the old source, which mean nothing in the new one, so the runner will refuse to start on it; use a new checkpoint.path (and new tables)`);
+    return;
+  }
+  const x = a.delta!;
+  const y = b.delta!;
+  if (x.path !== y.path) {
+    out.add('source.delta.path', x.path, y.path, 'checkpoint',
+      `source table changes from ${x.path} to ${y.path}: the checkpoint holds versions of the old table, so the runner will refuse to start on it; use a new checkpoint.path (and new tables), or keep the path`);
+  }
+  if ((x.removes ?? 'fail') !== (y.removes ?? 'fail')) {
+    out.add('source.delta.removes', x.removes ?? 'fail', y.removes ?? 'fail', 'safe',
+      y.removes === 'ignore' ? 'versions that update or delete rows are read (their added files in full) instead of stopping the run' : 'a version that updates or deletes rows stops the run');
+  }
+  if ((x.startingVersion ?? 'earliest') !== (y.startingVersion ?? 'earliest')) {
+    out.add('source.delta.startingVersion', x.startingVersion ?? 'earliest', y.startingVersion ?? 'earliest', 'safe', 'startingVersion applies only to a first run; a checkpointed source keeps its position');
+  }
+}
+
+/** Topic, brokers, group and connection settings of a Kafka source on both sides. */
+function diffKafka(before: PipelineSpec, after: PipelineSpec, a: KafkaSourceSpec, b: KafkaSourceSpec, out: ChangeList): void {
   if (a.topic !== b.topic) {
     out.add('source.kafka.topic', a.topic, b.topic, 'checkpoint',
       `source topic changes from ${a.topic} to ${b.topic}: the checkpoint holds offsets of ${a.topic}, which mean nothing in ${b.topic}, so the runner will refuse to start on it; use a new checkpoint.path (and new tables), or keep the topic`);
@@ -126,12 +166,6 @@ function diffSource(before: PipelineSpec, after: PipelineSpec, out: ChangeList):
         ? 'streams stop with an error when retention removed offsets the checkpoint needs'
         : 'streams skip offsets that retention removed instead of stopping (those records are lost without an error)');
   }
-  if (before.source.format !== after.source.format) {
-    out.add('source.format', before.source.format, after.source.format, 'checkpoint',
-      `record format changes from ${before.source.format} to ${after.source.format}: records after the checkpointed offsets are decoded as ${after.source.format}, those that are not go to the dead-letter table. ` +
-        'Checkpoint-breaking unless the producers switched encoding exactly there; reset the checkpoints or confirm');
-  }
-  diffSchemaSource(before, after, out);
 }
 
 /** `source.wireFormat` and `source.schema.*`: how values decode (tables), or where schemas come from (safe). */
@@ -230,7 +264,7 @@ export function normalisePath(p: string): string {
  */
 const KNOWN: Record<string, unknown> = {
   apiVersion: true, name: true, description: true, streams: true,
-  source: { format: true, wireFormat: true, schema: true, derive: true, where: true, expectations: true, metadataColumns: true, keyFormat: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true } },
+  source: { format: true, wireFormat: true, schema: true, derive: true, where: true, expectations: true, metadataColumns: true, keyFormat: true, kafka: { brokers: true, topic: true, startingOffsets: true, groupIdPrefix: true, clientId: true, ssl: true, sasl: true, failOnDataLoss: true }, delta: { path: true, removes: true, startingVersion: true } },
   trigger: { interval: true, maxRecordsPerBatch: true },
   watermark: { column: true, delay: true, lateData: true, idleTimeout: true },
   aggregations: { '*': { from: true, window: true, groupBy: true, measures: true, outputMode: true, partitionBy: true } },

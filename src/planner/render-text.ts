@@ -26,8 +26,12 @@ export function renderText(plan: Plan): string {
   const spec = plan.spec;
   const lines: string[] = [`pipeline ${plan.pipeline}`];
   const header: Array<[string, string]> = [
-    ['source', `kafka topic ${spec.source.kafka.topic}, ${plan.source.format} records`],
-    ['streams', `${plan.streams.length} (partition p belongs to stream p % ${plan.streams.length})`],
+    spec.source.delta
+      ? ['source', `delta table ${spec.source.delta.path} (new rows by version, removes: ${plan.source.delta!.removes}, first run from ${plan.source.delta!.startingVersion})`]
+      : ['source', `kafka topic ${spec.source.kafka!.topic}, ${plan.source.format} records`],
+    spec.source.delta
+      ? ['streams', '1 (a table\'s versions are read in order)']
+      : ['streams', `${plan.streams.length} (partition p belongs to stream p % ${plan.streams.length})`],
     [
       'trigger',
       `every ${formatDuration(plan.trigger.intervalMs)} or ${plan.trigger.maxRecordsPerBatch} records, whichever comes first`,
@@ -39,17 +43,10 @@ export function renderText(plan: Plan): string {
   header.push(['output', spec.output.path], ['checkpoint', `${spec.checkpoint.path} (stream i under <checkpoint>/i/)`]);
   lines.push(...table(header.map(([k, v]) => [k, v])).map((l) => `  ${l}`));
 
-  lines.push('', streamHeading(plan));
-  const rows = [['stream', 'appId', 'groupId', 'partitions']];
-  for (const s of plan.streams) {
-    const owned = s.partitions
-      ? s.partitions.length > 0
-        ? s.partitions.join(', ')
-        : '(none: idle until the topic has more partitions)'
-      : `p % ${plan.streams.length} == ${s.index}`;
-    rows.push([String(s.index), s.appId, s.groupId, owned]);
-  }
-  lines.push(...table(rows).map((l) => `  ${l}`));
+  if (plan.source.delta) {
+    // One stream, no consumer group: its position is the last version read, in the checkpoint.
+    lines.push('', 'streams (1)', ...table([['stream', 'appId', 'reads'], ['0', plan.streams[0]!.appId, `versions of ${plan.source.delta.specPath} after the checkpoint's`]]).map((l) => `  ${l}`));
+  } else lines.push(...kafkaStreams(plan));
 
   lines.push('', `nodes (${plan.nodes.length})`);
   for (const node of plan.nodes) {
@@ -62,6 +59,22 @@ export function renderText(plan: Plan): string {
   for (const edge of plan.edges) lines.push(`  ${formatEdge(edge)}`);
   lines.push(...renderJobs(plan, formatDuration));
   return lines.join('\n') + '\n';
+}
+
+/** The streams of a Kafka source and the partitions each owns. */
+function kafkaStreams(plan: Plan): string[] {
+  const lines = ['', streamHeading(plan)];
+  const rows = [['stream', 'appId', 'groupId', 'partitions']];
+  for (const s of plan.streams) {
+    const owned = s.partitions
+      ? s.partitions.length > 0
+        ? s.partitions.join(', ')
+        : '(none: idle until the topic has more partitions)'
+      : `p % ${plan.streams.length} == ${s.index}`;
+    rows.push([String(s.index), s.appId, s.groupId, owned]);
+  }
+  lines.push(...table(rows).map((l) => `  ${l}`));
+  return lines;
 }
 
 function streamHeading(plan: Plan): string {

@@ -34,6 +34,7 @@ import { joinLocation } from '../lake/storage/location.js';
 import type { Logger } from './logger.js';
 import type { BatchStats, DeadLetterCount, TableBatchStats } from './stream-protocol.js';
 import type { TableLockClient } from './table-locks.js';
+import { sourceName } from '../spec/index.js';
 
 export interface BatchProcessorOptions {
   plan: Plan;
@@ -142,7 +143,7 @@ export class BatchProcessor {
     let entry = pending;
     if (!entry) {
       this.schema ??= await this.readSchema();
-      entry = { batchId, appId: this.opts.appId, topic: plan.source.kafka.topic, ranges: batch.ranges, schema: this.schema, createdAt: new Date().toISOString() };
+      entry = { batchId, appId: this.opts.appId, topic: sourceName(plan.source), ranges: batch.ranges, schema: this.schema, createdAt: new Date().toISOString() };
     }
     // Plain arrays of what the batch needs per record: no object per record (GC pressure).
     const messages: KafkaMessage[] = new Array(batch.count);

@@ -29,6 +29,7 @@ import { writeFileAtomic } from './atomic-file.js';
 import { failpoint } from './failpoints.js';
 import { decodeHeaders } from '../operators/sink-dead-letter.js';
 import type { DeadLetterCount } from './stream-protocol.js';
+import { sourceName } from '../spec/index.js';
 
 /** The `stream` of the dead-letter and `_events` rows a replay writes. */
 export const REPLAY_STREAM = -1;
@@ -163,7 +164,7 @@ function asBatch(records: ReplayRecord[]) {
 
 /** Replays the due records of `plan`'s dead-letter table (see the module comment). */
 export async function replayDeadLetters(lake: Lake, plan: Plan, filter: ReplayFilter, logger: Logger): Promise<ReplayReport> {
-  const topic = plan.source.kafka.topic;
+  const topic = sourceName(plan.source);
   const appId = `${plan.pipeline}/deadletter-replay`;
   const checkpoint = new StreamCheckpoint(join(plan.checkpointPath, 'deadletter-replay'), 0);
   const selections = join(checkpoint.dir, 'selections');

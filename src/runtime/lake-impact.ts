@@ -83,7 +83,7 @@ async function tableSize(lake: Lake, path: string): Promise<{ exists: boolean; v
  * `plan --lake`, which only shows the live state). `startingOffsets` is the new spec's.
  */
 export async function lakeImpact(
-  lake: Lake, deployed: Plan, changes: SpecChange[], startingOffsets = deployed.source.kafka.startingOffsets ?? 'earliest', topic?: TopicOffsets | { unreachable: string },
+  lake: Lake, deployed: Plan, changes: SpecChange[], startingOffsets = deployed.source.kafka?.startingOffsets ?? 'earliest', topic?: TopicOffsets | { unreachable: string },
 ): Promise<LakeImpact> {
   const offsets = topic && !('unreachable' in topic) ? topic : undefined;
   const tables: TableImpact[] = [];

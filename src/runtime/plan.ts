@@ -8,7 +8,7 @@
  */
 import type { DeltaSinkConfig } from '../operators/api.js';
 import type { WindowSinkConfig } from '../operators/window-output.js';
-import type { KafkaSourceSpec, KeyFormat, MetadataColumn, RecordFormat, UnmatchedPolicy, PipelineSpec } from '../spec/index.js';
+import type { KafkaSourceSpec, StartingVersion, KeyFormat, MetadataColumn, RecordFormat, UnmatchedPolicy, PipelineSpec } from '../spec/index.js';
 
 export type NodeKind =
   | 'source-kafka'
@@ -67,12 +67,24 @@ export interface StreamPlan {
   partitions?: number[];
 }
 
+/** A Delta source as the runtime reads it: the table's absolute location and the spec's rules. */
+export interface DeltaSourcePlan {
+  /** Absolute table location (a local path or an `s3://` URI). */
+  path: string;
+  /** As the spec spells it (renders). */
+  specPath: string;
+  removes: 'fail' | 'ignore';
+  startingVersion: StartingVersion;
+}
+
 export interface Plan {
   planVersion: 1;
   pipeline: string;
   source: {
     id: string;
-    kafka: KafkaSourceSpec;
+    /** Exactly one of `kafka` and `delta` is set. */
+    kafka?: KafkaSourceSpec;
+    delta?: DeltaSourcePlan;
     format: RecordFormat;
     /** Kafka coordinates attached to every table's rows as columns. */
     metadataColumns?: MetadataColumn[];

@@ -15,6 +15,7 @@ import { ProgressReporter } from './progress.js';
 import { RunMetrics } from './run-metrics.js';
 import type { BatchStats } from './stream-protocol.js';
 import type { SummaryBuilder } from './summary.js';
+import { kafkaSource } from '../spec/index.js';
 
 /** What the observer is asked to provide. */
 export interface ObserveOptions {
@@ -66,7 +67,7 @@ export class RunObserver {
 
   /** Starts lag tracking, metrics and progress for the streams this process runs. */
   async start(args: { summary: SummaryBuilder; kafka: Kafka; streams: { stream: number; partitions: number[] }[]; low: Map<number, number>; high: Map<number, number> }): Promise<void> {
-    const { startingOffsets, topic } = this.plan.source.kafka;
+    const { startingOffsets, topic } = kafkaSource(this.plan.source, 'the Kafka run loop', this.plan.pipeline);
     for (const s of args.streams) this.states.set(s.stream, 'starting');
     this.summary = args.summary;
     this.events = new EventLogWriter(this.plan.checkpointPath, (err) => this.logger.warn({ err: err.message }, 'cannot append to the event log; the run goes on without it'));

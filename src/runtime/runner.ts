@@ -25,6 +25,7 @@ import { describeDeadLetter, SummaryBuilder, type RunSummary } from './summary.j
 import type { StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { guardTables } from './table-guards.js';
 import { TableLockServer } from './table-locks.js';
+import { kafkaSource, sourceName } from '../spec/index.js';
 
 export interface RunOptions {
   availableNow: boolean;
@@ -66,12 +67,12 @@ export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSumm
         logger.info({ stream: i, stalePid: stale?.pid, staleSince: stale?.startedAt }, 'taking over the lock of a run that ended without releasing it (crash or kill)');
       locks.push(acquireLock(join(root, String(i)), `checkpoint of stream ${i} (${root})`, scaledOut ? instanceLabel(instance) : undefined, onTakeover));
     }
-    if (meta && !scaledOut) meta = finishInterruptedReshard({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, meta, logger }) ?? meta;
-    const layout = checkLayout({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, streams: streamCount }, meta);
+    if (meta && !scaledOut) meta = finishInterruptedReshard({ root, pipeline: plan.pipeline, topic: sourceName(plan.source), meta, logger }) ?? meta;
+    const layout = checkLayout({ root, pipeline: plan.pipeline, topic: sourceName(plan.source), streams: streamCount }, meta);
     if (layout.previousStreams !== undefined) {
       checkInstanceReshard({ instance, reshard: opts.reshard, previousStreams: layout.previousStreams, streams: streamCount, root });
       if (!opts.reshard) throw streamsChangedError(root, layout.previousStreams, streamCount, plan.outputPath);
-      reshardCheckpoint({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, from: layout.previousStreams, to: streamCount, meta: meta!, logger });
+      reshardCheckpoint({ root, pipeline: plan.pipeline, topic: sourceName(plan.source), from: layout.previousStreams, to: streamCount, meta: meta!, logger });
     }
     await guardTables(plan, own, { allowLayoutChange: opts.allowLayoutChange ?? false, reset: opts.reset ?? false }, logger);
     const result = await runStreams(plan, opts, observer, own);
@@ -92,11 +93,12 @@ function reapLater(worker: Worker): void {
 
 async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, own: number[]): Promise<RunSummary> {
   const logger: Logger = observer.logger;
-  const topic = plan.source.kafka.topic;
+  const kafkaSpec = kafkaSource(plan.source, 'the Kafka run loop', plan.pipeline);
+  const topic = kafkaSpec.topic;
   const streamCount = plan.streams.length;
   const summary = new SummaryBuilder(plan.pipeline, topic, plan.deadLetter.table);
-  const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-admin`, 5);
-  const offsets = await fetchTopicOffsetsOrExplain(kafka, plan.source.kafka);
+  const kafka = createKafka(kafkaSpec, logger, `${kafkaSpec.clientId ?? plan.pipeline}-admin`, 5);
+  const offsets = await fetchTopicOffsetsOrExplain(kafka, kafkaSpec);
   const instance = opts.instance && opts.instance.count > 1 ? instanceLabel(opts.instance) : undefined;
   logger.info({ topic, partitions: offsets.partitions, streams: streamCount, instance, ownStreams: own, availableNow: opts.availableNow }, 'starting');
   // This process's streams only: another instance runs (and reports) the others.

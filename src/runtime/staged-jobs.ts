@@ -21,7 +21,7 @@ import { MAX_VERSIONS_PER_BATCH, type StagedJobs } from './staged-plan.js';
 import type { TableWriter } from '../operators/api.js';
 import { writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters } from '../operators/sink-dead-letter.js';
-import type { DeltaSourceProps } from '../operators/source-delta.js';
+import { capRows, type DeltaSourceProps, type VersionRead } from '../operators/source-delta.js';
 import type { BatchInput, WriteOptions } from '../lake/types.js';
 import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
@@ -30,6 +30,7 @@ import type { Logger } from './logger.js';
 import { BatchProcessor } from './batch-processor.js';
 import { TableLockClient } from './table-locks.js';
 import { tablePrograms } from './table-program.js';
+import { sourceName } from '../spec/index.js';
 
 /** Columns of a bronze table: a routed, validated record as its exact JSON line, with its Kafka coordinates. */
 export const BRONZE_COLUMNS: Record<string, string> = { partition: 'INTEGER', offset: 'BIGINT', timestamp: 'TIMESTAMPTZ', record: 'VARCHAR' };
@@ -56,12 +57,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Reads `source` by version in batches, resuming from (or replaying) the checkpoint, and
  * hands each batch to `run`, which must write its checkpoint's offsets and commit entries.
  */
-async function versionLoop(
+export async function versionLoop(
   source: DeltaSourceProps,
   checkpoint: StreamCheckpoint,
   intervalMs: number,
   run: JobRunOptions,
-  batch: (batchId: number, ranges: OffsetsEntry['ranges'], rows: Record<string, unknown>[], pending?: OffsetsEntry) => Promise<void>,
+  batch: (batchId: number, ranges: OffsetsEntry['ranges'], rows: Record<string, unknown>[], pending: OffsetsEntry | undefined, read: VersionRead) => Promise<void>,
 ): Promise<JobResult> {
   const result: JobResult = { batches: 0, records: 0 };
   const recovered = checkpoint.recover();
@@ -70,11 +71,12 @@ async function versionLoop(
   let next = recovered.positions.get(0) ?? 0;
   while (!run.stopped()) {
     const exists = await run.lake.exists(source.path);
-    const read = !exists
+    let read = !exists
       ? undefined
       : pending
         ? await run.lake.readChanges(source.path, pending.ranges['0']![0] - 1, { removes: source.removes, upTo: pending.ranges['0']![1] - 1 })
         : await run.lake.readChanges(source.path, next - 1, { removes: source.removes, maxVersions: source.maxVersionsPerBatch });
+    if (read && !pending && source.maxRowsPerBatch !== undefined) read = capRows(read, source.maxRowsPerBatch);
     if (!read || (!pending && read.changes.upTo < next)) {
       if (run.availableNow) break;
       const until = performance.now() + intervalMs;
@@ -82,7 +84,7 @@ async function versionLoop(
       continue;
     }
     const ranges = pending?.ranges ?? { '0': [next, read.changes.upTo + 1] as [number, number] };
-    await batch(pending?.batchId ?? batchId, ranges, read.rows, pending);
+    await batch(pending?.batchId ?? batchId, ranges, read.rows, pending, read);
     result.batches++;
     result.records += read.rows.length;
     batchId = (pending?.batchId ?? batchId) + 1;
@@ -116,6 +118,9 @@ function bronzeWriter(lake: Lake, plan: Plan, jobs: StagedJobs, timestamps: Map<
   return {
     exists: (path) => lake.exists(gold.get(path) ?? path),
     columns: (path) => lake.columns(gold.get(path) ?? path),
+    // A `fail` expectation is judged as the gold write will judge it: a failing record stops
+    // bronze before anything of its batch lands, and raw and gold go on without it.
+    checkExpectations: (path, input, opts) => lake.checkExpectations(gold.get(path) ?? path, input, opts),
     async write(path: string, input: BatchInput, opts: WriteOptions) {
       if (!gold.has(path) || input.kind !== 'ndjson') return lake.write(path, input, opts);
       const lines = readFileSync(input.path, 'utf8').split('\n');
@@ -197,7 +202,7 @@ async function runGoldTable(plan: Plan, jobs: StagedJobs, sink: SinkPlan, bronze
   const logger = run.logger.child({ job: 'gold', table: sink.table });
   const source: DeltaSourceProps = { path: bronzePath, removes: 'fail', maxVersionsPerBatch: MAX_VERSIONS_PER_BATCH };
   return versionLoop(source, checkpoint, jobs.gold.trigger.intervalMs, run, async (batchId, ranges, rows, pending) => {
-    const entry: OffsetsEntry = pending ?? { batchId, appId: jobs.gold.appId, topic: plan.source.kafka.topic, ranges, schema: {}, createdAt: new Date().toISOString() };
+    const entry: OffsetsEntry = pending ?? { batchId, appId: jobs.gold.appId, topic: sourceName(plan.source), ranges, schema: {}, createdAt: new Date().toISOString() };
     if (!pending) checkpoint.writeOffsets(entry);
     failpoint('batch.after-offsets');
     const txn = { appId: jobs.gold.appId, version: batchId };
@@ -218,13 +223,14 @@ async function runGoldTable(plan: Plan, jobs: StagedJobs, sink: SinkPlan, bronze
       rmSync(file, { force: true });
       ({ status, version } = result);
       // Values the gold table cannot store go to the dead-letter table, as when fused.
-      const rejected = result.status === 'already-committed' ? (decisions.rejected[sink.table] ?? []) : result.rejected;
+      // Rows a `where` or a `drop` expectation left out are counted drops, as when fused.
+      const rejected = (result.status === 'already-committed' ? (decisions.rejected[sink.table] ?? []) : result.rejected).filter((x) => !x.dropped);
       if (rejected.length > 0) {
-        const ctx = { topic: plan.source.kafka.topic, pipeline: plan.pipeline, stream: 0, batchId };
+        const ctx = { topic: sourceName(plan.source), pipeline: plan.pipeline, stream: 0, batchId };
         const dead = rejected.map((x) => {
           const row = rows[x.row]!;
           const value = Buffer.from(String(row.record));
-          return deadLetterRow({ partition: Number(row.partition), offset: Number(row.offset), timestamp: epochMs(row.timestamp), key: null, value }, 'sink', `table '${sink.table}': ${x.reason}`, ctx);
+          return deadLetterRow({ partition: Number(row.partition), offset: Number(row.offset), timestamp: epochMs(row.timestamp), key: null, value }, x.expectation ? 'expectation' : 'sink', `table '${sink.table}': ${x.reason}`, ctx);
         });
         await writeDeadLetters(run.lake, plan.deadLetter.path, dead, { appId: `${jobs.gold.appId}/${sink.table}`, version: batchId });
       }

@@ -7,7 +7,7 @@
  */
 import { SpecError } from '../errors.js';
 import { joinLocation } from '../lake/storage/location.js';
-import { parseDuration } from '../spec/index.js';
+import { kafkaSource, parseDuration, sourceName } from '../spec/index.js';
 import type { PipelineSpec, RawStageSpec, StageSpec } from '../spec/index.js';
 import { join } from 'node:path';
 import type { Plan } from './plan.js';
@@ -82,7 +82,7 @@ export function rawJobPlan(plan: Plan): Plan {
   const streams = Array.from({ length: jobs.raw.streams }, (_, index) => ({
     index,
     appId: `${plan.pipeline}/raw/${index}`,
-    groupId: `${plan.spec.source.kafka.groupIdPrefix ?? `pipeline-${plan.pipeline}`}-raw-${index}`,
+    groupId: `${kafkaSource(plan.spec.source, 'the raw job', plan.pipeline).groupIdPrefix ?? `pipeline-${plan.pipeline}`}-raw-${index}`,
   }));
   // No sinks: the raw job never touches the gold tables (their guards belong to gold).
   return { ...plan, job: 'raw', streams, trigger: jobs.raw.trigger, checkpointPath: jobs.raw.checkpointPath, sinks: [] };
@@ -102,7 +102,7 @@ export function renderJobs(plan: Plan, formatDuration: (ms: number) => string): 
   const every = (t: Plan['trigger']) => `every ${formatDuration(t.intervalMs)} or ${t.maxRecordsPerBatch} records`;
   const poll = (t: Plan['trigger']) => `looks for new versions every ${formatDuration(t.intervalMs)} once caught up, up to ${MAX_VERSIONS_PER_BATCH} versions per batch`;
   const lines = ['', 'jobs (mode: staged; run one with --job, or all three in one process)'];
-  lines.push(`  raw     kafka topic ${spec.source.kafka.topic} -> ${jobs.raw.specPath}${jobs.raw.partitionByDate ? ' (partitioned by ingest_date)' : ''}`);
+  lines.push(`  raw     kafka topic ${sourceName(spec.source)} -> ${jobs.raw.specPath}${jobs.raw.partitionByDate ? ' (partitioned by ingest_date)' : ''}`);
   lines.push(`          ${jobs.raw.streams} stream(s), ${every(jobs.raw.trigger)}, no decode; checkpoint <checkpoint>/raw`);
   lines.push(`  bronze  ${jobs.raw.specPath} (by version) -> decode, route -> ${jobs.bronze.tables.length} bronze table(s) + ${spec.deadLetter.table}`);
   for (const t of jobs.bronze.tables) lines.push(`          ${t.specPath}`);

@@ -14,6 +14,7 @@ import { readRecentEvents, type BatchEvent } from './event-log.js';
 import { readStreamProgress, recentThroughput } from './checkpoint-positions.js';
 import { ownedPartitions } from './kafka-assigner.js';
 import type { TopicOffsets } from './kafka-client.js';
+import { sourceName } from '../spec/index.js';
 
 /** One stream's line in the status. */
 export interface StreamStatus {
@@ -56,7 +57,7 @@ export function buildStatus(plan: Plan, offsets: TopicOffsets, alerts: { maxLag?
   const meta = readCheckpointMetadata(root);
   // The checkpoint's layout is what the positions mean; the spec's may have changed since.
   const streamCount = meta?.streams ?? plan.streams.length;
-  const earliest = plan.source.kafka.startingOffsets !== 'latest';
+  const earliest = plan.source.kafka?.startingOffsets !== 'latest';
   // The event log knows how long each batch really took; the checkpoint only when it was planned.
   const logged = new Map<string, BatchEvent>();
   for (const e of readRecentEvents(root)) if (e.type === 'batch') logged.set(`${e.stream}/${e.batchId}`, e);
@@ -98,7 +99,7 @@ export function buildStatus(plan: Plan, offsets: TopicOffsets, alerts: { maxLag?
       }
     }
   }
-  return { pipeline: plan.pipeline, topic: plan.source.kafka.topic, totalLag, neverRun: meta === undefined, streams, alerts: exceeded };
+  return { pipeline: plan.pipeline, topic: sourceName(plan.source), totalLag, neverRun: meta === undefined, streams, alerts: exceeded };
 }
 
 /** The human rendering. */

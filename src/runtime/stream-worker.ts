@@ -24,6 +24,7 @@ import type { BatchStats, MainMessage, StreamWorkerData, WorkerMessage } from '.
 import { TableLockClient } from './table-locks.js';
 import { resolveStartPositions } from './start-positions.js';
 import { storageFailure } from './storage-failure.js';
+import { kafkaSource } from '../spec/index.js';
 
 const data = workerData as StreamWorkerData;
 
@@ -88,8 +89,8 @@ async function main(): Promise<void> {
     state,
     low,
     high,
-    startingOffsets: plan.source.kafka.startingOffsets,
-    failOnDataLoss: plan.source.kafka.failOnDataLoss,
+    startingOffsets: kafkaSource(plan.source).startingOffsets,
+    failOnDataLoss: kafkaSource(plan.source).failOnDataLoss,
     logger,
     onLost: (_p, records) => (lost += records),
   });
@@ -115,14 +116,14 @@ async function main(): Promise<void> {
   const locks = new TableLockClient(data.lockPort);
   // A staged pipeline's raw job lands bytes; every other plan runs the record graph.
   const processor: BatchRunner = plan.job === 'raw'
-    ? new RawBatchProcessor({ topic: plan.source.kafka.topic, pipeline: plan.pipeline, rawPath: stagedJobs(plan)!.raw.path, partitionByDate: stagedJobs(plan)!.raw.partitionByDate, streamIndex, appId: stream.appId, lake, checkpoint, locks, logger })
+    ? new RawBatchProcessor({ topic: kafkaSource(plan.source).topic, pipeline: plan.pipeline, rawPath: stagedJobs(plan)!.raw.path, partitionByDate: stagedJobs(plan)!.raw.partitionByDate, streamIndex, appId: stream.appId, lake, checkpoint, locks, logger })
     : new BatchProcessor({ plan, streamIndex, appId: stream.appId, lake, checkpoint, decoder, locks, logger, tableConcurrency: data.settings.tableConcurrency, registryRetryMs: data.settings.registryRetryMs });
-  const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-${streamIndex}`, undefined, {
+  const kafka = createKafka(kafkaSource(plan.source), logger, `${kafkaSource(plan.source).clientId ?? plan.pipeline}-${streamIndex}`, undefined, {
     onOffsetReset: (topic, partition) => source.offsetReset(topic, partition),
   });
   const source: StreamSource = new StreamSource({
     kafka,
-    topic: plan.source.kafka.topic,
+    topic: kafkaSource(plan.source).topic,
     groupId: stream.groupId,
     streamIndex,
     streamCount: data.streamCount,
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
       fatal = err;
       signal.notify();
     },
-    failOnDataLoss: plan.source.kafka.failOnDataLoss,
+    failOnDataLoss: kafkaSource(plan.source).failOnDataLoss,
     onLost: (_p, records) => post({ type: 'lost', stream: streamIndex, records }),
   });
 

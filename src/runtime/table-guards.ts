@@ -23,6 +23,7 @@ import type { Plan } from './plan.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
 import type { Logger } from './logger.js';
 import { tablePrograms } from './table-program.js';
+import { sourceName } from '../spec/index.js';
 
 /** Refuses (or, when allowed, rebuilds) gold tables whose recorded layout differs from the spec's. */
 async function checkLayouts(lake: Lake, plan: Plan, allow: boolean, logger: Logger): Promise<void> {
@@ -70,7 +71,7 @@ async function checkIdentity(lake: Lake, plan: Plan, own: number[], reset: boole
     // An empty committed batch above every version the tables hold: the stream continues from it.
     const checkpoint = new StreamCheckpoint(plan.checkpointPath, i);
     const now = new Date().toISOString();
-    checkpoint.writeOffsets({ batchId: highest.version, appId, topic: plan.source.kafka.topic, ranges: {}, schema: {}, createdAt: now });
+    checkpoint.writeOffsets({ batchId: highest.version, appId, topic: sourceName(plan.source), ranges: {}, schema: {}, createdAt: now });
     checkpoint.writeCommit({ batchId: highest.version, committedAt: now, records: 0, tables: {} });
     logger.warn({ stream: i, appId, firstBatchId: highest.version + 1 }, 'checkpoint reset: reading the topic again from its earliest offsets into the existing tables');
   }

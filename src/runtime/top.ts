@@ -9,6 +9,7 @@ import type { Plan } from './plan.js';
 import { readTopicOffsets } from './kafka-client.js';
 import { parsePrometheus, sumSamples } from './prometheus-text.js';
 import { buildStatus } from './status.js';
+import { kafkaSource, sourceName } from '../spec/index.js';
 
 /** One stream in a reading. `progress` only grows: committed offsets or consumed records. */
 export interface TopStream {
@@ -28,9 +29,9 @@ export interface TopSource {
 /** Readings from the checkpoint and the broker's end offsets. */
 export function checkpointSource(plan: Plan, admin: Admin): TopSource {
   return {
-    describe: `checkpoint ${plan.checkpointPath} and topic ${plan.source.kafka.topic}`,
+    describe: `checkpoint ${plan.checkpointPath} and topic ${sourceName(plan.source)}`,
     async read() {
-      const status = buildStatus(plan, await readTopicOffsets(admin, plan.source.kafka.topic));
+      const status = buildStatus(plan, await readTopicOffsets(admin, kafkaSource(plan.source, 'pipeline top', plan.pipeline).topic));
       return status.streams.map((s) => ({
         stream: s.stream,
         progress: Object.values(s.committedOffsets).reduce((a, b) => a + b, 0),

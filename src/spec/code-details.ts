@@ -67,5 +67,9 @@ export const codeDetails: Partial<Record<Code, string>> = {
   PIPE0073: '`stages` is set but `mode` is not `staged`: the overrides are ignored.',
   PIPE0074: 'In `mode: staged`, a table (or the dead-letter table) named `_raw` or `_bronze` would share its directory with the raw or bronze tables.',
   PIPE0079: '`writeMode` on an `append` table: it has no effect (only upsert and scd2 replace rows).',
+  PIPE0075: 'The `source` has neither `kafka` nor `delta`, or both. A pipeline reads one Kafka topic or one Delta table.',
+  PIPE0076: 'With `source.delta`, rows arrive typed from Parquet: `format` (other than `json`), `wireFormat`, `schema`, `metadataColumns` and `keyFormat` describe Kafka records and are refused; so is `mode: staged`, whose raw job lands a Kafka topic.',
+  PIPE0077: '`streams` above 1 with `source.delta`: one stream reads the versions in order (to scale, split the work across pipelines).',
+  PIPE0078: '`source.delta.path` points at a table of this same pipeline (a gold table, the dead-letter table or `_events`): each batch would read its own writes.',
   PIPE0090: 'An aggregation reads a table whose `where` (the source\'s included) or `drop`/`quarantine` expectations leave records out: windows take each record as the table\'s sink receives it, before the table\'s load applies these, so the window also counts the records the table leaves out.',
 };

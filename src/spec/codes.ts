@@ -83,6 +83,11 @@ export const codes = {
   PIPE0068: { severity: 'error', title: 'derived column used before it exists', template: '`{path}` names `{column}`, a derived column; derived columns are computed as each table loads, after {stage}' },
   PIPE0090: { severity: 'warning', title: 'window before a table filter', template: 'aggregation `{name}` reads table `{table}`, whose `where` or drop/quarantine expectations leave records out as the table loads; the window counts every record routed to the table, those included' },
   PIPE0079: { severity: 'warning', title: 'writeMode on append table', template: 'table `{table}` is `append`: `writeMode: {writeMode}` has no effect (only upsert and scd2 replace rows)' },
+  // Delta tables as sources.
+  PIPE0075: { severity: 'error', title: 'source kind', template: '`source` {detail}: give exactly one of `kafka` (a topic) and `delta` (a table)' },
+  PIPE0076: { severity: 'error', title: 'Kafka-only setting with a Delta source', template: '`{path}` has no meaning with `source.delta`: {detail}' },
+  PIPE0077: { severity: 'error', title: 'streams with a Delta source', template: 'a Delta source is read by one stream, not {streams}: its versions form one ordered sequence' },
+  PIPE0078: { severity: 'error', title: 'Delta source reads its own output', template: '`source.delta.path` is {detail}, which this pipeline writes' },
   // Staged mode.
   PIPE0073: { severity: 'warning', title: 'unused stages', template: '`stages` has no effect while mode is {mode}' },
   PIPE0074: { severity: 'error', title: 'table named like a staged directory', template: 'table `{table}` would share its directory with staged mode\'s raw or bronze tables' },

@@ -9,4 +9,5 @@ export { redactSpec, REDACTED } from './redact.js';
 export { codes, diagnostic, isRegisteredCode, type Code, type CodeInfo } from './codes.js';
 export { buildPipelineSchema } from './schema-definition.js';
 export { MAX_SPEC_BYTES, MAX_NESTING_DEPTH } from './source-text.js';
+export { kafkaSource, sourceName } from './source-kind.js';
 export * from './types.js';

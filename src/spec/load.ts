@@ -91,9 +91,10 @@ export function defaultCheckpointPath(outputPath: string): string {
 /** Fills the defaults the schema cannot express (they depend on other fields). */
 function finalize(data: Record<string, unknown>): PipelineSpec {
   const spec = data as unknown as PipelineSpec;
-  const brokers = spec.source.kafka.brokers as string[] | string;
-  if (typeof brokers === 'string') {
-    spec.source.kafka.brokers = brokers.split(',').map((b) => b.trim()).filter((b) => b !== '');
+  const kafka = spec.source.kafka;
+  const brokers = kafka?.brokers as string[] | string | undefined;
+  if (kafka && typeof brokers === 'string') {
+    kafka.brokers = brokers.split(',').map((b) => b.trim()).filter((b) => b !== '');
   }
   for (const table of Object.values(spec.tables)) {
     table.mode ??= table.mergeKeys && table.mergeKeys.length > 0 ? 'upsert' : 'append';

@@ -15,6 +15,7 @@ import type {
   CheckpointSpec,
   DeadLetterSpec,
   ExpectationSpec,
+  DeltaSourceSpec,
   KafkaSourceSpec,
   OutputSpec,
   PipelineSpec,
@@ -167,6 +168,33 @@ const kafka = objectOf<KafkaSourceSpec>(
   ['brokers', 'topic'],
 );
 
+const delta = objectOf<DeltaSourceSpec>(
+  {
+    description: 'A Delta table read as a stream (instead of `kafka`): each batch reads the rows the versions after the last one processed added, in version, file and row order; rewrites without data change (compaction) are skipped. Rows arrive typed and go through derive, where, expectations, routing and tables like decoded records. Read by one stream; its position (the last version read) is kept in the checkpoint and every table write carries the pipeline\'s txn, so a restart neither loses nor repeats rows.',
+    examples: [{ path: './lake/analytics' }, { path: 's3://lake/gold/orders', removes: 'ignore', startingVersion: 'latest' }],
+  },
+  {
+    path: field({ description: 'Location of the table to read: a local path (relative to the working directory) or an `s3://bucket/prefix` URI.', examples: ['./lake/analytics'] }, nonEmpty),
+    removes: field(
+      {
+        description: 'A version that updated or deleted rows (a copy-on-write MERGE, a delete): `fail` stops the run with PIPE_DELTA_SOURCE_CHANGED; `ignore` reads the files it added in full (unchanged rows of rewritten files come again, so the tables fed must upsert by key) and does not propagate deletions.',
+        default: 'fail',
+        examples: ['fail', 'ignore'],
+      },
+      { enum: ['fail', 'ignore'] },
+    ),
+    startingVersion: field(
+      {
+        description: 'Where the first run begins: `earliest` (version 0: every row the table holds), `latest` (only versions committed after the first start) or a version number (that version and later ones). Later runs resume from the checkpoint.',
+        default: 'earliest',
+        examples: ['earliest', 'latest', 12],
+      },
+      { anyOf: [{ enum: ['earliest', 'latest'] }, { type: 'integer', minimum: 0 }] },
+    ),
+  },
+  ['path'],
+);
+
 const registry = objectOf<SchemaRegistrySpec>(
   {
     description: 'A Confluent-compatible schema registry (avro, protobuf): schemas are fetched by the id in each value\'s header (cached by id). Credentials are read from environment variables named here.',
@@ -194,9 +222,10 @@ const sourceSchema = objectOf<SourceSchemaSpec>(
 );
 
 const source = objectOf<SourceSpec>(
-  { description: 'Where records come from and how their values are encoded.', examples: [{ kafka: { brokers: ['localhost:9092'], topic: 'events_topic' }, format: 'json' }] },
+  { description: 'Where records come from and how their values are encoded: a Kafka topic (`kafka`) or a Delta table (`delta`), exactly one of them.', examples: [{ kafka: { brokers: ['localhost:9092'], topic: 'events_topic' }, format: 'json' }, { delta: { path: './lake/analytics' } }] },
   {
     kafka,
+    delta,
     format: field(
       { description: 'Record value encoding.', default: 'json', examples: ['json', 'avro', 'protobuf'] },
       { enum: ['json', 'avro', 'protobuf'] },
@@ -227,7 +256,6 @@ const source = objectOf<SourceSpec>(
       { enum: ['string', 'json', 'bytes'] },
     ),
   },
-  ['kafka'],
 );
 
 const trigger = objectOf<TriggerSpec>(

@@ -9,6 +9,7 @@ import { checkColumnType } from './column-types.js';
 import { isDuration, parseDuration } from './duration.js';
 import { checkFormatSettings } from './format-checks.js';
 import { checkEventTime } from './event-time-checks.js';
+import { checkSourceKind } from './source-checks.js';
 import { checkStages } from './stage-checks.js';
 import { didYouMean } from './suggest.js';
 import type { Diagnostic } from './types.js';
@@ -86,11 +87,13 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
     valueAt('PIPE0025', ['trigger', 'interval'], { path: 'trigger.interval', limit: 'longer than 0ms', actual: JSON.stringify(interval) });
   }
 
-  checkFormatSettings(get(data, ['source']), keyAt);
+  // A Delta source takes no format settings at all (PIPE0076 says so once per setting).
+  if (get(data, ['source', 'delta']) === undefined) checkFormatSettings(get(data, ['source']), keyAt);
   if (isObj(data)) checkEventTime(data, keyAt, valueAt);
   checkDerivedUses(data, valueAt);
   checkExpectationNames(data, tables, valueAt);
   checkStages(data, keyAt);
+  checkSourceKind(data, keyAt, valueAt);
 
   const password = get(data, ['source', 'kafka', 'sasl', 'password']);
   const passwordPath = ['source', 'kafka', 'sasl', 'password'];

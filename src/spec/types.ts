@@ -76,8 +76,23 @@ export interface SourceSchemaSpec {
   registry?: SchemaRegistrySpec;
 }
 
+/** Where a Delta source starts on its first run: version 0 (`earliest`), a version number, or the current version (`latest`). */
+export type StartingVersion = number | 'earliest' | 'latest';
+
+/** A Delta table read as a stream: the rows each new version adds (see src/lake/changes.ts). */
+export interface DeltaSourceSpec {
+  /** Table location: a path (relative to the working directory) or an `s3://` URI. */
+  path: string;
+  /** A version that updated or deleted rows: `fail` (default) stops; `ignore` reads its added files in full. */
+  removes: 'fail' | 'ignore';
+  /** First run only; later runs resume from the checkpoint. Default `earliest` (version 0). */
+  startingVersion: StartingVersion;
+}
+
 export interface SourceSpec {
-  kafka: KafkaSourceSpec;
+  /** Exactly one of `kafka` and `delta` (PIPE0075). */
+  kafka?: KafkaSourceSpec;
+  delta?: DeltaSourceSpec;
   /** Record value encoding. Default `json`. */
   format: RecordFormat;
   /** Framing of avro/protobuf values: `confluent` (magic byte + schema id, the default) or `raw`. */

@@ -1,8 +1,8 @@
 /**
  * `mode: staged` end to end against the test broker and real DuckDB: raw lands every record
  * as bytes, bronze and gold catch up by Delta version, and the gold tables equal a fused run's
- * over the same events; a bronze that fails does not stop raw, and once fixed catches up to the
- * fused result.
+ * over the same events; a bronze that fails (an expectation set to `fail` on a record in the
+ * topic) does not stop raw, and once fixed catches up to the fused result.
  */
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -95,13 +95,16 @@ describe('pipeline run, mode: staged', () => {
 
   it('keeps raw landing and gold at its last good state while bronze fails on a record; fixed, it catches up to the fused result', async () => {
     const clean = [...generateEvents({ count: 1_000, seed: 5, malformedRate: 0 })];
-    const poisoned = [...generateEvents({ count: 1_000, seed: 6, malformedRate: 0.01 })];
+    // One record in the topic that an expectation set to `fail` stops on: the bug in bronze.
+    const poison = { key: 'ord-bad', value: Buffer.from('{"event_type":"orders","id":"ord-bad","seq":1,"event_time":"2026-03-01T10:00:00.000Z","total":1}'), timestamp: Date.UTC(2026, 2, 1, 10) };
+    const poisoned = [...generateEvents({ count: 1_000, seed: 6, malformedRate: 0 })];
+    poisoned.splice(400, 0, poison);
     const more = [...generateEvents({ count: 500, seed: 8, malformedRate: 0 })];
     const dir = tempDir();
     await produce(broker, dir, 'broken', clean);
-    // The failing bronze: a spec that allows no dead-lettered record, facing malformed ones.
-    const strict = (t: string) => t.replace('table: _dead_letter', 'table: _dead_letter\n  maxRecords: 0');
-    const spec = staged(writeCommerceSpec(dir, { topic: 'broken', bootstrap: broker.bootstrap, streams: 1, unmatched: 'drop' }), '', strict);
+    const expecting = (action: 'fail' | 'drop') => (t: string) =>
+      t.replace('  format: json', `  format: json\n  expectations:\n    - { name: no_bad_order, expr: "id IS DISTINCT FROM 'ord-bad'", action: ${action} }`);
+    const spec = staged(writeCommerceSpec(dir, { topic: 'broken', bootstrap: broker.bootstrap, streams: 1, unmatched: 'drop' }), '', expecting('fail'));
     const good = await runCli(['run', spec, '--available-now', '--log-level', 'warn']);
     expect(good.code, good.stdout + good.stderr.slice(-2000)).toBe(0);
     const lastGood = await gold(dir);
@@ -110,31 +113,33 @@ describe('pipeline run, mode: staged', () => {
     const failing = await runCli(['run', spec, '--available-now', '--log-level', 'warn']);
     expect(failing.code).toBe(1);
     expect(failing.stdout).toMatch(/bronze failed/);
-    expect(failing.stdout).toMatch(/raw\s+completed: 1000 records/);
+    expect(failing.stdout).toMatch(/raw\s+completed: 1001 records/);
     expect(failing.stdout).toMatch(/gold\s+completed/);
-    expect(failing.stdout).toMatch(/PIPE_RUN_DEAD_LETTER_LIMIT/);
+    expect(failing.stdout).toMatch(/PIPE_RUN_EXPECTATION_FAILED expectation 'no_bad_order'/);
     expect(await gold(dir)).toEqual(lastGood);
 
     // Raw keeps landing while bronze is broken; bronze stays stopped at the same batch.
     await produce(broker, dir, 'broken', more);
     const rawOnly = await runCli(['run', spec, '--job', 'raw', '--available-now', '--log-level', 'warn']);
     expect(rawOnly.code, rawOnly.stderr.slice(-2000)).toBe(0);
-    expect(await readTable(join(dir, 'lake/_raw/e2e'))).toHaveLength(2_500);
+    expect(await readTable(join(dir, 'lake/_raw/e2e'))).toHaveLength(2_501);
     const stillBroken = await runCli(['run', spec, '--job', 'bronze', '--available-now', '--log-level', 'warn']);
     expect(stillBroken.code).toBe(1);
     expect(await gold(dir)).toEqual(lastGood);
 
-    // Fixed: bronze and gold catch up to exactly what a fused run of the fixed spec gives.
-    const fixed = staged(writeCommerceSpec(dir, { topic: 'broken', bootstrap: broker.bootstrap, streams: 1, unmatched: 'drop' }));
+    // Fixed (the expectation drops the record instead): bronze and gold catch up to exactly
+    // what a fused run of the fixed spec gives.
+    const fixed = staged(writeCommerceSpec(dir, { topic: 'broken', bootstrap: broker.bootstrap, streams: 1, unmatched: 'drop' }), '', expecting('drop'));
     const caughtUp = await runCli(['run', fixed, '--available-now', '--log-level', 'warn']);
     expect(caughtUp.code, caughtUp.stdout + caughtUp.stderr.slice(-2000)).toBe(0);
 
     const fusedDir = tempDir();
     const fusedSpec = writeCommerceSpec(fusedDir, { topic: 'broken', bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 800, unmatched: 'drop' });
+    writeFileSync(fusedSpec, expecting('drop')(readFileSync(fusedSpec, 'utf8')));
     const fused = await runAvailableNow(fusedSpec, fusedDir);
     expect(fused.code).toBe(0);
     const expected = await gold(fusedDir);
-    expect(expected.dead.length).toBeGreaterThan(0);
+    expect(expected.tables.orders!.some((r) => r.id === 'ord-bad')).toBe(false);
     expect(await gold(dir)).toEqual(expected);
   }, E2E_TIMEOUT);
 

@@ -3,15 +3,17 @@
  * keeps per partition (~5 MiB on the test broker) is produced, so the offsets right after the
  * checkpoint no longer exist. The next run stops with PIPE_SOURCE_DATA_LOSS and touches no
  * table; with `source.kafka.failOnDataLoss: false` it skips to the oldest offset still there,
- * says so, and the tables hold exactly the first events plus the records retention kept.
+ * says so, and the tables hold exactly the first events plus the records retention kept. A
+ * `pipeline replay` of the deleted range stops with PIPE_REPLAY_RANGE_GONE, writing nothing.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type TestBroker } from '../../src/dev-broker/broker.js';
 import { generateEvents, type GeneratedEvent } from '../../src/dev-broker/events.js';
 import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/reference.js';
 import { kafkaClient } from '../dev-broker/kafka-helpers.js';
-import { runAvailableNow } from '../support/cli.js';
+import { runAvailableNow, runCli } from '../support/cli.js';
 import { produce } from '../support/commerce.js';
 import { recordResult } from './support/results.js';
 import { scenarioDir, writeFaultSpec } from './support/scenario.js';
@@ -76,6 +78,15 @@ describe.runIf(process.env.PIPELINE_FAULT_SUITE)('retention overtakes a stopped 
     expect([0, 1].map((p) => `pipeline run: error PIPE_SOURCE_DATA_LOSS stream ${p}: ${lost(p)} ${hint}`), refused.stderr.slice(-1500)).toContain(errorLine);
     // Nothing was written: the tables still hold exactly the first events.
     let check = await verifyLake(join(dir, 'lake'), computeReference(first, commerceReferenceSpec()));
+    expect(check.problems).toEqual([]);
+
+    // A replay of a range retention deleted says so before writing anything.
+    const offsetsFile = join(dir, 'replay-offsets.json');
+    writeFileSync(offsetsFile, JSON.stringify({ 1: 0 }));
+    const gone = await runCli(['replay', spec, '--table', 'orders', '--from-offsets', offsetsFile]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain(`PIPE_REPLAY_RANGE_GONE partition 1: the replay starts at offset 0, but retention deleted offsets 0..${after.low[1]! - 1}`);
+    check = await verifyLake(join(dir, 'lake'), computeReference(first, commerceReferenceSpec()));
     expect(check.problems).toEqual([]);
 
     skipRun = await runAvailableNow(spec, dir, {}, ['--set', 'source.kafka.failOnDataLoss=false', '--log-level', 'warn']);

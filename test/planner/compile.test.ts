@@ -84,7 +84,7 @@ describe('compilePlan', () => {
   });
 
   it('never renders secrets', () => {
-    const spec = edit(smallAvroSpec(), (s) => s.source.kafka.brokers.push('SASL_SSL://svc:pa55word@kafka-3.internal:9093'));
+    const spec = edit(smallAvroSpec(), (s) => s.source.kafka!.brokers.push('SASL_SSL://svc:pa55word@kafka-3.internal:9093'));
     for (const format of PLAN_FORMATS) {
       const out = renderPlan(compilePlan(spec), format);
       expect(out).not.toContain('hunter2-secret');

@@ -17,7 +17,7 @@ describe('diffSpecs: no change', () => {
       s.watermark!.delay = '60s';
       s.output.path = 'lake/';
       s.checkpoint.path = 'lake/_checkpoints';
-      s.source.kafka.groupIdPrefix = 'pipeline-commerce-events';
+      s.source.kafka!.groupIdPrefix = 'pipeline-commerce-events';
       s.tables.orders!.partitionBy = [];
       s.tables.analytics!.mergeKeys = ['ignored-for-append'];
     });
@@ -56,16 +56,16 @@ describe('diffSpecs: safe', () => {
   });
 
   it('keeps brokers safe while one address is kept, and treats list order as irrelevant', () => {
-    const spec = edit(base, (s) => (s.source.kafka.brokers = ['b:9092', 'a:9092']));
-    expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka.brokers = ['a:9092', 'b:9092'])))).toEqual([]);
-    expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka.brokers = ['a:9092', 'c:9092'])))).toEqual([
+    const spec = edit(base, (s) => (s.source.kafka!.brokers = ['b:9092', 'a:9092']));
+    expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka!.brokers = ['a:9092', 'b:9092'])))).toEqual([]);
+    expect(diffSpecs(spec, edit(spec, (s) => (s.source.kafka!.brokers = ['a:9092', 'c:9092'])))).toEqual([
       { path: 'source.kafka.brokers', before: ['a:9092', 'b:9092'], after: ['a:9092', 'c:9092'], impact: 'safe', message: 'bootstrap servers changed; a:9092 is kept, so this is taken to be the same cluster (offsets stay valid)' },
     ]);
   });
 
   it('masks a changed SASL password', () => {
     const small = smallAvroSpec();
-    const changes = diffSpecs(small, edit(small, (s) => (s.source.kafka.sasl!.password = 'rotated-secret')));
+    const changes = diffSpecs(small, edit(small, (s) => (s.source.kafka!.sasl!.password = 'rotated-secret')));
     expect(changes).toEqual([
       { path: 'source.kafka.sasl.password', before: '***', after: '***', impact: 'safe', message: 'sasl.password changed (value redacted; connection setting only)' },
     ]);
@@ -96,11 +96,11 @@ describe('diffSpecs: checkpoint', () => {
 
   it('topic, name, format, checkpoint path and a wholly replaced broker list', () => {
     const changes = only((s) => {
-      s.source.kafka.topic = 'events_v2';
+      s.source.kafka!.topic = 'events_v2';
       s.name = 'commerce';
       s.source.format = 'avro';
       s.checkpoint.path = './state';
-      s.source.kafka.brokers = ['other:9092'];
+      s.source.kafka!.brokers = ['other:9092'];
     });
     expect(changes.map((c) => [c.path, c.impact])).toEqual([
       ['name', 'checkpoint'],
@@ -115,6 +115,27 @@ describe('diffSpecs: checkpoint', () => {
     expect(changes[1]!.message).toBe('source topic changes from events_topic to events_v2: the checkpoint holds offsets of events_topic, which mean nothing in events_v2, so the runner will refuse to start on it; use a new checkpoint.path (and new tables), or keep the topic');
     expect(changes[2]!.message).toBe('every bootstrap server is replaced: if this is a different Kafka cluster, the checkpointed offsets do not apply there; reset the checkpoints, or approve if it is the same cluster under new addresses');
     expect(changes[4]!.message).toBe('checkpoints move from ./lake/_checkpoints to ./state: the streams find no checkpoint there and start over from startingOffsets; move the checkpoint directories first');
+  });
+
+  it('a switch between a topic and a Delta table, or another table, breaks the checkpoint; removes and startingVersion are safe', () => {
+    const toDelta = (s: PipelineSpec) => {
+      delete s.source.kafka;
+      s.source.delta = { path: './gold/analytics', removes: 'fail', startingVersion: 'earliest' };
+    };
+    const switched = only(toDelta);
+    expect(switched.map((c) => [c.path, c.impact])).toEqual([['source.kafka', 'checkpoint']]);
+    expect(switched[0]!.message).toContain('source changes from Kafka topic events_topic to Delta table ./gold/analytics');
+    const delta = edit(base, toDelta);
+    expect(diffSpecs(delta, base).map((c) => [c.path, c.impact])).toEqual([['source.delta', 'checkpoint']]);
+    const moved = diffSpecs(delta, edit(delta, (s) => {
+      s.source.delta = { path: './gold/orders', removes: 'ignore', startingVersion: 'latest' };
+    }));
+    expect(moved.map((c) => [c.path, c.impact])).toEqual([
+      ['source.delta.path', 'checkpoint'],
+      ['source.delta.removes', 'safe'],
+      ['source.delta.startingVersion', 'safe'],
+    ]);
+    expect(diffSpecs(delta, edit(delta, () => {}))).toEqual([]);
   });
 
   it('schema sources: a new schema or framing reaches the tables, a moved registry is safe', () => {

@@ -52,3 +52,17 @@ describe('pipelines/orders-avro.yaml (Avro behind a schema registry)', () => {
     expectGolden('orders-avro.plan.txt', renderPlan(plan, 'text'));
   });
 });
+
+describe('pipelines/gold-rollup.yaml (a Delta table as the source)', () => {
+  const file = join(import.meta.dirname, '..', '..', 'pipelines', 'gold-rollup.yaml');
+
+  it('validates and plans to its golden text: one source-delta stream, no consumer group', async () => {
+    const loaded = await withSqlChecks(loadSpecFile(file, { env: {} }));
+    expect(loaded.diagnostics).toEqual([]);
+    const plan = compilePlan(loaded.spec!);
+    expect(plan.source.kafka).toBeUndefined();
+    expect(plan.source.delta).toMatchObject({ specPath: './lake/analytics', removes: 'fail', startingVersion: 'earliest' });
+    expect(plan.nodes[0]).toEqual({ id: 'source', kind: 'source-delta', props: { path: './lake/analytics', removes: 'fail', startingVersion: 'earliest', streams: 1 } });
+    expectGolden('gold-rollup.plan.txt', renderPlan(plan, 'text'));
+  });
+});

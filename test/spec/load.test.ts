@@ -68,10 +68,10 @@ describe('environment interpolation', () => {
 
   it('substitutes set variables, defaults for unset or empty ones, and $${ as a literal', () => {
     const env = { TOPIC: 'orders_v2', EMPTY: '' };
-    expect(loadSpecText(withTopic('${TOPIC}'), 'f', { env }).spec!.source.kafka.topic).toBe('orders_v2');
-    expect(loadSpecText(withTopic('t-${NOPE:-x}-${TOPIC}'), 'f', { env }).spec!.source.kafka.topic).toBe('t-x-orders_v2');
-    expect(loadSpecText(withTopic('${EMPTY:-fallback}'), 'f', { env }).spec!.source.kafka.topic).toBe('fallback');
-    expect(loadSpecText(withTopic('"$${TOPIC}"'), 'f', { env }).spec!.source.kafka.topic).toBe('${TOPIC}');
+    expect(loadSpecText(withTopic('${TOPIC}'), 'f', { env }).spec!.source.kafka!.topic).toBe('orders_v2');
+    expect(loadSpecText(withTopic('t-${NOPE:-x}-${TOPIC}'), 'f', { env }).spec!.source.kafka!.topic).toBe('t-x-orders_v2');
+    expect(loadSpecText(withTopic('${EMPTY:-fallback}'), 'f', { env }).spec!.source.kafka!.topic).toBe('fallback');
+    expect(loadSpecText(withTopic('"$${TOPIC}"'), 'f', { env }).spec!.source.kafka!.topic).toBe('${TOPIC}');
   });
 
   it('reports an unset variable without a default at the value', () => {
@@ -85,7 +85,7 @@ describe('environment interpolation', () => {
   it('reads process.env when no env is given', () => {
     process.env.PIPELINE_TEST_TOPIC = 'from-process-env';
     try {
-      expect(loadSpecText(withTopic('${PIPELINE_TEST_TOPIC}'), 'f').spec!.source.kafka.topic).toBe('from-process-env');
+      expect(loadSpecText(withTopic('${PIPELINE_TEST_TOPIC}'), 'f').spec!.source.kafka!.topic).toBe('from-process-env');
     } finally {
       delete process.env.PIPELINE_TEST_TOPIC;
     }
@@ -104,7 +104,7 @@ describe('environment interpolation', () => {
     // The flow mapping in PAYLOAD is just text, so `mode` gets a string that is no mode.
     expect(r.diagnostics.map((d) => [d.code, d.path])).toEqual([['PIPE0023', 'tables.users.mode']]);
     const ok = loadSpecText(withTopic('${TOPIC}'), 'f', { env });
-    expect(ok.spec!.source.kafka.topic).toBe('a\nb: c\nstreams: 99');
+    expect(ok.spec!.source.kafka!.topic).toBe('a\nb: c\nstreams: 99');
     expect(ok.spec!.streams).toBe(1);
     expect(Object.keys(ok.spec!)).not.toContain('b');
   });

@@ -25,6 +25,7 @@ const interfaceLocations: Record<string, string[]> = {
   PipelineSpec: [],
   SourceSpec: ['source'],
   KafkaSourceSpec: ['source', 'kafka'],
+  DeltaSourceSpec: ['source', 'delta'],
   SaslSpec: ['source', 'kafka', 'sasl'],
   SourceSchemaSpec: ['source', 'schema'],
   SchemaRegistrySpec: ['source', 'schema', 'registry'],

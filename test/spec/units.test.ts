@@ -59,15 +59,15 @@ output: { path: ./lake }
       sasl: { username: 'bob', password: '***' },
     });
     // The loaded spec itself is untouched.
-    expect(loaded.spec!.source.kafka.clientId).toBe('id-tok-123');
-    expect(loaded.spec!.source.kafka.sasl!.password).toBe('pw');
+    expect(loaded.spec!.source.kafka!.clientId).toBe('id-tok-123');
+    expect(loaded.spec!.source.kafka!.sasl!.password).toBe('pw');
     expect(JSON.stringify(redacted)).not.toMatch(/tok-123|"pw"/);
   });
 
   it('redacts a literal password too, and warns about it', () => {
     const loaded = loadSpecText(text('hunter2'), 'f', { env });
     expect(loaded.diagnostics.map((d) => [d.code, d.severity, d.line, d.col])).toEqual([['PIPE0048', 'warning', 8, 68]]);
-    expect(redactSpec(loaded.spec!).source.kafka.sasl!.password).toBe('***');
+    expect(redactSpec(loaded.spec!).source.kafka!.sasl!.password).toBe('***');
   });
 });
 

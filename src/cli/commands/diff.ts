@@ -122,8 +122,8 @@ export const command: Command = {
       const lake = await Lake.create({ threads: 1 });
       try {
         const plan = compilePlan(deployed);
-        const topic = await probeTopicOffsets(plan.source.kafka, `${plan.source.kafka.clientId ?? plan.pipeline}-diff`);
-        impact = await lakeImpact(lake, plan, changes, next.source.kafka.startingOffsets, topic);
+        const topic = plan.source.kafka ? await probeTopicOffsets(plan.source.kafka, `${plan.source.kafka.clientId ?? plan.pipeline}-diff`) : undefined;
+        impact = await lakeImpact(lake, plan, changes, next.source.kafka?.startingOffsets ?? 'earliest', topic);
       } finally {
         lake.close();
       }

@@ -93,7 +93,8 @@ export const command: Command = {
     const lake = await Lake.create({ threads: 1 });
     try {
       const live = compilePlan(spec);
-      const impact = await lakeImpact(lake, live, [], undefined, await probeTopicOffsets(live.source.kafka, `${live.source.kafka.clientId ?? live.pipeline}-plan`));
+      const topic = live.source.kafka ? await probeTopicOffsets(live.source.kafka, `${live.source.kafka.clientId ?? live.pipeline}-plan`) : undefined;
+      const impact = await lakeImpact(lake, live, [], undefined, topic);
       process.stdout.write(format === 'json'
         ? `${JSON.stringify({ ...JSON.parse(renderPlan(plan, format)), lake: impact }, null, 2)}\n`
         : `${renderPlan(plan, format)}\n${renderLakeImpact(impact, false)}`);

@@ -12,6 +12,7 @@ import { operatorFor } from '../../operators/index.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../runtime/logger.js';
 import { checkInstanceAggregations, resolveInstance } from '../../runtime/instances.js';
 import { runPipeline } from '../../runtime/runner.js';
+import { runDeltaSource } from '../../runtime/delta-source-run.js';
 import { formatStagedResult, runStaged } from '../../runtime/staged-runner.js';
 import { JOB_NAMES, type JobName } from '../../runtime/staged-plan.js';
 import { formatSummary, type RunSummary } from '../../runtime/summary.js';
@@ -19,11 +20,13 @@ import { loadSpecOrReport } from './plan.js';
 
 const usage = `Usage: pipeline run <spec.yaml> [options]
 
-Consumes the spec's Kafka topic with N parallel streams and MERGEs every record into its
-Delta table exactly once. Resumes from the checkpoint on every later run.
+Consumes the spec's Kafka topic with N parallel streams (or, with source.delta, the rows each
+new version of a Delta table adds) and MERGEs every record into its Delta table exactly once.
+Resumes from the checkpoint on every later run.
 
 Options:
-  --available-now      process everything up to the topic's end at start, then exit 0
+  --available-now      process everything up to the topic's end at start (with
+                       source.delta: until no unread version is left), then exit 0
   --set <path=value>   override a spec value (repeatable), e.g. --set trigger.interval=1s
   --log-level <level>  ${LOG_LEVELS.join(' | ')} (default info; JSON lines on stderr)
   --log-format <f>     json (default) | pretty
@@ -117,9 +120,15 @@ export const command: Command = {
       process.stdout.write(`${formatStagedResult(result)}\n`);
       return result.failed.length > 0 ? 1 : 0;
     }
+    if (plan.source.delta) {
+      // One stream reading versions: nothing to split across instances or re-shard, and the
+      // metrics server watches Kafka streams.
+      const kafkaOnly = instance.count > 1 ? '--instance' : runOptions.reshard ? '--reshard' : metrics ? '--metrics-port' : undefined;
+      if (kafkaOnly) throw new UsageError('PIPE_CLI_USAGE', `${kafkaOnly} applies to Kafka streams; ${plan.pipeline} reads a Delta table with one stream (pipeline status shows its progress)`);
+    }
     let summary: RunSummary;
     try {
-      summary = await runPipeline(plan, runOptions);
+      summary = plan.source.delta ? await runDeltaSource(plan, runOptions) : await runPipeline(plan, runOptions);
     } catch (err) {
       // A run that stopped on a limit still reports what it committed.
       const failed = (err as { summary?: RunSummary }).summary;

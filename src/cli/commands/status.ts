@@ -11,13 +11,15 @@ import { compilePlan } from '../../planner/compile.js';
 import { createKafka, fetchTopicOffsetsOrExplain } from '../../runtime/kafka-client.js';
 import { createLogger } from '../../runtime/logger.js';
 import { buildStatus, formatStatus } from '../../runtime/status.js';
+import { deltaSourceStatus, formatDeltaSourceStatus } from '../../runtime/delta-source-run.js';
 import { loadSpecOrReport } from './plan.js';
 
 const usage = `Usage: pipeline status <spec.yaml> [options]
 
 Shows where a pipeline stands: per stream its partitions, committed offsets, lag (records in
 the topic not yet in the tables), last batch and recent records/s. Reads the checkpoint and
-the broker's end offsets only; a running pipeline is not disturbed.
+the broker's end offsets only; a running pipeline is not disturbed. For a Delta source
+(source.delta): the next version to read against the table's newest version.
 
 Options:
   --format text|json   output format (default text)
@@ -37,9 +39,16 @@ export const command: Command = {
     const spec = await loadSpecOrReport(positionals[0]!, { set: values.set ?? [], env: process.env });
     if (!spec) return 1;
     const plan = compilePlan(spec);
+    if (plan.source.delta) {
+      // A table source has versions, not partitions: how far the checkpoint is behind the table.
+      const status = await deltaSourceStatus(plan);
+      process.stdout.write(`${values.format === 'json' ? JSON.stringify(status, null, 2) : formatDeltaSourceStatus(status)}\n`);
+      return 0;
+    }
     const logger = createLogger('error', plan.pipeline);
-    const kafka = createKafka(plan.source.kafka, logger, `${plan.source.kafka.clientId ?? plan.pipeline}-status`, 2);
-    const offsets = await fetchTopicOffsetsOrExplain(kafka, plan.source.kafka);
+    const kafkaSpec = plan.source.kafka!;
+    const kafka = createKafka(kafkaSpec, logger, `${kafkaSpec.clientId ?? plan.pipeline}-status`, 2);
+    const offsets = await fetchTopicOffsetsOrExplain(kafka, kafkaSpec);
     const status = buildStatus(plan, offsets, spec.alerts);
     process.stdout.write(`${values.format === 'json' ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
     return status.alerts.length > 0 ? 1 : 0;

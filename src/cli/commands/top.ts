@@ -11,6 +11,7 @@ import { createKafka } from '../../runtime/kafka-client.js';
 import { createLogger } from '../../runtime/logger.js';
 import { checkpointSource, metricsSource, renderTop, type TopSource, type TopStream } from '../../runtime/top.js';
 import { loadSpecOrReport } from './plan.js';
+import { kafkaSource } from '../../spec/index.js';
 
 const usage = `Usage: pipeline top <spec.yaml> [options]
 
@@ -44,7 +45,8 @@ export const command: Command = {
     let source: TopSource;
     if (values['metrics-url']) source = metricsSource(values['metrics-url']);
     else {
-      const admin = createKafka(plan.source.kafka, createLogger('error', plan.pipeline), `${plan.source.kafka.clientId ?? plan.pipeline}-top`, 2).admin();
+      const kafkaSpec = kafkaSource(plan.source, 'pipeline top (without --metrics-url)', plan.pipeline);
+      const admin = createKafka(kafkaSpec, createLogger('error', plan.pipeline), `${kafkaSpec.clientId ?? plan.pipeline}-top`, 2).admin();
       await admin.connect();
       source = checkpointSource(plan, admin);
     }

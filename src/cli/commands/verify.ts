@@ -67,7 +67,7 @@ export const command: Command = {
     const lake = await Lake.create({ threads: 1 });
     let report: VerifyReport;
     try {
-      const topic = values.offline ? undefined : await probeTopicOffsets(plan.source.kafka, `${plan.source.kafka.clientId ?? plan.pipeline}-verify`);
+      const topic = values.offline || !plan.source.kafka ? undefined : await probeTopicOffsets(plan.source.kafka, `${plan.source.kafka.clientId ?? plan.pipeline}-verify`);
       report = await verifyPipeline(plan, lake, topic);
     } finally {
       lake.close();
