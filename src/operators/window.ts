@@ -5,9 +5,12 @@
  *
  * - `update`: the batch's partials are emitted and merged into the output table's rows by
  *   the batch's commit (window-output.ts); nothing is kept between batches.
- * - `append`: partials of open windows are kept in the operator state, committed with the
- *   batch; a window is emitted once, by the batch after which the stream's watermark has
- *   passed its end, and never again. A record for a window already emitted (possible only
+ * - `append`: partials are kept in the operator state, committed with the batch; the stream
+ *   emits nothing itself. Once the stream's watermark has passed a window's end the stream
+ *   closes it: its partial is final for this stream (`closedUntil`). The window emitter
+ *   (runtime/window-emitter.ts) combines the streams' closed partials once the pipeline's
+ *   watermark has passed the end, writes the row once, and the stream then drops the cell
+ *   ({@link dropEmitted}). A record for a window the stream already closed (possible only
  *   when `idleTimeout` let the watermark pass a partition that then woke up) is counted in
  *   `afterClose` and left out.
  *
@@ -38,10 +41,10 @@ export interface WindowCell {
 
 /** The window operator's committed state (append mode). */
 export interface WindowState {
-  /** Open windows' cells by key. */
+  /** Cells not yet written by the window emitter, by key (those ending at or before `closedUntil` are final). */
   open: Record<string, WindowCell>;
-  /** Windows ending at or before this (ms) have been emitted. */
-  emittedUntil: number | null;
+  /** Windows ending at or before this (ms) take no more records from this stream: its watermark passed them. */
+  closedUntil: number | null;
   /** Records left out because their window was already emitted (since the checkpoint began). */
   afterClose: number;
 }
@@ -101,26 +104,18 @@ function stageFor(node: OperatorNode, state: WindowState | undefined, eventTime:
   const column = eventTime?.column ?? String(node.props.eventTimeColumn);
   const append = cfg.outputMode === 'append';
   const open: Record<string, WindowCell> = append ? structuredClone(state?.open ?? {}) : {};
-  let emittedUntil = state?.emittedUntil ?? null;
+  // `emittedUntil`: the name in checkpoints written before the window emitter existed.
+  let closedUntil = state?.closedUntil ?? (state as { emittedUntil?: number | null } | undefined)?.emittedUntil ?? null;
   let afterClose = state?.afterClose ?? 0;
-  let closed: WindowCell[] | undefined;
+  let closed = false;
 
-  // Closing happens once per batch, after its last record (emit and snapshot both need it).
-  const close = (): WindowCell[] => {
-    if (closed) return closed;
-    closed = [];
-    if (!append) return (closed = Object.values(open));
+  // Closing happens once per batch, after its last record: the stream's watermark then says
+  // which windows no on-time record of this stream can reach any more.
+  const close = (): void => {
+    if (closed || !append) return;
+    closed = true;
     const wm = eventTime?.watermarkMs() ?? null;
-    if (wm === null) return closed;
-    for (const [key, cell] of Object.entries(open)) {
-      if (cell.endMs <= wm) {
-        closed.push(cell);
-        delete open[key];
-      }
-    }
-    closed.sort((a, b) => a.startMs - b.startMs);
-    emittedUntil = emittedUntil === null ? wm : Math.max(wm, emittedUntil);
-    return closed;
+    if (wm !== null) closedUntil = closedUntil === null ? wm : Math.max(wm, closedUntil);
   };
 
   return {
@@ -133,7 +128,7 @@ function stageFor(node: OperatorNode, state: WindowState | undefined, eventTime:
       const values = cfg.measures.map((m) => (m.column === undefined ? undefined : fieldOf(fields, m.column)));
       for (const startMs of windowStarts(t, cfg.sizeMs, cfg.slideMs)) {
         const endMs = startMs + cfg.sizeMs;
-        if (append && emittedUntil !== null && endMs <= emittedUntil) {
+        if (append && closedUntil !== null && endMs <= closedUntil) {
           afterClose++;
           continue;
         }
@@ -143,13 +138,24 @@ function stageFor(node: OperatorNode, state: WindowState | undefined, eventTime:
       }
       return { port: 'out' };
     },
-    emit: (): WindowEmit => ({ mode: cfg.outputMode, cells: close() }),
+    // Append windows are written by the window emitter, from the committed state.
+    emit: (): WindowEmit => ({ mode: cfg.outputMode, cells: append ? [] : Object.values(open) }),
     snapshot: (): WindowState | undefined => {
       if (!append) return undefined;
       close();
-      return { open, emittedUntil, afterClose };
+      return { open, closedUntil, afterClose };
     },
   };
+}
+
+/**
+ * The state without the cells of windows ending at or before `untilMs`, which the window
+ * emitter has written: they can take no more records (they were closed in every stream).
+ */
+export function dropEmitted(state: WindowState, untilMs: number): WindowState {
+  const open: Record<string, WindowCell> = {};
+  for (const [key, cell] of Object.entries(state.open)) if (cell.endMs > untilMs) open[key] = cell;
+  return { ...state, open };
 }
 
 export const window: OperatorDefinition = {

@@ -27,6 +27,7 @@ import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
 import type { Decoder } from './decode-pool.js';
 import { packValues, prepareBatch } from './batch-transform.js';
 import { failpoint } from './failpoints.js';
+import { dropWrittenWindows } from './window-emitter.js';
 import { METADATA_COLUMN_NAMES, metadataColumns } from './metadata-columns.js';
 import { EVENTS_TABLE, qualityRows, writeQualityEvents } from './quality-events.js';
 import { joinLocation } from '../lake/storage/location.js';
@@ -170,7 +171,8 @@ export class BatchProcessor {
     });
     // A replay re-runs with the partitions of its recorded ranges (the same ownership as the first time).
     const owned = Object.keys(entry.ranges).map(Number).sort((a, b) => a - b);
-    const routed = Promise.all([this.state, resolving]).then(([state, prepared]) =>
+    // Append windows the emitter has written leave the state: they can take no more records.
+    const routed = Promise.all([this.state.then((state) => dropWrittenWindows(plan, this.opts.lake, state)), resolving]).then(([state, prepared]) =>
       this.opts.decoder.transform(packed, { graph, tables, outDir: stagingDir, state, prepared, partitions, owned }),
     );
     this.state = routed.then((r) => r.state);
@@ -281,6 +283,7 @@ export class BatchProcessor {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 
+    // Update windows merge here; append windows are written by the window emitter.
     for (const w of plan.windows ?? []) {
       const emitted = routed.outputs?.[w.id] as WindowEmit | undefined;
       if (!emitted || emitted.cells.length === 0) continue;

@@ -1,7 +1,8 @@
 /**
  * `runPipeline`: the main thread of `pipeline run`. Takes the checkpoint locks, checks the
  * stream layout, reads the topic's partitions and watermarks, starts one worker thread per
- * stream, serialises table commits between them, reports progress, and turns SIGINT/SIGTERM
+ * stream, serialises table commits between them, writes `append` windows once every stream
+ * has closed them (window-emitter.ts), reports progress, and turns SIGINT/SIGTERM
  * into a clean stop (the in-flight batch finishes; the batch being collected is abandoned
  * before its offsets file, so nothing is half-done).
  */
@@ -25,6 +26,10 @@ import { describeDeadLetter, SummaryBuilder, type RunSummary } from './summary.j
 import type { StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { guardTables } from './table-guards.js';
 import { TableLockServer } from './table-locks.js';
+import { Lake } from '../lake/index.js';
+import { committedState } from './batch-processor.js';
+import { StreamCheckpoint } from './stream-checkpoint.js';
+import { appendWindows, emitFailed, WindowEmitter } from './window-emitter.js';
 
 export interface RunOptions {
   availableNow: boolean;
@@ -125,6 +130,20 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // Append windows: one emitter for the run, fed with every stream's committed state.
+  const counted = owned.filter((o) => o.partitions.length > 0).map((o) => o.stream);
+  const windows = appendWindows(plan).length > 0 ? await startEmitter(plan, counted, own, settings.duckdbMemoryLimit, logger) : undefined;
+  const emitWindows = () => {
+    windows?.emit().catch((err: unknown) => {
+      failure ??= emitFailed(err);
+      stopAll();
+    });
+  };
+  emitWindows();
+  // An idle stream commits nothing; its idleTimeout must still let the windows close.
+  const ticker = windows ? setInterval(emitWindows, Math.max(1_000, plan.trigger.intervalMs)) : undefined;
+  ticker?.unref();
+
   const exits: Promise<void>[] = [];
   for (const [k, i] of own.entries()) {
     const partitions = owned[k]!.partitions;
@@ -161,6 +180,10 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
               observer.streamState(i, 'running');
               break;
             case 'batch': {
+              if (windows) {
+                windows.observe(i, msg.stats.state);
+                emitWindows();
+              }
               summary.addBatch(msg.stats);
               observer.batch(msg.stats);
               if (msg.stats.watermarkMs !== undefined) totals.watermark = new Date(msg.stats.watermarkMs).toISOString();
@@ -204,7 +227,12 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
   }
   try {
     await Promise.all(exits);
+    clearInterval(ticker);
+    // The streams' last commits may close windows: written before the run reports its end.
+    if (windows && !failure) await windows.emit().catch((err: unknown) => void (failure ??= emitFailed(err)));
   } finally {
+    clearInterval(ticker);
+    await windows?.close();
     await observer.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -221,6 +249,14 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
   return result;
 }
 
+
+/** The run's window emitter with its own lake, primed with every stream's committed state. */
+async function startEmitter(plan: Plan, streams: number[], own: number[], memoryLimit: string, logger: Logger) {
+  const lake = await Lake.create({ threads: 1, memoryLimit });
+  const emitter = new WindowEmitter({ plan, lake, streams, logger });
+  for (const i of own) emitter.observe(i, committedState(new StreamCheckpoint(plan.checkpointPath, i)));
+  return Object.assign(emitter, { close: async () => lake.close() });
+}
 
 /** The ratio limit is judged once a run has consumed this many records (and at its end). */
 const RATIO_MIN_RECORDS = 100;

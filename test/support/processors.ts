@@ -2,6 +2,8 @@
  * Driving the real batch processors by hand, without a broker: records queued per owning
  * stream (stream i owns the partitions p with p % streams == i), each stream cut into batches
  * of the sizes a property test draws, the streams' batches committed in the order it picks.
+ * After every commit the window emitter sees the stream's state and writes the append windows
+ * every stream has closed, as the run's main thread does.
  */
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
@@ -11,6 +13,7 @@ import { BatchProcessor, type BatchProcessorOptions } from '../../src/runtime/ba
 import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
+import { WindowEmitter } from '../../src/runtime/window-emitter.js';
 
 /** A Kafka message at `offset` holding `value` (no key, no headers, a fixed timestamp). */
 export const message = (offset: number, value: string): KafkaMessage =>
@@ -58,6 +61,9 @@ export async function driveProcessors(records: { partition: number; value: strin
       locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
     }),
   }));
+  // Streams that own none of the listed partitions do not hold the pipeline's watermark back.
+  const owning = processors.map((_, i) => i).filter((i) => o.partitions === undefined || o.partitions.some((p) => p % o.streams === i));
+  const emitter = new WindowEmitter({ plan: o.plan, lake: o.lake, streams: owning });
   const totals: DriveTotals = { late: 0, deadLettered: 0, dropped: 0 };
   for (;;) {
     const live = processors.map((s, i) => ({ s, q: queues[i]! })).filter(({ s, q }) => s.next < q.length);
@@ -79,6 +85,8 @@ export async function driveProcessors(records: { partition: number; value: strin
       s.position.set(p, from + count);
     }
     const stats = await s.p.commit(await s.p.prepare(s.batchId++, { ranges, messages, count: slice.length }));
+    emitter.observe(processors.indexOf(s), stats.state);
+    await emitter.emit();
     totals.late += stats.late ?? 0;
     totals.deadLettered += stats.deadLettered;
     totals.dropped += stats.dropped;
