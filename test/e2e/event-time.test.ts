@@ -5,7 +5,8 @@
  * the produced events with the documented watermark rule (test/event-time/reference.ts);
  * late records land in the dead-letter table with stage `late`; the tables are partitioned
  * by hour (`table show` lists the partitions); a SIGKILL mid-window and a restart give the
- * same windows; `append` windows (one stream) are written once and final, also across a crash.
+ * same windows; `append` windows over three streams are written once and final, also across
+ * crashes mid-window and right after a window commit.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { writeRecordFile } from '../../src/dev-broker/broker.js';
 import { useTestBroker } from '../support/broker.js';
 import { ROOT } from '../support/build.js';
 import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
-import { readTable } from '../support/tables.js';
+import { loggedRows, readTable } from '../support/tables.js';
 import { tempDirs } from '../support/temp-dirs.js';
 import { referenceWindows, lateRecords, type RefEvent, type RefRow } from '../event-time/reference.js';
 
@@ -136,16 +137,25 @@ describe('event time on the test broker', () => {
     expect(await windows(dir)).toEqual(expected(false));
   }, E2E_TIMEOUT);
 
-  it('append windows (one stream) are written once, after the watermark passes them, also across a crash', async () => {
+  it('append windows over three streams are written once, final, across a SIGKILL mid-window and one right after a window commit', async () => {
     const dir = tempDir();
-    const append = overrides(dir, ['--set', 'streams=1', '--set', 'aggregations.events_per_minute.outputMode=append']);
+    const append = overrides(dir, ['--set', 'streams=3', '--set', 'aggregations.events_per_minute.outputMode=append']);
     const crashed = await runAvailableNow(SPEC, dir, { ...env(), PIPELINE_FAILPOINT: 'batch.before-checkpoint-commit:6' }, append);
     expect(crashed.signal, crashed.stderr.slice(-1500)).toBe('SIGKILL');
+    const emitted = await runAvailableNow(SPEC, dir, { ...env(), PIPELINE_FAILPOINT: 'windows.after-emit:3' }, append);
+    expect(emitted.signal, emitted.stderr.slice(-1500)).toBe('SIGKILL');
+    const partial = (await windows(dir)).length;
     const restarted = await runAvailableNow(SPEC, dir, env(), append);
     expect(restarted.code, restarted.stderr.slice(-2000)).toBe(0);
     const want = expected(true);
     expect(want.length).toBeGreaterThan(6);
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(want.length);
     expect(want.length).toBeLessThan(expected(false).length); // the newest windows are still open
     expect(await windows(dir)).toEqual(want);
+    // Written once and final: every window row is in exactly one `add` of the log, none removed.
+    expect(loggedRows(join(dir, 'lake', 'events_per_minute'))).toEqual({ added: want.length, removes: 0 });
+    const dead = await readTable(join(dir, 'lake', '_dead_letter'));
+    expect(dead.filter((r) => r.stage === 'late')).toHaveLength(lateRecords(DATA.events, OPTS.delayMs).late.size);
   }, E2E_TIMEOUT);
 });
