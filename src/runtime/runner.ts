@@ -21,6 +21,7 @@ import { createKafka, fetchTopicOffsetsOrExplain } from './kafka-client.js';
 import type { LogFormat, LogLevel, Logger } from './logger.js';
 import { checkInstanceReshard, instanceLabel, instanceStreams } from './instances.js';
 import { finishInterruptedReshard, reshardCheckpoint, reshardTarget } from './reshard.js';
+import { reshardState } from './reshard-state.js';
 import { RunObserver } from './run-observer.js';
 import { describeDeadLetter, SummaryBuilder, type RunSummary } from './summary.js';
 import type { StreamWorkerData, WorkerMessage } from './stream-protocol.js';
@@ -76,7 +77,8 @@ export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSumm
     if (layout.previousStreams !== undefined) {
       checkInstanceReshard({ instance, reshard: opts.reshard, previousStreams: layout.previousStreams, streams: streamCount, root });
       if (!opts.reshard) throw streamsChangedError(root, layout.previousStreams, streamCount, plan.outputPath);
-      reshardCheckpoint({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, from: layout.previousStreams, to: streamCount, meta: meta!, logger });
+      const carry = (old: Record<string, unknown>[]) => reshardState(plan, old, streamCount);
+      reshardCheckpoint({ root, pipeline: plan.pipeline, topic: plan.source.kafka.topic, from: layout.previousStreams, to: streamCount, meta: meta!, logger, carry });
     }
     await guardTables(plan, own, { allowLayoutChange: opts.allowLayoutChange ?? false, reset: opts.reset ?? false }, logger);
     const result = await runStreams(plan, opts, observer, own);

@@ -23,7 +23,7 @@ import { PipelineError } from '../errors.js';
 import type { TableWriter } from '../operators/api.js';
 import type { WatermarkState } from '../operators/watermark.js';
 import { dropEmitted, type WindowCell, type WindowState } from '../operators/window.js';
-import { combine } from '../operators/window-measures.js';
+import { combine, type Measure } from '../operators/window-measures.js';
 import { writeWindowOutput } from '../operators/window-output.js';
 import { failpoint } from './failpoints.js';
 import type { Logger } from './logger.js';
@@ -151,17 +151,23 @@ export class WindowEmitter {
 
   /** Every stream's cells of windows ending in (from, until], combined per window and group, oldest first. */
   private closedCells(w: WindowPlan, from: number, until: number): WindowCell[] {
-    const cells = new Map<string, WindowCell>();
-    for (const s of this.opts.streams) {
-      const state = this.states.get(s)?.[w.id] as WindowState | undefined;
-      for (const [key, cell] of Object.entries(state?.open ?? {})) {
-        if (cell.endMs <= from || cell.endMs > until) continue;
-        const seen = cells.get(key);
-        cells.set(key, seen ? { ...seen, partials: w.measures.map((m, i) => combine(m, seen.partials[i]!, cell.partials[i]!)) } : cell);
-      }
-    }
-    return [...cells.entries()].sort(([a, x], [b, y]) => x.startMs - y.startMs || (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+    const states = this.opts.streams.map((s) => this.states.get(s)?.[w.id] as WindowState | undefined);
+    const cells = combineCells(w.measures, states, (cell) => cell.endMs > from && cell.endMs <= until);
+    return Object.entries(cells).sort(([a, x], [b, y]) => x.startMs - y.startMs || (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
   }
+}
+
+/** The cells of several streams' window states (those `keep` accepts), combined per window and group. */
+export function combineCells(measures: Measure[], states: (WindowState | undefined)[], keep: (cell: WindowCell) => boolean = () => true): Record<string, WindowCell> {
+  const cells: Record<string, WindowCell> = {};
+  for (const state of states) {
+    for (const [key, cell] of Object.entries(state?.open ?? {})) {
+      if (!keep(cell)) continue;
+      const seen = cells[key];
+      cells[key] = seen ? { ...seen, partials: measures.map((m, i) => combine(m, seen.partials[i]!, cell.partials[i]!)) } : cell;
+    }
+  }
+  return cells;
 }
 
 /** The coded error of an emit that failed for a reason other than one of ours. */

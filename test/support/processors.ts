@@ -34,37 +34,44 @@ export interface DriveOptions {
   pick: (n: number) => number;
   /** When given, every batch lists all of its stream's partitions among these, empty ones too (as the collector does). */
   partitions?: number[];
+  /** Offset of each partition's first record (default 0): records continuing an earlier drive over the same checkpoint. */
+  startOffsets?: Map<number, number>;
 }
 
-/** The records' counts summed over every committed batch. */
+/** The records' counts summed over every committed batch, and each partition's next offset. */
 export interface DriveTotals {
   late: number;
   deadLettered: number;
   dropped: number;
+  offsets: Map<number, number>;
 }
 
 /** Runs `records` (in produce order) through `streams` batch processors until every record is committed. */
 export async function driveProcessors(records: { partition: number; value: string }[], o: DriveOptions): Promise<DriveTotals> {
-  const offsets = new Map<number, number>();
+  const offsets = new Map(o.startOffsets ?? []);
+  const start = new Map(offsets);
   const queues = Array.from({ length: o.streams }, () => [] as { partition: number; m: KafkaMessage }[]);
   for (const r of records) {
     const offset = offsets.get(r.partition) ?? 0;
     offsets.set(r.partition, offset + 1);
     queues[r.partition % o.streams]!.push({ partition: r.partition, m: message(offset, r.value) });
   }
-  const processors = queues.map((_, i) => ({
-    next: 0,
-    batchId: 0,
-    position: new Map((o.partitions ?? []).filter((p) => p % o.streams === i).map((p) => [p, 0])),
-    p: new BatchProcessor({
-      plan: o.plan, streamIndex: i, appId: `${o.appId}/${i}`, lake: o.lake, checkpoint: new StreamCheckpoint(join(o.dir, 'cp'), i), decoder: createDecoder(0),
-      locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
-    }),
-  }));
+  const processors = queues.map((_, i) => {
+    const checkpoint = new StreamCheckpoint(join(o.dir, 'cp'), i);
+    return {
+      next: 0,
+      batchId: checkpoint.recover().nextBatchId,
+      position: new Map((o.partitions ?? []).filter((p) => p % o.streams === i).map((p) => [p, start.get(p) ?? 0])),
+      p: new BatchProcessor({
+        plan: o.plan, streamIndex: i, appId: `${o.appId}/${i}`, lake: o.lake, checkpoint, decoder: createDecoder(0),
+        locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
+      }),
+    };
+  });
   // Streams that own none of the listed partitions do not hold the pipeline's watermark back.
   const owning = processors.map((_, i) => i).filter((i) => o.partitions === undefined || o.partitions.some((p) => p % o.streams === i));
   const emitter = new WindowEmitter({ plan: o.plan, lake: o.lake, streams: owning });
-  const totals: DriveTotals = { late: 0, deadLettered: 0, dropped: 0 };
+  const totals: DriveTotals = { late: 0, deadLettered: 0, dropped: 0, offsets };
   for (;;) {
     const live = processors.map((s, i) => ({ s, q: queues[i]! })).filter(({ s, q }) => s.next < q.length);
     if (live.length === 0) break;
