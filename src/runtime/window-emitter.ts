@@ -87,6 +87,7 @@ export class WindowEmitter {
   private readonly written = new Map<string, number | undefined>();
   private readonly now: () => number;
   private queue: Promise<unknown> = Promise.resolve();
+  private waiting?: Promise<EmitResult>;
 
   constructor(private readonly opts: WindowEmitterOptions) {
     this.windows = appendWindows(opts.plan);
@@ -123,9 +124,17 @@ export class WindowEmitter {
     return counted === 0 ? greatest : least;
   }
 
-  /** Writes the windows every stream has closed; emits run one at a time, in call order. */
+  /**
+   * Writes the windows every stream has closed. Emits run one at a time; calls made while one
+   * waits to start share it (it reads the states as they are when it starts).
+   */
   emit(): Promise<EmitResult> {
-    const run = this.queue.then(() => this.emitNow());
+    if (this.waiting) return this.waiting;
+    const run = this.queue.then(() => {
+      this.waiting = undefined;
+      return this.emitNow();
+    });
+    this.waiting = run;
     this.queue = run.catch(() => {});
     return run;
   }
