@@ -1,12 +1,15 @@
 /**
  * window: a windowed aggregation over the records its `from` tables accept. Each record is
  * assigned to its event-time windows (tumbling: one; sliding: size/slide of them) and group,
- * and its measures accumulate into that cell's partial results (window-measures.ts).
+ * and its measures accumulate into that cell's partial results (window-measures.ts). The
+ * record stage only notes each record's share; the batch's commit adds the shares of the
+ * records the tables stored ({@link applyWindowBatch}), so a record a table refuses (a value
+ * that does not convert, a `drop` expectation) counts in no window.
  *
- * - `update`: the batch's partials are emitted and merged into the output table's rows by
- *   the batch's commit (window-output.ts); nothing is kept between batches.
+ * - `update`: the batch's partials are merged into the output table's rows by the batch's
+ *   commit (window-output.ts); nothing is kept between batches.
  * - `append`: partials are kept in the operator state, committed with the batch; the stream
- *   emits nothing itself. Once the stream's watermark has passed a window's end the stream
+ *   writes nothing itself. Once the stream's watermark has passed a window's end the stream
  *   closes it: its partial is final for this stream (`closedUntil`). The window emitter
  *   (runtime/window-emitter.ts) combines the streams' closed partials once the pipeline's
  *   watermark has passed the end, writes the row once, and the stream then drops the cell
@@ -19,7 +22,7 @@
  */
 import type { DecodedRecord, OperatorDefinition, OperatorNode, RecordPosition } from './api.js';
 import { eventTimeMs, type EventTimeView } from './watermark.js';
-import { accumulate, emptyPartial, parseMeasure, type Measure, type Partial } from './window-measures.js';
+import { accumulate, combine, emptyPartial, parseMeasure, type Measure, type Partial } from './window-measures.js';
 
 /** A window node's configuration (its plan props, resolved). */
 export interface WindowConfig {
@@ -99,25 +102,29 @@ function groupValue(value: unknown): unknown {
   return value;
 }
 
-function stageFor(node: OperatorNode, state: WindowState | undefined, eventTime: EventTimeView | undefined) {
+/** One record's share of a batch's windows: where it falls and its measures' one-record partials. */
+export interface WindowContribution {
+  /** The record's index in the batch (a record the lake later refuses is left out by it). */
+  index: number;
+  /** Event time (ms). */
+  t: number;
+  groups: unknown[];
+  partials: Partial[];
+}
+
+/** What a window stage hands to the batch's commit (`RoutedBatch.outputs[nodeId]`). */
+export interface WindowInput {
+  contributions: WindowContribution[];
+}
+
+/**
+ * The stage only notes each record's contribution: the windows are computed at the batch's
+ * commit ({@link applyWindowBatch}), once the tables have said which records they stored.
+ */
+function stageFor(node: OperatorNode, eventTime: EventTimeView | undefined) {
   const cfg = windowConfig(node.props);
   const column = eventTime?.column ?? String(node.props.eventTimeColumn);
-  const append = cfg.outputMode === 'append';
-  const open: Record<string, WindowCell> = append ? structuredClone(state?.open ?? {}) : {};
-  // `emittedUntil`: the name in checkpoints written before the window emitter existed.
-  let closedUntil = state?.closedUntil ?? (state as { emittedUntil?: number | null } | undefined)?.emittedUntil ?? null;
-  let afterClose = state?.afterClose ?? 0;
-  let closed = false;
-
-  // Closing happens once per batch, after its last record: the stream's watermark then says
-  // which windows no on-time record of this stream can reach any more.
-  const close = (): void => {
-    if (closed || !append) return;
-    closed = true;
-    const wm = eventTime?.watermarkMs() ?? null;
-    if (wm !== null) closedUntil = closedUntil === null ? wm : Math.max(wm, closedUntil);
-  };
-
+  const contributions: WindowContribution[] = [];
   return {
     process(input: unknown, at?: RecordPosition) {
       if (at?.late) return { port: 'out' };
@@ -125,27 +132,47 @@ function stageFor(node: OperatorNode, state: WindowState | undefined, eventTime:
       const t = eventTimeMs(fieldOf(fields, column));
       if (t === undefined) return { port: 'out' };
       const groups = cfg.groupBy.map((g) => groupValue(fieldOf(fields, g)));
-      const values = cfg.measures.map((m) => (m.column === undefined ? undefined : fieldOf(fields, m.column)));
-      for (const startMs of windowStarts(t, cfg.sizeMs, cfg.slideMs)) {
-        const endMs = startMs + cfg.sizeMs;
-        if (append && closedUntil !== null && endMs <= closedUntil) {
-          afterClose++;
-          continue;
-        }
-        const key = JSON.stringify([startMs, ...groups]);
-        const cell = (open[key] ??= { startMs, endMs, groups, partials: cfg.measures.map(emptyPartial) });
-        cfg.measures.forEach((m, i) => (cell.partials[i] = accumulate(m, cell.partials[i]!, values[i])));
-      }
+      const partials = cfg.measures.map((m) => accumulate(m, emptyPartial(m), m.column === undefined ? undefined : fieldOf(fields, m.column)));
+      contributions.push({ index: at?.index ?? contributions.length, t, groups, partials });
       return { port: 'out' };
     },
-    // Append windows are written by the window emitter, from the committed state.
-    emit: (): WindowEmit => ({ mode: cfg.outputMode, cells: append ? [] : Object.values(open) }),
-    snapshot: (): WindowState | undefined => {
-      if (!append) return undefined;
-      close();
-      return { open, closedUntil, afterClose };
-    },
+    emit: (): WindowInput => ({ contributions }),
   };
+}
+
+/**
+ * One batch of a window: the contributions of the records the tables stored (`excluded`: the
+ * batch indices they refused) added to their windows and groups.
+ *
+ * - `update`: the batch's partials (`cells`), merged into the table by the commit.
+ * - `append`: the new state. Records for windows the stream has closed (ending at or before
+ *   `closedUntil`, its watermark after the previous batch) are counted in `afterClose`; then
+ *   the stream's watermark after this batch (`watermarkMs`) closes the windows it has passed.
+ */
+export function applyWindowBatch(cfg: WindowConfig, state: WindowState | undefined, input: WindowInput | undefined, excluded: ReadonlySet<number>, watermarkMs: number | null): { cells: WindowCell[]; state?: WindowState } {
+  const append = cfg.outputMode === 'append';
+  const open: Record<string, WindowCell> = append ? { ...(state?.open ?? {}) } : {};
+  // `emittedUntil`: the name in checkpoints written before the window emitter existed.
+  let closedUntil = state?.closedUntil ?? (state as { emittedUntil?: number | null } | undefined)?.emittedUntil ?? null;
+  let afterClose = state?.afterClose ?? 0;
+  for (const c of input?.contributions ?? []) {
+    if (excluded.has(c.index)) continue;
+    for (const startMs of windowStarts(c.t, cfg.sizeMs, cfg.slideMs)) {
+      const endMs = startMs + cfg.sizeMs;
+      if (append && closedUntil !== null && endMs <= closedUntil) {
+        afterClose++;
+        continue;
+      }
+      const key = JSON.stringify([startMs, ...c.groups]);
+      const cell = open[key];
+      open[key] = cell
+        ? { ...cell, partials: cfg.measures.map((m, i) => combine(m, cell.partials[i]!, c.partials[i]!)) }
+        : { startMs, endMs, groups: c.groups, partials: [...c.partials] };
+    }
+  }
+  if (!append) return { cells: Object.values(open) };
+  if (watermarkMs !== null) closedUntil = closedUntil === null ? watermarkMs : Math.max(watermarkMs, closedUntil);
+  return { cells: [], state: { open, closedUntil, afterClose } };
 }
 
 /**
@@ -163,5 +190,5 @@ export const window: OperatorDefinition = {
   role: 'sink',
   summary: 'Aggregates the records of its tables per event-time window and group into its own Delta table (update: merged every batch; append: written once when the watermark passes the window end).',
   ports: {},
-  recordStage: (node, ctx) => stageFor(node, ctx.state as WindowState | undefined, ctx.shared?.eventTime as EventTimeView | undefined),
+  recordStage: (node, ctx) => stageFor(node, ctx.shared?.eventTime as EventTimeView | undefined),
 };
