@@ -30,7 +30,7 @@ import { TableLockServer } from './table-locks.js';
 import { Lake } from '../lake/index.js';
 import { committedState } from './batch-processor.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
-import { appendWindows, emitFailed, WindowEmitter } from './window-emitter.js';
+import { appendWindows, emitFailed, WindowEmitter, type WindowEmitterOptions } from './window-emitter.js';
 
 export interface RunOptions {
   availableNow: boolean;
@@ -134,7 +134,7 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
 
   // Append windows: one emitter for the run, fed with every stream's committed state.
   const counted = owned.filter((o) => o.partitions.length > 0).map((o) => o.stream);
-  const windows = appendWindows(plan).length > 0 ? await startEmitter(plan, counted, own, settings.duckdbMemoryLimit, logger) : undefined;
+  const windows = appendWindows(plan).length > 0 ? await startEmitter(plan, counted, own, settings.duckdbMemoryLimit, logger, (table, stats) => summary.addTableWrite(table, stats)) : undefined;
   const emitWindows = () => {
     windows?.emit().catch((err: unknown) => {
       failure ??= emitFailed(err);
@@ -253,9 +253,9 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
 
 
 /** The run's window emitter with its own lake, primed with every stream's committed state. */
-async function startEmitter(plan: Plan, streams: number[], own: number[], memoryLimit: string, logger: Logger) {
+async function startEmitter(plan: Plan, streams: number[], own: number[], memoryLimit: string, logger: Logger, onWrite: WindowEmitterOptions['onWrite']) {
   const lake = await Lake.create({ threads: 1, memoryLimit });
-  const emitter = new WindowEmitter({ plan, lake, streams, logger });
+  const emitter = new WindowEmitter({ plan, lake, streams, logger, onWrite });
   for (const i of own) emitter.observe(i, committedState(new StreamCheckpoint(plan.checkpointPath, i)));
   return Object.assign(emitter, { close: async () => lake.close() });
 }

@@ -27,6 +27,7 @@ import { combine, type Measure } from '../operators/window-measures.js';
 import { writeWindowOutput } from '../operators/window-output.js';
 import { failpoint } from './failpoints.js';
 import type { Logger } from './logger.js';
+import type { TableBatchStats } from './stream-protocol.js';
 import { NODE_IDS, type Plan, type WindowPlan } from './plan.js';
 
 /** The Delta txn app id of a pipeline's window emitter (its version is the watermark written up to, in ms). */
@@ -69,6 +70,8 @@ export interface WindowEmitterOptions {
   logger?: Pick<Logger, 'info'>;
   /** Wall clock (ms), for `idleTimeout`. */
   now?: () => number;
+  /** Told of every window table commit (the run's summary counts them). */
+  onWrite?: (table: string, stats: TableBatchStats) => void;
 }
 
 /** What one emit wrote. */
@@ -152,6 +155,7 @@ export class WindowEmitter {
       const result = await writeWindowOutput(this.opts.lake, w, { mode: 'append', cells }, { appId: windowEmitterAppId(this.opts.plan), version: watermarkMs });
       this.written.set(w.id, watermarkMs);
       rows += cells.length;
+      if (result) this.opts.onWrite?.(w.name, { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: 0, deleted: 0 });
       this.opts.logger?.info({ aggregation: w.name, windows: cells.length, until: new Date(watermarkMs).toISOString(), status: result?.status }, 'append windows written');
       failpoint('windows.after-emit');
     }

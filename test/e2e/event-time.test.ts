@@ -155,6 +155,8 @@ describe('event time on the test broker', () => {
     expect(await windows(dir)).toEqual(want);
     // Written once and final: every window row is in exactly one `add` of the log, none removed.
     expect(loggedRows(join(dir, 'lake', 'events_per_minute'))).toEqual({ added: want.length, removes: 0 });
+    // The last run's summary counts the window rows it wrote.
+    expect(restarted.summary!.tables.events_per_minute.inserted).toBe(want.length - partial);
     const dead = await readTable(join(dir, 'lake', '_dead_letter'));
     expect(dead.filter((r) => r.stage === 'late')).toHaveLength(lateRecords(DATA.events, OPTS.delayMs).late.size);
   }, E2E_TIMEOUT);
