@@ -257,7 +257,12 @@ async function startEmitter(plan: Plan, streams: number[], own: number[], memory
   const lake = await Lake.create({ threads: 1, memoryLimit });
   const emitter = new WindowEmitter({ plan, lake, streams, logger, onWrite });
   for (const i of own) emitter.observe(i, committedState(new StreamCheckpoint(plan.checkpointPath, i)));
-  return Object.assign(emitter, { close: async () => lake.close() });
+  return Object.assign(emitter, {
+    close: async () => {
+      await emitter.settled();
+      lake.close();
+    },
+  });
 }
 
 /** The ratio limit is judged once a run has consumed this many records (and at its end). */

@@ -142,6 +142,11 @@ export class WindowEmitter {
     return run;
   }
 
+  /** Resolves once no emit is running or waiting (before the lake it writes with is closed). */
+  async settled(): Promise<void> {
+    await this.queue;
+  }
+
   private async emitNow(): Promise<EmitResult> {
     const watermarkMs = this.pipelineWatermark();
     let rows = 0;
