@@ -48,11 +48,11 @@ export interface WindowState {
   open: Record<string, WindowCell>;
   /** Windows ending at or before this (ms) take no more records from this stream: its watermark passed them. */
   closedUntil: number | null;
-  /** Records left out because their window was already emitted (since the checkpoint began). */
+  /** Records left out because the stream had already closed their window (since the checkpoint began). */
   afterClose: number;
 }
 
-/** What a window emits for one batch (`RoutedBatch.outputs[nodeId]`). */
+/** Window rows to write to a window table: a batch's `update` partials, or final `append` windows. */
 export interface WindowEmit {
   mode: 'update' | 'append';
   cells: WindowCell[];
