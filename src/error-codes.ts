@@ -72,7 +72,7 @@ const CODES = {
   PIPE_TEST_NO_CASES: stop('no test cases under <dir>', 'create <case>/events.jsonl and <case>/expected/<table>.jsonl there, or name case directories'),
 
   // Several runner processes (--instance i/K).
-  PIPE_INSTANCE_AGGREGATION: stop('--instance <i>/<K>: aggregation <names> has outputMode: update, which one process must write', 'run the pipeline as one process (more streams scale it within the process), or move the aggregation to its own pipeline'),
+  PIPE_INSTANCE_AGGREGATION: stop('--instance <i>/<K>: aggregation <names> has outputMode: <mode>, which one process must write', 'run the pipeline as one process (more streams scale it within the process), or move the aggregation to its own pipeline'),
   PIPE_INSTANCE_COUNT: stop('--instance <i>/<K>: <K> instances but the spec has streams: <n>', 'run at most as many instances as streams, or raise streams'),
   PIPE_INSTANCE_DUPLICATE: stop('instance <i>/<K> is already running: <checkpoint> is in use by <pid> on <host>', 'each instance number runs once; check the --instance / PIPELINE_INSTANCE of every process'),
   PIPE_INSTANCE_RESHARD: stop('--reshard cannot be combined with --instance <i>/<K>', 'stop every instance, re-shard with one process without --instance, then start the instances again'),
@@ -141,6 +141,7 @@ const CODES = {
   PIPE_RUN_REGISTRY_UNAVAILABLE: retry('schema registry <url> unreachable for <s>s (<n> attempts, last: <reason>) while fetching schema id <id>', `restart once the registry is up: ${REPLAYED}`),
   PIPE_RUN_SCHEMA: stop('Avro schema <file>: <problem>', '`pipeline validate` checks schema files'),
   PIPE_RUN_STREAM: stop('stream <i> crashed: <reason>', 'the next run resumes from the checkpoint'),
+  PIPE_RUN_WINDOW_EMIT: stop('append windows could not be written: <reason>', 'nothing is lost: the streams keep the windows in their checkpoints and the next run writes them'),
   PIPE_RUN_WINDOW_ROWS: stop('aggregation <name>: <n> window rows could not be stored: <reason>', 'a group key or measure changed type; check the columns of the aggregation\'s tables'),
 
   // The Kafka source.

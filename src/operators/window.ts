@@ -1,13 +1,19 @@
 /**
  * window: a windowed aggregation over the records its `from` tables accept. Each record is
  * assigned to its event-time windows (tumbling: one; sliding: size/slide of them) and group,
- * and its measures accumulate into that cell's partial results (window-measures.ts).
+ * and its measures accumulate into that cell's partial results (window-measures.ts). The
+ * record stage only notes each record's share; the batch's commit adds the shares of the
+ * records the tables stored ({@link applyWindowBatch}), so a record a table refuses (a value
+ * that does not convert, a `drop` expectation) counts in no window.
  *
- * - `update`: the batch's partials are emitted and merged into the output table's rows by
- *   the batch's commit (window-output.ts); nothing is kept between batches.
- * - `append`: partials of open windows are kept in the operator state, committed with the
- *   batch; a window is emitted once, by the batch after which the stream's watermark has
- *   passed its end, and never again. A record for a window already emitted (possible only
+ * - `update`: the batch's partials are merged into the output table's rows by the batch's
+ *   commit (window-output.ts); nothing is kept between batches.
+ * - `append`: partials are kept in the operator state, committed with the batch; the stream
+ *   writes nothing itself. Once the stream's watermark has passed a window's end the stream
+ *   closes it: its partial is final for this stream (`closedUntil`). The window emitter
+ *   (runtime/window-emitter.ts) combines the streams' closed partials once the pipeline's
+ *   watermark has passed the end, writes the row once, and the stream then drops the cell
+ *   ({@link dropEmitted}). A record for a window the stream already closed (possible only
  *   when `idleTimeout` let the watermark pass a partition that then woke up) is counted in
  *   `afterClose` and left out.
  *
@@ -16,7 +22,7 @@
  */
 import type { DecodedRecord, OperatorDefinition, OperatorNode, RecordPosition } from './api.js';
 import { eventTimeMs, type EventTimeView } from './watermark.js';
-import { accumulate, emptyPartial, parseMeasure, type Measure, type Partial } from './window-measures.js';
+import { accumulate, combine, emptyPartial, parseMeasure, type Measure, type Partial } from './window-measures.js';
 
 /** A window node's configuration (its plan props, resolved). */
 export interface WindowConfig {
@@ -38,15 +44,15 @@ export interface WindowCell {
 
 /** The window operator's committed state (append mode). */
 export interface WindowState {
-  /** Open windows' cells by key. */
+  /** Cells not yet written by the window emitter, by key (those ending at or before `closedUntil` are final). */
   open: Record<string, WindowCell>;
-  /** Windows ending at or before this (ms) have been emitted. */
-  emittedUntil: number | null;
-  /** Records left out because their window was already emitted (since the checkpoint began). */
+  /** Windows ending at or before this (ms) take no more records from this stream: its watermark passed them. */
+  closedUntil: number | null;
+  /** Records left out because the stream had already closed their window (since the checkpoint began). */
   afterClose: number;
 }
 
-/** What a window emits for one batch (`RoutedBatch.outputs[nodeId]`). */
+/** Window rows to write to a window table: a batch's `update` partials, or final `append` windows. */
 export interface WindowEmit {
   mode: 'update' | 'append';
   cells: WindowCell[];
@@ -96,33 +102,29 @@ function groupValue(value: unknown): unknown {
   return value;
 }
 
-function stageFor(node: OperatorNode, state: WindowState | undefined, eventTime: EventTimeView | undefined) {
+/** One record's share of a batch's windows: where it falls and its measures' one-record partials. */
+export interface WindowContribution {
+  /** The record's index in the batch (a record the lake later refuses is left out by it). */
+  index: number;
+  /** Event time (ms). */
+  t: number;
+  groups: unknown[];
+  partials: Partial[];
+}
+
+/** What a window stage hands to the batch's commit (`RoutedBatch.outputs[nodeId]`). */
+export interface WindowInput {
+  contributions: WindowContribution[];
+}
+
+/**
+ * The stage only notes each record's contribution: the windows are computed at the batch's
+ * commit ({@link applyWindowBatch}), once the tables have said which records they stored.
+ */
+function stageFor(node: OperatorNode, eventTime: EventTimeView | undefined) {
   const cfg = windowConfig(node.props);
   const column = eventTime?.column ?? String(node.props.eventTimeColumn);
-  const append = cfg.outputMode === 'append';
-  const open: Record<string, WindowCell> = append ? structuredClone(state?.open ?? {}) : {};
-  let emittedUntil = state?.emittedUntil ?? null;
-  let afterClose = state?.afterClose ?? 0;
-  let closed: WindowCell[] | undefined;
-
-  // Closing happens once per batch, after its last record (emit and snapshot both need it).
-  const close = (): WindowCell[] => {
-    if (closed) return closed;
-    closed = [];
-    if (!append) return (closed = Object.values(open));
-    const wm = eventTime?.watermarkMs() ?? null;
-    if (wm === null) return closed;
-    for (const [key, cell] of Object.entries(open)) {
-      if (cell.endMs <= wm) {
-        closed.push(cell);
-        delete open[key];
-      }
-    }
-    closed.sort((a, b) => a.startMs - b.startMs);
-    emittedUntil = emittedUntil === null ? wm : Math.max(wm, emittedUntil);
-    return closed;
-  };
-
+  const contributions: WindowContribution[] = [];
   return {
     process(input: unknown, at?: RecordPosition) {
       if (at?.late) return { port: 'out' };
@@ -130,26 +132,57 @@ function stageFor(node: OperatorNode, state: WindowState | undefined, eventTime:
       const t = eventTimeMs(fieldOf(fields, column));
       if (t === undefined) return { port: 'out' };
       const groups = cfg.groupBy.map((g) => groupValue(fieldOf(fields, g)));
-      const values = cfg.measures.map((m) => (m.column === undefined ? undefined : fieldOf(fields, m.column)));
-      for (const startMs of windowStarts(t, cfg.sizeMs, cfg.slideMs)) {
-        const endMs = startMs + cfg.sizeMs;
-        if (append && emittedUntil !== null && endMs <= emittedUntil) {
-          afterClose++;
-          continue;
-        }
-        const key = JSON.stringify([startMs, ...groups]);
-        const cell = (open[key] ??= { startMs, endMs, groups, partials: cfg.measures.map(emptyPartial) });
-        cfg.measures.forEach((m, i) => (cell.partials[i] = accumulate(m, cell.partials[i]!, values[i])));
-      }
+      const partials = cfg.measures.map((m) => accumulate(m, emptyPartial(m), m.column === undefined ? undefined : fieldOf(fields, m.column)));
+      contributions.push({ index: at?.index ?? contributions.length, t, groups, partials });
       return { port: 'out' };
     },
-    emit: (): WindowEmit => ({ mode: cfg.outputMode, cells: close() }),
-    snapshot: (): WindowState | undefined => {
-      if (!append) return undefined;
-      close();
-      return { open, emittedUntil, afterClose };
-    },
+    emit: (): WindowInput => ({ contributions }),
   };
+}
+
+/**
+ * One batch of a window: the contributions of the records the tables stored (`excluded`: the
+ * batch indices they refused) added to their windows and groups.
+ *
+ * - `update`: the batch's partials (`cells`), merged into the table by the commit.
+ * - `append`: the new state. Records for windows the stream has closed (ending at or before
+ *   `closedUntil`, its watermark after the previous batch) are counted in `afterClose`; then
+ *   the stream's watermark after this batch (`watermarkMs`) closes the windows it has passed.
+ */
+export function applyWindowBatch(cfg: WindowConfig, state: WindowState | undefined, input: WindowInput | undefined, excluded: ReadonlySet<number>, watermarkMs: number | null): { cells: WindowCell[]; state?: WindowState } {
+  const append = cfg.outputMode === 'append';
+  const open: Record<string, WindowCell> = append ? { ...(state?.open ?? {}) } : {};
+  // `emittedUntil`: the name in checkpoints written before the window emitter existed.
+  let closedUntil = state?.closedUntil ?? (state as { emittedUntil?: number | null } | undefined)?.emittedUntil ?? null;
+  let afterClose = state?.afterClose ?? 0;
+  for (const c of input?.contributions ?? []) {
+    if (excluded.has(c.index)) continue;
+    for (const startMs of windowStarts(c.t, cfg.sizeMs, cfg.slideMs)) {
+      const endMs = startMs + cfg.sizeMs;
+      if (append && closedUntil !== null && endMs <= closedUntil) {
+        afterClose++;
+        continue;
+      }
+      const key = JSON.stringify([startMs, ...c.groups]);
+      const cell = open[key];
+      open[key] = cell
+        ? { ...cell, partials: cfg.measures.map((m, i) => combine(m, cell.partials[i]!, c.partials[i]!)) }
+        : { startMs, endMs, groups: c.groups, partials: [...c.partials] };
+    }
+  }
+  if (!append) return { cells: Object.values(open) };
+  if (watermarkMs !== null) closedUntil = closedUntil === null ? watermarkMs : Math.max(watermarkMs, closedUntil);
+  return { cells: [], state: { open, closedUntil, afterClose } };
+}
+
+/**
+ * The state without the cells of windows ending at or before `untilMs`, which the window
+ * emitter has written: they can take no more records (they were closed in every stream).
+ */
+export function dropEmitted(state: WindowState, untilMs: number): WindowState {
+  const open: Record<string, WindowCell> = {};
+  for (const [key, cell] of Object.entries(state.open)) if (cell.endMs > untilMs) open[key] = cell;
+  return { ...state, open };
 }
 
 export const window: OperatorDefinition = {
@@ -157,5 +190,5 @@ export const window: OperatorDefinition = {
   role: 'sink',
   summary: 'Aggregates the records of its tables per event-time window and group into its own Delta table (update: merged every batch; append: written once when the watermark passes the window end).',
   ports: {},
-  recordStage: (node, ctx) => stageFor(node, ctx.state as WindowState | undefined, ctx.shared?.eventTime as EventTimeView | undefined),
+  recordStage: (node, ctx) => stageFor(node, ctx.shared?.eventTime as EventTimeView | undefined),
 };

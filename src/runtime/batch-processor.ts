@@ -20,7 +20,6 @@ import { timed, type PhaseTimes, type RejectedRow, type WriteResult } from '../l
 import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { writeWindowOutput } from '../operators/window-output.js';
-import type { WindowEmit } from '../operators/window.js';
 import type { WatermarkState } from '../operators/watermark.js';
 import { sampleVisibility } from './latency.js';
 import type { CollectedBatch } from './batch-collector.js';
@@ -28,6 +27,7 @@ import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
 import type { Decoder } from './decode-pool.js';
 import { packValues, prepareBatch } from './batch-transform.js';
 import { failpoint } from './failpoints.js';
+import { StreamWindows } from './window-batch.js';
 import { METADATA_COLUMN_NAMES, metadataColumns } from './metadata-columns.js';
 import { EVENTS_TABLE, qualityRows, writeQualityEvents } from './quality-events.js';
 import { joinLocation } from '../lake/storage/location.js';
@@ -121,10 +121,15 @@ export class BatchProcessor {
    */
   private state: Promise<Record<string, unknown>>;
 
+  /** Window state from commit to commit (windows are computed once the tables say which records they stored). */
+  private readonly windows: StreamWindows;
+
   constructor(private readonly opts: BatchProcessorOptions) {
     this.programs = tablePrograms(opts.plan);
     this.sinks = new Map([...this.programs].map(([table, p]) => [table, p.sink]));
-    this.state = Promise.resolve(committedState(opts.checkpoint));
+    const committed = committedState(opts.checkpoint);
+    this.state = Promise.resolve(committed);
+    this.windows = new StreamWindows(opts.plan, committed);
   }
 
   private async readSchema(): Promise<Record<string, Record<string, string>>> {
@@ -235,6 +240,8 @@ export class BatchProcessor {
     const operatorCountsOf: Record<string, OperatorCount[]> = {};
     const commitStart = performance.now();
     const txn = { appId, version: batchId };
+    // Records the tables refused or dropped: they count in no window.
+    const excluded = new Set<number>();
 
     const inputOf = (part: RoutedTable) => {
       // Each row's Kafka position: upsert tables break sequenceBy ties with it (never by batch cut).
@@ -276,6 +283,7 @@ export class BatchProcessor {
           if (result.quality) qualityOf[part.table] = result.quality;
           const program = this.programs.get(part.table)!;
           for (const r of rejected) {
+            excluded.add(part.indices[r.row]!);
             if (r.dropped) droppedOf[part.table] = (droppedOf[part.table] ?? 0) + 1;
             else failures.push({ index: part.indices[r.row]!, stage: rejectedStage(program, r), table: part.table, error: `table '${part.table}': ${r.reason}` });
           }
@@ -301,6 +309,7 @@ export class BatchProcessor {
         }
       }
       tableStats[part.table] = { status: 'diverted', rowsIn: 0, inserted: 0, updated: 0, deleted: 0 };
+      for (const index of part.indices) excluded.add(index);
       for (const index of part.indices) failures.push({ index, stage: 'sink', table: part.table, error: `table '${part.table}': ${diverted[part.table]}` });
     };
     // Biggest tables first, so the slowest commit starts earliest.
@@ -312,10 +321,12 @@ export class BatchProcessor {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
 
+    // Update windows merge here; append windows are written by the window emitter.
+    const windows = await this.windows.apply(lake, routed, excluded);
     for (const w of plan.windows ?? []) {
-      const emitted = routed.outputs?.[w.id] as WindowEmit | undefined;
-      if (!emitted || emitted.cells.length === 0) continue;
-      const result = await locks.withLock(w.path, () => writeWindowOutput(lake, w, emitted, txn));
+      const cells = windows.cells[w.id];
+      if (!cells || cells.length === 0) continue;
+      const result = await locks.withLock(w.path, () => writeWindowOutput(lake, w, { mode: 'update', cells }, txn));
       if (!result) continue;
       tableStats[w.name] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: 0 };
       versions[w.name] = result.version;
@@ -354,13 +365,14 @@ export class BatchProcessor {
     const commitMs = performance.now() - commitStart;
 
     failpoint('batch.before-checkpoint-commit');
+    const state = { ...routed.state, ...windows.state };
     const checkpointStarted = performance.now();
     checkpoint.writeCommit({
       batchId,
       committedAt: new Date().toISOString(),
       records: messages.length,
       tables: Object.fromEntries(Object.entries(tableStats).map(([t, s]) => [t, { status: s.status, version: versions[t] ?? -1 }])),
-      ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),
+      ...(Object.keys(state).length > 0 ? { state } : {}),
     });
     // Visible in every table from here on; replays carry old timestamps, so they are left out.
     const checkpointedAt = Date.now();
@@ -389,7 +401,7 @@ export class BatchProcessor {
       phasesMs: { wait: prepared.waitMs, queue: queueMs, decode: decodeMs, commit: commitMs, ...phases, checkpoint: checkpointMs },
       commitRetries,
       latency,
-      ...(Object.keys(routed.state).length > 0 ? { state: routed.state } : {}),
+      ...(Object.keys(state).length > 0 ? { state } : {}),
     };
     log.debug({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
     return stats;

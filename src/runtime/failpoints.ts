@@ -10,8 +10,10 @@ import { PipelineError } from '../errors.js';
 export const FAILPOINTS = ['batch.after-offsets', 'batch.after-table-commit', 'batch.before-checkpoint-commit'] as const;
 /** Points only `deadletter replay` passes (kept apart: a `run` never reaches them). */
 export const REPLAY_FAILPOINTS = ['replay.before-marks'] as const;
-export type FailpointName = (typeof FAILPOINTS)[number] | (typeof REPLAY_FAILPOINTS)[number];
-const ALL_FAILPOINTS: readonly string[] = [...FAILPOINTS, ...REPLAY_FAILPOINTS];
+/** Points only a run with `append` windows passes: right after the emitter's window table commit. */
+export const WINDOW_FAILPOINTS = ['windows.after-emit'] as const;
+export type FailpointName = (typeof FAILPOINTS)[number] | (typeof REPLAY_FAILPOINTS)[number] | (typeof WINDOW_FAILPOINTS)[number];
+const ALL_FAILPOINTS: readonly string[] = [...FAILPOINTS, ...REPLAY_FAILPOINTS, ...WINDOW_FAILPOINTS];
 
 interface Armed {
   name: FailpointName;

@@ -88,13 +88,14 @@ export function instanceLabel(instance: Pick<Instance, 'index' | 'count'>): stri
 /**
  * An `update` aggregation reads its stored window rows, adds the batch's partials and writes
  * them back under a lock that only one process holds: two processes would overwrite each
- * other's counts. So with K > 1 such a spec is refused instead of losing updates.
+ * other's counts. An `append` aggregation is written by one emitter that reads every stream's
+ * committed partials, which an instance holding only its own streams cannot see. So with
+ * K > 1 such a spec is refused instead of losing updates or windows.
  */
 export function checkInstanceAggregations(instance: Pick<Instance, 'index' | 'count'>, windows: readonly { name: string; outputMode: string }[]): void {
-  if (instance.count === 1) return;
-  const update = windows.filter((w) => w.outputMode === 'update').map((w) => w.name);
-  if (update.length === 0) return;
-  throw new PipelineError('PIPE_INSTANCE_AGGREGATION', `--instance ${instanceLabel(instance)}: aggregation ${update.join(', ')} has outputMode: update, which one process must write`, {
+  if (instance.count === 1 || windows.length === 0) return;
+  const modes = [...new Set(windows.map((w) => w.outputMode))].sort().reverse().join(' / ');
+  throw new PipelineError('PIPE_INSTANCE_AGGREGATION', `--instance ${instanceLabel(instance)}: aggregation ${windows.map((w) => w.name).join(', ')} has outputMode: ${modes}, which one process must write`, {
     hint: 'run the pipeline as one process (more streams scale it within the process), or move the aggregation to its own pipeline',
   });
 }

@@ -4,7 +4,8 @@
  * every partition is known; each new stream gets a synthetic, already-committed batch whose
  * empty ranges `[next, next)` carry those positions. Its batch id is above every id any old
  * stream used, so the tables' txn versions (per `<pipeline>/<stream>` app id) never make a
- * new batch look "already committed".
+ * new batch look "already committed". Operator state (watermarks, open append windows) moves
+ * to the new streams with the partitions (`carry`, see reshard-state.ts).
  *
  * Steps are driven by a marker file so a crash mid-way is finished by the next run:
  * stage new directories → archive old ones → move new ones in → update metadata.
@@ -25,6 +26,8 @@ export interface ReshardRequest {
   to: number;
   meta: CheckpointMetadata;
   logger: Pick<Logger, 'info'>;
+  /** The new streams' operator state from the old streams' committed states (reshard-state.ts); none when absent. */
+  carry?: (old: Record<string, unknown>[]) => Record<string, unknown>[];
 }
 
 interface ReshardMarker {
@@ -62,13 +65,21 @@ export function reshardCheckpoint(req: ReshardRequest): void {
   if (!marker) {
     const { positions, maxBatchId } = collectPositions(root, req.from);
     const base = maxBatchId + 1;
+    // Every old batch is committed (collectPositions checked), so each stream's newest commit holds its state.
+    const old = Array.from({ length: req.from }, (_, i) => {
+      if (!existsSync(join(root, String(i)))) return {};
+      const checkpoint = new StreamCheckpoint(root, i);
+      return checkpoint.readCommit(checkpoint.recover().nextBatchId - 1)?.state ?? {};
+    });
+    const states = req.carry?.(old) ?? [];
     rmSync(join(root, STAGING), { recursive: true, force: true });
     for (let j = 0; j < req.to; j++) {
       const staged = new StreamCheckpoint(join(root, STAGING), j);
       const ranges: Record<string, [number, number]> = {};
       for (const [p, offset] of positions) if (p % req.to === j) ranges[String(p)] = [offset, offset];
       staged.writeOffsets({ batchId: base, appId: `${req.pipeline}/${j}`, topic: req.topic, ranges, schema: {}, createdAt: new Date().toISOString(), reshard: true });
-      staged.writeCommit({ batchId: base, committedAt: new Date().toISOString(), records: 0, tables: {} });
+      const state = states[j];
+      staged.writeCommit({ batchId: base, committedAt: new Date().toISOString(), records: 0, tables: {}, ...(state && Object.keys(state).length > 0 ? { state } : {}) });
     }
     marker = { from: req.from, to: req.to, archive: `_resharded-${Date.now()}-from-${req.from}`, at: new Date().toISOString() };
     writeFileAtomic(join(root, MARKER), JSON.stringify(marker));

@@ -1,7 +1,8 @@
 /**
  * `runPipeline`: the main thread of `pipeline run`. Takes the checkpoint locks, checks the
  * stream layout, reads the topic's partitions and watermarks, starts one worker thread per
- * stream, serialises table commits between them, reports progress, and turns SIGINT/SIGTERM
+ * stream, serialises table commits between them, writes `append` windows once every stream
+ * has closed them (window-emitter.ts), reports progress, and turns SIGINT/SIGTERM
  * into a clean stop (the in-flight batch finishes; the batch being collected is abandoned
  * before its offsets file, so nothing is half-done).
  */
@@ -20,12 +21,17 @@ import { createKafka, fetchTopicOffsetsOrExplain } from './kafka-client.js';
 import type { LogFormat, LogLevel, Logger } from './logger.js';
 import { checkInstanceReshard, instanceLabel, instanceStreams } from './instances.js';
 import { finishInterruptedReshard, reshardCheckpoint, reshardTarget } from './reshard.js';
+import { reshardState } from './reshard-state.js';
 import { RunObserver } from './run-observer.js';
 import { describeDeadLetter, SummaryBuilder, type RunSummary } from './summary.js';
 import type { StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { guardTables } from './table-guards.js';
 import { TableLockServer } from './table-locks.js';
 import { kafkaSource, sourceName } from '../spec/index.js';
+import { Lake } from '../lake/index.js';
+import { committedState } from './batch-processor.js';
+import { StreamCheckpoint } from './stream-checkpoint.js';
+import { appendWindows, emitFailed, WindowEmitter, type WindowEmitterOptions } from './window-emitter.js';
 
 export interface RunOptions {
   availableNow: boolean;
@@ -72,7 +78,8 @@ export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSumm
     if (layout.previousStreams !== undefined) {
       checkInstanceReshard({ instance, reshard: opts.reshard, previousStreams: layout.previousStreams, streams: streamCount, root });
       if (!opts.reshard) throw streamsChangedError(root, layout.previousStreams, streamCount, plan.outputPath);
-      reshardCheckpoint({ root, pipeline: plan.pipeline, topic: sourceName(plan.source), from: layout.previousStreams, to: streamCount, meta: meta!, logger });
+      const carry = (old: Record<string, unknown>[]) => reshardState(plan, old, streamCount);
+      reshardCheckpoint({ root, pipeline: plan.pipeline, topic: sourceName(plan.source), from: layout.previousStreams, to: streamCount, meta: meta!, logger, carry });
     }
     await guardTables(plan, own, { allowLayoutChange: opts.allowLayoutChange ?? false, reset: opts.reset ?? false }, logger);
     const result = await runStreams(plan, opts, observer, own);
@@ -127,6 +134,20 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // Append windows: one emitter for the run, fed with every stream's committed state.
+  const counted = owned.filter((o) => o.partitions.length > 0).map((o) => o.stream);
+  const windows = appendWindows(plan).length > 0 ? await startEmitter(plan, counted, own, settings.duckdbMemoryLimit, logger, (table, stats) => summary.addTableWrite(table, stats)) : undefined;
+  const emitWindows = () => {
+    windows?.emit().catch((err: unknown) => {
+      failure ??= emitFailed(err);
+      stopAll();
+    });
+  };
+  emitWindows();
+  // An idle stream commits nothing; its idleTimeout must still let the windows close.
+  const ticker = windows ? setInterval(emitWindows, Math.max(1_000, plan.trigger.intervalMs)) : undefined;
+  ticker?.unref();
+
   const exits: Promise<void>[] = [];
   for (const [k, i] of own.entries()) {
     const partitions = owned[k]!.partitions;
@@ -163,6 +184,10 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
               observer.streamState(i, 'running');
               break;
             case 'batch': {
+              if (windows) {
+                windows.observe(i, msg.stats.state);
+                emitWindows();
+              }
               summary.addBatch(msg.stats);
               observer.batch(msg.stats);
               if (msg.stats.watermarkMs !== undefined) totals.watermark = new Date(msg.stats.watermarkMs).toISOString();
@@ -206,7 +231,12 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
   }
   try {
     await Promise.all(exits);
+    clearInterval(ticker);
+    // The streams' last commits may close windows: written before the run reports its end.
+    if (windows && !failure) await windows.emit().catch((err: unknown) => void (failure ??= emitFailed(err)));
   } finally {
+    clearInterval(ticker);
+    await windows?.close();
     await observer.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -223,6 +253,19 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
   return result;
 }
 
+
+/** The run's window emitter with its own lake, primed with every stream's committed state. */
+async function startEmitter(plan: Plan, streams: number[], own: number[], memoryLimit: string, logger: Logger, onWrite: WindowEmitterOptions['onWrite']) {
+  const lake = await Lake.create({ threads: 1, memoryLimit });
+  const emitter = new WindowEmitter({ plan, lake, streams, logger, onWrite });
+  for (const i of own) emitter.observe(i, committedState(new StreamCheckpoint(plan.checkpointPath, i)));
+  return Object.assign(emitter, {
+    close: async () => {
+      await emitter.settled();
+      lake.close();
+    },
+  });
+}
 
 /** The ratio limit is judged once a run has consumed this many records (and at its end). */
 const RATIO_MIN_RECORDS = 100;

@@ -27,7 +27,8 @@ import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
 import { failpoint } from './failpoints.js';
 import type { Logger } from './logger.js';
-import { BatchProcessor } from './batch-processor.js';
+import { BatchProcessor, committedState } from './batch-processor.js';
+import { WindowEmitter } from './window-emitter.js';
 import { TableLockClient } from './table-locks.js';
 import { tablePrograms } from './table-program.js';
 import { sourceName } from '../spec/index.js';
@@ -121,6 +122,7 @@ function bronzeWriter(lake: Lake, plan: Plan, jobs: StagedJobs, timestamps: Map<
     // A `fail` expectation is judged as the gold write will judge it: a failing record stops
     // bronze before anything of its batch lands, and raw and gold go on without it.
     checkExpectations: (path, input, opts) => lake.checkExpectations(gold.get(path) ?? path, input, opts),
+    txnVersion: (path, appId) => lake.txnVersion(path, appId),
     async write(path: string, input: BatchInput, opts: WriteOptions) {
       if (!gold.has(path) || input.kind !== 'ndjson') return lake.write(path, input, opts);
       const lines = readFileSync(input.path, 'utf8').split('\n');
@@ -146,6 +148,10 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
     plan: bronzePlan(plan, jobs), streamIndex: 0, appId: jobs.bronze.appId, lake: bronzeWriter(run.lake, plan, jobs, timestamps), checkpoint, decoder, locks, logger, tableConcurrency: 2,
   });
   const source: DeltaSourceProps = { path: jobs.raw.path, removes: 'fail', maxVersionsPerBatch: MAX_VERSIONS_PER_BATCH };
+  // Bronze is the one stream computing windows: it also writes the append windows it closes.
+  const emitter = new WindowEmitter({ plan, lake: run.lake, streams: [0], logger });
+  emitter.observe(0, committedState(checkpoint));
+  await emitter.emit();
   let deadLettered = 0;
   try {
     return await versionLoop(source, checkpoint, jobs.bronze.trigger.intervalMs, run, async (batchId, ranges, rows, pending) => {
@@ -171,6 +177,8 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
         });
       }
       const stats = await processor.commit(prepared);
+      emitter.observe(0, stats.state);
+      await emitter.emit();
       logger.info({ batchId, rawVersions: ranges['0'], records: stats.records, deadLettered: stats.deadLettered }, 'bronze batch committed');
       deadLettered += stats.deadLettered;
     });

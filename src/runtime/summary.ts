@@ -3,7 +3,7 @@
  * as JSON with `--summary-json`. Metric names follow `pipeline_<name>_<unit>`.
  */
 import { LatencyHistogram } from './latency.js';
-import type { BatchStats, DeadLetterCount } from './stream-protocol.js';
+import type { BatchStats, DeadLetterCount, TableBatchStats } from './stream-protocol.js';
 
 /** Per-table totals over the run. */
 export interface TableTotals {
@@ -119,16 +119,19 @@ export class SummaryBuilder {
     const s = this.stream(stats.stream);
     s.batches++;
     s.records += stats.records;
-    for (const [table, t] of Object.entries(stats.tables)) {
-      const total = (this.tables[table] ??= { rowsIn: 0, inserted: 0, updated: 0, deleted: 0, commits: 0, alreadyCommitted: 0, diverted: 0 });
-      total.rowsIn += t.rowsIn;
-      total.inserted += t.inserted;
-      total.updated += t.updated;
-      total.deleted += t.deleted;
-      if (t.status === 'committed') total.commits++;
-      if (t.status === 'already-committed') total.alreadyCommitted++;
-      if (t.status === 'diverted') total.diverted++;
-    }
+    for (const [table, t] of Object.entries(stats.tables)) this.addTableWrite(table, t);
+  }
+
+  /** Counts one table commit: a batch's, or one made outside batches (the append window emitter). */
+  addTableWrite(table: string, t: TableBatchStats): void {
+    const total = (this.tables[table] ??= { rowsIn: 0, inserted: 0, updated: 0, deleted: 0, commits: 0, alreadyCommitted: 0, diverted: 0 });
+    total.rowsIn += t.rowsIn;
+    total.inserted += t.inserted;
+    total.updated += t.updated;
+    total.deleted += t.deleted;
+    if (t.status === 'committed') total.commits++;
+    if (t.status === 'already-committed') total.alreadyCommitted++;
+    if (t.status === 'diverted') total.diverted++;
   }
 
   /** Counts records skipped because retention deleted them (`failOnDataLoss: false`). */

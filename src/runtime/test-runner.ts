@@ -19,6 +19,7 @@ import type { Plan } from './plan.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
 import { BatchProcessor } from './batch-processor.js';
+import { WindowEmitter } from './window-emitter.js';
 import { TableLockClient } from './table-locks.js';
 import { diffRows, isEmptyDiff, type RowDiff } from './test-compare.js';
 import type { Row, TestCase, TestRecord } from './test-case.js';
@@ -97,6 +98,8 @@ export async function runCutting(lake: Lake, planFor: PlanFactory, records: Test
         decoder: createDecoder(0), locks: new TableLockClient(undefined), logger, tableConcurrency: 2,
       }),
     }));
+    // Append windows are written once every stream owning records has closed them, as in a run.
+    const emitter = new WindowEmitter({ plan, lake, streams: queues.flatMap((q, i) => (q.length > 0 ? [i] : [])) });
     // Streams commit in turn, one batch each, until every queue is drained.
     for (let live = streams.filter((s) => s.next < s.queue.length); live.length > 0; live = streams.filter((s) => s.next < s.queue.length)) {
       for (const s of live) {
@@ -115,7 +118,9 @@ export async function runCutting(lake: Lake, planFor: PlanFactory, records: Test
           ranges[r.partition] = [ranges[r.partition]?.[0] ?? s.positions.get(r.partition) ?? r.offset, r.offset + 1];
           s.positions.set(r.partition, r.offset + 1);
         }
-        await s.processor.commit(await s.processor.prepare(s.batchId++, { ranges, messages, count: slice.length }));
+        const stats = await s.processor.commit(await s.processor.prepare(s.batchId++, { ranges, messages, count: slice.length }));
+        emitter.observe(streams.indexOf(s), stats.state);
+        await emitter.emit();
       }
     }
     const tables: Record<string, Row[]> = {};

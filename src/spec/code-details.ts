@@ -57,7 +57,7 @@ export const codeDetails: Partial<Record<Code, string>> = {
   PIPE0063: 'A measure that is not `count(*)`, `count(c)`, `sum(c)`, `min(c)`, `max(c)` or `avg(c)` over one column (partials of anything else do not merge exactly), or that DuckDB does not bind; checked by `validate` and `plan`.',
   PIPE0064: 'An aggregation\'s `from` names a table not defined under `tables`.',
   PIPE0065: 'A window whose `slide` does not divide its `size`, a sliding window without `slide`, or a tumbling one with it.',
-  PIPE0066: 'An aggregation output that cannot be written: a group key or measure named like a column the window writes (`window_start`, `window_end`, `window_date`, `window_hour`, `__…`), a `partitionBy` column that is neither a group key nor `window_date`/`window_hour`, or `outputMode: append` with more than one stream.',
+  PIPE0066: 'An aggregation output that cannot be written: a group key or measure named like a column the window writes (`window_start`, `window_end`, `window_date`, `window_hour`, `__…`), or a `partitionBy` column that is neither a group key nor `window_date`/`window_hour`.',
   PIPE0067: 'A `derive` expression (source or table) does not parse as one SQL expression or binds with no type of its undeclared columns (e.g. an unknown function); checked by `validate`, `plan` and `run`.',
   PIPE0068: '`routing.field` or `watermark.column` names a column of `source.derive`: derived columns are computed as each table loads, after routing and the watermark have read the record.',
   PIPE0069: 'Two expectations with one name for a table (the source\'s count for every table): names key the counts and dead-letter reasons.',

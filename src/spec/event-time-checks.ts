@@ -1,9 +1,8 @@
 /**
  * Checks of the event-time parts of a spec: aggregations need a watermark, read declared
  * tables, have windows whose slide divides their size, and write to a directory of their
- * own; append windows need one stream (a window is final only when every partition's
- * watermark has passed it, which one stream alone can see). Measures are checked with
- * DuckDB by the planner (check-measures.ts). Tolerates data that failed the schema.
+ * own. Measures are checked with DuckDB by the planner (check-measures.ts). Tolerates data
+ * that failed the schema.
  */
 import type { Code } from './codes.js';
 import { isDuration, parseDuration } from './duration.js';
@@ -31,7 +30,6 @@ export function checkEventTime(data: Obj, keyAt: Reporter, valueAt: Reporter): v
   const taken = new Map(tables.map((t) => [t.toLowerCase(), t]));
   const deadLetter = isObj(data.deadLetter) && typeof data.deadLetter.table === 'string' ? data.deadLetter.table : '_dead_letter';
   taken.set(deadLetter.toLowerCase(), deadLetter);
-  const streams = typeof data.streams === 'number' ? data.streams : 1;
 
   for (const [name, agg] of Object.entries(aggregations)) {
     if (!isObj(agg)) continue;
@@ -80,10 +78,6 @@ export function checkEventTime(data: Obj, keyAt: Reporter, valueAt: Reporter): v
         valueAt('PIPE0066', [...base, 'partitionBy', String(i)], { name, detail: `cannot partition by \`${column}\`` }, 'partition by a group key, `window_date` or `window_hour`');
       }
     });
-    if (agg.outputMode === 'append' && streams > 1) {
-      valueAt('PIPE0066', [...base, 'outputMode'], { name, detail: `\`outputMode: append\` needs \`streams: 1\` (got ${streams})` },
-        'a window is final only once every partition\'s watermark has passed it, which only a stream owning every partition sees; use `outputMode: update` with several streams');
-    }
   }
 }
 

@@ -5,16 +5,19 @@
  * the produced events with the documented watermark rule (test/event-time/reference.ts);
  * late records land in the dead-letter table with stage `late`; the tables are partitioned
  * by hour (`table show` lists the partitions); a SIGKILL mid-window and a restart give the
- * same windows; `append` windows (one stream) are written once and final, also across a crash.
+ * same windows; `append` windows over three streams are written once and final, also across
+ * crashes mid-window and right after a window commit, and across a re-shard to two streams; a
+ * stream without records holds them back until `idleTimeout` leaves it out.
  */
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeRecordFile } from '../../src/dev-broker/broker.js';
 import { useTestBroker } from '../support/broker.js';
 import { ROOT } from '../support/build.js';
-import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
-import { readTable } from '../support/tables.js';
+import { E2E_TIMEOUT, runAvailableNow, runCli, startCli } from '../support/cli.js';
+import { loggedRows, readTable } from '../support/tables.js';
 import { tempDirs } from '../support/temp-dirs.js';
 import { referenceWindows, lateRecords, type RefEvent, type RefRow } from '../event-time/reference.js';
 
@@ -26,7 +29,11 @@ const SPEC = join(ROOT, 'pipelines', 'clickstream-windows.yaml');
 const T0 = Date.parse('2026-03-01T09:58:00Z');
 const TYPES = ['click', 'page_view', 'click', 'scroll'];
 
-const broker = useTestBroker([{ name: 'clickstream', partitions: PARTITIONS.length }]);
+const broker = useTestBroker([
+  { name: 'clickstream', partitions: PARTITIONS.length },
+  { name: 'clickstream_half', partitions: PARTITIONS.length },
+  { name: 'clickstream_reshard', partitions: PARTITIONS.length },
+]);
 const tempDir = tempDirs('event-time-');
 
 /** A deterministic pseudo-random sequence (the test must not depend on luck). */
@@ -36,13 +43,13 @@ function rng(seed: number): () => number {
 }
 
 /** Events per partition: roughly ascending event times, ±25 s out of order, every 13th record 3 minutes behind (late). */
-function makeEvents(perPartition: number): { events: RefEvent[]; records: { key: string; value: string }[] } {
+function makeEvents(perPartition: number, partitions = PARTITIONS): { events: RefEvent[]; records: { key: string; value: string }[] } {
   const rand = rng(7);
   const events: RefEvent[] = [];
   const records: { key: string; value: string }[] = [];
   let n = 0;
   for (let i = 0; i < perPartition; i++) {
-    for (const p of PARTITIONS) {
+    for (const p of partitions) {
       let key: string;
       do key = `u${n++}`; while (partitionOf(key, PARTITIONS.length) !== p);
       const behind = i % 13 === 12 ? 180_000 : 0;
@@ -59,12 +66,17 @@ function makeEvents(perPartition: number): { events: RefEvent[]; records: { key:
 }
 
 const DATA = makeEvents(120);
+/** Records on partitions 0 and 2 only: with two streams, stream 1 (partitions 1 and 3) gets none. */
+const HALF = makeEvents(60, [0, 2]);
 const OPTS = { delayMs: 60_000, sizeMs: 60_000, slideMs: 30_000, tables: ['clicks', 'page_views'], partitions: PARTITIONS };
 
 beforeAll(async () => {
   const file = join(tempDir(), 'clicks.bin');
   await writeRecordFile(file, DATA.records);
   expect(await broker.produceFile('clickstream', file)).toBe(DATA.records.length);
+  const half = join(tempDir(), 'half.bin');
+  await writeRecordFile(half, HALF.records);
+  expect(await broker.produceFile('clickstream_half', half)).toBe(HALF.records.length);
 });
 
 /** `--set` overrides pointing the example at the test broker and a temp lake, with small batches. */
@@ -78,7 +90,8 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 
 /** The window table as reference rows (measure names of the example). */
 async function windows(dir: string): Promise<RefRow[]> {
-  const rows = await readTable(join(dir, 'lake', 'events_per_minute'));
+  const path = join(dir, 'lake', 'events_per_minute');
+  const rows = existsSync(join(path, '_delta_log')) ? await readTable(path) : [];
   return rows
     .map((r) => ({
       start: ms(r.window_start), end: ms(r.window_end), group: String(r.event_type), n: Number(r.events), valued: Number(r.users),
@@ -136,16 +149,74 @@ describe('event time on the test broker', () => {
     expect(await windows(dir)).toEqual(expected(false));
   }, E2E_TIMEOUT);
 
-  it('append windows (one stream) are written once, after the watermark passes them, also across a crash', async () => {
+  it('append windows over three streams are written once, final, across a SIGKILL mid-window and one right after a window commit', async () => {
     const dir = tempDir();
-    const append = overrides(dir, ['--set', 'streams=1', '--set', 'aggregations.events_per_minute.outputMode=append']);
+    const append = overrides(dir, ['--set', 'streams=3', '--set', 'aggregations.events_per_minute.outputMode=append']);
     const crashed = await runAvailableNow(SPEC, dir, { ...env(), PIPELINE_FAILPOINT: 'batch.before-checkpoint-commit:6' }, append);
     expect(crashed.signal, crashed.stderr.slice(-1500)).toBe('SIGKILL');
+    const emitted = await runAvailableNow(SPEC, dir, { ...env(), PIPELINE_FAILPOINT: 'windows.after-emit:1' }, append);
+    expect(emitted.signal, emitted.stderr.slice(-1500)).toBe('SIGKILL');
+    const partial = (await windows(dir)).length;
     const restarted = await runAvailableNow(SPEC, dir, env(), append);
     expect(restarted.code, restarted.stderr.slice(-2000)).toBe(0);
     const want = expected(true);
     expect(want.length).toBeGreaterThan(6);
+    // Killed right after a window commit: the restart must not write those windows again.
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThanOrEqual(want.length);
     expect(want.length).toBeLessThan(expected(false).length); // the newest windows are still open
     expect(await windows(dir)).toEqual(want);
+    // Written once and final: every window row is in exactly one `add` of the log, none removed.
+    expect(loggedRows(join(dir, 'lake', 'events_per_minute'))).toEqual({ added: want.length, removes: 0 });
+    // The last run's summary counts the window rows it wrote.
+    expect(restarted.summary!.tables.events_per_minute?.inserted ?? 0).toBe(want.length - partial);
+    const dead = await readTable(join(dir, 'lake', '_dead_letter'));
+    expect(dead.filter((r) => r.stage === 'late')).toHaveLength(lateRecords(DATA.events, OPTS.delayMs).late.size);
+  }, E2E_TIMEOUT);
+  it('a stream without records holds append windows back; with idleTimeout a running pipeline leaves it out and writes them', async () => {
+    const half = (dir: string, extra: string[] = []) => overrides(dir, [
+      '--set', 'source.kafka.topic=clickstream_half', '--set', 'streams=2', '--set', 'aggregations.events_per_minute.outputMode=append', '--set', 'trigger.maxRecordsPerBatch=100000', ...extra,
+    ]);
+    const held = tempDir();
+    const run = await runAvailableNow(SPEC, held, env(), half(held));
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    expect(run.summary!.records).toBe(HALF.records.length);
+    expect(await windows(held)).toEqual([]);
+
+    const dir = tempDir();
+    const want = referenceWindows(HALF.events, { ...OPTS, partitions: [0, 2], append: true }).map((r) => ({ ...r, total: null, lo: null }));
+    expect(want.length).toBeGreaterThan(3);
+    const { child, done } = startCli(['run', SPEC, '--log-level', 'warn', ...half(dir, ['--set', 'watermark.idleTimeout=2s'])], env(), E2E_TIMEOUT - 30_000);
+    try {
+      for (let waited = 0; (await windows(dir)).length < want.length && waited < 90_000; waited += 500) await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const stopped = await done;
+    expect(stopped.code, stopped.stderr.slice(-2000)).toBe(0);
+    expect(await windows(dir)).toEqual(want);
+    expect(loggedRows(join(dir, 'lake', 'events_per_minute'))).toEqual({ added: want.length, removes: 0 });
+  }, E2E_TIMEOUT);
+  it('append windows survive a re-shard from three streams to two mid-stream: exact, each written once', async () => {
+    const dir = tempDir();
+    const at = DATA.records.length / 2;
+    const produce = async (records: typeof DATA.records) => {
+      const file = join(tempDir(), 'part.bin');
+      await writeRecordFile(file, records);
+      expect(await broker.produceFile('clickstream_reshard', file)).toBe(records.length);
+    };
+    const args = (streams: number, extra: string[] = []) => overrides(dir, ['--set', 'source.kafka.topic=clickstream_reshard', '--set', `streams=${streams}`, '--set', 'aggregations.events_per_minute.outputMode=append', ...extra]);
+    await produce(DATA.records.slice(0, at));
+    const first = await runAvailableNow(SPEC, dir, env(), args(3));
+    expect(first.code, first.stderr.slice(-2000)).toBe(0);
+    const before = (await windows(dir)).length;
+    await produce(DATA.records.slice(at));
+    const second = await runAvailableNow(SPEC, dir, env(), [...args(2), '--reshard']);
+    expect(second.code, second.stderr.slice(-2000)).toBe(0);
+    const want = expected(true);
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(want.length);
+    expect(await windows(dir)).toEqual(want);
+    expect(loggedRows(join(dir, 'lake', 'events_per_minute'))).toEqual({ added: want.length, removes: 0 });
   }, E2E_TIMEOUT);
 });

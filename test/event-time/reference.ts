@@ -1,8 +1,9 @@
 /**
  * The event-time reference model, written from docs/concepts/event-time.md (not from the
  * code): per partition, in offset order, a record is late when its event time is behind the
- * greatest event time seen earlier in the partition minus the delay; on-time records of the
- * aggregation's tables fall into every window holding their event time; `update` tables hold
+ * greatest event time seen earlier in the partition minus the delay (every record moves its
+ * partition's clock, also one its table refuses); on-time records the aggregation's tables
+ * accept fall into every window holding their event time; `update` tables hold
  * every window, `append` tables the windows that end at or before the final watermark (the
  * least partition watermark, every partition having delivered an event time).
  */
@@ -16,6 +17,8 @@ export interface RefEvent {
   table?: string;
   group: string;
   value: number | null;
+  /** Produced with a value its table refuses (not a number for a BIGINT column). */
+  bad?: boolean;
 }
 
 /** One window row: window bounds, group and the measures n (count(*)), valued (count(value)), total, lo, hi, mean. */
@@ -48,7 +51,8 @@ export function referenceWindows(events: RefEvent[], o: { delayMs: number; sizeM
   const { late, maxPerPartition } = lateRecords(events, o.delayMs);
   const cells = new Map<string, RefRow & { sum: number; count: number }>();
   events.forEach((e, i) => {
-    if (late.has(i) || e.table === undefined || !o.tables.includes(e.table)) return;
+    // Only records the tables accept count: not late ones, nor ones their table refuses.
+    if (late.has(i) || e.bad || e.table === undefined || !o.tables.includes(e.table)) return;
     // Every window [s, s + size) with s a multiple of slide and s <= ts < s + size.
     for (let s = Math.floor(e.ts / o.slideMs) * o.slideMs; s > e.ts - o.sizeMs; s -= o.slideMs) {
       const key = `${s}|${e.group}`;

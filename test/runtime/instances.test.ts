@@ -116,10 +116,11 @@ describe('checkpoint lock with instances', () => {
     expect(readCheckpointMetadata(dir)?.streams).toBe(2);
   });
 
-  it('refuses an update aggregation with more than one instance (their read-merge-writes would overwrite each other)', () => {
+  it('refuses any aggregation with more than one instance (update read-merge-writes would overwrite each other; append windows need every stream)', () => {
     const windows = [{ name: 'per_minute', outputMode: 'update' }, { name: 'final', outputMode: 'append' }];
     expect(() => checkInstanceAggregations({ index: 0, count: 1 }, windows)).not.toThrow();
-    expect(() => checkInstanceAggregations({ index: 1, count: 2 }, [windows[1]!])).not.toThrow();
+    expect(() => checkInstanceAggregations({ index: 1, count: 2 }, [])).not.toThrow();
+    expect(() => checkInstanceAggregations({ index: 1, count: 2 }, [windows[1]!])).toThrow(expect.objectContaining({ code: 'PIPE_INSTANCE_AGGREGATION', message: expect.stringContaining('final has outputMode: append') }));
     expect(() => checkInstanceAggregations({ index: 1, count: 2 }, windows)).toThrow(expect.objectContaining({ code: 'PIPE_INSTANCE_AGGREGATION', message: expect.stringContaining('per_minute') }));
   });
 });

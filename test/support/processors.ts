@@ -2,6 +2,8 @@
  * Driving the real batch processors by hand, without a broker: records queued per owning
  * stream (stream i owns the partitions p with p % streams == i), each stream cut into batches
  * of the sizes a property test draws, the streams' batches committed in the order it picks.
+ * After every commit the window emitter sees the stream's state and writes the append windows
+ * every stream has closed, as the run's main thread does.
  */
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
@@ -12,6 +14,7 @@ import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
 import type { BatchStats } from '../../src/runtime/stream-protocol.js';
+import { WindowEmitter } from '../../src/runtime/window-emitter.js';
 
 /** A Kafka message at `offset` holding `value` (no key, no headers, a fixed timestamp). */
 export const message = (offset: number, value: string): KafkaMessage =>
@@ -34,34 +37,44 @@ export interface DriveOptions {
   partitions?: number[];
   /** Sees every committed batch's stats. */
   onBatch?: (stats: BatchStats) => void;
+  /** Offset of each partition's first record (default 0): records continuing an earlier drive over the same checkpoint. */
+  startOffsets?: Map<number, number>;
 }
 
-/** The records' counts summed over every committed batch. */
+/** The records' counts summed over every committed batch, and each partition's next offset. */
 export interface DriveTotals {
   late: number;
   deadLettered: number;
   dropped: number;
+  offsets: Map<number, number>;
 }
 
 /** Runs `records` (in produce order) through `streams` batch processors until every record is committed. */
 export async function driveProcessors(records: { partition: number; value: string }[], o: DriveOptions): Promise<DriveTotals> {
-  const offsets = new Map<number, number>();
+  const offsets = new Map(o.startOffsets ?? []);
+  const start = new Map(offsets);
   const queues = Array.from({ length: o.streams }, () => [] as { partition: number; m: KafkaMessage }[]);
   for (const r of records) {
     const offset = offsets.get(r.partition) ?? 0;
     offsets.set(r.partition, offset + 1);
     queues[r.partition % o.streams]!.push({ partition: r.partition, m: message(offset, r.value) });
   }
-  const processors = queues.map((_, i) => ({
-    next: 0,
-    batchId: 0,
-    position: new Map((o.partitions ?? []).filter((p) => p % o.streams === i).map((p) => [p, 0])),
-    p: new BatchProcessor({
-      plan: o.plan, streamIndex: i, appId: `${o.appId}/${i}`, lake: o.lake, checkpoint: new StreamCheckpoint(join(o.dir, 'cp'), i), decoder: createDecoder(0),
-      locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
-    }),
-  }));
-  const totals: DriveTotals = { late: 0, deadLettered: 0, dropped: 0 };
+  const processors = queues.map((_, i) => {
+    const checkpoint = new StreamCheckpoint(join(o.dir, 'cp'), i);
+    return {
+      next: 0,
+      batchId: checkpoint.recover().nextBatchId,
+      position: new Map((o.partitions ?? []).filter((p) => p % o.streams === i).map((p) => [p, start.get(p) ?? 0])),
+      p: new BatchProcessor({
+        plan: o.plan, streamIndex: i, appId: `${o.appId}/${i}`, lake: o.lake, checkpoint, decoder: createDecoder(0),
+        locks: new TableLockClient(undefined), logger: pino({ level: 'silent' }), tableConcurrency: 2,
+      }),
+    };
+  });
+  // Streams that own none of the listed partitions do not hold the pipeline's watermark back.
+  const owning = processors.map((_, i) => i).filter((i) => o.partitions === undefined || o.partitions.some((p) => p % o.streams === i));
+  const emitter = new WindowEmitter({ plan: o.plan, lake: o.lake, streams: owning });
+  const totals: DriveTotals = { late: 0, deadLettered: 0, dropped: 0, offsets };
   for (;;) {
     const live = processors.map((s, i) => ({ s, q: queues[i]! })).filter(({ s, q }) => s.next < q.length);
     if (live.length === 0) break;
@@ -83,6 +96,8 @@ export async function driveProcessors(records: { partition: number; value: strin
     }
     const stats = await s.p.commit(await s.p.prepare(s.batchId++, { ranges, messages, count: slice.length }));
     o.onBatch?.(stats);
+    emitter.observe(processors.indexOf(s), stats.state);
+    await emitter.emit();
     totals.late += stats.late ?? 0;
     totals.deadLettered += stats.deadLettered;
     totals.dropped += stats.dropped;

@@ -3,6 +3,7 @@
  * or with a plain DuckDB that shares no code with it; plus order-independent row forms.
  */
 import { DuckDBInstance } from '@duckdb/node-api';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lake } from '../../src/lake/index.js';
 import { COMMERCE_TYPES } from './commerce.js';
@@ -110,4 +111,23 @@ export async function readVersioned(lakeDir: string, tables: string[]): Promise<
   } finally {
     lake.close();
   }
+}
+
+/**
+ * Rows every `add` of a local table's JSON log added (by its stats), and how many `remove`s
+ * the log holds: a table written once per row and never rewritten adds each row once, removes none.
+ */
+export function loggedRows(tablePath: string): { added: number; removes: number } {
+  const dir = join(tablePath, '_delta_log');
+  let added = 0;
+  let removes = 0;
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+    for (const line of readFileSync(join(dir, name), 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const action = JSON.parse(line) as { add?: { stats?: string }; remove?: unknown };
+      if (action.remove) removes++;
+      if (action.add) added += (JSON.parse(action.add.stats ?? '{}') as { numRecords?: number }).numRecords ?? Number.NaN;
+    }
+  }
+  return { added, removes };
 }

@@ -1,0 +1,61 @@
+/**
+ * Event-time state across a re-shard. A re-shard gives every new stream a synthetic committed
+ * batch; without the old streams' operator state, the open `append` windows would be lost and
+ * the partitions' clocks would start over. So the state moves with the partitions:
+ *
+ * - watermark: each partition's clock goes to the stream that now owns it; each new stream
+ *   starts from the pipeline's watermark (the least old one), which it can only move forward
+ *   from, so windows already written stay written;
+ * - append windows: partials merge exactly whichever stream holds them, so the old streams'
+ *   cells, combined per window and group, go to new stream 0; every new stream closes windows
+ *   from the least old `closedUntil` on, so no on-time record is refused.
+ *
+ * Counters (`late`, `unreadable`, `afterClose`) are summed into stream 0.
+ */
+import type { WatermarkState, PartitionClock } from '../operators/watermark.js';
+import type { WindowState } from '../operators/window.js';
+import { NODE_IDS, type Plan } from './plan.js';
+import { appendWindows, combineCells } from './window-emitter.js';
+
+/** The least of values where null (not yet known) wins, or undefined when there are none. */
+function leastKnown(values: (number | null)[]): number | null | undefined {
+  if (values.length === 0) return undefined;
+  return values.some((v) => v === null) ? null : Math.min(...(values as number[]));
+}
+
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+/** The operator state of each of `to` new streams, from the old streams' committed states. */
+export function reshardState(plan: Plan, old: Record<string, unknown>[], to: number): Record<string, unknown>[] {
+  const out = Array.from({ length: to }, () => ({}) as Record<string, unknown>);
+  const clocks = old.map((s) => s[NODE_IDS.watermark] as WatermarkState | undefined).filter((w): w is WatermarkState => w !== undefined);
+  if (clocks.length > 0) {
+    const watermarkMs = leastKnown(clocks.map((w) => w.watermarkMs ?? null)) ?? null;
+    out.forEach((state, j) => {
+      const partitions: Record<string, PartitionClock> = {};
+      for (const w of clocks) for (const [p, clock] of Object.entries(w.partitions ?? {})) if (Number(p) % to === j) partitions[p] = clock;
+      const times = Object.values(partitions).flatMap((c) => (c.maxEventTimeMs === null ? [] : [c.maxEventTimeMs]));
+      state[NODE_IDS.watermark] = {
+        maxEventTimeMs: times.length > 0 ? Math.max(...times) : null,
+        watermarkMs,
+        partitions,
+        unreadable: j === 0 ? sum(clocks.map((w) => w.unreadable ?? 0)) : 0,
+        late: j === 0 ? sum(clocks.map((w) => w.late ?? 0)) : 0,
+        batchLate: 0,
+      } satisfies WatermarkState;
+    });
+  }
+  for (const w of appendWindows(plan)) {
+    const states = old.map((s) => s[w.id] as WindowState | undefined).filter((s): s is WindowState => s !== undefined);
+    if (states.length === 0) continue;
+    const closedUntil = leastKnown(states.map((s) => s.closedUntil ?? null)) ?? null;
+    out.forEach((state, j) => {
+      state[w.id] = {
+        open: j === 0 ? combineCells(w.measures, states) : {},
+        closedUntil,
+        afterClose: j === 0 ? sum(states.map((s) => s.afterClose ?? 0)) : 0,
+      } satisfies WindowState;
+    });
+  }
+  return out;
+}
