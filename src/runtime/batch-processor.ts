@@ -12,7 +12,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
-import { ExpectationFailedError, PipelineError, SchemaMismatchError } from '../errors.js';
+import { ExpectationFailedError, SchemaMismatchError } from '../errors.js';
 import type { Plan, SinkPlan } from './plan.js';
 import { operatorCounts, rejectedStage, tablePrograms, type TableProgram } from './table-program.js';
 import type { OperatorCount, RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
@@ -20,7 +20,6 @@ import { timed, type PhaseTimes, type RejectedRow, type WriteResult } from '../l
 import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { writeWindowOutput } from '../operators/window-output.js';
-import type { WatermarkState } from '../operators/watermark.js';
 import { sampleVisibility } from './latency.js';
 import type { CollectedBatch } from './batch-collector.js';
 import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
@@ -32,7 +31,8 @@ import { METADATA_COLUMN_NAMES, metadataColumns } from './metadata-columns.js';
 import { EVENTS_TABLE, qualityRows, writeQualityEvents } from './quality-events.js';
 import { joinLocation } from '../lake/storage/location.js';
 import type { Logger } from './logger.js';
-import type { BatchStats, DeadLetterCount, TableBatchStats } from './stream-protocol.js';
+import type { BatchStats, TableBatchStats } from './stream-protocol.js';
+import { countDeadLetters, eventTimeOf, expectationFailed } from './batch-report.js';
 import type { TableLockClient } from './table-locks.js';
 import { sourceName } from '../spec/index.js';
 
@@ -76,24 +76,6 @@ export interface PreparedBatch {
 function rawRecord(prepared: PreparedBatch, index: number): RawRecord {
   const m = prepared.messages[index]!;
   return { partition: prepared.partitions[index]!, offset: Number(m.offset), timestamp: prepared.timestamps[index]!, key: m.key, value: m.value, headers: m.headers };
-}
-
-/** The run's coded error for a record failing a `fail` expectation, with its Kafka coordinates. */
-function expectationFailed(err: ExpectationFailedError, part: RoutedTable, prepared: PreparedBatch): PipelineError {
-  const d = err.details as { table: string; expectation: string; sql: string; row: number; values: Record<string, unknown> };
-  const index = part.indices[d.row]!;
-  const partition = prepared.partitions[index]!;
-  const offset = String(prepared.messages[index]!.offset);
-  const values = Object.entries(d.values).map(([k, v]) => `${k}=${v === null ? 'NULL' : JSON.stringify(v)}`).join(', ');
-  return new PipelineError(
-    'PIPE_RUN_EXPECTATION_FAILED',
-    `expectation '${d.expectation}' (${d.sql}) failed for table ${part.table} on the record at ${prepared.entry.topic} partition ${partition} offset ${offset}${values ? `: ${values}` : ''}`,
-    {
-      cause: err,
-      hint: 'nothing of this batch was committed; fix the producer or the spec (the expectation, or its action), then run again: the batch is replayed exactly',
-      details: { table: part.table, expectation: d.expectation, partition, offset, values: d.values },
-    },
-  );
 }
 
 /** The operator state committed with the stream's newest committed batch (empty on a first run). */
@@ -406,31 +388,4 @@ export class BatchProcessor {
     log.debug({ records: stats.records, deadLettered: stats.deadLettered, dropped: stats.dropped, replay, decodeMs: Math.round(decodeMs), commitMs: Math.round(commitMs) }, 'batch committed');
     return stats;
   }
-}
-
-/** The late-record count and the stream watermark a batch's watermark state reports. */
-function eventTimeOf(plan: Plan, state: Record<string, unknown>): { late?: number; watermarkMs?: number } {
-  const node = plan.nodes.find((n) => n.kind === 'watermark');
-  const wm = node ? (state[node.id] as WatermarkState | undefined) : undefined;
-  if (!wm) return {};
-  return { late: wm.batchLate ?? 0, ...(typeof wm.watermarkMs === 'number' ? { watermarkMs: wm.watermarkMs } : {}) };
-}
-
-/** Distinct dead-letter reasons a batch reports; the rest are counted under one line. */
-const MAX_REASONS_PER_BATCH = 20;
-
-/** Dead-lettered records of a batch by table, stage and reason, most frequent first. */
-export function countDeadLetters(failures: RecordFailure[]): DeadLetterCount[] {
-  const counts = new Map<string, DeadLetterCount>();
-  for (const f of failures) {
-    const table = f.table ?? '';
-    const key = `${table}\u0000${f.stage}\u0000${f.error}`;
-    const c = counts.get(key);
-    if (c) c.count++;
-    else counts.set(key, { table, stage: f.stage, reason: f.error, count: 1 });
-  }
-  const sorted = [...counts.values()].sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
-  if (sorted.length <= MAX_REASONS_PER_BATCH) return sorted;
-  const rest = sorted.slice(MAX_REASONS_PER_BATCH - 1);
-  return [...sorted.slice(0, MAX_REASONS_PER_BATCH - 1), { table: '', stage: 'various', reason: '(other reasons)', count: rest.reduce((n, c) => n + c.count, 0) }];
 }
