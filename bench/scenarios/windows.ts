@@ -59,7 +59,9 @@ export async function windows(opts = { events: Number(process.env.BENCH_WINDOWS_
       const summaryFile = join(work, `summary-${name}.json`);
       say(`pipeline run --available-now (${name})`);
       const run = await timed(process.execPath, [cliPath, 'run', spec, '--available-now', '--log-level', 'warn', '--summary-json', summaryFile,
-        '--set', `streams=${opts.streams}`, '--set', `output.path=${out}`, '--set', `checkpoint.path=${join(out, '_checkpoints')}`],
+        '--set', `streams=${opts.streams}`, '--set', `output.path=${out}`, '--set', `checkpoint.path=${join(out, '_checkpoints')}`,
+        // A consumer group per run: joining the group the previous run just left cost a rebalance delay (~5 s), not windowing.
+        '--set', `source.kafka.groupIdPrefix=bench-windows-${name}`],
       { env: { ...process.env, KAFKA_BROKERS: broker.bootstrap } });
       if (run.code !== 0) throw new Error(`pipeline run (${name}) failed: ${run.stderr.slice(-3000)}`);
       const summary = JSON.parse(readFileSync(summaryFile, 'utf8'));

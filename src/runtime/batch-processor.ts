@@ -305,15 +305,15 @@ export class BatchProcessor {
 
     // Update windows merge here; append windows are written by the window emitter.
     const windows = await this.windows.apply(lake, routed, excluded);
-    for (const w of plan.windows ?? []) {
+    const windowWrites = (plan.windows ?? []).map(async (w) => {
       const cells = windows.cells[w.id];
-      if (!cells || cells.length === 0) continue;
-      const result = await locks.withLock(w.path, () => writeWindowOutput(lake, w, { mode: 'update', cells }, txn));
-      if (!result) continue;
+      if (!cells || cells.length === 0) return;
+      const result = await timed(phases, 'windows', () => underLock(w.path, () => writeWindowOutput(lake, w, { mode: 'update', cells }, txn)));
+      if (!result) return;
       tableStats[w.name] = { status: result.status, rowsIn: result.rowsIn, inserted: result.rowsInserted, updated: result.rowsUpdated, deleted: 0 };
       versions[w.name] = result.version;
       failpoint('batch.after-table-commit');
-    }
+    });
 
     const quality = qualityRows(
       { pipeline: plan.pipeline, stream: this.opts.streamIndex, batchId, replay, committedAt: new Date().toISOString() },
@@ -321,7 +321,7 @@ export class BatchProcessor {
       failures,
       routed.dropped,
     );
-    // The dead letters and the quality record are independent tables: committed side by side.
+    // The window tables, the dead letters and the quality record are independent tables: committed side by side.
     const deadLetters = async () => {
       if (failures.length === 0) return;
       failures.sort((a, b) => a.index - b.index);
@@ -341,7 +341,7 @@ export class BatchProcessor {
       await timed(phases, 'quality', () => underLock(eventsPath, () => writeQualityEvents(lake, eventsPath, quality, txn)));
       failpoint('batch.after-table-commit');
     };
-    const written = await Promise.allSettled([deadLetters(), events()]);
+    const written = await Promise.allSettled([...windowWrites, deadLetters(), events()]);
     const writeFailed = written.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (writeFailed) throw writeFailed.reason;
     const commitMs = performance.now() - commitStart;
