@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
 import type { Plan } from '../../src/runtime/plan.js';
-import { BatchProcessor, type BatchProcessorOptions } from '../../src/runtime/batch-processor.js';
+import { BatchProcessor, committedState, type BatchProcessorOptions } from '../../src/runtime/batch-processor.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
@@ -74,6 +74,9 @@ export async function driveProcessors(records: { partition: number; value: strin
   // Streams that own none of the listed partitions do not hold the pipeline's watermark back.
   const owning = processors.map((_, i) => i).filter((i) => o.partitions === undefined || o.partitions.some((p) => p % o.streams === i));
   const emitter = new WindowEmitter({ plan: o.plan, lake: o.lake, streams: owning });
+  // As the runner does: primed with every stream's committed state, so a stream that runs no
+  // batch in this drive (e.g. after a re-shard) still counts with the watermark it committed.
+  for (const i of owning) emitter.observe(i, committedState(new StreamCheckpoint(join(o.dir, 'cp'), i)));
   const totals: DriveTotals = { late: 0, deadLettered: 0, dropped: 0, offsets };
   for (;;) {
     const live = processors.map((s, i) => ({ s, q: queues[i]! })).filter(({ s, q }) => s.next < q.length);
