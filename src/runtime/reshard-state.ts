@@ -4,15 +4,16 @@
  * the partitions' clocks would start over. So the state moves with the partitions:
  *
  * - watermark: each partition's clock goes to the stream that now owns it; each new stream
- *   starts from the pipeline's watermark (the least old one), which it can only move forward
- *   from, so windows already written stay written;
+ *   starts from the watermark its partitions' clocks give (when every old stream had state, so
+ *   they cover all its partitions), never below the pipeline's (the least old one), so windows
+ *   already written stay written and a stream without new records holds none back;
  * - append windows: partials merge exactly whichever stream holds them, so the old streams'
  *   cells, combined per window and group, go to new stream 0; every new stream closes windows
  *   from the least old `closedUntil` on, so no on-time record is refused.
  *
  * Counters (`late`, `unreadable`, `afterClose`) are summed into stream 0.
  */
-import type { WatermarkState, PartitionClock } from '../operators/watermark.js';
+import { streamWatermark, type WatermarkState, type PartitionClock } from '../operators/watermark.js';
 import type { WindowState } from '../operators/window.js';
 import { NODE_IDS, type Plan } from './plan.js';
 import { appendWindows, combineCells } from './window-emitter.js';
@@ -31,13 +32,18 @@ export function reshardState(plan: Plan, old: Record<string, unknown>[], to: num
   const clocks = old.map((s) => s[NODE_IDS.watermark] as WatermarkState | undefined).filter((w): w is WatermarkState => w !== undefined);
   if (clocks.length > 0) {
     const watermarkMs = leastKnown(clocks.map((w) => w.watermarkMs ?? null)) ?? null;
+    const complete = clocks.length === old.length;
     out.forEach((state, j) => {
       const partitions: Record<string, PartitionClock> = {};
       for (const w of clocks) for (const [p, clock] of Object.entries(w.partitions ?? {})) if (Number(p) % to === j) partitions[p] = clock;
       const times = Object.values(partitions).flatMap((c) => (c.maxEventTimeMs === null ? [] : [c.maxEventTimeMs]));
+      // When every old stream had committed state, the clocks cover every partition this stream
+      // now owns: its watermark is theirs (never below the pipeline's), as its first batch would
+      // compute it. A stream that gets no record after the re-shard must not hold windows back.
+      const own = complete && plan.watermark ? streamWatermark(partitions, Object.keys(partitions).map(Number), plan.watermark.delayMs, Number.POSITIVE_INFINITY) : null;
       state[NODE_IDS.watermark] = {
         maxEventTimeMs: times.length > 0 ? Math.max(...times) : null,
-        watermarkMs,
+        watermarkMs: own !== null && (watermarkMs === null || own > watermarkMs) ? own : watermarkMs,
         partitions,
         unreadable: j === 0 ? sum(clocks.map((w) => w.unreadable ?? 0)) : 0,
         late: j === 0 ? sum(clocks.map((w) => w.late ?? 0)) : 0,

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { compilePlan } from '../../src/planner/compile.js';
+import { loadSpecText } from '../../src/spec/index.js';
+import { reshardState } from '../../src/runtime/reshard-state.js';
+import { NODE_IDS } from '../../src/runtime/plan.js';
+import type { WatermarkState } from '../../src/operators/watermark.js';
+
+const plan = (() => {
+  const loaded = loadSpecText(`apiVersion: pipeline/v1
+name: w
+source: { kafka: { brokers: [localhost:9092], topic: t } }
+streams: 2
+watermark: { column: ts, delay: 30s }
+routing: { field: type, routes: { click: clicks } }
+tables: { clicks: { mode: append } }
+output: { path: /tmp/reshard-state-test }
+`, 'w.yaml');
+  return compilePlan(loaded.spec!, { cwd: '/tmp' });
+})();
+
+const clock = (maxEventTimeMs: number | null) => ({ maxEventTimeMs, seenAt: 0 });
+const wm = (watermarkMs: number | null, partitions: Record<string, ReturnType<typeof clock>>) => ({
+  [NODE_IDS.watermark]: { maxEventTimeMs: null, watermarkMs, partitions, unreadable: 0, late: 0, batchLate: 0 } satisfies WatermarkState,
+});
+const watermarkOf = (s: Record<string, unknown>) => (s[NODE_IDS.watermark] as WatermarkState).watermarkMs;
+
+describe('reshardState: watermarks', () => {
+  it('gives each new stream the watermark of the partition clocks it takes over, never below the pipeline\'s', () => {
+    // Old stream 1 had not seen partition 1 yet: its watermark, and the pipeline's, were unknown.
+    const old = [wm(660_000, { 0: clock(690_000), 2: clock(690_000) }), wm(null, { 1: clock(null), 3: clock(690_000) })];
+    const out = reshardState(plan, old, 2);
+    // New stream 0 owns partitions 0 and 2, both known: it must not wait for a batch to say so.
+    expect(watermarkOf(out[0]!)).toBe(660_000);
+    expect(watermarkOf(out[1]!)).toBeNull();
+    const one = reshardState(plan, old, 1);
+    expect(watermarkOf(one[0]!)).toBeNull();
+  });
+
+  it('takes no watermark from the clocks when an old stream had no state (they may miss its partitions)', () => {
+    const out = reshardState(plan, [wm(660_000, { 0: clock(690_000), 2: clock(690_000) }), {}], 2);
+    expect(out.map(watermarkOf)).toEqual([660_000, 660_000]);
+  });
+});
