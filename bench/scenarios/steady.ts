@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startBroker, writeRecordFile } from '../../src/dev-broker/broker.js';
 import { generateEvents } from '../../src/dev-broker/events.js';
 import { computeReference, commerceReferenceSpec } from '../../src/dev-broker/reference.js';
-import { cliPath, repoRoot, round, say, writeResult } from '../lib.js';
+import { cliPath, percentile, repoRoot, round, say, writeResult } from '../lib.js';
 import type { ScenarioReport } from '../main.js';
 import { verifyTables } from './backfill.js';
 
@@ -159,9 +159,8 @@ function processCpuSeconds(pid: number): number {
 /** Median and p90 per phase over the batches committed under load (ms). */
 function phaseSummary(batches: Record<string, number>[]): Record<string, { p50: number; p90: number }> {
   const names = [...new Set(batches.flatMap((b) => Object.keys(b)))];
-  const at = (sorted: number[], q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
   return Object.fromEntries(names.map((name) => {
     const values = batches.map((b) => b[name] ?? 0).sort((a, b) => a - b);
-    return [name, { p50: at(values, 0.5), p90: at(values, 0.9) }];
+    return [name, { p50: round(percentile(values, 50)), p90: round(percentile(values, 90)) }];
   }));
 }
