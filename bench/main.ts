@@ -39,6 +39,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   windows: async () => (await import('./scenarios/windows.js')).windows,
   'merge-scaling': async () => (await import('./scenarios/merge-scaling.js')).mergeScaling,
   staged: async () => (await import('./scenarios/staged.js')).staged,
+  handoff: async () => (await import('./scenarios/handoff.js')).handoff,
 };
 
 async function main(): Promise<number> {

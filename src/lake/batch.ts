@@ -144,7 +144,7 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
   const positions = await positionsFile(input.positions, rowCount);
   const attached = input.attached && input.attached.columns.length > 0 ? { spec: input.attached, file: await attachedFile(input.attached, rowCount) } : undefined;
   try {
-    return await loadNdjson(c, file, kinds, ctx, positions, attached);
+    return await loadNdjson(c, file, kinds, ctx, positions, attached, input.positions?.partitions.length);
   } finally {
     if (tempFile) await fs.rm(tempFile, { force: true });
     if (positions) await fs.rm(positions, { force: true });
@@ -256,7 +256,7 @@ const positionsRelation = (file: string) =>
   `read_csv(${quoteLiteral(file)}, header=false, auto_detect=false, columns={'${POSITION_PARTITION}': 'INTEGER', '${POSITION_OFFSET}': 'BIGINT'})`;
 
 async function loadNdjson(
-  c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext, positions?: string, attached?: { spec: AttachedColumns; file: string },
+  c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext, positions?: string, attached?: { spec: AttachedColumns; file: string }, positionCount?: number,
 ): Promise<LoadedBatch> {
   try {
     await fs.access(file);
@@ -313,7 +313,11 @@ async function loadNdjson(
   }
   const created = await c.json(`CREATE TEMP TABLE ${into} AS ${derived.sql}`);
   const rowCount = Number(created[0]?.Count ?? (await c.json(`SELECT count(*) AS n FROM ${into}`))[0]!.n);
-  if (positions) {
+  if (positions && derived.sql === inner && !attached && positionCount !== undefined) {
+    // Every input row is in the temp table (nothing filters here): more rows than positions
+    // means records without one, without a query to find them.
+    if (rowCount > positionCount) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${rowCount - positionCount} without one)`);
+  } else if (positions) {
     const [unplaced] = await c.json(`SELECT count(*) AS n FROM ${into} WHERE ${POSITION_OFFSET} IS NULL`);
     if (Number(unplaced!.n) > 0) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${unplaced!.n} without one)`);
   }

@@ -31,6 +31,13 @@ export class Duck {
     if (opts.threads) config.threads = String(opts.threads);
     if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
     const instance = await DuckDBInstance.create(':memory:', config);
+    // Every connection runs in UTC: set once for the instance (a per-connection SET is a statement per operation).
+    const first = await instance.connect();
+    try {
+      await first.run(`SET GLOBAL TimeZone='UTC'`);
+    } finally {
+      first.closeSync();
+    }
     return new Duck(instance);
   }
 
@@ -38,7 +45,6 @@ export class Duck {
   async with<T>(fn: (c: Conn) => Promise<T>): Promise<T> {
     const connection = await this.instance.connect();
     try {
-      await connection.run(`SET TimeZone='UTC'`);
       return await fn(new Conn(connection));
     } finally {
       connection.closeSync();

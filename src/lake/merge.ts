@@ -53,7 +53,7 @@ export const keepsTombstones = (spec: { sequenceBy?: string | undefined; deleteW
 
 /** The outcome of a merge: rows to write, files to remove, counts. */
 export interface MergeOutcome {
-  /** Temp table or view with the rows to write (final table columns). */
+  /** A relation (quoted temp table, or an aliased subquery) with the rows to write (final table columns). */
   out: string;
   /** Resolved paths of the files `out` replaces. */
   rewrittenFiles: string[];
@@ -88,26 +88,30 @@ export async function prepareSource(c: Conn, batch: string, dataColumns: TypedCo
   // System columns are set by the merge, never taken from the batch.
   let cols = list(dataColumns.map((d) => d.name).filter((n) => !(positions && mode === 'upsert' && stored.has(n)) && n !== TOMBSTONE));
   const keys = list(spec.mergeKeys);
-  const byPosition = positions ? `${POSITION_PARTITION} ASC, ${POSITION_OFFSET} ASC, ` : '';
-  let partition: string;
-  let order: string;
+  // The winner of each group is picked by an aggregate over an ordering tuple: per group,
+  // arg_max over (ascending keys, negated where the rule says lower wins) costs half of a
+  // row_number() window. Positions and row ids are non-negative integers, so negating
+  // them reverses their order exactly.
+  const byPosition = positions ? `-${POSITION_PARTITION}, -${POSITION_OFFSET}, ` : '';
+  let group: string;
+  let rank: string;
   let where = '';
   if (mode === 'upsert') {
-    partition = keys;
-    order = spec.sequenceBy ? `${q(spec.sequenceBy)} DESC NULLS LAST, ${byPosition}rowid ASC` : 'rowid DESC';
+    group = keys;
+    // Highest sequence (a NULL one loses to any value), then lowest position, then first in the batch;
+    // without a sequence the last record of the batch wins.
+    rank = spec.sequenceBy ? `(${q(spec.sequenceBy)} IS NOT NULL, ${q(spec.sequenceBy)}, ${byPosition}-rowid)` : 'rowid';
     if (positions) cols += `, ${POSITION_PARTITION} AS ${q(SOURCE_PARTITION)}, ${POSITION_OFFSET} AS ${q(SOURCE_OFFSET)}`;
   } else {
-    partition = `${keys}, ${q(spec.sequenceBy!)}`;
-    order = `${byPosition}rowid ASC`;
+    group = `${keys}, ${q(spec.sequenceBy!)}`;
+    rank = `(${byPosition}-rowid)`;
     where = ` WHERE ${q(spec.sequenceBy!)} IS NOT NULL`;
   }
-  // The window runs over the key, sequence and row id only; the winners' full rows are then
-  // picked by row id (sorting every column through the window costs far more).
+  // The winners' full rows are then picked by row id (carrying every column through the
+  // aggregate costs far more).
   await c.run(
     `CREATE TEMP TABLE src AS SELECT ${cols}, rowid AS __lake_ord, ${deleteExpr(spec)} AS __lake_delete FROM ${q(batch)}
-     WHERE rowid IN (SELECT __lake_r FROM (
-       SELECT rowid AS __lake_r, row_number() OVER (PARTITION BY ${partition} ORDER BY ${order}) AS __lake_rn FROM ${q(batch)}${where}
-     ) WHERE __lake_rn = 1)`,
+     WHERE rowid IN (SELECT arg_max(rowid, ${rank}) FROM ${q(batch)}${where} GROUP BY ${group})`,
   );
 }
 
@@ -159,13 +163,12 @@ export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSp
   const cols = list(columns.map((d) => d.name));
   const srcCols = tombstones ? columns.map((d) => (d.name === TOMBSTONE ? `__lake_delete AS ${q(TOMBSTONE)}` : q(d.name))).join(', ') : cols;
   // Kept rows of rewritten files (files holding a replaced row), then the winning records.
-  // A view: the file writer streams it once instead of a copy being materialised first.
-  await c.run(
-    `CREATE TEMP VIEW "out" AS${mor ? '' : `
+  // A subquery, not a table: the file writer streams it once instead of a copy being
+  // materialised first (and no statement is spent on a view).
+  const out = `(${mor ? '' : `
        SELECT ${cols} FROM tgt WHERE ${keepAll ? 'true' : `${FILE_COLUMN} IN (SELECT file FROM hit WHERE swins)`} AND __lake_trow NOT IN (SELECT trow FROM hit WHERE swins)
        UNION ALL`}
-       SELECT ${srcCols} FROM src WHERE ${tombstones ? 'true' : 'NOT __lake_delete'} AND __lake_ord NOT IN (SELECT srow FROM hit WHERE NOT swins)`,
-  );
+       SELECT ${srcCols} FROM src WHERE ${tombstones ? 'true' : 'NOT __lake_delete'} AND __lake_ord NOT IN (SELECT srow FROM hit WHERE NOT swins)) AS "out"`;
   const [summary] = await c.json(
     `SELECT (SELECT CAST(to_json(coalesce(list(DISTINCT file), [])) AS VARCHAR) FROM hit WHERE swins) AS files,
             (SELECT count(DISTINCT trow) FROM hit WHERE swins AND del AND NOT tdead) AS deleted,
@@ -173,11 +176,10 @@ export async function mergeUpsert(c: Conn, columns: TypedColumn[], spec: MergeSp
             count(*) FILTER (WHERE NOT s.__lake_delete AND r.swins AND NOT r.dead) AS updated
      FROM src s LEFT JOIN (SELECT srow, bool_and(swins) AS swins, bool_and(tdead) AS dead FROM hit GROUP BY srow) r ON s.__lake_ord = r.srow`,
   );
-  if (mor) await c.run(`CREATE TEMP VIEW replaced AS SELECT ${FILE_COLUMN} AS file, ${ROW_COLUMN} AS "row" FROM tgt WHERE __lake_trow IN (SELECT trow FROM hit WHERE swins)`);
   return {
-    out: 'out',
+    out,
     rewrittenFiles: (JSON.parse(String(summary!.files)) as string[]).map(String),
-    ...(mor ? { replaced: 'replaced' } : {}),
+    ...(mor ? { replaced: `(SELECT ${FILE_COLUMN} AS file, ${ROW_COLUMN} AS "row" FROM tgt WHERE __lake_trow IN (SELECT trow FROM hit WHERE swins)) AS replaced` } : {}),
     inserted: Number(summary!.inserted),
     updated: Number(summary!.updated),
     deleted: Number(summary!.deleted),
@@ -264,7 +266,7 @@ export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: Ty
   );
   if (changed === 0 && !keepAll) {
     await c.run(`CREATE TEMP TABLE "out" AS SELECT ${cols} FROM tgt WHERE false`);
-    return { out: 'out', rewrittenFiles: [], inserted: 0, updated: 0, deleted: 0 };
+    return { out: '"out"', rewrittenFiles: [], inserted: 0, updated: 0, deleted: 0 };
   }
   await c.run(
     `CREATE TEMP TABLE "out" AS
@@ -278,7 +280,7 @@ export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: Ty
   const sameVersion = `${keysMatch(keys, 'n', 'h')} AND n.${q(SCD2_START)} IS NOT DISTINCT FROM h.${q(SCD2_START)}`;
   const versionOnly = `n.${q(SCD2_START)} IS NOT NULL AND NOT n.__lake_delete`;
   return {
-    out: 'out',
+    out: '"out"',
     rewrittenFiles: files.map((r) => String(r.file)),
     ...(mor ? { replaced: 'replaced' } : {}),
     inserted: await count(c, `SELECT count(*) AS n FROM newhist n WHERE ${versionOnly} AND NOT EXISTS (SELECT 1 FROM hist h WHERE ${sameVersion})`),

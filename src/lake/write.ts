@@ -339,10 +339,10 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     if (state?.metadata?.configuration?.['delta.appendOnly'] === 'true' && commit.removes.length > 0) {
       throw new LakeError('PIPE_LAKE_APPEND_ONLY', `table ${tablePath} is append-only (delta.appendOnly=true); this merge would rewrite files`);
     }
-    await checkConstraints(c, tablePath, `"${outcome.out}"`, schemaForChecks);
+    await checkConstraints(c, tablePath, outcome.out, schemaForChecks);
     // Sorting by the merge keys narrows each file's key range; one output file gains nothing from it.
     const sortBy = fitsOneFile(rewritten, outcome.inserted - outcome.deleted, fileSize) ? [] : orderBy;
-    commit.adds = [...commit.adds, ...(await timed(opts.phases, 'files', () => writeDataFiles(c, { tablePath, source: `"${outcome.out}"`, columns, partitionColumns, orderBy: sortBy, targetFileSize: fileSize })))];
+    commit.adds = [...commit.adds, ...(await timed(opts.phases, 'files', () => writeDataFiles(c, { tablePath, source: outcome.out, columns, partitionColumns, orderBy: sortBy, targetFileSize: fileSize })))];
     plan.rowsInserted = outcome.inserted;
     plan.rowsUpdated = outcome.updated;
     plan.rowsDeleted = outcome.deleted;

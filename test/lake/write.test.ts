@@ -229,6 +229,22 @@ describe('schema', () => {
       { id: 2, at: '2024-01-02T00:00:00.000Z', raw: null, price: null },
     ]);
   });
+
+  test('a batch with more records than source positions is refused; nothing is written', async () => {
+    const t = tempDir();
+    const file = path.join(tempDir(), 'batch.ndjson');
+    fs.writeFileSync(file, '{"id":1,"seq":1}\n{"id":2,"seq":1}\n{"id":3,"seq":1}\n');
+    const write = (partitions: number[], offsets: number[]) =>
+      lake.write(t, { kind: 'ndjson', path: file, positions: { partitions, offsets } }, { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' });
+    await expect(write([0, 0], [10, 11])).rejects.toThrow(/more records than source positions \(1 without one\)/);
+    expect(await lake.exists(t)).toBe(false);
+    await write([0, 0, 1], [10, 11, 5]);
+    expect(await lake.scan(t, { orderBy: 'id', columns: ['id', '__source_partition', '__source_offset'] })).toEqual([
+      { id: 1, __source_partition: 0, __source_offset: 10 },
+      { id: 2, __source_partition: 0, __source_offset: 11 },
+      { id: 3, __source_partition: 1, __source_offset: 5 },
+    ]);
+  });
 });
 
 describe('large NDJSON batches', () => {
