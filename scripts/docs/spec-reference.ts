@@ -6,7 +6,7 @@
  */
 import { stringify } from 'yaml';
 import { buildPipelineSchema } from '../../src/spec/schema-definition.js';
-import type { JsonSchema } from '../../src/spec/schema-builder.js';
+import type { JsonSchema } from '../../src/operators/schema-builder.js';
 import { cell, code, page, table } from './markdown.js';
 
 /** One documented field of the spec. */
