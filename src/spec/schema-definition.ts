@@ -10,7 +10,7 @@
  * derive's) and each decoder its `source.format` value. This file writes only what configures
  * no operator (`name`, `streams`, `trigger`, `output`, `checkpoint`, `alerts`, `mode`,
  * `stages.bronze`/`gold`, the containers `source`, `source.schema`, `tables.<name>`,
- * `stages`) and places the operators' fields in the order of their interfaces: `take` names
+ * `stages`, and `source.format`, whose values are the decoders') and places the operators' fields in the order of their interfaces: `take` names
  * them, typed by the interface, so `objectOf<T>` still fails typecheck for a field of `T` that
  * has no place.
  *
