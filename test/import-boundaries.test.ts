@@ -45,6 +45,37 @@ function importEdges(): string[] {
   return edges;
 }
 
+/**
+ * Files of `layer` that import a value (not only types) from `src/spec/index.ts`. The spec's
+ * schema is assembled from the operator registry (spec/index -> schema-definition ->
+ * operators/index), so an operator's value import of the spec layer would be an import cycle;
+ * type imports are erased and break nothing.
+ */
+function valueImportsOfSpec(layer: string): string[] {
+  const found: string[] = [];
+  for (const file of sourceFiles(join(SRC, layer))) {
+    const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, false);
+    for (const st of source.statements) {
+      const decl = ts.isImportDeclaration(st) || ts.isExportDeclaration(st) ? st : undefined;
+      if (!decl?.moduleSpecifier || !ts.isStringLiteral(decl.moduleSpecifier)) continue;
+      const target = resolve(dirname(file), decl.moduleSpecifier.text).replace(/\.js$/, '.ts');
+      if (relative(ROOT, target) !== 'src/spec/index.ts' || typeOnly(decl)) continue;
+      found.push(relative(ROOT, file));
+    }
+  }
+  return found;
+}
+
+/** Whether an import or export declaration carries types only. */
+function typeOnly(decl: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
+  if (ts.isExportDeclaration(decl)) return decl.isTypeOnly || (!!decl.exportClause && ts.isNamedExports(decl.exportClause) && decl.exportClause.elements.every((e) => e.isTypeOnly));
+  const clause = decl.importClause;
+  if (!clause) return false;
+  if (clause.isTypeOnly) return true;
+  const named = clause.namedBindings;
+  return !clause.name && !!named && ts.isNamedImports(named) && named.elements.every((e) => e.isTypeOnly);
+}
+
 /** The layer a repository path belongs to (`errors` for the shared root files). */
 const layerOf = (path: string): string => path.split('/')[1]!.replace(/\.ts$/, '');
 
@@ -80,6 +111,11 @@ describe('import boundaries', () => {
   it('lists as known only upward imports that still exist', () => {
     const present = new Set(edges);
     expect([...KNOWN_UPWARD].filter((e) => !present.has(e) || violation(e) === undefined)).toEqual([]);
+  });
+
+  it('operators import only types from the spec layer, whose schema is assembled from them', () => {
+    expect(valueImportsOfSpec('operators')).toEqual([]);
+    expect(valueImportsOfSpec('runtime'), 'the check sees value imports').toContain('src/runtime/runner.ts');
   });
 
   it('tells the ways a layering breaks apart', () => {

@@ -8,6 +8,7 @@ import { codeDetails } from '../../src/spec/code-details.js';
 import { DEFAULT_METRIC_PREFIX, metricsMarkdown, METRICS } from '../../src/runtime/metric-definitions.js';
 import { operators } from '../../src/operators/index.js';
 import type { OperatorDefinition } from '../../src/operators/api.js';
+import { operatorSpecPaths } from '../../src/spec/operator-fields.js';
 import { cell, code, page, table } from './markdown.js';
 
 /** `docs/reference/diagnostics.md`: every registered spec diagnostic code. */
@@ -56,7 +57,8 @@ function operatorPage(op: OperatorDefinition): string {
     ['runs in `pipeline run`', op.notRunnable ? `no: ${cell(op.notRunnable)}` : 'yes'],
     ['evaluated in its table\'s load (SQL over the typed batch)', op.load ? 'yes' : 'no'],
   ];
-  if (op.spec) facts.push(['spec fields', op.spec.map(code).join(', ')]);
+  const fields = operatorSpecPaths(op);
+  if (fields.length > 0) facts.push(['spec fields', fields.map(code).join(', ')]);
   const ports = Object.entries(op.ports).map(([port, what]) => [code(port), cell(what)]);
   return page(
     `Operator \`${op.kind}\``,

@@ -2,11 +2,14 @@
  * `docs/reference/spec.md`: every field of the pipeline spec, read from the JSON Schema the
  * loader validates with (`src/spec/schema-definition.ts`). Paths, types, defaults, whether a
  * field is required, its description and an example come from the schema alone, so a field
- * added to the schema appears here on the next `npm run docs`.
+ * added to the schema appears here on the next `npm run docs`; the operator that reads a
+ * field comes from the registry whose definitions the schema is assembled from.
  */
 import { stringify } from 'yaml';
+import { operators } from '../../src/operators/index.js';
+import { fieldOwners } from '../../src/spec/operator-fields.js';
 import { buildPipelineSchema } from '../../src/spec/schema-definition.js';
-import type { JsonSchema } from '../../src/spec/schema-builder.js';
+import type { JsonSchema } from '../../src/operators/schema-builder.js';
 import { cell, code, page, table } from './markdown.js';
 
 /** One documented field of the spec. */
@@ -86,6 +89,19 @@ export function specFields(schema: JsonSchema = buildPipelineSchema()): SpecFiel
   return out;
 }
 
+/**
+ * The operators that read the field at `path`: those defining it or the object holding it
+ * (`source.kafka.topic` is source-kafka's), linked to their reference pages; a dash (`—`) for
+ * the pipeline-level fields.
+ */
+export function ownerText(path: string, owners: Map<string, string[]>): string {
+  let best: string | undefined;
+  for (const p of owners.keys()) {
+    if ((path === p || path.startsWith(`${p}.`)) && (best === undefined || p.length > best.length)) best = p;
+  }
+  return best === undefined ? '—' : owners.get(best)!.map((kind) => `[\`${kind}\`](operators/${kind}.md)`).join(', ');
+}
+
 /** An example value as inline YAML (flow style for collections). */
 function exampleText(value: unknown): string {
   if (value === undefined) return '';
@@ -98,12 +114,14 @@ export function specReference(): string {
   const schema = buildPipelineSchema();
   const fields = specFields(schema);
   const defs = (schema.$defs ?? {}) as Defs;
+  const owners = fieldOwners(operators);
   const rows = fields.map((f) => [
     code(f.path),
     cell(f.type),
     f.required ? '**required**' : f.default !== undefined ? code(JSON.stringify(f.default)) : '—',
     cell(f.description),
     exampleText(f.example),
+    ownerText(f.path, owners),
   ]);
   const defRows = Object.entries(defs).map(([name, d]) => [
     name === 'Duration' ? 'duration' : 'table name',
@@ -115,11 +133,13 @@ export function specReference(): string {
     'Spec reference (`pipeline/v1`)',
     'Every field of a pipeline spec, from the JSON Schema the loader validates with ' +
       '(`src/spec/schema-definition.ts`; the committed `schema/pipeline.schema.json` is the same document). ' +
+      'The *operator* column names the [operator](operators/index.md) that reads a field and defines its part of the schema; ' +
+      'fields without one configure the pipeline itself. ' +
       'Every object is closed: an unknown key is an error (PIPE0020). *required* fields must be written; ' +
       'every other field is optional, with the default shown when the schema applies one. ' +
       '`<name>` stands for a key you choose. For what the fields do together, see the ' +
       '[spec guide](../guides/writing-a-pipeline.md).',
-    table(['field', 'type', 'default', 'meaning', 'example'], rows),
+    table(['field', 'type', 'default', 'meaning', 'example', 'operator'], rows),
     '## Value formats',
     table(['format', 'meaning', 'pattern', 'examples'], defRows),
   );

@@ -81,6 +81,8 @@ export interface RoutedBatch {
 }
 
 import type { BatchInput, ColumnDef, RejectedRow, WriteOptions, WriteResult } from '../lake/types.js';
+import type { PipelineSpec, RecordFormat, SourceSchemaSpec, SourceSpec, StagesSpec, TableSpec } from '../spec/index.js';
+import type { PropertiesOf } from './schema-builder.js';
 
 /** The part of the lake a sink uses (the runtime passes its `Lake`). */
 export interface TableWriter {
@@ -197,6 +199,34 @@ export interface PrepareContext {
 }
 
 /**
+ * The spec objects operators add fields to, keyed by their path as the reference docs write
+ * it (`root` is the top level), each with the interface in `src/spec/types.ts` its fields
+ * belong to. Fields that configure no operator (`name`, `trigger`, `output`, ...) are the
+ * spec layer's own.
+ */
+export interface SpecObjects {
+  root: PipelineSpec;
+  source: SourceSpec;
+  'source.schema': SourceSchemaSpec;
+  'tables.<name>': TableSpec;
+  stages: StagesSpec;
+}
+
+/**
+ * What an operator contributes to the spec's JSON Schema. Field keys are checked against the
+ * spec interfaces at compile time; the assembled schema places each field where its object's
+ * interface has it, and fails when a field has no operator or two operators define it
+ * differently (a field several operators read, like `source.schema.file`, is one shared
+ * schema object).
+ */
+export interface SpecFragment {
+  /** A decoder: the `source.format` value that selects it. */
+  format?: RecordFormat;
+  /** The schema of each field the operator owns, by the spec object holding it. */
+  fields?: { [At in keyof SpecObjects]?: Partial<PropertiesOf<SpecObjects[At]>> };
+}
+
+/**
  * One operator: everything the planner, the docs and the runtime need to know about a node
  * kind. The registry (`index.ts`) lists them; nothing switches over kinds elsewhere.
  */
@@ -206,8 +236,12 @@ export interface OperatorDefinition {
   role: 'source' | 'transform' | 'router' | 'sink' | 'dead-letter';
   /** One line for the plan legend and the reference docs. */
   summary: string;
-  /** The spec fields the operator stands for, as the reference docs list them (e.g. `tables.<t>.derive`). */
-  spec?: string[];
+  /**
+   * The operator's share of the spec: the JSON Schema of the fields it reads (and, for a
+   * decoder, the `source.format` value that selects it). The spec's schema is assembled from
+   * these (`src/spec/schema-definition.ts`); the reference docs name the operator beside them.
+   */
+  spec?: SpecFragment;
   /** Output ports besides route values, with what leaves through each (docs). */
   ports: Record<string, string>;
   /** The dead-letter `stage` of records that leave this node through an error port. */

@@ -6,6 +6,16 @@
 import type { DecodedRecord, OperatorNode, PrepareContext, RawValue, StageResult } from './api.js';
 import { schemaIdsOf } from './confluent-framing.js';
 import { fetchSchemas, type RegistryConfig } from './schema-registry.js';
+import { field } from './schema-builder.js';
+
+/** `source.wireFormat`, shared by the binary decoders. */
+export const wireFormatField = field(
+  {
+    description: 'Framing of avro/protobuf values: `confluent` (magic byte 0 + 4-byte schema id; protobuf adds the message-index array) or `raw` (the encoded value alone, with `schema.file`). Default `confluent` for avro and protobuf; not allowed with `json` (PIPE0060), which takes only `schema.file`.',
+    examples: ['confluent', 'raw'],
+  },
+  { enum: ['confluent', 'raw'] },
+);
 
 /** One record's outcome: its table fields, or the dead-letter reason. */
 export type DecodeOutcome = { ok: true; record: DecodedRecord } | { ok: false; error: string };

@@ -5,16 +5,20 @@
  * from a schema registry by id; an optional reader schema resolves every writer schema to
  * one table shape (Avro's resolution rules: added fields take their defaults, removed ones
  * are skipped, promotions such as int → long apply). Values map as avro-types.ts says.
+ *
+ * Spec fields it owns: `source.format: avro`, `source.schema.reader` and, with the other
+ * decoders, `source.wireFormat`, `source.schema.file` and `source.schema.registry`.
  */
 import type avro from 'avsc';
 import { PipelineError } from '../errors.js';
 import type { OperatorDefinition, OperatorNode } from './api.js';
 import { notARecord, parseAvroSchema } from './avro-types.js';
-import { decodeStage, prepareRegistrySchemas, type DecodeOutcome, type SchemaProps } from './binary-decoding.js';
+import { decodeStage, prepareRegistrySchemas, wireFormatField, type DecodeOutcome, type SchemaProps } from './binary-decoding.js';
 import { readFrame } from './confluent-framing.js';
 import { jsonReady } from './decoded-values.js';
-import { firstLine, loadSchemaFile, schemaFileProblem } from './schema-files.js';
-import type { RegistrySchema } from './schema-registry.js';
+import { firstLine, loadSchemaFile, schemaFileField, schemaFileProblem } from './schema-files.js';
+import { registryField, type RegistrySchema } from './schema-registry.js';
+import { field, nonEmpty } from './schema-builder.js';
 
 /** avsc's resolver (its type declarations do not export the class). */
 type Resolver = ReturnType<avro.Type['createResolver']>;
@@ -143,11 +147,27 @@ export function avroOptions(node: OperatorNode, prepared: unknown): AvroDecodeOp
   return opts;
 }
 
+/** `source.schema.reader`: the Avro reader schema. */
+const readerField = field(
+  {
+    description: 'Avro: reader schema file every writer schema resolves to (Avro resolution rules), so evolving writer schemas give one table shape.',
+    examples: ['schemas/order.avsc'],
+  },
+  nonEmpty,
+);
+
 /** The Avro decoder. */
 export const decodeAvro: OperatorDefinition = {
   kind: 'decode-avro',
   role: 'transform',
   summary: 'Decodes Avro record values (Confluent wire format or raw) with a file or schema-registry writer schema, resolved to an optional reader schema.',
+  spec: {
+    format: 'avro',
+    fields: {
+      source: { wireFormat: wireFormatField },
+      'source.schema': { file: schemaFileField, reader: readerField, registry: registryField },
+    },
+  },
   ports: { out: 'the decoded record', error: 'null, wrong magic byte, truncated, unknown schema id, schema mismatch, NaN/Infinity, invalid UTF-8, nested deeper than 64 levels' },
   failureStage: 'decode',
   prepare: prepareRegistrySchemas,

@@ -2,11 +2,15 @@
  * decode-json: a record value must be UTF-8 JSON text holding one object. The reasons are
  * user-facing (they land in the dead-letter table's `error` column), so they say what was
  * wrong with the bytes, not where the parser gave up internally.
+ *
+ * Spec fields it owns: `source.format: json` and, with the other decoders,
+ * `source.schema.file` (a JSON Schema the records must match).
  */
 import { isUtf8 } from 'node:buffer';
 import { isJsonNumber, parseExactJson } from '../lake/json-values.js';
 import type { DecodedRecord, OperatorDefinition, RawValue } from './api.js';
 import { jsonSchemaValidator, schemaViolation } from './json-schema.js';
+import { schemaFileField } from './schema-files.js';
 
 /** A decoded record, or why it could not be decoded. */
 export type DecodeResult = { ok: true; value: Record<string, unknown>; /** Numbers are lossless-json values (big integers kept exact). */ lossless: boolean } | { ok: false; error: string };
@@ -79,6 +83,7 @@ export const decodeJson: OperatorDefinition = {
   kind: 'decode-json',
   role: 'transform',
   summary: 'Parses each record value as UTF-8 JSON holding one object (integers beyond 2^53 kept exact), optionally validated against a JSON Schema file.',
+  spec: { format: 'json', fields: { 'source.schema': { file: schemaFileField } } },
   ports: { out: 'the decoded record', error: 'null, non-UTF-8, invalid JSON, not an object, nested deeper than 64 levels, not matching the JSON Schema' },
   failureStage: 'decode',
   recordStage(node) {

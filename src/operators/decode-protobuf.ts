@@ -9,6 +9,9 @@
  * columns do not depend on which fields a producer happened to set. With a file schema the
  * message-index array is read (a truncated one fails the record) but the configured
  * `messageType` decides the type.
+ *
+ * Spec fields it owns: `source.format: protobuf`, `source.schema.messageType` and, with the
+ * other decoders, `source.wireFormat`, `source.schema.file` and `source.schema.registry`.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -16,8 +19,10 @@ import protobuf from 'protobufjs';
 import { PipelineError } from '../errors.js';
 import type { OperatorDefinition } from './api.js';
 import { readFrame, readMessageIndexes } from './confluent-framing.js';
-import { decodeStage, prepareRegistrySchemas, type DecodeOutcome, type SchemaProps } from './binary-decoding.js';
-import type { RegistrySchema } from './schema-registry.js';
+import { decodeStage, prepareRegistrySchemas, wireFormatField, type DecodeOutcome, type SchemaProps } from './binary-decoding.js';
+import { registryField, type RegistrySchema } from './schema-registry.js';
+import { schemaFileField } from './schema-files.js';
+import { field, nonEmpty } from './schema-builder.js';
 import { jsonReady } from './decoded-values.js';
 
 /** How a decoder reads a value. */
@@ -147,11 +152,27 @@ export function registryMessageType(url: string, id: number, indexes: number[], 
   return type ?? `message index [] names no message of schema id ${id}`;
 }
 
+/** `source.schema.messageType`: the message type of file-schema values. */
+const messageTypeField = field(
+  {
+    description: 'Protobuf with `file`, required: fully qualified message type of the values (`validate` checks the file defines it; with a registry, each value\'s message-index array names it).',
+    examples: ['shop.Order'],
+  },
+  nonEmpty,
+);
+
 /** The Protobuf decoder. */
 export const decodeProtobuf: OperatorDefinition = {
   kind: 'decode-protobuf',
   role: 'transform',
   summary: 'Decodes Protobuf record values (Confluent framing with message indexes, or raw) as the message type of a .proto file or of the registry schema the value names.',
+  spec: {
+    format: 'protobuf',
+    fields: {
+      source: { wireFormat: wireFormatField },
+      'source.schema': { file: schemaFileField, messageType: messageTypeField, registry: registryField },
+    },
+  },
   ports: { out: 'the decoded message', error: 'null, wrong magic byte, truncated, invalid message, NaN/Infinity, invalid UTF-8, nested deeper than 64 levels' },
   failureStage: 'decode',
   prepare: prepareRegistrySchemas,

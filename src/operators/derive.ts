@@ -5,8 +5,11 @@
  * record-level walk untouched. A record on which an expression errors leaves through `error`
  * (dead letter, stage `derive`, the column and DuckDB's error); an expression the user wrote
  * with `TRY_CAST`/`TRY` yields NULL instead, which is theirs.
+ *
+ * Spec fields it owns: `source.derive` and `tables.<name>.derive`.
  */
 import type { OperatorDefinition, OperatorNode, RecordStage } from './api.js';
+import { field, mapOf, nonEmpty } from './schema-builder.js';
 
 /** One computed column as the node carries it; `from: 'source'` when `source.derive` declared it. */
 export interface DeriveColumnProp {
@@ -32,12 +35,28 @@ export function passThrough(): RecordStage {
   };
 }
 
+/** `derive` at the source (every table) or at one table. */
+const deriveField = (scope: string) =>
+  mapOf(
+    {
+      description: `Computed columns ${scope}: name -> DuckDB SQL expression over the record's columns and the derived columns listed before it. Usable in partitionBy, mergeKeys and sequenceBy. An expression that errors on a record (a cast that fails) dead-letters that record (stage \`derive\`); write \`TRY_CAST\`/\`TRY\` to get NULL instead. A NULL derived merge key or sequence dead-letters its record.`,
+      examples: [{ event_date: 'CAST(event_time AS DATE)' }],
+    },
+    field({ description: 'A DuckDB SQL expression.', examples: ['CAST(event_time AS DATE)', "lower(country)"] }, nonEmpty),
+    nonEmpty,
+  );
+
 /** Computed columns, evaluated as the table loads. */
 export const derive: OperatorDefinition = {
   kind: 'derive',
   role: 'transform',
   summary: 'Computes columns of one table from DuckDB SQL expressions over the record\'s typed columns (source-level ones first), evaluated as the table loads.',
-  spec: ['source.derive', 'tables.<t>.derive'],
+  spec: {
+    fields: {
+      source: { derive: deriveField('of every table (computed before each table\'s own `derive`)') },
+      'tables.<name>': { derive: deriveField('of this table (after the source\'s)') },
+    },
+  },
   ports: { error: 'records on which an expression errors (e.g. a cast that fails), with the column and DuckDB\'s error' },
   failureStage: 'derive',
   recordStage: passThrough,

@@ -6,6 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PipelineError } from '../errors.js';
+import { field, nonEmpty } from './schema-builder.js';
+
+/** `source.schema.file`, read by every decoder that takes a schema file. */
+export const schemaFileField = field({ description: 'Schema file: a JSON Schema (json: draft-07, or 2019-09/2020-12 by its `$schema`; a record that does not match is dead-lettered, stage `decode`, with the first violation), `.avsc` (avro writer schema) or `.proto` (protobuf). `validate` checks that it exists and parses, and that an Avro schema is a record (PIPE0061). Relative paths resolve from the working directory.', examples: ['schemas/order.schema.json', 'schemas/order.avsc', 'schemas/order.proto'] }, nonEmpty);
 
 const loaded = new Map<string, unknown>();
 

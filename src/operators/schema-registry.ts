@@ -11,6 +11,22 @@
  * Authentication failures (401/403) stop at once: retrying cannot fix them.
  */
 import { PipelineError } from '../errors.js';
+import type { SchemaRegistrySpec } from '../spec/index.js';
+import { envName, field, objectOf } from './schema-builder.js';
+
+/** `source.schema.registry`, read by the decoders that take a registry (avro, protobuf). */
+export const registryField = objectOf<SchemaRegistrySpec>(
+  {
+    description: 'A Confluent-compatible schema registry (avro, protobuf): schemas are fetched by the id in each value\'s header (cached by id). Credentials are read from environment variables named here.',
+    examples: [{ url: 'http://schema-registry:8081', basicAuthEnv: 'SCHEMA_REGISTRY_AUTH' }],
+  },
+  {
+    url: field({ description: 'Base URL of the registry; each schema id is fetched once per process (`GET /schemas/ids/{id}`). Use it or `schema.file`, not both.', examples: ['http://schema-registry:8081'] }, { type: 'string', pattern: '^(https?://|\\$\\{)' }),
+    basicAuthEnv: field({ description: 'Name of the environment variable holding `user:password` for basic auth. Never write credentials in the URL (PIPE0060).', examples: ['SCHEMA_REGISTRY_AUTH'] }, envName),
+    bearerTokenEnv: field({ description: 'Name of the environment variable holding a bearer token.', examples: ['SCHEMA_REGISTRY_TOKEN'] }, envName),
+  },
+  ['url'],
+);
 
 /** Where the registry is and how to authenticate (names of environment variables, not secrets). */
 export interface RegistryConfig {

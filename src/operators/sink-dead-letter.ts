@@ -4,10 +4,14 @@
  * replay it. Values are stored as text when they are valid UTF-8, otherwise as base64
  * (`value_encoding` says which); keys likewise (`key_encoding`). Kafka headers are kept as one
  * JSON object (`headers`), so a replayed record carries them again.
+ *
+ * Spec field it owns: `deadLetter` (the table, and the limits past which a run stops).
  */
 import { isUtf8 } from 'node:buffer';
 import type { FailureStage, OperatorDefinition, TableWriter } from './api.js';
 import type { TxnMark, WriteResult } from '../lake/types.js';
+import type { DeadLetterSpec } from '../spec/index.js';
+import { field, objectOf, ref } from './schema-builder.js';
 
 /** Column types of the dead-letter table (declared so an all-null batch still types well). */
 export const DEAD_LETTER_COLUMNS: Record<string, string> = {
@@ -119,11 +123,36 @@ export function writeDeadLetters(lake: TableWriter, path: string, rows: DeadLett
   });
 }
 
+/** `deadLetter`: the table, and the limits past which a run stops. */
+const deadLetter = objectOf<DeadLetterSpec>(
+  {
+    description: 'The table receiving records that cannot reach their table (undecodable, unrouted, invalid, or a value that does not convert), and the limits past which a run stops.',
+    default: { table: '_dead_letter', maxRatio: 0.5 },
+    examples: [{ table: '_dead_letter', maxRatio: 0.01, maxRecords: 10000 }],
+  },
+  {
+    table: ref('TableName', { description: 'Dead-letter table name under `output.path`; it must not collide with a gold table.', default: '_dead_letter', examples: ['_dead_letter'] }),
+    maxRatio: field(
+      {
+        description: 'Stop the run (exit 1, PIPE_RUN_DEAD_LETTER_LIMIT) once more than this share of the records it consumed went to the dead-letter table; checked after every batch once the run has consumed 100 records, and at its end. 1 never stops.',
+        default: 0.5,
+        examples: [0.01, 0.5, 1],
+      },
+      { type: 'number', minimum: 0, maximum: 1 },
+    ),
+    maxRecords: field(
+      { description: 'Stop the run (exit 1, PIPE_RUN_DEAD_LETTER_LIMIT) once more than this many of its records went to the dead-letter table.', examples: [10000] },
+      { type: 'integer', minimum: 0 },
+    ),
+  },
+);
+
 /** The dead-letter table: every record that cannot reach its table, raw, with coordinates and reason. */
 export const sinkDeadLetter: OperatorDefinition = {
   kind: 'sink-dead-letter',
   role: 'dead-letter',
   summary: 'Appends the raw bytes, Kafka coordinates, stage and reason of every record that cannot reach its table.',
+  spec: { fields: { root: { deadLetter } } },
   ports: {},
   terminal: 'dead-letter',
 };

@@ -3,9 +3,16 @@
  * a no-op. Records were shaped for the table first (table-shape.ts); values the lake cannot
  * convert to a fixed column type come back as rejected rows (or land in the rescued-data
  * column), never failing their neighbours.
+ *
+ * Spec fields it owns: the table fields it reads, `tables.<name>.mode`, `mergeKeys`,
+ * `sequenceBy`, `partitionBy`, `columns`, `deleteWhen`, `rescuedDataColumn`, `maxColumns`,
+ * `writeMode` and `maintenance` (a table's `derive`, `where` and `expectations` are the
+ * derive, filter and expect operators').
  */
 import type { DeltaSinkConfig, OperatorDefinition, TableWriter } from './api.js';
 import { tableSinkStage } from './table-shape.js';
+import type { TableMaintenance, TableSpec } from '../spec/index.js';
+import { columnList, field, mapOf, nonEmpty, objectOf, type PropertiesOf } from './schema-builder.js';
 import type { BatchInput, PhaseTimes, RejectedRow, TxnMark, WriteOptions, WriteResult } from '../lake/types.js';
 
 /** The table's known column types: current lake columns, then the spec's declared ones. */
@@ -65,11 +72,75 @@ export async function checkDeltaSink(lake: TableWriter, sink: DeltaSinkConfig, i
   await lake.checkExpectations(sink.path, input, { ...sinkWriteOptions(sink), txn });
 }
 
+/** The table fields the sink reads (derive, where and expectations are their operators'). */
+const tableFields: Partial<PropertiesOf<TableSpec>> = {
+  mode: field(
+    {
+      description: '`upsert` (the default when `mergeKeys` is set) merges by key, the greatest `sequenceBy` wins; `append` (the default otherwise) only adds rows; `scd2` keeps every version with validity columns. `upsert` and `scd2` require both `mergeKeys` and `sequenceBy`.',
+      examples: ['upsert', 'append', 'scd2'],
+    },
+    { enum: ['upsert', 'append', 'scd2'] },
+  ),
+  mergeKeys: field({ description: 'Columns identifying a row for upsert and scd2.', examples: [['id'], ['tenant_id', 'id']] }, columnList),
+  sequenceBy: field(
+    { description: 'Column ordering versions of a key (required for upsert and scd2): the greater value wins.', examples: ['seq', 'updated_at'] },
+    nonEmpty,
+  ),
+  partitionBy: field({ description: 'Partition columns (Hive-style directories).', examples: [['event_date']] }, columnList),
+  columns: mapOf(
+    { description: 'Declared columns: name -> DuckDB type name. Their types are fixed: a value that does not convert fails its record alone. Undeclared columns are inferred through the type lattice.', examples: [{ id: 'BIGINT', seq: 'BIGINT', amount: 'DECIMAL(18,2)' }] },
+    field({ description: 'A DuckDB type name.', examples: ['VARCHAR', 'BIGINT', 'TIMESTAMP', 'DECIMAL(18,2)'] }, nonEmpty),
+    nonEmpty,
+  ),
+  deleteWhen: field(
+    {
+      description: 'SQL predicate over the record; matching records delete their key (CDC). Needs `mergeKeys`. Parsed and bound by `validate` (PIPE0056); a column it names that a record lacks is NULL.',
+      examples: ["op = 'd'"],
+    },
+    nonEmpty,
+  ),
+  rescuedDataColumn: field(
+    {
+      description: 'Column that receives, as a JSON object, the values that do not convert to their declared column type; the record is kept with those columns NULL. Without it such a record goes to the dead-letter table.',
+      examples: ['_rescued_data'],
+    },
+    nonEmpty,
+  ),
+  maxColumns: field(
+    { description: 'Most distinct top-level keys (columns) the table takes; a record that would add more goes to the dead-letter table.', default: 1000, examples: [1000] },
+    { type: 'integer', minimum: 1, maximum: 10000 },
+  ),
+  writeMode: field(
+    {
+      description: 'How upsert and scd2 batches change stored rows: `copy-on-write` rewrites every file holding a replaced row; `merge-on-read` writes only the new rows and marks replaced rows with Delta deletion vectors (reader 3 / writer 7; compaction folds them back). Ignored by `append` tables. Default `copy-on-write`.',
+      examples: ['copy-on-write', 'merge-on-read'],
+    },
+    { enum: ['copy-on-write', 'merge-on-read'] },
+  ),
+  maintenance: objectOf<TableMaintenance>(
+    {
+      description: 'Housekeeping the runner does while it writes the table, at each Delta checkpoint (every 10 commits).',
+      examples: [{ compactSmallFiles: true, cleanupLog: true }],
+    },
+    {
+      compactSmallFiles: field(
+        { description: 'Compact small files (and fold deletion vectors back into files) when at least 10 small files, or any deletion vector, have piled up.', examples: [true] },
+        { type: 'boolean' },
+      ),
+      cleanupLog: field(
+        { description: 'Delete JSON commits and checkpoints older than the table\'s `delta.logRetentionDuration` (default 30 days) behind the newest checkpoint.', examples: [true] },
+        { type: 'boolean' },
+      ),
+    },
+  ),
+};
+
 /** A gold table: records shaped for it are merged (or appended) once per batch. */
 export const sinkDelta: OperatorDefinition = {
   kind: 'sink-delta',
   role: 'sink',
   summary: 'Shapes records for one Delta table (case-insensitive columns, merge keys, sequence) and merges each batch into it with the batch\'s txn.',
+  spec: { fields: { 'tables.<name>': tableFields } },
   ports: { error: 'records that cannot be stored: missing merge key, non-numeric undeclared sequence, two spellings of one key, a value that does not convert' },
   failureStage: 'validate',
   terminal: 'table',

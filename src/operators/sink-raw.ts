@@ -3,9 +3,13 @@
  * value and headers as bytes — in `<output.path>/_raw/<pipeline>`, appended once per batch
  * with the batch's txn. Nothing is decoded, so nothing but the lake can fail here; bronze
  * decodes later, and any table can be re-derived from this one.
+ *
+ * Spec field it owns: `stages.raw` (the raw job's trigger, streams and date partitioning).
  */
 import type { OperatorDefinition } from './api.js';
 import { Kind } from '../lake/type-lattice.js';
+import type { RawStageSpec, TriggerSpec } from '../spec/index.js';
+import { field, objectOf, ref } from './schema-builder.js';
 
 /** Column types of the raw table (declared, so every batch types alike). */
 export const RAW_COLUMNS: Record<string, string> = {
@@ -73,10 +77,36 @@ export function rawNdjson(topic: string, messages: Map<number, RawMessage[]>, wi
   return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', count: lines.length };
 }
 
+/** The raw job's trigger: no defaults here, an absent field keeps the top-level trigger's value. */
+const stageTrigger = objectOf<Partial<TriggerSpec>>(
+  { description: 'This job\'s trigger; absent fields keep the top-level `trigger` values.', examples: [{ interval: '15m' }] },
+  {
+    interval: ref('Duration', { description: 'Longest time a batch of this job stays open.', examples: ['15m', '1s'] }),
+    maxRecordsPerBatch: field({ description: 'Most records in one batch of this job.', examples: [500000] }, { type: 'integer', minimum: 1 }),
+  },
+);
+
+/** `stages.raw`: the raw job's overrides. */
+const rawStage = objectOf<RawStageSpec>(
+  { description: 'The raw job: Kafka to the raw table, no decode.', examples: [{ streams: 4, trigger: { interval: '1s' } }] },
+  {
+    trigger: stageTrigger,
+    streams: field({ description: 'Parallel streams of the raw job (default: top-level `streams`).', examples: [4] }, { type: 'integer', minimum: 1, maximum: 1024 }),
+    partitionByDate: field(
+      {
+        description: 'Partition the raw table by `ingest_date`, the UTC date of each record\'s Kafka timestamp (records without one: a NULL partition), so old days can be read, expired or rebuilt alone. Fixed when the raw table is created. Default false.',
+        examples: [true],
+      },
+      { type: 'boolean' },
+    ),
+  },
+);
+
 /** The raw job's only sink. */
 export const sinkRaw: OperatorDefinition = {
   kind: 'sink-raw',
   role: 'sink',
   summary: 'Appends each record as it came (topic, partition, offset, timestamp, key, value, headers) to the raw table, with the batch\'s txn.',
+  spec: { fields: { stages: { raw: rawStage } } },
   ports: {},
 };

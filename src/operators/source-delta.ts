@@ -6,9 +6,13 @@
  * a crash reads the same versions and writes nothing twice. A spec's `source.delta` reads its
  * table with it (runtime/delta-source-run.ts); staged mode's bronze job reads the raw table with
  * it, the gold job each bronze table.
+ *
+ * Spec field it owns: `source.delta`.
  */
 import type { TableChanges } from '../lake/changes.js';
+import type { DeltaSourceSpec } from '../spec/index.js';
 import type { OperatorDefinition } from './api.js';
+import { field, nonEmpty, objectOf } from './schema-builder.js';
 
 /** How a source-delta node reads (its plan props). */
 export interface DeltaSourceProps {
@@ -61,9 +65,38 @@ export function capRows(read: VersionRead, maxRows: number): VersionRead {
   return { changes, rows: read.rows.slice(0, rows), fileRows: read.fileRows.slice(0, keepFiles) };
 }
 
+/** `source.delta`: the table read as a stream. */
+const delta = objectOf<DeltaSourceSpec>(
+  {
+    description: 'A Delta table read as a stream (instead of `kafka`): each batch reads the rows the versions after the last one processed added, in version, file and row order; rewrites without data change (compaction) are skipped. Rows arrive typed and go through derive, where, expectations, routing and tables like decoded records. Read by one stream; its position (the last version read) is kept in the checkpoint and every table write carries the pipeline\'s txn, so a restart neither loses nor repeats rows.',
+    examples: [{ path: './lake/analytics' }, { path: 's3://lake/gold/orders', removes: 'ignore', startingVersion: 'latest' }],
+  },
+  {
+    path: field({ description: 'Location of the table to read: a local path (relative to the working directory) or an `s3://bucket/prefix` URI.', examples: ['./lake/analytics'] }, nonEmpty),
+    removes: field(
+      {
+        description: 'A version that updated or deleted rows (a copy-on-write MERGE, a delete): `fail` stops the run with PIPE_DELTA_SOURCE_CHANGED; `ignore` reads the files it added in full (unchanged rows of rewritten files come again, so the tables fed must upsert by key) and does not propagate deletions.',
+        default: 'fail',
+        examples: ['fail', 'ignore'],
+      },
+      { enum: ['fail', 'ignore'] },
+    ),
+    startingVersion: field(
+      {
+        description: 'Where the first run begins: `earliest` (version 0: every row the table holds), `latest` (only versions committed after the first start) or a version number (that version and later ones). Later runs resume from the checkpoint.',
+        default: 'earliest',
+        examples: ['earliest', 'latest', 12],
+      },
+      { anyOf: [{ enum: ['earliest', 'latest'] }, { type: 'integer', minimum: 0 }] },
+    ),
+  },
+  ['path'],
+);
+
 export const sourceDelta: OperatorDefinition = {
   kind: 'source-delta',
   role: 'source',
   summary: 'Reads the rows each new version of a Delta table added (compaction skipped), remembering the last version read exactly once.',
+  spec: { fields: { source: { delta } } },
   ports: { out: 'rows of the added files, in version, file and row order' },
 };

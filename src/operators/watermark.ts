@@ -12,9 +12,13 @@
  * event time. Event times that are missing or unreadable are counted, never late.
  *
  * Event time: an ISO-8601 string, or a number of milliseconds since the epoch.
+ *
+ * Spec field it owns: `watermark`.
  */
 import type { DecodedRecord, OperatorDefinition, RecordPosition } from './api.js';
 import { numeric } from './window-measures.js';
+import type { WatermarkSpec } from '../spec/index.js';
+import { field, nonEmpty, objectOf, ref } from './schema-builder.js';
 
 /** One partition's clock. */
 export interface PartitionClock {
@@ -82,10 +86,33 @@ export function streamWatermark(clocks: Record<string, PartitionClock>, owned: n
   return active === 0 ? greatest : least;
 }
 
+/** `watermark`: the event-time column, allowed lateness and what happens to late records. */
+const watermarkSchema = objectOf<WatermarkSpec>(
+  {
+    description: 'Event-time watermark: how late a record may arrive, measured on `column`.',
+    examples: [{ column: 'event_time', delay: '1m' }],
+  },
+  {
+    column: field({ description: 'Event-time column of the record.', examples: ['event_time'] }, nonEmpty),
+    delay: ref('Duration', { description: 'Allowed lateness behind the greatest event time seen in the same partition.', examples: ['1m', '30s'] }),
+    lateData: field(
+      {
+        description: 'Records behind their partition\'s watermark: `dead_letter` writes them to the dead-letter table (stage `late`), `drop` discards them, `keep` stores them in their table but leaves them out of windows. Always counted.',
+        default: 'dead_letter',
+        examples: ['dead_letter', 'drop', 'keep'],
+      },
+      { enum: ['drop', 'dead_letter', 'keep'] },
+    ),
+    idleTimeout: ref('Duration', { description: 'A partition with no records for this long stops holding its stream\'s watermark back (append windows close without it).', examples: ['5m'] }),
+  },
+  ['column', 'delay'],
+);
+
 export const watermark: OperatorDefinition = {
   kind: 'watermark',
   role: 'transform',
   summary: 'Tracks the greatest event time per partition; records behind their partition\'s watermark (greatest minus delay) are late. State is committed with each batch.',
+  spec: { fields: { root: { watermark: watermarkSchema } } },
   ports: { out: 'every on-time record (and late ones under `lateData: keep`)', late: 'late records under `lateData: dead_letter`' },
   failureStage: 'late',
   recordStage(node, ctx) {

@@ -19,10 +19,14 @@
  *
  * Records marked late (`lateData: keep`) and records without a readable event time are left
  * out of every window (the watermark counts them).
+ *
+ * Spec field it owns: `aggregations`.
  */
 import type { DecodedRecord, OperatorDefinition, OperatorNode, RecordPosition } from './api.js';
 import { eventTimeMs, type EventTimeView } from './watermark.js';
 import { accumulate, combine, emptyPartial, parseMeasure, type Measure, type Partial } from './window-measures.js';
+import type { AggregationSpec, WindowSpec } from '../spec/index.js';
+import { columnList, field, mapOf, nonEmpty, objectOf, ref } from './schema-builder.js';
 
 /** A window node's configuration (its plan props, resolved). */
 export interface WindowConfig {
@@ -185,10 +189,53 @@ export function dropEmitted(state: WindowState, untilMs: number): WindowState {
   return { ...state, open };
 }
 
+/** `aggregations.<name>.window`. */
+const windowSchema = objectOf<WindowSpec>(
+  { description: 'An event-time window.', examples: [{ type: 'tumbling', size: '1m' }, { type: 'sliding', size: '1m', slide: '30s' }] },
+  {
+    type: field({ description: '`tumbling` (back to back) or `sliding` (overlapping, one every `slide`).', examples: ['tumbling'] }, { enum: ['tumbling', 'sliding'] }),
+    size: ref('Duration', { description: 'Window length.', examples: ['1m'] }),
+    slide: ref('Duration', { description: 'Sliding windows: time between window starts; must divide `size`.', examples: ['30s'] }),
+  },
+  ['type', 'size'],
+);
+
+/** One entry of `aggregations`. */
+const aggregation = objectOf<AggregationSpec>(
+  {
+    description: 'A windowed aggregation over routed tables, written to its own Delta table (`window_start`, `window_end`, group keys, measures).',
+    examples: [{ from: ['orders'], window: { type: 'tumbling', size: '1m' }, groupBy: ['event_type'], measures: { events: 'count(*)' }, outputMode: 'update' }],
+  },
+  {
+    from: field({ description: 'Tables whose records feed the windows (after routing and shaping).', examples: [['orders', 'payments']] }, columnList),
+    window: windowSchema,
+    groupBy: field({ description: 'Group key columns.', examples: [['event_type']] }, { type: 'array', items: nonEmpty, uniqueItems: true }),
+    measures: mapOf(
+      { description: 'Output column -> DuckDB aggregate over one column: `count(*)`, `count(c)`, `sum(c)`, `min(c)`, `max(c)`, `avg(c)` (they merge exactly across batches and streams).', examples: [{ events: 'count(*)', revenue: 'sum(amount)' }] },
+      field({ description: 'A DuckDB aggregate expression.', examples: ['count(*)'] }, nonEmpty),
+      undefined,
+      1,
+    ),
+    outputMode: field(
+      { description: '`update`: every batch merges its partial results into the window rows; `append`: a window is written once, after the watermark passes its end.', default: 'update', examples: ['update', 'append'] },
+      { enum: ['update', 'append'] },
+    ),
+    partitionBy: field({ description: 'Partition columns of the output table: group keys, `window_date` (YYYY-MM-DD) or `window_hour` (YYYY-MM-DDTHH) of `window_start` (UTC).', examples: [['window_hour']] }, columnList),
+  },
+  ['from', 'window', 'measures'],
+);
+
+  const aggregations = mapOf(
+    { description: 'Windowed aggregations by output table name (a directory under `output.path`).', examples: [{ events_per_minute: { from: ['orders'], window: { type: 'tumbling', size: '1m' }, measures: { events: 'count(*)' } } }] },
+    aggregation,
+    { $ref: '#/$defs/TableName' },
+  );
+
 export const window: OperatorDefinition = {
   kind: 'window',
   role: 'sink',
   summary: 'Aggregates the records of its tables per event-time window and group into its own Delta table (update: merged every batch; append: written once when the watermark passes the window end).',
+  spec: { fields: { root: { aggregations } } },
   ports: {},
   recordStage: (node, ctx) => stageFor(node, ctx.shared?.eventTime as EventTimeView | undefined),
 };

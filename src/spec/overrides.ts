@@ -6,7 +6,7 @@
  */
 import { isMap, isSeq, parseDocument, type Document } from 'yaml';
 import { diagnostic } from './codes.js';
-import type { JsonSchema } from './schema-builder.js';
+import type { JsonSchema } from '../operators/schema-builder.js';
 import { didYouMean } from './suggest.js';
 import type { Diagnostic } from './types.js';
 

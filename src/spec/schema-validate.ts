@@ -5,7 +5,7 @@
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { diagnostic } from './codes.js';
-import type { JsonSchema } from './schema-builder.js';
+import type { JsonSchema } from '../operators/schema-builder.js';
 import { buildPipelineSchema } from './schema-definition.js';
 import { didYouMean } from './suggest.js';
 import type { Diagnostic, SourcePosition } from './types.js';

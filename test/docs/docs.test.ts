@@ -53,6 +53,11 @@ describe('generated reference', () => {
       expect(f.example, `${f.path} has an example`).toBeDefined();
     }
     expect(spec).toMatch(/\| `streams` \| integer 1–1024 \| `1` \|/);
+    // The operator reading a field (or the object holding it) is named beside it; pipeline-level fields have none.
+    expect(spec).toMatch(/\| `source\.kafka\.topic` \|[^\n]*\| \[`source-kafka`\]\(operators\/source-kafka\.md\) \|\n/);
+    expect(spec).toMatch(/\| `tables\.<name>\.derive` \|[^\n]*\| \[`derive`\]\(operators\/derive\.md\) \|\n/);
+    expect(spec).toMatch(/\| `output\.path` \|[^\n]*\| — \|\n/);
+    expect(pages.get('operators/source-kafka.md')).toContain('| spec fields | `source.kafka`, `source.metadataColumns`, `source.keyFormat` |');
     const diagnostics = pages.get('diagnostics.md')!;
     for (const code of Object.keys(codes)) expect(diagnostics).toContain(`| ${code} |`);
     const metrics = pages.get('metrics.md')!;

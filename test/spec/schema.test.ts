@@ -12,7 +12,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { buildPipelineSchema } from '../../src/spec/index.js';
-import { objectOf, type JsonSchema } from '../../src/spec/schema-builder.js';
+import { objectOf, type JsonSchema } from '../../src/operators/schema-builder.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const schemaFile = join(root, 'schema', 'pipeline.schema.json');

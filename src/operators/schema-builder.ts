@@ -4,6 +4,12 @@
  * interface `T`, so adding, removing or renaming a field in `types.ts` without updating
  * the schema is a compile error (and the committed JSON file is compared to the generated
  * one by a test).
+ *
+ * It lives in the operators layer, importing nothing at run time, because both sides write
+ * schema with it: each operator its own spec fields (`OperatorDefinition.spec`), and
+ * `src/spec/schema-definition.ts` the pipeline-level fields around them. In the spec layer it
+ * would have to reach the operators through `src/spec/index.ts`, whose schema is assembled
+ * from the operators: an import cycle.
  */
 
 /** A JSON Schema node (draft 2020-12). Kept loose on purpose; the helpers add the rigour. */
@@ -59,3 +65,10 @@ export function field(docs: FieldDocs, type: JsonSchema): JsonSchema {
 export function ref(name: string, docs: FieldDocs): JsonSchema {
   return field(docs, { $ref: `#/$defs/${name}` });
 }
+
+/** A non-empty string. */
+export const nonEmpty: JsonSchema = { type: 'string', minLength: 1 };
+/** The name of an environment variable. */
+export const envName: JsonSchema = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' };
+/** A non-empty list of distinct column names. */
+export const columnList: JsonSchema = { type: 'array', items: nonEmpty, minItems: 1, uniqueItems: true };
