@@ -12,6 +12,7 @@
  * so upsert ties break the same way on every run.
  */
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { PipelineError } from '../errors.js';
@@ -24,13 +25,15 @@ import { checkLayout, readCheckpointMetadata } from './checkpoint-layout.js';
 import { createDecoder } from './decode-pool.js';
 import { createLogger } from './logger.js';
 import { BatchProcessor } from './batch-processor.js';
-import { deadLetterLimitBreach, type RunOptions } from './runner.js';
+import { deadLetterLimitBreach, startEmitter, type RunOptions } from './runner.js';
 import { MAX_VERSIONS_PER_BATCH } from './staged-plan.js';
 import { versionLoop } from './staged-jobs.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
+import { resolveRuntimeSettings } from './settings.js';
 import { SummaryBuilder, type RunSummary } from './summary.js';
 import { guardTables } from './table-guards.js';
 import { TableLockClient } from './table-locks.js';
+import { appendWindows, emitFailed } from './window-emitter.js';
 
 /** Rows one version may hold before two versions' offsets could overlap. */
 export const ROWS_PER_VERSION = 1_000_000_000;
@@ -49,10 +52,14 @@ export async function runDeltaSource(plan: Plan, opts: RunOptions): Promise<RunS
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const lake = await Lake.create({ threads: 2 });
+  const settings = resolveRuntimeSettings(process.env, 1, availableParallelism());
+  const lake = await Lake.create({ threads: 2, memoryLimit: settings.duckdbMemoryLimit });
   const decoder = createDecoder(0);
   const summary = new SummaryBuilder(plan.pipeline, sourceName(plan.source), plan.deadLetter.table);
-  summary.stream(0).state = 'running';
+  const totals = summary.stream(0);
+  totals.state = 'running';
+  totals.reads = delta.path;
+  let windows: Awaited<ReturnType<typeof startEmitter>> | undefined;
   try {
     // The checkpoint names its source: positions of another table or a topic mean nothing here.
     checkLayout({ root, pipeline: plan.pipeline, topic: sourceName(plan.source), streams: 1 }, readCheckpointMetadata(root));
@@ -63,19 +70,33 @@ export async function runDeltaSource(plan: Plan, opts: RunOptions): Promise<RunS
       plan, streamIndex: 0, appId: plan.streams[0]!.appId, lake, checkpoint, decoder, locks: new TableLockClient(undefined), logger, tableConcurrency: 2,
     });
     const source: DeltaSourceProps = { path: delta.path, removes: delta.removes, maxVersionsPerBatch: MAX_VERSIONS_PER_BATCH, maxRowsPerBatch: plan.trigger.maxRecordsPerBatch };
+    // Append windows: written by the run's emitter once the stream's watermark closes them, as
+    // for a topic (the one stream owns pseudo-partition 0).
+    if (appendWindows(plan).length > 0) windows = await startEmitter(plan, [0], [0], settings.duckdbMemoryLimit, logger, (table, stats) => summary.addTableWrite(table, stats));
+    const emitWindows = async () => {
+      try {
+        await windows?.emit();
+      } catch (err) {
+        throw emitFailed(err);
+      }
+    };
+    await emitWindows();
     const run = { lake, logger, availableNow: opts.availableNow, stopped: () => stopped };
     await versionLoop(source, checkpoint, plan.trigger.intervalMs, run, async (batchId, ranges, _rows, pending, read) => {
       const messages = toMessages(read);
       const prepared = await processor.prepare(batchId, { ranges, messages: new Map([[0, messages]]), count: messages.length }, pending);
       const stats = await processor.commit(prepared);
+      windows?.observe(0, stats.state);
+      await emitWindows();
       summary.addBatch(stats);
+      if (stats.watermarkMs !== undefined) totals.watermark = new Date(stats.watermarkMs).toISOString();
       logger.info({ batchId, versions: ranges['0'], records: stats.records, deadLettered: stats.deadLettered }, 'batch committed');
       const breach = deadLetterLimitBreach(plan, summary, false);
       if (breach) throw breach;
     });
     const breach = deadLetterLimitBreach(plan, summary, true);
     if (breach) throw breach;
-    summary.stream(0).state = 'stopped';
+    totals.state = 'stopped';
     return summary.build(stopped ? 'stopped' : 'completed', opts.availableNow);
   } catch (err) {
     if (err instanceof PipelineError) Object.assign(err, { summary: summary.build('failed', opts.availableNow, err.message) });
@@ -84,6 +105,7 @@ export async function runDeltaSource(plan: Plan, opts: RunOptions): Promise<RunS
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await decoder.close();
+    await windows?.close();
     lake.close();
     lock.release();
   }

@@ -255,7 +255,7 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
 
 
 /** The run's window emitter with its own lake, primed with every stream's committed state. */
-async function startEmitter(plan: Plan, streams: number[], own: number[], memoryLimit: string, logger: Logger, onWrite: WindowEmitterOptions['onWrite']) {
+export async function startEmitter(plan: Plan, streams: number[], own: number[], memoryLimit: string, logger: Logger, onWrite: WindowEmitterOptions['onWrite']) {
   const lake = await Lake.create({ threads: 1, memoryLimit });
   const emitter = new WindowEmitter({ plan, lake, streams, logger, onWrite });
   for (const i of own) emitter.observe(i, committedState(new StreamCheckpoint(plan.checkpointPath, i)));

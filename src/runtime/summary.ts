@@ -22,6 +22,8 @@ export interface TableTotals {
 export interface StreamTotals {
   stream: number;
   partitions: number[];
+  /** What the stream reads when it owns no Kafka partitions: the path of its Delta source table. */
+  reads?: string;
   batches: number;
   records: number;
   replayedBatchId?: number;
@@ -233,7 +235,7 @@ export function formatSummary(s: RunSummary): string {
   for (const d of s.deadLetters.slice(0, 5)) lines.push(`    ${String(d.count).padStart(7)}  ${describeDeadLetter(d)}`);
   if (s.deadLetters.length > 5) lines.push(`    … ${s.deadLetters.length - 5} more reasons (--summary-json lists them)`);
   for (const st of s.streams) {
-    lines.push(`  stream ${st.stream}: ${st.state}, ${st.partitions.length} partitions, ${st.batches} batches, ${st.records} records${st.replayedBatchId !== undefined ? `, replayed batch ${st.replayedBatchId}` : ''}${st.watermark ? `, watermark ${st.watermark}` : ''}`);
+    lines.push(`  stream ${st.stream}: ${st.state}, ${st.reads !== undefined ? `reads ${st.reads}` : `${st.partitions.length} partitions`}, ${st.batches} batches, ${st.records} records${st.replayedBatchId !== undefined ? `, replayed batch ${st.replayedBatchId}` : ''}${st.watermark ? `, watermark ${st.watermark}` : ''}`);
   }
   return lines.join('\n');
 }

@@ -6,9 +6,11 @@
  * more events and a second run, after a SIGKILL mid-run and a restart, and after a run that
  * finds nothing new.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateEvents } from '../../src/dev-broker/events.js';
+import { Lake } from '../../src/lake/index.js';
 import { useTestBroker } from '../support/broker.js';
 import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
 import { produce, writeCommerceSpec } from '../support/commerce.js';
@@ -104,5 +106,72 @@ describe('source: delta (pipelines/gold-rollup.yaml over commerce-events)', () =
     const changed = await runAvailableNow(ROLLUP, dir, other, ['--set', `source.delta.path=${join(dir, 'lake/orders')}`]);
     expect(changed.code).toBe(1);
     expect(changed.stderr).toMatch(/PIPE_DELTA_SOURCE_CHANGED version \d+ of .*orders \(MERGE\) updated or deleted rows/);
+  }, E2E_TIMEOUT);
+});
+
+describe('source: delta with append windows', () => {
+  /** A pipeline reading `source` whose hourly page counts are written once each hour closes. */
+  const appendSpec = (dir: string, source: string) => {
+    const spec = join(dir, 'hourly.yaml');
+    writeFileSync(spec, [
+      'apiVersion: pipeline/v1', 'name: hourly-pages',
+      `source: { delta: { path: ${source}, removes: fail, startingVersion: earliest } }`,
+      'streams: 1', 'trigger: { interval: 1s }',
+      'watermark: { column: event_time, delay: 10m, lateData: dead_letter }',
+      'routing: { field: event_type, routes: { analytics: events }, unmatched: dead_letter }',
+      'tables: { events: { mode: append } }',
+      'aggregations:', '  per_hour:', '    from: [events]', '    window: { type: tumbling, size: 1h }', '    groupBy: [page]',
+      '    measures: { n: "count(*)" }', '    outputMode: append',
+      'deadLetter: { table: _dead_letter }', `output: { path: ${join(dir, 'out')} }`, `checkpoint: { path: ${join(dir, 'out/_checkpoints')} }`,
+    ].join('\n'));
+    return spec;
+  };
+  /** The closed windows (end at or before the greatest event time less the delay), each once. */
+  const closedWindows = (rows: { page: string; at: number }[]) => {
+    const watermark = Math.max(...rows.map((r) => r.at)) - 10 * 60_000;
+    const counts = new Map<string, number>();
+    for (const r of rows) {
+      const start = r.at - (r.at % 3_600_000);
+      if (start + 3_600_000 > watermark) continue;
+      const key = `${new Date(start).toISOString()}|${r.page}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return [...counts].map(([k, n]) => `${k}|${n}`).sort();
+  };
+
+  it('writes each closed window once, across runs and batch cuts', async () => {
+    const dir = tempDir();
+    const source = join(dir, 'analytics');
+    const rows: { page: string; at: number }[] = [];
+    const lake = await Lake.create({ threads: 1 });
+    // Versions of an append-only table: 20 events each, 7 minutes apart (event time only grows).
+    const addVersions = async (n: number) => {
+      for (let v = 0; v < n; v++) {
+        const batch = Array.from({ length: 20 }, () => {
+          const r = { page: `/p${rows.length % 3}`, at: Date.UTC(2026, 0, 1) + rows.length * 7 * 60_000 };
+          rows.push(r);
+          return { event_type: 'analytics', page: r.page, event_time: new Date(r.at).toISOString() };
+        });
+        await lake.write(source, { kind: 'rows', rows: batch }, { mode: 'append' });
+      }
+    };
+    const table = async () => (await readTable(join(dir, 'out/per_hour'))).map((r) => `${iso(r.window_start)}|${r.page}|${num(r.n)}`).sort();
+    try {
+      const spec = appendSpec(dir, source);
+      await addVersions(3);
+      const first = await runAvailableNow(spec, dir, {}, ['--set', 'trigger.maxRecordsPerBatch=7']);
+      expect(first.code, first.stderr.slice(-2000)).toBe(0);
+      expect(first.summary?.tables?.per_hour?.inserted).toBeGreaterThan(0);
+      // The summary names what the stream reads (it owns no Kafka partitions) and its watermark.
+      expect(first.stdout + first.stderr).toMatch(/stream 0: stopped, reads \S+analytics, \d+ batches, 60 records, watermark 2026-01-01T06:43:00\.000Z/);
+      expect(await table()).toEqual(closedWindows(rows));
+      await addVersions(4);
+      const second = await runAvailableNow(spec, dir, {}, ['--set', 'trigger.maxRecordsPerBatch=33']);
+      expect(second.code, second.stderr.slice(-2000)).toBe(0);
+      expect(await table()).toEqual(closedWindows(rows));
+      expect(await readTable(join(dir, 'out/_dead_letter'))).toEqual([]);
+    } finally {
+      lake.close();
+    }
   }, E2E_TIMEOUT);
 });
