@@ -90,11 +90,18 @@ export async function checkSqlFragments(loaded: LoadedSpec): Promise<Diagnostic[
           for (const ref of undeclared) columns.set(ref, guess);
           const relation = [...columns].map(([k, v]) => `CAST(NULL AS ${v}) AS ${quoteIdent(k)}`).join(', ') || '1 AS __none';
           try {
+            // As the load runs it: under TRY (a record whose value errors fails alone), which
+            // refuses volatile functions (random(), uuid(), error()) — a record's value must be
+            // the same on every replay. Then without: TRY would hide a constant that never converts.
+            await c.run(`SELECT TRY({'v': ${select}}) FROM (SELECT ${relation}) AS t`);
             await c.run(`SELECT ${select} FROM (SELECT ${relation}) AS t`);
             firstError = undefined;
             break;
           } catch (err) {
-            firstError ??= firstLine((err as Error).message);
+            const message = firstLine((err as Error).message);
+            firstError ??= /volatile function/i.test(message)
+              ? 'uses a volatile function (random(), uuid(), error(), …): a record must get the same value on every replay'
+              : message;
           }
         }
         if (firstError !== undefined) report(firstError);

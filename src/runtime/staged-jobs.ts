@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { PipelineError } from '../errors.js';
 import type { Lake } from '../lake/index.js';
-import type { Plan, SinkPlan } from './plan.js';
+import type { Plan } from './plan.js';
 import { MAX_VERSIONS_PER_BATCH, type StagedJobs } from './staged-plan.js';
 import type { TableWriter } from '../operators/api.js';
 import { writeDeltaSink } from '../operators/sink-delta.js';
@@ -30,7 +30,7 @@ import type { Logger } from './logger.js';
 import { BatchProcessor, committedState } from './batch-processor.js';
 import { WindowEmitter } from './window-emitter.js';
 import { TableLockClient } from './table-locks.js';
-import { tablePrograms } from './table-program.js';
+import { rejectedStage, tablePrograms, type TableProgram } from './table-program.js';
 import { sourceName } from '../spec/index.js';
 
 /** Columns of a bronze table: a routed, validated record as its exact JSON line, with its Kafka coordinates. */
@@ -193,7 +193,7 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
  * once the others have finished their loop.
  */
 export async function runGoldJob(plan: Plan, jobs: StagedJobs, run: JobRunOptions): Promise<JobResult> {
-  const settled = await Promise.allSettled(jobs.bronze.tables.map((bronze) => runGoldTable(plan, jobs, tablePrograms(plan).get(bronze.table)!.sink, bronze.path, run)));
+  const settled = await Promise.allSettled(jobs.bronze.tables.map((bronze) => runGoldTable(plan, jobs, tablePrograms(plan).get(bronze.table)!, bronze.path, run)));
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   const total: JobResult = { batches: 0, records: 0 };
@@ -205,7 +205,8 @@ export async function runGoldJob(plan: Plan, jobs: StagedJobs, run: JobRunOption
   return total;
 }
 
-async function runGoldTable(plan: Plan, jobs: StagedJobs, sink: SinkPlan, bronzePath: string, run: JobRunOptions): Promise<JobResult> {
+async function runGoldTable(plan: Plan, jobs: StagedJobs, program: TableProgram, bronzePath: string, run: JobRunOptions): Promise<JobResult> {
+  const sink = program.sink;
   const checkpoint = new StreamCheckpoint(join(jobs.gold.checkpointPath, sink.table), 0);
   const logger = run.logger.child({ job: 'gold', table: sink.table });
   const source: DeltaSourceProps = { path: bronzePath, removes: 'fail', maxVersionsPerBatch: MAX_VERSIONS_PER_BATCH };
@@ -238,7 +239,7 @@ async function runGoldTable(plan: Plan, jobs: StagedJobs, sink: SinkPlan, bronze
         const dead = rejected.map((x) => {
           const row = rows[x.row]!;
           const value = Buffer.from(String(row.record));
-          return deadLetterRow({ partition: Number(row.partition), offset: Number(row.offset), timestamp: epochMs(row.timestamp), key: null, value }, x.expectation ? 'expectation' : 'sink', `table '${sink.table}': ${x.reason}`, ctx);
+          return deadLetterRow({ partition: Number(row.partition), offset: Number(row.offset), timestamp: epochMs(row.timestamp), key: null, value }, rejectedStage(program, x), `table '${sink.table}': ${x.reason}`, ctx);
         });
         await writeDeadLetters(run.lake, plan.deadLetter.path, dead, { appId: `${jobs.gold.appId}/${sink.table}`, version: batchId });
       }

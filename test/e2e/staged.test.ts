@@ -48,9 +48,13 @@ describe('pipeline run, mode: staged', () => {
     const fusedDir = tempDir();
     const stagedDir = tempDir();
     await produce(broker, fusedDir, 'same', events);
+    // A derived column that errors on some records: they are dead-lettered under stage
+    // `derive` in both modes (staged gold names the operator, as fused does).
+    const refused = (t: string) => t.replace('  refunds: { mergeKeys: [id], sequenceBy: seq }', `  refunds: { mergeKeys: [id], sequenceBy: seq, derive: { checked: "CAST(CASE WHEN seq = 2 THEN 'second' ELSE '1' END AS INTEGER)" } }`);
     const fusedSpec = writeCommerceSpec(fusedDir, { topic: 'same', bootstrap: broker.bootstrap, streams: 2, maxRecordsPerBatch: 1000 });
+    writeFileSync(fusedSpec, refused(readFileSync(fusedSpec, 'utf8')));
     // The raw table partitioned by ingest date: bronze, gold and replay read it all the same.
-    const stagedSpec = staged(writeCommerceSpec(stagedDir, { topic: 'same', bootstrap: broker.bootstrap, streams: 1, maxRecordsPerBatch: 1000 }), '', (t) => t, ', partitionByDate: true');
+    const stagedSpec = staged(writeCommerceSpec(stagedDir, { topic: 'same', bootstrap: broker.bootstrap, streams: 1, maxRecordsPerBatch: 1000 }), '', refused, ', partitionByDate: true');
 
     const fused = await runAvailableNow(fusedSpec, fusedDir);
     expect(fused.code, fused.stderr.slice(-2000)).toBe(0);
@@ -68,6 +72,7 @@ describe('pipeline run, mode: staged', () => {
     const expected = await gold(fusedDir);
     const actual = await gold(stagedDir);
     expect(actual.dead.length).toBeGreaterThan(0);
+    expect(actual.dead.filter((d) => d.includes(':derive:')).length).toBeGreaterThan(0);
     expect(actual).toEqual(expected);
 
     // A second run finds nothing new in any job and changes nothing.

@@ -63,6 +63,15 @@ output: { path: ./lake }
     expect(unknownFn?.code).toBe('PIPE0067');
     expect(unknownFn?.message).toMatch(/no_such_fn/);
   });
+
+  it('refuses volatile functions, which the load cannot run (and a replay could not repeat)', async () => {
+    const loaded = await withSqlChecks(loadSpecText(derived("CASE WHEN ts IS NULL THEN error('no ts') END", 'random() < 0.5'), 's.yaml'));
+    expect(loaded.spec).toBeUndefined();
+    expect(loaded.diagnostics.map((d) => [d.code, d.path, /volatile function/.test(d.message)])).toEqual([
+      ['PIPE0067', 'source.derive.day', true],
+      ['PIPE0056', 'tables.orders.where', true],
+    ]);
+  });
 });
 
 describe('capability checks', () => {
