@@ -16,7 +16,7 @@ import { ExpectationFailedError, SchemaMismatchError } from '../errors.js';
 import type { Plan, SinkPlan } from './plan.js';
 import { operatorCounts, rejectedStage, tablePrograms, type TableProgram } from './table-program.js';
 import type { OperatorCount, RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
-import { timed, type PhaseTimes, type RejectedRow, type WriteResult } from '../lake/types.js';
+import { timed, type BatchInput, type PhaseTimes, type RejectedRow, type WriteResult } from '../lake/types.js';
 import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { writeWindowOutput } from '../operators/window-output.js';
@@ -61,6 +61,8 @@ export interface PreparedBatch {
   partitions: Int32Array;
   /** Kafka timestamp (ms) of each message, for the latency histogram. */
   timestamps: Float64Array;
+  /** Kafka offset of each message (exact: offsets stay far below 2^53). */
+  offsets: Float64Array;
   routed: Promise<RoutedBatch>;
   stagingDir: string;
   decodeStarted: number;
@@ -136,6 +138,7 @@ export class BatchProcessor {
     const messages: KafkaMessage[] = new Array(batch.count);
     const partitions = new Int32Array(batch.count);
     const timestamps = new Float64Array(batch.count);
+    const offsets = new Float64Array(batch.count);
     const values: (Buffer | null)[] = new Array(batch.count);
     const cutAt = Date.now();
     let oldest = cutAt;
@@ -145,6 +148,7 @@ export class BatchProcessor {
         messages[n] = m;
         partitions[n] = partition;
         timestamps[n] = Number(m.timestamp);
+        offsets[n] = Number(m.offset);
         if (timestamps[n]! < oldest) oldest = timestamps[n]!;
         values[n++] = m.value;
       }
@@ -176,7 +180,7 @@ export class BatchProcessor {
     // A failed batch fails in commit(); the next batch's copy of that failure is never awaited.
     this.state.catch(() => {});
     const prepared: PreparedBatch = {
-      entry, replay: pending !== undefined, messages, partitions, timestamps, routed, stagingDir, decodeStarted, waitMs: pending ? 0 : cutAt - oldest, preparedAt: performance.now(),
+      entry, replay: pending !== undefined, messages, partitions, timestamps, offsets, routed, stagingDir, decodeStarted, waitMs: pending ? 0 : cutAt - oldest, preparedAt: performance.now(),
     };
     // Awaited in commit(); a failure must not surface as an unhandled rejection meanwhile.
     routed.then(
@@ -225,13 +229,24 @@ export class BatchProcessor {
     // Records the tables refused or dropped: they count in no window.
     const excluded = new Set<number>();
 
-    const inputOf = (part: RoutedTable) => {
+    const inputs = new Map<RoutedTable, BatchInput>();
+    const inputOf = (part: RoutedTable): BatchInput => {
+      const known = inputs.get(part);
+      if (known) return known;
       // Each row's Kafka position: upsert tables break sequenceBy ties with it (never by batch cut).
-      const partitions = Array.from(part.indices, (i) => prepared.partitions[i]!);
-      const offsets = Array.from(part.indices, (i) => Number(messages[i]!.offset));
+      const n = part.indices.length;
+      const partitions = new Int32Array(n);
+      const offsets = new Float64Array(n);
+      for (let k = 0; k < n; k++) {
+        const i = part.indices[k]!;
+        partitions[k] = prepared.partitions[i]!;
+        offsets[k] = prepared.offsets[i]!;
+      }
       const meta = plan.source.metadataColumns;
       const attached = meta ? { attached: metadataColumns(meta, plan.source.keyFormat ?? 'string', entry.topic, messages, prepared.partitions, part.indices) } : {};
-      return { kind: 'ndjson' as const, path: part.path, rowCount: part.count, kinds: part.kinds, positions: { partitions, offsets }, ...attached };
+      const input: BatchInput = { kind: 'ndjson', path: part.path, rowCount: part.count, kinds: part.kinds, positions: { partitions, offsets }, ...attached };
+      inputs.set(part, input);
+      return input;
     };
     // `fail` expectations are checked on every table before any commits: a failing record
     // leaves every table at its previous version, and a fixed restart replays the batch exactly.
