@@ -7,8 +7,8 @@ import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_REGISTRY, isErrorCode } from '../src/error-codes.js';
-import { CommitConflictError, PipelineError, UsageError } from '../src/errors.js';
-import { storageFailure } from '../src/runtime/storage-failure.js';
+import { CommitConflictError, LakeError, PipelineError, UsageError } from '../src/errors.js';
+import { storageFailure, streamFailure } from '../src/runtime/storage-failure.js';
 import { fillUp, mountTmpfs, tmpfsUnavailableReason } from './faults/support/tmpfs.js';
 
 const SRC = join(import.meta.dirname, '..', 'src');
@@ -83,6 +83,12 @@ describe('storage failures', () => {
     }
     expect(storageFailure(failure, [])).toBe('PIPE_LAKE_DISK_FULL');
     expect(storageFailure(new Error('wrapped', { cause: failure }), [])).toBe('PIPE_LAKE_DISK_FULL');
+    // A coded error caused by the full disk (a Delta commit that could not be written) says so,
+    // with the cause's words; one with another cause keeps its code.
+    const commit = new LakeError('PIPE_LAKE_COMMIT_WRITE', 'cannot write commit 3 of /lake/t', { cause: failure });
+    expect(streamFailure(commit, [])).toMatchObject({ code: 'PIPE_LAKE_DISK_FULL', message: expect.stringMatching(/^cannot write commit 3 of \/lake\/t: ENOSPC: no space left on device/) });
+    expect(streamFailure(new LakeError('PIPE_LAKE_COMMIT_WRITE', 'cannot write commit 3', { cause: new Error('socket hang up') }), [])).toMatchObject({ code: 'PIPE_LAKE_COMMIT_WRITE', message: 'cannot write commit 3' });
+    expect(streamFailure(new Error('boom'), [])).toEqual({ code: 'PIPE_RUN_STREAM', message: 'boom' });
   });
 
   it('says nothing of a failure unrelated to the disks, whatever its message', () => {

@@ -7,7 +7,7 @@
  */
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ErrorCode } from '../errors.js';
+import { PipelineError, type ErrorCode } from '../errors.js';
 
 /** A storage failure the user can fix, with the code that says which. */
 export type StorageFailureCode = Extract<ErrorCode, 'PIPE_LAKE_DISK_FULL' | 'PIPE_LAKE_NOT_WRITABLE'>;
@@ -24,8 +24,11 @@ function classifyErrno(errno: unknown): StorageFailureCode | undefined {
   return undefined;
 }
 
-/** The errno of `err` or of any error in its cause chain. */
-function errnoOf(err: unknown): StorageFailureCode | undefined {
+/**
+ * The errno verdict of `err` or of any error in its cause chain (no probing): for a coded
+ * error that wraps a file system call, e.g. a Delta commit that could not be written.
+ */
+export function errnoOf(err: unknown): StorageFailureCode | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
     const verdict = classifyErrno((e as NodeJS.ErrnoException).code);
     if (verdict) return verdict;
@@ -66,4 +69,26 @@ export function storageFailure(err: unknown, dirs: readonly string[]): StorageFa
     if (verdict) return verdict;
   }
   return undefined;
+}
+
+/** What to do about a full or read-only disk; either way the batch was not committed half-way. */
+const STORAGE_HINTS = {
+  PIPE_LAKE_DISK_FULL: 'free space where output.path and checkpoint.path live, then run again: nothing was committed half-way, the batch is replayed',
+  PIPE_LAKE_NOT_WRITABLE: 'make output.path and checkpoint.path writable and run again: nothing was committed half-way, the batch is replayed',
+} as const;
+
+/**
+ * The code, message and hint a stream reports for the failure that stopped it. A coded error
+ * keeps its code unless a full or read-only disk caused it (its cause chain says so: e.g. a
+ * Delta commit that could not be written); then the message adds the cause's own words
+ * (`ENOSPC: no space left on device`). An uncoded failure is classified by errno, else by
+ * probing `dirs`.
+ */
+export function streamFailure(err: unknown, dirs: readonly string[]): { code: ErrorCode; message: string; hint?: string } {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const coded = err instanceof PipelineError ? err : undefined;
+  const storage = coded ? errnoOf(coded) : storageFailure(err, dirs);
+  if (!storage) return { code: coded?.code ?? 'PIPE_RUN_STREAM', message: e.message, ...(coded?.hint ? { hint: coded.hint } : {}) };
+  const cause = coded && coded.cause instanceof Error ? `: ${coded.cause.message}` : '';
+  return { code: storage, message: `${e.message}${cause}`, hint: STORAGE_HINTS[storage] };
 }

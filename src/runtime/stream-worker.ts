@@ -7,7 +7,6 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KafkaMessage } from 'kafkajs';
-import { PipelineError, type ErrorCode } from '../errors.js';
 import { isObjectStoreUrl, Lake, watchStorageRetries } from '../lake/index.js';
 import { BatchCollector, type CollectedBatch } from './batch-collector.js';
 import { CutPacer } from './cut-pacer.js';
@@ -23,7 +22,7 @@ import { stagedJobs } from './staged-plan.js';
 import type { BatchStats, MainMessage, StreamWorkerData, WorkerMessage } from './stream-protocol.js';
 import { TableLockClient } from './table-locks.js';
 import { resolveStartPositions } from './start-positions.js';
-import { storageFailure } from './storage-failure.js';
+import { streamFailure } from './storage-failure.js';
 import { kafkaSource } from '../spec/index.js';
 
 const data = workerData as StreamWorkerData;
@@ -209,19 +208,9 @@ async function main(): Promise<void> {
   post({ type: 'done', stream: streamIndex, reason });
 }
 
-/** What to do about a full or read-only disk; either way the batch was not committed half-way. */
-const STORAGE_HINTS = {
-  PIPE_LAKE_DISK_FULL: 'free space where output.path and checkpoint.path live, then run again: nothing was committed half-way, the batch is replayed',
-  PIPE_LAKE_NOT_WRITABLE: 'make output.path and checkpoint.path writable and run again: nothing was committed half-way, the batch is replayed',
-} as const;
-
 main().catch((err: unknown) => {
-  const e = err instanceof Error ? err : new Error(String(err));
-  let code: ErrorCode = err instanceof PipelineError ? err.code : 'PIPE_RUN_STREAM';
-  let hint = err instanceof PipelineError ? err.hint : undefined;
   const { plan } = data;
   const dirs = isObjectStoreUrl(plan.outputPath) ? [plan.checkpointPath] : [plan.outputPath, plan.checkpointPath];
-  const storage = err instanceof PipelineError ? undefined : storageFailure(err, dirs);
-  if (storage) [code, hint] = [storage, STORAGE_HINTS[storage]];
-  post({ type: 'fatal', stream: data.streamIndex, error: { code, message: e.message, hint, stack: e.stack } });
+  const { code, message, hint } = streamFailure(err, dirs);
+  post({ type: 'fatal', stream: data.streamIndex, error: { code, message, hint, stack: err instanceof Error ? err.stack : undefined } });
 });

@@ -62,6 +62,26 @@ describe('pipeline test', () => {
     expect(cli(['test', 'pipelines/commerce-events.yaml', copy]).code).toBe(0);
   }, 60_000);
 
+  it('--update writes window tables too', () => {
+    const shipped = join(ROOT, 'pipelines', 'tests', 'clickstream-windows', 'late-and-sliding');
+    const copy = join(dir, 'windows-case');
+    cpSync(shipped, copy, { recursive: true });
+    rmSync(join(copy, 'expected', 'events_per_minute.jsonl'));
+    const r = cli(['test', 'pipelines/clickstream-windows.yaml', copy, '--update']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('expected/events_per_minute.jsonl');
+    // Timestamps in one form (the shipped file writes `…:00Z`, --update `…:00.000Z`), rows in one order.
+    const norm = (v: unknown) => (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(v) ? new Date(v).toISOString() : v);
+    const read = (d: string, columns?: string[]) =>
+      readFileSync(join(d, 'expected', 'events_per_minute.jsonl'), 'utf8').trim().split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .map((row) => JSON.stringify(Object.fromEntries((columns ?? Object.keys(row)).map((c) => [c, norm(row[c])]))))
+        .sort();
+    const columns = Object.keys(JSON.parse(readFileSync(join(shipped, 'expected', 'events_per_minute.jsonl'), 'utf8').split('\n')[0]!) as object);
+    // Every column of the shipped expectation, with the same values, in every row.
+    expect(read(copy, columns)).toEqual(read(shipped));
+  }, 60_000);
+
   it('exits 2 on usage errors and on a malformed case file', () => {
     expect(cli(['test']).code).toBe(2);
     expect(cli(['test', 'pipelines/commerce-events.yaml', '--format', 'xml']).code).toBe(2);

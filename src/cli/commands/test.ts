@@ -139,10 +139,12 @@ export const command: Command = {
 
     const planFor: PlanFactory = (streams, root) => {
       const local: PipelineSpec = { ...spec, streams, output: { path: join(root, 'lake') }, checkpoint: { path: join(root, 'checkpoints') } };
-      return compilePlan(local, { cwd: root });
+      // Relative source paths (a Delta source table) resolve against the spec's folder, the same
+      // for every cutting: the dead-letter table's `topic` names it.
+      return compilePlan(local, { cwd: dirname(specFile) });
     };
     const reference = planFor(spec.streams, dirname(specFile));
-    const tableNames = [...reference.sinks.map((s) => s.table), reference.deadLetter.table];
+    const tableNames = [...reference.sinks.map((s) => s.table), ...(reference.windows ?? []).map((w) => w.name), reference.deadLetter.table];
     const cuttings = defaultCuttings(reference);
     const lake = await Lake.create({ threads: 1 });
     const reports: CaseReport[] = [];
