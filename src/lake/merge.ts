@@ -88,10 +88,9 @@ export async function prepareSource(c: Conn, batch: string, dataColumns: TypedCo
   // System columns are set by the merge, never taken from the batch.
   let cols = list(dataColumns.map((d) => d.name).filter((n) => !(positions && mode === 'upsert' && stored.has(n)) && n !== TOMBSTONE));
   const keys = list(spec.mergeKeys);
-  // The winner of each group is picked by an aggregate over an ordering tuple: per group,
-  // arg_max over (ascending keys, negated where the rule says lower wins) costs half of a
-  // row_number() window. Positions and row ids are non-negative integers, so negating
-  // them reverses their order exactly.
+  // Each group's winner is arg_max over an ordering tuple whose fields are negated where the
+  // rule says the lower value wins: half the cost of a row_number() window. Positions and row
+  // ids are non-negative integers, so negating them reverses their order exactly.
   const byPosition = positions ? `-${POSITION_PARTITION}, -${POSITION_OFFSET}, ` : '';
   let group: string;
   let rank: string;
