@@ -13,7 +13,6 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KafkaMessage } from 'kafkajs';
 import { PipelineError } from '../errors.js';
 import { Lake } from '../lake/index.js';
 import type { DeltaSourceProps, VersionRead } from '../operators/source-delta.js';
@@ -28,6 +27,7 @@ import { deadLetterLimitBreach, type RunOptions } from './runner.js';
 import { MAX_VERSIONS_PER_BATCH } from './staged-plan.js';
 import { versionLoop } from './staged-jobs.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
+import { batchOf, type SourceRecord } from './record-chunk.js';
 import { SummaryBuilder, type RunSummary } from './summary.js';
 import { guardTables } from './table-guards.js';
 import { TableLockClient } from './table-locks.js';
@@ -66,7 +66,7 @@ export async function runDeltaSource(plan: Plan, opts: RunOptions): Promise<RunS
     const run = { lake, logger, availableNow: opts.availableNow, stopped: () => stopped };
     await versionLoop(source, checkpoint, plan.trigger.intervalMs, run, async (batchId, ranges, _rows, pending, read) => {
       const messages = toMessages(read);
-      const prepared = await processor.prepare(batchId, { ranges, messages: new Map([[0, messages]]), count: messages.length }, pending);
+      const prepared = await processor.prepare(batchId, batchOf(ranges, new Map([[0, messages]])), pending);
       const stats = await processor.commit(prepared);
       summary.addBatch(stats);
       logger.info({ batchId, versions: ranges['0'], records: stats.records, deadLettered: stats.deadLettered }, 'batch committed');
@@ -107,8 +107,8 @@ async function writeStartingVersion(lake: Lake, plan: Plan, checkpoint: StreamCh
  * The rows of a read as the records the BatchProcessor takes: each row's JSON as the value,
  * at partition 0, offset `version * ROWS_PER_VERSION + row index within its version`.
  */
-export function toMessages(read: VersionRead): KafkaMessage[] {
-  const messages: KafkaMessage[] = [];
+export function toMessages(read: VersionRead): SourceRecord[] {
+  const messages: SourceRecord[] = [];
   const readAt = String(Date.now());
   let row = 0;
   let version = -1;
@@ -123,7 +123,7 @@ export function toMessages(read: VersionRead): KafkaMessage[] {
         throw new PipelineError('PIPE_RUN_JOB', `version ${version} of ${read.changes.files[i]!.file.add.path} adds more than ${ROWS_PER_VERSION} rows, more than a Delta source numbers per version`);
       }
       const value = Buffer.from(JSON.stringify(read.rows[row], jsonValue));
-      messages.push({ offset: String(version * ROWS_PER_VERSION + inVersion), timestamp: readAt, key: null, value, attributes: 0, headers: {} } as KafkaMessage);
+      messages.push({ offset: String(version * ROWS_PER_VERSION + inVersion), timestamp: readAt, key: null, value });
     }
   }
   return messages;

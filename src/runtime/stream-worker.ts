@@ -6,7 +6,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { KafkaMessage } from 'kafkajs';
 import { PipelineError, type ErrorCode } from '../errors.js';
 import { isObjectStoreUrl, Lake, watchStorageRetries } from '../lake/index.js';
 import { BatchCollector, type CollectedBatch } from './batch-collector.js';
@@ -30,7 +29,7 @@ const data = workerData as StreamWorkerData;
 
 /** The two calls the batch loop makes, whatever the job (fused graph or raw landing). */
 interface BatchRunner {
-  prepare(batchId: number, batch: CollectedBatch<KafkaMessage>, pending?: OffsetsEntry): Promise<{ entry: OffsetsEntry }>;
+  prepare(batchId: number, batch: CollectedBatch, pending?: OffsetsEntry): Promise<{ entry: OffsetsEntry }>;
   commit(prepared: never): Promise<BatchStats>;
 }
 const post = (msg: WorkerMessage) => parentPort!.postMessage(msg);
@@ -97,7 +96,7 @@ async function main(): Promise<void> {
   if (state.fresh) checkpoint.writeStart(positions);
   post({ type: 'started', stream: streamIndex, partitions: data.partitions, replayBatchId: state.pending?.batchId, nextBatchId: state.nextBatchId, lost });
 
-  const collector = new BatchCollector<KafkaMessage>({
+  const collector = new BatchCollector({
     partitions: data.partitions,
     positions,
     maxRecordsPerBatch: plan.trigger.maxRecordsPerBatch,
@@ -151,7 +150,7 @@ async function main(): Promise<void> {
     for (;;) {
       if (fatal) throw fatal;
       if (stopping) break;
-      let batch: CollectedBatch<KafkaMessage> | undefined;
+      let batch: CollectedBatch | undefined;
       if (collector.replaying) {
         if (collector.replayReady()) batch = collector.take();
       } else if (data.availableNow && collector.finished()) {
