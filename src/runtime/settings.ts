@@ -62,8 +62,11 @@ export function resolveRuntimeSettings(env: NodeJS.ProcessEnv, streams: number, 
     source: {
       sessionTimeoutMs: positive('PIPELINE_KAFKA_SESSION_TIMEOUT_MS', 10_000),
       heartbeatIntervalMs: positive('PIPELINE_KAFKA_HEARTBEAT_INTERVAL_MS', 1_000),
-      maxBytes: positive('PIPELINE_KAFKA_MAX_BYTES', 32 << 20),
-      maxBytesPerPartition: positive('PIPELINE_KAFKA_MAX_BYTES_PER_PARTITION', 2 << 20),
+      // kafkajs decodes a whole fetch response into message objects at once, so the fetch size
+      // is transient memory per stream: 8 MiB fetches measured ~100 MB less peak RSS than 32 MiB
+      // with streams 2, at the same records/s (a record larger than these is still fetched).
+      maxBytes: positive('PIPELINE_KAFKA_MAX_BYTES', 8 << 20),
+      maxBytesPerPartition: positive('PIPELINE_KAFKA_MAX_BYTES_PER_PARTITION', 1 << 20),
       maxWaitTimeInMs: positive('PIPELINE_KAFKA_MAX_WAIT_MS', 200),
     },
   };

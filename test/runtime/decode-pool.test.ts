@@ -29,7 +29,7 @@ describe('decode threads', () => {
       tableConcurrency: 4,
       duckdbThreads: 1,
       duckdbMemoryLimit: '1GB',
-      source: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxBytes: 32 << 20, maxBytesPerPartition: 2 << 20, maxWaitTimeInMs: 50 },
+      source: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxBytes: 8 << 20, maxBytesPerPartition: 1 << 20, maxWaitTimeInMs: 50 },
       registryRetryMs: 300_000,
     });
   });
