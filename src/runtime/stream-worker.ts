@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     logger.info({ batchId: pending.batchId, ranges: pending.ranges }, 'replaying the batch a previous run planned but did not commit');
   }
 
-  const lake = await Lake.create({ threads: data.settings.duckdbThreads, memoryLimit: data.settings.duckdbMemoryLimit });
+  const lake = await Lake.create({ threads: data.settings.duckdbThreads, memoryLimit: data.settings.duckdbMemoryLimit, allocatorFlushThreshold: data.settings.duckdbFlushThreshold });
   // An object store that is down or throttling is retried by the lake; the log says so.
   watchStorageRetries((r) => logger.warn({ operation: r.operation, attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }, 'object store request failed; retrying'));
   const decoder = createDecoder(data.settings.decodeThreads);
