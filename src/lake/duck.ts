@@ -18,6 +18,11 @@ import { LakeError } from '../errors.js';
 export interface DuckOptions {
   threads?: number;
   memoryLimit?: string;
+  /**
+   * DuckDB's `allocator_bulk_deallocation_flush_threshold`: after freeing more than this at
+   * once, its allocator hands unused memory back to the OS (less resident memory, some CPU).
+   */
+  allocatorFlushThreshold?: string;
 }
 
 /** A DuckDB instance with small helpers; every connection runs in UTC. */
@@ -30,6 +35,7 @@ export class Duck {
     const config: Record<string, string> = { temp_directory: path.join(os.tmpdir(), `pipeline-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`) };
     if (opts.threads) config.threads = String(opts.threads);
     if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+    if (opts.allocatorFlushThreshold) config.allocator_bulk_deallocation_flush_threshold = opts.allocatorFlushThreshold;
     const instance = await DuckDBInstance.create(':memory:', config);
     // Every connection runs in UTC: set once for the instance (a per-connection SET is a statement per operation).
     const first = await instance.connect();

@@ -10,6 +10,7 @@ import type { OperatorDefinition } from './api.js';
 import { Kind } from '../lake/type-lattice.js';
 import type { RawStageSpec, TriggerSpec } from '../spec/index.js';
 import { field, objectOf, ref } from './schema-builder.js';
+import type { RecordHeaders } from './sink-dead-letter.js';
 
 /** Column types of the raw table (declared, so every batch types alike). */
 export const RAW_COLUMNS: Record<string, string> = {
@@ -25,21 +26,24 @@ export const RAW_COLUMNS: Record<string, string> = {
 /** The partition column of a raw table with `stages.raw.partitionByDate`: the UTC date of the Kafka timestamp. */
 export const RAW_DATE_COLUMN = 'ingest_date';
 
-/** The fields of a consumed record the raw table keeps. */
-export interface RawMessage {
-  offset: string;
-  timestamp: string;
-  key?: Buffer | null;
-  value: Buffer | null;
-  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+
+/** A run of consumed records of one partition, read by index (the runtime's record chunks are such runs). */
+export interface RawRecords {
+  readonly length: number;
+  offset(i: number): number;
+  /** Kafka timestamp in ms. */
+  timestamp(i: number): number;
+  key(i: number): Buffer | null;
+  value(i: number): Buffer | null;
+  headers(i: number): RecordHeaders | undefined;
 }
 
 /** Headers as JSON text: `[{"key": name, "value": base64 or null}]` in record order (repeated names kept). */
-export function encodeHeaders(headers: RawMessage['headers']): string | null {
+export function encodeHeaders(headers: RecordHeaders | undefined): string | null {
   if (!headers) return null;
   const out: { key: string; value: string | null }[] = [];
   for (const [key, raw] of Object.entries(headers)) {
-    for (const v of Array.isArray(raw) ? raw : [raw]) out.push({ key, value: v === undefined ? null : Buffer.from(v).toString('base64') });
+    for (const v of Array.isArray(raw) ? raw : [raw]) out.push({ key, value: v === undefined || v === null ? null : Buffer.from(v).toString('base64') });
   }
   return out.length === 0 ? null : JSON.stringify(out);
 }
@@ -61,17 +65,19 @@ const b64 = (bytes: Buffer | null | undefined) => (bytes === null || bytes === u
  * A batch's raw rows as NDJSON (bytes as base64, as the lake reads BLOB columns), built as
  * text per record rather than through row objects: the raw job's cost is this loop.
  */
-export function rawNdjson(topic: string, messages: Map<number, RawMessage[]>, withDate = false): { text: string; count: number } {
+export function rawNdjson(topic: string, records: Map<number, readonly RawRecords[]>, withDate = false): { text: string; count: number } {
   const topicJson = JSON.stringify(topic);
   const lines: string[] = [];
-  for (const [partition, list] of messages) {
-    for (const m of list) {
-      const ms = Number(m.timestamp);
-      const iso = Number.isFinite(ms) && ms >= 0 ? new Date(ms).toISOString() : undefined;
-      const ts = iso ? `"${iso}"` : 'null';
-      const headers = encodeHeaders(m.headers);
-      const date = withDate ? `,"${RAW_DATE_COLUMN}":${iso ? `"${iso.slice(0, 10)}"` : 'null'}` : '';
-      lines.push(`{"topic":${topicJson},"partition":${partition},"offset":${Number(m.offset)},"timestamp":${ts},"key":${b64(m.key)},"value":${b64(m.value)},"headers":${headers === null ? 'null' : JSON.stringify(headers)}${date}}`);
+  for (const [partition, runs] of records) {
+    for (const run of runs) {
+      for (let i = 0; i < run.length; i++) {
+        const ms = run.timestamp(i);
+        const iso = Number.isFinite(ms) && ms >= 0 ? new Date(ms).toISOString() : undefined;
+        const ts = iso ? `"${iso}"` : 'null';
+        const headers = encodeHeaders(run.headers(i));
+        const date = withDate ? `,"${RAW_DATE_COLUMN}":${iso ? `"${iso.slice(0, 10)}"` : 'null'}` : '';
+        lines.push(`{"topic":${topicJson},"partition":${partition},"offset":${run.offset(i)},"timestamp":${ts},"key":${b64(run.key(i))},"value":${b64(run.value(i))},"headers":${headers === null ? 'null' : JSON.stringify(headers)}${date}}`);
+      }
     }
   }
   return { text: lines.length > 0 ? `${lines.join('\n')}\n` : '', count: lines.length };

@@ -1,27 +1,18 @@
 /**
  * Turns the consumer's per-partition message flow into micro-batches with exact offset
- * ranges. Knows nothing about kafkajs: the source pushes messages in, the batch loop takes
- * batches out, and the source asks which partitions to pause.
+ * ranges. Knows nothing about kafkajs: the source pushes messages in (kept as compact
+ * chunks, see record-chunk.ts), the batch loop takes batches out, and the source asks which
+ * partitions to pause.
  *
  * Invariants per partition: buffered messages are ascending and lie in `[from, next)`;
  * `from` is where the next batch starts; a batch's range is `[from, until)` where `until` is
  * one past its last message (so gaps — compaction, transaction markers — stay inside ranges
  * and a replay over the same range sees the same messages).
  */
+import { RecordChunk, type CollectedBatch, type SourceRecord } from './record-chunk.js';
 import type { PartitionRanges } from './stream-checkpoint.js';
 
-/** The fields of a consumed message the collector reads. */
-export interface OffsetMessage {
-  offset: string;
-}
-
-/** A batch cut from the buffers. */
-export interface CollectedBatch<M extends OffsetMessage> {
-  ranges: PartitionRanges;
-  /** Messages per partition, in offset order. */
-  messages: Map<number, M[]>;
-  count: number;
-}
+export type { CollectedBatch } from './record-chunk.js';
 
 export interface CollectorOptions {
   partitions: number[];
@@ -33,8 +24,10 @@ export interface CollectorOptions {
 }
 
 /** Per-partition buffers and the batch-cutting rules. */
-export class BatchCollector<M extends OffsetMessage> {
-  private readonly buffers = new Map<number, M[]>();
+export class BatchCollector {
+  /** Buffered chunks per partition, and how many records they hold. */
+  private readonly buffers = new Map<number, RecordChunk[]>();
+  private readonly sizes = new Map<number, number>();
   private readonly from = new Map<number, number>();
   private readonly next = new Map<number, number>();
   private readonly caughtUp = new Set<number>();
@@ -48,6 +41,7 @@ export class BatchCollector<M extends OffsetMessage> {
       const start = opts.positions.get(p);
       if (start === undefined) throw new Error(`no start position for partition ${p}`);
       this.buffers.set(p, []);
+      this.sizes.set(p, 0);
       this.from.set(p, start);
       this.next.set(p, start);
     }
@@ -98,24 +92,27 @@ export class BatchCollector<M extends OffsetMessage> {
    * one) are ignored; with `endOffsets`, messages at or past the end are ignored too.
    * Returns how many were accepted.
    */
-  push(partition: number, messages: readonly M[]): number {
+  push(partition: number, messages: readonly SourceRecord[]): number {
     const buffer = this.buffers.get(partition);
     if (!buffer) return 0;
     let next = this.next.get(partition)!;
     const end = this.opts.endOffsets?.get(partition);
-    let accepted = 0;
-    for (const m of messages) {
-      const offset = Number(m.offset);
-      if (offset < next) continue;
+    // Ascending offsets: the accepted messages are one run [first, last).
+    let first = 0;
+    while (first < messages.length && Number(messages[first]!.offset) < next) first++;
+    let last = first;
+    for (; last < messages.length; last++) {
+      const offset = Number(messages[last]!.offset);
       if (end !== undefined && offset >= end) {
         this.caughtUp.add(partition);
         break;
       }
-      buffer.push(m);
       next = offset + 1;
-      accepted++;
     }
+    const accepted = last - first;
+    if (accepted > 0) buffer.push(RecordChunk.pack(messages, first, last));
     this.next.set(partition, next);
+    this.sizes.set(partition, this.sizes.get(partition)! + accepted);
     this.bufferedCount += accepted;
     return accepted;
   }
@@ -181,39 +178,52 @@ export class BatchCollector<M extends OffsetMessage> {
    * Cuts the next batch: the replayed ranges exactly, or up to `maxRecordsPerBatch` records
    * shared fairly between partitions (each partition contributes a prefix of its buffer).
    */
-  take(): CollectedBatch<M> {
+  take(): CollectedBatch {
     const quotas = this.replayUntil ? undefined : this.fairQuotas();
     const ranges: PartitionRanges = {};
-    const messages = new Map<number, M[]>();
+    const chunks = new Map<number, RecordChunk[]>();
     let count = 0;
     for (const p of this.partitions) {
       const buffer = this.buffers.get(p)!;
       const from = this.from.get(p)!;
-      let taken: number;
-      let until: number;
-      if (this.replayUntil) {
-        until = this.replayUntil.get(p)!;
-        taken = 0;
-        while (taken < buffer.length && Number(buffer[taken]!.offset) < until) taken++;
-      } else {
-        taken = quotas!.get(p)!;
-        until = taken < buffer.length ? Number(buffer[taken]!.offset) : this.next.get(p)!;
+      const limit = this.replayUntil?.get(p);
+      let wanted = quotas?.get(p) ?? Infinity;
+      const taken: RecordChunk[] = [];
+      let until: number | undefined;
+      let size = 0;
+      while (buffer.length > 0) {
+        const chunk = buffer[0]!;
+        let n = 0;
+        if (limit !== undefined) while (n < chunk.length && chunk.offset(n) < limit) n++;
+        else n = Math.min(chunk.length, wanted);
+        if (n === chunk.length) {
+          taken.push(buffer.shift()!);
+          size += n;
+          wanted -= n;
+          continue;
+        }
+        if (n > 0) taken.push(chunk.slice(0, n));
+        buffer[0] = chunk.slice(n);
+        size += n;
+        until = chunk.offset(n);
+        break;
       }
-      const slice = buffer.splice(0, taken);
+      until = limit ?? until ?? this.next.get(p)!;
       ranges[String(p)] = [from, until];
       this.from.set(p, until);
-      if (slice.length > 0) messages.set(p, slice);
-      count += slice.length;
+      this.sizes.set(p, this.sizes.get(p)! - size);
+      if (taken.length > 0) chunks.set(p, taken);
+      count += size;
     }
     this.bufferedCount -= count;
     this.replayUntil = undefined;
-    return { ranges, messages, count };
+    return { ranges, chunks, count };
   }
 
   /** Water-filling: small partitions take everything, the rest split what is left evenly. */
   private fairQuotas(): Map<number, number> {
     const quotas = new Map<number, number>();
-    const sizes = this.partitions.map((p) => [p, this.buffers.get(p)!.length] as const).sort((a, b) => a[1] - b[1]);
+    const sizes = this.partitions.map((p) => [p, this.sizes.get(p)!] as const).sort((a, b) => a[1] - b[1]);
     let remaining = this.opts.maxRecordsPerBatch;
     sizes.forEach(([p, size], i) => {
       const share = Math.floor(remaining / (sizes.length - i));

@@ -11,7 +11,6 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KafkaMessage } from 'kafkajs';
 import { ExpectationFailedError, SchemaMismatchError } from '../errors.js';
 import type { Plan, SinkPlan } from './plan.js';
 import { operatorCounts, rejectedStage, tablePrograms, type TableProgram } from './table-program.js';
@@ -21,10 +20,10 @@ import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { writeWindowOutput } from '../operators/window-output.js';
 import { sampleVisibility } from './latency.js';
-import type { CollectedBatch } from './batch-collector.js';
+import { BatchRecords, type CollectedBatch } from './record-chunk.js';
 import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
 import type { Decoder } from './decode-pool.js';
-import { packValues, prepareBatch } from './batch-transform.js';
+import { prepareBatch } from './batch-transform.js';
 import { failpoint } from './failpoints.js';
 import { StreamWindows } from './window-batch.js';
 import { METADATA_COLUMN_NAMES, metadataColumns } from './metadata-columns.js';
@@ -55,14 +54,12 @@ export interface BatchProcessorOptions {
 export interface PreparedBatch {
   entry: OffsetsEntry;
   replay: boolean;
-  /** The batch's messages in input order (index = record index of the transform). */
-  messages: KafkaMessage[];
-  /** Partition of each message. */
+  /** The batch's records in input order (index = record index of the transform), kept compact. */
+  records: BatchRecords;
+  /** Partition of each record. */
   partitions: Int32Array;
-  /** Kafka timestamp (ms) of each message, for the latency histogram. */
+  /** Kafka timestamp (ms) of each record, for the latency histogram. */
   timestamps: Float64Array;
-  /** Kafka offset of each message (exact: offsets stay far below 2^53). */
-  offsets: Float64Array;
   routed: Promise<RoutedBatch>;
   stagingDir: string;
   decodeStarted: number;
@@ -76,8 +73,8 @@ export interface PreparedBatch {
 
 /** Record `index` of a prepared batch with its coordinates and raw bytes (for the dead-letter table). */
 function rawRecord(prepared: PreparedBatch, index: number): RawRecord {
-  const m = prepared.messages[index]!;
-  return { partition: prepared.partitions[index]!, offset: Number(m.offset), timestamp: prepared.timestamps[index]!, key: m.key, value: m.value, headers: m.headers };
+  const { records } = prepared;
+  return { partition: records.partitions[index]!, offset: records.offsets[index]!, timestamp: records.timestamps[index]!, key: records.key(index), value: records.value(index), headers: records.headers(index) };
 }
 
 /** The operator state committed with the stream's newest committed batch (empty on a first run). */
@@ -127,32 +124,19 @@ export class BatchProcessor {
    * starts decoding. Nothing is written yet, so this may overlap the previous batch's commit;
    * a replayed batch reuses its recorded entry.
    */
-  async prepare(batchId: number, batch: CollectedBatch<KafkaMessage>, pending?: OffsetsEntry): Promise<PreparedBatch> {
+  async prepare(batchId: number, batch: CollectedBatch, pending?: OffsetsEntry): Promise<PreparedBatch> {
     const { plan, checkpoint } = this.opts;
     let entry = pending;
     if (!entry) {
       this.schema ??= await this.readSchema();
       entry = { batchId, appId: this.opts.appId, topic: sourceName(plan.source), ranges: batch.ranges, schema: this.schema, createdAt: new Date().toISOString() };
     }
-    // Plain arrays of what the batch needs per record: no object per record (GC pressure).
-    const messages: KafkaMessage[] = new Array(batch.count);
-    const partitions = new Int32Array(batch.count);
-    const timestamps = new Float64Array(batch.count);
-    const offsets = new Float64Array(batch.count);
-    const values: (Buffer | null)[] = new Array(batch.count);
+    // Typed arrays and packed bytes per record: no object per record (GC pressure, memory).
+    const records = new BatchRecords(batch);
+    const { partitions, timestamps } = records;
     const cutAt = Date.now();
     let oldest = cutAt;
-    let n = 0;
-    for (const [partition, list] of batch.messages) {
-      for (const m of list) {
-        messages[n] = m;
-        partitions[n] = partition;
-        timestamps[n] = Number(m.timestamp);
-        offsets[n] = Number(m.offset);
-        if (timestamps[n]! < oldest) oldest = timestamps[n]!;
-        values[n++] = m.value;
-      }
-    }
+    for (let i = 0; i < records.count; i++) if (timestamps[i]! < oldest) oldest = timestamps[i]!;
     const tables: Record<string, TableRules> = {};
     for (const sink of this.sinks.values()) {
       tables[sink.table] = {
@@ -164,7 +148,7 @@ export class BatchProcessor {
     const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
     const decodeStarted = performance.now();
     const graph = { nodes: plan.nodes, edges: plan.edges };
-    const packed = packValues(values);
+    const packed = records.packValues();
     // Resolved on this thread before the values move to the decode thread (the transform is synchronous).
     const resolving = prepareBatch(graph, {
       values: packed,
@@ -180,7 +164,7 @@ export class BatchProcessor {
     // A failed batch fails in commit(); the next batch's copy of that failure is never awaited.
     this.state.catch(() => {});
     const prepared: PreparedBatch = {
-      entry, replay: pending !== undefined, messages, partitions, timestamps, offsets, routed, stagingDir, decodeStarted, waitMs: pending ? 0 : cutAt - oldest, preparedAt: performance.now(),
+      entry, replay: pending !== undefined, records, partitions, timestamps, routed, stagingDir, decodeStarted, waitMs: pending ? 0 : cutAt - oldest, preparedAt: performance.now(),
     };
     // Awaited in commit(); a failure must not surface as an unhandled rejection meanwhile.
     routed.then(
@@ -193,12 +177,12 @@ export class BatchProcessor {
   /** Runs a prepared batch to its checkpoint commit. The previous batch must be committed. */
   async commit(prepared: PreparedBatch): Promise<BatchStats> {
     const { plan, checkpoint, appId, lake, locks } = this.opts;
-    const { entry, replay, messages } = prepared;
+    const { entry, replay, records } = prepared;
     const batchId = entry.batchId;
     const log = this.opts.logger.child({ batchId });
     const queueMs = performance.now() - prepared.preparedAt;
     // When each record became visible to readers: its table's commit (0: not yet known).
-    const visibleAt = new Float64Array(messages.length);
+    const visibleAt = new Float64Array(records.count);
     // Time per phase of the lake writes, summed over the batch's tables (they run side by side).
     const phases: PhaseTimes = {};
     const underLock = <T>(path: string, fn: () => Promise<T>): Promise<T> => {
@@ -240,10 +224,10 @@ export class BatchProcessor {
       for (let k = 0; k < n; k++) {
         const i = part.indices[k]!;
         partitions[k] = prepared.partitions[i]!;
-        offsets[k] = prepared.offsets[i]!;
+        offsets[k] = records.offsets[i]!;
       }
       const meta = plan.source.metadataColumns;
-      const attached = meta ? { attached: metadataColumns(meta, plan.source.keyFormat ?? 'string', entry.topic, messages, prepared.partitions, part.indices) } : {};
+      const attached = meta ? { attached: metadataColumns(meta, plan.source.keyFormat ?? 'string', entry.topic, records, part.indices) } : {};
       const input: BatchInput = { kind: 'ndjson', path: part.path, rowCount: part.count, kinds: part.kinds, positions: { partitions, offsets }, ...attached };
       inputs.set(part, input);
       return input;
@@ -367,7 +351,7 @@ export class BatchProcessor {
     checkpoint.writeCommit({
       batchId,
       committedAt: new Date().toISOString(),
-      records: messages.length,
+      records: records.count,
       tables: Object.fromEntries(Object.entries(tableStats).map(([t, s]) => [t, { status: s.status, version: versions[t] ?? -1 }])),
       ...(Object.keys(state).length > 0 ? { state } : {}),
     });
@@ -386,7 +370,7 @@ export class BatchProcessor {
       stream: this.opts.streamIndex,
       batchId,
       replay,
-      records: messages.length,
+      records: records.count,
       deadLettered: failures.length,
       deadLetters: countDeadLetters(failures),
       dropped: routed.dropped + Object.values(droppedOf).reduce((a, b) => a + b, 0),

@@ -38,11 +38,11 @@ export function countDeadLetters(failures: RecordFailure[]): DeadLetterCount[] {
 }
 
 /** The run's coded error for a record failing a `fail` expectation, with its Kafka coordinates. */
-export function expectationFailed(err: ExpectationFailedError, part: RoutedTable, prepared: Pick<PreparedBatch, 'partitions' | 'messages' | 'entry'>): PipelineError {
+export function expectationFailed(err: ExpectationFailedError, part: RoutedTable, prepared: Pick<PreparedBatch, 'partitions' | 'records' | 'entry'>): PipelineError {
   const d = err.details as { table: string; expectation: string; sql: string; row: number; values: Record<string, unknown> };
   const index = part.indices[d.row]!;
   const partition = prepared.partitions[index]!;
-  const offset = String(prepared.messages[index]!.offset);
+  const offset = String(prepared.records.offsets[index]!);
   const values = Object.entries(d.values).map(([k, v]) => `${k}=${v === null ? 'NULL' : JSON.stringify(v)}`).join(', ');
   return new PipelineError(
     'PIPE_RUN_EXPECTATION_FAILED',

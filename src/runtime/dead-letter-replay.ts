@@ -15,7 +15,6 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KafkaMessage } from 'kafkajs';
 import type { Lake } from '../lake/index.js';
 import { joinLocation } from '../lake/storage/location.js';
 import type { Plan } from './plan.js';
@@ -30,6 +29,7 @@ import { failpoint } from './failpoints.js';
 import { decodeHeaders } from '../operators/sink-dead-letter.js';
 import type { DeadLetterCount } from './stream-protocol.js';
 import { sourceName } from '../spec/index.js';
+import { batchOf, type SourceRecord } from './record-chunk.js';
 
 /** The `stream` of the dead-letter and `_events` rows a replay writes. */
 export const REPLAY_STREAM = -1;
@@ -151,15 +151,15 @@ function bytes(text: string | null, encoding: string | null): Buffer | null {
 
 /** The batch a selection makes: messages per partition and each partition's offset span. */
 function asBatch(records: ReplayRecord[]) {
-  const messages = new Map<number, KafkaMessage[]>();
+  const messages = new Map<number, SourceRecord[]>();
   const ranges: Record<string, [number, number]> = {};
   for (const r of records) {
-    const m = { offset: String(r.offset), key: bytes(r.key, r.keyEncoding), value: bytes(r.value, r.valueEncoding), timestamp: String(r.timestamp), attributes: 0, headers: decodeHeaders(r.headers) } as KafkaMessage;
+    const m: SourceRecord = { offset: String(r.offset), key: bytes(r.key, r.keyEncoding), value: bytes(r.value, r.valueEncoding), timestamp: String(r.timestamp), headers: decodeHeaders(r.headers) };
     messages.set(r.partition, [...(messages.get(r.partition) ?? []), m]);
     const span = ranges[r.partition];
     ranges[r.partition] = [Math.min(span?.[0] ?? r.offset, r.offset), Math.max(span?.[1] ?? 0, r.offset + 1)];
   }
-  return { messages, ranges, count: records.length };
+  return batchOf(ranges, messages);
 }
 
 /** Replays the due records of `plan`'s dead-letter table (see the module comment). */

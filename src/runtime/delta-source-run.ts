@@ -14,7 +14,6 @@
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { KafkaMessage } from 'kafkajs';
 import { PipelineError } from '../errors.js';
 import { Lake } from '../lake/index.js';
 import type { DeltaSourceProps, VersionRead } from '../operators/source-delta.js';
@@ -29,6 +28,7 @@ import { deadLetterLimitBreach, startEmitter, type RunOptions } from './runner.j
 import { MAX_VERSIONS_PER_BATCH } from './staged-plan.js';
 import { versionLoop } from './staged-jobs.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
+import { batchOf, type SourceRecord } from './record-chunk.js';
 import { resolveRuntimeSettings } from './settings.js';
 import { SummaryBuilder, type RunSummary } from './summary.js';
 import { guardTables } from './table-guards.js';
@@ -84,7 +84,7 @@ export async function runDeltaSource(plan: Plan, opts: RunOptions): Promise<RunS
     const run = { lake, logger, availableNow: opts.availableNow, stopped: () => stopped };
     await versionLoop(source, checkpoint, plan.trigger.intervalMs, run, async (batchId, ranges, _rows, pending, read) => {
       const messages = toMessages(read);
-      const prepared = await processor.prepare(batchId, { ranges, messages: new Map([[0, messages]]), count: messages.length }, pending);
+      const prepared = await processor.prepare(batchId, batchOf(ranges, new Map([[0, messages]])), pending);
       const stats = await processor.commit(prepared);
       windows?.observe(0, stats.state);
       await emitWindows();
@@ -129,8 +129,8 @@ async function writeStartingVersion(lake: Lake, plan: Plan, checkpoint: StreamCh
  * The rows of a read as the records the BatchProcessor takes: each row's JSON as the value,
  * at partition 0, offset `version * ROWS_PER_VERSION + row index within its version`.
  */
-export function toMessages(read: VersionRead): KafkaMessage[] {
-  const messages: KafkaMessage[] = [];
+export function toMessages(read: VersionRead): SourceRecord[] {
+  const messages: SourceRecord[] = [];
   const readAt = String(Date.now());
   let row = 0;
   let version = -1;
@@ -145,7 +145,7 @@ export function toMessages(read: VersionRead): KafkaMessage[] {
         throw new PipelineError('PIPE_RUN_JOB', `version ${version} of ${read.changes.files[i]!.file.add.path} adds more than ${ROWS_PER_VERSION} rows, more than a Delta source numbers per version`);
       }
       const value = Buffer.from(JSON.stringify(read.rows[row], jsonValue));
-      messages.push({ offset: String(version * ROWS_PER_VERSION + inVersion), timestamp: readAt, key: null, value, attributes: 0, headers: {} } as KafkaMessage);
+      messages.push({ offset: String(version * ROWS_PER_VERSION + inVersion), timestamp: readAt, key: null, value });
     }
   }
   return messages;

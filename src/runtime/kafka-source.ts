@@ -5,7 +5,7 @@
  * ever decide where reading starts. Fetching pauses per partition when the collector says so
  * (backpressure, replay bounds, `--available-now` ends) — heartbeats continue meanwhile.
  */
-import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Kafka } from 'kafkajs';
 import { SourceError } from '../errors.js';
 import type { BatchCollector } from './batch-collector.js';
@@ -22,7 +22,7 @@ export interface StreamSourceOptions {
   groupId: string;
   streamIndex: number;
   streamCount: number;
-  collector: BatchCollector<KafkaMessage>;
+  collector: BatchCollector;
   tuning: SourceTuning;
   logger: Logger;
   /** Called after new messages were buffered or a partition caught up. */

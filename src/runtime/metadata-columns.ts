@@ -5,9 +5,9 @@
  * key or header that cannot be read that way fails its record alone, with the reason.
  */
 import { isUtf8 } from 'node:buffer';
-import type { KafkaMessage } from 'kafkajs';
 import type { AttachedColumns } from '../lake/types.js';
 import type { KeyFormat, MetadataColumn } from '../spec/index.js';
+import type { BatchRecords, SourceHeaders } from './record-chunk.js';
 
 /** Column name of each metadata column. */
 export const METADATA_COLUMN_NAMES: Record<MetadataColumn, string> = {
@@ -46,7 +46,7 @@ function keyValue(key: Buffer | null, format: KeyFormat): { value: unknown } | {
 }
 
 /** Headers as one JSON object: name -> UTF-8 text (a list when a name repeats); or why not. */
-function headersValue(headers: KafkaMessage['headers']): { value: unknown } | { error: string } {
+function headersValue(headers: SourceHeaders | undefined): { value: unknown } | { error: string } {
   const out: Record<string, string | null | (string | null)[]> = {};
   for (const [name, raw] of Object.entries(headers ?? {})) {
     const list = Array.isArray(raw) ? raw : [raw];
@@ -67,8 +67,7 @@ export function metadataColumns(
   wanted: MetadataColumn[],
   keyFormat: KeyFormat,
   topic: string,
-  messages: KafkaMessage[],
-  partitions: Int32Array,
+  records: BatchRecords,
   indices: Int32Array,
 ): AttachedColumns {
   const columns = wanted.map((m) => ({ name: METADATA_COLUMN_NAMES[m], type: m === 'key' ? KEY_TYPES[keyFormat] : TYPES[m] }));
@@ -76,16 +75,15 @@ export function metadataColumns(
   const rejects: (string | undefined)[] = new Array(indices.length);
   for (let r = 0; r < indices.length; r++) {
     const i = indices[r]!;
-    const m = messages[i]!;
     const row: unknown[] = [];
     for (const w of wanted) {
       let v: { value: unknown } | { error: string };
       switch (w) {
-        case 'key': v = keyValue(m.key ?? null, keyFormat); break;
-        case 'headers': v = headersValue(m.headers); break;
-        case 'partition': v = { value: partitions[i] }; break;
-        case 'offset': v = { value: Number(m.offset) }; break;
-        case 'timestamp': v = { value: Number(m.timestamp) }; break;
+        case 'key': v = keyValue(records.key(i), keyFormat); break;
+        case 'headers': v = headersValue(records.headers(i)); break;
+        case 'partition': v = { value: records.partitions[i] }; break;
+        case 'offset': v = { value: records.offsets[i] }; break;
+        case 'timestamp': v = { value: records.timestamps[i] }; break;
         case 'topic': v = { value: topic }; break;
       }
       if ('error' in v) {

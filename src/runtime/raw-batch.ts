@@ -4,14 +4,13 @@
  * The protocol is the fused one: `offsets/<id>` → append with txn(`<pipeline>/raw/<i>`, id)
  * → `commits/<id>`, so a replayed batch finds its txn and writes nothing twice.
  */
-import type { KafkaMessage } from 'kafkajs';
 import type { TableWriter } from '../operators/api.js';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RAW_COLUMNS, RAW_DATE_COLUMN, RAW_KINDS, rawNdjson } from '../operators/sink-raw.js';
 import { Kind } from '../lake/type-lattice.js';
 import { LakeError } from '../errors.js';
-import type { CollectedBatch } from './batch-collector.js';
+import type { CollectedBatch } from './record-chunk.js';
 import type { OffsetsEntry, StreamCheckpoint } from './stream-checkpoint.js';
 import { failpoint } from './failpoints.js';
 import type { Logger } from './logger.js';
@@ -49,10 +48,10 @@ export class RawBatchProcessor {
   constructor(private readonly opts: RawBatchOptions) {}
 
   /** Fixes the batch's offsets entry and its rows; writes nothing. */
-  async prepare(batchId: number, batch: CollectedBatch<KafkaMessage>, pending?: OffsetsEntry): Promise<PreparedRawBatch> {
+  async prepare(batchId: number, batch: CollectedBatch, pending?: OffsetsEntry): Promise<PreparedRawBatch> {
     const started = performance.now();
     const entry = pending ?? { batchId, appId: this.opts.appId, topic: this.opts.topic, ranges: batch.ranges, schema: {}, createdAt: new Date().toISOString() };
-    const { text, count } = rawNdjson(this.opts.topic, batch.messages, this.opts.partitionByDate);
+    const { text, count } = rawNdjson(this.opts.topic, batch.chunks, this.opts.partitionByDate);
     return { entry, replay: pending !== undefined, text, count, started };
   }
 

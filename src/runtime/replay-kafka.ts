@@ -21,15 +21,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KafkaMessage } from 'kafkajs';
 import { PipelineError, SourceError } from '../errors.js';
 import { Lake } from '../lake/index.js';
 import type { TableRules } from '../operators/api.js';
 import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
 import { kafkaSource, type KafkaSourceSpec } from '../spec/index.js';
 import type { Plan, SinkPlan } from './plan.js';
-import { BatchCollector, type CollectedBatch } from './batch-collector.js';
-import { packValues, prepareBatch, transformBatch } from './batch-transform.js';
+import { BatchCollector } from './batch-collector.js';
+import { BatchRecords, type CollectedBatch } from './record-chunk.js';
+import { prepareBatch, transformBatch } from './batch-transform.js';
 import { readCheckpointMetadata } from './checkpoint-layout.js';
 import { failpoint } from './failpoints.js';
 import { createKafka, fetchTopicOffsetsOrExplain, type TopicOffsets } from './kafka-client.js';
@@ -81,7 +81,7 @@ export async function replayFromKafka(plan: Plan, table: string, start: ReplaySt
     const ranges = await effectiveRanges(lake, plan, sink, requested, offsets);
     const result: KafkaReplayResult = { table, topic: spec.topic, ranges: Object.fromEntries([...ranges].map(([p, r]) => [String(p), r])), batches: 0, records: 0, written: 0, refused: 0 };
     if ([...ranges.values()].every(([from, to]) => from >= to)) return result;
-    const collector = new BatchCollector<KafkaMessage>({
+    const collector = new BatchCollector({
       partitions: [...ranges.keys()],
       positions: new Map([...ranges].map(([p, [from]]) => [p, from])),
       maxRecordsPerBatch: REPLAY_BATCH_RECORDS,
@@ -192,7 +192,7 @@ function committedPositions(plan: Plan, partitions: number): Map<number, number>
 }
 
 /** Reads the collector's ranges with a consumer of the replay's own, handing over each batch. */
-async function readRange(kafka: ReturnType<typeof createKafka>, spec: KafkaSourceSpec, groupId: string, collector: BatchCollector<KafkaMessage>, logger: Logger, onBatch: (batch: CollectedBatch<KafkaMessage>) => Promise<void>): Promise<void> {
+async function readRange(kafka: ReturnType<typeof createKafka>, spec: KafkaSourceSpec, groupId: string, collector: BatchCollector, logger: Logger, onBatch: (batch: CollectedBatch) => Promise<void>): Promise<void> {
   let fatal: Error | undefined;
   let wake: (() => void) | undefined;
   const notify = () => wake?.();
@@ -237,14 +237,12 @@ async function readRange(kafka: ReturnType<typeof createKafka>, spec: KafkaSourc
 
 /** Runs one batch through the graph and writes the table's rows, one commit per partition. */
 async function writeBatch(
-  lake: Lake, plan: Plan, sink: SinkPlan, batch: CollectedBatch<KafkaMessage>, dir: string, topic: string, state: Record<string, unknown>,
+  lake: Lake, plan: Plan, sink: SinkPlan, batch: CollectedBatch, dir: string, topic: string, state: Record<string, unknown>,
 ): Promise<{ written: number; refused: number; next: Record<string, unknown> }> {
-  const messages: KafkaMessage[] = [];
-  const partitionOf: number[] = [];
-  for (const [partition, list] of batch.messages) for (const m of list) messages.push(m), partitionOf.push(partition);
-  const partitions = Int32Array.from(partitionOf);
+  const records = new BatchRecords(batch);
+  const { partitions } = records;
   const graph = { nodes: plan.nodes, edges: plan.edges };
-  const packed = packValues(messages.map((m) => m.value));
+  const packed = records.packValues();
   const prepared = await prepareBatch(graph, { values: packed, retryForMs: 300_000, warn: () => {} });
   const tables: Record<string, TableRules> = {};
   for (const s of plan.sinks) {
@@ -267,9 +265,9 @@ async function writeBatch(
     const file = join(dir, `${sink.table}.${p}.ndjson`);
     const keep = new Set(rows);
     writeFileSync(file, `${Array.from(part!.indices).flatMap((i, line) => (keep.has(i) ? [lines[line]!] : [])).join('\n')}\n`);
-    const positions = { partitions: Array.from(rows, (i) => partitions[i]!), offsets: Array.from(rows, (i) => Number(messages[i]!.offset)) };
+    const positions = { partitions: Array.from(rows, (i) => partitions[i]!), offsets: Array.from(rows, (i) => records.offsets[i]!) };
     const meta = plan.source.metadataColumns;
-    const attached = meta ? { attached: metadataColumns(meta, plan.source.keyFormat ?? 'string', topic, messages, partitions, rows) } : {};
+    const attached = meta ? { attached: metadataColumns(meta, plan.source.keyFormat ?? 'string', topic, records, rows) } : {};
     const result = await writeDeltaSink(lake, sink, { kind: 'ndjson', path: file, rowCount: rows.length, kinds: part!.kinds, positions, ...attached }, txn);
     written += rows.length - result.rejected.length;
     refused += result.rejected.filter((r) => !r.dropped).length;

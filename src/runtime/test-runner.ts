@@ -1,7 +1,7 @@
 /**
  * The engine of `pipeline test`: runs a case's records through the same batch processor,
  * decoder, operators and lake as `pipeline run` — only the broker is replaced by the
- * case's records, handed over as the KafkaMessages a consumer would deliver — into a
+ * case's records, handed over as the records a consumer would deliver — into a
  * temporary lake, then reads the tables back.
  *
  * Every case runs under several cuttings (stream counts and batch sizes). Stream i owns
@@ -12,11 +12,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
 import type { Lake } from '../lake/index.js';
 import type { Plan } from './plan.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
+import { batchOf, type SourceRecord } from './record-chunk.js';
 import { createDecoder } from './decode-pool.js';
 import { BatchProcessor } from './batch-processor.js';
 import { WindowEmitter } from './window-emitter.js';
@@ -58,8 +58,8 @@ export function defaultCuttings(plan: Plan): Cutting[] {
   return all.filter((c, i) => all.findIndex((d) => d.streams === c.streams && d.batchSize === c.batchSize) === i);
 }
 
-function toMessage(r: TestRecord): KafkaMessage {
-  return { offset: String(r.offset), key: r.key, value: r.value, timestamp: String(r.timestampMs), attributes: 0, headers: r.headers } as KafkaMessage;
+function toMessage(r: TestRecord): SourceRecord {
+  return { offset: String(r.offset), key: r.key, value: r.value, timestamp: String(r.timestampMs), headers: r.headers };
 }
 
 /** A stored value in a stable JSON-friendly form (big integers as text, bytes as base64). */
@@ -105,7 +105,7 @@ export async function runCutting(lake: Lake, planFor: PlanFactory, records: Test
       for (const s of live) {
         const slice = s.queue.slice(s.next, s.next + Math.min(s.queue.length, cutting.batchSize));
         s.next += slice.length;
-        const messages = new Map<number, KafkaMessage[]>();
+        const messages = new Map<number, SourceRecord[]>();
         // Every partition the stream owns is in every batch, as with a consumer (the stream's watermark is over all of them).
         const ranges: Record<string, [number, number]> = {};
         for (const r of s.queue) {
@@ -118,7 +118,7 @@ export async function runCutting(lake: Lake, planFor: PlanFactory, records: Test
           ranges[r.partition] = [ranges[r.partition]?.[0] ?? s.positions.get(r.partition) ?? r.offset, r.offset + 1];
           s.positions.set(r.partition, r.offset + 1);
         }
-        const stats = await s.processor.commit(await s.processor.prepare(s.batchId++, { ranges, messages, count: slice.length }));
+        const stats = await s.processor.commit(await s.processor.prepare(s.batchId++, batchOf(ranges, messages)));
         emitter.observe(streams.indexOf(s), stats.state);
         await emitter.emit();
       }

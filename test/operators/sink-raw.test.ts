@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
-import { RAW_COLUMNS, RAW_KINDS, rawNdjson, type RawMessage } from '../../src/operators/sink-raw.js';
+import { RAW_COLUMNS, RAW_KINDS, rawNdjson } from '../../src/operators/sink-raw.js';
+import { RecordChunk } from '../../src/runtime/record-chunk.js';
 
 let lake: Lake;
 let dir: string;
@@ -23,12 +24,12 @@ afterAll(() => {
 describe('rawNdjson', () => {
   it('lands bytes, nulls, headers and coordinates exactly', async () => {
     const binary = Buffer.from([0xff, 0x00, 0x0a, 0x22, 0x5c, 0xc3]);
-    const messages = new Map<number, RawMessage[]>([
-      [2, [
+    const messages = new Map([
+      [2, [RecordChunk.pack([
         { offset: '7', timestamp: '1764460800123', key: Buffer.from('k"1'), value: binary, headers: { trace: [Buffer.from('a'), Buffer.from([0xfe])], empty: undefined } },
         { offset: '9', timestamp: '-1', key: null, value: null },
-      ]],
-      [0, [{ offset: '0', timestamp: '1764460800000', value: Buffer.from('{"id":1}\n') }]],
+      ])]],
+      [0, [RecordChunk.pack([{ offset: '0', timestamp: '1764460800000', value: Buffer.from('{"id":1}\n') }])]],
     ]);
     const { text, count } = rawNdjson('top"ic', messages);
     expect(count).toBe(3);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BatchCollector } from '../../src/runtime/batch-collector.js';
+import type { RecordChunk } from '../../src/runtime/record-chunk.js';
 
-const msgs = (...offsets: number[]) => offsets.map((o) => ({ offset: String(o) }));
-const offsetsOf = (ms: { offset: string }[] | undefined) => (ms ?? []).map((m) => Number(m.offset));
+const msgs = (...offsets: number[]) => offsets.map((o) => ({ offset: String(o), timestamp: '0', value: null }));
+const offsetsOf = (chunks: RecordChunk[] | undefined) => (chunks ?? []).flatMap((c) => Array.from({ length: c.length }, (_, i) => c.offset(i)));
 
 describe('batch collector', () => {
   it('cuts contiguous ranges [from, until) and starts the next batch where the last ended', () => {
@@ -16,8 +17,8 @@ describe('batch collector', () => {
     c.push(0, msgs(8));
     const b2 = c.take();
     expect(b2.ranges).toEqual({ '0': [8, 9], '2': [2, 2] });
-    expect(offsetsOf(b2.messages.get(0))).toEqual([8]);
-    expect(b2.messages.has(2)).toBe(false);
+    expect(offsetsOf(b2.chunks.get(0))).toEqual([8]);
+    expect(b2.chunks.has(2)).toBe(false);
   });
 
   it('ignores redelivered messages and keeps gaps inside the range', () => {
@@ -26,7 +27,7 @@ describe('batch collector', () => {
     expect(c.push(1, msgs(10, 11, 14))).toBe(1);
     const b = c.take();
     expect(b.ranges).toEqual({ '1': [10, 15] });
-    expect(offsetsOf(b.messages.get(1))).toEqual([10, 11, 14]);
+    expect(offsetsOf(b.chunks.get(1))).toEqual([10, 11, 14]);
   });
 
   it('moves past a trailing gap (transaction marker) with an empty batch, never past an end or a replay', () => {
@@ -77,7 +78,7 @@ describe('batch collector', () => {
     expect(c.shouldPause(0)).toBe(true);
     const b = c.take();
     expect(b.ranges).toEqual({ '0': [100, 104], '1': [50, 50] });
-    expect(offsetsOf(b.messages.get(0))).toEqual([100, 101, 102, 103]);
+    expect(offsetsOf(b.chunks.get(0))).toEqual([100, 101, 102, 103]);
     expect(c.replaying).toBe(false);
     expect(c.take().ranges).toEqual({ '0': [104, 106], '1': [50, 50] });
   });
@@ -113,7 +114,7 @@ describe('batch collector', () => {
               const [from, until] = b.ranges[String(p)]!;
               expect(from).toBe(last[p]);
               last[p] = until;
-              const got = offsetsOf(b.messages.get(p));
+              const got = offsetsOf(b.chunks.get(p));
               expect(got.every((o) => o >= from && o < until)).toBe(true);
               seen[p]!.push(...got);
             }

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import type { KafkaMessage } from 'kafkajs';
 import { SchemaMismatchError } from '../../src/errors.js';
 import type { BatchInput, ColumnDef, RejectedRow, WriteOptions, WriteResult } from '../../src/lake/types.js';
 import type { TableWriter } from '../../src/operators/api.js';
@@ -18,6 +17,7 @@ import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { createDecoder } from '../../src/runtime/decode-pool.js';
 import { BatchProcessor } from '../../src/runtime/batch-processor.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
+import { batchOf, type SourceRecord } from '../../src/runtime/record-chunk.js';
 import { graphOf } from './graph-fixture.js';
 
 /**
@@ -73,8 +73,7 @@ function plan(): Plan {
   } as unknown as Plan;
 }
 
-const message = (offset: number, value: string): KafkaMessage =>
-  ({ offset: String(offset), key: Buffer.from(`k${offset}`), value: Buffer.from(value), timestamp: '1700000000000', attributes: 0, headers: {} }) as KafkaMessage;
+const message = (offset: number, value: string): SourceRecord => ({ offset: String(offset), key: Buffer.from(`k${offset}`), value: Buffer.from(value), timestamp: '1700000000000' });
 
 /** Stream 0's processor of {@link plan}, writing through `writer`, its checkpoint under the file's folder. */
 function processorFor(writer: ScriptedWriter): { checkpoint: StreamCheckpoint; processor: BatchProcessor } {
@@ -91,11 +90,10 @@ describe('batch processor', () => {
     const writer = new ScriptedWriter();
     writer.refuse.add('b');
     const { checkpoint, processor } = processorFor(writer);
-    const batch = {
-      ranges: { '0': [0, 4] as [number, number] },
-      messages: new Map([[0, [message(0, '{"type":"a","id":1,"seq":1}'), message(1, '{"type":"b","id":2,"seq":1}'), message(2, '{"type":"c"}'), message(3, '{"type":"b","id":3,"seq":1}')]]]),
-      count: 4,
-    };
+    const batch = batchOf(
+      { '0': [0, 4] },
+      new Map([[0, [message(0, '{"type":"a","id":1,"seq":1}'), message(1, '{"type":"b","id":2,"seq":1}'), message(2, '{"type":"c"}'), message(3, '{"type":"b","id":3,"seq":1}')]]]),
+    );
     const stats = await processor.commit(await processor.prepare(0, batch));
     expect(stats.tables.b).toMatchObject({ status: 'diverted' });
     expect(checkpoint.readDecisions(0)).toEqual({ diverted: { b: "column 'qty' is BIGINT and cannot hold VARCHAR" }, rejected: {} });
@@ -121,11 +119,10 @@ describe('batch processor', () => {
     // File row 1 of table a is batch record 2.
     writer.reject.set('a', [{ row: 1, reason: 'value does not convert to the column type: qty (BIGINT)' }]);
     const { checkpoint, processor } = processorFor(writer);
-    const batch = {
-      ranges: { '0': [0, 3] as [number, number] },
-      messages: new Map([[0, [message(0, '{"type":"a","id":1,"seq":1}'), message(1, '{"type":"b","id":2,"seq":1}'), message(2, '{"type":"a","id":3,"seq":1,"qty":"x"}')]]]),
-      count: 3,
-    };
+    const batch = batchOf(
+      { '0': [0, 3] },
+      new Map([[0, [message(0, '{"type":"a","id":1,"seq":1}'), message(1, '{"type":"b","id":2,"seq":1}'), message(2, '{"type":"a","id":3,"seq":1,"qty":"x"}')]]]),
+    );
     const prepared = await processor.prepare(0, batch);
     const stats = await processor.commit(prepared);
     expect(stats.deadLettered).toBe(1);

@@ -23,13 +23,14 @@ describe('decode threads', () => {
   });
 
   it('resolves every runtime setting once, from the environment or its default', () => {
-    const env = { PIPELINE_TABLE_CONCURRENCY: '4', PIPELINE_KAFKA_MAX_WAIT_MS: '50', PIPELINE_DUCKDB_MEMORY: '1GB', PIPELINE_DUCKDB_THREADS: 'x' };
+    const env = { PIPELINE_TABLE_CONCURRENCY: '4', PIPELINE_KAFKA_MAX_WAIT_MS: '50', PIPELINE_DUCKDB_MEMORY: '1GB', PIPELINE_DUCKDB_THREADS: 'x', PIPELINE_DUCKDB_FLUSH_THRESHOLD: '16MB' };
     expect(resolveRuntimeSettings(env, 2, 2)).toEqual({
       decodeThreads: 0,
       tableConcurrency: 4,
       duckdbThreads: 1,
       duckdbMemoryLimit: '1GB',
-      source: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxBytes: 32 << 20, maxBytesPerPartition: 2 << 20, maxWaitTimeInMs: 50 },
+      duckdbFlushThreshold: '16MB',
+      source: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxBytes: 8 << 20, maxBytesPerPartition: 1 << 20, maxWaitTimeInMs: 50 },
       registryRetryMs: 300_000,
     });
   });

@@ -6,7 +6,6 @@
  * every stream has closed, as the run's main thread does.
  */
 import { join } from 'node:path';
-import type { KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
 import type { Plan } from '../../src/runtime/plan.js';
 import { BatchProcessor, committedState, type BatchProcessorOptions } from '../../src/runtime/batch-processor.js';
@@ -15,10 +14,10 @@ import { StreamCheckpoint } from '../../src/runtime/stream-checkpoint.js';
 import { TableLockClient } from '../../src/runtime/table-locks.js';
 import type { BatchStats } from '../../src/runtime/stream-protocol.js';
 import { WindowEmitter } from '../../src/runtime/window-emitter.js';
+import { batchOf, type SourceRecord } from '../../src/runtime/record-chunk.js';
 
 /** A Kafka message at `offset` holding `value` (no key, no headers, a fixed timestamp). */
-export const message = (offset: number, value: string): KafkaMessage =>
-  ({ offset: String(offset), key: null, value: Buffer.from(value), timestamp: '1700000000000', attributes: 0, headers: {} }) as KafkaMessage;
+export const message = (offset: number, value: string): SourceRecord => ({ offset: String(offset), key: null, value: Buffer.from(value), timestamp: '1700000000000' });
 
 /** How {@link driveProcessors} runs. */
 export interface DriveOptions {
@@ -53,7 +52,7 @@ export interface DriveTotals {
 export async function driveProcessors(records: { partition: number; value: string }[], o: DriveOptions): Promise<DriveTotals> {
   const offsets = new Map(o.startOffsets ?? []);
   const start = new Map(offsets);
-  const queues = Array.from({ length: o.streams }, () => [] as { partition: number; m: KafkaMessage }[]);
+  const queues = Array.from({ length: o.streams }, () => [] as { partition: number; m: SourceRecord }[]);
   for (const r of records) {
     const offset = offsets.get(r.partition) ?? 0;
     offsets.set(r.partition, offset + 1);
@@ -84,7 +83,7 @@ export async function driveProcessors(records: { partition: number; value: strin
     const { s, q } = live[o.pick(live.length)]!;
     const slice = q.slice(s.next, s.next + Math.max(1, o.cuts()));
     s.next += slice.length;
-    const messages = new Map<number, KafkaMessage[]>();
+    const messages = new Map<number, SourceRecord[]>();
     for (const { partition, m } of slice) {
       messages.set(partition, [...(messages.get(partition) ?? []), m]);
       // A partition's messages are queued in offset order, so its first one in a batch is its position.
@@ -97,7 +96,7 @@ export async function driveProcessors(records: { partition: number; value: strin
       ranges[p] = [from, from + count];
       s.position.set(p, from + count);
     }
-    const stats = await s.p.commit(await s.p.prepare(s.batchId++, { ranges, messages, count: slice.length }));
+    const stats = await s.p.commit(await s.p.prepare(s.batchId++, batchOf(ranges, messages)));
     o.onBatch?.(stats);
     emitter.observe(processors.indexOf(s), stats.state);
     await emitter.emit();

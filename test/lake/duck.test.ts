@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { Duck } from '../../src/lake/duck.js';
+
+describe('duck instance', () => {
+  it('passes the allocator flush threshold to DuckDB, and leaves its default otherwise', async () => {
+    const setting = async (duck: Duck) => {
+      try {
+        const [row] = await duck.with((c) => c.rows(`SELECT current_setting('allocator_bulk_deallocation_flush_threshold') AS v`));
+        return String(row!.v);
+      } finally {
+        duck.close();
+      }
+    };
+    expect(await setting(await Duck.create({ threads: 1, allocatorFlushThreshold: '16MB' }))).toMatch(/^1[56]\.\d+ MiB$/);
+    expect(await setting(await Duck.create({ threads: 1 }))).toBe('512.0 MiB');
+  });
+});
