@@ -105,12 +105,27 @@ export async function checkSqlFragments(loaded: LoadedSpec): Promise<Diagnostic[
           }
         }
         if (firstError !== undefined) report(firstError);
+        else {
+          const clock = clockFunction(f.sql);
+          if (clock) {
+            out.push(diagnostic('PIPE0091', { file: loaded.file, line: at.line, col: at.col, path: f.path }, { path: f.path, fn: clock }, 'for a value a replay repeats, use the record\'s own time or its Kafka timestamp (`source.metadataColumns: [timestamp]`)'));
+          }
+        }
       }
       return out;
     });
   } finally {
     duck.close();
   }
+}
+
+/** Functions that read the clock: a fragment using one gives a replayed record another value. */
+const CLOCK = /\b(now|current_timestamp|current_date|current_time|get_current_timestamp|get_current_time|transaction_timestamp|localtimestamp|localtime|today)\b/i;
+
+/** The clock function a fragment calls, outside its string literals and quoted names. */
+export function clockFunction(sql: string): string | undefined {
+  const code = sql.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"/g, ' ');
+  return CLOCK.exec(code)?.[1]?.toLowerCase();
 }
 
 function firstLine(text: string): string {

@@ -64,6 +64,17 @@ output: { path: ./lake }
     expect(unknownFn?.message).toMatch(/no_such_fn/);
   });
 
+  it('warns of SQL that reads the clock (a replay gets another value); a quoted "now" is no call', async () => {
+    const loaded = await withSqlChecks(loadSpecText(derived('CAST(now() AS DATE)', "status <> 'now' AND current_date > day"), 's.yaml'));
+    expect(loaded.spec).toBeDefined();
+    expect(loaded.diagnostics.map((d) => [d.code, d.severity, d.path, d.line])).toEqual([
+      ['PIPE0091', 'warning', 'source.derive.day', 5],
+      ['PIPE0091', 'warning', 'tables.orders.where', 8],
+    ]);
+    expect(loaded.diagnostics[1]!.message).toContain('calls current_date()');
+    expect(await checkSqlFragments(loadSpecText(derived('CAST(ts AS DATE)', "status = 'now'"), 's.yaml'))).toEqual([]);
+  });
+
   it('refuses volatile functions, which the load cannot run (and a replay could not repeat)', async () => {
     const loaded = await withSqlChecks(loadSpecText(derived("CASE WHEN ts IS NULL THEN error('no ts') END", 'random() < 0.5'), 's.yaml'));
     expect(loaded.spec).toBeUndefined();
