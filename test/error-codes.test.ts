@@ -89,6 +89,8 @@ describe('storage failures', () => {
     expect(streamFailure(commit, [])).toMatchObject({ code: 'PIPE_LAKE_DISK_FULL', message: expect.stringMatching(/^cannot write commit 3 of \/lake\/t: ENOSPC: no space left on device/) });
     expect(streamFailure(new LakeError('PIPE_LAKE_COMMIT_WRITE', 'cannot write commit 3', { cause: new Error('socket hang up') }), [])).toMatchObject({ code: 'PIPE_LAKE_COMMIT_WRITE', message: 'cannot write commit 3' });
     expect(streamFailure(new Error('boom'), [])).toEqual({ code: 'PIPE_RUN_STREAM', message: 'boom' });
+    // A coded failure of a read keeps its code, whatever its cause.
+    expect(streamFailure(new LakeError('PIPE_LAKE_LOG_READ', 'cannot read the log', { cause: failure }), [])).toMatchObject({ code: 'PIPE_LAKE_LOG_READ' });
   });
 
   it('says nothing of a failure unrelated to the disks, whatever its message', () => {

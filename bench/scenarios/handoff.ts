@@ -79,6 +79,8 @@ function cell(v: unknown, type: LatticeType): unknown {
   }
 }
 
+const NEWLINE = Buffer.from('\n');
+
 async function viaNdjson(c: DuckDBConnection, dir: string, all: Route[]): Promise<void> {
   for (const r of all) {
     const file = join(dir, `${r.table}.ndjson`);
@@ -89,8 +91,6 @@ async function viaNdjson(c: DuckDBConnection, dir: string, all: Route[]): Promis
     await c.run(`CREATE OR REPLACE TEMP TABLE ${quote(r.table)} AS SELECT * FROM read_json('${file}', format='newline_delimited', columns={${spec}})`);
   }
 }
-const NEWLINE = Buffer.from('\n');
-
 async function viaChunks(c: DuckDBConnection, all: Route[], crossThreads: boolean): Promise<void> {
   for (const r of all) {
     // One typed array per column, then (from a decode thread) across a thread boundary.

@@ -78,16 +78,22 @@ const STORAGE_HINTS = {
 } as const;
 
 /**
+ * Coded errors that wrap a write to the run's storage: only these can be a full or read-only
+ * disk (a coded read failure with EACCES is not "make it writable").
+ */
+const STORAGE_WRITES: ReadonlySet<ErrorCode> = new Set(['PIPE_LAKE_COMMIT_WRITE']);
+
+/**
  * The code, message and hint a stream reports for the failure that stopped it. A coded error
- * keeps its code unless a full or read-only disk caused it (its cause chain says so: e.g. a
- * Delta commit that could not be written); then the message adds the cause's own words
+ * keeps its code unless it wraps a storage write that a full or read-only disk failed (its
+ * cause chain says so: a Delta commit that could not be written); then the message adds the cause's own words
  * (`ENOSPC: no space left on device`). An uncoded failure is classified by errno, else by
  * probing `dirs`.
  */
 export function streamFailure(err: unknown, dirs: readonly string[]): { code: ErrorCode; message: string; hint?: string } {
   const e = err instanceof Error ? err : new Error(String(err));
   const coded = err instanceof PipelineError ? err : undefined;
-  const storage = coded ? errnoOf(coded) : storageFailure(err, dirs);
+  const storage = coded ? (STORAGE_WRITES.has(coded.code) ? errnoOf(coded) : undefined) : storageFailure(err, dirs);
   if (!storage) return { code: coded?.code ?? 'PIPE_RUN_STREAM', message: e.message, ...(coded?.hint ? { hint: coded.hint } : {}) };
   const cause = coded && coded.cause instanceof Error ? `: ${coded.cause.message}` : '';
   return { code: storage, message: `${e.message}${cause}`, hint: STORAGE_HINTS[storage] };
