@@ -26,8 +26,8 @@ export interface RuntimeSettings {
   /** DuckDB threads and memory limit per stream. */
   duckdbThreads: number;
   duckdbMemoryLimit: string;
-  /** `PIPELINE_DUCKDB_FLUSH_THRESHOLD`: DuckDB returns freed memory to the OS past this (unset: DuckDB's default). */
-  duckdbFlushThreshold?: string;
+  /** `PIPELINE_DUCKDB_FLUSH_THRESHOLD`: after freeing more than this at once, DuckDB returns its unused memory to the OS. */
+  duckdbFlushThreshold: string;
   source: SourceTuning;
   /** How long an unreachable schema registry is retried before the run stops (`PIPELINE_REGISTRY_RETRY_SECONDS`, default 300). */
   registryRetryMs: number;
@@ -52,6 +52,7 @@ export function resolveRuntimeSettings(env: NodeJS.ProcessEnv, streams: number, 
     const value = Number(env[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;
   };
+
   return {
     decodeThreads: decodeThreadsFromEnv(streams, cores, env),
     tableConcurrency: Math.floor(positive('PIPELINE_TABLE_CONCURRENCY', 16)),
@@ -60,8 +61,9 @@ export function resolveRuntimeSettings(env: NodeJS.ProcessEnv, streams: number, 
     // extra threads cost more CPU in coordination than they save.
     duckdbThreads: Math.floor(positive('PIPELINE_DUCKDB_THREADS', 1)),
     duckdbMemoryLimit: env.PIPELINE_DUCKDB_MEMORY || '2GB',
-    // Opt-in: 16MB measured ~150 MB less peak RSS with streams 2, but 3–8% fewer records/s.
-    ...(env.PIPELINE_DUCKDB_FLUSH_THRESHOLD ? { duckdbFlushThreshold: env.PIPELINE_DUCKDB_FLUSH_THRESHOLD } : {}),
+    // DuckDB's own default (512 MiB) kept ~200 MB of freed pages resident in a backfill;
+    // 16MB hands them back for ~3% fewer records/s (docs/operations/performance.md).
+    duckdbFlushThreshold: env.PIPELINE_DUCKDB_FLUSH_THRESHOLD || '16MB',
     registryRetryMs: positive('PIPELINE_REGISTRY_RETRY_SECONDS', 300) * 1000,
     source: {
       sessionTimeoutMs: positive('PIPELINE_KAFKA_SESSION_TIMEOUT_MS', 10_000),

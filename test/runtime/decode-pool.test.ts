@@ -23,16 +23,17 @@ describe('decode threads', () => {
   });
 
   it('resolves every runtime setting once, from the environment or its default', () => {
-    const env = { PIPELINE_TABLE_CONCURRENCY: '4', PIPELINE_KAFKA_MAX_WAIT_MS: '50', PIPELINE_DUCKDB_MEMORY: '1GB', PIPELINE_DUCKDB_THREADS: 'x', PIPELINE_DUCKDB_FLUSH_THRESHOLD: '16MB' };
+    const env = { PIPELINE_TABLE_CONCURRENCY: '4', PIPELINE_KAFKA_MAX_WAIT_MS: '50', PIPELINE_DUCKDB_MEMORY: '1GB', PIPELINE_DUCKDB_THREADS: 'x', PIPELINE_DUCKDB_FLUSH_THRESHOLD: '64MB' };
     expect(resolveRuntimeSettings(env, 2, 2)).toEqual({
       decodeThreads: 0,
       tableConcurrency: 4,
       duckdbThreads: 1,
       duckdbMemoryLimit: '1GB',
-      duckdbFlushThreshold: '16MB',
+      duckdbFlushThreshold: '64MB',
       source: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxBytes: 8 << 20, maxBytesPerPartition: 1 << 20, maxWaitTimeInMs: 50 },
       registryRetryMs: 300_000,
     });
+    expect(resolveRuntimeSettings({}, 2, 2).duckdbFlushThreshold).toBe('16MB');
   });
 
   it('route, validate and write the same files inline and on a pool thread', async () => {
