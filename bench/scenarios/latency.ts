@@ -35,7 +35,8 @@ export async function latency(): Promise<ScenarioReport> {
     }
   }
   // Another stream count writes its own file: latency.json stays the streams-2 figures the targets are for.
-  writeResult(streams === 2 ? 'latency' : `latency-streams${streams}`, { streams, runs });
+  if (streams === 2) writeResult('latency', { streams, runs });
+  else writeResult(`latency-streams${streams}`, { command: `BENCH_LATENCY_STREAMS=${streams} npm run bench -- latency`, streams, runs });
   const summary: string[] = [
     `Streams ${streams}, trigger 250ms, 64 partitions, ${seconds} s per rate; latency = Kafka record timestamp → the Delta commit that made it visible in its table.`,
     '',

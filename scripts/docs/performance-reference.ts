@@ -53,14 +53,14 @@ function renderValue(key: string, value: Json): string[] {
 }
 
 function scenarioSection(file: string, result: Obj): string {
-  const { scenario, machine, parameters, targets, ...rest } = result;
+  const { scenario, machine, parameters, targets, command, ...rest } = result;
   const m = isObj(machine) ? machine : {};
   const lines = [
     `## ${String(scenario ?? file)}`,
     '',
     `Ran ${String(m.date ?? '?').slice(0, 10)} at commit ${code(String(m.commit ?? '?'))} on ${String(m.cores ?? '?')} cores ` +
       `(${cell(String(m.cpu ?? '?'))}, ${String(m.memoryGiB ?? '?')} GiB, Node ${String(m.node ?? '?')}); ` +
-      `\`npm run bench -- ${String(scenario ?? file)}\`, results in ${code(`bench/results/${file}`)}.`,
+      `\`${typeof command === 'string' ? command : `npm run bench -- ${String(scenario ?? file)}`}\`, results in ${code(`bench/results/${file}`)}.`,
     '',
   ];
   if (isObj(parameters)) lines.push(`Parameters: ${Object.entries(parameters).map(([k, v]) => `${k} ${scalar(v)}`).join(' · ')}.`, '');
