@@ -52,7 +52,6 @@ export function resolveRuntimeSettings(env: NodeJS.ProcessEnv, streams: number, 
     const value = Number(env[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;
   };
-
   return {
     decodeThreads: decodeThreadsFromEnv(streams, cores, env),
     tableConcurrency: Math.floor(positive('PIPELINE_TABLE_CONCURRENCY', 16)),
