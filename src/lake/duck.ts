@@ -27,6 +27,8 @@ export interface DuckOptions {
 
 /** A DuckDB instance with small helpers; every connection runs in UTC. */
 export class Duck {
+  private flushThreshold: string | undefined;
+
   private constructor(private readonly instance: DuckDBInstance) {}
 
   /** Opens an in-memory instance whose spill files go to the OS temp directory. */
@@ -44,7 +46,22 @@ export class Duck {
     } finally {
       first.closeSync();
     }
-    return new Duck(instance);
+    const duck = new Duck(instance);
+    duck.flushThreshold = opts.allocatorFlushThreshold;
+    return duck;
+  }
+
+  /**
+   * Sets DuckDB's bulk-deallocation flush threshold (`allocatorFlushThreshold`) from now on,
+   * or DuckDB's default when undefined; a statement only when it changes. Run it between
+   * writes, not under one.
+   */
+  async setAllocatorFlushThreshold(threshold: string | undefined): Promise<void> {
+    if (threshold === this.flushThreshold) return;
+    await this.with((c) =>
+      c.run(threshold === undefined ? 'RESET GLOBAL allocator_bulk_deallocation_flush_threshold' : `SET GLOBAL allocator_bulk_deallocation_flush_threshold = '${threshold.replace(/'/g, "''")}'`),
+    );
+    this.flushThreshold = threshold;
   }
 
   /** Runs `fn` on a fresh connection, closed afterwards (dropping its temp tables). */

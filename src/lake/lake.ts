@@ -65,6 +65,11 @@ export class Lake {
     this.duck.close();
   }
 
+  /** See {@link Duck.setAllocatorFlushThreshold}. */
+  setAllocatorFlushThreshold(threshold: string | undefined): Promise<void> {
+    return this.duck.setAllocatorFlushThreshold(threshold);
+  }
+
   /** Whether `tablePath` holds a Delta table (a log with at least one version). */
   async exists(tablePath: string): Promise<boolean> {
     const key = tableRoot(tablePath);

@@ -53,7 +53,7 @@ export async function runDeltaSource(plan: Plan, opts: RunOptions): Promise<RunS
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const settings = resolveRuntimeSettings(process.env, 1, availableParallelism());
-  const lake = await Lake.create({ threads: 2, memoryLimit: settings.duckdbMemoryLimit, allocatorFlushThreshold: settings.duckdbFlushThreshold });
+  const lake = await Lake.create({ threads: 2, memoryLimit: settings.duckdbMemoryLimit });
   const decoder = createDecoder(0);
   const summary = new SummaryBuilder(plan.pipeline, sourceName(plan.source), plan.deadLetter.table);
   const totals = summary.stream(0);

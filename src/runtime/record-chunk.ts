@@ -158,6 +158,13 @@ export interface CollectedBatch {
   count: number;
 }
 
+/** Bytes of a batch's record values. */
+export function batchValueBytes(batch: CollectedBatch): number {
+  let total = 0;
+  for (const list of batch.chunks.values()) for (const chunk of list) total += chunk.valueBytes();
+  return total;
+}
+
 /** A batch of records given per partition (replays, tests): packed as a consumer's would be. */
 export function batchOf(ranges: PartitionRanges, records: Map<number, readonly SourceRecord[]>): CollectedBatch {
   const chunks = new Map<number, RecordChunk[]>();

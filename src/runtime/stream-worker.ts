@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isObjectStoreUrl, Lake, watchStorageRetries } from '../lake/index.js';
 import { BatchCollector, type CollectedBatch } from './batch-collector.js';
+import { batchValueBytes } from './record-chunk.js';
+import { flushThresholdFor } from './settings.js';
 import { CutPacer } from './cut-pacer.js';
 import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
     logger.info({ batchId: pending.batchId, ranges: pending.ranges }, 'replaying the batch a previous run planned but did not commit');
   }
 
-  const lake = await Lake.create({ threads: data.settings.duckdbThreads, memoryLimit: data.settings.duckdbMemoryLimit, allocatorFlushThreshold: data.settings.duckdbFlushThreshold });
+  const lake = await Lake.create({ threads: data.settings.duckdbThreads, memoryLimit: data.settings.duckdbMemoryLimit });
   // An object store that is down or throttling is retried by the lake; the log says so.
   watchStorageRetries((r) => logger.warn({ operation: r.operation, attempt: r.attempt, delayMs: r.delayMs, reason: r.reason }, 'object store request failed; retrying'));
   const decoder = createDecoder(data.settings.decodeThreads);
@@ -175,11 +177,15 @@ async function main(): Promise<void> {
       }
       source.syncPauses();
       deadline = performance.now() + plan.trigger.intervalMs;
+      const flushThreshold = flushThresholdFor(batchValueBytes(batch), data.settings);
       const prepared = await processor.prepare(batchId, batch, pending);
       pending = undefined;
       batchId = prepared.entry.batchId + 1;
       await committing;
       if (fatal) throw fatal;
+      // A large batch's commit hands DuckDB's freed memory back; small commits keep it (flushing
+      // after each costs them far more than it saves). Set while no write runs.
+      await lake.setAllocatorFlushThreshold(flushThreshold);
       pacer.started(performance.now());
       committing = processor
         .commit(prepared as never)
