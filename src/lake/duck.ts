@@ -18,16 +18,12 @@ import { LakeError } from '../errors.js';
 export interface DuckOptions {
   threads?: number;
   memoryLimit?: string;
-  /**
-   * DuckDB's `allocator_bulk_deallocation_flush_threshold`: after freeing more than this at
-   * once, its allocator hands unused memory back to the OS (less resident memory, some CPU).
-   */
-  allocatorFlushThreshold?: string;
 }
 
 /** A DuckDB instance with small helpers; every connection runs in UTC. */
 export class Duck {
-  private flushThreshold: string | undefined;
+  /** Bytes of DuckDB's bulk-deallocation flush threshold, or undefined for DuckDB's default. */
+  private flushBytes: number | undefined;
 
   private constructor(private readonly instance: DuckDBInstance) {}
 
@@ -37,7 +33,6 @@ export class Duck {
     const config: Record<string, string> = { temp_directory: path.join(os.tmpdir(), `pipeline-duckdb-${process.pid}-${randomUUID().slice(0, 8)}`) };
     if (opts.threads) config.threads = String(opts.threads);
     if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
-    if (opts.allocatorFlushThreshold) config.allocator_bulk_deallocation_flush_threshold = opts.allocatorFlushThreshold;
     const instance = await DuckDBInstance.create(':memory:', config);
     // Every connection runs in UTC: set once for the instance (a per-connection SET is a statement per operation).
     const first = await instance.connect();
@@ -46,22 +41,19 @@ export class Duck {
     } finally {
       first.closeSync();
     }
-    const duck = new Duck(instance);
-    duck.flushThreshold = opts.allocatorFlushThreshold;
-    return duck;
+    return new Duck(instance);
   }
 
   /**
-   * Sets DuckDB's bulk-deallocation flush threshold (`allocatorFlushThreshold`) from now on,
-   * or DuckDB's default when undefined; a statement only when it changes. Run it between
-   * writes, not under one.
+   * From now on, after freeing more than `bytes` at once, DuckDB's allocator hands its unused
+   * memory back to the OS (`allocator_bulk_deallocation_flush_threshold`; undefined: DuckDB's
+   * default, 512 MiB). A statement only when it changes; run it between writes, not under one.
    */
-  async setAllocatorFlushThreshold(threshold: string | undefined): Promise<void> {
-    if (threshold === this.flushThreshold) return;
-    await this.with((c) =>
-      c.run(threshold === undefined ? 'RESET GLOBAL allocator_bulk_deallocation_flush_threshold' : `SET GLOBAL allocator_bulk_deallocation_flush_threshold = '${threshold.replace(/'/g, "''")}'`),
-    );
-    this.flushThreshold = threshold;
+  async setAllocatorFlushBytes(bytes: number | undefined): Promise<void> {
+    if (bytes === this.flushBytes) return;
+    const setting = 'allocator_bulk_deallocation_flush_threshold';
+    await this.with((c) => c.run(bytes === undefined ? `RESET GLOBAL ${setting}` : `SET GLOBAL ${setting} = '${Math.round(bytes)}B'`));
+    this.flushBytes = bytes;
   }
 
   /** Runs `fn` on a fresh connection, closed afterwards (dropping its temp tables). */

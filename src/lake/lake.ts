@@ -65,9 +65,9 @@ export class Lake {
     this.duck.close();
   }
 
-  /** See {@link Duck.setAllocatorFlushThreshold}. */
-  setAllocatorFlushThreshold(threshold: string | undefined): Promise<void> {
-    return this.duck.setAllocatorFlushThreshold(threshold);
+  /** See {@link Duck.setAllocatorFlushBytes}. */
+  setAllocatorFlushBytes(bytes: number | undefined): Promise<void> {
+    return this.duck.setAllocatorFlushBytes(bytes);
   }
 
   /** Whether `tablePath` holds a Delta table (a log with at least one version). */

@@ -27,12 +27,10 @@ export interface RuntimeSettings {
   duckdbThreads: number;
   duckdbMemoryLimit: string;
   /**
-   * `PIPELINE_DUCKDB_FLUSH_THRESHOLD`: while a batch whose record values take at least this
-   * many bytes commits, DuckDB returns its unused memory to the OS after freeing more than this
-   * at once (smaller batches run with DuckDB's default, 512 MiB).
+   * `PIPELINE_DUCKDB_FLUSH_THRESHOLD` in bytes: while a batch whose record values take at least
+   * this many bytes commits, DuckDB returns its unused memory to the OS after freeing more than
+   * this at once (smaller batches run with DuckDB's default, 512 MiB).
    */
-  duckdbFlushThreshold: string;
-  /** {@link duckdbFlushThreshold} in bytes. */
   duckdbFlushBytes: number;
   source: SourceTuning;
   /** How long an unreachable schema registry is retried before the run stops (`PIPELINE_REGISTRY_RETRY_SECONDS`, default 300). */
@@ -54,20 +52,19 @@ export function decodeThreadsFromEnv(streams: number, cores: number, env: NodeJS
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
 
-/** The flush threshold (DuckDB's size syntax, `16MB` = 16·10^6 bytes) and its bytes; `16MB` when unset or unreadable. */
-function flushThreshold(raw: string | undefined): { duckdbFlushThreshold: string; duckdbFlushBytes: number } {
+/** Bytes of a size in DuckDB's syntax (`16MB` = 16·10^6, `16MiB` = 16·2^20); 16 MB when unset or unreadable. */
+function flushBytes(raw: string | undefined): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw ?? '');
   const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) return { duckdbFlushThreshold: '16MB', duckdbFlushBytes: 16e6 };
-  return { duckdbFlushThreshold: raw!.trim(), duckdbFlushBytes: Number(m[1]) * unit };
+  return m && unit !== undefined ? Number(m[1]) * unit : 16e6;
 }
 
 /**
- * DuckDB's flush threshold while a batch with `valueBytes` of record values commits: the set
- * one for a batch at least that large, DuckDB's default (undefined) for a smaller one.
+ * DuckDB's flush threshold (bytes) while a batch with `valueBytes` of record values commits:
+ * the set one for a batch at least that large, DuckDB's default (undefined) for a smaller one.
  */
-export function flushThresholdFor(valueBytes: number, settings: Pick<RuntimeSettings, 'duckdbFlushThreshold' | 'duckdbFlushBytes'>): string | undefined {
-  return valueBytes >= settings.duckdbFlushBytes ? settings.duckdbFlushThreshold : undefined;
+export function flushBytesFor(valueBytes: number, settings: Pick<RuntimeSettings, 'duckdbFlushBytes'>): number | undefined {
+  return valueBytes >= settings.duckdbFlushBytes ? settings.duckdbFlushBytes : undefined;
 }
 
 /** Resolves the settings of a run of `streams` streams on `cores` cores. */
@@ -88,7 +85,7 @@ export function resolveRuntimeSettings(env: NodeJS.ProcessEnv, streams: number, 
     // 16MB hands them back for ~3% fewer records/s. Small commits that rewrite a file can pay
     // far more for it (+37% CPU over four concurrent 150-row upserts), so only large batches
     // get it (docs/operations/performance.md).
-    ...flushThreshold(env.PIPELINE_DUCKDB_FLUSH_THRESHOLD),
+    duckdbFlushBytes: flushBytes(env.PIPELINE_DUCKDB_FLUSH_THRESHOLD),
     registryRetryMs: positive('PIPELINE_REGISTRY_RETRY_SECONDS', 300) * 1000,
     source: {
       sessionTimeoutMs: positive('PIPELINE_KAFKA_SESSION_TIMEOUT_MS', 10_000),

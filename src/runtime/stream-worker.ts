@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isObjectStoreUrl, Lake, watchStorageRetries } from '../lake/index.js';
 import { BatchCollector, type CollectedBatch } from './batch-collector.js';
 import { batchValueBytes } from './record-chunk.js';
-import { flushThresholdFor } from './settings.js';
+import { flushBytesFor } from './settings.js';
 import { CutPacer } from './cut-pacer.js';
 import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
       }
       source.syncPauses();
       deadline = performance.now() + plan.trigger.intervalMs;
-      const flushThreshold = flushThresholdFor(batchValueBytes(batch), data.settings);
+      const flushBytes = flushBytesFor(batchValueBytes(batch), data.settings);
       const prepared = await processor.prepare(batchId, batch, pending);
       pending = undefined;
       batchId = prepared.entry.batchId + 1;
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
       if (fatal) throw fatal;
       // A large batch's commit hands DuckDB's freed memory back; small commits keep it (flushing
       // after each costs them far more than it saves). Set while no write runs.
-      await lake.setAllocatorFlushThreshold(flushThreshold);
+      await lake.setAllocatorFlushBytes(flushBytes);
       pacer.started(performance.now());
       committing = processor
         .commit(prepared as never)
