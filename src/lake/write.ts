@@ -311,13 +311,15 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const pruned = state && !rewriteAll ? [...state.files.values()].filter((f) => mayHoldKeys(f, filter)) : [];
     // Merge-on-read reads only the rows of the batch's keys anyway: no separate probe.
     const candidates = !state ? [] : rewriteAll ? [...state.files.values()] : mor ? pruned : await filesHoldingKeys(c, state, pruned, opts.mergeKeys!);
+    // Copy-on-write reads the files where they are (merge-on-read copies only its keys' rows).
+    const inPlace = state !== undefined && !mor;
     const relation = state
-      ? await scanRelation(c, state, { files: candidates, withFile: true, withRowIndex: mor, ...(mor ? { matching: { relation: 'src', keys: opts.mergeKeys! } } : {}) })
+      ? await scanRelation(c, state, { files: candidates, withFile: true, withRowIndex: mor || inPlace, ...(mor ? { matching: { relation: 'src', keys: opts.mergeKeys! } } : {}) })
       : `(SELECT NULL AS __lake_file WHERE false)`;
     // A merge-on-read upsert copies no stored row: only the columns that decide who wins are read.
     const deciding = new Set([...opts.mergeKeys!, opts.sequenceBy ?? '', SOURCE_PARTITION, SOURCE_OFFSET, TOMBSTONE].map((n) => n.toLowerCase()));
     const targetColumns = mor && !isScd2 ? columns.filter((col) => deciding.has(col.name.toLowerCase())) : columns;
-    await prepareTarget(c, relation, targetColumns, oldColumns, casts, mor, mor ? opts.mergeKeys! : undefined);
+    await prepareTarget(c, relation, targetColumns, oldColumns, casts, mor, mor ? opts.mergeKeys! : undefined, inPlace);
     const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll, mor) : await mergeUpsert(c, columns, spec, rewriteAll, positions, mor);
     if (rewriteAll) outcome.rewrittenFiles = candidates.map((f) => resolveDataPath(tablePath, f.add.path));
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));

@@ -318,6 +318,22 @@ describe('layout', () => {
     expect((await lake.snapshot(t)).files.map((f) => f.partitionValues.status).sort()).toEqual(['closed', 'open']);
   });
 
+  test('an upsert rewriting two files replaces exactly its rows in each (row numbers repeat across files)', async () => {
+    const t = tempDir();
+    // Two files of three rows each: ids 1–3, then 11–13 (new keys outside the first file's range).
+    await lake.write(t, { kind: 'rows', rows: [1, 2, 3].map((id) => ({ id, seq: 1, v: 'old' })) }, upsert);
+    await lake.write(t, { kind: 'rows', rows: [11, 12, 13].map((id) => ({ id, seq: 1, v: 'old' })) }, upsert);
+    expect((await lake.snapshot(t)).files).toHaveLength(2);
+    // Second row of the first file, third row of the second.
+    const r = await lake.write(t, { kind: 'rows', rows: [{ id: 2, seq: 2, v: 'new' }, { id: 13, seq: 2, v: 'new' }] }, upsert);
+    expect(r).toMatchObject({ rowsUpdated: 2, rowsInserted: 0, filesRemoved: 2 });
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual([
+      { id: 1, seq: 1, v: 'old' }, { id: 2, seq: 2, v: 'new' }, { id: 3, seq: 1, v: 'old' },
+      { id: 11, seq: 1, v: 'old' }, { id: 12, seq: 1, v: 'old' }, { id: 13, seq: 2, v: 'new' },
+    ]);
+    expect(sortBy(await readLiveFiles(t), 'id').map((x) => x.v)).toEqual(['old', 'new', 'old', 'old', 'old', 'new']);
+  });
+
   test('files split at the target size and sorted by key, so an upsert touches few files', async () => {
     const t = tempDir();
     await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }, { name: 'seq', type: 'BIGINT', nullable: true }, { name: 'pad', type: 'VARCHAR', nullable: true }], {
@@ -362,6 +378,26 @@ describe('nested data', () => {
 });
 
 describe('scd2', () => {
+  test('an scd2 merge rewriting two files keeps every other version of each (row numbers repeat across files)', async () => {
+    const t = tempDir();
+    const scd2: WriteOptions = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq' };
+    await lake.write(t, { kind: 'rows', rows: [1, 2, 3].map((id) => ({ id, seq: 1, v: 'a' })) }, scd2);
+    await lake.write(t, { kind: 'rows', rows: [11, 12, 13].map((id) => ({ id, seq: 1, v: 'a' })) }, scd2);
+    expect((await lake.snapshot(t)).files).toHaveLength(2);
+    await lake.write(t, { kind: 'rows', rows: [{ id: 2, seq: 2, v: 'b' }, { id: 13, seq: 2, v: 'b' }] }, scd2);
+    const rows = await lake.scan(t, { orderBy: 'id, seq', columns: ['id', 'seq', 'v', '__end_at', '__is_current'] });
+    expect(rows).toEqual([
+      { id: 1, seq: 1, v: 'a', __end_at: null, __is_current: true },
+      { id: 2, seq: 1, v: 'a', __end_at: 2, __is_current: false },
+      { id: 2, seq: 2, v: 'b', __end_at: null, __is_current: true },
+      { id: 3, seq: 1, v: 'a', __end_at: null, __is_current: true },
+      { id: 11, seq: 1, v: 'a', __end_at: null, __is_current: true },
+      { id: 12, seq: 1, v: 'a', __end_at: null, __is_current: true },
+      { id: 13, seq: 1, v: 'a', __end_at: 2, __is_current: false },
+      { id: 13, seq: 2, v: 'b', __end_at: null, __is_current: true },
+    ]);
+  });
+
   test('history rows open and close by sequence; unchanged records add no version', async () => {
     const t = tempDir();
     const opts: WriteOptions = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: `op = 'd'` };
