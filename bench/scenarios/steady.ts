@@ -79,7 +79,11 @@ export async function measureSteady(broker: SteadyBroker, opts: SteadyOptions) {
       process.execPath,
       [cliPath, 'run', opts.spec ?? SPEC, '--log-level', 'info', '--summary-json', summaryFile, '--set', 'trigger.interval=250ms',
         '--set', `streams=${opts.streams}`, '--set', `output.path=${out}`, '--set', `checkpoint.path=${join(out, '_checkpoints')}`],
-      { env: { ...process.env, KAFKA_BROKERS: broker.bootstrap }, stdio: ['ignore', 'pipe', 'pipe'] },
+      // The test broker (librdkafka's mock) holds a fetch that finds no new record for the whole
+      // wait, even when records arrive meanwhile; Kafka answers as soon as they arrive. A short
+      // wait keeps that stall (up to 200 ms at the runner's default) out of the latency measured
+      // (docs/operations/performance.md); PIPELINE_KAFKA_MAX_WAIT_MS set by the caller wins.
+      { env: { PIPELINE_KAFKA_MAX_WAIT_MS: '40', ...process.env, KAFKA_BROKERS: broker.bootstrap }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     // Drain detection from the runner's own log: the commit time of the batch that brings the
     // committed total up to everything produced.
