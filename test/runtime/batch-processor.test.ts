@@ -2,7 +2,8 @@
  * The batch protocol's table-side decisions, with a scripted table writer: a table the lake
  * refuses (SchemaMismatchError) is diverted to the dead-letter table, the decision is recorded
  * before the dead-letter commit, and a replay of the batch diverts the same records even when
- * the table would now accept them.
+ * the table would now accept them. Each batch's offsets entry records every table's own
+ * columns as they stood after the batch before it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,20 @@ class ScriptedWriter implements TableWriter {
     await opts.beforeCommit?.(rejected);
     this.writes.push({ path, batch, opts });
     return { ...base, status: 'committed', version: this.writes.length, rejected };
+  }
+}
+
+/** A writer whose tables exist with their own columns (which grow as `grow` says after each write). */
+class SchemaWriter extends ScriptedWriter {
+  tables: Record<string, ColumnDef[]> = {
+    a: [{ name: 'id', type: 'BIGINT', nullable: true }, { name: 'qty', type: 'BIGINT', nullable: true }],
+    b: [{ name: 'id', type: 'BIGINT', nullable: true }, { name: 'note', type: 'VARCHAR', nullable: true }],
+  };
+  override exists() {
+    return true;
+  }
+  override columns(path: string): ColumnDef[] {
+    return this.tables[path.split('/').pop()!] ?? [];
   }
 }
 
@@ -112,6 +127,19 @@ describe('batch processor', () => {
     await processor.commit(await processor.prepare(0, batch, entry));
     // (The quality record goes with the batch's txn too; the real lake skips it when it holds the txn.)
     expect(writer.writes.map((w) => w.path.split('/').pop()).sort()).toEqual(['_dl', '_events', 'a']);
+  });
+
+  it("records each table's own columns in the batch's offsets entry, read again after each commit", async () => {
+    const writer = new SchemaWriter();
+    const { checkpoint, processor } = processorFor(writer);
+    const batch = (from: number) => batchOf({ '0': [from, from + 1] }, new Map([[0, [message(from, '{"type":"a","id":1,"seq":1}')]]]));
+    const first = await processor.prepare(0, batch(0));
+    // Table b gains a column while the batch commits (as another stream's commit would add it).
+    writer.tables.b = [...writer.tables.b!, { name: 'at', type: 'TIMESTAMP', nullable: true }];
+    await processor.commit(first);
+    expect(checkpoint.readOffsets(0)!.schema).toEqual({ a: { id: 'BIGINT', qty: 'BIGINT' }, b: { id: 'BIGINT', note: 'VARCHAR' } });
+    await processor.commit(await processor.prepare(1, batch(1)));
+    expect(checkpoint.readOffsets(1)!.schema).toEqual({ a: { id: 'BIGINT', qty: 'BIGINT' }, b: { id: 'BIGINT', note: 'VARCHAR', at: 'TIMESTAMP' } });
   });
 
   it('dead-letters the rows a table rejected, recorded before its commit, also when a replay finds the table committed', async () => {
