@@ -49,7 +49,7 @@ class ScriptedWriter implements TableWriter {
   }
 }
 
-/** A writer whose tables exist with their own columns (which grow as `grow` says after each write). */
+/** A writer whose tables exist with their own columns (a test grows them by replacing `tables` entries). */
 class SchemaWriter extends ScriptedWriter {
   tables: Record<string, ColumnDef[]> = {
     a: [{ name: 'id', type: 'BIGINT', nullable: true }, { name: 'qty', type: 'BIGINT', nullable: true }],
