@@ -18,7 +18,7 @@ import { LakeError } from '../errors.js';
 import type { Conn } from './duck.js';
 import type { TypedColumn } from './files.js';
 import { kindOfJsonValue, parseExactJson } from './json-values.js';
-import { normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckType } from './schema.js';
+import { normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckType, type DuckType } from './schema.js';
 import {
   Kind, canonicalTextSql, fixedConversionSql, kindOfValue, kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType,
 } from './type-lattice.js';
@@ -129,6 +129,7 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
   let file: string;
   let tempFile: string | undefined;
   let kinds: Record<string, number>;
+  let readsAs: ReadsAs | undefined;
   if (input.kind === 'rows') {
     kinds = {};
     const spelling = new Map<string, string>();
@@ -136,6 +137,8 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
     tempFile = path.join(os.tmpdir(), `lake-batch-${randomUUID()}.ndjson`);
     await fs.writeFile(tempFile, rowsToNdjson(input.rows), 'utf8');
     file = tempFile;
+    const rows = input.rows;
+    readsAs = (key, type) => rows.every((row) => holdsAs(row[key], type));
   } else {
     file = input.path;
     kinds = input.kinds ?? (await kindsOfFile(file));
@@ -144,7 +147,7 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
   const positions = await positionsFile(input.positions, rowCount);
   const attached = input.attached && input.attached.columns.length > 0 ? { spec: input.attached, file: await attachedFile(input.attached, rowCount) } : undefined;
   try {
-    return await loadNdjson(c, file, kinds, ctx, positions, attached, input.positions?.partitions.length);
+    return await loadNdjson(c, file, kinds, ctx, positions, attached, input.positions?.partitions.length, readsAs);
   } finally {
     if (tempFile) await fs.rm(tempFile, { force: true });
     if (positions) await fs.rm(positions, { force: true });
@@ -152,8 +155,41 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
   }
 }
 
+/** Whether every value of a batch key is already of a fixed column type (rows built in code). */
+type ReadsAs = (key: string, type: DuckType) => boolean;
+
+const INT32 = 2 ** 31;
+const INT64_MAX = 2n ** 63n - 1n;
+/** UTC ISO-8601 text, as `Date#toISOString` writes it (and DuckDB reads it as TIMESTAMPTZ). */
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+/**
+ * Whether DuckDB reads `v` (as rowsToNdjson writes it) straight into `type` with the value
+ * the checked conversion would give: then the key needs neither conversion nor a per-row check.
+ */
+function holdsAs(v: unknown, type: DuckType): boolean {
+  if (v === null || v === undefined) return true;
+  if (type.kind !== 'primitive') return false;
+  switch (type.name) {
+    case 'VARCHAR':
+      return typeof v === 'string';
+    case 'BOOLEAN':
+      return typeof v === 'boolean';
+    case 'INTEGER':
+      return typeof v === 'number' && Number.isInteger(v) && v >= -INT32 && v < INT32;
+    case 'BIGINT':
+      return (typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'bigint' && v >= -INT64_MAX - 1n && v <= INT64_MAX);
+    case 'DOUBLE':
+      return typeof v === 'number' && Number.isFinite(v);
+    case 'TIMESTAMPTZ':
+      return (typeof v === 'string' && ISO_UTC.test(v)) || (v instanceof Date && ISO_UTC.test(v.toJSON() ?? ''));
+    default:
+      return false;
+  }
+}
+
 /** Decides each column's type and how its key is read. */
-async function plan(kinds: Record<string, number>, ctx: LoadContext): Promise<{ readings: Reading[]; columns: TypedColumn[]; newColumns: TypedColumn[]; widened: LoadedBatch['widened'] }> {
+async function plan(kinds: Record<string, number>, ctx: LoadContext, readsAs?: ReadsAs): Promise<{ readings: Reading[]; columns: TypedColumn[]; newColumns: TypedColumn[]; widened: LoadedBatch['widened'] }> {
   const knownByName = new Map(ctx.known.map((k) => [k.name.toLowerCase(), k]));
   const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: normalizeDuckType(parseDuckType(v)) }]));
   const sequence = ctx.sequenceBy?.toLowerCase();
@@ -198,7 +234,7 @@ async function plan(kinds: Record<string, number>, ctx: LoadContext): Promise<{ 
       columns.push(column);
       newColumns.push(column);
     }
-    readings.push(reading(key, column, lattice, k));
+    readings.push(!lattice && readsAs?.(key, column.type) ? { key, column, readAs: renderDuckType(column.type), value: (v) => v } : reading(key, column, lattice, k));
   }
   // Declared columns absent from this batch still become (all-NULL) columns of the table.
   for (const [lower, decl] of declared) {
@@ -256,14 +292,14 @@ const positionsRelation = (file: string) =>
   `read_csv(${quoteLiteral(file)}, header=false, auto_detect=false, columns={'${POSITION_PARTITION}': 'INTEGER', '${POSITION_OFFSET}': 'BIGINT'})`;
 
 async function loadNdjson(
-  c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext, positions?: string, attached?: { spec: AttachedColumns; file: string }, positionCount?: number,
+  c: Conn, file: string, kinds: Record<string, number>, ctx: LoadContext, positions?: string, attached?: { spec: AttachedColumns; file: string }, positionCount?: number, readsAs?: ReadsAs,
 ): Promise<LoadedBatch> {
   try {
     await fs.access(file);
   } catch (err) {
     throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch file ${file} cannot be read`, { cause: err });
   }
-  const { readings, columns, newColumns, widened } = await plan(kinds, ctx);
+  const { readings, columns, newColumns, widened } = await plan(kinds, ctx, readsAs);
   const into = quoteIdent(ctx.into);
   const pos = positions ? ` POSITIONAL JOIN ${positionsRelation(positions)} AS pos` : '';
   let inner: string;

@@ -136,6 +136,8 @@ export interface WriteOptions {
   mode: WriteMode;
   /** Where the write adds the time of its phases; several writes may share one record (the batch's). */
   phases?: PhaseTimes;
+  /** false: leave out the batch's quality figures (`WriteResult.quality`), one scan less; for tables nobody reports on. */
+  measureQuality?: boolean;
   /** upsert/scd2: the key columns. */
   mergeKeys?: string[];
   /** upsert/scd2: the greater value wins; equal or older records never replace a row. */
@@ -214,7 +216,7 @@ export interface WriteResult {
   widened: string[];
   /** Per expectation of the write: rows evaluated and failed (absent for `already-committed`). */
   expectations?: ExpectationCount[];
-  /** NULLs per column and duplicate merge keys in the batch (absent for `already-committed` and empty batches). */
+  /** NULLs per column and duplicate merge keys in the batch (absent for `already-committed`, empty batches and `measureQuality: false`). */
   quality?: { nulls: Record<string, number>; duplicateKeys: number };
 }
 

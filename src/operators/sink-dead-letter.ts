@@ -118,6 +118,7 @@ export function writeDeadLetters(lake: TableWriter, path: string, rows: DeadLett
   return lake.write(path, { kind: 'rows', rows }, {
     mode: 'append',
     columns: DEAD_LETTER_COLUMNS,
+    measureQuality: false,
     txn,
     operationParameters: { appId: txn.appId, batchId: txn.version, deadLetter: true },
   });

@@ -82,5 +82,5 @@ export function qualityRows(
 
 /** Appends the batch's rows to the event table with the batch's txn (a no-op when it already holds them). */
 export function writeQualityEvents(lake: TableWriter, path: string, rows: Record<string, unknown>[], txn: TxnMark): Promise<WriteResult> {
-  return lake.write(path, { kind: 'rows', rows }, { mode: 'append', columns: EVENT_COLUMNS, txn, operationParameters: { appId: txn.appId, batchId: txn.version, events: true } });
+  return lake.write(path, { kind: 'rows', rows }, { mode: 'append', columns: EVENT_COLUMNS, measureQuality: false, txn, operationParameters: { appId: txn.appId, batchId: txn.version, events: true } });
 }

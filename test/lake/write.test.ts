@@ -9,6 +9,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SchemaMismatchError } from '../../src/errors.js';
+import { Conn } from '../../src/lake/duck.js';
 import { Kind } from '../../src/lake/type-lattice.js';
 import { Lake, toPlain, type WriteOptions } from '../../src/lake/index.js';
 import { readLogEntry } from '../support/files.js';
@@ -204,6 +205,50 @@ describe('schema', () => {
     const r2 = await lake.write(rescued, { kind: 'rows', rows: [{ id: 1, qty: 3 }, { id: 2, qty: 'three' }] }, { mode: 'append', columns: { qty: 'BIGINT' }, rescuedDataColumn: '_rescued_data' });
     expect(r2.rejected).toEqual([]);
     expect(await lake.scan(rescued, { orderBy: 'id' })).toEqual([{ id: 1, qty: 3, _rescued_data: null }, { id: 2, qty: null, _rescued_data: '{"qty":"three"}' }]);
+  });
+
+  test('rows whose values already have their declared types are read straight into them, with the values the checked conversion gives', async () => {
+    const columns = { id: 'INTEGER', name: 'VARCHAR', big: 'BIGINT', ok: 'BOOLEAN', ratio: 'DOUBLE', at: 'TIMESTAMPTZ' };
+    const rows = [
+      { id: 1, name: 'plain', big: 2n ** 60n, ok: true, ratio: 0.25, at: '2026-01-02T03:04:05.678Z' },
+      { id: 2, name: 'quote " backslash \\ tab \t é ✓', big: -(2 ** 53) + 1, ok: false, ratio: -1e300, at: '2026-01-02T03:04:05Z' },
+      { id: 3, name: null, big: null, ok: null, ratio: null, at: null },
+      { id: 4 },
+      { id: 5, at: '2026-01-02T03:04:05.123456Z', big: 2n ** 63n - 1n },
+    ];
+    // Direct: no statement converts a value (spied on the SQL the lake runs).
+    const direct = tempDir();
+    const statements: string[] = [];
+    const spied = ['run', 'json', 'values'] as const;
+    const originals = spied.map((m) => Conn.prototype[m]);
+    spied.forEach((m, i) => {
+      (Conn.prototype as unknown as Record<string, (sql: string) => Promise<unknown>>)[m] = function (this: Conn, sql: string) {
+        statements.push(sql);
+        return (originals[i] as (sql: string) => Promise<unknown>).call(this, sql);
+      };
+    });
+    try {
+      expect((await lake.write(direct, { kind: 'rows', rows }, { mode: 'append', columns })).rejected).toEqual([]);
+    } finally {
+      spied.forEach((m, i) => ((Conn.prototype as unknown as Record<string, unknown>)[m] = originals[i]));
+    }
+    expect(statements.filter((sql) => sql.includes('json_type('))).toEqual([]);
+    // Checked: one more row whose values fit no column sends every column through the conversion.
+    const checked = tempDir();
+    const misfit = { id: 'six', name: 6, big: 1.5, ok: 'yes', ratio: 'x', at: 'noon' };
+    const r = await lake.write(checked, { kind: 'rows', rows: [...rows, misfit] }, { mode: 'append', columns });
+    expect(r.rejected.map((x) => x.row)).toEqual([5]);
+    const read = await lake.scan(direct, { orderBy: 'id' });
+    expect(read).toEqual(await lake.scan(checked, { orderBy: 'id' }));
+    expect(read.map((x) => [x.big, x.name])).toEqual([[2n ** 60n, 'plain'], [-(2 ** 53) + 1, rows[1]!.name], [null, null], [null, null], [2n ** 63n - 1n, null]]);
+    expect(await lake.columns(direct)).toEqual(await lake.columns(checked));
+  });
+
+  test('a write measures its batch (NULLs per column, repeated keys) unless told not to', async () => {
+    const rows = [{ id: 1, note: null }, { id: 1, note: 'x' }, { id: 2 }];
+    const opts: WriteOptions = { mode: 'upsert', mergeKeys: ['id'] };
+    expect((await lake.write(tempDir(), { kind: 'rows', rows }, opts)).quality).toEqual({ nulls: { note: 2 }, duplicateKeys: 1 });
+    expect((await lake.write(tempDir(), { kind: 'rows', rows }, { ...opts, measureQuality: false })).quality).toBeUndefined();
   });
 
   test('integers widen into a DOUBLE column; the table type never changes', async () => {

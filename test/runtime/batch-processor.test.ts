@@ -33,7 +33,7 @@ class ScriptedWriter implements TableWriter {
   exists() {
     return false;
   }
-  columns(): ColumnDef[] {
+  columns(_path: string): ColumnDef[] {
     return [];
   }
   async write(path: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult> {
