@@ -192,7 +192,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     plan.empty = true;
     return plan;
   }
-  plan.quality = await batchQuality(c, 'b', loaded.columns, opts.mode === 'append' ? [] : (opts.mergeKeys ?? []));
+  if (opts.measureQuality !== false) plan.quality = await batchQuality(c, 'b', loaded.columns, opts.mode === 'append' ? [] : (opts.mergeKeys ?? []));
   // Final table columns: the table's own, then the batch's new ones (then scd2's system columns).
   const dataColumns = loaded.columns;
   let columns: TypedColumn[] = dataColumns;
@@ -309,8 +309,11 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     // A widening rewrites every file anyway: no deletion vectors then.
     const mor = wantsDvs && state !== undefined && !rewriteAll;
     const pruned = state && !rewriteAll ? [...state.files.values()].filter((f) => mayHoldKeys(f, filter)) : [];
-    // Merge-on-read reads only the rows of the batch's keys anyway: no separate probe.
-    const candidates = !state ? [] : rewriteAll ? [...state.files.values()] : mor ? pruned : await filesHoldingKeys(c, state, pruned, opts.mergeKeys!);
+    // An upsert finds the files holding the batch's keys with its own key join (the output then
+    // reads only those, below), and merge-on-read reads only the rows of the batch's keys anyway:
+    // neither needs a separate probe.
+    const narrowAfterMatch = state !== undefined && !mor && !rewriteAll && !isScd2;
+    const candidates = !state ? [] : rewriteAll ? [...state.files.values()] : mor || narrowAfterMatch ? pruned : await filesHoldingKeys(c, state, pruned, opts.mergeKeys!);
     // Copy-on-write reads the files where they are (merge-on-read copies only its keys' rows).
     const inPlace = state !== undefined && !mor;
     const relation = state
@@ -323,6 +326,13 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const outcome = isScd2 ? await mergeScd2(c, columns, dataColumns, spec, rewriteAll, mor) : await mergeUpsert(c, columns, spec, rewriteAll, positions, mor);
     if (rewriteAll) outcome.rewrittenFiles = candidates.map((f) => resolveDataPath(tablePath, f.add.path));
     const byResolved = new Map(candidates.map((f) => [resolveDataPath(tablePath, f.add.path), f]));
+    if (narrowAfterMatch && outcome.rewrittenFiles.length < candidates.length) {
+      // The kept rows come from the rewritten files only: `tgt` now reads just those (row numbers
+      // are per file, so the matches found over all candidates still name the same rows).
+      const holding = outcome.rewrittenFiles.map((p) => byResolved.get(p) ?? byResolved.get(path.normalize(p))).filter((f): f is LiveFile => f !== undefined);
+      await c.run('DROP VIEW tgt');
+      await prepareTarget(c, await scanRelation(c, state!, { files: holding, withFile: true, withRowIndex: true }), targetColumns, oldColumns, casts, false, undefined, true);
+    }
     const rewritten: LiveFile[] = [];
     if (outcome.replaced) {
       const touched = await markReplacedRows(c, state!, outcome.replaced, byResolved, commit);

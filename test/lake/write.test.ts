@@ -379,6 +379,22 @@ describe('layout', () => {
     expect(sortBy(await readLiveFiles(t), 'id').map((x) => x.v)).toEqual(['old', 'new', 'old', 'old', 'old', 'new']);
   });
 
+  test('an upsert rewrites only the files where a batch record wins, among files whose key ranges all overlap', async () => {
+    const t = tempDir();
+    // Three files whose key ranges overlap, so no file can be skipped by its stats.
+    for (const ids of [[1, 5, 9], [2, 6, 10], [3, 7, 11]]) await lake.write(t, { kind: 'rows', rows: ids.map((id) => ({ id, seq: 1, v: `old${id}` })) }, upsert);
+    const before = (await lake.snapshot(t)).files.map((f) => f.path);
+    expect(before).toHaveLength(3);
+    // id 6 wins in the second file; id 9 (first file) loses to its stored row; id 4 is new.
+    const r = await lake.write(t, { kind: 'rows', rows: [{ id: 6, seq: 2, v: 'new6' }, { id: 9, seq: 0, v: 'stale9' }, { id: 4, seq: 1, v: 'new4' }] }, upsert);
+    expect(r).toMatchObject({ rowsUpdated: 1, rowsInserted: 1, filesRemoved: 1 });
+    const after = (await lake.snapshot(t)).files.map((f) => f.path);
+    expect(after.filter((p) => before.includes(p)).sort()).toEqual([before[0], before[2]].sort());
+    const expected = [1, 2, 3, 4, 5, 6, 7, 9, 10, 11].map((id) => ({ id, seq: id === 6 ? 2 : 1, v: id === 6 ? 'new6' : id === 4 ? 'new4' : `old${id}` }));
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual(expected);
+    expect(sortBy(await readLiveFiles(t), 'id').map((x) => x.v)).toEqual(expected.map((x) => x.v));
+  });
+
   test('files split at the target size and sorted by key, so an upsert touches few files', async () => {
     const t = tempDir();
     await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }, { name: 'seq', type: 'BIGINT', nullable: true }, { name: 'pad', type: 'VARCHAR', nullable: true }], {
