@@ -39,6 +39,9 @@ export interface StreamSourceOptions {
 export class StreamSource {
   private consumer?: Consumer;
   private readonly paused = new Set<number>();
+  /** Positions reported while a group offset commit was in flight (partition -> next offset). */
+  private readonly groupPending = new Map<number, number>();
+  private groupCommitting?: Promise<void>;
   /** Partitions kafkajs moved to their earliest offset after an "offset out of range" answer. */
   private readonly reset = new Set<number>();
 
@@ -185,15 +188,31 @@ export class StreamSource {
     }
   }
 
-  /** Commits group offsets for lag tools; failures are logged, never fatal (the checkpoint rules). */
-  async commitGroupOffsets(positions: Record<string, [number, number]>): Promise<void> {
+  /**
+   * Reports a committed batch's positions to the consumer group, for lag tools, without
+   * waiting. Group offsets are never read back (the checkpoint and the tables hold the
+   * positions), and an offset commit can queue behind a fetch the broker holds open: awaited,
+   * it sat on every batch's way to the next (measured against the test broker at 10,000
+   * records/s: p50 6 ms, p90 55 ms, max 133 ms). While one commit is in flight, later batches'
+   * positions merge into the next (the newest per partition); failures are logged, never fatal.
+   */
+  reportGroupOffsets(positions: Record<string, [number, number]>): void {
     if (!this.consumer) return;
-    const offsets = Object.entries(positions).map(([p, [, until]]) => ({ topic: this.opts.topic, partition: Number(p), offset: String(until) }));
-    try {
-      await this.consumer.commitOffsets(offsets);
-    } catch (err) {
-      this.opts.logger.debug({ err }, 'group offset commit failed (lag reporting only)');
+    for (const [p, [, until]] of Object.entries(positions)) this.groupPending.set(Number(p), until);
+    this.groupCommitting ??= this.commitGroupOffsets();
+  }
+
+  private async commitGroupOffsets(): Promise<void> {
+    while (this.groupPending.size > 0 && this.consumer) {
+      const offsets = [...this.groupPending].map(([partition, until]) => ({ topic: this.opts.topic, partition, offset: String(until) }));
+      this.groupPending.clear();
+      try {
+        await this.consumer.commitOffsets(offsets);
+      } catch (err) {
+        this.opts.logger.debug({ err }, 'group offset commit failed (lag reporting only)');
+      }
     }
+    this.groupCommitting = undefined;
   }
 
   /**
@@ -206,7 +225,9 @@ export class StreamSource {
     const limitMs = this.opts.tuning.sessionTimeoutMs + 5_000;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), limitMs)));
-    const left = this.consumer.disconnect().then(
+    const consumer = this.consumer;
+    // The last reported positions reach the group before the consumer leaves it.
+    const left = (this.groupCommitting ?? Promise.resolve()).then(() => consumer.disconnect()).then(
       () => 'ok' as const,
       (err: unknown) => {
         this.opts.logger.debug({ err }, 'consumer disconnect failed');

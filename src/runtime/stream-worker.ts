@@ -189,11 +189,11 @@ async function main(): Promise<void> {
       pacer.started(performance.now());
       committing = processor
         .commit(prepared as never)
-        .then(async (stats) => {
+        .then((stats) => {
           pacer.finished(performance.now(), stats.decodeMs);
           signal.notify();
           post({ type: 'batch', stats });
-          await source.commitGroupOffsets(prepared.entry.ranges);
+          source.reportGroupOffsets(prepared.entry.ranges);
         })
         .catch((err: Error) => {
           fatal ??= err;

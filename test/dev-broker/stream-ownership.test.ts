@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Consumer } from 'kafkajs';
 import { startBroker, writeRecordFile, type TestBroker } from '../../src/dev-broker/broker.js';
 import { isStarved, ownedPartitions, streamPartitionAssigner } from '../../src/runtime/kafka-assigner.js';
+import { BatchCollector } from '../../src/runtime/batch-collector.js';
+import { StreamSource } from '../../src/runtime/kafka-source.js';
+import { createLogger } from '../../src/runtime/logger.js';
 import { consumeUntil, fastGroup, kafkaClient, type SeenRecord } from './kafka-helpers.js';
 
 const murmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;
@@ -116,6 +119,47 @@ describe('stream ownership with kafkajs', () => {
     const second = await readFrom(makeConsumer(), new Map());
     expect(second.map((r) => r.partition).sort()).toEqual([...checkpoint.keys()].sort());
     for (const r of second) expect(r.offset).toBe(perPartition[r.partition]! - 1);
+  });
+
+  it('a stream reports group offsets without waiting: reports during a commit merge into the next, and the last ones land before it leaves', async () => {
+    const kafka = kafkaClient(broker.bootstrap);
+    const groupId = 'report-pipeline-0';
+    // Every offset commit the stream's consumer sends; the first one is held up a while.
+    const sent: { partition: number; offset: string }[][] = [];
+    const consumerOf = kafka.consumer.bind(kafka);
+    kafka.consumer = (config) => {
+      const consumer = consumerOf(config);
+      const commit = consumer.commitOffsets.bind(consumer);
+      consumer.commitOffsets = async (offsets) => {
+        sent.push(offsets.map(({ partition, offset }) => ({ partition, offset })));
+        if (sent.length === 1) await new Promise((resolve) => setTimeout(resolve, 300));
+        return commit(offsets);
+      };
+      return consumer;
+    };
+    const partitions = [...Array(PARTITIONS).keys()];
+    const collector = new BatchCollector({ partitions, positions: new Map(partitions.map((p) => [p, 0])), maxRecordsPerBatch: 1_000 });
+    const source = new StreamSource({
+      kafka, topic: TOPIC, groupId, streamIndex: 0, streamCount: 1, collector,
+      tuning: { sessionTimeoutMs: fastGroup.sessionTimeout!, heartbeatIntervalMs: fastGroup.heartbeatInterval!, maxBytes: 1 << 20, maxBytesPerPartition: 1 << 20, maxWaitTimeInMs: 100 },
+      logger: createLogger('silent', 'test'), onData: () => {}, onFatal: (err) => { throw err; }, failOnDataLoss: true, onLost: () => {},
+    });
+    await source.start();
+    const started = performance.now();
+    source.reportGroupOffsets({ 0: [0, 1], 1: [0, 1] });
+    source.reportGroupOffsets({ 1: [1, 2], 2: [0, 1] });
+    source.reportGroupOffsets({ 2: [1, 3] });
+    expect(performance.now() - started).toBeLessThan(100);
+    await source.stop();
+    expect(sent).toEqual([
+      [{ partition: 0, offset: '1' }, { partition: 1, offset: '1' }],
+      [{ partition: 1, offset: '2' }, { partition: 2, offset: '3' }],
+    ]);
+    const admin = kafka.admin();
+    await admin.connect();
+    const [fetched] = await admin.fetchOffsets({ groupId, topics: [TOPIC] });
+    await admin.disconnect();
+    expect(new Map(fetched!.partitions.map((p) => [p.partition, Number(p.offset)]))).toEqual(new Map(partitions.map((p) => [p, [1, 2, 3][p] ?? -1])));
   });
 });
 
