@@ -43,7 +43,43 @@ export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownU
   if (countOpeners(text, MAX_DEPTH + 1) > MAX_DEPTH && depthExceeds(value, MAX_DEPTH)) {
     return { ok: false, error: `value nests deeper than ${MAX_DEPTH} levels` };
   }
+  // JSON lets a `\u` escape spell half of a UTF-16 surrogate pair; no text column can hold
+  // that (DuckDB refuses the whole batch file on it), so the record fails here, alone. Only
+  // text with such an escape is walked.
+  if (text.includes('\\u') && SURROGATE_ESCAPE.test(text)) {
+    const where = unpairedSurrogate(value as Record<string, unknown>);
+    if (where !== undefined) return { ok: false, error: `${where} holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text` };
+  }
   return { ok: true, value: value as Record<string, unknown>, lossless };
+}
+
+/** A `\u` escape of a surrogate code unit (U+D800–U+DFFF). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+/** A surrogate code unit that is not part of a pair. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Where a decoded record holds an unpaired surrogate, in its names or its text values: `field
+ * 'name'` for a top-level field (its value or a name inside it), `a field name` when the
+ * top-level name itself holds one (quoting it would put the surrogate in the reason).
+ */
+function unpairedSurrogate(record: Record<string, unknown>): string | undefined {
+  for (const [key, top] of Object.entries(record)) {
+    if (LONE_SURROGATE.test(key)) return 'a field name';
+    const stack: unknown[] = [top];
+    while (stack.length > 0) {
+      const v = stack.pop();
+      if (typeof v === 'string') {
+        if (LONE_SURROGATE.test(v)) return `field '${key}'`;
+      } else if (v !== null && typeof v === 'object' && !isJsonNumber(v)) {
+        for (const [name, child] of Object.entries(v)) {
+          if (LONE_SURROGATE.test(name)) return `field '${key}'`;
+          stack.push(child);
+        }
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Deepest nesting of objects/arrays a record may have. */
@@ -84,7 +120,7 @@ export const decodeJson: OperatorDefinition = {
   role: 'transform',
   summary: 'Parses each record value as UTF-8 JSON holding one object (integers beyond 2^53 kept exact), optionally validated against a JSON Schema file.',
   spec: { format: 'json', fields: { 'source.schema': { file: schemaFileField } } },
-  ports: { out: 'the decoded record', error: 'null, non-UTF-8, invalid JSON, not an object, nested deeper than 64 levels, not matching the JSON Schema' },
+  ports: { out: 'the decoded record', error: 'null, non-UTF-8, invalid JSON, not an object, nested deeper than 64 levels, text holding half a surrogate pair (a lone \\uD800-\\uDFFF escape), not matching the JSON Schema' },
   failureStage: 'decode',
   recordStage(node) {
     const schemaFile = node.props.schemaFile;

@@ -36,6 +36,23 @@ describe('decode-json', () => {
   });
 });
 
+describe('decode-json: unpaired surrogates', () => {
+  const reason = (where: string) => ({ ok: false, error: `${where} holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text` });
+  it('fails a record whose text holds half a surrogate pair, wherever it sits, and keeps pairs and look-alikes', () => {
+    expect(decodeJsonValue(Buffer.from('{"a":"x\\ud800y"}'))).toEqual(reason("field 'a'"));
+    expect(decodeJsonValue(Buffer.from('{"a":"\\udc00"}'))).toEqual(reason("field 'a'"));
+    expect(decodeJsonValue(Buffer.from('{"a":{"b":["ok","\\uDBFF"]}}'))).toEqual(reason("field 'a'"));
+    expect(decodeJsonValue(Buffer.from('{"a":{"\\ud800":1}}'))).toEqual(reason("field 'a'"));
+    expect(decodeJsonValue(Buffer.from('{"\\ud800":1}'))).toEqual(reason('a field name'));
+    // Big integers (exact values) beside it do not hide it.
+    expect(decodeJsonValue(Buffer.from('{"id":12345678901234567891,"a":"\\ud800"}'))).toEqual(reason("field 'a'"));
+    // A pair (an escaped emoji), an escaped backslash before "ud800", other escapes: text.
+    expect(decodeJsonValue(Buffer.from('{"a":"\\ud83d\\ude00"}'))).toEqual({ ok: true, value: { a: '\u{1F600}' }, lossless: false });
+    expect(decodeJsonValue(Buffer.from('{"a":"\\\\ud800"}'))).toEqual({ ok: true, value: { a: '\\ud800' }, lossless: false });
+    expect(decodeJsonValue(Buffer.from('{"a":"\\u00e9"}'))).toEqual({ ok: true, value: { a: 'é' }, lossless: false });
+  });
+});
+
 describe('route', () => {
   it('routes by a top-level string field; missing, non-string and unmatched values are failures or drops', () => {
     expect(routeRecord({ event_type: 'order' }, routing)).toEqual({ kind: 'table', table: 'orders' });
