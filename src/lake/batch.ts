@@ -101,7 +101,7 @@ function noteKinds(kinds: Record<string, number>, spelling: Map<string, string>,
 
 /** The kinds of a file's keys, when the producer did not send them (reads the file once). */
 async function kindsOfFile(file: string): Promise<Record<string, number>> {
-  const kinds: Record<string, number> = {};
+  const kinds = Object.create(null) as Record<string, number>;
   const spelling = new Map<string, string>();
   for (const line of (await fs.readFile(file, 'utf8')).split('\n')) {
     if (line.trim() === '') continue;
@@ -131,7 +131,7 @@ export async function loadBatch(c: Conn, input: BatchInput, ctx: LoadContext): P
   let kinds: Record<string, number>;
   let readsAs: ReadsAs | undefined;
   if (input.kind === 'rows') {
-    kinds = {};
+    kinds = Object.create(null) as Record<string, number>;
     const spelling = new Map<string, string>();
     for (const row of input.rows) noteKinds(kinds, spelling, row, kindOfValue);
     tempFile = path.join(os.tmpdir(), `lake-batch-${randomUUID()}.ndjson`);

@@ -89,7 +89,7 @@ export class Conn {
   async values(sql: string): Promise<Record<string, DuckDBValue>[]> {
     try {
       const reader = await this.raw.runAndReadAll(sql);
-      return reader.getRowObjects();
+      return rowObjects(reader.columnNames(), reader.getRows());
     } catch (err) {
       throw wrap(err, sql);
     }
@@ -100,7 +100,10 @@ export class Conn {
     const rows = await this.values(sql);
     return rows.map((r) => {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(r)) out[k] = toPlain(v);
+      for (const [k, v] of Object.entries(r)) {
+        if (k === '__proto__') Object.defineProperty(out, k, { value: toPlain(v), enumerable: true, writable: true, configurable: true });
+        else out[k] = toPlain(v);
+      }
       return out;
     });
   }
@@ -109,11 +112,24 @@ export class Conn {
   async json(sql: string): Promise<Record<string, unknown>[]> {
     try {
       const reader = await this.raw.runAndReadAll(sql);
-      return reader.getRowObjectsJson() as Record<string, unknown>[];
+      return rowObjects(reader.columnNames(), reader.getRowsJson() as unknown[][]);
     } catch (err) {
       throw wrap(err, sql);
     }
   }
+}
+
+/** Rows as objects keyed by column name; a column named `__proto__` stays a key (an assignment would set the prototype). */
+function rowObjects<T>(names: string[], rows: T[][]): Record<string, T>[] {
+  const special = names.includes('__proto__');
+  return rows.map((row) => {
+    const out: Record<string, T> = {};
+    for (let i = 0; i < names.length; i++) {
+      if (special && names[i] === '__proto__') Object.defineProperty(out, '__proto__', { value: row[i], enumerable: true, writable: true, configurable: true });
+      else out[names[i]!] = row[i]!;
+    }
+    return out;
+  });
 }
 
 function wrap(err: unknown, sql: string): Error {

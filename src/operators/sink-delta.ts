@@ -17,7 +17,7 @@ import type { BatchInput, PhaseTimes, RejectedRow, TxnMark, WriteOptions, WriteR
 
 /** The table's known column types: current lake columns, then the spec's declared ones. */
 export async function knownColumns(lake: TableWriter, sink: DeltaSinkConfig): Promise<Record<string, string>> {
-  const columns: Record<string, string> = {};
+  const columns = Object.create(null) as Record<string, string>;
   if (await lake.exists(sink.path)) {
     for (const c of await lake.columns(sink.path)) columns[c.name] = c.type;
   }

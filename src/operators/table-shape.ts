@@ -12,12 +12,18 @@
  * - at most `maxColumns` columns per table: a record that would add more fails.
  */
 import { isJsonNumber, kindOfJsonValue } from '../lake/json-values.js';
+import { Kind } from '../lake/type-lattice.js';
 import { jsonTypeOf } from './decode-json.js';
 import type { DecodedRecord, RecordStage, TableRules } from './api.js';
 
 /** Default `tables.<t>.maxColumns`: distinct top-level keys a table may have. */
 export const DEFAULT_MAX_COLUMNS = 1000;
 
+
+/** Whether a JSON number (plain, or lossless text) is finite as a double. */
+function isFiniteNumber(value: unknown): boolean {
+  return Number.isFinite(typeof value === 'number' ? value : Number((value as { value?: unknown }).value));
+}
 
 /** A record ready for its table, or why it is not. */
 export type ShapeResult = { ok: true; record: Record<string, unknown>; renamed: boolean } | { ok: false; error: string };
@@ -28,8 +34,8 @@ export class TableShaper {
   private readonly exact = new Map<string, string>();
   /** Lower-case name -> the table's spelling. */
   private readonly byLower = new Map<string, string>();
-  /** Kinds per column (table spelling) of the accepted records. */
-  readonly kinds: Record<string, number> = {};
+  /** Kinds per column (table spelling) of the accepted records (no prototype: a field may be named `__proto__`). */
+  readonly kinds: Record<string, number> = Object.create(null) as Record<string, number>;
   private readonly mergeKeys: string[];
   private readonly sequenceBy?: string;
   private readonly sequenceDeclared: boolean;
@@ -78,14 +84,16 @@ export class TableShaper {
       }
     }
     for (const key in record) {
+      if (key === '') return { ok: false, error: 'a field has an empty name; a column needs one' };
       const name = this.canonical(key);
       if (name === undefined) return { ok: false, error: `field '${key}' would give table '${this.rules.table}' more than ${this.maxColumns} columns` };
       if (name !== key) renamed = true;
     }
     let out = record;
     if (renamed) {
-      out = {};
-      const from: Record<string, string> = {};
+      // No prototype: a field named `__proto__` stays a field.
+      out = Object.create(null) as Record<string, unknown>;
+      const from = Object.create(null) as Record<string, string>;
       for (const key in record) {
         const name = this.exact.get(key)!;
         if (from[name] !== undefined) return { ok: false, error: `fields '${from[name]}' and '${key}' differ only by case; column names are case-insensitive` };
@@ -111,8 +119,14 @@ export class TableShaper {
     keys.length = 0;
     kinds.length = 0;
     for (const key in out) {
-      const kind = kindOfJsonValue(out[key]);
+      const value = out[key];
+      const kind = kindOfJsonValue(value);
       if (kind === undefined) return { ok: false, error: `field '${key}' holds an integer outside the 64-bit range` };
+      // A number JSON.parse turns into ±Infinity (1e400): beyond every number type a column can
+      // have (DuckDB read NULL into a DOUBLE column, "inf" into a VARCHAR one).
+      if (kind === Kind.REAL && !isFiniteNumber(value)) {
+        return { ok: false, error: `field '${key}' holds a number beyond the range of DOUBLE (about ±1.8e308)` };
+      }
       keys.push(key);
       kinds.push(kind);
     }

@@ -3,7 +3,8 @@
  * case per way values used to be lost or corrupted silently (a column typed by the first
  * batch, case-variant keys, sparse keys, numeric strings in sequenceBy, big integers in
  * pretty-printed values, a deleteWhen column absent from early batches, numbers into a
- * declared VARCHAR, an escape spelling half a surrogate pair). The same records run with one
+ * declared VARCHAR, an escape spelling half a surrogate pair, a field with no name or named
+ * __proto__, a number beyond DOUBLE). The same records run with one
  * record per batch and with one batch for everything must leave identical tables.
  */
 import { writeFileSync } from 'node:fs';
@@ -47,6 +48,9 @@ function messyRecords(): string[] {
   // texts: an escape spelling half a surrogate pair fails its record alone (it used to fail the
   // batch file in DuckDB on every replay); an escaped pair is text like any other.
   r.push('{"t":"text","i":4,"note":"x\\ud800y"}', '{"t":"text","i":5,"note":"\\ud83d\\ude00"}');
+  // texts: a field named __proto__ is a column like any other; a field with no name, and a
+  // number beyond DOUBLE (into the declared VARCHAR or a new column), fail their record.
+  r.push('{"t":"text","i":6,"__proto__":"kept"}', '{"t":"text","i":7,"":"no name"}', '{"t":"text","i":8,"note":1e400}', '{"t":"text","i":9,"n":-1e400}');
   return r;
 }
 
@@ -139,9 +143,14 @@ describe('messy values through pipeline run', () => {
     expect(a.rows.cdc!.filter((r) => r.__is_deleted !== true).map((r) => r.id)).toEqual(['b']);
     expect(a.rows.cdc!.filter((r) => r.__is_deleted === true).map((r) => r.id)).toEqual(['a']);
     // Numbers into a declared VARCHAR column are stored as text.
-    expect(a.rows.texts!.map((r) => r.note)).toEqual(['42', 'hello', '2.5', '\u{1F600}']);
+    expect(a.rows.texts!.map((r) => r.note)).toEqual(['42', 'hello', '2.5', '\u{1F600}', null]);
+    expect(a.types.texts).toEqual(['__proto__:VARCHAR', 'i:BIGINT', 'note:VARCHAR', 't:VARCHAR']);
+    expect(Object.entries(a.rows.texts!.find((r) => r.i === 6)!)).toContainEqual(['__proto__', 'kept']);
     // Everything else is in the dead-letter table, with its reason.
     expect(a.rows._dead_letter!.map((r) => r.error).sort()).toEqual([
+      'a field has an empty name; a column needs one',
+      "field 'n' holds a number beyond the range of DOUBLE (about ±1.8e308)",
+      "field 'note' holds a number beyond the range of DOUBLE (about ±1.8e308)",
       "field 'note' holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text",
       "fields 'id' and 'ID' differ only by case; column names are case-insensitive",
       "sequenceBy field 'seq' must be a number (got string); declare its type under columns to sequence by text or time",

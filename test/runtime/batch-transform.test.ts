@@ -93,6 +93,28 @@ describe('shaping records for a table', () => {
     const big = decodeJsonValue(Buffer.from('{"a": 123456789012345678901234}'));
     expect(big.ok && shaper.shape(big.value)).toEqual({ ok: false, error: "field 'a' holds an integer outside the 64-bit range" });
   });
+
+  it('fails a field with no name and a number beyond DOUBLE (declared column or not); keeps a field named __proto__', () => {
+    const rules: TableRules = { table: 't', mode: 'append', mergeKeys: [], columns: { d: 'DOUBLE' }, declared: ['d'] };
+    const decoded = (text: string) => {
+      const r = decodeJsonValue(Buffer.from(text));
+      if (!r.ok) throw new Error(r.error);
+      return r.value;
+    };
+    const shaper = new TableShaper(rules);
+    expect(shaper.shape(decoded('{"a":1,"":2}'))).toEqual({ ok: false, error: 'a field has an empty name; a column needs one' });
+    expect(shaper.shape(decoded('{"x":1e400}'))).toEqual({ ok: false, error: "field 'x' holds a number beyond the range of DOUBLE (about ±1.8e308)" });
+    expect(shaper.shape(decoded('{"x":-1e400,"id":9007199254740993}'))).toEqual({ ok: false, error: "field 'x' holds a number beyond the range of DOUBLE (about ±1.8e308)" });
+    expect(shaper.shape(decoded('{"D":1e400}'))).toEqual({ ok: false, error: "field 'd' holds a number beyond the range of DOUBLE (about ±1.8e308)" });
+    expect(shaper.shape(decoded('{"x":1e308,"y":1e-400}')).ok).toBe(true);
+    expect(Object.keys(shaper.kinds).sort()).toEqual(['x', 'y']);
+    // JSON.parse makes `__proto__` an own field; it stays one in the kinds and through renaming.
+    const protos = new TableShaper({ table: 't', mode: 'append', mergeKeys: [], columns: { a: 'BIGINT' } });
+    expect(protos.shape(decoded('{"__proto__":{"p":1},"a":2}'))).toMatchObject({ ok: true, renamed: false });
+    const renamed = protos.shape(decoded('{"__PROTO__":3,"A":4}'));
+    expect(renamed.ok && renamed.renamed && Object.entries(renamed.record)).toEqual([['__proto__', 3], ['a', 4]]);
+    expect(Object.entries(protos.kinds)).toEqual([['__proto__', Kind.NESTED | Kind.INT], ['a', Kind.INT]]);
+  });
 });
 
 describe('transformBatch', () => {
