@@ -22,24 +22,8 @@ import { POSITION_OFFSET, POSITION_PARTITION } from './batch.js';
 import { FILE_COLUMN, ROW_COLUMN } from './read.js';
 import { quoteIdent, renderDuckType } from './schema.js';
 
-/** SCD2 system columns. */
-export const SCD2_START = '__start_at';
-export const SCD2_END = '__end_at';
-export const SCD2_CURRENT = '__is_current';
-/**
- * The sequences a row absorbed without opening a version: repeats of its values, deletes
- * after its end, or (on a tombstone row, `__start_at` NULL) deletes before the key's first
- * version. NULL when none. Kept so a late record can split the row exactly.
- */
-export const SCD2_SEEN = '__seen_at';
-/** Upsert rows written with source positions: the Kafka partition and offset of the record a row holds (ties in `sequenceBy`). */
-export const SOURCE_PARTITION = '__source_partition';
-export const SOURCE_OFFSET = '__source_offset';
-/**
- * Upsert tables with `sequenceBy` and `deleteWhen`: true on a tombstone row (the winning
- * delete record itself), false (or NULL, rows written before the column existed) on live rows.
- */
-export const TOMBSTONE = '__is_deleted';
+import { SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE, keepsTombstones } from './system-columns.js';
+export { SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE, keepsTombstones } from './system-columns.js';
 
 /** How the batch merges. */
 export interface MergeSpec {
@@ -48,8 +32,6 @@ export interface MergeSpec {
   deleteWhen?: string;
 }
 
-/** Whether an upsert under `spec` keeps deletes as tombstone rows. */
-export const keepsTombstones = (spec: { sequenceBy?: string | undefined; deleteWhen?: string | undefined }): boolean => spec.sequenceBy !== undefined && spec.deleteWhen !== undefined;
 
 /** The outcome of a merge: rows to write, files to remove, counts. */
 export interface MergeOutcome {

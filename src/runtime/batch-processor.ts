@@ -142,7 +142,7 @@ export class BatchProcessor {
     const tables: Record<string, TableRules> = {};
     for (const sink of this.sinks.values()) {
       tables[sink.table] = {
-        table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
+        table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, deleteWhen: sink.deleteWhen, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
         // Computed and attached columns: a record's own field of such a name gives way.
         derived: [...(sink.derive ?? []).map((d) => d.column), ...(plan.source.metadataColumns ?? []).map((m) => METADATA_COLUMN_NAMES[m])],
       };

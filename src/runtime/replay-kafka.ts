@@ -247,7 +247,7 @@ async function writeBatch(
   const tables: Record<string, TableRules> = {};
   for (const s of plan.sinks) {
     tables[s.table] = {
-      table: s.table, mode: s.mode, mergeKeys: s.mergeKeys, sequenceBy: s.sequenceBy, columns: await knownColumns(lake, s), declared: Object.keys(s.columns ?? {}), maxColumns: s.maxColumns,
+      table: s.table, mode: s.mode, mergeKeys: s.mergeKeys, sequenceBy: s.sequenceBy, deleteWhen: s.deleteWhen, columns: await knownColumns(lake, s), declared: Object.keys(s.columns ?? {}), maxColumns: s.maxColumns,
       derived: [...(s.derive ?? []).map((d) => d.column), ...(plan.source.metadataColumns ?? []).map((m) => METADATA_COLUMN_NAMES[m])],
     };
   }

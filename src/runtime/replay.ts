@@ -64,7 +64,7 @@ export async function replayFromRaw(plan: Plan, table: string, logger: Logger): 
       const prepared = await prepareBatch(graph, { values: packed, retryForMs: 300_000, warn: (message, fields) => logger.warn(fields ?? {}, message) });
       const tables: Record<string, TableRules> = {};
       for (const s of plan.sinks) {
-        tables[s.table] = { table: s.table, mode: s.mode, mergeKeys: s.mergeKeys, sequenceBy: s.sequenceBy, columns: await knownColumns(lake, s), declared: Object.keys(s.columns ?? {}), maxColumns: s.maxColumns };
+        tables[s.table] = { table: s.table, mode: s.mode, mergeKeys: s.mergeKeys, sequenceBy: s.sequenceBy, deleteWhen: s.deleteWhen, columns: await knownColumns(lake, s), declared: Object.keys(s.columns ?? {}), maxColumns: s.maxColumns };
       }
       const routed = transformBatch(packed, { graph, tables, outDir: join(staging, String(changes.upTo)), state, prepared });
       state = routed.state;

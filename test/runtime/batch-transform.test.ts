@@ -115,6 +115,18 @@ describe('shaping records for a table', () => {
     expect(renamed.ok && renamed.renamed && Object.entries(renamed.record)).toEqual([['__proto__', 3], ['a', 4]]);
     expect(Object.entries(protos.kinds)).toEqual([['__proto__', Kind.NESTED | Kind.INT], ['a', Kind.INT]]);
   });
+
+  it('fails a field named like a column the table sets itself, in any spelling; other tables take the name', () => {
+    const scd2: TableRules = { table: 'h', mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', columns: {} };
+    expect(shape({ id: 'a', seq: 1, __Start_At: 5 }, scd2)).toEqual({ ok: false, error: "field '__Start_At' is reserved: the table sets it itself (scd2 history)" });
+    expect(shape({ id: 'a', seq: 1, __source_offset: 5 })).toEqual({ ok: false, error: "field '__source_offset' is reserved: the table sets it itself (the Kafka position that breaks sequence ties)" });
+    const cdc: TableRules = { ...orders, deleteWhen: "op = 'd'" };
+    expect(shape({ id: 'a', seq: 1, __IS_DELETED: true }, cdc)).toEqual({ ok: false, error: "field '__IS_DELETED' is reserved: the table sets it itself (deletes kept as tombstones)" });
+    // Without deleteWhen an upsert keeps no tombstones; without a sequence, no positions; append sets nothing.
+    expect(shape({ id: 'a', seq: 1, __is_deleted: true }).ok).toBe(true);
+    expect(shape({ id: 'a', __source_offset: 5 }, { ...orders, sequenceBy: undefined }).ok).toBe(true);
+    expect(shape({ __start_at: 1, __source_offset: 2, __is_deleted: false }, clicks).ok).toBe(true);
+  });
 });
 
 describe('transformBatch', () => {
