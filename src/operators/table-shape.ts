@@ -87,6 +87,17 @@ export class TableShaper {
     return name;
   }
 
+  /** Why a field may not be named `key`, if it may not. */
+  private reservedName(key: string): string | undefined {
+    const lower = key.toLowerCase();
+    // A column named rowid hides DuckDB's row numbers, by which a batch is deduplicated and its
+    // failing rows found; __lake_ names are the loader's and the merge's own columns.
+    if (lower === 'rowid') return "DuckDB numbers the rows of every table as 'rowid', and loading a batch relies on it";
+    if (lower.startsWith('__lake_')) return 'names starting with __lake_ are the lake\'s own working columns';
+    const what = this.reserved.get(lower);
+    return what === undefined ? undefined : `the table sets it itself (${what})`;
+  }
+
   /** Shapes one record; on success its kinds are noted. */
   shape(input: Record<string, unknown>): ShapeResult {
     let renamed = false;
@@ -102,10 +113,11 @@ export class TableShaper {
     }
     for (const key in record) {
       if (key === '') return { ok: false, error: 'a field has an empty name; a column needs one' };
-      // System columns start with two underscores: only such names need the lower-case lookup.
-      if (this.reserved.size > 0 && key.charCodeAt(0) === 95 && key.charCodeAt(1) === 95) {
-        const what = this.reserved.get(key.toLowerCase());
-        if (what !== undefined) return { ok: false, error: `field '${key}' is reserved: the table sets it itself (${what})` };
+      // Reserved names start with two underscores or are `rowid`: only such keys need a lower-case look.
+      const c0 = key.charCodeAt(0);
+      if ((c0 === 95 && key.charCodeAt(1) === 95) || (key.length === 5 && (c0 | 32) === 114)) {
+        const reason = this.reservedName(key);
+        if (reason !== undefined) return { ok: false, error: `field '${key}' is reserved: ${reason}` };
       }
       const name = this.canonical(key);
       if (name === undefined) return { ok: false, error: `field '${key}' would give table '${this.rules.table}' more than ${this.maxColumns} columns` };

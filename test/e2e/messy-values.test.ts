@@ -35,8 +35,10 @@ function messyRecords(): string[] {
   r.push(j({ t: 'customer', ID: 'c1', seq: 2, customerID: 'k-2' }));
   r.push(j({ t: 'customer', id: 'c2', seq: 1, customerId: 'k-3' }));
   r.push(j({ t: 'customer', id: 'c3', ID: 'c3b', seq: 1 }));
-  // customers: a field named like the source-position column the upsert sets itself fails alone.
-  r.push(j({ t: 'customer', id: 'c4', seq: 1, __source_offset: 0 }));
+  // customers: a field named like the source-position column the upsert sets itself, or like
+  // the columns loading and merging use (rowid, __lake_*), fails alone (a batch holding one
+  // used to lose its other records without a trace).
+  r.push(j({ t: 'customer', id: 'c4', seq: 1, __source_offset: 0 }), j({ t: 'customer', id: 'c5', seq: 1, rowid: 0 }), j({ t: 'customer', id: 'c6', seq: 1, __lake_delete: true }));
   // sparse (append): 150 distinct optional keys, three per record.
   for (let i = 0; i < SPARSE_KEYS / 3; i++) r.push(j({ t: 'sparse', row: i, [`k${3 * i}`]: i, [`k${3 * i + 1}`]: `v${i}`, [`k${3 * i + 2}`]: i % 2 === 0 }));
   // seqs (upsert): a numeric string in sequenceBy fails its record only; 12 beats 9.
@@ -151,10 +153,12 @@ describe('messy values through pipeline run', () => {
     // Everything else is in the dead-letter table, with its reason.
     expect(a.rows._dead_letter!.map((r) => r.error).sort()).toEqual([
       'a field has an empty name; a column needs one',
+      "field '__lake_delete' is reserved: names starting with __lake_ are the lake's own working columns",
       "field '__source_offset' is reserved: the table sets it itself (the Kafka position that breaks sequence ties)",
       "field 'n' holds a number beyond the range of DOUBLE (about ±1.8e308)",
       "field 'note' holds a number beyond the range of DOUBLE (about ±1.8e308)",
       "field 'note' holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text",
+      "field 'rowid' is reserved: DuckDB numbers the rows of every table as 'rowid', and loading a batch relies on it",
       "fields 'id' and 'ID' differ only by case; column names are case-insensitive",
       "sequenceBy field 'seq' must be a number (got string); declare its type under columns to sequence by text or time",
     ]);

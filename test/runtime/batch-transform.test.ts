@@ -127,6 +127,14 @@ describe('shaping records for a table', () => {
     expect(shape({ id: 'a', __source_offset: 5 }, { ...orders, sequenceBy: undefined }).ok).toBe(true);
     expect(shape({ __start_at: 1, __source_offset: 2, __is_deleted: false }, clicks).ok).toBe(true);
   });
+
+  it('fails a field named rowid or __lake_*, which the load and the merge use, in every table', () => {
+    for (const rules of [orders, clicks]) {
+      expect(shape({ id: 'a', seq: 1, RowId: 5 }, rules)).toEqual({ ok: false, error: "field 'RowId' is reserved: DuckDB numbers the rows of every table as 'rowid', and loading a batch relies on it" });
+      expect(shape({ id: 'a', seq: 1, __LAKE_delete: true }, rules)).toEqual({ ok: false, error: "field '__LAKE_delete' is reserved: names starting with __lake_ are the lake's own working columns" });
+    }
+    expect(shape({ id: 'a', seq: 1, rowid2: 1, _lake_x: 1, rowix: 1, __lake: 1 }).ok).toBe(true);
+  });
 });
 
 describe('transformBatch', () => {
