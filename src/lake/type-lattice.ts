@@ -158,8 +158,34 @@ export function fixedConversionSql(json: string, type: DuckType, rendered: strin
     value = structure === undefined
       ? `CASE WHEN ${t} IN ('OBJECT', 'ARRAY') THEN TRY_CAST(${json} AS ${rendered}) END`
       : `CASE WHEN ${t} IN ('OBJECT', 'ARRAY') THEN CAST(TRY(json_transform_strict(${json}, ${sqlString(JSON.stringify(structure))})) AS ${rendered}) END`;
+    // The transform drops an object's fields the STRUCT lacks: such a value does not convert either.
+    const exact = structure === undefined ? undefined : noExtraFieldsSql(json, type, 0);
+    if (exact !== undefined) return { value, ok: `(${isNull} OR ((${value}) IS NOT NULL AND coalesce(${exact}, true)))` };
   }
   return { value, ok: `(${isNull} OR (${value}) IS NOT NULL)` };
+}
+
+/**
+ * SQL over JSON `json`, true when no object in it holds a field that `type`'s STRUCTs lack
+ * (undefined when `type` has no STRUCT). Names match exactly, as json_transform's do.
+ */
+function noExtraFieldsSql(json: string, type: DuckType, depth: number): string | undefined {
+  if (type.kind === 'struct') {
+    const names = type.fields.map((f) => sqlString(f.name)).join(', ');
+    const checks = [`list_has_all([${names}], json_keys(${json}))`];
+    for (const f of type.fields) {
+      const pointer = sqlString(`/${f.name.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+      const sub = noExtraFieldsSql(`json_extract(${json}, ${pointer})`, f.type, depth);
+      if (sub !== undefined) checks.push(`coalesce(${sub}, true)`);
+    }
+    return `(${checks.join(' AND ')})`;
+  }
+  if (type.kind === 'list') {
+    const x = `__lake_x${depth}`;
+    const sub = noExtraFieldsSql(x, type.element, depth + 1);
+    return sub === undefined ? undefined : `coalesce(list_bool_and(list_transform(CAST(${json} AS JSON[]), ${x} -> ${sub})), true)`;
+  }
+  return undefined;
 }
 
 const sqlString = (text: string) => `'${text.replace(/'/g, "''")}'`;

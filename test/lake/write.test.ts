@@ -438,6 +438,34 @@ describe('nested data', () => {
   });
 });
 
+describe('nested data: fields a declared STRUCT lacks', () => {
+  test('a value with a field its declared STRUCT lacks, at any depth, does not convert (or goes to the rescued column whole)', async () => {
+    const columns = { customer: 'STRUCT(name VARCHAR, address STRUCT(city VARCHAR))', items: 'STRUCT(a BIGINT)[]' };
+    const rows = [
+      { id: 1, customer: { name: 'a', address: { city: 'x' } }, items: [{ a: 1 }] },
+      { id: 2, customer: { name: 'b', address: { city: 'y', zip: '1' } } },
+      { id: 3, customer: { name: 'c', vip: true, address: { city: 'z' } } },
+      { id: 4, items: [{ a: 1 }, { a: 2, b: 3 }] },
+      { id: 5, customer: { name: 'e', address: null }, items: [] },
+      { id: 6, customer: null, items: null },
+    ];
+    const t = tempDir();
+    const r = await lake.write(t, { kind: 'rows', rows }, { mode: 'append', columns });
+    expect(r.rejected.map((x) => [x.row, x.reason])).toEqual([
+      [1, 'value does not convert to the column type: customer (STRUCT("name" VARCHAR, "address" STRUCT("city" VARCHAR)))'],
+      [2, 'value does not convert to the column type: customer (STRUCT("name" VARCHAR, "address" STRUCT("city" VARCHAR)))'],
+      [3, 'value does not convert to the column type: items (STRUCT("a" BIGINT)[])'],
+    ]);
+    expect((await lake.scan(t, { orderBy: 'id' })).map((x) => x.id)).toEqual([1, 5, 6]);
+    const rescued = tempDir();
+    expect((await lake.write(rescued, { kind: 'rows', rows }, { mode: 'append', columns, rescuedDataColumn: '_rescued' })).rejected).toEqual([]);
+    const kept = await lake.scan(rescued, { orderBy: 'id', columns: ['id', '_rescued'] });
+    expect(JSON.parse(String(kept.find((x) => x.id === 2)!._rescued))).toEqual({ customer: rows[1]!.customer });
+    expect(JSON.parse(String(kept.find((x) => x.id === 4)!._rescued))).toEqual({ items: rows[3]!.items });
+    expect(kept.find((x) => x.id === 1)!._rescued).toBeNull();
+  });
+});
+
 describe('scd2', () => {
   test('an scd2 merge rewriting two files keeps every other version of each (row numbers repeat across files)', async () => {
     const t = tempDir();
