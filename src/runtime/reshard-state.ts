@@ -31,8 +31,10 @@ export function reshardState(plan: Plan, old: Record<string, unknown>[], to: num
   const out = Array.from({ length: to }, () => ({}) as Record<string, unknown>);
   const clocks = old.map((s) => s[NODE_IDS.watermark] as WatermarkState | undefined).filter((w): w is WatermarkState => w !== undefined);
   if (clocks.length > 0) {
-    const watermarkMs = leastKnown(clocks.map((w) => w.watermarkMs ?? null)) ?? null;
     const complete = clocks.length === old.length;
+    // The pipeline's watermark is the least over every old stream; one that never committed a
+    // batch knows none yet, so neither does the pipeline (its partitions may still hold anything).
+    const watermarkMs = complete ? (leastKnown(clocks.map((w) => w.watermarkMs ?? null)) ?? null) : null;
     out.forEach((state, j) => {
       const partitions: Record<string, PartitionClock> = {};
       for (const w of clocks) for (const [p, clock] of Object.entries(w.partitions ?? {})) if (Number(p) % to === j) partitions[p] = clock;
