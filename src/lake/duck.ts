@@ -87,32 +87,25 @@ export class Conn {
 
   /** Rows as DuckDB values (exact types preserved). */
   async values(sql: string): Promise<Record<string, DuckDBValue>[]> {
-    try {
-      const reader = await this.raw.runAndReadAll(sql);
-      return rowObjects(reader.columnNames(), reader.getRows());
-    } catch (err) {
-      throw wrap(err, sql);
-    }
+    const reader = await this.read(sql);
+    return rowObjects(reader.columnNames(), reader.getRows(), (v) => v);
   }
 
   /** Rows converted with {@link toPlain}. */
   async rows(sql: string): Promise<Record<string, unknown>[]> {
-    const rows = await this.values(sql);
-    return rows.map((r) => {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(r)) {
-        if (k === '__proto__') Object.defineProperty(out, k, { value: toPlain(v), enumerable: true, writable: true, configurable: true });
-        else out[k] = toPlain(v);
-      }
-      return out;
-    });
+    const reader = await this.read(sql);
+    return rowObjects(reader.columnNames(), reader.getRows(), toPlain);
   }
 
   /** Rows as DuckDB's JSON-friendly form (strings for big numbers, decimals and timestamps). */
   async json(sql: string): Promise<Record<string, unknown>[]> {
+    const reader = await this.read(sql);
+    return rowObjects(reader.columnNames(), reader.getRowsJson() as unknown[][], (v) => v);
+  }
+
+  private async read(sql: string) {
     try {
-      const reader = await this.raw.runAndReadAll(sql);
-      return rowObjects(reader.columnNames(), reader.getRowsJson() as unknown[][]);
+      return await this.raw.runAndReadAll(sql);
     } catch (err) {
       throw wrap(err, sql);
     }
@@ -120,13 +113,14 @@ export class Conn {
 }
 
 /** Rows as objects keyed by column name; a column named `__proto__` stays a key (an assignment would set the prototype). */
-function rowObjects<T>(names: string[], rows: T[][]): Record<string, T>[] {
+function rowObjects<V, T>(names: string[], rows: V[][], convert: (v: V) => T): Record<string, T>[] {
   const special = names.includes('__proto__');
   return rows.map((row) => {
     const out: Record<string, T> = {};
     for (let i = 0; i < names.length; i++) {
-      if (special && names[i] === '__proto__') Object.defineProperty(out, '__proto__', { value: row[i], enumerable: true, writable: true, configurable: true });
-      else out[names[i]!] = row[i]!;
+      const value = convert(row[i]!);
+      if (special && names[i] === '__proto__') Object.defineProperty(out, '__proto__', { value, enumerable: true, writable: true, configurable: true });
+      else out[names[i]!] = value;
     }
     return out;
   });

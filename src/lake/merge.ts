@@ -32,7 +32,6 @@ export interface MergeSpec {
   deleteWhen?: string;
 }
 
-
 /** The outcome of a merge: rows to write, files to remove, counts. */
 export interface MergeOutcome {
   /** A relation (quoted temp table, or an aliased subquery) with the rows to write (final table columns). */

@@ -15,7 +15,7 @@ import { isJsonNumber, kindOfJsonValue } from '../lake/json-values.js';
 import { Kind } from '../lake/type-lattice.js';
 import { keepsTombstones, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE } from '../lake/system-columns.js';
 import { jsonTypeOf } from './decode-json.js';
-import type { DecodedRecord, RecordStage, TableRules } from './api.js';
+import type { DecodedRecord, DeltaSinkConfig, RecordStage, TableRules } from './api.js';
 
 /** Default `tables.<t>.maxColumns`: distinct top-level keys a table may have. */
 export const DEFAULT_MAX_COLUMNS = 1000;
@@ -37,6 +37,18 @@ function systemColumns(rules: TableRules): [string, string][] {
 /** Whether a JSON number (plain, or lossless text) is finite as a double. */
 function isFiniteNumber(value: unknown): boolean {
   return Number.isFinite(typeof value === 'number' ? value : Number((value as { value?: unknown }).value));
+}
+
+/**
+ * A table sink's shaping rules, given the table's known columns and the names of the columns
+ * the source attaches to every record (`source.metadataColumns`).
+ */
+export function tableRulesOf(sink: DeltaSinkConfig & { maxColumns?: number }, columns: Record<string, string>, attached: string[] = []): TableRules {
+  return {
+    table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, deleteWhen: sink.deleteWhen, columns, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
+    // Computed and attached columns: a record's own field of such a name gives way.
+    derived: [...(sink.derive ?? []).map((d) => d.column), ...attached],
+  };
 }
 
 /** A record ready for its table, or why it is not. */

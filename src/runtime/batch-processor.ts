@@ -17,6 +17,7 @@ import { operatorCounts, rejectedStage, tablePrograms, type TableProgram } from 
 import type { OperatorCount, RecordFailure, RoutedBatch, RoutedTable, TableRules, TableWriter } from '../operators/api.js';
 import { timed, type BatchInput, type PhaseTimes, type RejectedRow, type WriteResult } from '../lake/types.js';
 import { checkDeltaSink, knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
+import { tableRulesOf } from '../operators/table-shape.js';
 import { deadLetterRow, writeDeadLetters, type RawRecord } from '../operators/sink-dead-letter.js';
 import { writeWindowOutput } from '../operators/window-output.js';
 import { sampleVisibility } from './latency.js';
@@ -141,11 +142,7 @@ export class BatchProcessor {
     for (let i = 0; i < records.count; i++) if (timestamps[i]! < oldest) oldest = timestamps[i]!;
     const tables: Record<string, TableRules> = {};
     for (const sink of this.sinks.values()) {
-      tables[sink.table] = {
-        table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, deleteWhen: sink.deleteWhen, columns: entry.schema[sink.table] ?? {}, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
-        // Computed and attached columns: a record's own field of such a name gives way.
-        derived: [...(sink.derive ?? []).map((d) => d.column), ...(plan.source.metadataColumns ?? []).map((m) => METADATA_COLUMN_NAMES[m])],
-      };
+      tables[sink.table] = tableRulesOf(sink, entry.schema[sink.table] ?? {}, (plan.source.metadataColumns ?? []).map((m) => METADATA_COLUMN_NAMES[m]));
     }
     const stagingDir = join(checkpoint.dir, 'staging', String(entry.batchId));
     const decodeStarted = performance.now();

@@ -25,6 +25,7 @@ import { PipelineError, SourceError } from '../errors.js';
 import { Lake } from '../lake/index.js';
 import type { TableRules } from '../operators/api.js';
 import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
+import { tableRulesOf } from '../operators/table-shape.js';
 import { kafkaSource, type KafkaSourceSpec } from '../spec/index.js';
 import type { Plan, SinkPlan } from './plan.js';
 import { BatchCollector } from './batch-collector.js';
@@ -246,10 +247,7 @@ async function writeBatch(
   const prepared = await prepareBatch(graph, { values: packed, retryForMs: 300_000, warn: () => {} });
   const tables: Record<string, TableRules> = {};
   for (const s of plan.sinks) {
-    tables[s.table] = {
-      table: s.table, mode: s.mode, mergeKeys: s.mergeKeys, sequenceBy: s.sequenceBy, deleteWhen: s.deleteWhen, columns: await knownColumns(lake, s), declared: Object.keys(s.columns ?? {}), maxColumns: s.maxColumns,
-      derived: [...(s.derive ?? []).map((d) => d.column), ...(plan.source.metadataColumns ?? []).map((m) => METADATA_COLUMN_NAMES[m])],
-    };
+    tables[s.table] = tableRulesOf(s, await knownColumns(lake, s), (plan.source.metadataColumns ?? []).map((m) => METADATA_COLUMN_NAMES[m]));
   }
   const routed = transformBatch(packed, { graph, tables, outDir: dir, state, prepared, partitions, owned: Object.keys(batch.ranges).map(Number) });
   let refused = routed.failures.filter((f) => f.table === sink.table).length;

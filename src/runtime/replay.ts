@@ -19,6 +19,7 @@ import type { Plan } from './plan.js';
 import { MAX_VERSIONS_PER_BATCH, stagedJobs } from './staged-plan.js';
 import type { TableRules } from '../operators/api.js';
 import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
+import { tableRulesOf } from '../operators/table-shape.js';
 import { packValues, prepareBatch, transformBatch } from './batch-transform.js';
 import type { Logger } from './logger.js';
 import { tablePrograms } from './table-program.js';
@@ -64,7 +65,7 @@ export async function replayFromRaw(plan: Plan, table: string, logger: Logger): 
       const prepared = await prepareBatch(graph, { values: packed, retryForMs: 300_000, warn: (message, fields) => logger.warn(fields ?? {}, message) });
       const tables: Record<string, TableRules> = {};
       for (const s of plan.sinks) {
-        tables[s.table] = { table: s.table, mode: s.mode, mergeKeys: s.mergeKeys, sequenceBy: s.sequenceBy, deleteWhen: s.deleteWhen, columns: await knownColumns(lake, s), declared: Object.keys(s.columns ?? {}), maxColumns: s.maxColumns };
+        tables[s.table] = tableRulesOf(s, await knownColumns(lake, s));
       }
       const routed = transformBatch(packed, { graph, tables, outDir: join(staging, String(changes.upTo)), state, prepared });
       state = routed.state;
