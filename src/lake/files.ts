@@ -4,6 +4,7 @@
  * sorted by the merge keys so keys cluster; the returned statistics become `add` actions.
  */
 import fs from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Conn } from './duck.js';
 import { resolveDataPath, type AddAction } from './log.js';
@@ -48,10 +49,25 @@ export function hiveEscape(value: string): string {
   return out;
 }
 
-/** The folder of a partition tuple, relative to the table (`a=1/b=__HIVE_DEFAULT_PARTITION__`). */
+/** Bytes a folder name may hold on common file systems (NAME_MAX). */
+const FOLDER_NAME_BYTES = 255;
+
+/**
+ * The folder of a partition tuple, relative to the table (`a=1/b=__HIVE_DEFAULT_PARTITION__`).
+ * A value whose folder name would pass the file system's 255 bytes goes to a folder named by
+ * its first 32 characters and a hash of the whole value: readers take partition values from
+ * the log's `partitionValues`, never from the path, so the row keeps its value.
+ */
 export function partitionDir(partitionColumns: string[], values: Record<string, string | null>): string {
   return partitionColumns
-    .map((c) => `${hiveEscape(c)}=${values[c] === null || values[c] === undefined ? '__HIVE_DEFAULT_PARTITION__' : hiveEscape(values[c]!)}`)
+    .map((c) => {
+      const value = values[c];
+      if (value === null || value === undefined) return `${hiveEscape(c)}=__HIVE_DEFAULT_PARTITION__`;
+      const folder = `${hiveEscape(c)}=${hiveEscape(value)}`;
+      if (Buffer.byteLength(folder) <= FOLDER_NAME_BYTES) return folder;
+      const head = Array.from(value).slice(0, 32).join('');
+      return `${hiveEscape(c)}=${hiveEscape(head)}~${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
+    })
     .join('/');
 }
 

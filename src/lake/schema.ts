@@ -138,7 +138,9 @@ export function quoteIdent(name: string): string {
 
 /** Quotes an SQL string literal for DuckDB. */
 export function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
+  const text = `'${value.replace(/'/g, "''")}'`;
+  // DuckDB's parser ends a literal at a NUL character: spell each one as chr(0).
+  return value.includes('\0') ? `(${text.split('\0').join("' || chr(0) || '")})` : text;
 }
 
 /** Renders a parsed type back to DuckDB syntax. */

@@ -3,8 +3,9 @@
  * case per way values used to be lost or corrupted silently (a column typed by the first
  * batch, case-variant keys, sparse keys, numeric strings in sequenceBy, big integers in
  * pretty-printed values, a deleteWhen column absent from early batches, numbers into a
- * declared VARCHAR, an escape spelling half a surrogate pair, a field with no name or named
- * __proto__, a number beyond DOUBLE). The same records run with one
+ * declared VARCHAR, an escape spelling half a surrogate pair, a field with no name, named
+ * __proto__ or holding NUL in its name, a number beyond DOUBLE, partition values too long for a
+ * folder name or holding NUL). The same records run with one
  * record per batch and with one batch for everything must leave identical tables.
  */
 import { writeFileSync } from 'node:fs';
@@ -55,6 +56,11 @@ function messyRecords(): string[] {
   // texts: a field named __proto__ is a column like any other; a field with no name, and a
   // number beyond DOUBLE (into the declared VARCHAR or a new column), fail their record.
   r.push('{"t":"text","i":6,"__proto__":"kept"}', '{"t":"text","i":7,"":"no name"}', '{"t":"text","i":8,"note":1e400}', '{"t":"text","i":9,"n":-1e400}');
+  // texts: NUL in a field's name fails its record (DuckDB's parser ends the name there); NUL in a value is kept.
+  r.push('{"t":"text","i":10,"no\\u0000te":1}', '{"t":"text","i":11,"note":"a\\u0000b"}');
+  // parts (append, partitionBy p): a value too long for a folder name, and one holding NUL,
+  // used to fail the table's whole batch on every replay.
+  r.push(j({ t: 'part', n: 1, p: 'z'.repeat(300) }), j({ t: 'part', n: 2, p: 'nul\u0000' }), j({ t: 'part', n: 3, p: 'ok' }));
   return r;
 }
 
@@ -67,7 +73,7 @@ streams: 1
 trigger: { interval: 200ms, maxRecordsPerBatch: ${maxRecordsPerBatch} }
 routing:
   field: t
-  routes: { metric: metrics, customer: customers, sparse: sparse, seq: seqs, big: big, cdc: cdc, text: texts }
+  routes: { metric: metrics, customer: customers, sparse: sparse, seq: seqs, big: big, cdc: cdc, text: texts, part: parts }
 tables:
   metrics: { mode: append }
   customers: { mergeKeys: [id], sequenceBy: seq, columns: { customerId: VARCHAR } }
@@ -76,6 +82,7 @@ tables:
   big: { mergeKeys: [id], sequenceBy: seq }
   cdc: { mergeKeys: [id], sequenceBy: seq, deleteWhen: "op = 'd'" }
   texts: { mode: append, columns: { note: VARCHAR } }
+  parts: { mode: append, partitionBy: [p] }
 deadLetter: { table: _dead_letter }
 output: { path: ${join(dir, 'lake')} }
 `;
@@ -89,7 +96,7 @@ async function readAll(dir: string): Promise<{ types: Record<string, string[]>; 
   const types: Record<string, string[]> = {};
   const rows: Record<string, Record<string, unknown>[]> = {};
   try {
-    for (const t of ['metrics', 'customers', 'sparse', 'seqs', 'big', 'cdc', 'texts', '_dead_letter']) {
+    for (const t of ['metrics', 'customers', 'sparse', 'seqs', 'big', 'cdc', 'texts', 'parts', '_dead_letter']) {
       const path = join(dir, 'lake', t);
       if (!(await lake.exists(path))) continue;
       types[t] = (await lake.columns(path)).map((c) => `${c.name}:${c.type}`).sort();
@@ -147,15 +154,18 @@ describe('messy values through pipeline run', () => {
     expect(a.rows.cdc!.filter((r) => r.__is_deleted !== true).map((r) => r.id)).toEqual(['b']);
     expect(a.rows.cdc!.filter((r) => r.__is_deleted === true).map((r) => r.id)).toEqual(['a']);
     // Numbers into a declared VARCHAR column are stored as text.
-    expect(a.rows.texts!.map((r) => r.note)).toEqual(['42', 'hello', '2.5', '\u{1F600}', null]);
+    expect(a.rows.texts!.map((r) => r.note)).toEqual(['42', 'a\u0000b', 'hello', '2.5', '\u{1F600}', null]);
     expect(a.types.texts).toEqual(['__proto__:VARCHAR', 'i:BIGINT', 'note:VARCHAR', 't:VARCHAR']);
     expect(Object.entries(a.rows.texts!.find((r) => r.i === 6)!)).toContainEqual(['__proto__', 'kept']);
+    // Partition values too long for a folder name, or holding NUL, are stored like any other.
+    expect(a.rows.parts!.map((r) => [r.n, r.p])).toEqual([[1, 'z'.repeat(300)], [2, 'nul\u0000'], [3, 'ok']]);
     // Everything else is in the dead-letter table, with its reason.
     expect(a.rows._dead_letter!.map((r) => r.error).sort()).toEqual([
       'a field has an empty name; a column needs one',
       "field '__lake_delete' is reserved: names starting with __lake_ are the lake's own working columns",
       "field '__source_offset' is reserved: the table sets it itself (the Kafka position that breaks sequence ties)",
       "field 'n' holds a number beyond the range of DOUBLE (about ±1.8e308)",
+      "field 'no\\u0000te' has a NUL character (U+0000) in its name, which a column name cannot hold",
       "field 'note' holds a number beyond the range of DOUBLE (about ±1.8e308)",
       "field 'note' holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text",
       "field 'rowid' is reserved: DuckDB numbers the rows of every table as 'rowid', and loading a batch relies on it",

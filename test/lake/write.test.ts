@@ -363,6 +363,24 @@ describe('layout', () => {
     expect((await lake.snapshot(t)).files.map((f) => f.partitionValues.status).sort()).toEqual(['closed', 'open']);
   });
 
+  test('partition values too long for a folder name, or holding NUL, keep their rows and values', async () => {
+    const t = tempDir();
+    const opts: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', partitionBy: ['p'] };
+    // Two long values sharing their first 32 characters; é is two bytes; NUL in a value and a key.
+    const long = ['z'.repeat(300), 'z'.repeat(299), 'é'.repeat(200)];
+    const rows = [...long.map((p, i) => ({ id: `k${i}`, p, seq: 1 })), { id: 'n\u0000', p: 'nul\u0000', seq: 1 }, { id: 'short', p: 'ok', seq: 1 }];
+    await lake.write(t, { kind: 'rows', rows }, opts);
+    // A later batch moves a key between the long partitions and updates the NUL key.
+    await lake.write(t, { kind: 'rows', rows: [{ id: 'k0', p: long[1]!, seq: 2 }, { id: 'n\u0000', p: 'nul\u0000', seq: 2 }] }, opts);
+    const expected = sortBy([{ id: 'k0', p: long[1]!, seq: 2 }, ...rows.slice(1).map((r) => (r.id === 'n\u0000' ? { ...r, seq: 2 } : r))], 'id');
+    expect(await lake.scan(t, { orderBy: 'id' })).toEqual(expected);
+    const folders = fs.readdirSync(t).filter((f) => f.startsWith('p='));
+    expect(folders).toHaveLength(5);
+    for (const f of folders) expect(Buffer.byteLength(f)).toBeLessThanOrEqual(255);
+    expect(folders).toContain('p=nul%00');
+    expect([...new Set((await lake.snapshot(t)).files.map((f) => f.partitionValues.p))].sort()).toEqual([long[1], long[2], 'nul\u0000', 'ok'].sort());
+  });
+
   test('an upsert rewriting two files replaces exactly its rows in each (row numbers repeat across files)', async () => {
     const t = tempDir();
     // Two files of three rows each: ids 1–3, then 11–13 (new keys outside the first file's range).
