@@ -66,20 +66,34 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 function unpairedSurrogate(record: Record<string, unknown>): string | undefined {
   for (const [key, top] of Object.entries(record)) {
     if (LONE_SURROGATE.test(key)) return 'a field name';
-    const stack: unknown[] = [top];
-    while (stack.length > 0) {
-      const v = stack.pop();
-      if (typeof v === 'string') {
-        if (LONE_SURROGATE.test(v)) return `field '${key}'`;
-      } else if (v !== null && typeof v === 'object' && !isJsonNumber(v)) {
-        for (const [name, child] of Object.entries(v)) {
-          if (LONE_SURROGATE.test(name)) return `field '${key}'`;
-          stack.push(child);
-        }
+    if (holdsLoneSurrogate(top)) return `field '${key}'`;
+  }
+  return undefined;
+}
+
+/** True when a parsed JSON value holds an unpaired surrogate in a string or a name, at any depth. */
+function holdsLoneSurrogate(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return true;
+    } else if (v !== null && typeof v === 'object' && !isJsonNumber(v)) {
+      for (const [name, child] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(name)) return true;
+        stack.push(child);
       }
     }
   }
-  return undefined;
+  return false;
+}
+
+/**
+ * True when JSON `text`, parsed as `value`, spells half a surrogate pair with a `\u` escape
+ * (JSON.parse takes it; DuckDB's JSON type refuses it). Only text with such an escape is walked.
+ */
+export function spellsLoneSurrogate(text: string, value: unknown): boolean {
+  return text.includes('\\u') && SURROGATE_ESCAPE.test(text) && holdsLoneSurrogate(value);
 }
 
 /** Deepest nesting of objects/arrays a record may have. */

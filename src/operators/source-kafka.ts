@@ -89,7 +89,7 @@ const metadataColumns = field(
 /** `source.keyFormat`: how the key column reads keys. */
 const keyFormat = field(
   {
-    description: 'How `_kafka_key` reads record keys: `string` (UTF-8 text, VARCHAR), `json` (a JSON column: read fields with `_kafka_key->>\'id\'`), `bytes` (BLOB). A key that is not valid UTF-8 or JSON sends its record to the dead-letter table. Default `string`.',
+    description: 'How `_kafka_key` reads record keys: `string` (UTF-8 text, VARCHAR), `json` (a JSON column: read fields with `_kafka_key->>\'id\'`), `bytes` (BLOB). A key that is not valid UTF-8 or JSON (or whose JSON spells half a surrogate pair, `\\ud800`) sends its record to the dead-letter table. Default `string`.',
     examples: ['string', 'json', 'bytes'],
   },
   { enum: ['string', 'json', 'bytes'] },

@@ -5,6 +5,7 @@
  * key or header that cannot be read that way fails its record alone, with the reason.
  */
 import { isUtf8 } from 'node:buffer';
+import { spellsLoneSurrogate } from '../operators/decode-json.js';
 import type { AttachedColumns } from '../lake/types.js';
 import type { KeyFormat, MetadataColumn } from '../spec/index.js';
 import type { BatchRecords, SourceHeaders } from './record-chunk.js';
@@ -36,11 +37,14 @@ function keyValue(key: Buffer | null, format: KeyFormat): { value: unknown } | {
   if (!isUtf8(key)) return { error: `key is not valid UTF-8 (keyFormat: ${format})` };
   const text = key.toString('utf8');
   if (format === 'json') {
+    let parsed: unknown;
     try {
-      JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch (err) {
       return { error: `key is not valid JSON (keyFormat: json): ${(err as Error).message}` };
     }
+    // The key column's JSON type refuses it, and with it the whole batch.
+    if (spellsLoneSurrogate(text, parsed)) return { error: 'key holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text (keyFormat: json)' };
   }
   return { value: text };
 }
