@@ -313,6 +313,12 @@ async function loadNdjson(
     const posCols = positions ? `, ${POSITION_PARTITION}, ${POSITION_OFFSET}` : '';
     inner = `SELECT ${cols.join(', ') || '1 AS __lake_empty'}${posCols} FROM range(${n})${pos}`;
   } else {
+    rescued = ctx.rescuedDataColumn ? columns.find((col) => col.name.toLowerCase() === ctx.rescuedDataColumn!.toLowerCase()) : undefined;
+    // A record's own field named like the rescued-data column cannot be stored in it (the
+    // column is the table's): it is rescued too, under its own key, as JSON text.
+    const ownIndex = rescued ? readings.findIndex((r) => r.column === rescued) : -1;
+    const own = ownIndex >= 0 ? { ...readings[ownIndex]!, readAs: 'JSON', ok: undefined } : undefined;
+    if (own) readings[ownIndex] = own;
     const byColumn = new Map(readings.map((r) => [r.column.name, r]));
     const spec = readings.map((r) => `${quoteLiteral(r.key)}: ${quoteLiteral(r.readAs)}`).join(', ');
     const src = (r: Reading) => `j.${quoteIdent(r.key)}`;
@@ -323,13 +329,11 @@ async function loadNdjson(
     });
     const fixed = readings.filter((r) => r.ok);
     failures = fixed.map((r) => `CASE WHEN NOT ${r.ok!(src(r))} THEN ${quoteLiteral(r.column.name)} END`);
-    rescued = ctx.rescuedDataColumn ? columns.find((col) => col.name.toLowerCase() === ctx.rescuedDataColumn!.toLowerCase()) : undefined;
     if (rescued) {
       // Values that do not convert are kept as JSON under their key; the row is stored.
       const parts = fixed.map((r) => `CASE WHEN NOT ${r.ok!(src(r))} THEN ${quoteLiteral(JSON.stringify(r.key))} || ':' || CAST(${src(r)} AS VARCHAR) END`);
-      const own = byColumn.get(rescued.name);
-      const i = columns.indexOf(rescued);
-      select[i] = parts.length === 0 && own ? select[i]! : `NULLIF('{' || concat_ws(',', ${[...parts, 'NULL'].join(', ')}) || '}', '{}') AS ${quoteIdent(rescued.name)}`;
+      if (own) parts.push(`CASE WHEN CAST(${src(own)} AS VARCHAR) <> 'null' THEN ${quoteLiteral(JSON.stringify(own.key))} || ':' || CAST(${src(own)} AS VARCHAR) END`);
+      select[columns.indexOf(rescued)] = `NULLIF('{' || concat_ws(',', ${[...parts, 'NULL'].join(', ')}) || '}', '{}') AS ${quoteIdent(rescued.name)}`;
     } else if (failures.length > 0) {
       select.push(`concat_ws(', ', ${[...failures, 'NULL'].join(', ')}) AS __lake_bad`);
     }

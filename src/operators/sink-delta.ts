@@ -101,7 +101,7 @@ const tableFields: Partial<PropertiesOf<TableSpec>> = {
   ),
   rescuedDataColumn: field(
     {
-      description: 'Column that receives, as a JSON object, the values that do not convert to their declared column type; the record is kept with those columns NULL. Without it such a record goes to the dead-letter table.',
+      description: 'Column that receives, as a JSON object, the values that do not convert to their declared column type; the record is kept with those columns NULL. Without it such a record goes to the dead-letter table. A record\'s own field of this name is kept in the object too, under its key.',
       examples: ['_rescued_data'],
     },
     nonEmpty,

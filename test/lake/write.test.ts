@@ -205,6 +205,17 @@ describe('schema', () => {
     const r2 = await lake.write(rescued, { kind: 'rows', rows: [{ id: 1, qty: 3 }, { id: 2, qty: 'three' }] }, { mode: 'append', columns: { qty: 'BIGINT' }, rescuedDataColumn: '_rescued_data' });
     expect(r2.rejected).toEqual([]);
     expect(await lake.scan(rescued, { orderBy: 'id' })).toEqual([{ id: 1, qty: 3, _rescued_data: null }, { id: 2, qty: null, _rescued_data: '{"qty":"three"}' }]);
+    // A record's own field of the rescued column's name is rescued under its key (it used to be
+    // overwritten, or nulled when nothing else was rescued), in the first batch and in later ones.
+    for (const table of [tempDir(), rescued]) {
+      const own = [{ id: 5, qty: 1, _rescued_data: 'mine' }, { id: 6, qty: 'x', _rescued_data: { a: [1] } }, { id: 7, qty: 2, _rescued_data: null }];
+      expect((await lake.write(table, { kind: 'rows', rows: own }, { mode: 'append', columns: { qty: 'BIGINT' }, rescuedDataColumn: '_rescued_data' })).rejected).toEqual([]);
+      expect(await lake.scan(table, { where: 'id >= 5', orderBy: 'id' })).toEqual([
+        { id: 5, qty: 1, _rescued_data: '{"_rescued_data":"mine"}' },
+        { id: 6, qty: null, _rescued_data: '{"qty":"x","_rescued_data":{"a":[1]}}' },
+        { id: 7, qty: 2, _rescued_data: null },
+      ]);
+    }
   });
 
   test('rows whose values already have their declared types are read straight into them, with the values the checked conversion gives', async () => {
