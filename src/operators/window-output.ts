@@ -1,7 +1,8 @@
 /**
  * A window's output table: `window_start`, `window_end` (UTC timestamps), the group keys,
  * the measures (and, for each `avg`, its sum and count in `__<name>_sum`/`__<name>_count`,
- * so later partials merge exactly), plus `window_date`/`window_hour` when partitioned by them.
+ * and for each `sum` and `avg` the sum's exact value in `__<name>_exact`, so later partials
+ * merge exactly), plus `window_date`/`window_hour` when partitioned by them.
  *
  * `update`: under the table lock, the batch's partials are combined with the rows the table
  * holds for the same windows and groups, and upserted with the batch's txn, so a replayed
@@ -11,7 +12,7 @@
 import { PipelineError } from '../errors.js';
 import type { TableWriter } from './api.js';
 import type { TxnMark, WriteResult } from '../lake/types.js';
-import { avgColumns, combine, finish, numeric, type Measure, type Partial } from './window-measures.js';
+import { avgColumns, combine, exactColumn, exactToNumber, finish, numeric, type Measure, type Partial } from './window-measures.js';
 import type { WindowCell, WindowEmit } from './window.js';
 
 /** A window's resolved output table (the plan's `windows[]`). */
@@ -48,10 +49,13 @@ function cellKey(startMs: number, groups: unknown[]): string {
 
 /** A stored row's partial of measure `m`. */
 function storedPartial(m: Measure, row: Record<string, unknown>): Partial {
+  // A table written before sums were exact has only the rounded sum: that double is its value.
+  const exact = row[exactColumn(m)];
   if (m.fn === 'avg') {
     const c = avgColumns(m);
-    return [numeric(row[c.sum]) ?? 0, numeric(row[c.count]) ?? 0];
+    return [typeof exact === 'string' ? exact : (numeric(row[c.sum]) ?? 0), numeric(row[c.count]) ?? 0];
   }
+  if (m.fn === 'sum' && typeof exact === 'string') return exact;
   const v = row[m.name];
   if (v === null || v === undefined) return m.fn === 'count' ? 0 : null;
   return numeric(v) ?? (v as string);
@@ -63,12 +67,16 @@ export function windowRow(sink: WindowSinkConfig, cell: WindowCell): Record<stri
   const row: Record<string, unknown> = { window_start: start, window_end: new Date(cell.endMs).toISOString() };
   sink.groupBy.forEach((g, i) => (row[g] = cell.groups[i] ?? null));
   sink.measures.forEach((m, i) => {
-    row[m.name] = finish(m, cell.partials[i]!);
+    const partial = cell.partials[i]!;
+    row[m.name] = finish(m, partial);
+    // Canonical text, also for a partial still held as a double (operator state of older runs).
+    if (m.fn === 'sum') row[exactColumn(m)] = partial === null ? null : combine(m, '0p0', partial);
     if (m.fn === 'avg') {
-      const [s, c] = cell.partials[i] as [number, number];
+      const [s, c] = partial as [number | string, number];
       const cols = avgColumns(m);
-      row[cols.sum] = s;
+      row[cols.sum] = exactToNumber(s);
       row[cols.count] = c;
+      row[exactColumn(m)] = (combine(m, ['0p0', 0], partial) as [string, number])[0];
     }
   });
   if (sink.partitionBy.includes('window_date')) row.window_date = start.slice(0, 10);
@@ -82,10 +90,10 @@ function columnTypes(sink: WindowSinkConfig): Record<string, string> {
   for (const m of sink.measures) {
     if (m.fn === 'count') types[m.name] = 'BIGINT';
     // A sum's type must not depend on which values a batch saw (integers, then a fraction).
-    if (m.fn === 'sum') types[m.name] = 'DOUBLE';
+    if (m.fn === 'sum') Object.assign(types, { [m.name]: 'DOUBLE', [exactColumn(m)]: 'VARCHAR' });
     if (m.fn === 'avg') {
       const c = avgColumns(m);
-      Object.assign(types, { [m.name]: 'DOUBLE', [c.sum]: 'DOUBLE', [c.count]: 'BIGINT' });
+      Object.assign(types, { [m.name]: 'DOUBLE', [c.sum]: 'DOUBLE', [c.count]: 'BIGINT', [exactColumn(m)]: 'VARCHAR' });
     }
   }
   return types;

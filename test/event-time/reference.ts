@@ -17,7 +17,7 @@ export interface RefEvent {
   table?: string;
   group: string;
   value: number | null;
-  /** Produced with a value its table refuses (not a number for a BIGINT column). */
+  /** Produced with a value its table refuses (not a number for a DOUBLE column). */
   bad?: boolean;
 }
 
@@ -49,7 +49,11 @@ export function lateRecords(events: RefEvent[], delayMs: number): { late: Set<nu
 /** Window rows over the on-time records of `tables`, sorted by start then group. */
 export function referenceWindows(events: RefEvent[], o: { delayMs: number; sizeMs: number; slideMs: number; tables: string[]; partitions: number[]; append: boolean }): RefRow[] {
   const { late, maxPerPartition } = lateRecords(events, o.delayMs);
-  const cells = new Map<string, RefRow & { sum: number; count: number }>();
+  // Sums are exact, rounded once (the page's rule). Values are tenths: every such double times
+  // 2^60 is an integer, so BigInt adds them exactly and Number() rounds the total once.
+  const cells = new Map<string, RefRow & { sum: bigint; count: number }>();
+  const exact = (v: number) => BigInt(v * 2 ** 60);
+  const rounded = (sum: bigint) => Number(sum) / 2 ** 60;
   events.forEach((e, i) => {
     // Only records the tables accept count: not late ones, nor ones their table refuses.
     if (late.has(i) || e.bad || e.table === undefined || !o.tables.includes(e.table)) return;
@@ -57,19 +61,19 @@ export function referenceWindows(events: RefEvent[], o: { delayMs: number; sizeM
     for (let s = Math.floor(e.ts / o.slideMs) * o.slideMs; s > e.ts - o.sizeMs; s -= o.slideMs) {
       const key = `${s}|${e.group}`;
       let c = cells.get(key);
-      if (!c) cells.set(key, (c = { start: s, end: s + o.sizeMs, group: e.group, n: 0, valued: 0, total: null, lo: null, hi: null, mean: null, sum: 0, count: 0 }));
+      if (!c) cells.set(key, (c = { start: s, end: s + o.sizeMs, group: e.group, n: 0, valued: 0, total: null, lo: null, hi: null, mean: null, sum: 0n, count: 0 }));
       c.n++;
       if (e.value !== null) {
         c.valued++;
-        c.total = (c.total ?? 0) + e.value;
         c.lo = c.lo === null ? e.value : Math.min(c.lo, e.value);
         c.hi = c.hi === null ? e.value : Math.max(c.hi, e.value);
-        c.sum += e.value;
+        c.sum += exact(e.value);
         c.count++;
+        c.total = rounded(c.sum);
       }
     }
   });
-  let rows = [...cells.values()].map(({ sum, count, ...r }) => ({ ...r, mean: count === 0 ? null : sum / count }));
+  let rows = [...cells.values()].map(({ sum, count, ...r }) => ({ ...r, mean: count === 0 ? null : rounded(sum) / count }));
   if (o.append) {
     const maxes = o.partitions.map((p) => maxPerPartition.get(p));
     const watermark = maxes.some((m) => m === undefined) ? -Infinity : Math.min(...(maxes as number[])) - o.delayMs;

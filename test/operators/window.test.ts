@@ -1,3 +1,4 @@
+import { LosslessNumber } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
 import { loadSpecText } from '../../src/spec/index.js';
 import { withSqlChecks } from '../../src/planner/check-sql.js';
@@ -41,6 +42,38 @@ describe('measures', () => {
     }
     const all = (expr: string) => finish(m(expr), values.reduce<ReturnType<typeof emptyPartial>>((p, v) => accumulate(m(expr), p, v), emptyPartial(m(expr))));
     expect([all('count(*)'), all('count(v)'), all('sum(v)'), all('min(v)'), all('max(v)'), all('avg(v)')]).toEqual([8, 6, 22.5, -2, 'abc', 4.5]); // min/max: numbers before text
+  });
+
+  it('sums exactly: any order and split gives the correctly rounded sum; big integers count', () => {
+    const sum = m('sum(v)');
+    const avg = m('avg(v)');
+    const add = (measure: Measure, vs: unknown[]) => vs.reduce<ReturnType<typeof emptyPartial>>((p, v) => accumulate(measure, p, v), emptyPartial(measure));
+    // (0.1 + 0.2) + 0.3 is 0.6000000000000001 in doubles; the exact sum rounds to 0.6.
+    const tenths = [0.1, 0.2, 0.3, -0.7, 0.01, 123456.789];
+    // The reference: each of these doubles times 2^70 is an integer, so BigInt adds them exactly and
+    // Number() rounds the total once.
+    const reference = Number(tenths.reduce((acc, v) => acc + BigInt(v * 2 ** 70), 0n)) / 2 ** 70;
+    const orders = [tenths, [...tenths].reverse(), [tenths[2], tenths[0], tenths[5], tenths[1], tenths[4], tenths[3]]];
+    for (const order of orders) {
+      for (let cut = 0; cut <= order.length; cut++) {
+        const partial = combine(sum, add(sum, order.slice(cut)), add(sum, order.slice(0, cut)));
+        expect(partial).toBe(add(sum, tenths));
+        expect(finish(sum, partial)).toBe(reference);
+        expect(finish(avg, combine(avg, add(avg, order.slice(0, cut)), add(avg, order.slice(cut))))).toBe(reference / tenths.length);
+      }
+    }
+    expect(finish(sum, add(sum, [0.1, 0.2, 0.3]))).toBe(0.6);
+    // A big integer of a pretty-printed record is a lossless-json number (its valueOf a bigint):
+    // it used to be skipped by sum, min and max.
+    const big = new LosslessNumber('9223372036854775807');
+    expect(add(sum, [big, big, 1])).toBe('18446744073709551615p0');
+    expect(finish(sum, add(sum, [big, -1]))).toBe(9223372036854775806);
+    expect(finish(m('max(v)'), add(m('max(v)'), [1, big]))).toBe(9223372036854775807);
+    // Huge partials stay exact: no overflow on the way.
+    expect(finish(sum, add(sum, [1e308, 1e308, -1e308]))).toBe(1e308);
+    expect(finish(sum, add(sum, [5e-324, 5e-324]))).toBe(1e-323);
+    // A partial held as a plain double (operator state of an older run) still adds exactly.
+    expect(combine(sum, 0.5, add(sum, [0.25]))).toBe('3p-2');
   });
 });
 
