@@ -42,6 +42,8 @@ export interface WatermarkState {
   late: number;
   /** Late records in this batch. */
   batchLate: number;
+  /** Records of this batch whose event time was missing or unreadable. */
+  batchUnreadable?: number;
 }
 
 /** What the watermark publishes to downstream stages of the same batch (`StageContext.shared.eventTime`). */
@@ -163,6 +165,7 @@ export const watermark: OperatorDefinition = {
       unreadable: previous?.unreadable ?? 0,
       late: previous?.late ?? 0,
       batchLate: 0,
+      batchUnreadable: 0,
     };
     const owned = (): number[] => ctx.partitions ?? Object.keys(partitions).map(Number);
     const current = (): number | null => {
@@ -177,6 +180,7 @@ export const watermark: OperatorDefinition = {
         const t = eventTimeMs(record.fields[column]);
         if (t === undefined) {
           state.unreadable++;
+          state.batchUnreadable!++;
           return { port: 'out', value: record };
         }
         const clock = (partitions[at?.partition ?? 0] ??= { maxEventTimeMs: null, seenAt: now });

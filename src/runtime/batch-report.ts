@@ -10,12 +10,12 @@ import type { WatermarkState } from '../operators/watermark.js';
 import type { Plan } from './plan.js';
 import type { DeadLetterCount } from './stream-protocol.js';
 
-/** The late-record count and the stream watermark a batch's watermark state reports. */
-export function eventTimeOf(plan: Plan, state: Record<string, unknown>): { late?: number; watermarkMs?: number } {
+/** The late and no-event-time counts and the stream watermark a batch's watermark state reports. */
+export function eventTimeOf(plan: Plan, state: Record<string, unknown>): { late?: number; noEventTime?: number; watermarkMs?: number } {
   const node = plan.nodes.find((n) => n.kind === 'watermark');
   const wm = node ? (state[node.id] as WatermarkState | undefined) : undefined;
   if (!wm) return {};
-  return { late: wm.batchLate ?? 0, ...(typeof wm.watermarkMs === 'number' ? { watermarkMs: wm.watermarkMs } : {}) };
+  return { late: wm.batchLate ?? 0, noEventTime: wm.batchUnreadable ?? 0, ...(typeof wm.watermarkMs === 'number' ? { watermarkMs: wm.watermarkMs } : {}) };
 }
 
 /** Distinct dead-letter reasons a batch reports; the rest are counted under one line. */

@@ -64,6 +64,8 @@ export interface BatchStats {
   dropped: number;
   /** Records behind their partition's watermark in this batch (dropped, dead-lettered or kept per `lateData`). */
   late?: number;
+  /** Records of this batch whose event time was missing or unreadable (never late; in no window). */
+  noEventTime?: number;
   /** The stream's event-time watermark after the batch (ms since the epoch), when known. */
   watermarkMs?: number;
   tables: Record<string, TableBatchStats>;

@@ -50,6 +50,8 @@ export interface RunSummary {
   dropped: number;
   /** Records behind their partition's watermark (already counted in `deadLettered` or `dropped`, or kept), when a watermark is set. */
   late?: number;
+  /** Records whose event time was missing or unreadable, when a watermark is set: never late, stored, left out of every window. */
+  noEventTime?: number;
   /** The pipeline's watermark: the least stream watermark (ISO-8601), when every stream that owns partitions has one. */
   watermark?: string;
   /** Records retention deleted before they were read, skipped under `failOnDataLoss: false`. */
@@ -87,6 +89,7 @@ export class SummaryBuilder {
   private readonly deadLetters = new Map<string, DeadLetterCount>();
   private dropped = 0;
   private late?: number;
+  private noEventTime?: number;
   private lost = 0;
   private decodeMs = 0;
   private commitMs = 0;
@@ -115,6 +118,7 @@ export class SummaryBuilder {
     }
     this.dropped += stats.dropped;
     if (stats.late !== undefined) this.late = (this.late ?? 0) + stats.late;
+    if (stats.noEventTime !== undefined) this.noEventTime = (this.noEventTime ?? 0) + stats.noEventTime;
     this.decodeMs += stats.decodeMs;
     this.commitMs += stats.commitMs;
     if (stats.latency) this.latency.add(stats.latency);
@@ -205,6 +209,7 @@ export class SummaryBuilder {
       deadLetters: this.deadLetterCounts(),
       dropped: this.dropped,
       ...(this.late !== undefined ? { late: this.late } : {}),
+      ...(this.noEventTime !== undefined ? { noEventTime: this.noEventTime } : {}),
       ...this.pipelineWatermark(),
       lostToRetention: this.lost,
       tables: this.tables,
@@ -231,7 +236,7 @@ export function formatSummary(s: RunSummary): string {
   }
   if (s.instance) lines.push(`  instance ${s.instance.index}/${s.instance.count}: streams ${s.instance.streams.join(', ')} (the other streams run in the other instances)`);
   lines.push(`  dead-lettered: ${s.deadLettered} (table ${s.deadLetterTable}), dropped: ${s.dropped}${s.lostToRetention ? `, lost to retention (skipped): ${s.lostToRetention}` : ''}`);
-  if (s.late !== undefined) lines.push(`  late (behind the watermark): ${s.late}${s.watermark ? `, pipeline watermark ${s.watermark}` : ''}`);
+  if (s.late !== undefined) lines.push(`  late (behind the watermark): ${s.late}${s.watermark ? `, pipeline watermark ${s.watermark}` : ''}${s.noEventTime ? `; no readable event time (stored, in no window): ${s.noEventTime}` : ''}`);
   for (const d of s.deadLetters.slice(0, 5)) lines.push(`    ${String(d.count).padStart(7)}  ${describeDeadLetter(d)}`);
   if (s.deadLetters.length > 5) lines.push(`    … ${s.deadLetters.length - 5} more reasons (--summary-json lists them)`);
   for (const st of s.streams) {

@@ -52,6 +52,9 @@ describe('operator state', () => {
     const expected = { watermark: { maxEventTimeMs: future, watermarkMs: future - 60_000, partitions: { 0: { maxEventTimeMs: future } }, unreadable: 1, late: 299 } };
     expect(lastCommittedState(whole)).toMatchObject(expected);
     expect(clean.summary!.late).toBe(299);
+    // The record without an event time is stored, in no window, and the summary says so.
+    expect(clean.summary!.noEventTime).toBe(1);
+    expect(clean.stdout).toContain('late (behind the watermark): 299, pipeline watermark 2029-12-31T23:59:00.000Z; no readable event time (stored, in no window): 1');
     expect(clean.summary!.streams[0].watermark).toBe('2029-12-31T23:59:00.000Z');
 
     const dir = tempDir();
