@@ -135,14 +135,14 @@ const deadLetter = objectOf<DeadLetterSpec>(
     table: ref('TableName', { description: 'Dead-letter table name under `output.path`; it must not collide with a gold table.', default: '_dead_letter', examples: ['_dead_letter'] }),
     maxRatio: field(
       {
-        description: 'Stop the run (exit 1, PIPE_RUN_DEAD_LETTER_LIMIT) once more than this share of the records it consumed went to the dead-letter table; checked after every batch once the run has consumed 100 records, and at its end. 1 never stops.',
+        description: 'Stop the run (exit 1, PIPE_RUN_DEAD_LETTER_LIMIT) once more than this share of the records it consumed went to the dead-letter table; checked after every batch once the run has consumed 100 records, and at its end. In `mode: staged`, bronze and gold are each judged on what they read (see the staged-mode guide). 1 never stops.',
         default: 0.5,
         examples: [0.01, 0.5, 1],
       },
       { type: 'number', minimum: 0, maximum: 1 },
     ),
     maxRecords: field(
-      { description: 'Stop the run (exit 1, PIPE_RUN_DEAD_LETTER_LIMIT) once more than this many of its records went to the dead-letter table.', examples: [10000] },
+      { description: 'Stop the run (exit 1, PIPE_RUN_DEAD_LETTER_LIMIT) once more than this many of its records went to the dead-letter table (in `mode: staged`, per bronze and gold job).', examples: [10000] },
       { type: 'integer', minimum: 0 },
     ),
   },

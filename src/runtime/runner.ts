@@ -268,7 +268,7 @@ export async function startEmitter(plan: Plan, streams: number[], own: number[],
 }
 
 /** The ratio limit is judged once a run has consumed this many records (and at its end). */
-const RATIO_MIN_RECORDS = 100;
+export const RATIO_MIN_RECORDS = 100;
 
 /**
  * The coded error of a run past `deadLetter.maxRecords` or `deadLetter.maxRatio`, naming the

@@ -32,6 +32,7 @@ import { TableLockClient } from './table-locks.js';
 import { rejectedStage, tablePrograms, type TableProgram } from './table-program.js';
 import { sourceName } from '../spec/index.js';
 import { batchOf, type SourceRecord } from './record-chunk.js';
+import { RATIO_MIN_RECORDS } from './runner.js';
 
 /** Columns of a bronze table: a routed, validated record as its exact JSON line, with its Kafka coordinates. */
 export const BRONZE_COLUMNS: Record<string, string> = { partition: 'INTEGER', offset: 'BIGINT', timestamp: 'TIMESTAMPTZ', record: 'VARCHAR' };
@@ -50,6 +51,36 @@ export interface JobRunOptions {
 export interface JobResult {
   batches: number;
   records: number;
+  /** Records (rows) the job wrote to the dead-letter table. */
+  deadLettered?: number;
+}
+
+/** Records a job read and dead-lettered in this run, judged against the spec's deadLetter limits. */
+interface Tally {
+  records: number;
+  deadLettered: number;
+}
+
+/**
+ * Which deadLetter limit a job's tally passes (the fused rule, per job: maxRecords, or
+ * maxRatio once 100 records were read and at the end), or undefined.
+ */
+function limitPassed(plan: Plan, t: Tally, atEnd: boolean): string | undefined {
+  const { maxRatio, maxRecords } = plan.deadLetter;
+  if (maxRecords !== undefined && t.deadLettered > maxRecords) return `more than deadLetter.maxRecords (${maxRecords}) allows`;
+  if (t.deadLettered > 0 && (atEnd || t.records >= RATIO_MIN_RECORDS) && t.deadLettered / t.records > maxRatio) {
+    return `${t.deadLettered} of ${t.records} records, more than deadLetter.maxRatio (${maxRatio}) allows`;
+  }
+  return undefined;
+}
+
+/** The coded error of a job whose run ended past a deadLetter limit (its writes stay). */
+function endLimitError(plan: Plan, job: 'bronze' | 'gold', t: Tally): PipelineError | undefined {
+  const what = limitPassed(plan, t, true);
+  if (!what) return undefined;
+  return new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `${job}: ${t.deadLettered} records went to the dead-letter table, ${what}`, {
+    hint: `nothing is lost: read them with \`pipeline table head ${plan.deadLetter.path}\`, fix the spec or the producer, then run again; raise deadLetter.maxRatio / maxRecords to accept this rate`,
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -152,9 +183,9 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
   const emitter = new WindowEmitter({ plan, lake: run.lake, streams: [0], logger });
   emitter.observe(0, committedState(checkpoint));
   await emitter.emit();
-  let deadLettered = 0;
+  const tally: Tally = { records: 0, deadLettered: 0 };
   try {
-    return await versionLoop(source, checkpoint, jobs.bronze.trigger.intervalMs, run, async (batchId, ranges, rows, pending) => {
+    const result = await versionLoop(source, checkpoint, jobs.bronze.trigger.intervalMs, run, async (batchId, ranges, rows, pending) => {
       const messages = new Map<number, SourceRecord[]>();
       timestamps.clear();
       for (const r of rows) {
@@ -166,22 +197,27 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
         list.push({ offset: String(r.offset), timestamp: String(ms), key: (r.key as Buffer | null) ?? null, value: (r.value as Buffer | null) ?? null });
       }
       const prepared = await processor.prepare(batchId, batchOf(ranges, messages), pending);
-      // The fused run's deadLetter.maxRecords, judged before the batch commits: a batch that
-      // would pass it stops bronze with nothing written, and raw and gold go on without it.
+      // The fused run's deadLetter limits, judged before the batch commits: a batch that would
+      // pass one stops bronze with nothing written, and raw and gold go on without it.
       const failures = (await prepared.routed).failures;
-      const max = plan.deadLetter.maxRecords;
-      if (max !== undefined && deadLettered + failures.length > max) {
+      const what = failures.length > 0 ? limitPassed(plan, { records: tally.records + rows.length, deadLettered: tally.deadLettered + failures.length }, false) : undefined;
+      if (what) {
         const top = [...new Set(failures.map((f) => f.error))].slice(0, 3).join('; ');
-        throw new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `bronze: raw versions ${ranges['0']![0]}..${ranges['0']![1] - 1} hold ${failures.length} records for the dead-letter table, more than deadLetter.maxRecords (${max}) allows; first reasons: ${top}`, {
-          hint: 'nothing was written by bronze and raw keeps every record: fix the spec (or raise deadLetter.maxRecords), then run bronze again; it resumes at this batch',
+        throw new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `bronze: raw versions ${ranges['0']![0]}..${ranges['0']![1] - 1} hold ${failures.length} records for the dead-letter table: ${what}; first reasons: ${top}`, {
+          hint: 'nothing was written by bronze and raw keeps every record: fix the spec (or raise deadLetter.maxRecords / maxRatio), then run bronze again; it resumes at this batch',
         });
       }
       const stats = await processor.commit(prepared);
       emitter.observe(0, stats.state);
       await emitter.emit();
       logger.info({ batchId, rawVersions: ranges['0'], records: stats.records, deadLettered: stats.deadLettered }, 'bronze batch committed');
-      deadLettered += stats.deadLettered;
+      tally.records += rows.length;
+      tally.deadLettered += stats.deadLettered;
     });
+    // A run too short to judge the ratio mid-way is judged at its end, as when fused.
+    const breach = endLimitError(plan, 'bronze', tally);
+    if (breach) throw breach;
+    return { ...result, deadLettered: tally.deadLettered };
   } finally {
     await decoder.close();
   }
@@ -193,10 +229,14 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
  * once the others have finished their loop.
  */
 export async function runGoldJob(plan: Plan, jobs: StagedJobs, run: JobRunOptions): Promise<JobResult> {
-  const settled = await Promise.allSettled(jobs.bronze.tables.map((bronze) => runGoldTable(plan, jobs, tablePrograms(plan).get(bronze.table)!, bronze.path, run)));
+  // One tally for all tables: the job's dead letters against the rows it read.
+  const tally: Tally = { records: 0, deadLettered: 0 };
+  const settled = await Promise.allSettled(jobs.bronze.tables.map((bronze) => runGoldTable(plan, jobs, tablePrograms(plan).get(bronze.table)!, bronze.path, run, tally)));
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  const total: JobResult = { batches: 0, records: 0 };
+  const breach = endLimitError(plan, 'gold', tally);
+  if (breach) throw breach;
+  const total: JobResult = { batches: 0, records: 0, deadLettered: tally.deadLettered };
   for (const r of settled) {
     if (r.status !== 'fulfilled') continue;
     total.batches += r.value.batches;
@@ -205,7 +245,7 @@ export async function runGoldJob(plan: Plan, jobs: StagedJobs, run: JobRunOption
   return total;
 }
 
-async function runGoldTable(plan: Plan, jobs: StagedJobs, program: TableProgram, bronzePath: string, run: JobRunOptions): Promise<JobResult> {
+async function runGoldTable(plan: Plan, jobs: StagedJobs, program: TableProgram, bronzePath: string, run: JobRunOptions, tally: Tally): Promise<JobResult> {
   const sink = program.sink;
   const checkpoint = new StreamCheckpoint(join(jobs.gold.checkpointPath, sink.table), 0);
   const logger = run.logger.child({ job: 'gold', table: sink.table });
@@ -243,10 +283,19 @@ async function runGoldTable(plan: Plan, jobs: StagedJobs, program: TableProgram,
         });
         await writeDeadLetters(run.lake, plan.deadLetter.path, dead, { appId: `${jobs.gold.appId}/${sink.table}`, version: batchId });
       }
+      tally.deadLettered += rejected.length;
     }
     failpoint('batch.before-checkpoint-commit');
     checkpoint.writeCommit({ batchId, committedAt: new Date().toISOString(), records: rows.length, tables: { [sink.table]: { status, version } } });
     checkpoint.prune(batchId);
     logger.info({ batchId, bronzeVersions: ranges['0'], records: rows.length, status }, 'gold batch committed');
+    // Judged after the batch commits, as when fused: the job stops, its writes stay.
+    tally.records += rows.length;
+    const what = limitPassed(plan, tally, false);
+    if (what) {
+      throw new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `gold: ${tally.deadLettered} records went to the dead-letter table, ${what}`, {
+        hint: `nothing is lost: read them with \`pipeline table head ${plan.deadLetter.path}\`, fix the spec, then run again (gold resumes after this batch); raise deadLetter.maxRatio / maxRecords to accept this rate`,
+      });
+    }
   });
 }

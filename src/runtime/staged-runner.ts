@@ -96,7 +96,7 @@ export function formatStagedResult(r: StagedRunResult): string {
     const what = o.summary
       ? `${o.summary.records} records in ${o.summary.batches} batches`
       : o.result
-        ? `${o.result.records} rows in ${o.result.batches} batches`
+        ? `${o.result.records} rows in ${o.result.batches} batches${o.result.deadLettered ? `, ${o.result.deadLettered} dead-lettered` : ''}`
         : '';
     lines.push(`  ${o.job.padEnd(6)} ${o.status}${what ? `: ${what}` : ''}${o.error ? `: ${o.error.code} ${o.error.message}${o.error.hint ? ` (${o.error.hint})` : ''}` : ''}`);
   }

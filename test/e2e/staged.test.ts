@@ -14,7 +14,7 @@ import { produce, writeCommerceSpec } from '../support/commerce.js';
 import { readGold, readTable } from '../support/tables.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
-const broker = useTestBroker([{ name: 'same', partitions: 4 }, { name: 'broken', partitions: 3 }, { name: 'live', partitions: 2 }]);
+const broker = useTestBroker([{ name: 'same', partitions: 4 }, { name: 'broken', partitions: 3 }, { name: 'live', partitions: 2 }, { name: 'dirty', partitions: 1 }, { name: 'dirty-gold', partitions: 1 }]);
 const tempDir = tempDirs('staged-e2e-');
 
 /** Turns a commerce spec into a staged one (and applies `edit` to its text). */
@@ -146,6 +146,34 @@ describe('pipeline run, mode: staged', () => {
     const expected = await gold(fusedDir);
     expect(expected.tables.orders!.some((r) => r.id === 'ord-bad')).toBe(false);
     expect(await gold(dir)).toEqual(expected);
+  }, E2E_TIMEOUT);
+
+  it('fails the job that dead-letters most of what it read, as a fused run fails (bronze before its batch commits, gold after)', async () => {
+    const order = (i: number, total: unknown) => ({ key: `o${i}`, value: JSON.stringify({ event_type: 'orders', id: `o${i}`, seq: 1, event_time: '2026-03-01T10:00:00.000Z', total_amount: total }) });
+    // Bronze: two records in three are not JSON. The batch would pass maxRatio: bronze stops
+    // with nothing written; raw keeps every record.
+    const dir = tempDir();
+    await produce(broker, dir, 'dirty', Array.from({ length: 150 }, (_, i) => (i % 3 === 0 ? order(i, 1) : { key: `x${i}`, value: `not json ${i}` })) as never);
+    const spec = staged(writeCommerceSpec(dir, { topic: 'dirty', bootstrap: broker.bootstrap, streams: 1 }));
+    const run = await runCli(['run', spec, '--available-now', '--log-level', 'warn']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/raw\s+completed: 150 records/);
+    expect(run.stdout).toMatch(/bronze failed: PIPE_RUN_DEAD_LETTER_LIMIT bronze: raw versions 0\.\.0 hold 100 records for the dead-letter table: 100 of 150 records, more than deadLetter\.maxRatio \(0\.5\) allows; first reasons: invalid JSON/);
+    expect((await gold(dir)).tables.orders ?? []).toHaveLength(0);
+    // Gold: the values do not convert to the declared column type, so the gold write refuses
+    // them; the rows go to the dead-letter table and gold stops once the batch has committed.
+    const goldDir = tempDir();
+    await produce(broker, goldDir, 'dirty-gold', Array.from({ length: 150 }, (_, i) => order(i, i % 3 === 0 ? i : `n/a ${i}`)) as never);
+    const declared = (t: string) => t.replace('  orders: { mergeKeys: [id], sequenceBy: seq }', '  orders: { mergeKeys: [id], sequenceBy: seq, columns: { total_amount: BIGINT } }');
+    const goldSpec = staged(writeCommerceSpec(goldDir, { topic: 'dirty-gold', bootstrap: broker.bootstrap, streams: 1 }), '', declared);
+    const goldRun = await runCli(['run', goldSpec, '--available-now', '--log-level', 'warn']);
+    expect(goldRun.code).toBe(1);
+    expect(goldRun.stdout).toMatch(/bronze\s+completed: 150 rows in 1 batches\n/);
+    expect(goldRun.stdout).toMatch(/gold\s+failed: PIPE_RUN_DEAD_LETTER_LIMIT gold: 100 records went to the dead-letter table, 100 of 150 records, more than deadLetter\.maxRatio \(0\.5\) allows/);
+    const written = await gold(goldDir);
+    expect(written.tables.orders).toHaveLength(50);
+    expect(written.dead).toHaveLength(100);
+    expect(written.dead.every((d) => d.includes(":sink:table 'orders': value does not convert to the column type: total_amount (BIGINT)"))).toBe(true);
   }, E2E_TIMEOUT);
 
   it('runs the three jobs side by side until SIGTERM, then stops each cleanly', async () => {
