@@ -43,12 +43,21 @@ export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownU
   if (countOpeners(text, MAX_DEPTH + 1) > MAX_DEPTH && depthExceeds(value, MAX_DEPTH)) {
     return { ok: false, error: `value nests deeper than ${MAX_DEPTH} levels` };
   }
-  // JSON lets a `\u` escape spell half of a UTF-16 surrogate pair; no text column can hold
-  // that (DuckDB refuses the whole batch file on it), so the record fails here, alone. Only
-  // text with such an escape is walked.
-  if (text.includes('\\u') && SURROGATE_ESCAPE.test(text)) {
-    const where = unpairedSurrogate(value as Record<string, unknown>);
-    if (where !== undefined) return { ok: false, error: `${where} holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text` };
+  // Only text with a `\u` escape needs either look below (most records have none: one scan).
+  if (text.includes('\\u')) {
+    // JSON lets a `\u` escape spell half of a UTF-16 surrogate pair; no text column can hold
+    // that (DuckDB refuses the whole batch file on it), so the record fails here, alone.
+    if (SURROGATE_ESCAPE.test(text)) {
+      const where = unpairedSurrogate(value as Record<string, unknown>);
+      if (where !== undefined) return { ok: false, error: `${where} holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text` };
+    }
+    // A NUL in a field's name ends DuckDB's quoted identifier (the table's whole load failed);
+    // JSON text can only spell it as an escape.
+    if (text.includes('\\u0000')) {
+      for (const key in value) {
+        if (key.includes('\0')) return { ok: false, error: `field '${key.replace(/\0/g, '\\u0000')}' has a NUL character (U+0000) in its name, which a column name cannot hold` };
+      }
+    }
   }
   return { ok: true, value: value as Record<string, unknown>, lossless };
 }
@@ -134,7 +143,7 @@ export const decodeJson: OperatorDefinition = {
   role: 'transform',
   summary: 'Parses each record value as UTF-8 JSON holding one object (integers beyond 2^53 kept exact), optionally validated against a JSON Schema file.',
   spec: { format: 'json', fields: { 'source.schema': { file: schemaFileField } } },
-  ports: { out: 'the decoded record', error: 'null, non-UTF-8, invalid JSON, not an object, nested deeper than 64 levels, text holding half a surrogate pair (a lone \\uD800-\\uDFFF escape), not matching the JSON Schema' },
+  ports: { out: 'the decoded record', error: 'null, non-UTF-8, invalid JSON, not an object, nested deeper than 64 levels, text holding half a surrogate pair (a lone \\uD800-\\uDFFF escape), a field name holding NUL, not matching the JSON Schema' },
   failureStage: 'decode',
   recordStage(node) {
     const schemaFile = node.props.schemaFile;

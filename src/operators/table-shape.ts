@@ -125,7 +125,6 @@ export class TableShaper {
     }
     for (const key in record) {
       if (key === '') return { ok: false, error: 'a field has an empty name; a column needs one' };
-      if (key.includes('\0')) return { ok: false, error: `field '${key.replace(/\0/g, '\\u0000')}' has a NUL character (U+0000) in its name, which a column name cannot hold` };
       // Reserved names start with two underscores or are `rowid`: only such keys need a lower-case look.
       const c0 = key.charCodeAt(0);
       if ((c0 === 95 && key.charCodeAt(1) === 95) || (key.length === 5 && (c0 | 32) === 114)) {
