@@ -24,3 +24,29 @@ export const TOMBSTONE = '__is_deleted';
 
 /** Whether an upsert under `spec` keeps deletes as tombstone rows. */
 export const keepsTombstones = (spec: { sequenceBy?: string | undefined; deleteWhen?: string | undefined }): boolean => spec.sequenceBy !== undefined && spec.deleteWhen !== undefined;
+
+/**
+ * The columns the lake sets on a table of this layout (a record's field, or a derived column,
+ * of such a name would be overwritten or refuse its whole batch), lower-case, with what each
+ * is: scd2 history, an upsert's source position (with a sequence: ties) and tombstone (with a
+ * sequence and deleteWhen).
+ */
+export function systemColumns(t: { mode: string; sequenceBy?: string | undefined; deleteWhen?: string | undefined }): Map<string, string> {
+  if (t.mode === 'scd2') return new Map([SCD2_START, SCD2_END, SCD2_CURRENT, SCD2_SEEN].map((n) => [n, 'scd2 history']));
+  if (t.mode !== 'upsert' || t.sequenceBy === undefined) return new Map();
+  const out = new Map([[SOURCE_PARTITION, 'the Kafka position that breaks sequence ties'], [SOURCE_OFFSET, 'the Kafka position that breaks sequence ties']]);
+  if (keepsTombstones(t)) out.set(TOMBSTONE, 'deletes kept as tombstones');
+  return out;
+}
+
+/**
+ * Why a column may not be named `lower` (lower-case) on a table whose system columns are
+ * `system`, or undefined: `rowid` hides DuckDB's row numbers, by which a batch is deduplicated
+ * and its failing rows found; `__lake_` names are the loader's and the merge's own columns.
+ */
+export function reservedColumnReason(lower: string, system: ReadonlyMap<string, string>): string | undefined {
+  if (lower === 'rowid') return "DuckDB numbers the rows of every table as 'rowid', and loading a batch relies on it";
+  if (lower.startsWith('__lake_')) return "names starting with __lake_ are the lake's own working columns";
+  const what = system.get(lower);
+  return what === undefined ? undefined : `the table sets it itself (${what})`;
+}

@@ -13,26 +13,13 @@
  */
 import { isJsonNumber, kindOfJsonValue } from '../lake/json-values.js';
 import { Kind } from '../lake/type-lattice.js';
-import { keepsTombstones, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE } from '../lake/system-columns.js';
+import { reservedColumnReason, systemColumns } from '../lake/system-columns.js';
 import { jsonTypeOf } from './decode-json.js';
 import type { DecodedRecord, DeltaSinkConfig, RecordStage, TableRules } from './api.js';
 
 /** Default `tables.<t>.maxColumns`: distinct top-level keys a table may have. */
 export const DEFAULT_MAX_COLUMNS = 1000;
 
-
-/**
- * The columns the lake sets on a table of these rules (a record's field of such a name would be
- * overwritten, or refuse its whole batch): scd2 history, an upsert's source position (with a
- * sequence: ties) and tombstone (with a sequence and deleteWhen).
- */
-function systemColumns(rules: TableRules): [string, string][] {
-  if (rules.mode === 'scd2') return [SCD2_START, SCD2_END, SCD2_CURRENT, SCD2_SEEN].map((n) => [n, 'scd2 history']);
-  if (rules.mode !== 'upsert' || rules.sequenceBy === undefined) return [];
-  const out: [string, string][] = [[SOURCE_PARTITION, 'the Kafka position that breaks sequence ties'], [SOURCE_OFFSET, 'the Kafka position that breaks sequence ties']];
-  if (keepsTombstones(rules)) out.push([TOMBSTONE, 'deletes kept as tombstones']);
-  return out;
-}
 
 /** Whether a JSON number (plain, or lossless text) is finite as a double. */
 function isFiniteNumber(value: unknown): boolean {
@@ -66,7 +53,7 @@ export class TableShaper {
   private readonly sequenceBy?: string;
   private readonly sequenceDeclared: boolean;
   /** Lower-case names of the columns the lake sets on this table itself -> what they hold. */
-  private readonly reserved = new Map<string, string>();
+  private readonly reserved: ReadonlyMap<string, string>;
   /** Lower-case names of the columns the table computes (`derive`): records' own fields of these names are left out. */
   private readonly derived: Set<string>;
   /** Reused per record: the accepted record's keys and kinds, noted once it is accepted. */
@@ -81,7 +68,7 @@ export class TableShaper {
     // Derived keys and sequences exist only once the batch loads; the lake checks them there.
     this.mergeKeys = rules.mergeKeys.filter((k) => !this.derived.has(k.toLowerCase())).map(spell);
     if (rules.sequenceBy !== undefined && !this.derived.has(rules.sequenceBy.toLowerCase())) this.sequenceBy = spell(rules.sequenceBy);
-    for (const [name, what] of systemColumns(rules)) this.reserved.set(name, what);
+    this.reserved = systemColumns(rules);
     this.sequenceDeclared = rules.sequenceBy !== undefined && rules.declared?.some((d) => d.toLowerCase() === rules.sequenceBy!.toLowerCase()) === true;
   }
 
@@ -101,13 +88,7 @@ export class TableShaper {
 
   /** Why a field may not be named `key`, if it may not. */
   private reservedName(key: string): string | undefined {
-    const lower = key.toLowerCase();
-    // A column named rowid hides DuckDB's row numbers, by which a batch is deduplicated and its
-    // failing rows found; __lake_ names are the loader's and the merge's own columns.
-    if (lower === 'rowid') return "DuckDB numbers the rows of every table as 'rowid', and loading a batch relies on it";
-    if (lower.startsWith('__lake_')) return 'names starting with __lake_ are the lake\'s own working columns';
-    const what = this.reserved.get(lower);
-    return what === undefined ? undefined : `the table sets it itself (${what})`;
+    return reservedColumnReason(key.toLowerCase(), this.reserved);
   }
 
   /** Shapes one record; on success its kinds are noted. */

@@ -66,6 +66,7 @@ export const codeDetails: Partial<Record<Code, string>> = {
   PIPE0072: 'A `unique` expectation with `action: fail`: duplicates within a batch are counted, dropped or quarantined.',
   PIPE0073: '`stages` is set but `mode` is not `staged`: the overrides are ignored.',
   PIPE0074: 'In `mode: staged`, a table (or the dead-letter table) named `_raw` or `_bronze` would share its directory with the raw or bronze tables.',
+  PIPE0080: 'A derived (`derive`) or declared (`columns`) column named `rowid` or `__lake_…`, the names DuckDB and the lake use while loading and merging a batch, or a derived column named like one the table sets itself (`__start_at`, `__end_at`, `__is_current`, `__seen_at` on scd2 tables; `__source_partition`, `__source_offset` on upserts with `sequenceBy`; `__is_deleted` with `deleteWhen` too). Such a column broke the batch\'s deduplication or merge; a record\'s own field of such a name fails that record alone.',
   PIPE0079: '`writeMode` on an `append` table: it has no effect (only upsert and scd2 replace rows).',
   PIPE0075: 'The `source` has neither `kafka` nor `delta`, or both. A pipeline reads one Kafka topic or one Delta table.',
   PIPE0076: 'With `source.delta`, rows arrive typed from Parquet: `format` (other than `json`), `wireFormat`, `schema`, `metadataColumns` and `keyFormat` describe Kafka records and are refused; so is `mode: staged`, whose raw job lands a Kafka topic.',

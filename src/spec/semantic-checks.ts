@@ -6,6 +6,7 @@
 import { posix } from 'node:path';
 import { diagnostic, type Code } from './codes.js';
 import { checkColumnType } from './column-types.js';
+import { reservedColumnReason, systemColumns } from '../lake/system-columns.js';
 import { isDuration, parseDuration } from './duration.js';
 import { checkFormatSettings } from './format-checks.js';
 import { checkEventTime } from './event-time-checks.js';
@@ -91,6 +92,7 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
   if (get(data, ['source', 'delta']) === undefined) checkFormatSettings(get(data, ['source']), keyAt);
   if (isObj(data)) checkEventTime(data, keyAt, valueAt);
   checkDerivedUses(data, valueAt);
+  checkReservedColumns(['source', 'derive'], get(data, ['source', 'derive']), new Map(), keyAt);
   checkExpectationNames(data, tables, valueAt);
   checkStages(data, keyAt);
   checkSourceKind(data, keyAt, valueAt);
@@ -179,6 +181,9 @@ function checkTable(name: string, table: Obj, keyAt: Reporter, valueAt: Reporter
   if (mode === 'append' && typeof table.writeMode === 'string') {
     keyAt('PIPE0079', [...base, 'writeMode'], { table: name, writeMode: table.writeMode }, 'remove `writeMode`, or give the table `mergeKeys` to merge by key');
   }
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  checkReservedColumns([...base, 'derive'], table.derive, systemColumns({ mode, sequenceBy: text(table.sequenceBy), deleteWhen: text(table.deleteWhen) }), keyAt);
+  checkReservedColumns([...base, 'columns'], table.columns, new Map(), keyAt);
   const columns = table.columns;
   if (!isObj(columns)) return;
   for (const [column, type] of Object.entries(columns)) {
@@ -188,6 +193,19 @@ function checkTable(name: string, table: Obj, keyAt: Reporter, valueAt: Reporter
   }
   // Key, sequence and partition columns need no declaration: undeclared ones are inferred
   // from the records (and a record lacking a merge key is dead-lettered with that reason).
+}
+
+/**
+ * Derived and declared columns named like the columns loading and merging use (`rowid`,
+ * `__lake_…`), or a derived column named like one the table sets itself (`system`): such a
+ * column silently broke the batch's deduplication or merge.
+ */
+function checkReservedColumns(path: SpecPath, columns: unknown, system: ReadonlyMap<string, string>, keyAt: Reporter): void {
+  if (!isObj(columns)) return;
+  for (const column of Object.keys(columns)) {
+    const reason = reservedColumnReason(column.toLowerCase(), system);
+    if (reason !== undefined) keyAt('PIPE0080', [...path, column], { path: dotted([...path, column]), reason }, 'give the column another name');
+  }
 }
 
 /** A `scheme://` location (as opposed to a local path, `C:\\` included). */
