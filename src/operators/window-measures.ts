@@ -65,6 +65,11 @@ function exactText({ m, e }: Exact): string {
   return `${m}p${e}`;
 }
 
+/** A sum's partial as its canonical exact text (a double from an older run's state included). */
+export function exactSumText(v: number | string): string {
+  return typeof v === 'string' ? v : exactText(exactOfDouble(v));
+}
+
 /** The exact sum of two exact values, as text. */
 function addExact(a: number | string | bigint, b: number | string | bigint): string {
   const x = exactOf(a);

@@ -12,7 +12,7 @@
 import { PipelineError } from '../errors.js';
 import type { TableWriter } from './api.js';
 import type { TxnMark, WriteResult } from '../lake/types.js';
-import { avgColumns, combine, exactColumn, exactToNumber, finish, numeric, type Measure, type Partial } from './window-measures.js';
+import { avgColumns, combine, exactColumn, exactSumText, exactToNumber, finish, numeric, type Measure, type Partial } from './window-measures.js';
 import type { WindowCell, WindowEmit } from './window.js';
 
 /** A window's resolved output table (the plan's `windows[]`). */
@@ -69,14 +69,13 @@ export function windowRow(sink: WindowSinkConfig, cell: WindowCell): Record<stri
   sink.measures.forEach((m, i) => {
     const partial = cell.partials[i]!;
     row[m.name] = finish(m, partial);
-    // Canonical text, also for a partial still held as a double (operator state of older runs).
-    if (m.fn === 'sum') row[exactColumn(m)] = partial === null ? null : combine(m, '0p0', partial);
+    if (m.fn === 'sum') row[exactColumn(m)] = partial === null ? null : exactSumText(partial as number | string);
     if (m.fn === 'avg') {
       const [s, c] = partial as [number | string, number];
       const cols = avgColumns(m);
       row[cols.sum] = exactToNumber(s);
       row[cols.count] = c;
-      row[exactColumn(m)] = (combine(m, ['0p0', 0], partial) as [string, number])[0];
+      row[exactColumn(m)] = exactSumText(s);
     }
   });
   if (sink.partitionBy.includes('window_date')) row.window_date = start.slice(0, 10);

@@ -268,7 +268,20 @@ export async function startEmitter(plan: Plan, streams: number[], own: number[],
 }
 
 /** The ratio limit is judged once a run has consumed this many records (and at its end). */
-export const RATIO_MIN_RECORDS = 100;
+const RATIO_MIN_RECORDS = 100;
+
+/**
+ * Which deadLetter limit `deadLettered` of `records` passes (`more than deadLetter.maxRecords
+ * (N)`, `more than deadLetter.maxRatio (r) of M records`), or undefined while within both.
+ */
+export function deadLetterLimitPassed(plan: Plan, { records, deadLettered }: { records: number; deadLettered: number }, atEnd: boolean): string | undefined {
+  const { maxRatio, maxRecords } = plan.deadLetter;
+  if (maxRecords !== undefined && deadLettered > maxRecords) return `more than deadLetter.maxRecords (${maxRecords})`;
+  if (deadLettered > 0 && (atEnd || records >= RATIO_MIN_RECORDS) && deadLettered / records > maxRatio) {
+    return `more than deadLetter.maxRatio (${maxRatio}) of ${records} records`;
+  }
+  return undefined;
+}
 
 /**
  * The coded error of a run past `deadLetter.maxRecords` or `deadLetter.maxRatio`, naming the
@@ -276,12 +289,7 @@ export const RATIO_MIN_RECORDS = 100;
  */
 export function deadLetterLimitBreach(plan: Plan, summary: SummaryBuilder, atEnd: boolean): PipelineError | undefined {
   const { records, deadLettered } = summary.totals();
-  const { maxRatio, maxRecords } = plan.deadLetter;
-  let what: string | undefined;
-  if (maxRecords !== undefined && deadLettered > maxRecords) what = `more than deadLetter.maxRecords (${maxRecords})`;
-  else if (deadLettered > 0 && (atEnd || records >= RATIO_MIN_RECORDS) && deadLettered / records > maxRatio) {
-    what = `more than deadLetter.maxRatio (${maxRatio}) of ${records} records`;
-  }
+  const what = deadLetterLimitPassed(plan, { records, deadLettered }, atEnd);
   if (!what) return undefined;
   const top = summary.deadLetterCounts().slice(0, 3).map((d) => `${d.count} × ${describeDeadLetter(d)}`).join('; ');
   return new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `${deadLettered} records went to the dead-letter table, ${what}; top reasons: ${top}`, {

@@ -32,7 +32,7 @@ import { TableLockClient } from './table-locks.js';
 import { rejectedStage, tablePrograms, type TableProgram } from './table-program.js';
 import { sourceName } from '../spec/index.js';
 import { batchOf, type SourceRecord } from './record-chunk.js';
-import { RATIO_MIN_RECORDS } from './runner.js';
+import { deadLetterLimitPassed } from './runner.js';
 
 /** Columns of a bronze table: a routed, validated record as its exact JSON line, with its Kafka coordinates. */
 export const BRONZE_COLUMNS: Record<string, string> = { partition: 'INTEGER', offset: 'BIGINT', timestamp: 'TIMESTAMPTZ', record: 'VARCHAR' };
@@ -55,28 +55,15 @@ export interface JobResult {
   deadLettered?: number;
 }
 
-/** Records a job read and dead-lettered in this run, judged against the spec's deadLetter limits. */
+/** Records a job read and dead-lettered in this run, judged against the spec's deadLetter limits as a fused run's are. */
 interface Tally {
   records: number;
   deadLettered: number;
 }
 
-/**
- * Which deadLetter limit a job's tally passes (the fused rule, per job: maxRecords, or
- * maxRatio once 100 records were read and at the end), or undefined.
- */
-function limitPassed(plan: Plan, t: Tally, atEnd: boolean): string | undefined {
-  const { maxRatio, maxRecords } = plan.deadLetter;
-  if (maxRecords !== undefined && t.deadLettered > maxRecords) return `more than deadLetter.maxRecords (${maxRecords}) allows`;
-  if (t.deadLettered > 0 && (atEnd || t.records >= RATIO_MIN_RECORDS) && t.deadLettered / t.records > maxRatio) {
-    return `${t.deadLettered} of ${t.records} records, more than deadLetter.maxRatio (${maxRatio}) allows`;
-  }
-  return undefined;
-}
-
-/** The coded error of a job whose run ended past a deadLetter limit (its writes stay). */
-function endLimitError(plan: Plan, job: 'bronze' | 'gold', t: Tally): PipelineError | undefined {
-  const what = limitPassed(plan, t, true);
+/** The coded error of a job past a deadLetter limit after its batch committed (its writes stay), or undefined. */
+function limitError(plan: Plan, job: 'bronze' | 'gold', t: Tally, atEnd: boolean): PipelineError | undefined {
+  const what = deadLetterLimitPassed(plan, t, atEnd);
   if (!what) return undefined;
   return new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `${job}: ${t.deadLettered} records went to the dead-letter table, ${what}`, {
     hint: `nothing is lost: read them with \`pipeline table head ${plan.deadLetter.path}\`, fix the spec or the producer, then run again; raise deadLetter.maxRatio / maxRecords to accept this rate`,
@@ -200,10 +187,11 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
       // The fused run's deadLetter limits, judged before the batch commits: a batch that would
       // pass one stops bronze with nothing written, and raw and gold go on without it.
       const failures = (await prepared.routed).failures;
-      const what = failures.length > 0 ? limitPassed(plan, { records: tally.records + rows.length, deadLettered: tally.deadLettered + failures.length }, false) : undefined;
+      const after = { records: tally.records + rows.length, deadLettered: tally.deadLettered + failures.length };
+      const what = failures.length > 0 ? deadLetterLimitPassed(plan, after, false) : undefined;
       if (what) {
         const top = [...new Set(failures.map((f) => f.error))].slice(0, 3).join('; ');
-        throw new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `bronze: raw versions ${ranges['0']![0]}..${ranges['0']![1] - 1} hold ${failures.length} records for the dead-letter table: ${what}; first reasons: ${top}`, {
+        throw new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `bronze: raw versions ${ranges['0']![0]}..${ranges['0']![1] - 1} hold ${failures.length} records for the dead-letter table, which would make the job's ${after.deadLettered} ${what}; first reasons: ${top}`, {
           hint: 'nothing was written by bronze and raw keeps every record: fix the spec (or raise deadLetter.maxRecords / maxRatio), then run bronze again; it resumes at this batch',
         });
       }
@@ -215,7 +203,7 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
       tally.deadLettered += stats.deadLettered;
     });
     // A run too short to judge the ratio mid-way is judged at its end, as when fused.
-    const breach = endLimitError(plan, 'bronze', tally);
+    const breach = limitError(plan, 'bronze', tally, true);
     if (breach) throw breach;
     return { ...result, deadLettered: tally.deadLettered };
   } finally {
@@ -234,7 +222,7 @@ export async function runGoldJob(plan: Plan, jobs: StagedJobs, run: JobRunOption
   const settled = await Promise.allSettled(jobs.bronze.tables.map((bronze) => runGoldTable(plan, jobs, tablePrograms(plan).get(bronze.table)!, bronze.path, run, tally)));
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  const breach = endLimitError(plan, 'gold', tally);
+  const breach = limitError(plan, 'gold', tally, true);
   if (breach) throw breach;
   const total: JobResult = { batches: 0, records: 0, deadLettered: tally.deadLettered };
   for (const r of settled) {
@@ -291,11 +279,7 @@ async function runGoldTable(plan: Plan, jobs: StagedJobs, program: TableProgram,
     logger.info({ batchId, bronzeVersions: ranges['0'], records: rows.length, status }, 'gold batch committed');
     // Judged after the batch commits, as when fused: the job stops, its writes stay.
     tally.records += rows.length;
-    const what = limitPassed(plan, tally, false);
-    if (what) {
-      throw new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `gold: ${tally.deadLettered} records went to the dead-letter table, ${what}`, {
-        hint: `nothing is lost: read them with \`pipeline table head ${plan.deadLetter.path}\`, fix the spec, then run again (gold resumes after this batch); raise deadLetter.maxRatio / maxRecords to accept this rate`,
-      });
-    }
+    const breach = limitError(plan, 'gold', tally, false);
+    if (breach) throw breach;
   });
 }
