@@ -22,8 +22,8 @@ import { POSITION_OFFSET, POSITION_PARTITION } from './batch.js';
 import { FILE_COLUMN, ROW_COLUMN } from './read.js';
 import { quoteIdent, renderDuckType } from './schema.js';
 
-import { SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE, keepsTombstones } from './system-columns.js';
-export { SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE, keepsTombstones } from './system-columns.js';
+import { SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_SOURCES, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE, keepsTombstones } from './system-columns.js';
+export { SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_SOURCES, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE, keepsTombstones } from './system-columns.js';
 
 /** How the batch merges. */
 export interface MergeSpec {
@@ -86,6 +86,8 @@ export async function prepareSource(c: Conn, batch: string, dataColumns: TypedCo
     group = `${keys}, ${q(spec.sequenceBy!)}`;
     rank = `(${byPosition}-rowid)`;
     where = ` WHERE ${q(spec.sequenceBy!)} IS NOT NULL`;
+    // The merge weighs each record's position against the stored events' (ties across batches).
+    cols += positions ? `, ${POSITION_PARTITION}, ${POSITION_OFFSET}` : `, CAST(NULL AS INTEGER) AS ${POSITION_PARTITION}, CAST(NULL AS BIGINT) AS ${POSITION_OFFSET}`;
   }
   // The winners' full rows are then picked by row id (carrying every column through the
   // aggregate costs far more).
@@ -199,6 +201,13 @@ function storedEvents(data: string[], keys: string[], seq: string): string {
 }
 
 /**
+ * Which of a key's events with one sequence value is kept: a stored event without a position
+ * (written before positions were kept, or from code without them) stays; otherwise the lowest
+ * Kafka partition, then offset; then stored before batch, then batch order.
+ */
+const TIE_ORDER = `CASE WHEN ${POSITION_PARTITION} IS NOT NULL THEN 1 WHEN __lake_origin = 0 THEN 0 ELSE 2 END, ${POSITION_PARTITION}, ${POSITION_OFFSET}, __lake_origin, __lake_ord`;
+
+/**
  * SCD2 merge of `src` into `tgt`. `dataColumns` excludes the system columns; `keepAll` as in
  * mergeUpsert. Each key's history is rebuilt from its stored events plus the batch, so a
  * late record lands where it would have landed had it arrived in order.
@@ -210,12 +219,19 @@ export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: Ty
   const lowerFixed = new Set([...keys, seq].map((k) => k.toLowerCase()));
   const tracked = data.filter((d) => !lowerFixed.has(d.toLowerCase()));
   const keyList = list(keys);
+  // Rows written with source positions name the Kafka position of every event they stand for.
+  const sources = columns.find((d) => d.name === SCD2_SOURCES);
+  const [P, O] = [POSITION_PARTITION, POSITION_OFFSET];
   await c.run(`CREATE TEMP TABLE hist AS SELECT t.* FROM tgt t WHERE EXISTS (SELECT 1 FROM src s WHERE ${keysMatch(keys, 's', 't')})`);
+  const stored = sources
+    ? `SELECT e.*, struct_extract(sp.__lake_at, 'partition') AS ${P}, struct_extract(sp.__lake_at, 'offset') AS ${O} FROM (${storedEvents(data, keys, seq)}) e
+         LEFT JOIN (SELECT ${keyList}, unnest(${q(SCD2_SOURCES)}) AS __lake_at FROM hist) sp ON ${keysMatch(keys, 'e', 'sp')} AND struct_extract(sp.__lake_at, 'seq') = e.__lake_seq`
+    : `SELECT *, CAST(NULL AS INTEGER) AS ${P}, CAST(NULL AS BIGINT) AS ${O} FROM (${storedEvents(data, keys, seq)})`;
   await c.run(
     `CREATE TEMP TABLE ev AS
-       SELECT *, 0 AS __lake_origin, 0 AS __lake_ord FROM (${storedEvents(data, keys, seq)})
+       SELECT *, 0 AS __lake_origin, 0 AS __lake_ord FROM (${stored})
        UNION ALL BY NAME
-       SELECT ${list(data)}, ${q(seq)} AS __lake_seq, __lake_delete, 1 AS __lake_origin, __lake_ord FROM src`,
+       SELECT ${list(data)}, ${q(seq)} AS __lake_seq, __lake_delete, 1 AS __lake_origin, __lake_ord, ${P}, ${O} FROM src`,
   );
   const prev = tracked.map((t, i) => `lag(${q(t)}) OVER w AS __lake_prev${i}`).join(', ');
   const same = tracked.length === 0 ? 'true' : tracked.map((t, i) => `${q(t)} IS NOT DISTINCT FROM __lake_prev${i}`).join(' AND ');
@@ -228,36 +244,39 @@ export async function mergeScd2(c: Conn, columns: TypedColumn[], dataColumns: Ty
                       ELSE __lake_prev_del IS NULL OR __lake_prev_del OR NOT (${same}) END AS __lake_keep FROM (
          SELECT *, lag(__lake_delete) OVER w AS __lake_prev_del${prev ? `, ${prev}` : ''} FROM (
            SELECT * EXCLUDE (__lake_rn) FROM (
-             SELECT *, row_number() OVER (PARTITION BY ${keyList}, __lake_seq ORDER BY __lake_origin, __lake_ord) AS __lake_rn FROM ev
+             SELECT *, row_number() OVER (PARTITION BY ${keyList}, __lake_seq ORDER BY ${TIE_ORDER}) AS __lake_rn FROM ev
            ) WHERE __lake_rn = 1
          ) WINDOW w AS (PARTITION BY ${keyList} ORDER BY __lake_seq)))`,
   );
-  const seenOf = `(SELECT ${keyList}, __lake_run, list_sort(list(__lake_seq)) AS __lake_seen FROM evk WHERE NOT __lake_keep GROUP BY ALL)`;
-  const seenMatch = `${keysMatch(keys, 'v', 'a')} AND v.__lake_run = a.__lake_run`;
-  const tombstone = data.map((d) => (keys.some((k) => k.toLowerCase() === d.toLowerCase()) ? `a.${q(d)}` : `NULL AS ${q(d)}`)).join(', ');
-  await c.run(
-    `CREATE TEMP TABLE newhist AS
-       SELECT ${list(data, 'v.')}, v.${q(SCD2_START)}, v.${q(SCD2_END)}, v.${q(SCD2_CURRENT)}, a.__lake_seen AS ${q(SCD2_SEEN)}, v.__lake_delete, v.__lake_origin FROM (
-         SELECT *, __lake_seq AS ${q(SCD2_START)}, lead(__lake_seq) OVER w AS ${q(SCD2_END)}, lead(__lake_seq) OVER w IS NULL AS ${q(SCD2_CURRENT)}
-         FROM evk WHERE __lake_keep WINDOW w AS (PARTITION BY ${keyList} ORDER BY __lake_seq)
-       ) v LEFT JOIN ${seenOf} a ON ${seenMatch} AND NOT v.__lake_delete
-       UNION ALL BY NAME
-       SELECT ${tombstone}, NULL AS ${q(SCD2_START)}, NULL AS ${q(SCD2_END)}, false AS ${q(SCD2_CURRENT)}, a.__lake_seen AS ${q(SCD2_SEEN)},
-              false AS __lake_delete, 0 AS __lake_origin
-       FROM ${seenOf} a WHERE a.__lake_run = 0`,
-  );
   const cols = list(columns.map((d) => d.name));
-  const changed = await count(
-    c,
-    `SELECT count(*) AS n FROM (
-       (SELECT ${cols} FROM hist EXCEPT ALL SELECT ${cols} FROM newhist WHERE NOT __lake_delete)
-       UNION ALL
-       (SELECT ${cols} FROM newhist WHERE NOT __lake_delete EXCEPT ALL SELECT ${cols} FROM hist))`,
-  );
-  if (changed === 0 && !keepAll) {
+  // Stored rows encode every event their key kept (sequence, values, position): the history
+  // changes exactly when a batch record survives the per-sequence choice above (a new sequence,
+  // or a lower position than the stored event's). Otherwise there is nothing to write.
+  const survivors = await count(c, 'SELECT count(*) AS n FROM evk WHERE __lake_origin = 1');
+  if (survivors === 0 && !keepAll) {
     await c.run(`CREATE TEMP TABLE "out" AS SELECT ${cols} FROM tgt WHERE false`);
     return { out: '"out"', rewrittenFiles: [], inserted: 0, updated: 0, deleted: 0 };
   }
+  // Per version (key and run): the sequences it absorbed and, with positions, the position of
+  // each of its events (its start, what it absorbed, the delete that ended it).
+  const sourcesAgg = sources
+    ? `, CAST(list_sort(list({'seq': __lake_seq, 'partition': ${P}, 'offset': ${O}}) FILTER (WHERE ${P} IS NOT NULL)) AS ${renderDuckType(sources.type)}) AS __lake_sources`
+    : '';
+  const sourcesCol = sources ? `, a.__lake_sources AS ${q(SCD2_SOURCES)}` : '';
+  const tombstone = data.map((d) => (keys.some((k) => k.toLowerCase() === d.toLowerCase()) ? `a.${q(d)}` : `NULL AS ${q(d)}`)).join(', ');
+  await c.run(
+    `CREATE TEMP TABLE newhist AS
+       WITH runs AS MATERIALIZED (
+         SELECT ${keyList}, __lake_run, list_sort(list(__lake_seq) FILTER (WHERE NOT __lake_keep)) AS __lake_seen${sourcesAgg} FROM evk GROUP BY ALL)
+       SELECT ${list(data, 'v.')}, v.${q(SCD2_START)}, v.${q(SCD2_END)}, v.${q(SCD2_CURRENT)}, a.__lake_seen AS ${q(SCD2_SEEN)}${sourcesCol}, v.__lake_delete, v.__lake_origin FROM (
+         SELECT *, __lake_seq AS ${q(SCD2_START)}, lead(__lake_seq) OVER w AS ${q(SCD2_END)}, lead(__lake_seq) OVER w IS NULL AS ${q(SCD2_CURRENT)}
+         FROM evk WHERE __lake_keep WINDOW w AS (PARTITION BY ${keyList} ORDER BY __lake_seq)
+       ) v LEFT JOIN runs a ON ${keysMatch(keys, 'v', 'a')} AND v.__lake_run = a.__lake_run
+       UNION ALL BY NAME
+       SELECT ${tombstone}, NULL AS ${q(SCD2_START)}, NULL AS ${q(SCD2_END)}, false AS ${q(SCD2_CURRENT)}, a.__lake_seen AS ${q(SCD2_SEEN)}${sourcesCol},
+              false AS __lake_delete, 0 AS __lake_origin
+       FROM runs a WHERE a.__lake_run = 0`,
+  );
   await c.run(
     `CREATE TEMP TABLE "out" AS
        SELECT ${cols} FROM tgt ANTI JOIN hist AS h ON tgt.${FILE_COLUMN} = h.${FILE_COLUMN} AND tgt.__lake_trow = h.__lake_trow

@@ -13,6 +13,13 @@ export const SCD2_CURRENT = '__is_current';
  * version. NULL when none. Kept so a late record can split the row exactly.
  */
 export const SCD2_SEEN = '__seen_at';
+/**
+ * SCD2 rows written with source positions: the Kafka position of every event the row stands
+ * for (its start, the repeats and deletes it absorbed, the delete that ended it), a list of
+ * `{seq, partition, offset}`. A later record with an equal sequence is judged against it by
+ * the same tie rule as within a batch (lowest partition, then offset).
+ */
+export const SCD2_SOURCES = '__source_positions';
 /** Upsert rows written with source positions: the Kafka partition and offset of the record a row holds (ties in `sequenceBy`). */
 export const SOURCE_PARTITION = '__source_partition';
 export const SOURCE_OFFSET = '__source_offset';
@@ -32,7 +39,7 @@ export const keepsTombstones = (spec: { sequenceBy?: string | undefined; deleteW
  * sequence and deleteWhen).
  */
 export function systemColumns(t: { mode: string; sequenceBy?: string | undefined; deleteWhen?: string | undefined }): Map<string, string> {
-  if (t.mode === 'scd2') return new Map([SCD2_START, SCD2_END, SCD2_CURRENT, SCD2_SEEN].map((n) => [n, 'scd2 history']));
+  if (t.mode === 'scd2') return new Map([SCD2_START, SCD2_END, SCD2_CURRENT, SCD2_SEEN, SCD2_SOURCES].map((n) => [n, 'scd2 history']));
   if (t.mode !== 'upsert' || t.sequenceBy === undefined) return new Map();
   const out = new Map([[SOURCE_PARTITION, 'the Kafka position that breaks sequence ties'], [SOURCE_OFFSET, 'the Kafka position that breaks sequence ties']]);
   if (keepsTombstones(t)) out.set(TOMBSTONE, 'deletes kept as tombstones');

@@ -14,19 +14,19 @@ import type { Conn } from './duck.js';
 import { DEFAULT_TARGET_FILE_SIZE, writeDataFiles, type TypedColumn } from './files.js';
 import { resolveDataPath } from './log.js';
 import {
-  keepsTombstones, mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE,
+  keepsTombstones, mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_SOURCES, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE,
 } from './merge.js';
 import { deletionVectorProtocol, deletionVectorsEnabled, ENABLE_DELETION_VECTORS, markReplacedRows } from './merge-on-read.js';
 import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
-import { columnsToFields, quoteIdent, renderDuckType, schemaString } from './schema.js';
+import { columnsToFields, quoteIdent, renderDuckType, schemaString, type DuckType } from './schema.js';
 import { fileKey, type LiveFile, type TableState } from './snapshot.js';
 import { timed, type BatchInput, type ExpectationCount, type RejectedRow, type WriteOptions } from './types.js';
 import { widenSql } from './type-lattice.js';
 import { sqlColumnRefs } from './sql-refs.js';
 
 const SCD2_NAMES = [SCD2_START, SCD2_END, SCD2_CURRENT];
-const SCD2_SYSTEM = [...SCD2_NAMES, SCD2_SEEN];
+const SCD2_SYSTEM = [...SCD2_NAMES, SCD2_SEEN, SCD2_SOURCES];
 
 /** A planned write plus what the caller reports. */
 export interface WritePlan {
@@ -198,20 +198,32 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   let columns: TypedColumn[] = dataColumns;
   // System columns an older scd2 table lacks (added, nullable, by this commit).
   const addedSystem: TypedColumn[] = [];
+  // System columns whose type follows a widened sequence column (cast and rewritten with it).
+  const retypedSystem: TypedColumn[] = [];
   if (isScd2) {
     const seqType = dataColumns.find((d) => d.name.toLowerCase() === opts.sequenceBy!.toLowerCase())?.type;
     if (!seqType) requireColumns(tablePath, dataColumns, [opts.sequenceBy!], 'sequenceBy');
+    const prim = (name: string): DuckType => ({ kind: 'primitive', name });
     const system: TypedColumn[] = [
       { name: SCD2_START, type: seqType! },
       { name: SCD2_END, type: seqType! },
-      { name: SCD2_CURRENT, type: { kind: 'primitive', name: 'BOOLEAN' } },
+      { name: SCD2_CURRENT, type: prim('BOOLEAN') },
       { name: SCD2_SEEN, type: { kind: 'list', element: seqType! } },
     ];
+    // Source positions are kept once a batch brings them (pipeline run always does).
+    if (batch.positions !== undefined || known.some((k) => k.name === SCD2_SOURCES)) {
+      const position: DuckType = { kind: 'struct', fields: [{ name: 'seq', type: seqType! }, { name: 'partition', type: prim('INTEGER') }, { name: 'offset', type: prim('BIGINT') }] };
+      system.push({ name: SCD2_SOURCES, type: { kind: 'list', element: position } });
+    }
     if (state && !SCD2_NAMES.every((n) => known.some((k) => k.name === n))) {
       throw new LakeError('PIPE_LAKE_NOT_SCD2', `table ${tablePath} has no ${SCD2_NAMES.join('/')} columns: it was not written in scd2 mode`);
     }
-    const byName = new Map(dataColumns.map((d) => [d.name, d]));
-    if (state && !known.some((k) => k.name === SCD2_SEEN)) addedSystem.push(system[3]!);
+    const byName = new Map([...system, ...dataColumns].map((d) => [d.name, d]));
+    for (const s of system) {
+      const k = known.find((col) => col.name === s.name);
+      if (state && !k) addedSystem.push(s);
+      else if (k && renderDuckType(k.type) !== renderDuckType(s.type)) retypedSystem.push(s);
+    }
     columns = state ? [...known.map((k) => byName.get(k.name) ?? k), ...loaded.newColumns, ...addedSystem] : [...dataColumns, ...system];
   }
   // Upsert with source positions: each row keeps its record's position (ties in sequenceBy).
@@ -246,9 +258,10 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     const fields = columnsToFields(columns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
     commit.protocol = { minReaderVersion: 1, minWriterVersion: 2 };
     commit.metadata = newMetadata(schemaString(fields), partitionColumns, { configuration: { ...(opts.pinLayout ? layoutConfiguration(opts) : {}), ...(opts.configuration ?? {}) } });
-  } else if (loaded.newColumns.length > 0 || widened.length > 0 || addedSystem.length > 0) {
+  } else if (loaded.newColumns.length > 0 || widened.length > 0 || addedSystem.length > 0 || retypedSystem.length > 0) {
     const added = columnsToFields([...loaded.newColumns, ...addedSystem].map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
-    const retyped = new Map(widened.map((w) => [w.name, columnsToFields([{ name: w.name, type: w.to, nullable: true }])[0]!.type]));
+    const retyped = new Map([...widened.map((w) => ({ name: w.name, type: w.to as string })), ...retypedSystem.map((s) => ({ name: s.name, type: renderDuckType(s.type) }))]
+      .map((w) => [w.name, columnsToFields([{ name: w.name, type: w.type, nullable: true }])[0]!.type]));
     const fields = state.schema.map((f) => (retyped.has(f.name) ? { ...f, type: retyped.get(f.name) } : f));
     commit.metadata = { ...state.metadata!, schemaString: schemaString([...fields, ...added]) };
   }
@@ -266,9 +279,12 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
 
   const schemaForChecks = state?.schema ?? [];
   // A widened column: every live file is read with the new type and written again in this commit.
-  const rewriteAll = state !== undefined && widened.length > 0;
+  const rewriteAll = state !== undefined && (widened.length > 0 || retypedSystem.length > 0);
   const oldColumns = new Set(known.map((k) => k.name.toLowerCase()));
-  const casts = new Map(widened.map((w) => [w.name, widenSql(w.name, w.from, w.to)]));
+  const casts = new Map([
+    ...widened.map((w): [string, string] => [w.name, widenSql(w.name, w.from, w.to)]),
+    ...retypedSystem.map((s): [string, string] => [s.name, `CAST(${quoteIdent(s.name)} AS ${renderDuckType(s.type)})`]),
+  ]);
   const rewriteAllFiles = () => {
     for (const f of state!.files.values()) {
       commit.removes.push(removeFor(f.add));

@@ -49,12 +49,18 @@ interface Version { id: number; seq: number; val: string; op: string; __start_at
  * In sequence order, a record opens a version when a tracked column differs from the event
  * before it or the key was deleted; a delete closes the open version.
  */
-function scd2Model(batches: Rec[][]): Version[] {
-  const events = new Map<number, { seq: number; del: boolean; val: string; op: string }[]>();
+function scd2Model(batches: (Rec & { partition?: number; offset?: number })[][]): Version[] {
+  type Event = { seq: number; del: boolean; val: string; op: string; partition?: number; offset?: number };
+  const events = new Map<number, Event[]>();
+  // Among records with one sequence value the first read wins, or with Kafka positions the lowest partition, then offset.
+  const before = (a: Event, b: Event) => a.partition !== undefined && b.partition !== undefined && (a.partition < b.partition || (a.partition === b.partition && a.offset! < b.offset!));
   for (const r of batches.flat()) {
     if (r.seq === null) continue;
     const list = events.get(r.id) ?? [];
-    if (!list.some((e) => e.seq === r.seq)) list.push({ seq: r.seq, del: r.op === 'd', val: r.val, op: r.op });
+    const e: Event = { seq: r.seq, del: r.op === 'd', val: r.val, op: r.op, partition: r.partition, offset: r.offset };
+    const at = list.findIndex((x) => x.seq === r.seq);
+    if (at < 0) list.push(e);
+    else if (before(e, list[at]!)) list[at] = e;
     events.set(r.id, list);
   }
   const out: Version[] = [];
@@ -155,24 +161,31 @@ const positionedArb = fc
     fc.tuple(fc.constant(recs), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 48, maxLength: 48 }), fc.uniqueArray(fc.integer({ min: 1, max: 15 }), { maxLength: 5 })),
   );
 
+/**
+ * Kafka's view of records of three partitions: offsets numbered within each partition, read in
+ * the interleaving `picks` gives (then what is left, partition by partition) and cut into
+ * batches at `cuts`.
+ */
+function readInBatches<R extends { partition: number }>(recs: R[], picks: number[], cuts: number[]): { order: (R & { offset: number })[]; batches: (R & { offset: number })[][] } {
+  const queues = [0, 1, 2].map((p) => recs.filter((r) => r.partition === p).map((r, offset) => ({ ...r, offset })));
+  const order: (R & { offset: number })[] = [];
+  for (const p of picks) if (queues[p]!.length > 0) order.push(queues[p]!.shift()!);
+  for (const q of queues) order.push(...q);
+  const bounds = [0, ...cuts.filter((c) => c < order.length).sort((a, b) => a - b), order.length];
+  const batches = bounds.slice(1).map((end, i) => order.slice(bounds[i], end)).filter((b) => b.length > 0);
+  return { order, batches };
+}
+const positionsOf = (batch: { partition: number; offset: number }[]) => ({ partitions: batch.map((r) => r.partition), offsets: batch.map((r) => r.offset) });
+
 test('upsert ties in sequenceBy: lowest partition, then offset wins, for any interleaving and batch cut', async () => {
   await fc.assert(
     fc.asyncProperty(positionedArb, async ([recs, picks, cuts]) => {
-      // Kafka offsets: position within the partition.
-      const queues = [0, 1, 2].map((p) => recs.filter((r) => r.partition === p).map((r, offset) => ({ ...r, offset })));
-      const order: (Positioned & { offset: number })[] = [];
-      for (const p of picks) if (queues[p]!.length > 0) order.push(queues[p]!.shift()!);
-      for (const q of queues) order.push(...q);
-      const bounds = [0, ...cuts.filter((c) => c < order.length).sort((a, b) => a - b), order.length];
+      const { order, batches } = readInBatches(recs, picks, cuts);
       const t = tempDir('lake-prop-tie-');
-      for (let i = 1; i < bounds.length; i++) {
-        const batch = order.slice(bounds[i - 1], bounds[i]);
-        if (batch.length === 0) continue;
-        await lake.write(t, {
-          kind: 'rows',
-          rows: batch.map(({ id, seq, val }) => ({ id, seq, val })),
-          positions: { partitions: batch.map((r) => r.partition), offsets: batch.map((r) => r.offset) },
-        }, { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', columns: { id: 'BIGINT', seq: 'BIGINT', val: 'VARCHAR' } });
+      for (const batch of batches) {
+        await lake.write(t, { kind: 'rows', rows: batch.map(({ id, seq, val }) => ({ id, seq, val })), positions: positionsOf(batch) }, {
+          mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', columns: { id: 'BIGINT', seq: 'BIGINT', val: 'VARCHAR' },
+        });
       }
       const best = new Map<number, Positioned & { offset: number }>();
       for (const r of order) {
@@ -183,5 +196,34 @@ test('upsert ties in sequenceBy: lowest partition, then offset wins, for any int
       expect(await lake.scan(t, { orderBy: 'id' })).toEqual(expected);
     }),
     { numRuns: 60 },
+  );
+});
+
+/** Records with deletes of three partitions, read in a random interleaving and cut into random batches. */
+const positionedScd2Arb = fc
+  .array(
+    fc.record({ id: fc.integer({ min: 0, max: 1 }), seq: fc.integer({ min: 0, max: 4 }), val: fc.constantFrom('a', 'b'), op: fc.constantFrom<'u' | 'd'>('u', 'u', 'd'), partition: fc.integer({ min: 0, max: 2 }) }),
+    { minLength: 1, maxLength: 16 },
+  )
+  .chain((recs) =>
+    fc.tuple(fc.constant(recs), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 48, maxLength: 48 }), fc.uniqueArray(fc.integer({ min: 1, max: 15 }), { maxLength: 5 })),
+  );
+
+test('scd2 ties in sequenceBy: lowest partition, then offset wins, for any interleaving and batch cut, in either write mode', async () => {
+  await fc.assert(
+    fc.asyncProperty(positionedScd2Arb, fc.constantFrom<'copy-on-write' | 'merge-on-read'>('copy-on-write', 'merge-on-read'), async ([recs, picks, cuts], writeMode) => {
+      const { order, batches } = readInBatches(recs, picks, cuts);
+      const t = tempDir('lake-prop-scd2-tie-');
+      for (const batch of batches) {
+        await lake.write(t, { kind: 'rows', rows: batch.map(({ id, seq, val, op }) => ({ id, seq, val, op })), positions: positionsOf(batch) }, {
+          mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: `op = 'd'`, columns: COLUMNS, writeMode,
+        });
+      }
+      const actual = (await lake.exists(t))
+        ? await lake.scan(t, { where: '__start_at IS NOT NULL', orderBy: 'id, __start_at', columns: ['id', 'seq', 'val', 'op', '__start_at', '__end_at', '__is_current'] })
+        : [];
+      expect(actual).toEqual(scd2Model([order]));
+    }),
+    { numRuns: 80 },
   );
 });

@@ -574,6 +574,53 @@ describe('scd2 late arrival across batches', () => {
   });
 });
 
+describe('scd2 positions and sequence types', () => {
+  const opts: WriteOptions = { mode: 'scd2', mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: `op = 'd'` };
+  const cols = ['id', 'name', '__start_at', '__end_at', '__is_current', '__seen_at'];
+  const write = (t: string, rows: Record<string, unknown>[], partitions?: number[], offsets?: number[]) =>
+    lake.write(t, { kind: 'rows', rows, ...(partitions ? { positions: { partitions, offsets: offsets! } } : {}) }, opts);
+
+  test('a sequence widened to DOUBLE widens the history columns with it: bounds stay exact', async () => {
+    const t = tempDir();
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 1 }, { id: 1, name: 'b', op: 'u', seq: 3 }, { id: 1, name: 'b', op: 'u', seq: 4 }], [0, 0, 0], [0, 1, 2]);
+    await write(t, [{ id: 1, name: 'c', op: 'u', seq: 2.5 }], [0], [3]);
+    expect(await lake.scan(t, { orderBy: '__start_at', columns: cols })).toEqual([
+      { id: 1, name: 'a', __start_at: 1, __end_at: 2.5, __is_current: false, __seen_at: null },
+      { id: 1, name: 'c', __start_at: 2.5, __end_at: 3, __is_current: false, __seen_at: null },
+      { id: 1, name: 'b', __start_at: 3, __end_at: null, __is_current: true, __seen_at: [4] },
+    ]);
+    const types = Object.fromEntries((await lake.snapshot(t)).schema.map((f) => [f.name, JSON.stringify(f.type)]));
+    expect(types).toMatchObject({ seq: '"double"', __start_at: '"double"', __end_at: '"double"' });
+    expect(types.__seen_at).toContain('"elementType":"double"');
+    expect(types.__source_positions).toContain('{"name":"seq","type":"double"');
+  });
+
+  test('an equal sequence arriving later from a lower partition takes the place of the stored one, absorbed or not', async () => {
+    const t = tempDir();
+    // Partition 1 delivers seq 1 (a), 3 (a, absorbed) and 5 (b); partition 0's seq 3 (c) and 5 (b) come a batch later.
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 1 }, { id: 1, name: 'a', op: 'u', seq: 3 }, { id: 1, name: 'b', op: 'u', seq: 5 }], [1, 1, 1], [0, 1, 2]);
+    await write(t, [{ id: 1, name: 'c', op: 'u', seq: 3 }, { id: 1, name: 'x', op: 'd', seq: 5 }], [0, 0], [0, 1]);
+    expect(await lake.scan(t, { orderBy: '__start_at', columns: [...cols, '__source_positions'] })).toEqual([
+      { id: 1, name: 'a', __start_at: 1, __end_at: 3, __is_current: false, __seen_at: null, __source_positions: [{ seq: 1, partition: 1, offset: 0 }] },
+      { id: 1, name: 'c', __start_at: 3, __end_at: 5, __is_current: false, __seen_at: null, __source_positions: [{ seq: 3, partition: 0, offset: 0 }, { seq: 5, partition: 0, offset: 1 }] },
+    ]);
+    // Replaying partition 1's records changes nothing: they lose every tie.
+    const version = (await lake.snapshot(t)).version;
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 3 }, { id: 1, name: 'b', op: 'u', seq: 5 }], [1, 1], [1, 2]);
+    expect((await lake.snapshot(t)).version).toBe(version);
+  });
+
+  test('rows stored without positions keep their sequences against later records', async () => {
+    const t = tempDir();
+    await write(t, [{ id: 1, name: 'a', op: 'u', seq: 1 }]);
+    await write(t, [{ id: 1, name: 'b', op: 'u', seq: 1 }, { id: 1, name: 'c', op: 'u', seq: 2 }], [0, 0], [0, 1]);
+    expect(await lake.scan(t, { orderBy: '__start_at', columns: [...cols, '__source_positions'] })).toEqual([
+      { id: 1, name: 'a', __start_at: 1, __end_at: 2, __is_current: false, __seen_at: null, __source_positions: null },
+      { id: 1, name: 'c', __start_at: 2, __end_at: null, __is_current: true, __seen_at: null, __source_positions: [{ seq: 2, partition: 0, offset: 1 }] },
+    ]);
+  });
+});
+
 describe('table layout', () => {
   const rows = [{ id: 1, region: 'eu', seq: 1, v: 'a' }, { id: 2, region: 'us', seq: 1, v: 'b' }];
   const upsert: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', pinLayout: true };
