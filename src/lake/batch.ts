@@ -41,6 +41,12 @@ export interface LoadedBatch {
   rejected: RejectedRow[];
   /** Per expectation: rows evaluated and failed. */
   expectations: ExpectationCount[];
+  /**
+   * Inferred BIGINT columns that received an integer beyond ±2^53 in this batch. The table
+   * remembers it (a record that loses its merge leaves no such value behind, yet it counts:
+   * a later fraction must make the column VARCHAR, not DOUBLE, whatever the batch cuts).
+   */
+  unsafeIntegers: string[];
 }
 
 /** What the loader must know about the destination. */
@@ -64,7 +70,7 @@ export interface LoadContext {
   expectations?: Expectation[];
   /** Columns every row must hold (merge keys, sequence): a NULL derived one fails its row. */
   keyColumns?: string[];
-  /** Whether an existing BIGINT column holds integers beyond ±2^53 (asked only when it may widen to DOUBLE). */
+  /** Whether an existing BIGINT column has received integers beyond ±2^53 (asked only when it may widen to DOUBLE). */
   holdsUnsafeIntegers(column: string): Promise<boolean>;
 }
 
@@ -189,7 +195,9 @@ function holdsAs(v: unknown, type: DuckType): boolean {
 }
 
 /** Decides each column's type and how its key is read. */
-async function plan(kinds: Record<string, number>, ctx: LoadContext, readsAs?: ReadsAs): Promise<{ readings: Reading[]; columns: TypedColumn[]; newColumns: TypedColumn[]; widened: LoadedBatch['widened'] }> {
+async function plan(
+  kinds: Record<string, number>, ctx: LoadContext, readsAs?: ReadsAs,
+): Promise<{ readings: Reading[]; columns: TypedColumn[]; newColumns: TypedColumn[]; widened: LoadedBatch['widened']; unsafeIntegers: string[] }> {
   const knownByName = new Map(ctx.known.map((k) => [k.name.toLowerCase(), k]));
   const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: normalizeDuckType(parseDuckType(v)) }]));
   const sequence = ctx.sequenceBy?.toLowerCase();
@@ -197,6 +205,7 @@ async function plan(kinds: Record<string, number>, ctx: LoadContext, readsAs?: R
   const columns: TypedColumn[] = ctx.known.map((k) => ({ ...k }));
   const newColumns: TypedColumn[] = [];
   const widened: LoadedBatch['widened'] = [];
+  const unsafeIntegers: string[] = [];
   const readings: Reading[] = [];
   const latticeJoin = (lower: string, k: number): LatticeType | undefined => {
     const t = typeOfKinds(k);
@@ -235,6 +244,7 @@ async function plan(kinds: Record<string, number>, ctx: LoadContext, readsAs?: R
       newColumns.push(column);
     }
     readings.push(!lattice && readsAs?.(key, column.type) ? { key, column, readAs: renderDuckType(column.type), value: (v) => v } : reading(key, column, lattice, k));
+    if (lattice === 'BIGINT' && (k & Kind.BIGINT) !== 0) unsafeIntegers.push(column.name);
   }
   // Declared columns absent from this batch still become (all-NULL) columns of the table.
   for (const [lower, decl] of declared) {
@@ -249,7 +259,7 @@ async function plan(kinds: Record<string, number>, ctx: LoadContext, readsAs?: R
     columns.push(col);
     newColumns.push(col);
   }
-  return { readings, columns, newColumns, widened };
+  return { readings, columns, newColumns, widened, unsafeIntegers };
 }
 
 /** How a key with kinds `k` is read into `column` (lattice type `lattice`, or fixed when undefined). */
@@ -299,7 +309,7 @@ async function loadNdjson(
   } catch (err) {
     throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch file ${file} cannot be read`, { cause: err });
   }
-  const { readings, columns, newColumns, widened } = await plan(kinds, ctx, readsAs);
+  const { readings, columns, newColumns, widened, unsafeIntegers } = await plan(kinds, ctx, readsAs);
   const into = quoteIdent(ctx.into);
   const pos = positions ? ` POSITIONAL JOIN ${positionsRelation(positions)} AS pos` : '';
   let inner: string;
@@ -362,5 +372,5 @@ async function loadNdjson(
     if (Number(unplaced!.n) > 0) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${unplaced!.n} without one)`);
   }
   const { rejected, counts } = await takeRejected(c, into, columns, { typeBad, attachBad: attached !== undefined, deriveError: derived.mayError ? ctx.derive ?? [] : [], deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
-  return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected, expectations: counts };
+  return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected, expectations: counts, unsafeIntegers };
 }

@@ -21,7 +21,7 @@ import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
 import { columnsToFields, quoteIdent, renderDuckType, schemaString, type DuckType } from './schema.js';
 import { fileKey, type LiveFile, type TableState } from './snapshot.js';
-import { timed, type BatchInput, type ExpectationCount, type RejectedRow, type WriteOptions } from './types.js';
+import { timed, type BatchInput, type DeltaField, type ExpectationCount, type RejectedRow, type WriteOptions } from './types.js';
 import { widenSql } from './type-lattice.js';
 import { sqlColumnRefs } from './sql-refs.js';
 
@@ -141,11 +141,28 @@ async function loadForWrite(c: Conn, tablePath: string, state: TableState | unde
     ...(opts.expectations && opts.expectations.length > 0 ? { expectations: opts.expectations } : {}),
     keyColumns: opts.mode === 'append' ? [] : [...(opts.mergeKeys ?? []), ...(opts.sequenceBy ? [opts.sequenceBy] : [])],
     holdsUnsafeIntegers: async (column) => {
+      if (receivedUnsafeIntegers(state, column)) return true;
+      // Tables written before the flag existed (or by other writers): the stored values tell.
       const rel = await scanRelation(c, state!);
       const [r] = await c.json(`SELECT coalesce(max(abs(${quoteIdent(column)})) > 9007199254740992, false) AS u FROM ${rel} AS t`);
       return r!.u === true;
     },
   });
+}
+
+/**
+ * Field metadata of an inferred BIGINT column that has received an integer beyond ±2^53
+ * (see LoadedBatch.unsafeIntegers): with a fraction it widens to VARCHAR, not DOUBLE.
+ */
+export const UNSAFE_INTEGERS_KEY = 'pipeline.unsafeIntegers';
+
+function receivedUnsafeIntegers(state: TableState | undefined, column: string): boolean {
+  return state?.schema.find((f) => f.name === column)?.metadata?.[UNSAFE_INTEGERS_KEY] === true;
+}
+
+/** Fields with the unsafe-integer mark set on those named in `names`. */
+function markUnsafeIntegers(fields: DeltaField[], names: Set<string>): DeltaField[] {
+  return fields.map((f) => (names.has(f.name) ? { ...f, metadata: { ...f.metadata, [UNSAFE_INTEGERS_KEY]: true } } : f));
 }
 
 /** Columns the merge sets itself (scd2 history, upsert tombstones): a batch may not bring them. */
@@ -254,16 +271,23 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     requireColumns(tablePath, dataColumns, opts.mergeKeys!, 'merge key');
     if (opts.sequenceBy) requireColumns(tablePath, dataColumns, [opts.sequenceBy], 'sequenceBy');
   }
+  // Columns that received an integer beyond ±2^53 for the first time: the schema remembers it.
+  const unsafe = new Set(loaded.unsafeIntegers.filter((n) => !receivedUnsafeIntegers(state, n)));
   if (!state) {
-    const fields = columnsToFields(columns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
+    const fields = markUnsafeIntegers(columnsToFields(columns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true }))), unsafe);
     commit.protocol = { minReaderVersion: 1, minWriterVersion: 2 };
     commit.metadata = newMetadata(schemaString(fields), partitionColumns, { configuration: { ...(opts.pinLayout ? layoutConfiguration(opts) : {}), ...(opts.configuration ?? {}) } });
-  } else if (loaded.newColumns.length > 0 || widened.length > 0 || addedSystem.length > 0 || retypedSystem.length > 0) {
+  } else if (loaded.newColumns.length > 0 || widened.length > 0 || addedSystem.length > 0 || retypedSystem.length > 0 || unsafe.size > 0) {
     const added = columnsToFields([...loaded.newColumns, ...addedSystem].map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
     const retyped = new Map([...widened.map((w) => ({ name: w.name, type: w.to as string })), ...retypedSystem.map((s) => ({ name: s.name, type: renderDuckType(s.type) }))]
       .map((w) => [w.name, columnsToFields([{ name: w.name, type: w.type, nullable: true }])[0]!.type]));
-    const fields = state.schema.map((f) => (retyped.has(f.name) ? { ...f, type: retyped.get(f.name) } : f));
-    commit.metadata = { ...state.metadata!, schemaString: schemaString([...fields, ...added]) };
+    // A retyped column is no longer BIGINT: the unsafe-integer mark has served.
+    const fields = state.schema.map((f) => {
+      if (!retyped.has(f.name)) return f;
+      const { [UNSAFE_INTEGERS_KEY]: _served, ...metadata } = f.metadata ?? {};
+      return { ...f, type: retyped.get(f.name), metadata };
+    });
+    commit.metadata = { ...state.metadata!, schemaString: schemaString(markUnsafeIntegers([...fields, ...added], unsafe)) };
   }
   // Merge-on-read needs the deletionVectors feature: a new table starts with it, an older one is upgraded by this commit.
   const wantsDvs = opts.writeMode === 'merge-on-read' && opts.mode !== 'append';
