@@ -1,11 +1,11 @@
 /**
  * `npm run bench [scenario...]`: runs benchmark scenarios, writes `bench/results/<scenario>.json`
- * and a human summary `bench/results/SUMMARY.md`. Targets are checked in the report, never in
- * `npm test`. Exit code 1 when a scenario produced wrong tables (a fast wrong run fails);
+ * (figures and target checks) and prints a human summary; `npm run docs` renders the latest
+ * results of every scenario into docs/reference/performance.md. Targets are checked in the
+ * report, never in `npm test`. Exit code 1 when a scenario produced wrong tables (a fast wrong run fails);
  * missed timing targets are reported, not fatal.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { machineInfo, resultsDir, say } from './lib.js';
 
 /** One target the report checks, e.g. "records/s ≥ 100,000". */
@@ -53,7 +53,6 @@ async function main(): Promise<number> {
   }
   mkdirSync(resultsDir, { recursive: true });
   const started = Date.now();
-  const sections: string[] = [];
   let allCorrect = true;
   for (const name of names) {
     say(`scenario ${name}`);
@@ -66,18 +65,10 @@ async function main(): Promise<number> {
       for (const t of report.targets) lines.push(`| ${t.target} | ${t.actual} | ${t.met ? 'yes' : '**no**'} |`);
       lines.push('');
     }
-    sections.push(lines.join('\n'));
     process.stdout.write(lines.join('\n') + '\n');
   }
   const m = machineInfo();
-  const header = [
-    `# Benchmark results`,
-    '',
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; commit ${m.commit}; ${m.date}.`,
-    `Command: \`npm run bench${requested.length ? ' -- ' + requested.join(' ') : ''}\` (${((Date.now() - started) / 1000).toFixed(0)} s).`,
-    '',
-  ];
-  if (requested.length === 0) writeFileSync(join(resultsDir, 'SUMMARY.md'), header.concat(sections).join('\n'));
+  say(`${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; commit ${m.commit}; ${names.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (!allCorrect) {
     console.error('bench: at least one scenario produced wrong output (see above)');
     return 1;

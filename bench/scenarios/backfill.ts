@@ -134,6 +134,11 @@ export async function backfill(opts: BackfillOptions = { events: 1_000_000, part
       { target: 'streams 4 ≥ 1.5x streams 1', actual: `${round(rate(4) / rate(1))}x`, met: rate(4) >= 1.5 * rate(1) },
       { target: 'peak RSS ≤ 1 GB', actual: `${peakRss} MB`, met: peakRss <= 1024 },
     ];
+    // The typed-batch targets: CPU per million records of the best run, memory with streams 2.
+    const bestCpu = ((best.cpuSeconds as number) / produced) * 1e6;
+    targets.push({ target: '≤ 15 CPU seconds per 1M records (best run)', actual: `${round(bestCpu)} (streams ${best.streams})`, met: bestCpu <= 15 });
+    const rss2 = runs.find((r) => r.streams === 2)?.peakRssMB as number | undefined;
+    if (rss2 !== undefined) targets.push({ target: 'peak RSS ≤ 600 MB with streams 2', actual: `${rss2} MB`, met: rss2 <= 600 });
     const figures = {
       parameters: { ...opts, topic: TOPIC, spec: 'pipelines/commerce-events.yaml' },
       produced,
