@@ -81,7 +81,7 @@ const CODES = {
   PIPE_LAKE_APPEND_ONLY: stop('table <path> is append-only (delta.appendOnly=true); this merge would rewrite files', 'use mode: append for this table, or write to a table without delta.appendOnly'),
   PIPE_LAKE_BAD_BATCH: stop('column <name>: an integer outside the 64-bit range cannot be stored', 'fix the records upstream; column names are case-insensitive and integers are 64-bit'),
   PIPE_LAKE_BAD_DELETE_WHEN: stop('deleteWhen of <table> is not a valid predicate over the batch: <reason>', 'fix the table\'s deleteWhen expression; `pipeline validate` checks it'),
-  PIPE_LAKE_BAD_DERIVE: stop('table <table>: derive <column> = <expression> does not bind over the batch: <reason>', 'fix the expression in the spec and restart; ' + REPLAYED),
+  PIPE_LAKE_BAD_DERIVE: stop('table <table>: derive <column> = <expression> does not bind over the batch: <reason>', 'declare the type the expression needs for the columns it reads (an undeclared column has the type its values so far give it), or fix the expression, and restart; ' + REPLAYED),
   PIPE_LAKE_BAD_LOCATION: stop('<location> is not an s3://bucket/prefix location', 'write the location as s3://bucket/prefix, without . or .. segments'),
   PIPE_LAKE_BAD_TARGET_SIZE: stop('compaction target size must be positive, got <n>', 'pass a positive --target-size'),
   PIPE_LAKE_COMMIT_WRITE: retry('cannot write commit <version> of <table>', REPLAYED),

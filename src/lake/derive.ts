@@ -106,9 +106,16 @@ export async function deriveRelation(
       const [row] = await c.json(`DESCRIBE SELECT ${expr} AS v FROM (${rel}) AS t`);
       resultType = normalizeDuckType(parseDuckType(String(row!.column_type)));
     } catch (err) {
+      // Columns the expression reads whose type comes from the values seen so far: another
+      // batch cut could have given them another type, so the cure is to declare them.
+      const refs = new Set((await sqlColumnRefs(c, d.sql)).map(lower));
+      const inferred = columns.filter((col) => refs.has(lower(col.name)) && !opts.declared.has(lower(col.name)) && !derivedNames.has(lower(col.name)));
+      const declare = inferred.length === 0
+        ? 'fix the expression in the spec and restart'
+        : `${inferred.map((col) => `${col.name} is ${renderDuckType(col.type)} here, inferred from the values seen so far`).join('; ')}: declare the type the expression needs under the table's columns (e.g. ${inferred[0]!.name}: VARCHAR), or fix the expression, and restart`;
       throw new LakeError('PIPE_LAKE_BAD_DERIVE', `table ${opts.table}: derive ${d.column} = ${d.sql} does not bind over the batch: ${firstLine(err)}`, {
         cause: err,
-        hint: 'fix the expression in the spec and restart; the batch was not committed and is replayed',
+        hint: `${declare}; the batch was not committed and is replayed`,
         details: { table: opts.table, column: d.column },
       });
     }

@@ -208,6 +208,16 @@ describe('schema', () => {
     }
   });
 
+  test('a derive expression that does not bind over an inferred type names the column to declare', async () => {
+    const t = tempDir();
+    const err = await lake.write(t, { kind: 'rows', rows: [{ id: 1, sku: 123 }] }, { mode: 'append', derive: [{ column: 'code', sql: 'upper(sku)' }] }).catch((e) => e);
+    expect(err.code).toBe('PIPE_LAKE_BAD_DERIVE');
+    expect(err.hint).toContain('sku is BIGINT here, inferred from the values seen so far: declare the type the expression needs under the table\'s columns (e.g. sku: VARCHAR)');
+    // Declared, every batch reads it alike.
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, sku: 123 }] }, { mode: 'append', columns: { sku: 'VARCHAR' }, derive: [{ column: 'code', sql: 'upper(sku)' }] });
+    expect(await lake.scan(t, { columns: ['sku', 'code'] })).toEqual([{ sku: '123', code: '123' }]);
+  });
+
   test('integers then fractions widen BIGINT to DOUBLE; a declared type fails only the rows that do not convert', async () => {
     const t = tempDir();
     await lake.write(t, { kind: 'rows', rows: [{ id: 1, price: 3 }] }, { mode: 'append' });
