@@ -47,6 +47,11 @@ export interface LoadedBatch {
    * a later fraction must make the column VARCHAR, not DOUBLE, whatever the batch cuts).
    */
   unsafeIntegers: string[];
+  /**
+   * Columns the table needs (partition columns) that have held only NULLs so far: VARCHAR
+   * placeholders whose type the first value decides, as if the column had not existed.
+   */
+  untyped: string[];
 }
 
 /** What the loader must know about the destination. */
@@ -58,8 +63,13 @@ export interface LoadContext {
   declared: Record<string, string>;
   /** Name of the temp table to create. */
   into: string;
-  /** Columns the write needs even while only nulls arrived (partition columns): created as VARCHAR. */
+  /**
+   * Columns the write needs even while only nulls arrived (partition columns): created as
+   * VARCHAR placeholders (see LoadedBatch.untyped) when no value has arrived.
+   */
   required?: string[];
+  /** Lower-case names of the table's placeholder columns (only NULLs so far). */
+  untyped?: ReadonlySet<string>;
   /** The sequence column: its inferred type stays numeric (never widens to VARCHAR). */
   sequenceBy?: string;
   /** When set, values that do not convert go to this column as JSON instead of failing their row. */
@@ -197,7 +207,7 @@ function holdsAs(v: unknown, type: DuckType): boolean {
 /** Decides each column's type and how its key is read. */
 async function plan(
   kinds: Record<string, number>, ctx: LoadContext, readsAs?: ReadsAs,
-): Promise<{ readings: Reading[]; columns: TypedColumn[]; newColumns: TypedColumn[]; widened: LoadedBatch['widened']; unsafeIntegers: string[] }> {
+): Promise<{ readings: Reading[]; columns: TypedColumn[]; newColumns: TypedColumn[]; widened: LoadedBatch['widened']; unsafeIntegers: string[]; untyped: string[] }> {
   const knownByName = new Map(ctx.known.map((k) => [k.name.toLowerCase(), k]));
   const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: normalizeDuckType(parseDuckType(v)) }]));
   const sequence = ctx.sequenceBy?.toLowerCase();
@@ -206,6 +216,7 @@ async function plan(
   const newColumns: TypedColumn[] = [];
   const widened: LoadedBatch['widened'] = [];
   const unsafeIntegers: string[] = [];
+  const untyped: string[] = [];
   const readings: Reading[] = [];
   const latticeJoin = (lower: string, k: number): LatticeType | undefined => {
     const t = typeOfKinds(k);
@@ -221,9 +232,12 @@ async function plan(
     let lattice: LatticeType | undefined;
     if (known) {
       const current = decl ? undefined : latticeTypeOf(known.type);
+      const placeholder = current !== undefined && ctx.untyped?.has(lower) === true;
+      if (placeholder && latticeJoin(lower, k) === undefined) untyped.push(known.name);
       if (current) {
         const unsafe = current === 'BIGINT' && (k & Kind.REAL) !== 0 && (await ctx.holdsUnsafeIntegers(known.name));
-        lattice = latticeJoin(lower, kindsOfType(current, unsafe) | k)!;
+        // A placeholder holds no value: the batch's kinds alone decide its type.
+        lattice = placeholder ? (latticeJoin(lower, k) ?? current) : latticeJoin(lower, kindsOfType(current, unsafe) | k)!;
         if (lattice !== current) {
           widened.push({ name: known.name, from: current, to: lattice });
           const i = columns.findIndex((col) => col.name === known.name);
@@ -237,7 +251,10 @@ async function plan(
       newColumns.push(column);
     } else {
       lattice = latticeJoin(lower, k);
-      if (!lattice && required.has(lower)) lattice = 'VARCHAR';
+      if (!lattice && required.has(lower)) {
+        lattice = 'VARCHAR';
+        untyped.push(key);
+      }
       if (!lattice) continue; // only nulls so far: no column yet
       column = { name: key, type: { kind: 'primitive', name: lattice } };
       columns.push(column);
@@ -245,6 +262,18 @@ async function plan(
     }
     readings.push(!lattice && readsAs?.(key, column.type) ? { key, column, readAs: renderDuckType(column.type), value: (v) => v } : reading(key, column, lattice, k));
     if (lattice === 'BIGINT' && (k & Kind.BIGINT) !== 0) unsafeIntegers.push(column.name);
+  }
+  // Placeholders no record of the batch names stay placeholders.
+  const named = new Set(Object.keys(kinds).map((key) => key.toLowerCase()));
+  for (const k of ctx.known) if (ctx.untyped?.has(k.name.toLowerCase()) && !named.has(k.name.toLowerCase())) untyped.push(k.name);
+  // A required column no record of the batch names: a placeholder too.
+  for (const lower of required) {
+    if (knownByName.has(lower) || declared.has(lower) || columns.some((col) => col.name.toLowerCase() === lower)) continue;
+    const name = ctx.required!.find((r) => r.toLowerCase() === lower)!;
+    const col: TypedColumn = { name, type: { kind: 'primitive', name: 'VARCHAR' } };
+    columns.push(col);
+    newColumns.push(col);
+    untyped.push(name);
   }
   // Declared columns absent from this batch still become (all-NULL) columns of the table.
   for (const [lower, decl] of declared) {
@@ -259,7 +288,7 @@ async function plan(
     columns.push(col);
     newColumns.push(col);
   }
-  return { readings, columns, newColumns, widened, unsafeIntegers };
+  return { readings, columns, newColumns, widened, unsafeIntegers, untyped };
 }
 
 /** How a key with kinds `k` is read into `column` (lattice type `lattice`, or fixed when undefined). */
@@ -309,7 +338,7 @@ async function loadNdjson(
   } catch (err) {
     throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch file ${file} cannot be read`, { cause: err });
   }
-  const { readings, columns, newColumns, widened, unsafeIntegers } = await plan(kinds, ctx, readsAs);
+  const { readings, columns, newColumns, widened, unsafeIntegers, untyped } = await plan(kinds, ctx, readsAs);
   const into = quoteIdent(ctx.into);
   const pos = positions ? ` POSITIONAL JOIN ${positionsRelation(positions)} AS pos` : '';
   let inner: string;
@@ -372,5 +401,5 @@ async function loadNdjson(
     if (Number(unplaced!.n) > 0) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${unplaced!.n} without one)`);
   }
   const { rejected, counts } = await takeRejected(c, into, columns, { typeBad, attachBad: attached !== undefined, deriveError: derived.mayError ? ctx.derive ?? [] : [], deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
-  return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected, expectations: counts, unsafeIntegers };
+  return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected, expectations: counts, unsafeIntegers, untyped };
 }

@@ -140,6 +140,7 @@ async function loadForWrite(c: Conn, tablePath: string, state: TableState | unde
     ...(opts.where !== undefined ? { where: opts.where } : {}),
     ...(opts.expectations && opts.expectations.length > 0 ? { expectations: opts.expectations } : {}),
     keyColumns: opts.mode === 'append' ? [] : [...(opts.mergeKeys ?? []), ...(opts.sequenceBy ? [opts.sequenceBy] : [])],
+    untyped: new Set((state?.schema ?? []).filter((f) => f.metadata?.[UNTYPED_KEY] === true).map((f) => f.name.toLowerCase())),
     holdsUnsafeIntegers: async (column) => {
       if (receivedUnsafeIntegers(state, column)) return true;
       // Tables written before the flag existed (or by other writers): the stored values tell.
@@ -156,13 +157,19 @@ async function loadForWrite(c: Conn, tablePath: string, state: TableState | unde
  */
 export const UNSAFE_INTEGERS_KEY = 'pipeline.unsafeIntegers';
 
+/**
+ * Field metadata of a placeholder column (see LoadedBatch.untyped): a partition column that
+ * has held only NULLs, whose type the first value decides.
+ */
+export const UNTYPED_KEY = 'pipeline.untyped';
+
 function receivedUnsafeIntegers(state: TableState | undefined, column: string): boolean {
   return state?.schema.find((f) => f.name === column)?.metadata?.[UNSAFE_INTEGERS_KEY] === true;
 }
 
-/** Fields with the unsafe-integer mark set on those named in `names`. */
-function markUnsafeIntegers(fields: DeltaField[], names: Set<string>): DeltaField[] {
-  return fields.map((f) => (names.has(f.name) ? { ...f, metadata: { ...f.metadata, [UNSAFE_INTEGERS_KEY]: true } } : f));
+/** Fields with the `key` mark set on those named in `names`. */
+function mark(fields: DeltaField[], key: string, names: ReadonlySet<string>): DeltaField[] {
+  return fields.map((f) => (names.has(f.name) ? { ...f, metadata: { ...f.metadata, [key]: true } } : f));
 }
 
 /** Columns the merge sets itself (scd2 history, upsert tombstones): a batch may not bring them. */
@@ -273,21 +280,25 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   }
   // Columns that received an integer beyond ±2^53 for the first time: the schema remembers it.
   const unsafe = new Set(loaded.unsafeIntegers.filter((n) => !receivedUnsafeIntegers(state, n)));
+  // Placeholder columns: marked while they hold only NULLs (a retyped one loses the mark below).
+  const untyped = new Set(loaded.untyped);
+  const marks = (fields: DeltaField[]) => mark(mark(fields, UNSAFE_INTEGERS_KEY, unsafe), UNTYPED_KEY, untyped);
+  const newlyUntyped = loaded.untyped.filter((n) => state?.schema.find((f) => f.name === n)?.metadata?.[UNTYPED_KEY] !== true);
   if (!state) {
-    const fields = markUnsafeIntegers(columnsToFields(columns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true }))), unsafe);
+    const fields = marks(columnsToFields(columns.map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true }))));
     commit.protocol = { minReaderVersion: 1, minWriterVersion: 2 };
     commit.metadata = newMetadata(schemaString(fields), partitionColumns, { configuration: { ...(opts.pinLayout ? layoutConfiguration(opts) : {}), ...(opts.configuration ?? {}) } });
-  } else if (loaded.newColumns.length > 0 || widened.length > 0 || addedSystem.length > 0 || retypedSystem.length > 0 || unsafe.size > 0) {
+  } else if (loaded.newColumns.length > 0 || widened.length > 0 || addedSystem.length > 0 || retypedSystem.length > 0 || unsafe.size > 0 || newlyUntyped.length > 0) {
     const added = columnsToFields([...loaded.newColumns, ...addedSystem].map((col) => ({ name: col.name, type: renderDuckType(col.type), nullable: true })));
     const retyped = new Map([...widened.map((w) => ({ name: w.name, type: w.to as string })), ...retypedSystem.map((s) => ({ name: s.name, type: renderDuckType(s.type) }))]
       .map((w) => [w.name, columnsToFields([{ name: w.name, type: w.type, nullable: true }])[0]!.type]));
-    // A retyped column is no longer BIGINT: the unsafe-integer mark has served.
+    // A retyped column is no longer BIGINT, nor a placeholder: its marks have served.
     const fields = state.schema.map((f) => {
       if (!retyped.has(f.name)) return f;
-      const { [UNSAFE_INTEGERS_KEY]: _served, ...metadata } = f.metadata ?? {};
+      const { [UNSAFE_INTEGERS_KEY]: _unsafe, [UNTYPED_KEY]: _untyped, ...metadata } = f.metadata ?? {};
       return { ...f, type: retyped.get(f.name), metadata };
     });
-    commit.metadata = { ...state.metadata!, schemaString: schemaString(markUnsafeIntegers([...fields, ...added], unsafe)) };
+    commit.metadata = { ...state.metadata!, schemaString: schemaString(marks([...fields, ...added])) };
   }
   // Merge-on-read needs the deletionVectors feature: a new table starts with it, an older one is upgraded by this commit.
   const wantsDvs = opts.writeMode === 'merge-on-read' && opts.mode !== 'append';
