@@ -256,7 +256,8 @@ async function plan(
         untyped.push(key);
       }
       if (!lattice) continue; // only nulls so far: no column yet
-      column = { name: key, type: { kind: 'primitive', name: lattice } };
+      // A required (partition) column is spelled as the write names it, whatever a record's spelling.
+      column = { name: ctx.required?.find((r) => r.toLowerCase() === lower) ?? key, type: { kind: 'primitive', name: lattice } };
       columns.push(column);
       newColumns.push(column);
     }

@@ -18,7 +18,7 @@ export interface RecordFailure {
 }
 
 /** What a table needs from a record before the record may be sunk into it. */
-export interface TableRules extends Pick<DeltaSinkConfig, 'table' | 'mode' | 'mergeKeys' | 'sequenceBy' | 'deleteWhen'> {
+export interface TableRules extends Pick<DeltaSinkConfig, 'table' | 'mode' | 'mergeKeys' | 'sequenceBy' | 'deleteWhen'>, Partial<Pick<DeltaSinkConfig, 'partitionBy'>> {
   /**
    * Known column types (DuckDB type names): the table's current columns merged with the
    * spec's declared ones. Their spelling is the one records are matched to (case-insensitively).

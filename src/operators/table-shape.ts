@@ -32,7 +32,7 @@ function isFiniteNumber(value: unknown): boolean {
  */
 export function tableRulesOf(sink: DeltaSinkConfig & { maxColumns?: number }, columns: Record<string, string>, attached: string[] = []): TableRules {
   return {
-    table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, deleteWhen: sink.deleteWhen, columns, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
+    table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, deleteWhen: sink.deleteWhen, partitionBy: sink.partitionBy, columns, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
     // Computed and attached columns: a record's own field of such a name gives way.
     derived: [...(sink.derive ?? []).map((d) => d.column), ...attached],
   };
@@ -62,7 +62,7 @@ export class TableShaper {
 
   constructor(private readonly rules: TableRules, private readonly maxColumns = DEFAULT_MAX_COLUMNS) {
     // The table's columns, then the names the spec uses: a record's spelling never decides these.
-    for (const name of [...Object.keys(rules.columns), ...rules.mergeKeys, ...(rules.sequenceBy ? [rules.sequenceBy] : [])]) this.canonical(name, true);
+    for (const name of [...Object.keys(rules.columns), ...rules.mergeKeys, ...(rules.sequenceBy ? [rules.sequenceBy] : []), ...(rules.partitionBy ?? [])]) this.canonical(name, true);
     const spell = (n: string) => this.byLower.get(n.toLowerCase()) ?? n;
     this.derived = new Set((rules.derived ?? []).map((d) => d.toLowerCase()));
     // Derived keys and sequences exist only once the batch loads; the lake checks them there.

@@ -5,7 +5,7 @@
  * pretty-printed values, a deleteWhen column absent from early batches, numbers into a
  * declared VARCHAR, an escape spelling half a surrogate pair, a field with no name, named
  * __proto__ or holding NUL in its name, a number beyond DOUBLE, partition values too long for a
- * folder name or holding NUL). The same records run with one
+ * folder name or holding NUL, a partition column spelled another way). The same records run with one
  * record per batch and with one batch for everything must leave identical tables.
  */
 import { writeFileSync } from 'node:fs';
@@ -60,6 +60,9 @@ function messyRecords(): string[] {
   r.push('{"t":"text","i":10,"no\\u0000te":1}', '{"t":"text","i":11,"note":"a\\u0000b"}');
   // parts (append, partitionBy p): a value too long for a folder name, and one holding NUL,
   // used to fail the table's whole batch on every replay.
+  // parts: first, the partition column spelled another way (the table was created with a column
+  // the write then could not find: its batch failed on every replay).
+  r.push(j({ t: 'part', n: 0, P: 'upper' }));
   r.push(j({ t: 'part', n: 1, p: 'z'.repeat(300) }), j({ t: 'part', n: 2, p: 'nul\u0000' }), j({ t: 'part', n: 3, p: 'ok' }));
   return r;
 }
@@ -158,7 +161,8 @@ describe('messy values through pipeline run', () => {
     expect(a.types.texts).toEqual(['__proto__:VARCHAR', 'i:BIGINT', 'note:VARCHAR', 't:VARCHAR']);
     expect(Object.entries(a.rows.texts!.find((r) => r.i === 6)!)).toContainEqual(['__proto__', 'kept']);
     // Partition values too long for a folder name, or holding NUL, are stored like any other.
-    expect(a.rows.parts!.map((r) => [r.n, r.p])).toEqual([[1, 'z'.repeat(300)], [2, 'nul\u0000'], [3, 'ok']]);
+    expect(a.rows.parts!.map((r) => [r.n, r.p])).toEqual([[0, 'upper'], [1, 'z'.repeat(300)], [2, 'nul\u0000'], [3, 'ok']]);
+    expect(a.types.parts).toEqual(['n:BIGINT', 'p:VARCHAR', 't:VARCHAR']);
     // Everything else is in the dead-letter table, with its reason.
     expect(a.rows._dead_letter!.map((r) => r.error).sort()).toEqual([
       'a field has an empty name; a column needs one',

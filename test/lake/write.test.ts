@@ -226,6 +226,13 @@ describe('schema', () => {
     }
   });
 
+  test('a partition column takes the spelling the write gives it, whatever the records spell', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows: [{ n: 1, YR: 2024 }, { n: 2, YR: 2025 }] }, { mode: 'append', partitionBy: ['yr'] });
+    expect((await lake.snapshot(t)).schema.map((f) => f.name)).toEqual(['n', 'yr']);
+    expect(await lake.scan(t, { orderBy: 'n' })).toEqual([{ n: 1, yr: 2024 }, { n: 2, yr: 2025 }]);
+  });
+
   test('a derive expression that does not bind over an inferred type names the column to declare', async () => {
     const t = tempDir();
     const err = await lake.write(t, { kind: 'rows', rows: [{ id: 1, sku: 123 }] }, { mode: 'append', derive: [{ column: 'code', sql: 'upper(sku)' }] }).catch((e) => e);

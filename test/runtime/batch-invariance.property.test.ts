@@ -9,7 +9,7 @@
  * The keyed table takes CDC deletes: a stale record arriving after its key's delete must lose
  * to the delete whether the two share a batch or not (the delete is kept as a tombstone row).
  * The scd2 table keeps every version, with late versions, deletes and equal sequences from
- * different partitions.
+ * different partitions; the partitioned table's partition column is often absent or NULL.
  */
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -22,11 +22,11 @@ import { useLake } from '../support/tables.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const PARTITIONS = 4;
-const TABLES = ['keyed', 'log', 'hist'];
+const TABLES = ['keyed', 'log', 'hist', 'part'];
 
 /** A generated record: its fields (values already JSON-encodable text pieces) and routing. */
 interface Gen {
-  table: 'keyed' | 'log' | 'hist' | 'nowhere';
+  table: 'keyed' | 'log' | 'hist' | 'part' | 'nowhere';
   key: number;
   seq: number | string;
   fields: [string, Value][];
@@ -48,7 +48,7 @@ const valueArb: fc.Arbitrary<Value> = fc.oneof(
 // Sparse, case-variant names: `Amount` and `amount` are one column.
 const nameArb = fc.constantFrom('amount', 'Amount', 'AMOUNT', 'note', 'Note', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'tag', 'TAG');
 const genArb: fc.Arbitrary<Gen> = fc.record({
-  table: fc.constantFrom<Gen['table']>('keyed', 'keyed', 'log', 'hist', 'hist', 'nowhere'),
+  table: fc.constantFrom<Gen['table']>('keyed', 'keyed', 'log', 'hist', 'hist', 'part', 'nowhere'),
   key: fc.integer({ min: 0, max: 7 }),
   // Small sequences often: equal sequences of one key (ties) are the point of several rules.
   seq: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 30 }) }, { weight: 4, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: fc.constant('3') }),
@@ -67,7 +67,7 @@ function text(v: Value): string {
 }
 
 /** Tables whose records carry a merge key, a sequence and maybe a delete. */
-const keyed = (table: Gen['table']) => table === 'keyed' || table === 'hist';
+const keyed = (table: string) => table === 'keyed' || table === 'hist';
 
 /** The raw record text (pretty-printed with line breaks when asked). */
 function render(g: Gen): string {
@@ -109,7 +109,7 @@ interface ModelTable { types: Record<string, string>; rows: Record<string, unkno
  */
 function model(records: { g: Gen; partition: number }[]): { tables: Record<string, ModelTable>; deadLettered: number } {
   let deadLettered = 0;
-  const accepted: Record<string, { g: Gen; fields: Map<string, Value>; partition: number }[]> = { keyed: [], log: [], hist: [] };
+  const accepted: Record<string, { g: Gen; fields: Map<string, Value>; partition: number }[]> = { keyed: [], log: [], hist: [], part: [] };
   for (const { g, partition } of records) {
     if (g.table === 'nowhere') { deadLettered++; continue; }
     const fields = new Map<string, Value>();
@@ -130,22 +130,24 @@ function model(records: { g: Gen; partition: number }[]): { tables: Record<strin
     const list = accepted[table]!;
     if (list.length === 0) continue;
     const kinds: Record<string, number> = { type: Kind.STRING, id: Kind.INT };
-    if (table !== 'log') kinds.seq = Kind.INT;
-    if (table !== 'log' && list.some((e) => e.g.del)) kinds.op = Kind.STRING;
+    if (keyed(table)) kinds.seq = Kind.INT;
+    if (keyed(table) && list.some((e) => e.g.del)) kinds.op = Kind.STRING;
     for (const { fields } of list) for (const [k, v] of fields) kinds[k] = (kinds[k] ?? 0) | kindOf(v);
     const types: Record<string, string> = {};
     for (const [k, bits] of Object.entries(kinds)) {
       const t = typeOfKinds(bits);
       if (t) types[k] = t;
     }
+    // The partition column exists from the first commit: VARCHAR while it has held only NULLs.
+    if (table === 'part') types.tag ??= 'VARCHAR';
     const row = (e: { g: Gen; fields: Map<string, Value> }) => {
       const r: Record<string, unknown> = { type: table, id: e.g.key };
-      if (table !== 'log') r.seq = e.g.seq;
-      if (table !== 'log' && e.g.del) r.op = 'd';
+      if (keyed(table)) r.seq = e.g.seq;
+      if (keyed(table) && e.g.del) r.op = 'd';
       for (const k of Object.keys(types)) if (!(k in r)) r[k] = e.fields.has(k) ? stored(e.fields.get(k)!, types[k]!) : null;
       return r;
     };
-    if (table === 'log') tables[table] = { types, rows: list.map(row) };
+    if (table === 'log' || table === 'part') tables[table] = { types, rows: list.map(row) };
     else if (table === 'hist') tables[table] = { types: { ...types, __start_at: 'BIGINT', __end_at: 'BIGINT', __is_current: 'BOOLEAN' }, rows: historyModel(list, row) };
     else {
       const winners = new Map<number, { g: Gen; fields: Map<string, Value> }>();
@@ -197,10 +199,11 @@ const SPEC = (out: string, streams: number) => `apiVersion: pipeline/v1
 name: prop
 source: { kafka: { brokers: [localhost:9092], topic: t } }
 streams: ${streams}
-routing: { field: type, routes: { keyed: keyed, log: log, hist: hist } }
+routing: { field: type, routes: { keyed: keyed, log: log, hist: hist, part: part } }
 tables:
   keyed: { mergeKeys: [id], sequenceBy: seq, deleteWhen: "op = 'd'" }
   log: { mode: append }
+  part: { mode: append, partitionBy: [tag] }
   hist: { mode: scd2, mergeKeys: [id], sequenceBy: seq, deleteWhen: "op = 'd'" }
 deadLetter: { maxRatio: 1 }
 output: { path: ${out} }
