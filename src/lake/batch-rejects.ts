@@ -19,6 +19,8 @@ import { deriveErrorReasons } from './derive-errors.js';
 /** Which flag columns the temp table holds. */
 export interface RejectFlags {
   typeBad: boolean;
+  /** The table's partition columns: a text one fails only on the empty string (Delta reads it as NULL). */
+  partitionColumns: string[];
   /** The rows carry the caller's reasons ({@link ATTACH_BAD}). */
   attachBad: boolean;
   /** The write's derived columns when the rows carry {@link DERIVE_ERROR} (empty: they do not). */
@@ -75,8 +77,15 @@ export async function takeRejected(c: Conn, into: string, columns: TypedColumn[]
     const attachBad = flags.attachBad ? String(b[ATTACH_BAD] ?? '') : '';
     if (attachBad !== '') rejected.push({ row, reason: attachBad });
     else if (typeBad !== '') {
-      const what = typeBad.split(', ').map((n) => `${n} (${renderDuckType(columns.find((col) => col.name === n)!.type)})`).join(', ');
-      rejected.push({ row, reason: `value does not convert to the column type: ${what}` });
+      const names = typeBad.split(', ');
+      const type = (n: string) => renderDuckType(columns.find((col) => col.name === n)!.type);
+      const empty = names.filter((n) => type(n) === 'VARCHAR' && flags.partitionColumns.some((p) => p.toLowerCase() === n.toLowerCase()));
+      const other = names.filter((n) => !empty.includes(n));
+      const reasons = [
+        ...(other.length > 0 ? [`value does not convert to the column type: ${other.map((n) => `${n} (${type(n)})`).join(', ')}`] : []),
+        ...empty.map((n) => `partition column ${n} holds the empty string, which Delta reads as NULL`),
+      ];
+      rejected.push({ row, reason: reasons.join('; ') });
     } else if (deriveError !== '') {
       errored.push({ row, columns: deriveError });
       rejected.push({ row, reason: '', step: 'derive' });

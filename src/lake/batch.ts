@@ -289,6 +289,15 @@ async function plan(
     columns.push(col);
     newColumns.push(col);
   }
+  // Delta reads an empty partition value as NULL: a text partition column cannot hold ''.
+  // Such a value fails its row (or goes to the rescued-data column), never silently NULL.
+  for (const [i, r] of readings.entries()) {
+    if (!required.has(r.column.name.toLowerCase()) || renderDuckType(r.column.type) !== 'VARCHAR') continue;
+    // Read as JSON, so a rescued value is kept as the JSON it was.
+    const { ok } = r;
+    const value = r.readAs === 'JSON' ? r.value : canonicalTextSql;
+    readings[i] = { ...r, readAs: 'JSON', value: (v) => `NULLIF(${value(v)}, '')`, ok: (v) => `(coalesce((${value(v)}) <> '', true)${ok ? ` AND ${ok(v)}` : ''})` };
+  }
   return { readings, columns, newColumns, widened, unsafeIntegers, untyped };
 }
 
@@ -388,7 +397,7 @@ async function loadNdjson(
   if ((ctx.derive?.length ?? 0) > 0 || ctx.where !== undefined || expectations.length > 0) {
     const declared = new Map(Object.entries(ctx.declared).map(([k, v]) => [k.toLowerCase(), { name: k, type: normalizeDuckType(parseDuckType(v)) }]));
     derived = await deriveRelation(c, inner, columns, newColumns, widened, {
-      table: ctx.tableName, derive: ctx.derive ?? [], ...(ctx.where !== undefined ? { where: ctx.where } : {}), declared, known: ctx.known, required: ctx.keyColumns ?? [], expectations,
+      table: ctx.tableName, derive: ctx.derive ?? [], ...(ctx.where !== undefined ? { where: ctx.where } : {}), declared, known: ctx.known, required: ctx.keyColumns ?? [], partitionColumns: ctx.required ?? [], expectations,
     });
   }
   const created = await c.json(`CREATE TEMP TABLE ${into} AS ${derived.sql}`);
@@ -401,6 +410,6 @@ async function loadNdjson(
     const [unplaced] = await c.json(`SELECT count(*) AS n FROM ${into} WHERE ${POSITION_OFFSET} IS NULL`);
     if (Number(unplaced!.n) > 0) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${unplaced!.n} without one)`);
   }
-  const { rejected, counts } = await takeRejected(c, into, columns, { typeBad, attachBad: attached !== undefined, deriveError: derived.mayError ? ctx.derive ?? [] : [], deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
+  const { rejected, counts } = await takeRejected(c, into, columns, { typeBad, partitionColumns: ctx.required ?? [], attachBad: attached !== undefined, deriveError: derived.mayError ? ctx.derive ?? [] : [], deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
   return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected, expectations: counts, unsafeIntegers, untyped };
 }

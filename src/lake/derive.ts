@@ -47,6 +47,8 @@ export interface DeriveOptions {
   known: TypedColumn[];
   /** Columns that must hold a value in every row (merge keys, sequence column). */
   required: string[];
+  /** Partition columns: a derived one may not be the empty string (Delta reads it as NULL). */
+  partitionColumns?: string[];
   /** Checked in order on each row; see {@link Expectation}. */
   expectations?: Expectation[];
 }
@@ -157,6 +159,10 @@ export async function deriveRelation(
   for (const key of opts.required) {
     if (!derivedNames.has(lower(key))) continue;
     reasons.push(`CASE WHEN ${quoteIdent(key)} IS NULL THEN ${quoteLiteral(`derived column ${key} (merge key or sequence) is NULL`)} END`);
+  }
+  for (const p of opts.partitionColumns ?? []) {
+    if (!derivedNames.has(lower(p))) continue;
+    reasons.push(`CASE WHEN TRY(CAST(${quoteIdent(p)} AS VARCHAR)) = '' THEN ${quoteLiteral(`derived partition column ${p} is the empty string, which Delta reads as NULL`)} END`);
   }
   const select = [`* EXCLUDE (${[...missing.map(quoteIdent), ...flags, ...errors, '__lake_none'].join(', ')})`];
   const errorFlags = errors.filter((e) => e.startsWith('__lake_derr_'));

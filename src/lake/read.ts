@@ -137,7 +137,8 @@ export async function scanRelation(c: Conn, state: TableState, opts: ScanOptions
   const values = files.map((f, i) => {
     const pvs = partitionColumns.map((p) => {
       const v = f.add.partitionValues?.[p];
-      return v === null || v === undefined ? 'CAST(NULL AS VARCHAR)' : quoteLiteral(v);
+      // The protocol: "An empty string for any type translates to a null partition value."
+      return v === null || v === undefined || v === '' ? 'CAST(NULL AS VARCHAR)' : quoteLiteral(v);
     });
     return `(${[quoteLiteral(paths[i]!), ...pvs].join(', ')})`;
   });

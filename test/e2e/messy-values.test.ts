@@ -64,6 +64,8 @@ function messyRecords(): string[] {
   // the write then could not find: its batch failed on every replay).
   r.push(j({ t: 'part', n: 0, P: 'upper' }));
   r.push(j({ t: 'part', n: 1, p: 'z'.repeat(300) }), j({ t: 'part', n: 2, p: 'nul\u0000' }), j({ t: 'part', n: 3, p: 'ok' }));
+  // parts: an empty partition value, which every Delta reader reads as NULL, fails its record.
+  r.push(j({ t: 'part', n: 4, p: '' }));
   return r;
 }
 
@@ -175,6 +177,7 @@ describe('messy values through pipeline run', () => {
       "field 'rowid' is reserved: DuckDB numbers the rows of every table as 'rowid', and loading a batch relies on it",
       "fields 'id' and 'ID' differ only by case; column names are case-insensitive",
       "sequenceBy field 'seq' must be a number (got string); declare its type under columns to sequence by text or time",
+      "table 'parts': partition column p holds the empty string, which Delta reads as NULL",
     ]);
   }, E2E_TIMEOUT);
 

@@ -226,6 +226,23 @@ describe('schema', () => {
     }
   });
 
+  test('an empty-string partition value (Delta reads it as NULL) fails its row, or is rescued; never stored as NULL silently', async () => {
+    const rows = [{ n: 1, p: 'a' }, { n: 2, p: '' }, { n: 3, p: null }];
+    const t = tempDir();
+    const r = await lake.write(t, { kind: 'rows', rows }, { mode: 'append', partitionBy: ['p'] });
+    expect(r.rejected).toEqual([{ row: 1, reason: 'partition column p holds the empty string, which Delta reads as NULL' }]);
+    expect(await lake.scan(t, { orderBy: 'n' })).toEqual([{ n: 1, p: 'a' }, { n: 3, p: null }]);
+    const rescued = tempDir();
+    expect((await lake.write(rescued, { kind: 'rows', rows }, { mode: 'append', partitionBy: ['p'], rescuedDataColumn: '_rescued' })).rejected).toEqual([]);
+    expect(await lake.scan(rescued, { orderBy: 'n' })).toEqual([{ n: 1, p: 'a', _rescued: null }, { n: 2, p: null, _rescued: '{"p":""}' }, { n: 3, p: null, _rescued: null }]);
+    const derived = tempDir();
+    const d = await lake.write(derived, { kind: 'rows', rows: [{ n: 1, q: 'a' }, { n: 2, q: '' }] }, { mode: 'append', partitionBy: ['p'], derive: [{ column: 'p', sql: 'q' }] });
+    expect(d.rejected.map((x) => x.reason)).toEqual(['derived partition column p is the empty string, which Delta reads as NULL']);
+    // Every reader, ours included, reads an empty partition value in the log as NULL.
+    const snap = await lake.snapshot(t);
+    expect(Object.values(snap.files[0]!.partitionValues ?? {})).not.toContain('');
+  });
+
   test('a partition column takes the spelling the write gives it, whatever the records spell', async () => {
     const t = tempDir();
     await lake.write(t, { kind: 'rows', rows: [{ n: 1, YR: 2024 }, { n: 2, YR: 2025 }] }, { mode: 'append', partitionBy: ['yr'] });

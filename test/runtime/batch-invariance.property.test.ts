@@ -9,7 +9,10 @@
  * The keyed table takes CDC deletes: a stale record arriving after its key's delete must lose
  * to the delete whether the two share a batch or not (the delete is kept as a tombstone row).
  * The scd2 table keeps every version, with late versions, deletes and equal sequences from
- * different partitions; the partitioned table's partition column is often absent or NULL.
+ * different partitions; the partitioned table's partition column is often absent, NULL or empty
+ * (a record with an empty partition value is dead-lettered: Delta reads it as NULL); declared
+ * columns take their type from the spec, and values the keyed table's f2 (BIGINT) cannot hold go
+ * to its rescued-data column.
  */
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -40,7 +43,7 @@ const valueArb: fc.Arbitrary<Value> = fc.oneof(
   fc.integer({ min: -1000, max: 1000 }).map((v) => ({ kind: 'int' as const, v })),
   fc.bigInt({ min: 2n ** 53n + 1n, max: 2n ** 62n }).map((v) => ({ kind: 'big' as const, v })),
   fc.tuple(fc.integer({ min: 0, max: 999 }), fc.constantFrom(0.25, 0.5, 0.75)).map(([i, f]) => ({ kind: 'frac' as const, v: i + f })),
-  fc.constantFrom('a', 'b', 'x y', '12').map((v) => ({ kind: 'str' as const, v })),
+  fc.constantFrom('a', 'b', 'x y', '12', '').map((v) => ({ kind: 'str' as const, v })),
   fc.boolean().map((v) => ({ kind: 'bool' as const, v })),
   fc.constant({ kind: 'null' as const }),
   fc.record({ c: fc.constantFrom('p', 'q'), n: fc.integer({ min: 0, max: 9 }) }).map((v) => ({ kind: 'obj' as const, v })),
@@ -140,14 +143,30 @@ function model(records: { g: Gen; partition: number }[]): { tables: Record<strin
     }
     // The partition column exists from the first commit: VARCHAR while it has held only NULLs.
     if (table === 'part') types.tag ??= 'VARCHAR';
+    // Declared columns exist from the first commit with their type: the log's note is text; the
+    // keyed table's f2 takes integers only, and any other value goes to its rescued-data column.
+    if (table === 'log') types.note = 'VARCHAR';
+    if (table === 'keyed') Object.assign(types, { f2: 'BIGINT', _rescued: 'VARCHAR' });
     const row = (e: { g: Gen; fields: Map<string, Value> }) => {
       const r: Record<string, unknown> = { type: table, id: e.g.key };
       if (keyed(table)) r.seq = e.g.seq;
       if (keyed(table) && e.g.del) r.op = 'd';
+      if (table === 'keyed') {
+        const f2 = e.fields.get('f2');
+        const fits = !f2 || f2.kind === 'int' || f2.kind === 'big' || f2.kind === 'null';
+        r.f2 = fits ? (f2 ? stored(f2, 'BIGINT') : null) : null;
+        r._rescued = fits ? null : `{"f2":${text(f2!)}}`;
+      }
       for (const k of Object.keys(types)) if (!(k in r)) r[k] = e.fields.has(k) ? stored(e.fields.get(k)!, types[k]!) : null;
       return r;
     };
-    if (table === 'log' || table === 'part') tables[table] = { types, rows: list.map(row) };
+    if (table === 'log') tables[table] = { types, rows: list.map(row) };
+    else if (table === 'part') {
+      // An empty partition value (Delta reads it as NULL) fails its record; its kinds still count.
+      const empty = (e: { fields: Map<string, Value> }) => e.fields.get('tag')?.kind === 'str' && (e.fields.get('tag') as { v: string }).v === '';
+      deadLettered += list.filter(empty).length;
+      tables[table] = { types, rows: list.filter((e) => !empty(e)).map(row) };
+    }
     else if (table === 'hist') tables[table] = { types: { ...types, __start_at: 'BIGINT', __end_at: 'BIGINT', __is_current: 'BOOLEAN' }, rows: historyModel(list, row) };
     else {
       const winners = new Map<number, { g: Gen; fields: Map<string, Value> }>();
@@ -201,8 +220,8 @@ source: { kafka: { brokers: [localhost:9092], topic: t } }
 streams: ${streams}
 routing: { field: type, routes: { keyed: keyed, log: log, hist: hist, part: part } }
 tables:
-  keyed: { mergeKeys: [id], sequenceBy: seq, deleteWhen: "op = 'd'" }
-  log: { mode: append }
+  keyed: { mergeKeys: [id], sequenceBy: seq, deleteWhen: "op = 'd'", columns: { f2: BIGINT }, rescuedDataColumn: _rescued }
+  log: { mode: append, columns: { note: VARCHAR } }
   part: { mode: append, partitionBy: [tag] }
   hist: { mode: scd2, mergeKeys: [id], sequenceBy: seq, deleteWhen: "op = 'd'" }
 deadLetter: { maxRatio: 1 }
