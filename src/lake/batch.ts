@@ -217,6 +217,8 @@ async function plan(
   const widened: LoadedBatch['widened'] = [];
   const unsafeIntegers: string[] = [];
   const untyped: string[] = [];
+  // A derived column takes its type from its expression, never from a placeholder.
+  const derivedNames = new Set((ctx.derive ?? []).map((d) => d.column.toLowerCase()));
   const readings: Reading[] = [];
   const latticeJoin = (lower: string, k: number): LatticeType | undefined => {
     const t = typeOfKinds(k);
@@ -251,7 +253,7 @@ async function plan(
       newColumns.push(column);
     } else {
       lattice = latticeJoin(lower, k);
-      if (!lattice && required.has(lower)) {
+      if (!lattice && required.has(lower) && !derivedNames.has(lower)) {
         lattice = 'VARCHAR';
         untyped.push(key);
       }
@@ -267,9 +269,9 @@ async function plan(
   // Placeholders no record of the batch names stay placeholders.
   const named = new Set(Object.keys(kinds).map((key) => key.toLowerCase()));
   for (const k of ctx.known) if (ctx.untyped?.has(k.name.toLowerCase()) && !named.has(k.name.toLowerCase())) untyped.push(k.name);
-  // A required column no record of the batch names: a placeholder too.
+  // A required column no record of the batch names (and no derive computes): a placeholder too.
   for (const lower of required) {
-    if (knownByName.has(lower) || declared.has(lower) || columns.some((col) => col.name.toLowerCase() === lower)) continue;
+    if (knownByName.has(lower) || declared.has(lower) || derivedNames.has(lower) || columns.some((col) => col.name.toLowerCase() === lower)) continue;
     const name = ctx.required!.find((r) => r.toLowerCase() === lower)!;
     const col: TypedColumn = { name, type: { kind: 'primitive', name: 'VARCHAR' } };
     columns.push(col);
