@@ -20,6 +20,8 @@ export const SCD2_SEEN = '__seen_at';
  * the same tie rule as within a batch (lowest partition, then offset).
  */
 export const SCD2_SOURCES = '__source_positions';
+/** Every column an scd2 table sets itself. */
+export const SCD2_COLUMNS = [SCD2_START, SCD2_END, SCD2_CURRENT, SCD2_SEEN, SCD2_SOURCES];
 /** Upsert rows written with source positions: the Kafka partition and offset of the record a row holds (ties in `sequenceBy`). */
 export const SOURCE_PARTITION = '__source_partition';
 export const SOURCE_OFFSET = '__source_offset';
@@ -39,7 +41,7 @@ export const keepsTombstones = (spec: { sequenceBy?: string | undefined; deleteW
  * sequence and deleteWhen).
  */
 export function systemColumns(t: { mode: string; sequenceBy?: string | undefined; deleteWhen?: string | undefined }): Map<string, string> {
-  if (t.mode === 'scd2') return new Map([SCD2_START, SCD2_END, SCD2_CURRENT, SCD2_SEEN, SCD2_SOURCES].map((n) => [n, 'scd2 history']));
+  if (t.mode === 'scd2') return new Map(SCD2_COLUMNS.map((n) => [n, 'scd2 history']));
   if (t.mode !== 'upsert' || t.sequenceBy === undefined) return new Map();
   const out = new Map([[SOURCE_PARTITION, 'the Kafka position that breaks sequence ties'], [SOURCE_OFFSET, 'the Kafka position that breaks sequence ties']]);
   if (keepsTombstones(t)) out.set(TOMBSTONE, 'deletes kept as tombstones');

@@ -16,6 +16,7 @@ import { resolveDataPath } from './log.js';
 import {
   keepsTombstones, mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_SOURCES, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE,
 } from './merge.js';
+import { SCD2_COLUMNS } from './system-columns.js';
 import { deletionVectorProtocol, deletionVectorsEnabled, ENABLE_DELETION_VECTORS, markReplacedRows } from './merge-on-read.js';
 import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
@@ -26,7 +27,6 @@ import { widenSql } from './type-lattice.js';
 import { sqlColumnRefs } from './sql-refs.js';
 
 const SCD2_NAMES = [SCD2_START, SCD2_END, SCD2_CURRENT];
-const SCD2_SYSTEM = [...SCD2_NAMES, SCD2_SEEN, SCD2_SOURCES];
 
 /** A planned write plus what the caller reports. */
 export interface WritePlan {
@@ -174,7 +174,7 @@ function mark(fields: DeltaField[], key: string, names: ReadonlySet<string>): De
 
 /** Columns the merge sets itself (scd2 history, upsert tombstones): a batch may not bring them. */
 function systemColumnNames(opts: WriteOptions): Set<string> {
-  if (opts.mode === 'scd2') return new Set(SCD2_SYSTEM);
+  if (opts.mode === 'scd2') return new Set(SCD2_COLUMNS);
   return new Set(opts.mode === 'upsert' && keepsTombstones(opts) ? [TOMBSTONE] : []);
 }
 
