@@ -22,7 +22,7 @@ import { relativeDataPath, storageFor, tableRoot } from './storage/index.js';
 import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
 import type { Action } from './log.js';
-import { timed, type BatchInput, type PhaseTimes, type ColumnDef, type CommitSummary, type TableSnapshot, type WriteOptions, type WriteResult } from './types.js';
+import { timed, type BatchInput, type DeltaField, type PhaseTimes, type ColumnDef, type CommitSummary, type TableSnapshot, type WriteOptions, type WriteResult } from './types.js';
 import { checkWrite, planWrite, targetFileSize, type WritePlan } from './write.js';
 
 /** Commit attempts before a write gives up with CommitConflictError (retriable). */
@@ -256,7 +256,14 @@ export class Lake {
       commit.isBlindAppend = false;
       delete commit.protocol;
       const recorded = how === 'copy' ? {} : layoutConfiguration(opts);
-      commit.metadata = { ...commit.metadata!, id: state.metadata!.id, configuration: { ...config, ...recorded } };
+      // Each column keeps what the schema said of it (NOT NULL, invariants, comments, the lake's
+      // type marks): the rows were read back with the same types, so only new columns are new.
+      const kept = new Map(state.schema.map((f) => [f.name, f]));
+      const fields = (JSON.parse(commit.metadata!.schemaString) as { fields: DeltaField[] }).fields.map((f) => {
+        const before = kept.get(f.name);
+        return before && JSON.stringify(before.type) === JSON.stringify(f.type) ? before : f;
+      });
+      commit.metadata = { ...commit.metadata!, schemaString: schemaString(fields), id: state.metadata!.id, configuration: { ...config, ...recorded } };
       for (const f of state.files.values()) {
         commit.removes.push(removeFor(f.add));
         commit.readFiles.add(fileKey(f.add.path));

@@ -738,6 +738,38 @@ describe('table layout', () => {
     expect(await lake.scan(t, { orderBy: 'id', columns: ['id', 'region', 'v'] })).toEqual([{ id: 1, region: 'us', v: 'c' }, { id: 2, region: 'us', v: 'b' }]);
     expect((await lake.history(t, { limit: 1 }))[0]!.operation).toBe('REPLACE TABLE');
   });
+
+  test('rebuildTable keeps what the schema says of each column: NOT NULL, field metadata, the type marks', async () => {
+    const t = tempDir();
+    await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: false }, { name: 'seq', type: 'BIGINT', nullable: true }, { name: 'region', type: 'VARCHAR', nullable: true }]);
+    // A column comment, stored the way Spark stores one.
+    const entry = readLogEntry(t, 0);
+    const md = entry.find((a) => a.metaData)!.metaData;
+    const schema = JSON.parse(md.schemaString);
+    schema.fields[2].metadata = { comment: 'where the order ships' };
+    md.schemaString = JSON.stringify(schema);
+    fs.writeFileSync(path.join(t, '_delta_log', '00000000000000000000.json'), entry.map((a) => JSON.stringify(a)).join('\n') + '\n');
+    const fresh = await Lake.create({ threads: 1 });
+    try {
+      const upsert: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' };
+      // f received an integer beyond 2^53 that no row keeps (a newer record replaced it).
+      await fresh.write(t, { kind: 'rows', rows: [{ id: 1, seq: 1, region: 'eu', f: 9007199254740993n }] }, upsert);
+      await fresh.write(t, { kind: 'rows', rows: [{ id: 1, seq: 2, region: 'eu', f: 1 }] }, upsert);
+      const before = (await fresh.snapshot(t)).schema;
+      expect(before.find((f) => f.name === 'f')!.metadata).toEqual({ 'pipeline.unsafeIntegers': true });
+      await fresh.rebuildTable(t, { ...upsert, partitionBy: ['region'] });
+      const after = await fresh.snapshot(t);
+      expect(after.partitionColumns).toEqual(['region']);
+      expect(after.schema).toEqual(before);
+      // The mark still decides: a fraction makes f text, as in a table never rebuilt.
+      await fresh.write(t, { kind: 'rows', rows: [{ id: 2, seq: 1, region: 'us', f: 0.25 }] }, { ...upsert, partitionBy: ['region'] });
+      expect(await fresh.scan(t, { orderBy: 'id', columns: ['id', 'f'] })).toEqual([{ id: 1, f: '1' }, { id: 2, f: '0.25' }]);
+      const nullId = await fresh.write(t, { kind: 'rows', rows: [{ id: null, seq: 3, region: 'us' }] }, { ...upsert, partitionBy: ['region'] }).catch((e) => e);
+      expect(nullId.code).toBe('PIPE_LAKE_CONSTRAINT');
+    } finally {
+      fresh.close();
+    }
+  });
 });
 
 describe('table API', () => {
