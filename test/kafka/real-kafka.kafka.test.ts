@@ -14,7 +14,7 @@ import { commerceReferenceSpec, computeReference } from '../../src/dev-broker/re
 import { runAvailableNow, startCli } from '../support/cli.js';
 import { produce, writeCommerceSpec } from '../support/commerce.js';
 import { readOffsetRanges } from '../support/files.js';
-import { normalizeReference, readGold } from '../support/tables.js';
+import { normalizeReference, readGold, readTable } from '../support/tables.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const PARTITIONS = 4;
@@ -29,6 +29,8 @@ beforeAll(async () => {
       { name: 'open-txn', partitions: 2 },
       { name: 'txn-live', partitions: 2 },
       { name: 'grow', partitions: 2 },
+      // Records of up to 20 MiB (Kafka's default is 1 MiB).
+      { name: 'large', partitions: 2, config: { 'max.message.bytes': String(20 << 20) } },
       // Segments roll every 200 ms; retention is cut to 1 ms by the test once the pipeline stopped.
       { name: 'retained', partitions: 2, config: { 'segment.ms': '200', 'retention.ms': '3600000' } },
       // Segments roll every 100 ms and the cleaner runs at once: offset gaps appear quickly.
@@ -256,6 +258,31 @@ describe('a topic gaining partitions on Apache Kafka', () => {
 });
 
 describe('retention under a stopped pipeline on Apache Kafka', () => {
+  it('stores a 17 MB record and dead-letters a 17 MB malformed one with its bytes, between small records', async () => {
+    const dir = tempDir();
+    const big = 'x'.repeat(17 << 20);
+    const record = (id: number, extra: Record<string, unknown> = {}) => JSON.stringify({ event_type: 'analytics', id: `a${id}`, seq: id, event_time: '2026-03-01T10:00:00Z', ...extra });
+    const malformed = Buffer.concat([Buffer.from('{"event_type": "analytics", "note": "'), Buffer.alloc(17 << 20, 'y'), Buffer.from('", oops}')]);
+    const producer = kafka.client('large').producer();
+    await producer.connect();
+    // Each record alone, so the fetches have to carry one batch larger than the runner's fetch sizes.
+    for (const [partition, value] of [[0, record(1)], [0, record(2, { payload: big })], [0, record(3)], [1, malformed], [1, record(4)]] as const) {
+      await producer.send({ topic: 'large', messages: [{ partition, value }] });
+    }
+    await producer.disconnect();
+    const spec = writeCommerceSpec(dir, { name: 'large', topic: 'large', bootstrap: kafka.bootstrap, streams: 2 });
+    const run = await runAvailableNow(spec, dir);
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    expect(run.summary).toMatchObject({ status: 'completed', records: 5, deadLettered: 1 });
+    const analytics = await readTable(join(dir, 'lake', 'analytics'));
+    expect(analytics.map((r) => [r.id, typeof r.payload === 'string' ? (r.payload as string).length : null]).sort()).toEqual([['a1', null], ['a2', 17 << 20], ['a3', null], ['a4', null]]);
+    expect(analytics.find((r) => r.id === 'a2')!.payload).toBe(big);
+    const dead = await readTable(join(dir, 'lake', '_dead_letter'));
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ partition: 1, offset: 0, stage: 'decode' });
+    expect(Buffer.from(dead[0]!.value as Uint8Array).equals(malformed)).toBe(true);
+  });
+
   it('stops with PIPE_SOURCE_DATA_LOSS by default; with failOnDataLoss: false reads exactly what retention kept', async () => {
     const dir = tempDir();
     const now = Date.now();
