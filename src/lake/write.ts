@@ -212,11 +212,14 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   const plan: WritePlan = {
     commit, rowsIn: loaded.rowCount, rowsInserted: 0, rowsUpdated: 0, rowsDeleted: 0, empty: false, rejected: loaded.rejected, widened: widened.map((w) => w.name), expectations: loaded.expectations,
   };
-  if (loaded.rowCount === 0) {
+  // A batch whose every row was refused still brought its columns and kinds: they count as a
+  // stored batch's would (the table is created, columns added or widened), so a table's schema
+  // does not depend on whether refused records shared a batch with stored ones.
+  if (loaded.rowCount === 0 && loaded.rejected.length === 0) {
     plan.empty = true;
     return plan;
   }
-  if (opts.measureQuality !== false) plan.quality = await batchQuality(c, 'b', loaded.columns, opts.mode === 'append' ? [] : (opts.mergeKeys ?? []));
+  if (opts.measureQuality !== false && loaded.rowCount > 0) plan.quality = await batchQuality(c, 'b', loaded.columns, opts.mode === 'append' ? [] : (opts.mergeKeys ?? []));
   // Final table columns: the table's own, then the batch's new ones (then scd2's system columns).
   const dataColumns = loaded.columns;
   let columns: TypedColumn[] = dataColumns;

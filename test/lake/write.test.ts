@@ -208,6 +208,28 @@ describe('schema', () => {
     }
   });
 
+  test('a refused record counts for the columns and their types whether or not it shares a batch with stored ones', async () => {
+    const opts: WriteOptions = { mode: 'append', columns: { q: 'BIGINT' } };
+    // The first record fails (q is not an integer) but brings f as a fraction and a column of its own.
+    const rows = [{ n: 1, q: 'x', f: 0.5, only: true }, { n: 2, q: 3, f: 1 }];
+    const whole = tempDir();
+    expect((await lake.write(whole, { kind: 'rows', rows }, opts)).rejected).toHaveLength(1);
+    const cut = tempDir();
+    const first = await lake.write(cut, { kind: 'rows', rows: [rows[0]!] }, opts);
+    expect(first).toMatchObject({ status: 'committed', rowsInserted: 0 });
+    expect(first.rejected).toHaveLength(1);
+    await lake.write(cut, { kind: 'rows', rows: [rows[1]!] }, opts);
+    for (const t of [whole, cut]) {
+      expect(await lake.columns(t)).toEqual([
+        { name: 'n', type: 'BIGINT', nullable: true },
+        { name: 'q', type: 'BIGINT', nullable: true },
+        { name: 'f', type: 'DOUBLE', nullable: true },
+        { name: 'only', type: 'BOOLEAN', nullable: true },
+      ]);
+      expect(await lake.scan(t)).toEqual([{ n: 2, q: 3, f: 1, only: null }]);
+    }
+  });
+
   test('a partition column that has held only NULLs takes the type of its first value, whatever the batch cuts', async () => {
     const rows = [{ n: 1 }, { n: 2, yr: null }, { n: 3, yr: 2024 }, { n: 4, yr: 2025 }];
     const opts: WriteOptions = { mode: 'append', partitionBy: ['yr'] };
