@@ -230,6 +230,27 @@ describe('schema', () => {
     }
   });
 
+  test.each([
+    ['upsert', 'copy-on-write'], ['upsert', 'merge-on-read'], ['scd2', 'copy-on-write'], ['scd2', 'merge-on-read'],
+  ] as const)('%s (%s): a batch of refused records only widens and adds columns as a stored one would', async (mode, writeMode) => {
+    const opts: WriteOptions = { mode, mergeKeys: ['id'], sequenceBy: 'seq', writeMode, columns: { q: 'BIGINT' } };
+    // The second record fails (q) but brings f as a fraction and a new column g.
+    const rows = [{ id: 1, seq: 1, q: 1, f: 2 }, { id: 2, seq: 1, q: 'x', f: 0.5, g: 'new' }, { id: 1, seq: 2, q: 2, f: 3 }];
+    const whole = tempDir();
+    await lake.write(whole, { kind: 'rows', rows, positions: { partitions: [0, 0, 0], offsets: [0, 1, 2] } }, { ...opts, txn: { appId: 'a', version: 0 } });
+    const cut = tempDir();
+    for (let i = 0; i < rows.length; i++) {
+      const r = await lake.write(cut, { kind: 'rows', rows: [rows[i]!], positions: { partitions: [0], offsets: [i] } }, { ...opts, txn: { appId: 'a', version: i } });
+      if (i === 1) expect(r).toMatchObject({ status: 'committed', rowsInserted: 0, rejected: [{ row: 0 }] });
+    }
+    // By name: a column's place can differ (a column committed later comes after the system columns).
+    const byName = (cols: { name: string }[]) => [...cols].sort((a, b) => a.name.localeCompare(b.name));
+    const rowsOf = async (t: string) => (await lake.scan(t, { orderBy: 'id, seq' })).map((r) => byName(Object.entries(r).map(([name, v]) => ({ name, v }))));
+    expect(byName(await lake.columns(cut))).toEqual(byName(await lake.columns(whole)));
+    expect((await lake.columns(cut)).find((c) => c.name === 'f')!.type).toBe('DOUBLE');
+    expect(await rowsOf(cut)).toEqual(await rowsOf(whole));
+  });
+
   test('a partition column that has held only NULLs takes the type of its first value, whatever the batch cuts', async () => {
     const rows = [{ n: 1 }, { n: 2, yr: null }, { n: 3, yr: 2024 }, { n: 4, yr: 2025 }];
     const opts: WriteOptions = { mode: 'append', partitionBy: ['yr'] };
