@@ -102,6 +102,7 @@ const CODES = {
   PIPE_LAKE_MISSING_COLUMN: stop('table <path>: <role> column <name> is not in the table or the batch', 'declare the column, or fix mergeKeys / sequenceBy / partitionBy'),
   PIPE_LAKE_NOT_SCD2: stop('table <path> has no __valid_from/__valid_to/__current columns: it was not written in scd2 mode', 'keep the table\'s mode, or write scd2 history to a new table'),
   PIPE_LAKE_NOT_WRITABLE: stop('<the storage error>', `make output.path and checkpoint.path writable and run again: ${REPLAYED}`),
+  PIPE_LAKE_MAX_COLUMNS: stop('table <path>: this batch would give it <n> columns, more than maxColumns (<limit>); its new fields: <names>', 'raise tables.<table>.maxColumns (up to 10,000), or keep those fields out of the records, then run again: the batch is replayed (tables that already took it skip it)'),
   PIPE_LAKE_NO_KEYS: stop('<mode> into <table> needs mergeKeys', 'declare mergeKeys for the table'),
   PIPE_LAKE_NO_SEQUENCE: stop('scd2 into <table> needs sequenceBy', 'declare sequenceBy for the table'),
   PIPE_LAKE_NO_TABLE: stop('<path> is not a Delta table (no _delta_log commits)', IS_TABLE),

@@ -166,6 +166,12 @@ export interface WriteOptions {
   /** Values that do not convert to their column's fixed type go to this column as JSON instead of failing their row. */
   rescuedDataColumn?: string;
   /**
+   * Most columns the table may have, counting those the records and these options bring (not
+   * those the table sets itself, computes with `derive` or takes from `batch.attached`): a write
+   * past it fails with PIPE_LAKE_MAX_COLUMNS, before anything is loaded.
+   */
+  maxColumns?: number;
+  /**
    * Called with the rows the write leaves out, right before each commit attempt, so a caller
    * can record them durably first (a replay that finds the txn committed learns them there).
    */

@@ -16,7 +16,7 @@ import { resolveDataPath } from './log.js';
 import {
   keepsTombstones, mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_SOURCES, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE,
 } from './merge.js';
-import { SCD2_COLUMNS } from './system-columns.js';
+import { SCD2_COLUMNS, systemColumns } from './system-columns.js';
 import { deletionVectorProtocol, deletionVectorsEnabled, ENABLE_DELETION_VECTORS, markReplacedRows } from './merge-on-read.js';
 import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
@@ -119,6 +119,36 @@ export async function checkWrite(c: Conn, tablePath: string, state: TableState |
   await c.run('DROP TABLE b');
 }
 
+/**
+ * Refuses a write that would give the table more than `opts.maxColumns` columns. Counted: the
+ * table's columns, the ones the options name (declared, keys, sequence, partitions, rescued
+ * data) and the batch's fields; not the columns the table sets itself, computes or attaches,
+ * which come and go with its first commit. The whole batch stops rather than the records past
+ * the limit failing: which records came first would decide that, so the tables would depend on
+ * the batch cuts.
+ */
+function checkColumnLimit(tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): void {
+  const limit = opts.maxColumns;
+  if (limit === undefined) return;
+  const own = new Set([...systemColumns(opts).keys(), ...(opts.derive ?? []).map((d) => d.column.toLowerCase()), ...(batch.attached?.columns ?? []).map((c) => c.name.toLowerCase())]);
+  const names = new Map<string, string>();
+  const add = (name: string) => {
+    const lower = name.toLowerCase();
+    if (!own.has(lower) && !names.has(lower)) names.set(lower, name);
+  };
+  for (const f of state?.schema ?? []) add(f.name);
+  for (const n of [...Object.keys(opts.columns ?? {}), ...(opts.mergeKeys ?? []), ...(opts.sequenceBy ? [opts.sequenceBy] : []), ...(opts.partitionBy ?? []), ...(opts.rescuedDataColumn ? [opts.rescuedDataColumn] : [])]) add(n);
+  const before = names.size;
+  if (batch.kind === 'ndjson') for (const n of Object.keys(batch.kinds ?? {})) add(n);
+  else for (const row of batch.rows) for (const n of Object.keys(row)) add(n);
+  if (names.size <= limit) return;
+  const added = [...names.values()].slice(before);
+  const listed = `${added.slice(0, 10).join(', ')}${added.length > 10 ? ` and ${added.length - 10} more` : ''}`;
+  throw new LakeError('PIPE_LAKE_MAX_COLUMNS', `table ${tablePath}: this batch would give it ${names.size} columns, more than maxColumns (${limit}); its new fields: ${listed}`, {
+    details: { table: tablePath, columns: names.size, maxColumns: limit, newFields: added.slice(0, 100) },
+  });
+}
+
 /** Validates the write and loads its batch into temp table `b`. */
 async function loadForWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions) {
   validate(tablePath, opts);
@@ -126,6 +156,7 @@ async function loadForWrite(c: Conn, tablePath: string, state: TableState | unde
     const changes = layoutChanges({ configuration: state.metadata?.configuration ?? {}, partitionColumns: state.metadata?.partitionColumns ?? [] }, opts);
     if (changes.length > 0) throw layoutChangedError(tablePath, changes);
   }
+  checkColumnLimit(tablePath, state, batch, opts);
   const known = state ? schemaColumns(state) : [];
   const systemNames = systemColumnNames(opts);
   return loadBatch(c, batch, {

@@ -109,6 +109,8 @@ export interface DeltaSinkConfig extends Pick<WriteOptions, 'mode' | 'sequenceBy
   partitionBy: string[];
   /** `merge-on-read`: replaced rows are marked with deletion vectors instead of files being rewritten. */
   writeMode?: 'merge-on-read';
+  /** Most columns the table takes (see `WriteOptions.maxColumns`). */
+  maxColumns?: number;
 }
 
 /** A plan node as operators see it (the planner's PlanNode, without importing the planner). */

@@ -35,6 +35,7 @@ export function sinkWriteOptions(sink: DeltaSinkConfig): WriteOptions {
     partitionBy: sink.partitionBy,
     columns: sink.columns,
     ...(sink.rescuedDataColumn ? { rescuedDataColumn: sink.rescuedDataColumn } : {}),
+    ...(sink.maxColumns !== undefined ? { maxColumns: sink.maxColumns } : {}),
     ...(sink.derive ? { derive: sink.derive } : {}),
     ...(sink.where !== undefined ? { where: sink.where } : {}),
     ...(sink.expectations ? { expectations: sink.expectations } : {}),
@@ -107,7 +108,7 @@ const tableFields: Partial<PropertiesOf<TableSpec>> = {
     nonEmpty,
   ),
   maxColumns: field(
-    { description: 'Most distinct top-level keys (columns) the table takes; a record that would add more goes to the dead-letter table.', default: 1000, examples: [1000] },
+    { description: 'Most columns the table takes: its records\' distinct top-level keys (case-insensitive) and the columns the spec names, not those the table sets, derives or attaches itself. A batch that would take it past the limit stops the run (PIPE_LAKE_MAX_COLUMNS) instead of refusing records one by one, which would depend on which records came first.', default: 1000, examples: [1000] },
     { type: 'integer', minimum: 1, maximum: 10000 },
   ),
   writeMode: field(

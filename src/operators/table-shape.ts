@@ -9,7 +9,9 @@
  *   comparable type per table — a declared type converts or fails in the lake);
  * - each value's JSON kind is noted per column (the lake joins them into column types);
  *   an integer outside the 64-bit range fails the record;
- * - at most `maxColumns` columns per table: a record that would add more fails.
+ * - a brand-new column takes the spelling of the first accepted record that brings it (a
+ *   record that fails registers nothing). The column limit (`maxColumns`) is checked where the
+ *   batch is written, against the table as committed (sink-delta.ts).
  */
 import { isJsonNumber, kindOfJsonValue } from '../lake/json-values.js';
 import { Kind } from '../lake/type-lattice.js';
@@ -60,9 +62,12 @@ export class TableShaper {
   private readonly scratchKeys: string[] = [];
   private readonly scratchKinds: number[] = [];
 
-  constructor(private readonly rules: TableRules, private readonly maxColumns = DEFAULT_MAX_COLUMNS) {
+  /** Reused per record: its keys new to the table (lower-case -> spelling), registered once it is accepted. */
+  private readonly fresh = new Map<string, string>();
+
+  constructor(private readonly rules: TableRules) {
     // The table's columns, then the names the spec uses: a record's spelling never decides these.
-    for (const name of [...Object.keys(rules.columns), ...rules.mergeKeys, ...(rules.sequenceBy ? [rules.sequenceBy] : []), ...(rules.partitionBy ?? [])]) this.canonical(name, true);
+    for (const name of [...Object.keys(rules.columns), ...rules.mergeKeys, ...(rules.sequenceBy ? [rules.sequenceBy] : []), ...(rules.partitionBy ?? [])]) this.register(name);
     const spell = (n: string) => this.byLower.get(n.toLowerCase()) ?? n;
     this.derived = new Set((rules.derived ?? []).map((d) => d.toLowerCase()));
     // Derived keys and sequences exist only once the batch loads; the lake checks them there.
@@ -72,18 +77,23 @@ export class TableShaper {
     this.sequenceDeclared = rules.sequenceBy !== undefined && rules.declared?.some((d) => d.toLowerCase() === rules.sequenceBy!.toLowerCase()) === true;
   }
 
-  /** The table's spelling of `key`, registering it when new (undefined past the column limit). */
-  private canonical(key: string, known = false): string | undefined {
+  /** Makes `key` a column name (its own spelling unless a case variant is one already). */
+  private register(key: string): void {
+    const lower = key.toLowerCase();
+    let name = this.byLower.get(lower);
+    if (name === undefined) this.byLower.set(lower, (name = key));
+    this.exact.set(key, name);
+  }
+
+  /** The table's spelling of `key`; a key new to the table spells itself, or as the record's first spelling of it (`fresh`). */
+  private canonical(key: string): string {
     const hit = this.exact.get(key);
     if (hit !== undefined) return hit;
     const lower = key.toLowerCase();
-    let name = this.byLower.get(lower);
-    if (name === undefined) {
-      if (!known && this.byLower.size >= this.maxColumns) return undefined;
-      this.byLower.set(lower, (name = key));
-    }
-    this.exact.set(key, name);
-    return name;
+    const name = this.byLower.get(lower) ?? this.fresh.get(lower);
+    if (name !== undefined) return name;
+    this.fresh.set(lower, key);
+    return key;
   }
 
   /** Why a field may not be named `key`, if it may not. */
@@ -104,6 +114,9 @@ export class TableShaper {
         break;
       }
     }
+    this.fresh.clear();
+    // Whether some key is not in `exact` yet (registered, once the record is accepted).
+    let unseen = false;
     for (const key in record) {
       if (key === '') return { ok: false, error: 'a field has an empty name; a column needs one' };
       // Reserved names start with two underscores or are `rowid`: only such keys need a lower-case look.
@@ -112,9 +125,8 @@ export class TableShaper {
         const reason = this.reservedName(key);
         if (reason !== undefined) return { ok: false, error: `field '${key}' is reserved: ${reason}` };
       }
-      const name = this.canonical(key);
-      if (name === undefined) return { ok: false, error: `field '${key}' would give table '${this.rules.table}' more than ${this.maxColumns} columns` };
-      if (name !== key) renamed = true;
+      if (!this.exact.has(key)) unseen = true;
+      if (this.canonical(key) !== key) renamed = true;
     }
     let out = record;
     if (renamed) {
@@ -122,7 +134,7 @@ export class TableShaper {
       out = Object.create(null) as Record<string, unknown>;
       const from = Object.create(null) as Record<string, string>;
       for (const key in record) {
-        const name = this.exact.get(key)!;
+        const name = this.canonical(key);
         if (from[name] !== undefined) return { ok: false, error: `fields '${from[name]}' and '${key}' differ only by case; column names are case-insensitive` };
         from[name] = key;
         out[name] = record[key];
@@ -157,6 +169,7 @@ export class TableShaper {
       keys.push(key);
       kinds.push(kind);
     }
+    if (unseen) for (const key in record) if (!this.exact.has(key)) this.register(key);
     for (let i = 0; i < keys.length; i++) this.kinds[keys[i]!] = (this.kinds[keys[i]!] ?? 0) | kinds[i]!;
     return { ok: true, record: out, renamed };
   }
@@ -167,7 +180,7 @@ export class TableShaper {
  * `error` to the dead-letter table); the accepted ones are collected for the batch's write.
  */
 export function tableSinkStage(rules: TableRules): RecordStage {
-  const shaper = new TableShaper(rules, rules.maxColumns ?? DEFAULT_MAX_COLUMNS);
+  const shaper = new TableShaper(rules);
   return {
     kinds: shaper.kinds,
     process(input) {
