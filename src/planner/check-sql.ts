@@ -21,6 +21,8 @@ interface Fragment {
   declared: Record<string, string>;
   /** `predicate`: must be a boolean (deleteWhen, where); `expression`: any value (derive). */
   kind: 'predicate' | 'expression';
+  /** Lower-case names whose type does not depend on the records seen: metadata and derived columns. */
+  typed: Set<string>;
 }
 
 type Obj = Record<string, unknown>;
@@ -32,23 +34,28 @@ function fragmentsOf(loaded: LoadedSpec): Fragment[] {
   const out: Fragment[] = [];
   const data = loaded.data as { tables?: unknown; source?: unknown } | undefined;
   const source = isObj(data?.source) ? data.source : {};
-  const addDerive = (base: string, owner: Obj, declared: Record<string, string>) => {
-    for (const [column, sql] of stringEntries(owner.derive)) out.push({ path: `${base}.derive.${column}`, sql, declared, kind: 'expression' });
-    if (typeof owner.where === 'string') out.push({ path: `${base}.where`, sql: owner.where, declared, kind: 'predicate' });
+  // Metadata columns have fixed types; derived ones the type of their expression.
+  const metadata = Array.isArray(source.metadataColumns) ? source.metadataColumns.filter((m): m is string => typeof m === 'string').map((m) => `_kafka_${m}`) : [];
+  const derivedNames = (owner: Obj) => stringEntries(owner.derive).map(([column]) => column.toLowerCase());
+  const sourceTyped = new Set([...metadata, ...derivedNames(source)]);
+  const addDerive = (base: string, owner: Obj, declared: Record<string, string>, typed: Set<string>) => {
+    for (const [column, sql] of stringEntries(owner.derive)) out.push({ path: `${base}.derive.${column}`, sql, declared, kind: 'expression', typed });
+    if (typeof owner.where === 'string') out.push({ path: `${base}.where`, sql: owner.where, declared, kind: 'predicate', typed });
     if (Array.isArray(owner.expectations)) {
       for (const [i, e] of owner.expectations.entries()) {
-        if (isObj(e) && typeof e.expr === 'string') out.push({ path: `${base}.expectations.${i}.expr`, sql: e.expr, declared, kind: 'predicate' });
+        if (isObj(e) && typeof e.expr === 'string') out.push({ path: `${base}.expectations.${i}.expr`, sql: e.expr, declared, kind: 'predicate', typed });
       }
     }
   };
-  addDerive('source', source, {});
-  const tables = data?.tables;
-  if (!isObj(tables)) return out;
-  for (const [name, table] of Object.entries(tables)) {
-    if (!isObj(table)) continue;
+  const tables = isObj(data?.tables) ? Object.entries(data.tables).filter((e): e is [string, Obj] => isObj(e[1])) : [];
+  // The source's fragments run on every table's records: a column is fixed there when every table declares it.
+  const everywhere = tables.length === 0 ? {} : Object.fromEntries(stringEntries(tables[0]![1].columns).filter(([k]) => tables.every(([, t]) => stringEntries(t.columns).some(([n]) => n.toLowerCase() === k.toLowerCase()))));
+  addDerive('source', source, {}, new Set([...sourceTyped, ...Object.keys(everywhere).map((k) => k.toLowerCase())]));
+  for (const [name, table] of tables) {
     const declared = Object.fromEntries(stringEntries(table.columns));
-    if (typeof table.deleteWhen === 'string') out.push({ path: `tables.${name}.deleteWhen`, sql: table.deleteWhen, declared, kind: 'predicate' });
-    addDerive(`tables.${name}`, table, declared);
+    const typed = new Set([...sourceTyped, ...derivedNames(table)]);
+    if (typeof table.deleteWhen === 'string') out.push({ path: `tables.${name}.deleteWhen`, sql: table.deleteWhen, declared, kind: 'predicate', typed });
+    addDerive(`tables.${name}`, table, declared, typed);
   }
   return out;
 }
@@ -109,6 +116,12 @@ export async function checkSqlFragments(loaded: LoadedSpec): Promise<Diagnostic[
           const clock = clockFunction(f.sql);
           if (clock) {
             out.push(diagnostic('PIPE0091', { file: loaded.file, line: at.line, col: at.col, path: f.path }, { path: f.path, fn: clock }, 'for a value a replay repeats, use the record\'s own time or its Kafka timestamp (`source.metadataColumns: [timestamp]`)'));
+          }
+          const inferred = [...new Set(undeclared.filter((ref) => !f.typed.has(ref.toLowerCase())))];
+          if (inferred.length > 0) {
+            const table = f.path.startsWith('tables.') ? f.path.split('.')[1]! : '<table>';
+            out.push(diagnostic('PIPE0081', { file: loaded.file, line: at.line, col: at.col, path: f.path }, { path: f.path, columns: inferred.map((c) => `\`${c}\``).join(', ') },
+              `declare ${inferred.length > 1 ? 'them' : 'it'} under tables.${table}.columns (e.g. \`columns: { ${inferred[0]}: VARCHAR }\`), so every batch reads ${inferred.length > 1 ? 'them' : 'it'} with one type`));
           }
         }
       }

@@ -84,6 +84,7 @@ export const codes = {
   PIPE0090: { severity: 'warning', title: 'window before a table filter', template: 'aggregation `{name}` reads table `{table}`, whose `where` or drop/quarantine expectations leave records out as the table loads; the window counts every record routed to the table, those included' },
   PIPE0091: { severity: 'warning', title: 'SQL that reads the clock', template: '`{path}` calls {fn}(): a record replayed after a crash, or read again by a re-run, gets another value than the first time' },
   PIPE0080: { severity: 'error', title: 'reserved column name', template: '`{path}` is reserved: {reason}' },
+  PIPE0081: { severity: 'warning', title: 'SQL over an inferred column', template: '`{path}` reads {columns}, whose type is inferred from the values seen so far: a batch that widens it (BIGINT → DOUBLE → VARCHAR) can change what the expression gives, or stop the run, depending on how records were batched' },
   PIPE0079: { severity: 'warning', title: 'writeMode on append table', template: 'table `{table}` is `append`: `writeMode: {writeMode}` has no effect (only upsert and scd2 replace rows)' },
   // Delta tables as sources.
   PIPE0075: { severity: 'error', title: 'source kind', template: '`source` {detail}: give exactly one of `kafka` (a topic) and `delta` (a table)' },

@@ -14,7 +14,9 @@ output: { path: ./lake }
 
 describe('SQL fragment checks', () => {
   it('accepts a predicate over declared and inferred columns', async () => {
-    expect(await checkSqlFragments(loadSpecText(spec("op = 'd' AND lower(src) <> 'x'"), 's.yaml'))).toEqual([]);
+    expect(await checkSqlFragments(loadSpecText(spec("op = 'd' AND lower(src) <> 'x'", 'columns: { op: VARCHAR, src: VARCHAR }, '), 's.yaml'))).toEqual([]);
+    // Undeclared, they bind too (their type is inferred at run time), with a warning (below).
+    expect((await checkSqlFragments(loadSpecText(spec("op = 'd' AND lower(src) <> 'x'"), 's.yaml'))).map((d) => d.code)).toEqual(['PIPE0081']);
   });
 
   it('reports a syntax error at its line and column, and the spec is then invalid', async () => {
@@ -49,7 +51,7 @@ output: { path: ./lake }
 
   it('accepts expressions over undeclared columns of any plausible type', async () => {
     // `ts` is undeclared: it binds as text for the CAST, `n` as a number for the comparison.
-    expect(await checkSqlFragments(loadSpecText(derived('CAST(ts AS DATE)', 'n > 3 AND day IS NOT NULL'), 's.yaml'))).toEqual([]);
+    expect((await checkSqlFragments(loadSpecText(derived('CAST(ts AS DATE)', 'n > 3 AND day IS NOT NULL'), 's.yaml'))).filter((d) => d.severity === 'error')).toEqual([]);
   });
 
   it('reports a bad derive expression (PIPE0067) and a bad where (PIPE0056) at their values', async () => {
@@ -67,12 +69,35 @@ output: { path: ./lake }
   it('warns of SQL that reads the clock (a replay gets another value); a quoted "now" is no call', async () => {
     const loaded = await withSqlChecks(loadSpecText(derived('CAST(now() AS DATE)', "status <> 'now' AND current_date > day"), 's.yaml'));
     expect(loaded.spec).toBeDefined();
-    expect(loaded.diagnostics.map((d) => [d.code, d.severity, d.path, d.line])).toEqual([
+    const clock = loaded.diagnostics.filter((d) => d.code === 'PIPE0091');
+    expect(clock.map((d) => [d.code, d.severity, d.path, d.line])).toEqual([
       ['PIPE0091', 'warning', 'source.derive.day', 5],
       ['PIPE0091', 'warning', 'tables.orders.where', 8],
     ]);
-    expect(loaded.diagnostics[1]!.message).toContain('calls current_date()');
-    expect(await checkSqlFragments(loadSpecText(derived('CAST(ts AS DATE)', "status = 'now'"), 's.yaml'))).toEqual([]);
+    expect(clock[1]!.message).toContain('calls current_date()');
+    expect((await checkSqlFragments(loadSpecText(derived('CAST(ts AS DATE)', "status = 'now'"), 's.yaml'))).filter((d) => d.code === 'PIPE0091')).toEqual([]);
+  });
+
+  it('warns of SQL over a column whose type is inferred (PIPE0081), not over declared, derived or metadata columns', async () => {
+    const text = `apiVersion: pipeline/v1
+name: d
+source:
+  kafka: { brokers: [localhost:9092], topic: t }
+  metadataColumns: [timestamp]
+  derive: { day: "CAST(ts AS DATE)", seen: "_kafka_timestamp" }
+routing: { field: type, routes: { o: orders, r: returns } }
+tables:
+  orders: { mode: append, columns: { amount: DOUBLE, ts: VARCHAR }, derive: { cents: "CAST(amount * 100 AS BIGINT)", label: "CAST(qty AS VARCHAR) || day" }, where: "cents > 0 AND seen IS NOT NULL" }
+  returns: { mode: append, columns: { ts: VARCHAR } }
+output: { path: ./lake }
+`;
+    const loaded = await withSqlChecks(loadSpecText(text, 's.yaml'));
+    expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(loaded.spec).toBeDefined();
+    // ts is declared by every table, amount by orders; day, cents and seen are computed; qty is inferred.
+    expect(loaded.diagnostics.map((d) => [d.code, d.severity, d.path, d.line, d.col])).toEqual([['PIPE0081', 'warning', 'tables.orders.derive.label', 9, 125]]);
+    expect(loaded.diagnostics[0]!.message).toBe('`tables.orders.derive.label` reads `qty`, whose type is inferred from the values seen so far: a batch that widens it (BIGINT → DOUBLE → VARCHAR) can change what the expression gives, or stop the run, depending on how records were batched');
+    expect(loaded.diagnostics[0]!.hint).toBe('declare it under tables.orders.columns (e.g. `columns: { qty: VARCHAR }`), so every batch reads it with one type');
   });
 
   it('refuses volatile functions, which the load cannot run (and a replay could not repeat)', async () => {
@@ -100,20 +125,20 @@ describe('schema file checks', () => {
 
   it('accepts existing schema files and message types', async () => {
     const avro = await withSqlChecks(loadSpecText(withSchema(`  format: avro\n  schema: { file: ${schemas}/order-v1.avsc, reader: ${schemas}/order-reader.avsc }`), 's.yaml'));
-    expect(avro.diagnostics).toEqual([]);
+    expect(avro.diagnostics.filter((d) => d.code !== 'PIPE0081')).toEqual([]);
     const proto = await withSqlChecks(loadSpecText(withSchema(`  format: protobuf\n  schema: { file: ${schemas}/order.proto, messageType: shop.Order }`), 's.yaml'));
-    expect(proto.diagnostics).toEqual([]);
+    expect(proto.diagnostics.filter((d) => d.code !== 'PIPE0081')).toEqual([]);
   });
 
   it('reports a missing, invalid or non-record schema and an unknown message type at the line naming it', async () => {
     const avro = await withSqlChecks(loadSpecText(withSchema(`  format: avro\n  schema:\n    file: ${schemas}/missing.avsc\n    reader: ${schemas}/not-a-record.avsc`), 's.yaml'));
     expect(avro.spec).toBeUndefined();
-    expect(avro.diagnostics.map((d) => [d.code, d.line, d.col, d.message])).toEqual([
+    expect(avro.diagnostics.filter((d) => d.code !== 'PIPE0081').map((d) => [d.code, d.line, d.col, d.message])).toEqual([
       ['PIPE0061', 6, 11, `\`${schemas}/missing.avsc\`: no such file`],
       ['PIPE0061', 7, 13, `\`${schemas}/not-a-record.avsc\`: the schema's top level is string, not a record`],
     ]);
     const proto = await withSqlChecks(loadSpecText(withSchema(`  format: protobuf\n  schema: { file: ${schemas}/order.proto, messageType: shop.Ordr }`), 's.yaml'));
-    expect(proto.diagnostics.map((d) => [d.code, d.line, d.message])).toEqual([
+    expect(proto.diagnostics.filter((d) => d.code !== 'PIPE0081').map((d) => [d.code, d.line, d.message])).toEqual([
       ['PIPE0061', 5, `\`${schemas}/order.proto\`: no message type \`shop.Ordr\` in ${schemas}/order.proto (it defines shop.Money, shop.Order)`],
     ]);
   });
