@@ -2,6 +2,12 @@
  * Tables in a local (or shared) folder. Put-if-absent is a hard link of a fully written
  * temp file, which fails with EEXIST instead of overwriting or exposing half a file; on file
  * systems without hard links an exclusive create is used instead.
+ *
+ * Everything a commit references is durable before the commit is: data files DuckDB wrote
+ * (`upload`) and staged files (`publish`) are fsynced with the folders that name them, and a
+ * log entry's folder is fsynced once it holds the entry. So a machine that loses power after
+ * the stream's checkpoint said a batch was committed still has the batch in its tables (the
+ * checkpoint's own files are fsynced likewise, see runtime/atomic-file.ts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -77,13 +83,19 @@ export class LocalStorage implements TableStorage {
     }
     try {
       await fs.link(tmp, file);
+      await syncFolders([path.dirname(file)], this.root);
       return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return false;
       // File systems without hard links: exclusive create still never overwrites a file
       // (readers retry briefly if they catch it before its content is complete).
-      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') return exclusiveCreate(file, body);
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+        if (!(await exclusiveCreate(file, body))) return false;
+        await syncPath(file);
+        await syncFolders([path.dirname(file)], this.root);
+        return true;
+      }
       throw err;
     } finally {
       await fs.unlink(tmp).catch(() => undefined);
@@ -104,7 +116,12 @@ export class LocalStorage implements TableStorage {
 
   async fetch(): Promise<void> {}
 
-  async upload(): Promise<void> {}
+  /** The files DuckDB wrote are in place already: made durable, with the folders naming them. */
+  async upload(rels: string[]): Promise<void> {
+    const files = rels.map((rel) => this.localPath(rel));
+    await Promise.all(files.map((f) => syncPath(f)));
+    await syncFolders(files.map((f) => path.dirname(f)), this.root);
+  }
 
   async forget(): Promise<void> {}
 
@@ -116,8 +133,40 @@ export class LocalStorage implements TableStorage {
   }
 
   async publish(staged: string, rel: string): Promise<void> {
+    await syncPath(staged);
     await fs.rename(staged, this.localPath(rel));
+    await syncFolders([path.dirname(this.localPath(rel))], this.root);
   }
+}
+
+/** fsyncs a file or folder; a folder some file systems refuse to fsync is left as it is (the rename or link itself is atomic). */
+async function syncPath(p: string): Promise<void> {
+  let handle;
+  try {
+    handle = await fs.open(p, 'r');
+    await handle.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EBADF') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * fsyncs these folders and every folder above them up to the table root's parent: a new
+ * partition folder is named by its parent, a new table's folder by the output folder.
+ */
+async function syncFolders(dirs: string[], root: string): Promise<void> {
+  const top = path.resolve(root);
+  const all = new Set<string>([path.dirname(top)]);
+  for (const d of dirs) {
+    for (let at = path.resolve(d); ; at = path.dirname(at)) {
+      all.add(at);
+      if (at === top || !at.startsWith(top + path.sep)) break;
+    }
+  }
+  await Promise.all([...all].map((d) => syncPath(d)));
 }
 
 async function exclusiveCreate(file: string, body: string): Promise<boolean> {
