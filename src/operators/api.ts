@@ -26,8 +26,6 @@ export interface TableRules extends Pick<DeltaSinkConfig, 'table' | 'mode' | 'me
   columns: Record<string, string>;
   /** Names of the spec's declared columns (fixed types). */
   declared?: string[];
-  /** Most columns the table takes (default 1000). */
-  maxColumns?: number;
   /**
    * Columns the table computes while loading (`derive`): a record's own field of that name is
    * left out (the computed value is the column), and merge keys or a sequence among them are

@@ -11,7 +11,7 @@
  *   an integer outside the 64-bit range fails the record;
  * - a brand-new column takes the spelling of the first accepted record that brings it (a
  *   record that fails registers nothing). The column limit (`maxColumns`) is checked where the
- *   batch is written, against the table as committed (sink-delta.ts).
+ *   batch is written, against the table as committed (lake/write.ts).
  */
 import { isJsonNumber, kindOfJsonValue } from '../lake/json-values.js';
 import { Kind } from '../lake/type-lattice.js';
@@ -19,7 +19,7 @@ import { reservedColumnReason, systemColumns } from '../lake/system-columns.js';
 import { jsonTypeOf } from './decode-json.js';
 import type { DecodedRecord, DeltaSinkConfig, RecordStage, TableRules } from './api.js';
 
-/** Default `tables.<t>.maxColumns`: distinct top-level keys a table may have. */
+/** Default `tables.<t>.maxColumns`: columns a table may have (see lake/write.ts). */
 export const DEFAULT_MAX_COLUMNS = 1000;
 
 
@@ -32,9 +32,9 @@ function isFiniteNumber(value: unknown): boolean {
  * A table sink's shaping rules, given the table's known columns and the names of the columns
  * the source attaches to every record (`source.metadataColumns`).
  */
-export function tableRulesOf(sink: DeltaSinkConfig & { maxColumns?: number }, columns: Record<string, string>, attached: string[] = []): TableRules {
+export function tableRulesOf(sink: DeltaSinkConfig, columns: Record<string, string>, attached: string[] = []): TableRules {
   return {
-    table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, deleteWhen: sink.deleteWhen, partitionBy: sink.partitionBy, columns, declared: Object.keys(sink.columns ?? {}), maxColumns: sink.maxColumns,
+    table: sink.table, mode: sink.mode, mergeKeys: sink.mergeKeys, sequenceBy: sink.sequenceBy, deleteWhen: sink.deleteWhen, partitionBy: sink.partitionBy, columns, declared: Object.keys(sink.columns ?? {}),
     // Computed and attached columns: a record's own field of such a name gives way.
     derived: [...(sink.derive ?? []).map((d) => d.column), ...attached],
   };
