@@ -6,7 +6,8 @@
  * declared VARCHAR, an escape spelling half a surrogate pair, a field with no name, named
  * __proto__ or holding NUL in its name, a number beyond DOUBLE, partition values too long for a
  * folder name or holding NUL, a partition column spelled another way). The same records run with one
- * record per batch and with one batch for everything must leave identical tables.
+ * record per batch and with one batch for everything must leave identical tables. Records past a
+ * table's column limit stop the run whole rather than being refused one by one.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { E2E_TIMEOUT, runAvailableNow } from '../support/cli.js';
 import { useTestBroker } from '../support/broker.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
-const broker = useTestBroker([{ name: 'messy', partitions: 1 }, { name: 'dirty', partitions: 1 }]);
+const broker = useTestBroker([{ name: 'messy', partitions: 1 }, { name: 'dirty', partitions: 1 }, { name: 'wide', partitions: 2 }]);
 const tempDir = tempDirs('messy-');
 
 const SPARSE_KEYS = 150;
@@ -101,7 +102,7 @@ async function readAll(dir: string): Promise<{ types: Record<string, string[]>; 
   const types: Record<string, string[]> = {};
   const rows: Record<string, Record<string, unknown>[]> = {};
   try {
-    for (const t of ['metrics', 'customers', 'sparse', 'seqs', 'big', 'cdc', 'texts', 'parts', '_dead_letter']) {
+    for (const t of ['metrics', 'customers', 'sparse', 'seqs', 'big', 'cdc', 'texts', 'parts', 'wide', '_dead_letter']) {
       const path = join(dir, 'lake', t);
       if (!(await lake.exists(path))) continue;
       types[t] = (await lake.columns(path)).map((c) => `${c.name}:${c.type}`).sort();
@@ -179,6 +180,40 @@ describe('messy values through pipeline run', () => {
       "sequenceBy field 'seq' must be a number (got string); declare its type under columns to sequence by text or time",
       "table 'parts': partition column p holds the empty string, which Delta reads as NULL",
     ]);
+  }, E2E_TIMEOUT);
+
+  it('stops at the column limit of a table with a coded error naming the new fields; raised, the next run stores everything', async () => {
+    // Twelve records (keyed over two partitions), each with a field of its own: 2 + 12 columns.
+    const records = Array.from({ length: 12 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ t: 'wide', i, [`f${i}`]: i }) }));
+    const file = join(tempDir(), 'wide.bin');
+    await writeRecordFile(file, records);
+    await broker.produceFile('wide', file);
+    const dir = tempDir();
+    const spec = join(dir, 'spec.yaml');
+    writeFileSync(spec, `apiVersion: pipeline/v1
+name: wide
+source:
+  kafka: { brokers: ["${broker.bootstrap}"], topic: wide }
+streams: 2
+trigger: { interval: 200ms, maxRecordsPerBatch: 1 }
+routing: { field: t, routes: { wide: wide } }
+tables:
+  wide: { mode: append, maxColumns: 10 }
+output: { path: ${join(dir, 'lake')} }
+`);
+    const stopped = await runAvailableNow(spec, dir);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/PIPE_LAKE_MAX_COLUMNS stream \d: table \S+\/wide: this batch would give it 11 columns, more than maxColumns \(10\); its new fields: f\d+/);
+    expect(stopped.stderr).toMatch(/raise tables\.<table>\.maxColumns/);
+    // Nothing refused record by record: no dead-letter table, and what was stored is whole.
+    const before = await readAll(dir);
+    expect(before.rows._dead_letter ?? []).toEqual([]);
+    expect(before.rows.wide!.length).toBeLessThan(12);
+    const done = await runAvailableNow(spec, dir, {}, ['--set', 'tables.wide.maxColumns=20']);
+    expect(done.code, done.stderr.slice(-1500)).toBe(0);
+    const after = await readAll(dir);
+    expect(after.rows.wide!.map((r) => r.i).sort((a, b) => Number(a) - Number(b))).toEqual(records.map((_, i) => i));
+    expect(after.types.wide).toHaveLength(14);
   }, E2E_TIMEOUT);
 
   it('stops with a coded error when most records are dead-lettered, and keeps them', async () => {
