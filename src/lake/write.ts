@@ -144,7 +144,10 @@ function checkColumnLimit(tablePath: string, state: TableState | undefined, batc
   if (names.size <= limit) return;
   const added = [...names.values()].slice(before);
   const listed = `${added.slice(0, 10).join(', ')}${added.length > 10 ? ` and ${added.length - 10} more` : ''}`;
+  // A pipeline's table folder is named as the table.
+  const table = path.basename(tablePath.replace(/\/+$/, ''));
   throw new LakeError('PIPE_LAKE_MAX_COLUMNS', `table ${tablePath}: this batch would give it ${names.size} columns, more than maxColumns (${limit}); its new fields: ${listed}`, {
+    hint: `raise tables.${table}.maxColumns (up to 10,000), or keep those fields out of the records, then run again: the batch is replayed (tables that already took it skip it)`,
     details: { table: tablePath, columns: names.size, maxColumns: limit, newFields: added.slice(0, 100) },
   });
 }

@@ -204,7 +204,7 @@ output: { path: ${join(dir, 'lake')} }
     const stopped = await runAvailableNow(spec, dir);
     expect(stopped.code).toBe(1);
     expect(stopped.stderr).toMatch(/PIPE_LAKE_MAX_COLUMNS stream \d: table \S+\/wide: this batch would give it 11 columns, more than maxColumns \(10\); its new fields: f\d+/);
-    expect(stopped.stderr).toMatch(/raise tables\.<table>\.maxColumns/);
+    expect(stopped.stderr).toMatch(/\(raise tables\.wide\.maxColumns \(up to 10,000\)/);
     // Nothing refused record by record: no dead-letter table, and what was stored is whole.
     const before = await readAll(dir);
     expect(before.rows._dead_letter ?? []).toEqual([]);
