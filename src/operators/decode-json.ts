@@ -31,6 +31,9 @@ export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownU
   try {
     ({ value, lossless } = parseExactJson(text));
   } catch (err) {
+    // NaN and ±Infinity as bare tokens (Python's json module writes them): no JSON number can hold them.
+    const token = NON_FINITE_TOKEN.exec(text)?.[1];
+    if (token !== undefined) return { ok: false, error: `invalid JSON: it holds ${token}, which JSON cannot spell and no table column can store` };
     // The parser quotes the text it read; the dead-letter row holds the bytes already, and
     // without the quote equal faults share one reason.
     return { ok: false, error: `invalid JSON: ${(err as Error).message.replace(/, ".*" is not valid JSON$/s, '')}` };
@@ -61,6 +64,9 @@ export function decodeJsonValue(buf: Buffer, start = 0, end = buf.length, knownU
   }
   return { ok: true, value: value as Record<string, unknown>, lossless };
 }
+
+/** A bare NaN or ±Infinity where a JSON value may stand (after `:`, `[` or `,`). */
+const NON_FINITE_TOKEN = /[:[,]\s*(NaN|-?Infinity)\s*[,}\]]/;
 
 /** A `\u` escape of a surrogate code unit (U+D800–U+DFFF). */
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;

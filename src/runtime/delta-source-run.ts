@@ -144,11 +144,25 @@ export function toMessages(read: VersionRead): SourceRecord[] {
       if (inVersion >= ROWS_PER_VERSION) {
         throw new PipelineError('PIPE_RUN_JOB', `version ${version} of ${read.changes.files[i]!.file.add.path} adds more than ${ROWS_PER_VERSION} rows, more than a Delta source numbers per version`);
       }
-      const value = Buffer.from(JSON.stringify(read.rows[row], jsonValue));
+      const value = Buffer.from(rowJson(read.rows[row]!));
       messages.push({ offset: String(version * ROWS_PER_VERSION + inVersion), timestamp: readAt, key: null, value });
     }
   }
   return messages;
+}
+
+/** Marks a NaN or ±Infinity in the JSON text until it is spelled as a bare token (below). */
+const NON_FINITE = '__pipeline_non_finite__';
+
+/**
+ * A row as JSON text (see {@link jsonValue}). NaN and ±Infinity, which JSON cannot hold, are
+ * written as the bare tokens `NaN`, `Infinity`, `-Infinity` (what Python's json module writes):
+ * the record then fails to decode and goes to the dead-letter table with a reason naming them,
+ * instead of being stored with NULL in their place.
+ */
+function rowJson(row: Record<string, unknown>): string {
+  const text = JSON.stringify(row, jsonValue);
+  return text.includes(NON_FINITE) ? text.replace(new RegExp(`"${NON_FINITE}(NaN|-?Infinity)"`, 'g'), '$1') : text;
 }
 
 /**
@@ -161,7 +175,7 @@ function jsonValue(this: unknown, key: string, v: unknown): unknown {
   if (typeof raw === 'bigint') return Number.isSafeInteger(Number(raw)) ? Number(raw) : raw.toString();
   if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? null : raw.toISOString();
   if (raw instanceof Uint8Array) return Buffer.from(raw).toString('base64');
-  if (typeof raw === 'number' && !Number.isFinite(raw)) return null;
+  if (typeof raw === 'number' && !Number.isFinite(raw)) return `${NON_FINITE}${raw}`;
   return v;
 }
 

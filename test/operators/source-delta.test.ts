@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { capRows, type VersionRead } from '../../src/operators/source-delta.js';
 import { ROWS_PER_VERSION, toMessages } from '../../src/runtime/delta-source-run.js';
+import { decodeJsonValue } from '../../src/operators/decode-json.js';
 
 /** A read of versions `(after, after + files.length]` where version v adds files of the given row counts. */
 function readOf(after: number, versions: number[][]): VersionRead {
@@ -81,5 +82,17 @@ describe('source-delta batches', () => {
     const [m] = toMessages(read);
     expect(m!.offset).toBe(String(3 * ROWS_PER_VERSION));
     expect(JSON.parse(m!.value!.toString())).toEqual({ id: 7, big: '1152921504606846976', at: '2026-03-01T10:00:00.000Z', blob: 'aGk=', nested: { n: 1, list: [2] }, none: null });
+  });
+
+  it('spells NaN and ±Infinity as bare tokens, so the record is dead-lettered naming them instead of stored with NULL', () => {
+    const read: VersionRead = {
+      changes: { after: 0, upTo: 1, files: [{ version: 1, file: { add: { path: 'a.parquet' } } as never }], skippedRewrites: [], ignoredRemoves: [] },
+      rows: [{ id: 1, ratio: Number.NaN, list: [Number.NEGATIVE_INFINITY, 2], note: 'NaN' }, { id: 2, ratio: 0.5 }],
+      fileRows: [2],
+    };
+    const [bad, good] = toMessages(read);
+    expect(bad!.value!.toString()).toBe('{"id":1,"ratio":NaN,"list":[-Infinity,2],"note":"NaN"}');
+    expect(decodeJsonValue(bad!.value!)).toEqual({ ok: false, error: 'invalid JSON: it holds NaN, which JSON cannot spell and no table column can store' });
+    expect(decodeJsonValue(good!.value!)).toEqual({ ok: true, value: { id: 2, ratio: 0.5 }, lossless: false });
   });
 });

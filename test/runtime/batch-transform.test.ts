@@ -25,6 +25,10 @@ describe('decode-json', () => {
     expect(ok).toEqual({ ok: true, value: { a: 'é' }, lossless: false });
     expect(decodeJsonValue(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]))).toEqual({ ok: false, error: 'value is not valid UTF-8' });
     expect(decodeJsonValue(Buffer.from('{"a":'))).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid JSON: /) });
+    // Bare NaN and ±Infinity (Python's json module writes them) are named.
+    expect(decodeJsonValue(Buffer.from('{"a": NaN, "b": 1}'))).toEqual({ ok: false, error: 'invalid JSON: it holds NaN, which JSON cannot spell and no table column can store' });
+    expect(decodeJsonValue(Buffer.from('{"a": [1, -Infinity]}'))).toEqual({ ok: false, error: 'invalid JSON: it holds -Infinity, which JSON cannot spell and no table column can store' });
+    expect(decodeJsonValue(Buffer.from('{"a": "NaN", "b": oops}'))).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid JSON: Unexpected token 'o'/) });
     expect(decodeJsonValue(Buffer.from('[1,2]'))).toEqual({ ok: false, error: 'value must be a JSON object (got array)' });
     expect(decodeJsonValue(Buffer.from('null'))).toEqual({ ok: false, error: 'value must be a JSON object (got null)' });
     expect(decodeJsonValue(Buffer.alloc(0))).toEqual({ ok: false, error: 'empty value' });
