@@ -125,8 +125,11 @@ export class TableShaper {
         const reason = this.reservedName(key);
         if (reason !== undefined) return { ok: false, error: `field '${key}' is reserved: ${reason}` };
       }
-      if (!this.exact.has(key)) unseen = true;
-      if (this.canonical(key) !== key) renamed = true;
+      const hit = this.exact.get(key);
+      if (hit === undefined) {
+        unseen = true;
+        if (this.canonical(key) !== key) renamed = true;
+      } else if (hit !== key) renamed = true;
     }
     let out = record;
     if (renamed) {

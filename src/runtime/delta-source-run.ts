@@ -11,6 +11,7 @@
  * offset `version * 10^9 + row index within the version`: the same whatever the batch cuts,
  * so upsert ties break the same way on every run.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -151,8 +152,9 @@ export function toMessages(read: VersionRead): SourceRecord[] {
   return messages;
 }
 
-/** Marks a NaN or ±Infinity in the JSON text until it is spelled as a bare token (below). */
-const NON_FINITE = '__pipeline_non_finite__';
+/** Marks a NaN or ±Infinity in the JSON text until it is spelled as a bare token (below); random, so no value of a row can spell it. */
+const NON_FINITE = `__pipeline_non_finite_${randomUUID().slice(0, 8)}__`;
+const NON_FINITE_MARKED = new RegExp(`"${NON_FINITE}(NaN|-?Infinity)"`, 'g');
 
 /**
  * A row as JSON text (see {@link jsonValue}). NaN and ±Infinity, which JSON cannot hold, are
@@ -162,7 +164,7 @@ const NON_FINITE = '__pipeline_non_finite__';
  */
 function rowJson(row: Record<string, unknown>): string {
   const text = JSON.stringify(row, jsonValue);
-  return text.includes(NON_FINITE) ? text.replace(new RegExp(`"${NON_FINITE}(NaN|-?Infinity)"`, 'g'), '$1') : text;
+  return text.includes(NON_FINITE) ? text.replace(NON_FINITE_MARKED, '$1') : text;
 }
 
 /**
