@@ -15,6 +15,10 @@ import { quoteIdent, renderDuckType } from './schema.js';
 import { sqlColumnRefs } from './sql-refs.js';
 import type { DerivedColumn, Expectation, ExpectationCount, RejectedRow } from './types.js';
 import { deriveErrorReasons } from './derive-errors.js';
+import { DECIMAL_EXACT_DIGITS } from './type-lattice.js';
+
+/** Why a value may not fit a DECIMAL column that looks like a number (type-lattice.ts). */
+const DECIMAL_RULE = `: taken only exactly, never rounded; a number of more than ${DECIMAL_EXACT_DIGITS} significant digits only as a string`;
 
 /** Which flag columns the temp table holds. */
 export interface RejectFlags {
@@ -82,7 +86,7 @@ export async function takeRejected(c: Conn, into: string, columns: TypedColumn[]
       const empty = names.filter((n) => type(n) === 'VARCHAR' && flags.partitionColumns.some((p) => p.toLowerCase() === n.toLowerCase()));
       const other = names.filter((n) => !empty.includes(n));
       const reasons = [
-        ...(other.length > 0 ? [`value does not convert to the column type: ${other.map((n) => `${n} (${type(n)})`).join(', ')}`] : []),
+        ...(other.length > 0 ? [`value does not convert to the column type: ${other.map((n) => `${n} (${type(n)}${type(n).startsWith('DECIMAL') ? DECIMAL_RULE : ''})`).join(', ')}`] : []),
         ...empty.map((n) => `partition column ${n} holds the empty string, which Delta reads as NULL`),
       ];
       rejected.push({ row, reason: reasons.join('; ') });

@@ -142,7 +142,9 @@ export function fixedConversionSql(json: string, type: DuckType, rendered: strin
   let value: string;
   if (type.kind === 'primitive' && INTEGER_TYPES.has(type.name)) {
     value = `CASE WHEN ${t} IN ('BIGINT', 'UBIGINT') OR (${t} = 'DOUBLE' AND CAST(${json} AS DOUBLE) = trunc(CAST(${json} AS DOUBLE))) THEN TRY_CAST(${json} AS ${rendered}) END`;
-  } else if (type.kind === 'decimal' || (type.kind === 'primitive' && ['DOUBLE', 'FLOAT'].includes(type.name))) {
+  } else if (type.kind === 'decimal') {
+    return decimalConversionSql(json, type, rendered);
+  } else if (type.kind === 'primitive' && ['DOUBLE', 'FLOAT'].includes(type.name)) {
     value = `CASE WHEN ${t} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN TRY_CAST(${json} AS ${rendered}) WHEN ${t} = 'VARCHAR' THEN TRY_CAST(${json} ->> '$' AS ${rendered}) END`;
   } else if (type.kind === 'primitive' && type.name === 'BOOLEAN') {
     value = `CASE WHEN ${t} = 'BOOLEAN' THEN CAST(${json} AS BOOLEAN) END`;
@@ -162,6 +164,32 @@ export function fixedConversionSql(json: string, type: DuckType, rendered: strin
     const exact = structure === undefined ? undefined : noExtraFieldsSql(json, type, 0);
     if (exact !== undefined) return { value, ok: `(${isNull} OR ((${value}) IS NOT NULL AND coalesce(${exact}, true)))` };
   }
+  return { value, ok: `(${isNull} OR (${value}) IS NOT NULL)` };
+}
+
+/** Significant digits a JSON number may have for a DECIMAL column: every double up to this many round-trips. */
+export const DECIMAL_EXACT_DIGITS = 15;
+
+/**
+ * A JSON number or numeric string to DECIMAL(p,s), exactly or not at all: the value is cast
+ * from its text (never through a double), and it converts only when that loses nothing: no
+ * nonzero digit past the scale (no rounding), and, for a JSON number, at most
+ * {@link DECIMAL_EXACT_DIGITS} significant digits (DuckDB reads a JSON number with a fraction
+ * as a double, which may have changed a longer one already; a string keeps every digit).
+ */
+function decimalConversionSql(json: string, type: { precision: number; scale: number }, rendered: string): { value: string; ok: string } {
+  const t = `json_type(${json})`;
+  const isNull = `(${json} IS NULL OR ${t} = 'NULL')`;
+  const text = `trim(CASE WHEN ${t} = 'VARCHAR' THEN ${json} ->> '$' WHEN ${t} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(${json} AS VARCHAR) END)`;
+  // Plain notation: exact when every digit past the scale is 0. Exponent notation: when the
+  // stored value is the same double (a value rounded at the scale is not).
+  const scaleDigits = type.scale === 0 ? '' : `[0-9]{0,${type.scale}}`;
+  const exact = `CASE WHEN regexp_full_match(${text}, '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)') `
+    + `THEN regexp_full_match(${text}, '[+-]?[0-9]*([.]${scaleDigits}0*)?') `
+    + `ELSE TRY_CAST(${text} AS DOUBLE) = CAST(TRY_CAST(${text} AS ${rendered}) AS DOUBLE) END`;
+  const digits = `length(trim(regexp_replace(regexp_extract(${text}, '^[+-]?([0-9.]*)', 1), '[.]', '', 'g'), '0'))`;
+  const short = `(${t} <> 'DOUBLE' OR ${digits} <= ${DECIMAL_EXACT_DIGITS})`;
+  const value = `CASE WHEN ${short} AND ${exact} THEN TRY_CAST(${text} AS ${rendered}) END`;
   return { value, ok: `(${isNull} OR (${value}) IS NOT NULL)` };
 }
 

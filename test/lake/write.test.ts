@@ -401,6 +401,35 @@ describe('schema', () => {
     ]);
   });
 
+  test('a declared DECIMAL takes a value exactly or fails its record: never rounded, never through a double', async () => {
+    const t = tempDir();
+    const file = path.join(tempDir(), 'batch.ndjson');
+    const values = [
+      '12.5', '"12.50"', '7', '1.5e2', '-0.10', '"  3.1 "', '123456789012345', '"123456789012345.67"', '99.990000',
+      // refused: a digit past the scale, too many integer digits, more digits than a double keeps, not a number
+      '1.005', '"1.005"', '123456789.125', '1e-7', '123456789012345.67', '12345678901234567', '"1,5"', '"NaN"', 'true',
+    ];
+    fs.writeFileSync(file, values.map((v, i) => `{"id":${i},"price":${v}}\n`).join(''));
+    const r = await lake.write(t, { kind: 'ndjson', path: file }, { mode: 'append', columns: { price: 'DECIMAL(17,2)' } });
+    const reason = 'value does not convert to the column type: price (DECIMAL(17,2): taken only exactly, never rounded; a number of more than 15 significant digits only as a string)';
+    expect(r.rejected).toEqual([9, 10, 11, 12, 13, 14, 15, 16, 17].map((row) => ({ row, reason })));
+    expect((await lake.scan(t, { orderBy: 'id' })).map((row) => row.price)).toEqual([
+      '12.50', '12.50', '7.00', '150.00', '-0.10', '3.10', '123456789012345.00', '123456789012345.67', '99.99',
+    ]);
+  });
+
+  test('a declared TIMESTAMP holds the instant a string names, its offset or zone applied', async () => {
+    const t = tempDir();
+    const values = ['2024-01-01T00:00:00+02:00', '2024-01-01T00:00:00.5-05:30', '2024-01-01T00:00:00Z', '2024-01-01 00:00:00', '2024-01-01T00:00:00 Europe/Berlin', '2024-13-01'];
+    const rows = values.map((at, id) => ({ id, at, ms: at }));
+    const r = await lake.write(t, { kind: 'rows', rows }, { mode: 'append', columns: { at: 'TIMESTAMP', ms: 'TIMESTAMP_MS' } });
+    expect(r.rejected.map((x) => x.row)).toEqual([5]);
+    const want = ['2023-12-31T22:00:00.000Z', '2024-01-01T05:30:00.500Z', '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', '2023-12-31T23:00:00.000Z'];
+    const stored = await lake.scan(t, { orderBy: 'id' }); console.log('STORED', JSON.stringify(stored));
+    expect(stored.map((row) => new Date(String(row.at)).toISOString())).toEqual(want);
+    expect(stored.map((row) => new Date(String(row.ms)).toISOString())).toEqual(want);
+  });
+
   test('a batch with more records than source positions is refused; nothing is written', async () => {
     const t = tempDir();
     const file = path.join(tempDir(), 'batch.ndjson');
