@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { LakeError } from '../errors.js';
 import type { Conn } from './duck.js';
 import type { TypedColumn } from './files.js';
-import { kindOfJsonValue, parseExactJson } from './json-values.js';
+import { duplicateNameReason, duplicateTopLevelName, kindOfJsonValue, parseExactJson } from './json-values.js';
 import { normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckType, type DuckType } from './schema.js';
 import {
   Kind, canonicalTextSql, fixedConversionSql, kindOfValue, kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType,
@@ -402,7 +402,24 @@ async function loadNdjson(
       table: ctx.tableName, derive: ctx.derive ?? [], ...(ctx.where !== undefined ? { where: ctx.where } : {}), declared, known: ctx.known, required: ctx.keyColumns ?? [], partitionColumns: ctx.required ?? [], expectations,
     });
   }
-  const created = await c.json(`CREATE TEMP TABLE ${into} AS ${derived.sql}`);
+  let created: Record<string, unknown>[];
+  let duplicates: RejectedRow[] = [];
+  try {
+    created = await c.json(`CREATE TEMP TABLE ${into} AS ${derived.sql}`);
+  } catch (err) {
+    // DuckDB refuses the whole file for one object holding a name twice: such records fail
+    // alone, and the rest load from a copy holding `{}` in their lines.
+    if (!/has duplicate key/.test((err as Error).message)) throw err;
+    const copy = await withoutDuplicateNames(file);
+    if (!copy) throw err;
+    duplicates = copy.rejected;
+    try {
+      created = await c.json(`CREATE TEMP TABLE ${into} AS ${derived.sql.split(quoteLiteral(file)).join(quoteLiteral(copy.file))}`);
+    } finally {
+      await fs.rm(copy.file, { force: true });
+    }
+    await c.run(`DELETE FROM ${into} WHERE rowid IN (${duplicates.map((d) => d.row).join(', ')})`);
+  }
   const rowCount = Number(created[0]?.Count ?? (await c.json(`SELECT count(*) AS n FROM ${into}`))[0]!.n);
   if (positions && derived.sql === inner && !attached && positionCount !== undefined) {
     // Every input row is in the temp table (nothing filters here): more rows than positions
@@ -412,6 +429,26 @@ async function loadNdjson(
     const [unplaced] = await c.json(`SELECT count(*) AS n FROM ${into} WHERE ${POSITION_OFFSET} IS NULL`);
     if (Number(unplaced!.n) > 0) throw new LakeError('PIPE_LAKE_BAD_BATCH', `batch has more records than source positions (${unplaced!.n} without one)`);
   }
-  const { rejected, counts } = await takeRejected(c, into, columns, { typeBad, partitionColumns: ctx.required ?? [], attachBad: attached !== undefined, deriveError: derived.mayError ? ctx.derive ?? [] : [], deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
-  return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected, expectations: counts, unsafeIntegers, untyped };
+  const taken = await takeRejected(c, into, columns, { typeBad, partitionColumns: ctx.required ?? [], attachBad: attached !== undefined, deriveError: derived.mayError ? ctx.derive ?? [] : [], deriveBad: derived.mayFail, drop: derived.mayDrop, expectations, table: ctx.tableName });
+  const rejected = duplicates.length === 0 ? taken.rejected : [...duplicates, ...taken.rejected].sort((a, b) => a.row - b.row);
+  return { table: ctx.into, rowCount: rowCount - rejected.length, columns, newColumns, widened, rejected, expectations: taken.counts, unsafeIntegers, untyped };
+}
+
+/**
+ * A copy of NDJSON batch `file` with `{}` in place of each record holding a top-level name
+ * twice, and those records as rejected rows (undefined when there is none).
+ */
+async function withoutDuplicateNames(file: string): Promise<{ file: string; rejected: RejectedRow[] } | undefined> {
+  const lines = (await fs.readFile(file, 'utf8')).split('\n');
+  const rejected: RejectedRow[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const name = duplicateTopLevelName(lines[i]!);
+    if (name === undefined) continue;
+    rejected.push({ row: i, reason: duplicateNameReason(name) });
+    lines[i] = '{}';
+  }
+  if (rejected.length === 0) return undefined;
+  const copy = path.join(os.tmpdir(), `lake-batch-${randomUUID()}.ndjson`);
+  await fs.writeFile(copy, lines.join('\n'), 'utf8');
+  return { file: copy, rejected };
 }

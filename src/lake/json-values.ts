@@ -54,3 +54,43 @@ export function kindOfJsonValue(value: unknown): number | undefined {
 export function isJsonNumber(value: unknown): boolean {
   return typeof value === 'number' || typeof value === 'bigint' || (value !== null && typeof value === 'object' && isLosslessNumber(value));
 }
+
+/**
+ * The first name the top-level object of JSON text `text` holds more than once, if any.
+ * `JSON.parse` keeps the last value of such a name and DuckDB's reader refuses the object, so
+ * a record holding one cannot say which value it means. A scan of the whole text: used only
+ * where that is rare (records rewritten for their table, a batch DuckDB refused).
+ */
+export function duplicateTopLevelName(text: string): string | undefined {
+  const names = new Set<string>();
+  let depth = 0;
+  // At depth 1 a string is a name when the last structural character was `{` or `,`.
+  let expectName = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      const from = i;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92) i++;
+        else if (d === 34) break;
+      }
+      if (depth === 1 && expectName) {
+        const name = JSON.parse(text.slice(from, i + 1)) as string;
+        if (names.has(name)) return name;
+        names.add(name);
+        expectName = false;
+      }
+    } else if (c === 123 || c === 91) {
+      depth++;
+      expectName = depth === 1 && c === 123;
+    } else if (c === 125 || c === 93) depth--;
+    else if (c === 44 && depth === 1) expectName = true;
+  }
+  return undefined;
+}
+
+/** Why a record holding top-level name `name` twice fails. */
+export function duplicateNameReason(name: string): string {
+  return `field '${name}' appears more than once in the record, so which value it means is unknown`;
+}

@@ -144,6 +144,8 @@ export interface DecodedRecord {
    * `fields` serialised exactly (bigints as digits) instead of a copy of the bytes.
    */
   serialise?: boolean;
+  /** The JSON text it was decoded from (valid while the record is walked; JSON records only). */
+  source?: RawValue;
 }
 
 /**

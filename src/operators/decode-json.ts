@@ -164,7 +164,7 @@ export const decodeJson: OperatorDefinition = {
         if (validate && !validate(decoded.lossless ? JSON.parse(raw.data.toString('utf8', raw.start, raw.end)) : decoded.value)) {
           return { port: 'error', error: schemaViolation(validate) };
         }
-        const record: DecodedRecord = { fields: decoded.value, lossless: decoded.lossless };
+        const record: DecodedRecord = { fields: decoded.value, lossless: decoded.lossless, source: raw };
         return { port: 'out', value: record };
       },
     };

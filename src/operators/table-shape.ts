@@ -13,11 +13,11 @@
  *   record that fails registers nothing). The column limit (`maxColumns`) is checked where the
  *   batch is written, against the table as committed (lake/write.ts).
  */
-import { isJsonNumber, kindOfJsonValue } from '../lake/json-values.js';
+import { duplicateNameReason, duplicateTopLevelName, isJsonNumber, kindOfJsonValue } from '../lake/json-values.js';
 import { Kind } from '../lake/type-lattice.js';
 import { reservedColumnReason, systemColumns } from '../lake/system-columns.js';
 import { jsonTypeOf } from './decode-json.js';
-import type { DecodedRecord, DeltaSinkConfig, RecordStage, TableRules } from './api.js';
+import type { DecodedRecord, DeltaSinkConfig, RawValue, RecordStage, TableRules } from './api.js';
 
 /** Default `tables.<t>.maxColumns`: columns a table may have (see lake/write.ts). */
 export const DEFAULT_MAX_COLUMNS = 1000;
@@ -101,8 +101,12 @@ export class TableShaper {
     return reservedColumnReason(key.toLowerCase(), this.reserved);
   }
 
-  /** Shapes one record; on success its kinds are noted. */
-  shape(input: Record<string, unknown>): ShapeResult {
+  /**
+   * Shapes one record; on success its kinds are noted. `source` is the JSON text it was decoded
+   * from: a record rewritten for the table is checked for a name it holds twice (its copy would
+   * silently keep the last value; DuckDB refuses the bytes of one that is not rewritten).
+   */
+  shape(input: Record<string, unknown>, source?: RawValue): ShapeResult {
     let renamed = false;
     let record = input;
     if (this.derived.size > 0) {
@@ -172,6 +176,10 @@ export class TableShaper {
       keys.push(key);
       kinds.push(kind);
     }
+    if (renamed && source) {
+      const twice = duplicateTopLevelName(source.data.toString('utf8', source.start, source.end));
+      if (twice !== undefined) return { ok: false, error: duplicateNameReason(twice) };
+    }
     if (unseen) for (const key in record) if (!this.exact.has(key)) this.register(key);
     for (let i = 0; i < keys.length; i++) this.kinds[keys[i]!] = (this.kinds[keys[i]!] ?? 0) | kinds[i]!;
     return { ok: true, record: out, renamed };
@@ -188,7 +196,7 @@ export function tableSinkStage(rules: TableRules): RecordStage {
     kinds: shaper.kinds,
     process(input) {
       const record = input as DecodedRecord;
-      const shaped = shaper.shape(record.fields);
+      const shaped = shaper.shape(record.fields, record.source);
       if (!shaped.ok) return { port: 'error', error: shaped.error };
       return { port: 'out', value: { fields: shaped.record, lossless: record.lossless, renamed: shaped.renamed, serialise: record.serialise === true } };
     },

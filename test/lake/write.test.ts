@@ -432,6 +432,22 @@ describe('schema', () => {
     expect(stored[5]!.at).toBe('2024-01-01T00:00:00.123456Z');
   });
 
+  test('a record holding a top-level name twice fails alone; its neighbours keep their rows and positions', async () => {
+    const t = tempDir();
+    const file = path.join(tempDir(), 'batch.ndjson');
+    const lines = ['{"id":1,"seq":1,"amt":1}', '{"id":2,"seq":1,"amt":2,"amt":"x"}', '{"id":3,"seq":1,"n":{"a":1,"a":2}}', '{"id":4,"seq":1,"id":5}', '{"id":6,"seq":1,"amt":6}'];
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const positions = { partitions: [0, 0, 1, 1, 1], offsets: [10, 11, 20, 21, 22] };
+    const r = await lake.write(t, { kind: 'ndjson', path: file, positions }, { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' });
+    const reason = (name: string) => `field '${name}' appears more than once in the record, so which value it means is unknown`;
+    expect(r.rejected).toEqual([{ row: 1, reason: reason('amt') }, { row: 3, reason: reason('id') }]);
+    expect(await lake.scan(t, { orderBy: 'id', columns: ['id', 'amt', 'n', '__source_partition', '__source_offset'] })).toEqual([
+      { id: 1, amt: '1', n: null, __source_partition: 0, __source_offset: 10 },
+      { id: 3, amt: null, n: '{"a":1,"a":2}', __source_partition: 1, __source_offset: 20 },
+      { id: 6, amt: '6', n: null, __source_partition: 1, __source_offset: 22 },
+    ]);
+  });
+
   test('a batch with more records than source positions is refused; nothing is written', async () => {
     const t = tempDir();
     const file = path.join(tempDir(), 'batch.ndjson');

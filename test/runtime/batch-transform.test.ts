@@ -90,6 +90,19 @@ describe('shaping records for a table', () => {
     expect(shaper.shape({ id: 'c', seq: 3, NOTE: 'y' })).toMatchObject({ ok: true, renamed: true, record: { id: 'c', seq: 3, Note: 'y' } });
   });
 
+  it('a record rewritten for the table fails when its text holds a name twice, and spells nothing', () => {
+    const shaper = new TableShaper({ table: 't', mode: 'append', mergeKeys: [], columns: { amount: 'DOUBLE' } });
+    const text = (json: string) => ({ data: Buffer.from(json), start: 0, end: Buffer.byteLength(json), isNull: false, utf8: true });
+    const twice = '{"AMOUNT":1,"Note":"x","AMOUNT":2}';
+    expect(shaper.shape(JSON.parse(twice) as Record<string, unknown>, text(twice))).toEqual({
+      ok: false, error: "field 'AMOUNT' appears more than once in the record, so which value it means is unknown",
+    });
+    // A name twice in a nested object, or in a string, is not a top-level name twice.
+    const nested = '{"AMOUNT":1,"x":{"a":1,"a":2},"s":"\\",\\"AMOUNT\\":"}';
+    expect(shaper.shape(JSON.parse(nested) as Record<string, unknown>, text(nested))).toMatchObject({ ok: true, renamed: true });
+    expect(shaper.shape({ note: 'y' })).toEqual({ ok: true, renamed: false, record: { note: 'y' } });
+  });
+
   it('a record that fails gives no column its spelling; integers beyond 64 bits fail', () => {
     const shaper = new TableShaper({ table: 't', mode: 'append', mergeKeys: [], columns: {} });
     expect(shaper.shape({ Amt: 1, '': 2 })).toEqual({ ok: false, error: 'a field has an empty name; a column needs one' });
