@@ -11,7 +11,7 @@
  * State (committed with each batch, restored on restart) holds every partition's greatest
  * event time. Event times that are missing or unreadable are counted, never late.
  *
- * Event time: an ISO-8601 string, or a number of milliseconds since the epoch.
+ * Event time: an ISO-8601 string (UTC when it names no zone), or a number of milliseconds since the epoch.
  *
  * Spec field it owns: `watermark`.
  */
@@ -59,10 +59,26 @@ export const LATE_REASON = 'late: event time is behind its partition\'s watermar
 /** Milliseconds since the epoch of an event-time value (ISO-8601 text or epoch ms), or undefined. */
 export function eventTimeMs(value: unknown): number | undefined {
   if (typeof value === 'string') {
-    const ms = utcTimestampMs(value) ?? Date.parse(value);
+    const ms = utcTimestampMs(value) ?? textTimeMs(value);
     return Number.isNaN(ms) ? undefined : ms;
   }
   return numeric(value);
+}
+
+/** An ISO-8601 date and time (`T` or a space between), with or without a zone. */
+const ISO_DATE_TIME = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?\s*$/;
+
+/**
+ * Milliseconds of a time written as text (NaN when unreadable). An ISO-8601 time without a
+ * zone is UTC, as the lake stores it, never the machine's local time: `Date.parse` would read
+ * `2024-01-01T10:00:00` in the process's time zone, so the same record would fall in another
+ * window on another machine. Other forms go to `Date.parse`, which the CLI runs in UTC.
+ */
+export function textTimeMs(text: string): number {
+  const m = ISO_DATE_TIME.exec(text);
+  if (!m) return Date.parse(text);
+  const zone = m[3] !== undefined || m[4] === undefined ? 'Z' : `${m[4]}${m[5]}:${m[6] ?? '00'}`;
+  return Date.parse(`${m[1]}T${m[2]!.replace(',', '.')}${zone}`);
 }
 
 /** Digits `s[at..at+n)` as a number, or -1 when one is not a digit. */
@@ -126,7 +142,7 @@ const watermarkSchema = objectOf<WatermarkSpec>(
     examples: [{ column: 'event_time', delay: '1m' }],
   },
   {
-    column: field({ description: 'Event-time column of the record.', examples: ['event_time'] }, nonEmpty),
+    column: field({ description: 'Event-time column of the record: ISO-8601 text (UTC when it names no zone) or milliseconds since the epoch.', examples: ['event_time'] }, nonEmpty),
     delay: ref('Duration', { description: 'Allowed lateness behind the greatest event time seen in the same partition.', examples: ['1m', '30s'] }),
     lateData: field(
       {

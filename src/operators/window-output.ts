@@ -14,6 +14,7 @@ import type { TableWriter } from './api.js';
 import type { TxnMark, WriteResult } from '../lake/types.js';
 import { avgColumns, combine, exactColumn, exactSumText, exactToNumber, finish, numeric, type Measure, type Partial } from './window-measures.js';
 import type { WindowCell, WindowEmit } from './window.js';
+import { textTimeMs } from './watermark.js';
 
 /** A window's resolved output table (the plan's `windows[]`). */
 export interface WindowSinkConfig {
@@ -32,7 +33,7 @@ export const WINDOW_TIME_COLUMNS = ['window_date', 'window_hour'] as const;
 /** Milliseconds of a timestamp value read back from the table (Date, ISO text, or DuckDB micros). */
 function timeMs(value: unknown): number {
   if (value instanceof Date) return value.getTime();
-  if (typeof value === 'string') return Date.parse(value.endsWith('Z') || value.includes('+') ? value : `${value.replace(' ', 'T')}Z`);
+  if (typeof value === 'string') return textTimeMs(value);
   if (typeof value === 'bigint') return Number(value / 1000n);
   if (typeof value === 'object' && value !== null && 'micros' in value) return Number((value as { micros: bigint }).micros / 1000n);
   return Number(value);

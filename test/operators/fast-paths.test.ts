@@ -43,10 +43,33 @@ describe('utcTimestampMs', () => {
         const fast = utcTimestampMs(text);
         const slow = Date.parse(text);
         if (fast !== undefined) expect(fast).toBe(slow);
-        expect(eventTimeMs(text)).toBe(Number.isNaN(slow) ? undefined : slow);
+        // A time without a zone is UTC; a comma may mark the fraction (ISO 8601 allows both).
+        const iso = text.replace(',', '.').trim();
+        const utc = Date.parse(/([Zz]|[+-]\d\d:\d\d)$/.test(iso) ? iso : `${iso}Z`);
+        expect(eventTimeMs(text)).toBe(Number.isNaN(utc) ? undefined : utc);
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it('reads a time without a zone as UTC, whatever the machine\'s time zone', () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(new Date(2024, 0, 1).getTimezoneOffset()).toBe(300);
+      expect(eventTimeMs('2024-01-01T10:00:00')).toBe(Date.UTC(2024, 0, 1, 10));
+      expect(eventTimeMs('2024-01-01 10:00:00.250')).toBe(Date.UTC(2024, 0, 1, 10, 0, 0, 250));
+      expect(eventTimeMs('2024-01-01T10:00')).toBe(Date.UTC(2024, 0, 1, 10));
+      expect(eventTimeMs('2024-01-01')).toBe(Date.UTC(2024, 0, 1));
+      expect(eventTimeMs('2024-01-01 10:00:00-05:00')).toBe(Date.UTC(2024, 0, 1, 15));
+      expect(eventTimeMs('2024-01-01T10:00:00+0200')).toBe(Date.UTC(2024, 0, 1, 8));
+      expect(eventTimeMs('2024-01-01T10:00:00+02')).toBe(Date.UTC(2024, 0, 1, 8));
+      expect(eventTimeMs('2024-01-01T10:00:00,5Z')).toBe(Date.UTC(2024, 0, 1, 10, 0, 0, 500));
+      expect(eventTimeMs('yesterday')).toBeUndefined();
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
   });
 
   it('takes the common forms', () => {
