@@ -90,6 +90,8 @@ export function rowsToNdjson(rows: Record<string, unknown>[]): string {
   const lines = rows.map((r) =>
     JSON.stringify(r, function replacer(this: unknown, _k: string, v: unknown) {
       if (typeof v === 'bigint') return `${marker}${v}`;
+      // JSON has no NaN or ±Infinity (JSON.stringify writes null): DuckDB casts their names.
+      if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
       if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
       if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
         return Buffer.from((v as { data: number[] }).data).toString('base64');
