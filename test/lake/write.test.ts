@@ -435,16 +435,17 @@ describe('schema', () => {
   test('a record holding a top-level name twice fails alone; its neighbours keep their rows and positions', async () => {
     const t = tempDir();
     const file = path.join(tempDir(), 'batch.ndjson');
-    const lines = ['{"id":1,"seq":1,"amt":1}', '{"id":2,"seq":1,"amt":2,"amt":"x"}', '{"id":3,"seq":1,"n":{"a":1,"a":2}}', '{"id":4,"seq":1,"id":5}', '{"id":6,"seq":1,"amt":6}'];
+    const lines = ['{"id":1,"seq":1,"amt":1}', '{"id":2,"seq":1,"amt":2,"amt":"x"}', '{"id":3,"seq":1,"n":{"a":1,"a":2}}', '{"id":4,"seq":1,"id":5}', '{"id":6,"seq":1,"amt":6}', '{"id":7,"seq":1,"amt":"seven"}'];
     fs.writeFileSync(file, lines.join('\n') + '\n');
-    const positions = { partitions: [0, 0, 1, 1, 1], offsets: [10, 11, 20, 21, 22] };
-    const r = await lake.write(t, { kind: 'ndjson', path: file, positions }, { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' });
+    const positions = { partitions: [0, 0, 1, 1, 1, 1], offsets: [10, 11, 20, 21, 22, 23] };
+    const r = await lake.write(t, { kind: 'ndjson', path: file, positions }, { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', columns: { amt: 'BIGINT' } });
     const reason = (name: string) => `field '${name}' appears more than once in the record, so which value it means is unknown`;
-    expect(r.rejected).toEqual([{ row: 1, reason: reason('amt') }, { row: 3, reason: reason('id') }]);
+    // The rows after a refused one keep their place: the last fails its declared type.
+    expect(r.rejected).toEqual([{ row: 1, reason: reason('amt') }, { row: 3, reason: reason('id') }, { row: 5, reason: 'value does not convert to the column type: amt (BIGINT)' }]);
     expect(await lake.scan(t, { orderBy: 'id', columns: ['id', 'amt', 'n', '__source_partition', '__source_offset'] })).toEqual([
-      { id: 1, amt: '1', n: null, __source_partition: 0, __source_offset: 10 },
+      { id: 1, amt: 1, n: null, __source_partition: 0, __source_offset: 10 },
       { id: 3, amt: null, n: '{"a":1,"a":2}', __source_partition: 1, __source_offset: 20 },
-      { id: 6, amt: '6', n: null, __source_partition: 1, __source_offset: 22 },
+      { id: 6, amt: 6, n: null, __source_partition: 1, __source_offset: 22 },
     ]);
   });
 
