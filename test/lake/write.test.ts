@@ -284,6 +284,11 @@ describe('schema', () => {
     // Every reader, ours included, reads an empty partition value in the log as NULL.
     const snap = await lake.snapshot(t);
     expect(Object.values(snap.files[0]!.partitionValues ?? {})).not.toContain('');
+    // A new table in a folder that does not exist yet, whose first batch stores no row (no file):
+    // the batch commits its schema alone.
+    const fresh = path.join(tempDir(), 'lake', 'fresh');
+    expect((await lake.write(fresh, { kind: 'rows', rows: [rows[1]!] }, { mode: 'append', partitionBy: ['p'] })).status).toBe('committed');
+    expect(await lake.columns(fresh)).toEqual([{ name: 'n', type: 'BIGINT', nullable: true }, { name: 'p', type: 'VARCHAR', nullable: true }]);
   });
 
   test('a partition column takes the spelling the write gives it, whatever the records spell', async () => {

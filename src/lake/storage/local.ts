@@ -118,6 +118,9 @@ export class LocalStorage implements TableStorage {
 
   /** The files DuckDB wrote are in place already: made durable, with the folders naming them. */
   async upload(rels: string[]): Promise<void> {
+    // No file (a batch whose every row was refused commits its schema alone): no folder was
+    // made, and the table's may not exist yet.
+    if (rels.length === 0) return;
     const files = rels.map((rel) => this.localPath(rel));
     await Promise.all(files.map((f) => syncPath(f)));
     await syncFolders(files.map((f) => path.dirname(f)), this.root);
