@@ -20,7 +20,7 @@ import type { TypedColumn } from './files.js';
 import { duplicateNameReason, duplicateTopLevelName, kindOfJsonValue, parseExactJson } from './json-values.js';
 import { normalizeDuckType, parseDuckType, quoteIdent, quoteLiteral, renderDuckType, type DuckType } from './schema.js';
 import {
-  Kind, canonicalTextSql, fixedConversionSql, kindOfValue, kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType,
+  Kind, canonicalTextSql, declaredWidening, fixedConversionSql, kindOfValue, kindsOfType, latticeTypeOf, typeOfKinds, type LatticeType,
 } from './type-lattice.js';
 import { attachRelation, attachedFile } from './attached.js';
 import type { AttachedColumns, BatchInput, DerivedColumn, Expectation, ExpectationCount, RejectedRow, SourcePositions } from './types.js';
@@ -35,8 +35,8 @@ export interface LoadedBatch {
   columns: TypedColumn[];
   /** Columns the table does not have yet (nullable additions). */
   newColumns: TypedColumn[];
-  /** Existing columns whose type widens with this batch: the table's files must be rewritten. */
-  widened: { name: string; from: LatticeType; to: LatticeType }[];
+  /** Existing columns whose type widens with this batch (to a lattice type, or to a widening declaration): the table's files must be rewritten. */
+  widened: { name: string; from: string; to: string }[];
   /** Input rows left out of the temp table: a value did not convert to its column's fixed type, `where`, expectations. */
   rejected: RejectedRow[];
   /** Per expectation: rows evaluated and failed. */
@@ -235,6 +235,13 @@ async function plan(
     let column: TypedColumn;
     let lattice: LatticeType | undefined;
     if (known) {
+      const [from, to] = [renderDuckType(known.type), decl ? renderDuckType(decl.type) : ''];
+      if (decl && from !== to && (declaredWidening(from, to) || ctx.untyped?.has(lower) === true)) {
+        // A declaration that widens the stored type exactly, or types a placeholder, applies now (the files are rewritten).
+        widened.push({ name: known.name, from, to });
+        const i = columns.findIndex((col) => col.name === known.name);
+        columns[i] = { name: known.name, type: decl.type };
+      }
       const current = decl ? undefined : latticeTypeOf(known.type);
       const placeholder = current !== undefined && ctx.untyped?.has(lower) === true;
       if (placeholder && latticeJoin(lower, k) === undefined) untyped.push(known.name);

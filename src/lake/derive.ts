@@ -75,7 +75,7 @@ export async function deriveRelation(
   inner: string,
   columns: TypedColumn[],
   newColumns: TypedColumn[],
-  widened: { name: string; from: LatticeType; to: LatticeType }[],
+  widened: { name: string; from: string; to: string }[],
   opts: DeriveOptions,
 ): Promise<DerivedRelation> {
   const lower = (s: string) => s.toLowerCase();

@@ -23,7 +23,7 @@ import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quo
 import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
 import type { Action } from './log.js';
 import { timed, type BatchInput, type DeltaField, type PhaseTimes, type ColumnDef, type CommitSummary, type TableSnapshot, type WriteOptions, type WriteResult } from './types.js';
-import { checkWrite, planWrite, targetFileSize, type WritePlan } from './write.js';
+import { checkWrite, planWrite, targetFileSize, UNSAFE_INTEGERS_KEY, UNTYPED_KEY, type WritePlan } from './write.js';
 
 /** Commit attempts before a write gives up with CommitConflictError (retriable). */
 const MAX_COMMIT_ATTEMPTS = 40;
@@ -235,7 +235,7 @@ export class Lake {
       if (!state) throw new LakeError('PIPE_LAKE_NO_TABLE', `no Delta table at ${tablePath}`);
       const config = state.metadata?.configuration ?? {};
       const partitionColumns = state.metadata?.partitionColumns ?? [];
-      const changes = layoutChanges({ configuration: config, partitionColumns }, opts);
+      const changes = layoutChanges({ configuration: config, partitionColumns, schema: state.schema }, opts);
       if (changes.length === 0) return { version: state.version, changes, rows: 0 };
       const how = rebuildPlan(tablePath, config[LAYOUT_MODE], changes, opts);
       // Tombstone rows are their delete records: merged again, deleteWhen makes them tombstones anew.
@@ -245,10 +245,19 @@ export class Lake {
       const positions = rows.every((r) => r.__source_partition != null && r.__source_offset != null)
         ? { partitions: rows.map((r) => Number(r.__source_partition)), offsets: rows.map((r) => Number(r.__source_offset)) }
         : undefined;
+      // The stored types, but a column the spec declares takes its declared type (values converted exactly, or the rebuild stops).
+      const columns = { ...declared, ...Object.fromEntries(Object.entries(opts.columns ?? {}).map(([n, t]) => [Object.keys(declared).find((d) => d.toLowerCase() === n.toLowerCase()) ?? n, t])) };
       const layout: WriteOptions = how === 'copy'
-        ? { mode: 'append', partitionBy: opts.partitionBy ?? partitionColumns, columns: declared }
-        : { ...opts, partitionBy: opts.partitionBy ?? partitionColumns, columns: { ...declared, ...(opts.columns ?? {}) }, txn: undefined };
+        ? { mode: 'append', partitionBy: opts.partitionBy ?? partitionColumns, columns }
+        : { ...stored(opts), partitionBy: opts.partitionBy ?? partitionColumns, columns, txn: undefined };
       const plan = await this.duck.with((c) => planWrite(c, key, undefined, { kind: 'rows', rows, ...(positions && how === 'merge' ? { positions } : {}) }, layout));
+      if (plan.rejected.length > 0) {
+        await this.discard(key, plan);
+        const first = plan.rejected[0]!;
+        throw new LakeError('PIPE_LAKE_LAYOUT_CONVERT', `table ${tablePath}: ${plan.rejected.length} stored row(s) do not convert to the new layout (${changes.join('; ')}), e.g. ${first.reason}; nothing was changed`, {
+          details: { table: tablePath, changes, rows: plan.rejected.length },
+        });
+      }
       const commit = plan.commit;
       commit.readVersion = state.version;
       commit.operation = 'REPLACE TABLE';
@@ -258,10 +267,14 @@ export class Lake {
       const recorded = how === 'copy' ? {} : layoutConfiguration(opts);
       // Each column keeps what the schema said of it (NOT NULL, invariants, comments, the lake's
       // type marks): the rows were read back with the same types, so only new columns are new.
+      // A retyped column keeps all but the type marks, which spoke of its old type.
       const kept = new Map(state.schema.map((f) => [f.name, f]));
       const fields = (JSON.parse(commit.metadata!.schemaString) as { fields: DeltaField[] }).fields.map((f) => {
         const before = kept.get(f.name);
-        return before && JSON.stringify(before.type) === JSON.stringify(f.type) ? before : f;
+        if (!before) return f;
+        if (JSON.stringify(before.type) === JSON.stringify(f.type)) return before;
+        const { [UNSAFE_INTEGERS_KEY]: _unsafe, [UNTYPED_KEY]: _untyped, ...metadata } = before.metadata ?? {};
+        return { ...before, type: f.type, metadata };
       });
       commit.metadata = { ...commit.metadata!, schemaString: schemaString(fields), id: state.metadata!.id, configuration: { ...config, ...recorded } };
       for (const f of state.files.values()) {
@@ -443,4 +456,10 @@ export class Lake {
       if (this.locks.get(key) === tail) this.locks.delete(key);
     }
   }
+}
+
+/** A rebuild's options: stored rows were filtered when they were written, so no `where` or expectation leaves one out now. */
+function stored(opts: WriteOptions): WriteOptions {
+  const { where: _where, expectations: _expectations, ...rest } = opts;
+  return rest;
 }

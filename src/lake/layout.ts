@@ -1,13 +1,18 @@
 /**
- * A table's layout — write mode, merge keys, sequence column, partition columns — is part of
- * what its rows mean: rows merged by `id` are not rows merged by `(id, region)`. The layout
- * is recorded in the table when it is created (`metaData.configuration` keys `pipeline.mode`,
- * `pipeline.mergeKeys`, `pipeline.sequenceBy`; partition columns are Delta's own
- * `partitionColumns`), and a write under another layout is refused instead of silently
- * mixing the two. {@link rebuildPlan} rewrites a table under a new layout in one commit.
+ * A table's layout — write mode, merge keys, sequence column, partition columns, declared
+ * column types — is part of what its rows mean: rows merged by `id` are not rows merged by
+ * `(id, region)`, and a column stored as DECIMAL(10,2) does not hold four decimals because the
+ * spec now declares DECIMAL(10,4). The layout is recorded in the table when it is created
+ * (`metaData.configuration` keys `pipeline.mode`, `pipeline.mergeKeys`, `pipeline.sequenceBy`;
+ * partition columns are Delta's own `partitionColumns`, column types its schema), and a write
+ * under another layout is refused instead of silently mixing the two (or, for a declared type,
+ * silently keeping the stored one). {@link rebuildPlan} rewrites a table under a new layout in
+ * one commit.
  */
 import { LakeError } from '../errors.js';
-import type { WriteOptions } from './types.js';
+import { deltaToDuck, duckToDelta, parseDuckType, renderDuckType } from './schema.js';
+import { declaredWidening, UNTYPED_KEY } from './type-lattice.js';
+import type { DeltaField, WriteOptions } from './types.js';
 
 /** Configuration keys holding the layout. */
 export const LAYOUT_MODE = 'pipeline.mode';
@@ -28,11 +33,13 @@ const show = (names: string[]) => `[${names.join(', ')}]`;
 
 /**
  * What differs between the table's recorded layout and the write's, one phrase per
- * difference (`mergeKeys [id] → [id, region]`). A table that records no layout (written
- * before layouts were recorded, or by another tool) is judged on its partition columns only;
- * a write that states no `partitionBy` accepts the table's.
+ * difference (`mergeKeys [id] → [id, region]`, `columns.amount DECIMAL(10,2) → DECIMAL(10,4)`).
+ * A table that records no layout (written before layouts were recorded, or by another tool)
+ * is judged on its partition columns and column types only; a write that states no
+ * `partitionBy` accepts the table's. A declared column is compared with the stored one as the
+ * table would store the declaration (TIMESTAMP and TIMESTAMPTZ are both a Delta `timestamp`).
  */
-export function layoutChanges(table: { configuration: Record<string, string>; partitionColumns: string[] }, opts: WriteOptions): string[] {
+export function layoutChanges(table: { configuration: Record<string, string>; partitionColumns: string[]; schema?: DeltaField[] }, opts: WriteOptions): string[] {
   const changes: string[] = [];
   const recorded = table.configuration[LAYOUT_MODE];
   if (recorded !== undefined) {
@@ -47,7 +54,31 @@ export function layoutChanges(table: { configuration: Record<string, string>; pa
   if (opts.partitionBy !== undefined && !sameNames(table.partitionColumns, opts.partitionBy)) {
     changes.push(`partitionBy ${show(table.partitionColumns)} → ${show(opts.partitionBy)}`);
   }
+  for (const [name, declared] of Object.entries(opts.columns ?? {})) {
+    const field = table.schema?.find((f) => f.name.toLowerCase() === name.toLowerCase());
+    // A placeholder (a partition column that has held only NULLs) takes the declared type with the next write.
+    if (!field || field.metadata?.[UNTYPED_KEY] === true) continue;
+    const stored = storedType(field.type);
+    const wanted = storedType(declared, true);
+    // A widening declaration (INTEGER → BIGINT) is not one: the next write that brings the column applies it.
+    if (stored !== undefined && wanted !== undefined && stored !== wanted && !declaredWidening(stored, wanted)) changes.push(`${COLUMN_CHANGE}${field.name} ${stored} → ${wanted}`);
+  }
   return changes;
+}
+
+/** How a column type change is spelled in {@link layoutChanges}. */
+const COLUMN_CHANGE = 'columns.';
+
+/**
+ * A Delta field type (or, with `declared`, a DuckDB type name as the table would store it) as
+ * the DuckDB type the table reads it as; undefined for one the lake does not read.
+ */
+function storedType(type: unknown, declared = false): string | undefined {
+  try {
+    return renderDuckType(deltaToDuck(declared ? duckToDelta(parseDuckType(String(type))) : type));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The coded error for a write whose layout differs from the table's. */
@@ -59,15 +90,16 @@ export function layoutChangedError(tablePath: string, changes: string[]): LakeEr
 }
 
 /**
- * How a rebuild re-writes the old rows: copied as they are when only the partition columns
- * change; re-merged under the new keys for append/upsert tables. SCD2 history cannot be
+ * How a rebuild re-writes the old rows: copied as they are (converted to the declared column
+ * types) when only the partition columns or column types change; re-merged under the new keys
+ * for append/upsert tables. SCD2 history cannot be
  * re-keyed (its versions would have to be re-derived from events the table no longer has).
  */
 export function rebuildPlan(tablePath: string, recordedMode: string | undefined, changes: string[], opts: WriteOptions): 'copy' | 'merge' {
-  if (changes.every((c) => c.startsWith('partitionBy '))) return 'copy';
+  if (changes.every((c) => c.startsWith('partitionBy ') || c.startsWith(COLUMN_CHANGE))) return 'copy';
   if (recordedMode === 'scd2' || opts.mode === 'scd2') {
     throw new LakeError('PIPE_LAKE_LAYOUT_REBUILD', `table ${tablePath}: cannot rebuild scd2 history under another mode, keys or sequence (${changes.join('; ')})`, {
-      hint: 'write the new layout to a new table; only partitionBy of an scd2 table can change in place',
+      hint: 'write the new layout to a new table; only partitionBy and declared column types of an scd2 table can change in place',
     });
   }
   return 'merge';

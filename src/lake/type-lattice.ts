@@ -119,8 +119,33 @@ export function canonicalTextSql(json: string): string {
   return `CASE json_type(${json}) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN ${json} ->> '$' WHEN 'DOUBLE' THEN ${canonicalDoubleTextSql(`CAST(${json} AS DOUBLE)`)} ELSE CAST(${json} AS VARCHAR) END`;
 }
 
-/** SQL converting a stored column of lattice type `from` to the wider lattice type `to`. */
-export function widenSql(column: string, from: LatticeType, to: LatticeType): string {
+/**
+ * Field metadata of an inferred BIGINT column that has received an integer beyond ±2^53
+ * (see LoadedBatch.unsafeIntegers): with a fraction it widens to VARCHAR, not DOUBLE.
+ */
+export const UNSAFE_INTEGERS_KEY = 'pipeline.unsafeIntegers';
+
+/**
+ * Field metadata of a placeholder column (see LoadedBatch.untyped): a partition column that
+ * has held only NULLs, whose type the first value (or a declaration) decides.
+ */
+export const UNTYPED_KEY = 'pipeline.untyped';
+
+/**
+ * Declared types a stored column widens to exactly, each chain narrow to wide (as the table
+ * stores them: HUGEINT is DECIMAL(38,0)). A declaration that widens the stored type is applied
+ * by the next write that brings the column (its files rewritten with the cast, like a lattice
+ * widening); any other declared change is a layout change (layout.ts).
+ */
+const DECLARED_WIDENINGS = [['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'DECIMAL(38,0)'], ['FLOAT', 'DOUBLE']];
+
+/** Does a column stored as `stored` widen exactly to the declared (table-normalized) type `declared`? */
+export function declaredWidening(stored: string, declared: string): boolean {
+  return DECLARED_WIDENINGS.some((chain) => chain.indexOf(stored) >= 0 && chain.indexOf(declared) > chain.indexOf(stored));
+}
+
+/** SQL converting a stored column of type `from` to the wider type `to` (a lattice or declared widening). */
+export function widenSql(column: string, from: string, to: string): string {
   const c = quoteIdent(column);
   if (to === 'VARCHAR') return from === 'DOUBLE' ? canonicalDoubleTextSql(c) : `CAST(${c} AS VARCHAR)`;
   return `CAST(${c} AS ${to})`;

@@ -23,7 +23,7 @@ import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
 import { columnsToFields, quoteIdent, renderDuckType, schemaString, type DuckType } from './schema.js';
 import { fileKey, type LiveFile, type TableState } from './snapshot.js';
 import { timed, type BatchInput, type DeltaField, type ExpectationCount, type RejectedRow, type WriteOptions } from './types.js';
-import { widenSql } from './type-lattice.js';
+import { UNSAFE_INTEGERS_KEY, UNTYPED_KEY, widenSql } from './type-lattice.js';
 import { sqlColumnRefs } from './sql-refs.js';
 
 const SCD2_NAMES = [SCD2_START, SCD2_END, SCD2_CURRENT];
@@ -156,7 +156,7 @@ function checkColumnLimit(tablePath: string, state: TableState | undefined, batc
 async function loadForWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions) {
   validate(tablePath, opts);
   if (state && opts.pinLayout) {
-    const changes = layoutChanges({ configuration: state.metadata?.configuration ?? {}, partitionColumns: state.metadata?.partitionColumns ?? [] }, opts);
+    const changes = layoutChanges({ configuration: state.metadata?.configuration ?? {}, partitionColumns: state.metadata?.partitionColumns ?? [], schema: state.schema }, opts);
     if (changes.length > 0) throw layoutChangedError(tablePath, changes);
   }
   checkColumnLimit(tablePath, state, batch, opts);
@@ -185,17 +185,7 @@ async function loadForWrite(c: Conn, tablePath: string, state: TableState | unde
   });
 }
 
-/**
- * Field metadata of an inferred BIGINT column that has received an integer beyond ±2^53
- * (see LoadedBatch.unsafeIntegers): with a fraction it widens to VARCHAR, not DOUBLE.
- */
-export const UNSAFE_INTEGERS_KEY = 'pipeline.unsafeIntegers';
-
-/**
- * Field metadata of a placeholder column (see LoadedBatch.untyped): a partition column that
- * has held only NULLs, whose type the first value decides.
- */
-export const UNTYPED_KEY = 'pipeline.untyped';
+export { UNSAFE_INTEGERS_KEY, UNTYPED_KEY } from './type-lattice.js';
 
 function receivedUnsafeIntegers(state: TableState | undefined, column: string): boolean {
   return state?.schema.find((f) => f.name === column)?.metadata?.[UNSAFE_INTEGERS_KEY] === true;

@@ -89,7 +89,7 @@ const tableFields: Partial<PropertiesOf<TableSpec>> = {
   ),
   partitionBy: field({ description: 'Partition columns (Hive-style directories).', examples: [['event_date']] }, columnList),
   columns: mapOf(
-    { description: 'Declared columns: name -> DuckDB type name. Their types are fixed: a value that does not convert fails its record alone. Undeclared columns are inferred through the type lattice.', examples: [{ id: 'BIGINT', seq: 'BIGINT', amount: 'DECIMAL(18,2)' }] },
+    { description: 'Declared columns: name -> DuckDB type name. Their types are fixed: a value that does not convert fails its record alone. Declaring another type for a column the table already has changes its layout: the run stops (PIPE_LAKE_LAYOUT_CHANGED) until `--allow-layout-change` converts the stored values exactly; an exact widening (INTEGER to BIGINT, FLOAT to DOUBLE) is applied by the next write instead. Undeclared columns are inferred through the type lattice.', examples: [{ id: 'BIGINT', seq: 'BIGINT', amount: 'DECIMAL(18,2)' }] },
     field({ description: 'A DuckDB type name.', examples: ['VARCHAR', 'BIGINT', 'TIMESTAMP', 'DECIMAL(18,2)'] }, nonEmpty),
     nonEmpty,
   ),

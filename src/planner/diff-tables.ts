@@ -107,7 +107,7 @@ function diffColumns(table: string, a: Record<string, string>, b: Record<string,
     const now = Object.hasOwn(b, column) ? b[column] : undefined;
     const path = `tables.${table}.columns.${column}`;
     if (was === undefined && now !== undefined) {
-      out.add(path, null, now, 'safe', `table ${table} declares column ${column} as ${canonicalType(now)}`);
+      out.add(path, null, now, 'safe', `table ${table} declares column ${column} as ${canonicalType(now)} (if the table already holds ${column} with a type this does not widen exactly, run stops until --allow-layout-change converts the stored values)`);
     } else if (was !== undefined && now === undefined) {
       out.add(path, was, null, 'table',
         `column ${table}.${column} (${canonicalType(was)}) is no longer declared: its type is inferred from records from now on and may not match the existing data`);
@@ -116,10 +116,10 @@ function diffColumns(table: string, a: Record<string, string>, b: Record<string,
       const to = canonicalType(now);
       if (from === to) continue;
       if (widens(from, to)) {
-        out.add(path, was, now, 'safe', `column ${table}.${column} widens from ${from} to ${to}; existing files are read as ${to}`);
+        out.add(path, was, now, 'safe', `column ${table}.${column} widens from ${from} to ${to}; the next write that brings it rewrites the table's files as ${to}`);
       } else {
         out.add(path, was, now, 'table',
-          `column ${table}.${column} changes type from ${from} to ${to}: existing Parquet files hold ${from}; rewrite the table`);
+          `column ${table}.${column} changes type from ${from} to ${to}: existing Parquet files hold ${from}; run stops until --allow-layout-change rewrites the table, converting every stored value exactly`);
       }
     }
   }

@@ -1,6 +1,7 @@
 /**
- * What `pipeline run` refuses instead of doing silently: a spec whose table layout differs
- * from the one the table was written with (until `--allow-layout-change` rewrites it), and a
+ * What `pipeline run` refuses instead of doing silently: a spec whose table layout (keys,
+ * partitions, declared column types) differs from the one the table was written with (until
+ * `--allow-layout-change` rewrites it), and a
  * new checkpoint facing tables that already hold its batches (until `--reset`).
  */
 import { rmSync, writeFileSync } from 'node:fs';
@@ -92,5 +93,19 @@ describe('table guards of pipeline run', () => {
     expect(reset.summary!.records).toBe(70);
     const rows = (await readTable(items())).sort((a, b) => Number(a.id) - Number(b.id));
     expect(rows.map((r) => [r.id, r.seq])).toEqual(Array.from({ length: 10 }, (_, i) => [i, 60 + i]));
+  }, E2E_TIMEOUT);
+
+  it('a declared column type other than the stored one is refused, then converted exactly when allowed', async () => {
+    // `pipeline diff` calls this a table change; run agrees instead of keeping the stored type.
+    const spec = writeSpec('{ mergeKeys: [id, region], sequenceBy: seq, partitionBy: [region], columns: { seq: "DECIMAL(12,2)" } }');
+    const refused = await runAvailableNow(spec, dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`PIPE_LAKE_LAYOUT_CHANGED table 'items' (${items()}) was written with another layout: columns.seq BIGINT → DECIMAL(12,2)`);
+    await produce(70, 75);
+    const allowed = await runAvailableNow(spec, dir, {}, ['--allow-layout-change']);
+    expect(allowed.code, allowed.stderr.slice(-2000)).toBe(0);
+    const rows = (await readTable(items())).sort((a, b) => Number(a.id) - Number(b.id));
+    expect(rows.map((r) => [r.id, String(r.seq)])).toEqual(Array.from({ length: 10 }, (_, i) => [i, i < 5 ? `${70 + i}.00` : `${60 + i}.00`]));
+    expect((await runAvailableNow(spec, dir)).code).toBe(0);
   }, E2E_TIMEOUT);
 });

@@ -849,6 +849,73 @@ describe('table layout', () => {
     expect((await lake.history(t, { limit: 1 }))[0]!.operation).toBe('REPLACE TABLE');
   });
 
+  test('a declared column type other than the stored one is a layout change; the same type spelled otherwise is not', async () => {
+    const t = tempDir();
+    const priced = { ...upsert, columns: { amount: 'DECIMAL(10,2)', at: 'TIMESTAMPTZ' } };
+    await lake.write(t, { kind: 'rows', rows: [{ ...rows[0]!, amount: '1.25', at: '2026-01-01T00:00:00Z' }] }, priced);
+    const next = [{ ...rows[1]!, amount: '1.2345', at: '2026-01-02T00:00:00Z' }];
+    const refused = await lake.write(t, { kind: 'rows', rows: next }, { ...priced, columns: { AMOUNT: 'DECIMAL(10,4)', at: 'TIMESTAMPTZ' } }).catch((e) => e);
+    expect(refused.code).toBe('PIPE_LAKE_LAYOUT_CHANGED');
+    expect(refused.message).toContain('columns.amount DECIMAL(10,2) → DECIMAL(10,4)');
+    expect((await lake.snapshot(t)).version).toBe(0);
+    // Spelled otherwise, or a type the table stores the same way (TIMESTAMP is a Delta timestamp too).
+    const same = await lake.write(t, { kind: 'rows', rows: [{ ...rows[1]!, amount: '2.50', at: '2026-01-02T00:00:00Z' }] }, { ...priced, columns: { amount: 'decimal(10, 2)', at: 'TIMESTAMP' } });
+    expect(same.status).toBe('committed');
+  });
+
+  test('a declaration that widens the stored type exactly applies with the next write that brings the column', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, seq: 1, n: 7, x: 0.5 }] }, { ...upsert, columns: { n: 'INTEGER', x: 'FLOAT' } });
+    const wide: WriteOptions = { ...upsert, columns: { n: 'BIGINT', x: 'DOUBLE' } };
+    // A batch without the columns leaves them as they are.
+    await lake.write(t, { kind: 'rows', rows: [{ id: 2, seq: 1 }] }, wide);
+    expect((await lake.snapshot(t)).schema.filter((f) => f.name === 'n' || f.name === 'x').map((f) => f.type)).toEqual(['integer', 'float']);
+    const r = await lake.write(t, { kind: 'rows', rows: [{ id: 3, seq: 1, n: 2 ** 40, x: 0.1 }] }, wide);
+    expect(r.widened.sort()).toEqual(['n', 'x']);
+    expect((await lake.snapshot(t)).schema.filter((f) => f.name === 'n' || f.name === 'x').map((f) => f.type)).toEqual(['long', 'double']);
+    expect(await lake.scan(t, { orderBy: 'id', columns: ['id', 'n', 'x'] })).toEqual([
+      { id: 1, n: 7, x: 0.5 }, { id: 2, n: null, x: null }, { id: 3, n: 2 ** 40, x: 0.1 },
+    ]);
+    // Narrowing back is a layout change.
+    const back = await lake.write(t, { kind: 'rows', rows: [{ id: 4, seq: 1, n: 1 }] }, { ...upsert, columns: { n: 'INTEGER' } }).catch((e) => e);
+    expect(back.message).toContain('columns.n BIGINT → INTEGER');
+    // A partition column that has held only NULLs (a placeholder) takes a declaration as its first value would.
+    const p = tempDir();
+    await lake.write(p, { kind: 'rows', rows: [{ id: 1, seq: 1, day: null }] }, { ...upsert, partitionBy: ['day'] });
+    await lake.write(p, { kind: 'rows', rows: [{ id: 2, seq: 1, day: '2026-01-02' }] }, { ...upsert, partitionBy: ['day'], columns: { day: 'DATE' } });
+    expect((await lake.snapshot(p)).schema.find((f) => f.name === 'day')).toMatchObject({ type: 'date', metadata: {} });
+    expect(await lake.scan(p, { orderBy: 'id', columns: ['id', 'day'] })).toEqual([{ id: 1, day: null }, { id: 2, day: '2026-01-02' }]);
+  });
+
+  test('rebuildTable converts stored values to a changed declared type exactly, or changes nothing', async () => {
+    const t = tempDir();
+    await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: false }, { name: 'seq', type: 'BIGINT', nullable: true }, { name: 'amount', type: 'DECIMAL(10,2)', nullable: true }]);
+    const priced: WriteOptions = { ...upsert, columns: { amount: 'DECIMAL(10,2)' } };
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, seq: 1, amount: '1.25' }, { id: 2, seq: 1, amount: '3' }] }, priced);
+    const wider: WriteOptions = { ...priced, columns: { amount: 'DECIMAL(12,4)' } };
+    expect((await lake.rebuildTable(t, wider)).changes).toEqual(['columns.amount DECIMAL(10,2) → DECIMAL(12,4)']);
+    const after = await lake.snapshot(t);
+    expect(after.schema.find((f) => f.name === 'amount')!.type).toBe('decimal(12,4)');
+    expect(after.schema.find((f) => f.name === 'id')!.nullable).toBe(false);
+    await lake.write(t, { kind: 'rows', rows: [{ id: 3, seq: 1, amount: '0.0625' }] }, wider);
+    expect(await lake.scan(t, { orderBy: 'id', columns: ['id', 'amount'] })).toEqual([
+      { id: 1, amount: '1.2500' }, { id: 2, amount: '3.0000' }, { id: 3, amount: '0.0625' },
+    ]);
+    // 0.0625 has no exact DECIMAL(12,2): the rebuild stops and the table stays as it was.
+    const narrower = await lake.rebuildTable(t, { ...priced, columns: { amount: 'DECIMAL(12,2)' } }).catch((e) => e);
+    expect(narrower.code).toBe('PIPE_LAKE_LAYOUT_CONVERT');
+    expect(narrower.message).toContain('1 stored row(s) do not convert to the new layout (columns.amount DECIMAL(12,4) → DECIMAL(12,2))');
+    expect((await lake.snapshot(t)).version).toBe(after.version + 1);
+  });
+
+  test('rebuildTable keeps the stored rows a where or an expectation of the spec would now leave out', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows }, upsert);
+    const r = await lake.rebuildTable(t, { ...upsert, mergeKeys: ['id', 'region'], where: "region = 'eu'", expectations: [{ name: 'us_only', sql: "region = 'us'", action: 'drop' }] });
+    expect(r.rows).toBe(2);
+    expect(await lake.scan(t, { orderBy: 'id', columns: ['id', 'region'] })).toEqual([{ id: 1, region: 'eu' }, { id: 2, region: 'us' }]);
+  });
+
   test('rebuildTable keeps what the schema says of each column: NOT NULL, field metadata, the type marks', async () => {
     const t = tempDir();
     await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: false }, { name: 'seq', type: 'BIGINT', nullable: true }, { name: 'region', type: 'VARCHAR', nullable: true }]);

@@ -76,11 +76,11 @@ describe('diffSpecs: safe', () => {
     const small = smallAvroSpec();
     const widened = diffSpecs(edit(small, (s) => (s.tables.invoices!.columns!.amount_cents = 'int')), small);
     expect(widened).toEqual([
-      { path: 'tables.invoices.columns.amount_cents', before: 'int', after: 'BIGINT', impact: 'safe', message: 'column invoices.amount_cents widens from INTEGER to BIGINT; existing files are read as BIGINT' },
+      { path: 'tables.invoices.columns.amount_cents', before: 'int', after: 'BIGINT', impact: 'safe', message: 'column invoices.amount_cents widens from INTEGER to BIGINT; the next write that brings it rewrites the table\'s files as BIGINT' },
     ]);
     const narrowed = diffSpecs(small, edit(small, (s) => (s.tables.invoices!.columns!.amount_cents = 'VARCHAR')));
     expect(narrowed[0]!.impact).toBe('table');
-    expect(narrowed[0]!.message).toBe('column invoices.amount_cents changes type from BIGINT to VARCHAR: existing Parquet files hold BIGINT; rewrite the table');
+    expect(narrowed[0]!.message).toBe('column invoices.amount_cents changes type from BIGINT to VARCHAR: existing Parquet files hold BIGINT; run stops until --allow-layout-change rewrites the table, converting every stored value exactly');
   });
 });
 
