@@ -96,6 +96,7 @@ const CODES = {
   PIPE_LAKE_INTERNAL: stop('merge rewrote <file>, which is not a candidate file', 'a bug in the runner: report it with the table\'s _delta_log'),
   PIPE_LAKE_LAYOUT_CHANGED: stop('table <path> was written with another layout: <changes>', 'rewrite the table under the new layout in one commit with `pipeline run <spec> --allow-layout-change`, or write to a new table'),
   PIPE_LAKE_LAYOUT_CONVERT: stop('table <path>: <n> stored row(s) do not convert to the new layout (<changes>), e.g. <reason>; nothing was changed', 'declare a type every stored value converts to exactly (e.g. a wider DECIMAL), or write the new layout to a new table'),
+  PIPE_LAKE_WINDOW_CHANGED: stop('aggregation <name> was counted under another definition: <changes>', 'give the aggregation a new name (a new window table, counted from the records read from then on) and archive the old table: windows counted one way cannot take records counted another'),
   PIPE_LAKE_LAYOUT_REBUILD: stop('table <path>: cannot rebuild scd2 history under another mode, keys or sequence (<changes>)', 'write the new layout to a new table; only partitionBy and declared column types of an scd2 table can change in place'),
   PIPE_LAKE_LOG_CORRUPT: stop('commit <version> of <table> is not valid JSON', 'restore the _delta_log file from a backup; the table cannot be read past it'),
   PIPE_LAKE_LOG_GAP: stop('<table> is missing commit <version>', 'restore the missing _delta_log file; a log must hold every version after its newest checkpoint'),

@@ -25,6 +25,33 @@ export interface WindowSinkConfig {
   measures: Measure[];
   outputMode: 'update' | 'append';
   partitionBy: string[];
+  /** What its rows mean ({@link windowDefinition}), recorded in the table it creates. */
+  definition?: string;
+}
+
+/** The configuration key a window table records its definition under. */
+export const WINDOW_DEFINITION = 'pipeline.window';
+
+/**
+ * What an aggregation's windows mean, as one canonical text: the tables it reads, the event
+ * time column, window size and slide, group keys (in order: cells are keyed by them) and
+ * measures (by name). A window table records it when it is created, a stream's open windows
+ * carry it in the checkpoint, and a run whose spec defines the aggregation otherwise stops
+ * instead of merging new records into windows counted another way.
+ */
+export function windowDefinition(d: { from: string[]; eventTimeColumn: string | null; sizeMs: number; slideMs: number; groupBy: string[]; measures: Measure[] }): string {
+  const lower = (s: string) => s.toLowerCase();
+  const measures = d.measures.map((m) => [lower(m.name), m.fn, m.column === undefined ? null : lower(m.column)]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+  return JSON.stringify({ from: d.from.map(lower).sort(), time: d.eventTimeColumn === null ? null : lower(d.eventTimeColumn), sizeMs: d.sizeMs, slideMs: d.slideMs, groupBy: d.groupBy.map(lower), measures });
+}
+
+/** What differs between two window definitions, one phrase per part (`measures`, `window size`…). */
+export function windowDefinitionChanges(was: string, now: string): string[] {
+  const a = JSON.parse(was) as Record<string, unknown>;
+  const b = JSON.parse(now) as Record<string, unknown>;
+  const names: Record<string, string> = { from: 'from', time: 'event time column', sizeMs: 'window size', slideMs: 'window slide', groupBy: 'groupBy', measures: 'measures' };
+  const show = (k: string, v: unknown) => (k === 'measures' ? (v as [string, string, string | null][]).map(([n, fn, c]) => `${n}: ${fn}(${c ?? '*'})`).join(', ') : k.endsWith('Ms') ? `${Number(v) / 1000}s` : JSON.stringify(v));
+  return Object.keys(names).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `${names[k]} ${show(k, a[k])} → ${show(k, b[k])}`);
 }
 
 /** Derived time columns a window table may be partitioned by. */
@@ -137,6 +164,7 @@ export async function writeWindowOutput(lake: TableWriter, sink: WindowSinkConfi
     columns,
     txn,
     pinLayout: true,
+    ...(sink.definition ? { configuration: { [WINDOW_DEFINITION]: sink.definition } } : {}),
     operationParameters: { appId: txn.appId, batchId: txn.version, window: sink.name },
   });
   if (result.rejected.length > 0) {

@@ -54,6 +54,26 @@ export interface WindowState {
   closedUntil: number | null;
   /** Records left out because the stream had already closed their window (since the checkpoint began). */
   afterClose: number;
+  /** The aggregation's definition the cells were counted under (window-output.ts `windowDefinition`; absent in older checkpoints). */
+  definition?: string;
+  /** The measures' names in the order of each cell's partials (absent in older checkpoints: the spec's order then). */
+  measures?: string[];
+}
+
+/**
+ * The state with each cell's partials in the order of `measures`: reordering the measures in
+ * the spec changes nothing of what was counted. A state whose names are not the same set
+ * belongs to another definition, which the run refuses at start (table-guards.ts).
+ */
+export function alignWindowState(state: WindowState | undefined, measures: readonly Measure[]): WindowState | undefined {
+  if (!state?.measures) return state;
+  const names = measures.map((m) => m.name.toLowerCase());
+  const held = state.measures.map((n) => n.toLowerCase());
+  if (names.join('\0') === held.join('\0')) return state;
+  const index = names.map((n) => held.indexOf(n));
+  if (index.some((i) => i < 0) || held.length !== names.length) return state;
+  const open = Object.fromEntries(Object.entries(state.open).map(([key, cell]) => [key, { ...cell, partials: index.map((i) => cell.partials[i]!) }]));
+  return { ...state, open, measures: measures.map((m) => m.name) };
 }
 
 /** Window rows to write to a window table: a batch's `update` partials, or final `append` windows. */
@@ -176,7 +196,7 @@ export function applyWindowBatch(cfg: WindowConfig, state: WindowState | undefin
   }
   if (!append) return { cells: Object.values(open) };
   if (watermarkMs !== null) closedUntil = closedUntil === null ? watermarkMs : Math.max(watermarkMs, closedUntil);
-  return { cells: [], state: { open, closedUntil, afterClose } };
+  return { cells: [], state: { open, closedUntil, afterClose, measures: cfg.measures.map((m) => m.name) } };
 }
 
 /**

@@ -10,6 +10,7 @@ import { parseDuration, type PipelineSpec } from '../spec/index.js';
 import { NODE_IDS, type NodeKind, type Plan, type PlanEdge, type PlanNode, type SinkPlan, type StreamPlan, type WindowPlan } from '../runtime/plan.js';
 import { decoderKind } from '../operators/index.js';
 import { parseMeasure, type Measure } from '../operators/window-measures.js';
+import { windowDefinition } from '../operators/window-output.js';
 import { DEFAULT_MAX_COLUMNS } from '../operators/table-shape.js';
 import { nodeExpectations, type ExpectationProp } from '../operators/expect.js';
 import type { DeriveColumnProp } from '../operators/derive.js';
@@ -117,6 +118,8 @@ function planWindows(spec: PipelineSpec, outputPath: string): WindowPlan[] {
   return sortedKeys(spec.aggregations ?? {}).map((name) => {
     const a = spec.aggregations![name]!;
     const measures = Object.entries(a.measures).map(([m, expr]) => parseMeasure(m, expr)).filter((m): m is Measure => !('error' in m));
+    const sizeMs = parseDuration(a.window.size);
+    const slideMs = a.window.type === 'sliding' && a.window.slide !== undefined ? parseDuration(a.window.slide) : sizeMs;
     return {
       id: NODE_IDS.window(name),
       name,
@@ -125,6 +128,7 @@ function planWindows(spec: PipelineSpec, outputPath: string): WindowPlan[] {
       measures,
       outputMode: a.outputMode ?? 'update',
       partitionBy: [...(a.partitionBy ?? [])],
+      definition: windowDefinition({ from: [...a.from], eventTimeColumn: spec.watermark?.column ?? null, sizeMs, slideMs, groupBy: [...(a.groupBy ?? [])], measures }),
     };
   });
 }

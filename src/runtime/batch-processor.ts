@@ -27,6 +27,7 @@ import type { Decoder } from './decode-pool.js';
 import { prepareBatch } from './batch-transform.js';
 import { failpoint } from './failpoints.js';
 import { StreamWindows } from './window-batch.js';
+import { alignWindowState, type WindowState } from '../operators/window.js';
 import { METADATA_COLUMN_NAMES, metadataColumns } from './metadata-columns.js';
 import { EVENTS_TABLE, qualityRows, writeQualityEvents } from './quality-events.js';
 import { joinLocation } from '../lake/storage/location.js';
@@ -78,11 +79,16 @@ function rawRecord(prepared: PreparedBatch, index: number): RawRecord {
   return { partition: records.partitions[index]!, offset: records.offsets[index]!, timestamp: records.timestamps[index]!, key: records.key(index), value: records.value(index), headers: records.headers(index) };
 }
 
-/** The operator state committed with the stream's newest committed batch (empty on a first run). */
-export function committedState(checkpoint: StreamCheckpoint): Record<string, unknown> {
+/**
+ * The operator state committed with the stream's newest committed batch (empty on a first
+ * run), its append windows' partials in the order of the plan's measures.
+ */
+export function committedState(checkpoint: StreamCheckpoint, plan: Pick<Plan, 'windows'>): Record<string, unknown> {
   const recovered = checkpoint.recover();
   const last = (recovered.pending?.batchId ?? recovered.nextBatchId) - 1;
-  return (last >= 0 ? checkpoint.readCommit(last)?.state : undefined) ?? {};
+  const state: Record<string, unknown> = { ...((last >= 0 ? checkpoint.readCommit(last)?.state : undefined) ?? {}) };
+  for (const w of plan.windows ?? []) if (state[w.id] !== undefined) state[w.id] = alignWindowState(state[w.id] as WindowState, w.measures);
+  return state;
 }
 
 /** Runs batches for one stream. */
@@ -109,7 +115,7 @@ export class BatchProcessor {
   constructor(private readonly opts: BatchProcessorOptions) {
     this.programs = tablePrograms(opts.plan);
     this.sinks = new Map([...this.programs].map(([table, p]) => [table, p.sink]));
-    const committed = committedState(opts.checkpoint);
+    const committed = committedState(opts.checkpoint, opts.plan);
     this.state = Promise.resolve(committed);
     this.windows = new StreamWindows(opts.plan, committed);
   }

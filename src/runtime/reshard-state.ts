@@ -14,7 +14,9 @@
  * Counters (`late`, `unreadable`, `afterClose`) are summed into stream 0.
  */
 import { streamWatermark, type WatermarkState, type PartitionClock } from '../operators/watermark.js';
-import type { WindowState } from '../operators/window.js';
+import { alignWindowState, type WindowState } from '../operators/window.js';
+import { windowDefinitionChanges } from '../operators/window-output.js';
+import { LakeError } from '../errors.js';
 import { NODE_IDS, type Plan } from './plan.js';
 import { appendWindows, combineCells } from './window-emitter.js';
 
@@ -54,14 +56,24 @@ export function reshardState(plan: Plan, old: Record<string, unknown>[], to: num
     });
   }
   for (const w of appendWindows(plan)) {
-    const states = old.map((s) => s[w.id] as WindowState | undefined).filter((s): s is WindowState => s !== undefined);
+    const states = old.map((s) => alignWindowState(s[w.id] as WindowState | undefined, w.measures)).filter((s): s is WindowState => s !== undefined);
     if (states.length === 0) continue;
+    // Cells counted under another definition cannot be combined under this one (nor carried).
+    const other = states.find((s) => s.definition !== undefined && w.definition !== undefined && s.definition !== w.definition);
+    if (other) {
+      throw new LakeError('PIPE_LAKE_WINDOW_CHANGED', `aggregation '${w.name}' was counted under another definition (the open windows of the old streams): ${windowDefinitionChanges(other.definition!, w.definition!).join('; ')}`, {
+        details: { aggregation: w.name, table: w.path },
+      });
+    }
     const closedUntil = leastKnown(states.map((s) => s.closedUntil ?? null)) ?? null;
+    const definition = states.find((s) => s.definition !== undefined)?.definition;
     out.forEach((state, j) => {
       state[w.id] = {
         open: j === 0 ? combineCells(w.measures, states) : {},
         closedUntil,
         afterClose: j === 0 ? sum(states.map((s) => s.afterClose ?? 0)) : 0,
+        ...(definition !== undefined ? { definition } : {}),
+        measures: w.measures.map((m) => m.name),
       } satisfies WindowState;
     });
   }

@@ -258,7 +258,7 @@ async function runStreams(plan: Plan, opts: RunOptions, observer: RunObserver, o
 export async function startEmitter(plan: Plan, streams: number[], own: number[], memoryLimit: string, logger: Logger, onWrite: WindowEmitterOptions['onWrite']) {
   const lake = await Lake.create({ threads: 1, memoryLimit });
   const emitter = new WindowEmitter({ plan, lake, streams, logger, onWrite });
-  for (const i of own) emitter.observe(i, committedState(new StreamCheckpoint(plan.checkpointPath, i)));
+  for (const i of own) emitter.observe(i, committedState(new StreamCheckpoint(plan.checkpointPath, i), plan));
   return Object.assign(emitter, {
     close: async () => {
       await emitter.settled();

@@ -168,7 +168,7 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
   const source: DeltaSourceProps = { path: jobs.raw.path, removes: 'fail', maxVersionsPerBatch: MAX_VERSIONS_PER_BATCH };
   // Bronze is the one stream computing windows: it also writes the append windows it closes.
   const emitter = new WindowEmitter({ plan, lake: run.lake, streams: [0], logger });
-  emitter.observe(0, committedState(checkpoint));
+  emitter.observe(0, committedState(checkpoint, plan));
   await emitter.emit();
   const tally: Tally = { records: 0, deadLettered: 0 };
   try {

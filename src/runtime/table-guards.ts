@@ -15,10 +15,11 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, LakeError } from '../errors.js';
 import { Lake } from '../lake/index.js';
 import { layoutChangedError, layoutChanges } from '../lake/layout.js';
 import { sinkWriteOptions } from '../operators/sink-delta.js';
+import { WINDOW_DEFINITION, windowDefinitionChanges } from '../operators/window-output.js';
 import type { Plan } from './plan.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
 import type { Logger } from './logger.js';
@@ -35,6 +36,34 @@ async function checkLayouts(lake: Lake, plan: Plan, allow: boolean, logger: Logg
     if (!allow) throw layoutChangedError(`'${sink.table}' (${sink.path})`, changes);
     const r = await lake.rebuildTable(sink.path, opts);
     logger.info({ table: sink.table, changes: r.changes, rows: r.rows, version: r.version }, 'table rewritten under the new layout');
+  }
+}
+
+/**
+ * Refuses aggregations whose definition (tables read, event time, window, group keys, measures)
+ * differs from the one their window table was created with, or that this process's streams
+ * hold open windows of: new records would merge into windows counted another way.
+ */
+async function checkWindows(lake: Lake, plan: Plan, own: number[]): Promise<void> {
+  for (const w of plan.windows) {
+    if (!w.definition) continue;
+    const held: { where: string; definition: string }[] = [];
+    if (await lake.exists(w.path)) {
+      const recorded = (await lake.snapshot(w.path)).configuration[WINDOW_DEFINITION];
+      if (recorded !== undefined) held.push({ where: `its table ${w.path}`, definition: recorded });
+    }
+    for (const i of own) {
+      const checkpoint = new StreamCheckpoint(plan.checkpointPath, i);
+      const last = checkpoint.batchIds('commits').at(-1);
+      const state = last === undefined ? undefined : (checkpoint.readCommit(last)?.state?.[w.id] as { definition?: string } | undefined);
+      if (state?.definition !== undefined) held.push({ where: `the open windows of stream ${i}`, definition: state.definition });
+    }
+    const other = held.find((h) => h.definition !== w.definition);
+    if (!other) continue;
+    const changes = windowDefinitionChanges(other.definition, w.definition);
+    throw new LakeError('PIPE_LAKE_WINDOW_CHANGED', `aggregation '${w.name}' was counted under another definition (${other.where}): ${changes.join('; ')}`, {
+      details: { aggregation: w.name, table: w.path, changes },
+    });
   }
 }
 
@@ -82,6 +111,7 @@ export async function guardTables(plan: Plan, own: number[], opts: { allowLayout
   const lake = await Lake.create({ threads: 1 });
   try {
     await checkLayouts(lake, plan, opts.allowLayoutChange, logger);
+    await checkWindows(lake, plan, own);
     await checkIdentity(lake, plan, own, opts.reset, logger);
   } finally {
     lake.close();

@@ -14,7 +14,7 @@ import { readTable } from '../support/tables.js';
 import { useTestBroker } from '../support/broker.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
-const broker = useTestBroker([{ name: 'guards', partitions: 2 }]);
+const broker = useTestBroker([{ name: 'guards', partitions: 2 }, { name: 'guard-windows', partitions: 1 }]);
 const dir = tempDirs('guards-')();
 
 function writeSpec(table: string): string {
@@ -107,5 +107,55 @@ describe('table guards of pipeline run', () => {
     const rows = (await readTable(items())).sort((a, b) => Number(a.id) - Number(b.id));
     expect(rows.map((r) => [r.id, String(r.seq)])).toEqual(Array.from({ length: 10 }, (_, i) => [i, i < 5 ? `${70 + i}.00` : `${60 + i}.00`]));
     expect((await runAvailableNow(spec, dir)).code).toBe(0);
+  }, E2E_TIMEOUT);
+});
+
+describe('window guards of pipeline run', () => {
+  const wdir = tempDirs('guard-windows-')();
+  const spec = (measures: string, size = '1m') => {
+    const file = join(wdir, 'spec.yaml');
+    writeFileSync(file, `apiVersion: pipeline/v1
+name: guard-windows
+source:
+  kafka: { brokers: ["${broker.bootstrap}"], topic: guard-windows }
+trigger: { interval: 100ms }
+watermark: { column: ts, delay: 10s }
+routing: { field: t, routes: { click: clicks } }
+tables:
+  clicks: { mode: append }
+aggregations:
+  w:
+    from: [clicks]
+    window: { type: tumbling, size: ${size} }
+    groupBy: [g]
+    measures: { ${measures} }
+    outputMode: append
+output: { path: ${join(wdir, 'lake')} }
+`);
+    return file;
+  };
+  const produce = async (name: string, clicks: [string, number][]) => {
+    const file = join(wdir, `${name}.bin`);
+    await writeRecordFile(file, clicks.map(([ts, v]) => ({ key: null, value: JSON.stringify({ t: 'click', g: 'a', ts: `2026-03-01T${ts}Z`, v }) })));
+    expect(await broker.produceFile('guard-windows', file)).toBe(clicks.length);
+  };
+
+  it('refuses a changed aggregation while its open windows or its table were counted the old way', async () => {
+    const sum = 'n: "count(*)", total: "sum(v)"';
+    await produce('a', [['10:00:10', 1], ['10:00:50', 2]]);
+    expect((await runAvailableNow(spec(sum), wdir)).code).toBe(0);
+    // The 10:00 window is open in the stream's checkpoint: an avg cannot continue a sum.
+    const avg = await runAvailableNow(spec('n: "count(*)", total: "avg(v)"'), wdir);
+    expect(avg.code).toBe(1);
+    expect(avg.stderr).toContain(`PIPE_LAKE_WINDOW_CHANGED aggregation 'w' was counted under another definition (the open windows of stream 0): measures n: count(*), total: sum(v) → n: count(*), total: avg(v)`);
+    // The same definition (measures in another order) goes on; the window closes and is written once.
+    await produce('b', [['10:02:00', 4]]);
+    const same = await runAvailableNow(spec('total: "sum(v)", n: "count(*)"'), wdir);
+    expect(same.code, same.stderr.slice(-2000)).toBe(0);
+    expect((await readTable(join(wdir, 'lake', 'w'))).map((r) => [r.n, String(r.total)])).toEqual([[2, '3']]);
+    // Now the table records the definition too.
+    const wider = await runAvailableNow(spec(sum, '5m'), wdir);
+    expect(wider.code).toBe(1);
+    expect(wider.stderr).toContain(`aggregation 'w' was counted under another definition (its table ${join(wdir, 'lake', 'w')}): window size 60s → 300s`);
   }, E2E_TIMEOUT);
 });

@@ -75,7 +75,7 @@ export async function driveProcessors(records: { partition: number; value: strin
   const emitter = new WindowEmitter({ plan: o.plan, lake: o.lake, streams: owning });
   // As the runner does: primed with every stream's committed state, so a stream that runs no
   // batch in this drive (e.g. after a re-shard) still counts with the watermark it committed.
-  for (const i of owning) emitter.observe(i, committedState(new StreamCheckpoint(join(o.dir, 'cp'), i)));
+  for (const i of owning) emitter.observe(i, committedState(new StreamCheckpoint(join(o.dir, 'cp'), i), o.plan));
   const totals: DriveTotals = { late: 0, deadLettered: 0, dropped: 0, offsets };
   for (;;) {
     const live = processors.map((s, i) => ({ s, q: queues[i]! })).filter(({ s, q }) => s.next < q.length);
