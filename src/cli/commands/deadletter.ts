@@ -21,12 +21,11 @@ const usage = `Usage: pipeline deadletter show <spec.yaml> [options]
 show: summarises the records in the pipeline's dead-letter table by table, stage and reason
 (most frequent first), with the first and last record (partition@offset) of each group.
 
-replay: re-runs the selected dead-lettered records (their raw key and value) through the
-current spec into their tables, exactly once: each replayed record is marked in
+replay: re-runs the selected dead-lettered records (their raw key, value and Kafka headers)
+through the current spec into their tables, exactly once: each replayed record is marked in
 <output>/${REPLAYS_TABLE} and never replayed again, unless it fails again (it then gets a new
 dead-letter row with the new reason; after a further fix, replay it with --retry-failed). Run it while the
 pipeline is stopped or running; records of another topic are counted, not replayed.
-Kafka headers are not kept in the dead-letter table, so replayed records have none.
 
 Options:
   --reason <text>    only reasons containing this text (case-insensitive)
