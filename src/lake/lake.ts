@@ -7,7 +7,7 @@ import { CommitConflictError, LakeError } from '../errors.js';
 import { listChanges, type ChangeOptions, type TableChanges } from './changes.js';
 import { checkpointInterval, writeCheckpoint } from './delta-checkpoint.js';
 import { commitActions, judgeWinners, newMetadata, overlappingAdds, removeFor, type ConflictVerdict, type PlannedCommit } from './commit.js';
-import { LAYOUT_MODE, layoutChanges, layoutConfiguration, rebuildPlan } from './layout.js';
+import { keyDerive, LAYOUT_KEY_DERIVE, LAYOUT_MODE, layoutChanges, layoutConfiguration, rebuildPlan } from './layout.js';
 import { fileHoldsKeys } from './prune.js';
 import { Duck, type DuckOptions } from './duck.js';
 import { commitName, listLog, putIfAbsent, readCommit } from './log.js';
@@ -264,7 +264,7 @@ export class Lake {
       commit.operationParameters = { rebuild: changes };
       commit.isBlindAppend = false;
       delete commit.protocol;
-      const recorded = how === 'copy' ? {} : layoutConfiguration(opts);
+      const recorded = how === 'copy' ? { [LAYOUT_KEY_DERIVE]: JSON.stringify(keyDerive({ ...opts, partitionBy: opts.partitionBy ?? partitionColumns })) } : layoutConfiguration(opts);
       // Each column keeps what the schema said of it (NOT NULL, invariants, comments, the lake's
       // type marks): the rows were read back with the same types, so only new columns are new.
       // A retyped column keeps all but the type marks, which spoke of its old type.

@@ -19,13 +19,41 @@ export const LAYOUT_MODE = 'pipeline.mode';
 export const LAYOUT_MERGE_KEYS = 'pipeline.mergeKeys';
 export const LAYOUT_SEQUENCE_BY = 'pipeline.sequenceBy';
 
+/**
+ * The expressions of derived key columns (merge keys, sequence, partition columns, and the
+ * derived columns those read), as JSON `{column: sql}`: a key computed another way is another
+ * key, as much as another key column is.
+ */
+export const LAYOUT_KEY_DERIVE = 'pipeline.keyDerive';
+
 /** The layout keys a table created by a write with `opts` records. */
-export function layoutConfiguration(opts: Pick<WriteOptions, 'mode' | 'mergeKeys' | 'sequenceBy'>): Record<string, string> {
+export function layoutConfiguration(opts: Pick<WriteOptions, 'mode' | 'mergeKeys' | 'sequenceBy' | 'partitionBy' | 'derive'>): Record<string, string> {
   return {
     [LAYOUT_MODE]: opts.mode,
     ...(opts.mode !== 'append' ? { [LAYOUT_MERGE_KEYS]: JSON.stringify(opts.mergeKeys ?? []) } : {}),
     ...(opts.sequenceBy && opts.mode !== 'append' ? { [LAYOUT_SEQUENCE_BY]: opts.sequenceBy } : {}),
+    [LAYOUT_KEY_DERIVE]: JSON.stringify(keyDerive(opts)),
   };
+}
+
+/**
+ * The derive entries the write's key columns come from: each merge key, the sequence and
+ * each partition column that is derived, then (transitively) the derived columns their
+ * expressions name (a word match, so a name inside a string literal counts too).
+ */
+export function keyDerive(opts: Pick<WriteOptions, 'mode' | 'mergeKeys' | 'sequenceBy' | 'partitionBy' | 'derive'>): Record<string, string> {
+  const derive = opts.derive ?? [];
+  const byName = new Map(derive.map((d) => [d.column.toLowerCase(), d]));
+  const keys = [...(opts.mode !== 'append' ? [...(opts.mergeKeys ?? []), ...(opts.sequenceBy ? [opts.sequenceBy] : [])] : []), ...(opts.partitionBy ?? [])];
+  const out: Record<string, string> = {};
+  const visit = (name: string) => {
+    const d = byName.get(name.toLowerCase());
+    if (!d || out[d.column.toLowerCase()] !== undefined) return;
+    out[d.column.toLowerCase()] = d.sql.replace(/\s+/g, ' ').trim();
+    for (const other of byName.keys()) if (new RegExp(`(^|[^A-Za-z0-9_])${other.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9_])`, 'i').test(d.sql)) visit(other);
+  };
+  for (const k of keys) visit(k);
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 const sameNames = (a: string[], b: string[]) => a.length === b.length && a.every((n, i) => n.toLowerCase() === b[i]!.toLowerCase());
@@ -53,6 +81,15 @@ export function layoutChanges(table: { configuration: Record<string, string>; pa
   }
   if (opts.partitionBy !== undefined && !sameNames(table.partitionColumns, opts.partitionBy)) {
     changes.push(`partitionBy ${show(table.partitionColumns)} → ${show(opts.partitionBy)}`);
+  }
+  // Tables created before key expressions were recorded are not judged on them.
+  const recordedDerive = table.configuration[LAYOUT_KEY_DERIVE];
+  if (recordedDerive !== undefined) {
+    const was = JSON.parse(recordedDerive) as Record<string, string>;
+    const now = keyDerive({ ...opts, partitionBy: opts.partitionBy ?? table.partitionColumns });
+    for (const column of [...new Set([...Object.keys(was), ...Object.keys(now)])].sort()) {
+      if (was[column] !== now[column]) changes.push(`derive.${column} ${was[column] ?? '(not derived)'} → ${now[column] ?? '(not derived)'}`);
+    }
   }
   for (const [name, declared] of Object.entries(opts.columns ?? {})) {
     const field = table.schema?.find((f) => f.name.toLowerCase() === name.toLowerCase());

@@ -39,7 +39,7 @@ export function passThrough(): RecordStage {
 const deriveField = (scope: string) =>
   mapOf(
     {
-      description: `Computed columns ${scope}: name -> DuckDB SQL expression over the record's columns and the derived columns listed before it. Usable in partitionBy, mergeKeys and sequenceBy. An expression that errors on a record (a cast that fails) dead-letters that record (stage \`derive\`); write \`TRY_CAST\`/\`TRY\` to get NULL instead. A NULL derived merge key or sequence dead-letters its record.`,
+      description: `Computed columns ${scope}: name -> DuckDB SQL expression over the record's columns and the derived columns listed before it. Usable in partitionBy, mergeKeys and sequenceBy (the table records such expressions: changing one later stops the run, PIPE_LAKE_LAYOUT_CHANGED, until \`--allow-layout-change\` computes the keys again). An expression that errors on a record (a cast that fails) dead-letters that record (stage \`derive\`); write \`TRY_CAST\`/\`TRY\` to get NULL instead. A NULL derived merge key or sequence dead-letters its record.`,
       examples: [{ event_date: 'CAST(event_time AS DATE)' }],
     },
     field({ description: 'A DuckDB SQL expression.', examples: ['CAST(event_time AS DATE)', "lower(country)"] }, nonEmpty),

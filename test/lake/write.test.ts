@@ -887,6 +887,23 @@ describe('table layout', () => {
     expect(await lake.scan(p, { orderBy: 'id', columns: ['id', 'day'] })).toEqual([{ id: 1, day: null }, { id: 2, day: '2026-01-02' }]);
   });
 
+  test('a key column computed by another expression is a layout change; the rebuild computes the keys again', async () => {
+    const t = tempDir();
+    const derive = (day: string) => [{ column: 'd0', sql: 'CAST(ts AS DATE)' }, { column: 'day', sql: day }, { column: 'note', sql: "'x'" }];
+    const keyed = (day: string, note = "'x'"): WriteOptions => ({ ...upsert, mergeKeys: ['day'], derive: derive(day).map((d) => (d.column === 'note' ? { ...d, sql: note } : d)) });
+    await lake.write(t, { kind: 'rows', rows: [{ seq: 1, ts: '2026-03-01T10:00:00Z' }, { seq: 2, ts: '2026-03-02T10:00:00Z' }] }, keyed('d0'));
+    expect((await lake.snapshot(t)).configuration['pipeline.keyDerive']).toBe(JSON.stringify({ d0: 'CAST(ts AS DATE)', day: 'd0' }));
+    // Another expression for a column the keys are not computed from, or the same one spaced otherwise, is not a change.
+    expect((await lake.write(t, { kind: 'rows', rows: [{ seq: 3, ts: '2026-03-02T11:00:00Z' }] }, keyed('  d0 ', "'y'"))).status).toBe('committed');
+    const shifted = keyed('d0 - INTERVAL 1 DAY');
+    const refused = await lake.write(t, { kind: 'rows', rows: [{ seq: 4, ts: '2026-03-02T12:00:00Z' }] }, shifted).catch((e) => e);
+    expect(refused.code).toBe('PIPE_LAKE_LAYOUT_CHANGED');
+    expect(refused.message).toContain('derive.day d0 → d0 - INTERVAL 1 DAY');
+    expect((await lake.rebuildTable(t, shifted)).changes).toEqual(['derive.day d0 → d0 - INTERVAL 1 DAY']);
+    expect(await lake.scan(t, { orderBy: 'seq', columns: ['seq', 'day'] })).toEqual([{ seq: 1, day: '2026-02-28' }, { seq: 3, day: '2026-03-01' }]);
+    expect((await lake.write(t, { kind: 'rows', rows: [{ seq: 4, ts: '2026-03-02T12:00:00Z' }] }, shifted)).status).toBe('committed');
+  });
+
   test('rebuildTable converts stored values to a changed declared type exactly, or changes nothing', async () => {
     const t = tempDir();
     await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: false }, { name: 'seq', type: 'BIGINT', nullable: true }, { name: 'amount', type: 'DECIMAL(10,2)', nullable: true }]);
