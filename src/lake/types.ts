@@ -177,10 +177,12 @@ export interface WriteOptions {
    */
   beforeCommit?: (rejected: RejectedRow[]) => void | Promise<void>;
   /**
-   * Pins the table's layout: a table created by this write records its mode, merge keys and
-   * sequence column (`pipeline.*` configuration keys), and the write is refused with
-   * PIPE_LAKE_LAYOUT_CHANGED when the table's recorded layout or its partition columns (when
-   * `partitionBy` is given) differ from this write's. `pipeline run` writes this way.
+   * Pins the table's layout: a table created by this write records its mode, merge keys,
+   * sequence column and the derive expressions of its key columns (`pipeline.*` configuration
+   * keys), and the write is refused with PIPE_LAKE_LAYOUT_CHANGED when the table's recorded
+   * layout, its partition columns (when `partitionBy` is given) or a declared column's stored
+   * type (other than an exact widening) differ from this write's (layout.ts). `pipeline run`
+   * writes this way.
    */
   pinLayout?: boolean;
   /** Recorded in commitInfo.operationParameters. */

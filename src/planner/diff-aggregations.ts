@@ -43,7 +43,7 @@ function describeLate(policy: string): string {
 
 function diffAggregation(before: PipelineSpec, name: string, a: AggregationSpec, b: AggregationSpec, out: ChangeList): void {
   const path = `aggregations.${name}`;
-  const reset = `the rows already in ${specTablePath(before, name)} were computed the old way; reset the window table (and the checkpoints) to recompute`;
+  const reset = `the rows already in ${specTablePath(before, name)} and the open windows were computed the old way, so run stops (PIPE_LAKE_WINDOW_CHANGED); give the aggregation a new name (a new window table) instead`;
   for (const key of ['from', 'window', 'groupBy', 'measures'] as const) {
     if (canonical(a[key]) !== canonical(b[key])) out.add(`${path}.${key}`, a[key], b[key], 'table', `${key} of aggregation ${name} changes: ${reset}`);
   }

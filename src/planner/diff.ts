@@ -207,7 +207,7 @@ function diffTriggerAndWatermark(before: PipelineSpec, after: PipelineSpec, out:
   } else if (a && b) {
     if (a.column !== b.column) {
       out.add('watermark.column', a.column, b.column, 'checkpoint',
-        `the watermark moves from column ${a.column} to ${b.column}: the watermark kept in each stream's checkpoint was computed over the old column; reset the checkpoints`);
+        `the watermark moves from column ${a.column} to ${b.column}: the watermark kept in each stream's checkpoint was computed over the old column; reset the checkpoints${Object.keys(after.aggregations ?? {}).length > 0 ? ' (the aggregations\' windows were assigned by the old column too: run stops with PIPE_LAKE_WINDOW_CHANGED once they have a table or open windows)' : ''}`);
     }
     if (parseDuration(a.delay) !== parseDuration(b.delay)) {
       out.add('watermark.delay', a.delay, b.delay, 'safe', `records count as late after ${b.delay} instead of ${a.delay}`);
