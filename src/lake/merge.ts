@@ -30,6 +30,8 @@ export interface MergeSpec {
   mergeKeys: string[];
   sequenceBy?: string;
   deleteWhen?: string;
+  /** The table holds tombstone rows (see keepsTombstones), whether or not `deleteWhen` is still given. */
+  tombstones?: boolean;
 }
 
 /** The outcome of a merge: rows to write, files to remove, counts. */

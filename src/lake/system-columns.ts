@@ -31,8 +31,13 @@ export const SOURCE_OFFSET = '__source_offset';
  */
 export const TOMBSTONE = '__is_deleted';
 
-/** Whether an upsert under `spec` keeps deletes as tombstone rows. */
-export const keepsTombstones = (spec: { sequenceBy?: string | undefined; deleteWhen?: string | undefined }): boolean => spec.sequenceBy !== undefined && spec.deleteWhen !== undefined;
+/**
+ * Whether an upsert under `spec` keeps deletes as tombstone rows: with a sequence and
+ * `deleteWhen`, or (`tombstones`) because its table already holds them — a spec that drops
+ * `deleteWhen` stops deleting, but the keys it deleted stay deleted against stale records.
+ */
+export const keepsTombstones = (spec: { sequenceBy?: string | undefined; deleteWhen?: string | undefined; tombstones?: boolean }): boolean =>
+  spec.sequenceBy !== undefined && (spec.deleteWhen !== undefined || spec.tombstones === true);
 
 /**
  * The columns the lake sets on a table of this layout (a record's field, or a derived column,

@@ -161,7 +161,7 @@ async function loadForWrite(c: Conn, tablePath: string, state: TableState | unde
   }
   checkColumnLimit(tablePath, state, batch, opts);
   const known = state ? schemaColumns(state) : [];
-  const systemNames = systemColumnNames(opts);
+  const systemNames = systemColumnNames(opts, state);
   return loadBatch(c, batch, {
     tableName: tablePath,
     known: known.filter((k) => !systemNames.has(k.name)),
@@ -197,9 +197,14 @@ function mark(fields: DeltaField[], key: string, names: ReadonlySet<string>): De
 }
 
 /** Columns the merge sets itself (scd2 history, upsert tombstones): a batch may not bring them. */
-function systemColumnNames(opts: WriteOptions): Set<string> {
+function systemColumnNames(opts: WriteOptions, state: TableState | undefined): Set<string> {
   if (opts.mode === 'scd2') return new Set(SCD2_COLUMNS);
-  return new Set(opts.mode === 'upsert' && keepsTombstones(opts) ? [TOMBSTONE] : []);
+  return new Set(opts.mode === 'upsert' && keepsTombstones({ ...opts, tombstones: holdsTombstones(state) }) ? [TOMBSTONE] : []);
+}
+
+/** Whether the table has the tombstone column (it was written with a sequence and deleteWhen). */
+function holdsTombstones(state: TableState | undefined): boolean {
+  return state?.schema.some((f) => f.name === TOMBSTONE) === true;
 }
 
 /** Plans a write against `state` (undefined: the table does not exist yet). */
@@ -207,8 +212,8 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   const loaded = await timed(opts.phases, 'load', () => loadForWrite(c, tablePath, state, batch, opts));
   const known = state ? schemaColumns(state) : [];
   const isScd2 = opts.mode === 'scd2';
-  const tombstones = opts.mode === 'upsert' && keepsTombstones(opts);
-  const clash = loaded.columns.find((col) => systemColumnNames(opts).has(col.name));
+  const tombstones = opts.mode === 'upsert' && keepsTombstones({ ...opts, tombstones: holdsTombstones(state) });
+  const clash = loaded.columns.find((col) => systemColumnNames(opts, state).has(col.name));
   if (clash) {
     throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${tablePath}: batch column ${clash.name} is reserved for ${isScd2 ? 'scd2 history' : 'upsert tombstones'}`, {
       details: { table: tablePath, column: clash.name },
@@ -365,7 +370,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     commit.adds = await timed(opts.phases, 'files', () => writeDataFiles(c, { tablePath, source, columns, partitionColumns, orderBy, targetFileSize: fileSize }));
     plan.rowsInserted = loaded.rowCount;
   } else {
-    const spec = { mergeKeys: opts.mergeKeys!, ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}), ...(opts.deleteWhen ? { deleteWhen: opts.deleteWhen } : {}) };
+    const spec = { mergeKeys: opts.mergeKeys!, ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}), ...(opts.deleteWhen ? { deleteWhen: opts.deleteWhen } : {}), tombstones };
     if (opts.deleteWhen) {
       // A column the predicate names but this batch lacks is NULL (its records simply do not match).
       const present = new Set(dataColumns.map((d) => d.name.toLowerCase()));

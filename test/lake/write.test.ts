@@ -118,6 +118,21 @@ describe('append and upsert', () => {
     checkLog(t, 2);
   });
 
+  test('a spec that drops deleteWhen stops deleting; the keys it deleted stay deleted against stale records', async () => {
+    const t = tempDir();
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'u', seq: 1 }, { id: 1, op: 'd', seq: 2 }, { id: 2, op: 'u', seq: 1 }] }, { ...upsert, deleteWhen: `op = 'd'` });
+    // Before, every such batch failed on a DuckDB binder error (the tombstone column), run after run.
+    const stale = await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'u', seq: 1 }, { id: 2, op: 'd', seq: 2 }, { id: 3, op: 'u', seq: 1 }] }, upsert);
+    expect(stale).toMatchObject({ status: 'committed', rowsInserted: 1, rowsUpdated: 1 });
+    expect(await lake.scan(t, { orderBy: 'id', columns: ['id', 'op', 'seq', '__is_deleted'] })).toEqual([
+      { id: 1, op: 'd', seq: 2, __is_deleted: true }, { id: 2, op: 'd', seq: 2, __is_deleted: false }, { id: 3, op: 'u', seq: 1, __is_deleted: false },
+    ]);
+    const back = await lake.write(t, { kind: 'rows', rows: [{ id: 1, op: 'u', seq: 3 }] }, upsert);
+    expect(back).toMatchObject({ rowsInserted: 1, rowsUpdated: 0 });
+    expect((await lake.scan(t, { orderBy: 'id', columns: ['id', 'seq', '__is_deleted'] }))[0]).toEqual({ id: 1, seq: 3, __is_deleted: false });
+    await expect(lake.write(t, { kind: 'rows', rows: [{ id: 4, op: 'u', seq: 1, __is_deleted: true }] }, upsert)).rejects.toThrow(/__is_deleted is reserved for upsert tombstones/);
+  });
+
   test('exactly once: the same txn twice is already-committed and changes nothing', async () => {
     const t = tempDir();
     const txn = { appId: 'orders/0', version: 7 };
