@@ -235,10 +235,10 @@ async function plan(
     let column: TypedColumn;
     let lattice: LatticeType | undefined;
     if (known) {
-      const [from, to] = [renderDuckType(known.type), decl ? renderDuckType(decl.type) : ''];
-      if (decl && from !== to && (declaredWidening(from, to) || ctx.untyped?.has(lower) === true)) {
+      const [from, to] = decl ? [renderDuckType(known.type), renderDuckType(decl.type)] : [];
+      if (decl && from !== to && (declaredWidening(from!, to!) || ctx.untyped?.has(lower) === true)) {
         // A declaration that widens the stored type exactly, or types a placeholder, applies now (the files are rewritten).
-        widened.push({ name: known.name, from, to });
+        widened.push({ name: known.name, from: from!, to: to! });
         const i = columns.findIndex((col) => col.name === known.name);
         columns[i] = { name: known.name, type: decl.type };
       }

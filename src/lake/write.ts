@@ -212,8 +212,9 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   const loaded = await timed(opts.phases, 'load', () => loadForWrite(c, tablePath, state, batch, opts));
   const known = state ? schemaColumns(state) : [];
   const isScd2 = opts.mode === 'scd2';
-  const tombstones = opts.mode === 'upsert' && keepsTombstones({ ...opts, tombstones: holdsTombstones(state) });
-  const clash = loaded.columns.find((col) => systemColumnNames(opts, state).has(col.name));
+  const systemNames = systemColumnNames(opts, state);
+  const tombstones = systemNames.has(TOMBSTONE);
+  const clash = loaded.columns.find((col) => systemNames.has(col.name));
   if (clash) {
     throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${tablePath}: batch column ${clash.name} is reserved for ${isScd2 ? 'scd2 history' : 'upsert tombstones'}`, {
       details: { table: tablePath, column: clash.name },

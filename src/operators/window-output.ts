@@ -9,7 +9,7 @@
  * batch is skipped and several streams add up. `append`: final windows are appended with the
  * batch's txn.
  */
-import { PipelineError } from '../errors.js';
+import { LakeError, PipelineError } from '../errors.js';
 import type { TableWriter } from './api.js';
 import type { TxnMark, WriteResult } from '../lake/types.js';
 import { avgColumns, combine, exactColumn, exactSumText, exactToNumber, finish, numeric, type Measure, type Partial } from './window-measures.js';
@@ -43,6 +43,14 @@ export function windowDefinition(d: { from: string[]; eventTimeColumn: string | 
   const lower = (s: string) => s.toLowerCase();
   const measures = d.measures.map((m) => [lower(m.name), m.fn, m.column === undefined ? null : lower(m.column)]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
   return JSON.stringify({ from: d.from.map(lower).sort(), time: d.eventTimeColumn === null ? null : lower(d.eventTimeColumn), sizeMs: d.sizeMs, slideMs: d.slideMs, groupBy: d.groupBy.map(lower), measures });
+}
+
+/** The coded error for aggregation `w` whose windows `where` were counted under definition `was`. */
+export function windowChangedError(w: { name: string; path: string; definition?: string }, where: string, was: string): LakeError {
+  const changes = windowDefinitionChanges(was, w.definition!);
+  return new LakeError('PIPE_LAKE_WINDOW_CHANGED', `aggregation '${w.name}' was counted under another definition (${where}): ${changes.join('; ')}`, {
+    details: { aggregation: w.name, table: w.path, changes },
+  });
 }
 
 /** What differs between two window definitions, one phrase per part (`measures`, `window size`…). */

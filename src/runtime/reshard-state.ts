@@ -15,8 +15,7 @@
  */
 import { streamWatermark, type WatermarkState, type PartitionClock } from '../operators/watermark.js';
 import { alignWindowState, type WindowState } from '../operators/window.js';
-import { windowDefinitionChanges } from '../operators/window-output.js';
-import { LakeError } from '../errors.js';
+import { windowChangedError } from '../operators/window-output.js';
 import { NODE_IDS, type Plan } from './plan.js';
 import { appendWindows, combineCells } from './window-emitter.js';
 
@@ -60,11 +59,7 @@ export function reshardState(plan: Plan, old: Record<string, unknown>[], to: num
     if (states.length === 0) continue;
     // Cells counted under another definition cannot be combined under this one (nor carried).
     const other = states.find((s) => s.definition !== undefined && w.definition !== undefined && s.definition !== w.definition);
-    if (other) {
-      throw new LakeError('PIPE_LAKE_WINDOW_CHANGED', `aggregation '${w.name}' was counted under another definition (the open windows of the old streams): ${windowDefinitionChanges(other.definition!, w.definition!).join('; ')}`, {
-        details: { aggregation: w.name, table: w.path },
-      });
-    }
+    if (other) throw windowChangedError(w, 'the open windows of the old streams', other.definition!);
     const closedUntil = leastKnown(states.map((s) => s.closedUntil ?? null)) ?? null;
     const definition = states.find((s) => s.definition !== undefined)?.definition;
     out.forEach((state, j) => {

@@ -15,11 +15,13 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError, LakeError } from '../errors.js';
+import { CheckpointError } from '../errors.js';
 import { Lake } from '../lake/index.js';
 import { layoutChangedError, layoutChanges } from '../lake/layout.js';
 import { sinkWriteOptions } from '../operators/sink-delta.js';
-import { WINDOW_DEFINITION, windowDefinitionChanges } from '../operators/window-output.js';
+import { WINDOW_DEFINITION, windowChangedError } from '../operators/window-output.js';
+import type { WindowState } from '../operators/window.js';
+import { committedState } from './batch-processor.js';
 import type { Plan } from './plan.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
 import type { Logger } from './logger.js';
@@ -45,6 +47,8 @@ async function checkLayouts(lake: Lake, plan: Plan, allow: boolean, logger: Logg
  * hold open windows of: new records would merge into windows counted another way.
  */
 async function checkWindows(lake: Lake, plan: Plan, own: number[]): Promise<void> {
+  if (plan.windows.length === 0) return;
+  const states = own.map((i) => ({ i, state: committedState(new StreamCheckpoint(plan.checkpointPath, i), plan) }));
   for (const w of plan.windows) {
     if (!w.definition) continue;
     const held: { where: string; definition: string }[] = [];
@@ -52,18 +56,12 @@ async function checkWindows(lake: Lake, plan: Plan, own: number[]): Promise<void
       const recorded = (await lake.snapshot(w.path)).configuration[WINDOW_DEFINITION];
       if (recorded !== undefined) held.push({ where: `its table ${w.path}`, definition: recorded });
     }
-    for (const i of own) {
-      const checkpoint = new StreamCheckpoint(plan.checkpointPath, i);
-      const last = checkpoint.batchIds('commits').at(-1);
-      const state = last === undefined ? undefined : (checkpoint.readCommit(last)?.state?.[w.id] as { definition?: string } | undefined);
-      if (state?.definition !== undefined) held.push({ where: `the open windows of stream ${i}`, definition: state.definition });
+    for (const { i, state } of states) {
+      const definition = (state[w.id] as WindowState | undefined)?.definition;
+      if (definition !== undefined) held.push({ where: `the open windows of stream ${i}`, definition });
     }
     const other = held.find((h) => h.definition !== w.definition);
-    if (!other) continue;
-    const changes = windowDefinitionChanges(other.definition, w.definition);
-    throw new LakeError('PIPE_LAKE_WINDOW_CHANGED', `aggregation '${w.name}' was counted under another definition (${other.where}): ${changes.join('; ')}`, {
-      details: { aggregation: w.name, table: w.path, changes },
-    });
+    if (other) throw windowChangedError(w, other.where, other.definition);
   }
 }
 

@@ -21,16 +21,14 @@ export interface WindowBatch {
 
 /** Keeps a stream's append window state from commit to commit. */
 export class StreamWindows {
-  private readonly configs: { id: string; cfg: WindowConfig }[];
+  /** Each window's configuration, and its definition, carried in its committed state (checked against the spec at start, table-guards.ts). */
+  private readonly configs: { id: string; cfg: WindowConfig; definition?: string }[];
   private state: Record<string, unknown>;
-  /** Each window's definition, carried in its committed state (checked against the spec at start, table-guards.ts). */
-  private readonly definitions: Map<string, string | undefined>;
 
   /** `committed`: the operator state committed with the stream's newest batch. */
   constructor(private readonly plan: Plan, committed: Record<string, unknown>) {
-    this.configs = (plan.windows ?? []).map((w) => ({ id: w.id, cfg: windowConfig(plan.nodes.find((n) => n.id === w.id)!.props) }));
+    this.configs = (plan.windows ?? []).map((w) => ({ id: w.id, cfg: windowConfig(plan.nodes.find((n) => n.id === w.id)!.props), ...(w.definition ? { definition: w.definition } : {}) }));
     this.state = Object.fromEntries(this.configs.map(({ id }) => [id, committed[id]]));
-    this.definitions = new Map((plan.windows ?? []).map((w) => [w.id, w.definition]));
   }
 
   /** Adds the batch's stored records to their windows (`excluded`: batch indices the tables refused). */
@@ -38,9 +36,9 @@ export class StreamWindows {
     const watermarkMs = (routed.state[NODE_IDS.watermark] as WatermarkState | undefined)?.watermarkMs ?? null;
     const held = await dropWrittenWindows(this.plan, lake, this.state);
     const out: WindowBatch = { cells: {}, state: {} };
-    for (const { id, cfg } of this.configs) {
+    for (const { id, cfg, definition } of this.configs) {
       const result = applyWindowBatch(cfg, held[id] as WindowState | undefined, routed.outputs?.[id] as WindowInput | undefined, excluded, watermarkMs);
-      if (result.state) out.state[id] = { ...result.state, ...(this.definitions.get(id) ? { definition: this.definitions.get(id) } : {}) };
+      if (result.state) out.state[id] = definition ? { ...result.state, definition } : result.state;
       else out.cells[id] = result.cells;
     }
     // A batch that fails after this point ends the stream; the next run restarts from the checkpoint.
