@@ -4,9 +4,10 @@
  * the partitions' clocks would start over. So the state moves with the partitions:
  *
  * - watermark: each partition's clock goes to the stream that now owns it; each new stream
- *   starts from the watermark its partitions' clocks give (when every old stream had state, so
- *   they cover all its partitions), never below the pipeline's (the least old one), so windows
- *   already written stay written and a stream without new records holds none back;
+ *   starts from the watermark its partitions' clocks give when they cover every partition it
+ *   owns (a partition whose old stream never committed a batch has no clock and holds it back),
+ *   never below the pipeline's (the least old one), so windows already written stay written and
+ *   a stream without new records holds none back;
  * - append windows: partials merge exactly whichever stream holds them, so the old streams'
  *   cells, combined per window and group, go to new stream 0; every new stream closes windows
  *   from the least old `closedUntil` on, so no on-time record is refused.
@@ -27,8 +28,12 @@ function leastKnown(values: (number | null)[]): number | null | undefined {
 
 const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
 
-/** The operator state of each of `to` new streams, from the old streams' committed states. */
-export function reshardState(plan: Plan, old: Record<string, unknown>[], to: number): Record<string, unknown>[] {
+/**
+ * The operator state of each of `to` new streams, from the old streams' committed states.
+ * `partitionCount` (the topic's, now) tells which partitions each new stream owns; without it
+ * only a stream whose partitions all had a committed old stream knows its watermark.
+ */
+export function reshardState(plan: Plan, old: Record<string, unknown>[], to: number, partitionCount?: number): Record<string, unknown>[] {
   const out = Array.from({ length: to }, () => ({}) as Record<string, unknown>);
   const clocks = old.map((s) => s[NODE_IDS.watermark] as WatermarkState | undefined).filter((w): w is WatermarkState => w !== undefined);
   if (clocks.length > 0) {
@@ -40,10 +45,14 @@ export function reshardState(plan: Plan, old: Record<string, unknown>[], to: num
       const partitions: Record<string, PartitionClock> = {};
       for (const w of clocks) for (const [p, clock] of Object.entries(w.partitions ?? {})) if (Number(p) % to === j) partitions[p] = clock;
       const times = Object.values(partitions).flatMap((c) => (c.maxEventTimeMs === null ? [] : [c.maxEventTimeMs]));
-      // When every old stream had committed state, the clocks cover every partition this stream
-      // now owns: its watermark is theirs (never below the pipeline's), as its first batch would
-      // compute it. A stream that gets no record after the re-shard must not hold windows back.
-      const own = complete && plan.watermark ? streamWatermark(partitions, Object.keys(partitions).map(Number), plan.watermark.delayMs, Number.POSITIVE_INFINITY) : null;
+      // When the clocks cover every partition this stream now owns, its watermark is theirs (never
+      // below the pipeline's), as its first batch would compute it: a stream that gets no record
+      // after the re-shard must not hold windows back. An owned partition without a clock (its
+      // old stream never committed, or the topic grew) holds it back, as it would in a batch.
+      const owned = partitionCount !== undefined
+        ? Array.from({ length: partitionCount }, (_, p) => p).filter((p) => p % to === j)
+        : complete ? Object.keys(partitions).map(Number) : undefined;
+      const own = owned && plan.watermark ? streamWatermark(partitions, owned, plan.watermark.delayMs, Number.POSITIVE_INFINITY) : null;
       state[NODE_IDS.watermark] = {
         maxEventTimeMs: times.length > 0 ? Math.max(...times) : null,
         watermarkMs: own !== null && (watermarkMs === null || own > watermarkMs) ? own : watermarkMs,

@@ -78,7 +78,10 @@ export async function runPipeline(plan: Plan, opts: RunOptions): Promise<RunSumm
     if (layout.previousStreams !== undefined) {
       checkInstanceReshard({ instance, reshard: opts.reshard, previousStreams: layout.previousStreams, streams: streamCount, root });
       if (!opts.reshard) throw streamsChangedError(root, layout.previousStreams, streamCount, plan.outputPath);
-      const carry = (old: Record<string, unknown>[]) => reshardState(plan, old, streamCount);
+      // The topic's partitions tell each new stream which of them it owns (its watermark needs them all).
+      const kafkaSpec = kafkaSource(plan.source, 'a re-shard', plan.pipeline);
+      const { partitions } = await fetchTopicOffsetsOrExplain(createKafka(kafkaSpec, logger, `${kafkaSpec.clientId ?? plan.pipeline}-admin`, 5), kafkaSpec);
+      const carry = (old: Record<string, unknown>[]) => reshardState(plan, old, streamCount, partitions);
       reshardCheckpoint({ root, pipeline: plan.pipeline, topic: sourceName(plan.source), from: layout.previousStreams, to: streamCount, meta: meta!, logger, carry });
     }
     await guardTables(plan, own, { allowLayoutChange: opts.allowLayoutChange ?? false, reset: opts.reset ?? false }, logger);

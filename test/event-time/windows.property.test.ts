@@ -87,7 +87,7 @@ async function runOnce(events: RefEvent[], streams: number, mode: string, window
     if (k > 0) {
       const from = phases[k - 1]!.n;
       const meta = { formatVersion: 1 as const, pipeline: 'windows', topic: 't', streams: from, createdAt: new Date().toISOString() };
-      reshardCheckpoint({ root: join(dir, 'cp'), pipeline: 'windows', topic: 't', from, to: n, meta, logger: { info() {} }, carry: (old) => reshardState(plan, old, n) });
+      reshardCheckpoint({ root: join(dir, 'cp'), pipeline: 'windows', topic: 't', from, to: n, meta, logger: { info() {} }, carry: (old) => reshardState(plan, old, n, PARTITIONS.length) });
     }
     const run = await driveProcessors(part, { plan, dir, lake, streams: n, appId: 'windows', cuts, pick, partitions: PARTITIONS, startOffsets: totals.offsets });
     Object.assign(totals, { late: totals.late + run.late, deadLettered: totals.deadLettered + run.deadLettered, dropped: totals.dropped + run.dropped, offsets: run.offsets });

@@ -43,4 +43,17 @@ describe('reshardState: watermarks', () => {
     expect(out.map(watermarkOf)).toEqual([null, null]);
     expect(watermarkOf(reshardState(plan, [wm(660_000, { 0: clock(690_000), 3: clock(690_000) }), {}, {}], 1)[0]!)).toBeNull();
   });
+
+  it('with the topic\'s partition count, a new stream whose partitions all have clocks knows its watermark although another old stream had no state', () => {
+    // 3 → 2 streams over 4 partitions: old stream 2 (partition 2) never committed. New stream 1
+    // owns partitions 1 and 3, both known; new stream 0 owns 0 and 2, and 2 has no clock.
+    const old = [wm(660_000, { 0: clock(690_000), 3: clock(700_000) }), wm(650_000, { 1: clock(680_000) }), {}];
+    expect(reshardState(plan, old, 2, 4).map(watermarkOf)).toEqual([null, 650_000]);
+    // Without the count the new streams cannot tell whether a partition of old stream 2 is theirs.
+    expect(reshardState(plan, old, 2).map(watermarkOf)).toEqual([null, null]);
+    // A partition the topic gained since (4, owned by new stream 0 of 2) holds its stream back too.
+    const complete = [wm(660_000, { 0: clock(690_000), 2: clock(690_000) }), wm(650_000, { 1: clock(680_000), 3: clock(700_000) })];
+    expect(reshardState(plan, complete, 2, 5).map(watermarkOf)).toEqual([650_000, 650_000]);
+    expect(reshardState(plan, complete, 2, 4).map(watermarkOf)).toEqual([660_000, 650_000]);
+  });
 });
