@@ -238,10 +238,18 @@ export class Lake {
       const changes = layoutChanges({ configuration: config, partitionColumns, schema: state.schema }, opts);
       if (changes.length === 0) return { version: state.version, changes, rows: 0 };
       const how = rebuildPlan(tablePath, config[LAYOUT_MODE], changes, opts);
-      // Tombstone rows are their delete records: merged again, deleteWhen makes them tombstones anew.
-      const declared = Object.fromEntries(fieldsToColumns(state.schema).filter((c) => c.name !== TOMBSTONE).map((c) => [c.name, c.type]));
+      // A copy keeps tombstone rows as they are. A merge takes each as a delete of its key (whatever
+      // deleteWhen says now): kept as a tombstone when the new layout keeps them, else the key is gone.
+      const merged = how === 'merge';
+      const declared = Object.fromEntries(fieldsToColumns(state.schema).filter((c) => !merged || c.name !== TOMBSTONE).map((c) => [c.name, c.type]));
       const rows = await this.duck.with(async (c) => c.rows(`SELECT * FROM ${await scanRelation(c, state)} AS t`));
-      for (const r of rows) delete r[TOMBSTONE];
+      const tombstones = merged && state.schema.some((f) => f.name === TOMBSTONE);
+      if (merged) {
+        for (const r of rows) {
+          if (tombstones) r[REBUILD_DELETED] = r[TOMBSTONE] === true;
+          delete r[TOMBSTONE];
+        }
+      }
       const positions = rows.every((r) => r.__source_partition != null && r.__source_offset != null)
         ? { partitions: rows.map((r) => Number(r.__source_partition)), offsets: rows.map((r) => Number(r.__source_offset)) }
         : undefined;
@@ -249,7 +257,7 @@ export class Lake {
       const columns = { ...declared, ...Object.fromEntries(Object.entries(opts.columns ?? {}).map(([n, t]) => [Object.keys(declared).find((d) => d.toLowerCase() === n.toLowerCase()) ?? n, t])) };
       const layout: WriteOptions = how === 'copy'
         ? { mode: 'append', partitionBy: opts.partitionBy ?? partitionColumns, columns }
-        : { ...stored(opts), partitionBy: opts.partitionBy ?? partitionColumns, columns, txn: undefined };
+        : { ...stored(opts), partitionBy: opts.partitionBy ?? partitionColumns, columns, txn: undefined, measureQuality: false, ...(tombstones ? { deletedColumn: REBUILD_DELETED } : {}) };
       const plan = await this.duck.with((c) => planWrite(c, key, undefined, { kind: 'rows', rows, ...(positions && how === 'merge' ? { positions } : {}) }, layout));
       if (plan.rejected.length > 0) {
         await this.discard(key, plan);
@@ -457,6 +465,9 @@ export class Lake {
     }
   }
 }
+
+/** A rebuild's column marking the stored tombstones (never written). */
+const REBUILD_DELETED = '__lake_rebuild_deleted';
 
 /** A rebuild's options: stored rows were filtered when they were written, so no `where` or expectation leaves one out now. */
 function stored(opts: WriteOptions): WriteOptions {

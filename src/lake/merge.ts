@@ -32,6 +32,8 @@ export interface MergeSpec {
   deleteWhen?: string;
   /** The table holds tombstone rows (see keepsTombstones), whether or not `deleteWhen` is still given. */
   tombstones?: boolean;
+  /** A batch column (not written) whose true rows are deletes whatever `deleteWhen` says. */
+  deletedColumn?: string;
 }
 
 /** The outcome of a merge: rows to write, files to remove, counts. */
@@ -53,7 +55,10 @@ export interface MergeOutcome {
 const q = quoteIdent;
 const list = (cols: string[], prefix = '') => cols.map((c) => `${prefix}${q(c)}`).join(', ');
 const keysMatch = (keys: string[], a: string, b: string) => keys.map((k) => `${a}.${q(k)} IS NOT DISTINCT FROM ${b}.${q(k)}`).join(' AND ');
-const deleteExpr = (spec: MergeSpec) => (spec.deleteWhen ? `coalesce(TRY((${spec.deleteWhen})), false)` : 'false');
+const deleteExpr = (spec: MergeSpec) => {
+  const when = spec.deleteWhen ? `coalesce(TRY((${spec.deleteWhen})), false)` : 'false';
+  return spec.deletedColumn ? `(coalesce(${q(spec.deletedColumn)}, false) OR ${when})` : when;
+};
 
 async function count(c: Conn, sql: string): Promise<number> {
   const rows = await c.json(sql);

@@ -144,6 +144,11 @@ export interface WriteOptions {
   sequenceBy?: string;
   /** SQL predicate over the batch's columns; matching records delete their key (upsert) or close it (scd2). */
   deleteWhen?: string;
+  /**
+   * upsert: a BOOLEAN batch column, not stored, whose true rows are deletes whatever `deleteWhen`
+   * says (a rebuild's stored tombstones).
+   */
+  deletedColumn?: string;
   /** Used when the table is created by this write. */
   partitionBy?: string[];
   /**

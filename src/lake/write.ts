@@ -251,7 +251,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   }
   if (opts.measureQuality !== false && loaded.rowCount > 0) plan.quality = await batchQuality(c, 'b', loaded.columns, opts.mode === 'append' ? [] : (opts.mergeKeys ?? []));
   // Final table columns: the table's own, then the batch's new ones (then scd2's system columns).
-  const dataColumns = loaded.columns;
+  const dataColumns = opts.deletedColumn ? loaded.columns.filter((col) => col.name !== opts.deletedColumn) : loaded.columns;
   let columns: TypedColumn[] = dataColumns;
   // System columns an older scd2 table lacks (added, nullable, by this commit).
   const addedSystem: TypedColumn[] = [];
@@ -371,7 +371,10 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     commit.adds = await timed(opts.phases, 'files', () => writeDataFiles(c, { tablePath, source, columns, partitionColumns, orderBy, targetFileSize: fileSize }));
     plan.rowsInserted = loaded.rowCount;
   } else {
-    const spec = { mergeKeys: opts.mergeKeys!, ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}), ...(opts.deleteWhen ? { deleteWhen: opts.deleteWhen } : {}), tombstones };
+    const spec = {
+      mergeKeys: opts.mergeKeys!, ...(opts.sequenceBy ? { sequenceBy: opts.sequenceBy } : {}), ...(opts.deleteWhen ? { deleteWhen: opts.deleteWhen } : {}), tombstones,
+      ...(opts.deletedColumn ? { deletedColumn: opts.deletedColumn } : {}),
+    };
     if (opts.deleteWhen) {
       // A column the predicate names but this batch lacks is NULL (its records simply do not match).
       const present = new Set(dataColumns.map((d) => d.name.toLowerCase()));

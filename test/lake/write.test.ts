@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SchemaMismatchError } from '../../src/errors.js';
 import { Conn } from '../../src/lake/duck.js';
 import { Kind } from '../../src/lake/type-lattice.js';
+import { TOMBSTONE } from '../../src/lake/merge.js';
 import { Lake, toPlain, type WriteOptions } from '../../src/lake/index.js';
 import { readLogEntry } from '../support/files.js';
 import { sortBy } from '../support/tables.js';
@@ -938,6 +939,33 @@ describe('table layout', () => {
     expect(narrower.code).toBe('PIPE_LAKE_LAYOUT_CONVERT');
     expect(narrower.message).toContain('1 stored row(s) do not convert to the new layout (columns.amount DECIMAL(12,4) → DECIMAL(12,2))');
     expect((await lake.snapshot(t)).version).toBe(after.version + 1);
+  });
+
+  test('rebuildTable keeps each tombstone a delete: copied as it is, merged as a delete whatever deleteWhen now says, or its key gone', async () => {
+    const cdc: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: "op = 'd'", pinLayout: true };
+    const history = [{ id: 1, seq: 1, op: 'u', r: 'x' }, { id: 2, seq: 1, op: 'u', r: 'x' }, { id: 2, seq: 2, op: 'd', r: 'x' }];
+    const live = async (t: string) => (await lake.scan(t, { orderBy: 'id', columns: ['id', 'seq', TOMBSTONE] })).map((r) => [r.id, r.seq, r[TOMBSTONE]]);
+    const stale = { kind: 'rows' as const, rows: [{ id: 2, seq: 1, op: 'u', r: 'x' }] };
+    // Only the partition columns change: the rows are copied, tombstones with them.
+    const copied = tempDir();
+    await lake.write(copied, { kind: 'rows', rows: history }, cdc);
+    expect((await lake.rebuildTable(copied, { ...cdc, partitionBy: ['r'] })).changes).toEqual(['partitionBy [] → [r]']);
+    expect(await live(copied)).toEqual([[1, 1, false], [2, 2, true]]);
+    expect((await lake.write(copied, stale, { ...cdc, partitionBy: ['r'] })).rowsInserted).toBe(0);
+    // New keys and a deleteWhen the stored tombstone no longer matches: it stays a tombstone.
+    const rekeyed = tempDir();
+    await lake.write(rekeyed, { kind: 'rows', rows: history }, cdc);
+    const next = { ...cdc, mergeKeys: ['id', 'r'], deleteWhen: "op = 'D'" };
+    expect((await lake.rebuildTable(rekeyed, next)).changes).toContain('mergeKeys [id] → [id, r]');
+    expect(await live(rekeyed)).toEqual([[1, 1, false], [2, 2, true]]);
+    expect((await lake.write(rekeyed, stale, next)).rowsInserted).toBe(0);
+    // New keys and no deleteWhen: the table keeps no tombstones, so the deleted key is gone (not back as a row).
+    const dropped = tempDir();
+    await lake.write(dropped, { kind: 'rows', rows: history }, cdc);
+    const { deleteWhen: _d, ...noDeletes } = next;
+    expect((await lake.rebuildTable(dropped, noDeletes)).rows).toBe(2);
+    expect(await lake.scan(dropped, { orderBy: 'id', columns: ['id', 'seq', 'op'] })).toEqual([{ id: 1, seq: 1, op: 'u' }]);
+    expect((await lake.snapshot(dropped)).schema.map((f) => f.name)).not.toContain(TOMBSTONE);
   });
 
   test('rebuildTable keeps the stored rows a where or an expectation of the spec would now leave out', async () => {
