@@ -966,6 +966,11 @@ describe('table layout', () => {
     expect((await lake.rebuildTable(dropped, noDeletes)).rows).toBe(2);
     expect(await lake.scan(dropped, { orderBy: 'id', columns: ['id', 'seq', 'op'] })).toEqual([{ id: 1, seq: 1, op: 'u' }]);
     expect((await lake.snapshot(dropped)).schema.map((f) => f.name)).not.toContain(TOMBSTONE);
+    // An append table holds no deletes: the deleted key is not among its rows.
+    const appended = tempDir();
+    await lake.write(appended, { kind: 'rows', rows: history }, cdc);
+    expect((await lake.rebuildTable(appended, { mode: 'append', pinLayout: true })).changes).toContain('mode upsert → append');
+    expect(await lake.scan(appended, { orderBy: 'id', columns: ['id', 'seq'] })).toEqual([{ id: 1, seq: 1 }]);
   });
 
   test('rebuildTable keeps the stored rows a where or an expectation of the spec would now leave out', async () => {
