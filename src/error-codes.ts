@@ -112,7 +112,6 @@ const CODES = {
   PIPE_LAKE_PROTOCOL: stop('<table> needs Delta reader <r>/writer <w>; this lake supports <r>/<w>', 'the table uses Delta features this runner cannot read or write; use a new table'),
   PIPE_LAKE_REMOTE_PATH: stop('unsupported data file URI <uri>', 'the table references data files outside its own location, which this runner does not read'),
   PIPE_LAKE_SCHEMA_CORRUPT: stop('schemaString of <table> is not valid JSON', 'the table\'s metaData is damaged; restore the _delta_log from a backup'),
-  PIPE_LAKE_SCHEMA_MISMATCH: stop('table <path>: batch column <name> is reserved for scd2 history', 'rename the column upstream (derive) or in the spec'),
   PIPE_LAKE_SQL: stop('<DuckDB error>', 'read the DuckDB error; the statement is attached to the error for logs'),
   PIPE_LAKE_STORAGE_AUTH: stop('<operation> was refused: <reason>', 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the AWS profile or role) and the bucket policy'),
   PIPE_LAKE_STORAGE_NO_BUCKET: stop('<operation> failed: the bucket does not exist', 'create the bucket, or fix output.path'),

@@ -43,9 +43,9 @@ export const keepsTombstones = (spec: { sequenceBy?: string | undefined; deleteW
  * The columns the lake sets on a table of this layout (a record's field, or a derived column,
  * of such a name would be overwritten or refuse its whole batch), lower-case, with what each
  * is: scd2 history, an upsert's source position (with a sequence: ties) and tombstone (with a
- * sequence and deleteWhen).
+ * sequence and deleteWhen, or a table that holds tombstones: see keepsTombstones).
  */
-export function systemColumns(t: { mode: string; sequenceBy?: string | undefined; deleteWhen?: string | undefined }): Map<string, string> {
+export function systemColumns(t: { mode: string; sequenceBy?: string | undefined; deleteWhen?: string | undefined; tombstones?: boolean }): Map<string, string> {
   if (t.mode === 'scd2') return new Map(SCD2_COLUMNS.map((n) => [n, 'scd2 history']));
   if (t.mode !== 'upsert' || t.sequenceBy === undefined) return new Map();
   const out = new Map([[SOURCE_PARTITION, 'the Kafka position that breaks sequence ties'], [SOURCE_OFFSET, 'the Kafka position that breaks sequence ties']]);

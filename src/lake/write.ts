@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { LakeError, SchemaMismatchError } from '../errors.js';
-import { loadBatch } from './batch.js';
+import { loadBatch, type LoadedBatch } from './batch.js';
 import { batchQuality, type BatchQuality } from './batch-quality.js';
 import { layoutChangedError, layoutChanges, layoutConfiguration } from './layout.js';
 import { checkConstraints } from './constraints.js';
@@ -16,7 +16,7 @@ import { resolveDataPath } from './log.js';
 import {
   keepsTombstones, mergeScd2, mergeUpsert, prepareSource, prepareTarget, SCD2_CURRENT, SCD2_END, SCD2_SEEN, SCD2_SOURCES, SCD2_START, SOURCE_OFFSET, SOURCE_PARTITION, TOMBSTONE,
 } from './merge.js';
-import { SCD2_COLUMNS, systemColumns } from './system-columns.js';
+import { reservedColumnReason, SCD2_COLUMNS, systemColumns } from './system-columns.js';
 import { deletionVectorProtocol, deletionVectorsEnabled, ENABLE_DELETION_VECTORS, markReplacedRows } from './merge-on-read.js';
 import { buildKeyFilter, mayHoldKeys } from './prune.js';
 import { FILE_COLUMN, scanRelation, schemaColumns } from './read.js';
@@ -207,6 +207,30 @@ function holdsTombstones(state: TableState | undefined): boolean {
   return state?.schema.some((f) => f.name === TOMBSTONE) === true;
 }
 
+/**
+ * A record bringing a column the table sets itself fails alone, as the validate stage refuses it
+ * when the spec says the table sets the column (a table keeping the tombstones of a `deleteWhen`
+ * its spec dropped is known only here); the column leaves the batch.
+ */
+async function refuseReserved(c: Conn, loaded: LoadedBatch, clashes: TypedColumn[], system: ReadonlyMap<string, string>): Promise<void> {
+  const names = new Set(clashes.map((col) => col.name));
+  const present = clashes.map((col) => `${quoteIdent(col.name)} IS NOT NULL`);
+  const rows = await c.json(`SELECT rowid AS r, ${present.map((p, i) => `${p} AS c${i}`).join(', ')} FROM b WHERE ${present.join(' OR ')} ORDER BY rowid`);
+  for (const r of rows) {
+    const name = clashes.find((_, i) => r[`c${i}`] === true)!.name;
+    loaded.rejected.push({ row: Number(r.r), reason: `field '${name}' is reserved: ${reservedColumnReason(name.toLowerCase(), system)}` });
+  }
+  if (rows.length > 0) await c.run(`DELETE FROM b WHERE ${present.join(' OR ')}`);
+  for (const name of names) await c.run(`ALTER TABLE b DROP COLUMN ${quoteIdent(name)}`);
+  loaded.rowCount -= rows.length;
+  loaded.rejected.sort((a, b) => a.row - b.row);
+  loaded.columns = loaded.columns.filter((col) => !names.has(col.name));
+  loaded.newColumns = loaded.newColumns.filter((col) => !names.has(col.name));
+  loaded.widened = loaded.widened.filter((w) => !names.has(w.name));
+  loaded.unsafeIntegers = loaded.unsafeIntegers.filter((n) => !names.has(n));
+  loaded.untyped = loaded.untyped.filter((n) => !names.has(n));
+}
+
 /** Plans a write against `state` (undefined: the table does not exist yet). */
 export async function planWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<WritePlan> {
   const loaded = await timed(opts.phases, 'load', () => loadForWrite(c, tablePath, state, batch, opts));
@@ -214,12 +238,8 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   const isScd2 = opts.mode === 'scd2';
   const systemNames = systemColumnNames(opts, state);
   const tombstones = systemNames.has(TOMBSTONE);
-  const clash = loaded.columns.find((col) => systemNames.has(col.name));
-  if (clash) {
-    throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', `table ${tablePath}: batch column ${clash.name} is reserved for ${isScd2 ? 'scd2 history' : 'upsert tombstones'}`, {
-      details: { table: tablePath, column: clash.name },
-    });
-  }
+  const clashes = loaded.columns.filter((col) => systemNames.has(col.name.toLowerCase()));
+  if (clashes.length > 0) await refuseReserved(c, loaded, clashes, systemColumns({ ...opts, tombstones: holdsTombstones(state) }));
   const readVersion = state?.version ?? -1;
   const commit: PlannedCommit = {
     readVersion,
