@@ -53,6 +53,14 @@ export function windowChangedError(w: { name: string; path: string; definition?:
   });
 }
 
+/** The coded error for aggregation `w` whose windows `where` were kept for output mode `was`. */
+export function outputModeChanged(w: { name: string; path: string; outputMode: string }, where: string, was: string): LakeError {
+  const changes = [`output mode ${was} → ${w.outputMode}`];
+  return new LakeError('PIPE_LAKE_WINDOW_CHANGED', `aggregation '${w.name}' was counted under another definition (${where}): ${changes[0]}`, {
+    details: { aggregation: w.name, table: w.path, changes },
+  });
+}
+
 /** What differs between two window definitions, one phrase per part (`measures`, `window size`…). */
 export function windowDefinitionChanges(was: string, now: string): string[] {
   const a = JSON.parse(was) as Record<string, unknown>;

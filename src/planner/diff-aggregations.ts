@@ -49,7 +49,7 @@ function diffAggregation(before: PipelineSpec, name: string, a: AggregationSpec,
   }
   if ((a.outputMode ?? 'update') !== (b.outputMode ?? 'update')) {
     out.add(`${path}.outputMode`, a.outputMode ?? 'update', b.outputMode ?? 'update', 'checkpoint',
-      `aggregation ${name} switches to ${b.outputMode ?? 'update'} output: open windows kept in each stream's checkpoint do not carry over; reset the checkpoints and the window table`);
+      `aggregation ${name} switches to ${b.outputMode ?? 'update'} output: its window table and the open windows kept in each stream's checkpoint were written for ${a.outputMode ?? 'update'} output, so run stops (PIPE_LAKE_WINDOW_CHANGED); give the aggregation a new name (a new window table) instead`);
   }
   if (canonical(a.partitionBy ?? []) !== canonical(b.partitionBy ?? [])) {
     out.add(`${path}.partitionBy`, a.partitionBy ?? [], b.partitionBy ?? [], 'table', `the layout of window table ${name} changes: the runner refuses to write it until the table is rewritten`);

@@ -17,9 +17,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { Lake } from '../lake/index.js';
-import { layoutChangedError, layoutChanges } from '../lake/layout.js';
+import { LAYOUT_MODE, layoutChangedError, layoutChanges } from '../lake/layout.js';
 import { sinkWriteOptions } from '../operators/sink-delta.js';
-import { WINDOW_DEFINITION, windowChangedError } from '../operators/window-output.js';
+import { outputModeChanged, WINDOW_DEFINITION, windowChangedError } from '../operators/window-output.js';
 import type { WindowState } from '../operators/window.js';
 import { committedState } from './batch-processor.js';
 import type { Plan } from './plan.js';
@@ -42,25 +42,30 @@ async function checkLayouts(lake: Lake, plan: Plan, allow: boolean, logger: Logg
 }
 
 /**
- * Refuses aggregations whose definition (tables read, event time, window, group keys, measures)
- * differs from the one their window table was created with, or that this process's streams
- * hold open windows of: new records would merge into windows counted another way.
+ * Refuses aggregations whose definition (tables read, event time, window, group keys, measures,
+ * output mode) differs from the one their window table was created with, or that this
+ * process's streams hold open windows of: new records would merge into windows counted another
+ * way, and open `append` windows would never be written by `update` output.
  */
 async function checkWindows(lake: Lake, plan: Plan, own: number[]): Promise<void> {
   if (plan.windows.length === 0) return;
   const states = own.map((i) => ({ i, state: committedState(new StreamCheckpoint(plan.checkpointPath, i), plan) }));
   for (const w of plan.windows) {
-    if (!w.definition) continue;
     const held: { where: string; definition: string }[] = [];
     if (await lake.exists(w.path)) {
-      const recorded = (await lake.snapshot(w.path)).configuration[WINDOW_DEFINITION];
+      const configuration = (await lake.snapshot(w.path)).configuration;
+      // An update window table is an upsert table, an append one an append table.
+      const mode = configuration[LAYOUT_MODE];
+      if (mode !== undefined && mode !== (w.outputMode === 'append' ? 'append' : 'upsert')) throw outputModeChanged(w, `its table ${w.path}`, mode === 'append' ? 'append' : 'update');
+      const recorded = configuration[WINDOW_DEFINITION];
       if (recorded !== undefined) held.push({ where: `its table ${w.path}`, definition: recorded });
     }
     for (const { i, state } of states) {
-      const definition = (state[w.id] as WindowState | undefined)?.definition;
-      if (definition !== undefined) held.push({ where: `the open windows of stream ${i}`, definition });
+      const windows = state[w.id] as WindowState | undefined;
+      if (w.outputMode === 'update' && Object.keys(windows?.open ?? {}).length > 0) throw outputModeChanged(w, `the open windows of stream ${i}`, 'append');
+      if (windows?.definition !== undefined) held.push({ where: `the open windows of stream ${i}`, definition: windows.definition });
     }
-    const other = held.find((h) => h.definition !== w.definition);
+    const other = w.definition === undefined ? undefined : held.find((h) => h.definition !== w.definition);
     if (other) throw windowChangedError(w, other.where, other.definition);
   }
 }

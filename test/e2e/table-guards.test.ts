@@ -112,7 +112,7 @@ describe('table guards of pipeline run', () => {
 
 describe('window guards of pipeline run', () => {
   const wdir = tempDirs('guard-windows-')();
-  const spec = (measures: string, size = '1m') => {
+  const spec = (measures: string, size = '1m', outputMode = 'append') => {
     const file = join(wdir, 'spec.yaml');
     writeFileSync(file, `apiVersion: pipeline/v1
 name: guard-windows
@@ -129,7 +129,7 @@ aggregations:
     window: { type: tumbling, size: ${size} }
     groupBy: [g]
     measures: { ${measures} }
-    outputMode: append
+    outputMode: ${outputMode}
 output: { path: ${join(wdir, 'lake')} }
 `);
     return file;
@@ -148,6 +148,10 @@ output: { path: ${join(wdir, 'lake')} }
     const avg = await runAvailableNow(spec('n: "count(*)", total: "avg(v)"'), wdir);
     expect(avg.code).toBe(1);
     expect(avg.stderr).toContain(`PIPE_LAKE_WINDOW_CHANGED aggregation 'w' was counted under another definition (the open windows of stream 0): measures n: count(*), total: sum(v) → n: count(*), total: avg(v)`);
+    // Update output would never write the open append window (its records would be lost).
+    const update = await runAvailableNow(spec(sum, '1m', 'update'), wdir);
+    expect(update.code).toBe(1);
+    expect(update.stderr).toContain(`PIPE_LAKE_WINDOW_CHANGED aggregation 'w' was counted under another definition (the open windows of stream 0): output mode append → update`);
     // The same definition (measures in another order) goes on; the window closes and is written once.
     await produce('b', [['10:02:00', 4]]);
     const same = await runAvailableNow(spec('total: "sum(v)", n: "count(*)"'), wdir);
@@ -157,5 +161,10 @@ output: { path: ${join(wdir, 'lake')} }
     const wider = await runAvailableNow(spec(sum, '5m'), wdir);
     expect(wider.code).toBe(1);
     expect(wider.stderr).toContain(`aggregation 'w' was counted under another definition (its table ${join(wdir, 'lake', 'w')}): window size 60s → 300s`);
+    // An append window table does not take update rows: refused before any stream reads, not at its first write.
+    const table = await runAvailableNow(spec(sum, '1m', 'update'), wdir);
+    expect(table.code).toBe(1);
+    expect(table.stderr).toContain(`aggregation 'w' was counted under another definition (its table ${join(wdir, 'lake', 'w')}): output mode append → update`);
+    expect((await readTable(join(wdir, 'lake', 'w'))).map((r) => [r.n, String(r.total)])).toEqual([[2, '3']]);
   }, E2E_TIMEOUT);
 });

@@ -37,7 +37,7 @@ class ScriptedWriter implements TableWriter {
     return [];
   }
   async write(path: string, batch: BatchInput, opts: WriteOptions): Promise<WriteResult> {
-    if ([...this.refuse].some((t) => path.endsWith(`/${t}`))) throw new SchemaMismatchError('PIPE_LAKE_SCHEMA_MISMATCH', "column 'qty' is BIGINT and cannot hold VARCHAR");
+    if ([...this.refuse].some((t) => path.endsWith(`/${t}`))) throw new SchemaMismatchError('PIPE_LAKE_MISSING_COLUMN', "column 'qty' is BIGINT and cannot hold VARCHAR");
     const table = path.split('/').pop()!;
     const rows = batch.kind === 'rows' ? batch.rows.length : (batch.rowCount ?? 0);
     const base = { rowsIn: rows, rowsInserted: rows, rowsUpdated: 0, rowsDeleted: 0, filesAdded: 1, filesRemoved: 0, bytesAdded: 1, conflictsRetried: 0, widened: [] };

@@ -5,7 +5,7 @@ import { reshardState } from '../../src/runtime/reshard-state.js';
 import { NODE_IDS } from '../../src/runtime/plan.js';
 import type { WatermarkState } from '../../src/operators/watermark.js';
 
-const plan = (() => {
+const planWith = (aggregations = '') => {
   const loaded = loadSpecText(`apiVersion: pipeline/v1
 name: w
 source: { kafka: { brokers: [localhost:9092], topic: t } }
@@ -13,10 +13,11 @@ streams: 2
 watermark: { column: ts, delay: 30s }
 routing: { field: type, routes: { click: clicks } }
 tables: { clicks: { mode: append } }
-output: { path: /tmp/reshard-state-test }
+${aggregations}output: { path: /tmp/reshard-state-test }
 `, 'w.yaml');
   return compilePlan(loaded.spec!, { cwd: '/tmp' });
-})();
+};
+const plan = planWith();
 
 const clock = (maxEventTimeMs: number | null) => ({ maxEventTimeMs, seenAt: 0 });
 const wm = (watermarkMs: number | null, partitions: Record<string, ReturnType<typeof clock>>) => ({
@@ -55,5 +56,19 @@ describe('reshardState: watermarks', () => {
     const complete = [wm(660_000, { 0: clock(690_000), 2: clock(690_000) }), wm(650_000, { 1: clock(680_000), 3: clock(700_000) })];
     expect(reshardState(plan, complete, 2, 5).map(watermarkOf)).toEqual([650_000, 650_000]);
     expect(reshardState(plan, complete, 2, 4).map(watermarkOf)).toEqual([660_000, 650_000]);
+  });
+});
+
+describe('reshardState: windows', () => {
+  const withWindows = (outputMode: string) =>
+    planWith(`aggregations:\n  per_minute: { from: [clicks], window: { type: tumbling, size: 1m }, measures: { n: "count(*)" }, outputMode: ${outputMode} }\n`);
+
+  it('refuses to drop open append windows of an aggregation that now has update output', () => {
+    const id = withWindows('append').windows[0]!.id;
+    const open = { [id]: { open: { '[0]': { startMs: 0, endMs: 60_000, groups: [], partials: [2] } }, closedUntil: null, afterClose: 0, measures: ['n'] } };
+    expect(() => reshardState(withWindows('update'), [{}, open], 1)).toThrow(/the open windows of old stream 1\): output mode append → update/);
+    // Nothing open: nothing to lose.
+    expect(() => reshardState(withWindows('update'), [{ [id]: { ...open[id], open: {} } }], 1)).not.toThrow();
+    expect(reshardState(withWindows('append'), [{}, open], 1)[0]![id]).toMatchObject({ open: { '[0]': { partials: [2] } } });
   });
 });
