@@ -56,7 +56,8 @@ export function keyDerive(opts: Pick<WriteOptions, 'mode' | 'mergeKeys' | 'seque
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-const sameNames = (a: string[], b: string[]) => a.length === b.length && a.every((n, i) => n.toLowerCase() === b[i]!.toLowerCase());
+/** Whether two lists name the same columns in the same order (Delta names are case-insensitive). */
+export const sameNames = (a: string[], b: string[]) => a.length === b.length && a.every((n, i) => n.toLowerCase() === b[i]!.toLowerCase());
 const show = (names: string[]) => `[${names.join(', ')}]`;
 
 /**

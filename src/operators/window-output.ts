@@ -53,11 +53,10 @@ export function windowChangedError(w: { name: string; path: string; definition?:
   });
 }
 
-/** The coded error for aggregation `w` whose windows `where` were kept for output mode `was`. */
-export function outputModeChanged(w: { name: string; path: string; outputMode: string }, where: string, was: string): LakeError {
-  const changes = [`output mode ${was} → ${w.outputMode}`];
-  return new LakeError('PIPE_LAKE_WINDOW_CHANGED', `aggregation '${w.name}' was counted under another definition (${where}): ${changes[0]}`, {
-    details: { aggregation: w.name, table: w.path, changes },
+/** The coded error for aggregation `w` whose windows `where` were kept another way (`change`: output mode, partitioning). */
+export function windowTableChanged(w: { name: string; path: string }, where: string, change: string): LakeError {
+  return new LakeError('PIPE_LAKE_WINDOW_CHANGED', `aggregation '${w.name}' was counted under another definition (${where}): ${change}`, {
+    details: { aggregation: w.name, table: w.path, changes: [change] },
   });
 }
 

@@ -52,6 +52,6 @@ function diffAggregation(before: PipelineSpec, name: string, a: AggregationSpec,
       `aggregation ${name} switches to ${b.outputMode ?? 'update'} output: its window table and the open windows kept in each stream's checkpoint were written for ${a.outputMode ?? 'update'} output, so run stops (PIPE_LAKE_WINDOW_CHANGED); give the aggregation a new name (a new window table) instead`);
   }
   if (canonical(a.partitionBy ?? []) !== canonical(b.partitionBy ?? [])) {
-    out.add(`${path}.partitionBy`, a.partitionBy ?? [], b.partitionBy ?? [], 'table', `the layout of window table ${name} changes: the runner refuses to write it until the table is rewritten`);
+    out.add(`${path}.partitionBy`, a.partitionBy ?? [], b.partitionBy ?? [], 'table', `window table ${name} is partitioned otherwise: a window table is not rewritten, so run stops (PIPE_LAKE_WINDOW_CHANGED); give the aggregation a new name (a new window table) instead`);
   }
 }

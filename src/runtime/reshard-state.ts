@@ -16,7 +16,7 @@
  */
 import { streamWatermark, type WatermarkState, type PartitionClock } from '../operators/watermark.js';
 import { alignWindowState, type WindowState } from '../operators/window.js';
-import { outputModeChanged, windowChangedError } from '../operators/window-output.js';
+import { windowChangedError, windowTableChanged } from '../operators/window-output.js';
 import { NODE_IDS, type Plan } from './plan.js';
 import { appendWindows, combineCells } from './window-emitter.js';
 
@@ -67,7 +67,7 @@ export function reshardState(plan: Plan, old: Record<string, unknown>[], to: num
   for (const w of plan.windows ?? []) {
     if (w.outputMode !== 'update') continue;
     const i = old.findIndex((s) => Object.keys((s[w.id] as WindowState | undefined)?.open ?? {}).length > 0);
-    if (i >= 0) throw outputModeChanged(w, `the open windows of old stream ${i}`, 'append');
+    if (i >= 0) throw windowTableChanged(w, `the open windows of old stream ${i}`, 'output mode append → update');
   }
   for (const w of appendWindows(plan)) {
     const states = old.map((s) => alignWindowState(s[w.id] as WindowState | undefined, w.measures)).filter((s): s is WindowState => s !== undefined);

@@ -6,6 +6,9 @@
  *   sequence, partition columns). A spec that changes it stops the run with
  *   `PIPE_LAKE_LAYOUT_CHANGED`, or with `--allow-layout-change` the table is rewritten under
  *   the new layout in one commit first.
+ * - **Aggregations.** An aggregation defined otherwise than its window table or the open
+ *   windows of a checkpoint were counted (or with another output mode or partitioning) stops
+ *   the run with `PIPE_LAKE_WINDOW_CHANGED`: a window table is not rewritten.
  * - **Checkpoint identity.** A stream whose checkpoint has no batch yet, facing tables that
  *   already hold `txn` versions for its app id, would restart at batch 0 and have its new
  *   records skipped as "already committed". It stops with `PIPE_CHECKPOINT_TABLES_AHEAD`
@@ -17,9 +20,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { Lake } from '../lake/index.js';
-import { LAYOUT_MODE, layoutChangedError, layoutChanges } from '../lake/layout.js';
+import { LAYOUT_MODE, layoutChangedError, layoutChanges, sameNames } from '../lake/layout.js';
 import { sinkWriteOptions } from '../operators/sink-delta.js';
-import { outputModeChanged, WINDOW_DEFINITION, windowChangedError } from '../operators/window-output.js';
+import { WINDOW_DEFINITION, windowChangedError, windowTableChanged } from '../operators/window-output.js';
 import type { WindowState } from '../operators/window.js';
 import { committedState } from './batch-processor.js';
 import type { Plan } from './plan.js';
@@ -53,16 +56,17 @@ async function checkWindows(lake: Lake, plan: Plan, own: number[]): Promise<void
   for (const w of plan.windows) {
     const held: { where: string; definition: string }[] = [];
     if (await lake.exists(w.path)) {
-      const configuration = (await lake.snapshot(w.path)).configuration;
+      const { configuration, partitionColumns: partitions } = await lake.snapshot(w.path);
       // An update window table is an upsert table, an append one an append table.
       const mode = configuration[LAYOUT_MODE];
-      if (mode !== undefined && mode !== (w.outputMode === 'append' ? 'append' : 'upsert')) throw outputModeChanged(w, `its table ${w.path}`, mode === 'append' ? 'append' : 'update');
+      if (mode !== undefined && mode !== (w.outputMode === 'append' ? 'append' : 'upsert')) throw windowTableChanged(w, `its table ${w.path}`, `output mode ${mode === 'append' ? 'append' : 'update'} → ${w.outputMode}`);
+      if (!sameNames(partitions, w.partitionBy)) throw windowTableChanged(w, `its table ${w.path}`, `partitionBy [${partitions.join(', ')}] → [${w.partitionBy.join(', ')}]`);
       const recorded = configuration[WINDOW_DEFINITION];
       if (recorded !== undefined) held.push({ where: `its table ${w.path}`, definition: recorded });
     }
     for (const { i, state } of states) {
       const windows = state[w.id] as WindowState | undefined;
-      if (w.outputMode === 'update' && Object.keys(windows?.open ?? {}).length > 0) throw outputModeChanged(w, `the open windows of stream ${i}`, 'append');
+      if (w.outputMode === 'update' && Object.keys(windows?.open ?? {}).length > 0) throw windowTableChanged(w, `the open windows of stream ${i}`, 'output mode append → update');
       if (windows?.definition !== undefined) held.push({ where: `the open windows of stream ${i}`, definition: windows.definition });
     }
     const other = w.definition === undefined ? undefined : held.find((h) => h.definition !== w.definition);
@@ -113,8 +117,9 @@ async function checkIdentity(lake: Lake, plan: Plan, own: number[], reset: boole
 export async function guardTables(plan: Plan, own: number[], opts: { allowLayoutChange: boolean; reset: boolean }, logger: Logger): Promise<void> {
   const lake = await Lake.create({ threads: 1 });
   try {
-    await checkLayouts(lake, plan, opts.allowLayoutChange, logger);
+    // An aggregation defined otherwise stops the run before any table is rewritten.
     await checkWindows(lake, plan, own);
+    await checkLayouts(lake, plan, opts.allowLayoutChange, logger);
     await checkIdentity(lake, plan, own, opts.reset, logger);
   } finally {
     lake.close();

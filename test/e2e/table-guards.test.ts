@@ -112,7 +112,7 @@ describe('table guards of pipeline run', () => {
 
 describe('window guards of pipeline run', () => {
   const wdir = tempDirs('guard-windows-')();
-  const spec = (measures: string, size = '1m', outputMode = 'append') => {
+  const spec = (measures: string, size = '1m', outputMode = 'append', partitionBy?: string) => {
     const file = join(wdir, 'spec.yaml');
     writeFileSync(file, `apiVersion: pipeline/v1
 name: guard-windows
@@ -130,7 +130,7 @@ aggregations:
     groupBy: [g]
     measures: { ${measures} }
     outputMode: ${outputMode}
-output: { path: ${join(wdir, 'lake')} }
+${partitionBy ? `    partitionBy: ${partitionBy}\n` : ''}output: { path: ${join(wdir, 'lake')} }
 `);
     return file;
   };
@@ -166,5 +166,9 @@ output: { path: ${join(wdir, 'lake')} }
     expect(table.code).toBe(1);
     expect(table.stderr).toContain(`aggregation 'w' was counted under another definition (its table ${join(wdir, 'lake', 'w')}): output mode append → update`);
     expect((await readTable(join(wdir, 'lake', 'w'))).map((r) => [r.n, String(r.total)])).toEqual([[2, '3']]);
+    // New partition columns: a window table is not rewritten; refused before any stream reads.
+    const parts = await runAvailableNow(spec(sum, '1m', 'append', '[window_date]'), wdir, {}, ['--allow-layout-change']);
+    expect(parts.code).toBe(1);
+    expect(parts.stderr).toContain(`aggregation 'w' was counted under another definition (its table ${join(wdir, 'lake', 'w')}): partitionBy [] → [window_date]`);
   }, E2E_TIMEOUT);
 });
