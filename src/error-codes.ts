@@ -48,6 +48,7 @@ const CODES = {
   PIPE_CHECKPOINT_METADATA: stop('checkpoint <path> has stream directories but no metadata.json', 'restore metadata.json (pipeline, topic, streams), or delete the checkpoint and the tables to start over'),
   PIPE_CHECKPOINT_PIPELINE: stop('checkpoint <path> belongs to pipeline \'<name>\', not \'<name>\'', 'give each pipeline its own checkpoint.path'),
   PIPE_CHECKPOINT_RESHARD_PENDING: stop('stream <i> has batch <id> planned but not committed, so its partitions\' next offsets are not final', 'run once more with the old streams count (it replays and commits that batch), then re-shard'),
+  PIPE_CHECKPOINT_SOURCE_REPLACED: stop('checkpoint <dir> read Delta table <path> (id <id>) up to version <v>, but the table there now is another one (id <id>)', 'to read the new table from its start, delete the checkpoint and run with --reset; or restore the old table'),
   PIPE_CHECKPOINT_STREAMS: stop('checkpoint <path> was written with streams: <n>, but the spec now says streams: <m>', 'restore the old streams count, or re-shard with `pipeline run <spec> --reshard`'),
   PIPE_CHECKPOINT_TABLES_AHEAD: stop('the checkpoint of stream <i> is new, but table \'<table>\' already holds batch <id> of <appId>', 'restore the checkpoint that wrote those tables, or write to new tables (output.path)'),
   PIPE_CHECKPOINT_TOPIC: stop('checkpoint <path> holds positions of topic \'<topic>\', but the spec reads \'<topic>\'', 'offsets of one topic mean nothing in another: use a new checkpoint.path (and new tables), or restore the topic'),

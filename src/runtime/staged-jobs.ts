@@ -12,8 +12,8 @@
  * so ties break as in the fused run and the gold tables come out the same.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { PipelineError } from '../errors.js';
+import { dirname, join } from 'node:path';
+import { CheckpointError, PipelineError } from '../errors.js';
 import type { Lake } from '../lake/index.js';
 import type { Plan } from './plan.js';
 import { MAX_VERSIONS_PER_BATCH, type StagedJobs } from './staged-plan.js';
@@ -88,8 +88,16 @@ export async function versionLoop(
   let pending = recovered.pending;
   let batchId = recovered.nextBatchId;
   let next = recovered.positions.get(0) ?? 0;
+  let tableId = checkpoint.readSourceTable();
   while (!run.stopped()) {
     const exists = await run.lake.exists(source.path);
+    if (exists) {
+      // Versions are positions in one table: a table deleted and created again at the same
+      // path starts its versions over, and reading on from ours would skip its first ones.
+      const id = (await run.lake.snapshot(source.path)).tableId;
+      if (tableId !== undefined && id !== tableId) throw sourceReplaced(source.path, checkpoint, next, tableId, id);
+      if (tableId === undefined) checkpoint.writeSourceTable((tableId = id));
+    }
     let read = !exists
       ? undefined
       : pending
@@ -111,6 +119,14 @@ export async function versionLoop(
     pending = undefined;
   }
   return result;
+}
+
+/** The coded error of a Delta source whose table was replaced by another one at its path. */
+function sourceReplaced(path: string, checkpoint: StreamCheckpoint, next: number, was: string, now: string): CheckpointError {
+  return new CheckpointError('PIPE_CHECKPOINT_SOURCE_REPLACED', `checkpoint ${checkpoint.dir} read Delta table ${path} (id ${was}) up to version ${next - 1}, but the table there now is another one (id ${now}): it was deleted and created again, and its versions start over`, {
+    hint: `to read the new table from its start, delete the checkpoint (${dirname(checkpoint.dir)}) and run with --reset (tables it feeds by append receive its rows again); or restore the old table`,
+    details: { table: path, checkpoint: checkpoint.dir, was, now, nextVersion: next },
+  });
 }
 
 /** Milliseconds since the epoch of a TIMESTAMPTZ value as the lake returns it. */

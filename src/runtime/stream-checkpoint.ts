@@ -107,6 +107,15 @@ export class StreamCheckpoint {
     return raw as BatchDecisions;
   }
 
+  /** The id (`metaData.id`) of the Delta table a Delta-source stream reads, once it has read it. */
+  readSourceTable(): string | undefined {
+    return readJsonFile<{ id: string }>(join(this.dir, 'source-table'))?.id;
+  }
+
+  writeSourceTable(id: string): void {
+    writeFileAtomic(join(this.dir, 'source-table'), JSON.stringify({ id }));
+  }
+
   readStart(): Record<string, number> | undefined {
     return readJsonFile<Record<string, number>>(join(this.dir, 'start'));
   }

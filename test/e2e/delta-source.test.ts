@@ -6,7 +6,7 @@
  * more events and a second run, after a SIGKILL mid-run and a restart, and after a run that
  * finds nothing new.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateEvents } from '../../src/dev-broker/events.js';
@@ -170,6 +170,42 @@ describe('source: delta with append windows', () => {
       expect(second.code, second.stderr.slice(-2000)).toBe(0);
       expect(await table()).toEqual(closedWindows(rows));
       expect(await readTable(join(dir, 'out/_dead_letter'))).toEqual([]);
+    } finally {
+      lake.close();
+    }
+  }, E2E_TIMEOUT);
+});
+
+describe('source: delta whose table is replaced', () => {
+  it('stops when the table at its path is another one; deleting the checkpoint and --reset reads the new table from its start', async () => {
+    const dir = tempDir();
+    const source = join(dir, 'src');
+    const spec = join(dir, 'copy.yaml');
+    writeFileSync(spec, [
+      'apiVersion: pipeline/v1', 'name: copy',
+      `source: { delta: { path: ${source} } }`,
+      'routing: { field: type, routes: { x: out } }', 'tables: { out: { mode: append } }',
+      `output: { path: ${join(dir, 'lake')} }`, `checkpoint: { path: ${join(dir, 'cp')} }`,
+    ].join('\n'));
+    const rows = (ids: number[]) => ({ kind: 'rows' as const, rows: ids.map((id) => ({ type: 'x', id })) });
+    const out = async () => (await readTable(join(dir, 'lake/out'))).map((r) => Number(r.id)).sort((a, b) => a - b);
+    const lake = await Lake.create({ threads: 1 });
+    try {
+      await lake.write(source, rows([1, 2, 3]), { mode: 'append' });
+      await lake.write(source, rows([4, 5]), { mode: 'append' });
+      expect((await runAvailableNow(spec, dir)).code).toBe(0);
+      expect(await out()).toEqual([1, 2, 3, 4, 5]);
+      // Deleted and created again: its versions start over (one version here, below the two read).
+      rmSync(source, { recursive: true, force: true });
+      await lake.write(source, rows([6, 7]), { mode: 'append' });
+      const replaced = await runAvailableNow(spec, dir);
+      expect(replaced.code).toBe(1);
+      expect(replaced.stderr).toMatch(/PIPE_CHECKPOINT_SOURCE_REPLACED checkpoint .* read Delta table .*src \(id [0-9a-f-]+\) up to version 1, but the table there now is another one/);
+      expect(await out()).toEqual([1, 2, 3, 4, 5]);
+      rmSync(join(dir, 'cp'), { recursive: true, force: true });
+      const reset = await runAvailableNow(spec, dir, {}, ['--reset']);
+      expect(reset.code, reset.stderr.slice(-2000)).toBe(0);
+      expect(await out()).toEqual([1, 2, 3, 4, 5, 6, 7]);
     } finally {
       lake.close();
     }
