@@ -375,20 +375,23 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   ]);
   const rewriteAllFiles = () => {
     for (const f of state!.files.values()) {
-      commit.removes.push(removeFor(f.add));
+      commit.removes.push({ ...removeFor(f.add), dataChange: false });
       commit.readFiles.add(fileKey(f.add.path));
     }
   };
   if (opts.mode === 'append') {
     await checkConstraints(c, tablePath, 'b', schemaForChecks);
-    let source = 'b';
     if (rewriteAll) {
+      // The stored rows are written again under the widened types, unchanged: like a compaction
+      // (`dataChange: false`), so a streaming reader of the table reads only the batch's rows,
+      // not the whole table again (nor stops on an append-only table as if rows had changed).
       await prepareTarget(c, await scanRelation(c, state!, { withFile: true }), columns, oldColumns, casts);
-      await c.run(`CREATE TEMP VIEW "out" AS SELECT ${columns.map((col) => quoteIdent(col.name)).join(', ')} FROM tgt UNION ALL SELECT ${columns.map((col) => quoteIdent(col.name)).join(', ')} FROM b`);
-      source = '"out"';
+      await c.run(`CREATE TEMP VIEW "out" AS SELECT ${columns.map((col) => quoteIdent(col.name)).join(', ')} FROM tgt`);
+      const rewritten = await timed(opts.phases, 'files', () => writeDataFiles(c, { tablePath, source: '"out"', columns, partitionColumns, orderBy, targetFileSize: fileSize }));
+      commit.adds.push(...rewritten.map((a) => ({ ...a, dataChange: false })));
       rewriteAllFiles();
     }
-    commit.adds = await timed(opts.phases, 'files', () => writeDataFiles(c, { tablePath, source, columns, partitionColumns, orderBy, targetFileSize: fileSize }));
+    commit.adds.push(...(await timed(opts.phases, 'files', () => writeDataFiles(c, { tablePath, source: 'b', columns, partitionColumns, orderBy, targetFileSize: fileSize }))));
     plan.rowsInserted = loaded.rowCount;
   } else {
     const spec = {

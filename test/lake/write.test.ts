@@ -204,9 +204,13 @@ describe('schema', () => {
       { id: 3, qty: '4.25', n: '9007199254740993', flag: false },
     ]);
     expect(await lake.scan(whole, { orderBy: 'id' })).toEqual(rows);
-    // The widening rewrote every file: each one holds the new physical type.
-    const snap = await lake.snapshot(cut);
-    expect(snap.files).toHaveLength(1);
+    // The widening rewrote every file (each one holds the new physical type), the stored rows as
+    // unchanged data: a streaming reader of the table reads only the batch's row.
+    const last = readLogEntry(cut, 2);
+    expect(last.filter((a) => a.remove).map((a) => a.remove.dataChange)).toEqual([false, false]);
+    expect(last.filter((a) => a.add).map((a) => a.add.dataChange).sort()).toEqual([false, true]);
+    expect((await lake.snapshot(cut)).files.map((f) => f.path).sort()).toEqual(last.filter((a) => a.add).map((a) => a.add.path).sort());
+    expect((await lake.readChanges(cut, 1)).rows).toEqual([{ id: 3, qty: '4.25', n: '9007199254740993', flag: false }]);
   });
 
   test('an integer beyond 2^53 counts for the column type even when its record leaves no value behind', async () => {
