@@ -14,7 +14,7 @@ import { measureSteady, STEADY_TOPIC } from './steady.js';
 /** p99 targets per offered rate (records/s → ms). */
 const P99_TARGET_MS: Record<number, number> = { 10_000: 500, 25_000: 1_000 };
 
-/** The phases of a batch in the order a record lives through them (see docs/operations/latency.md). */
+/** The phases of a batch in the order a record lives through them (see docs/operations/observability.md). */
 export const PHASES = ['wait', 'queue', 'decode', 'lockWait', 'load', 'merge', 'files', 'log', 'deltaCheckpoint', 'windows', 'deadLetter', 'quality', 'commit', 'checkpoint'];
 
 /** Runs the latency scenario on the test broker. */
