@@ -12,8 +12,11 @@
  *   PIPE_DELTA_SOURCE_CHANGED at that version. With `removes: ignore` the version's added files
  *   are read in full (rewritten files repeat their unchanged rows, so the consumer must upsert
  *   by key) and deletions are not propagated.
- * - An `add` carrying a deletion vector is refused (PIPE_DELTA_SOURCE_DELETION_VECTOR): its
- *   file holds rows the vector deletes, and this reader does not apply vectors.
+ * - A file removed and added again in one commit with a deletion vector (a merge-on-read MERGE
+ *   or DELETE) had rows deleted or replaced and none added: a change, like a `remove` above
+ *   (under `removes: ignore` nothing of it is read; a replacing row comes in a new file).
+ * - Any other `add` carrying a deletion vector is refused (PIPE_DELTA_SOURCE_DELETION_VECTOR):
+ *   its file holds rows the vector deletes, and this reader does not apply vectors.
  * - A version the log no longer holds (log cleanup ran past the consumer's position) stops
  *   with PIPE_DELTA_SOURCE_VERSION_GONE: rows would be missed otherwise.
  */
@@ -72,15 +75,16 @@ export async function listChanges(tablePath: string, after: number, opts: Change
     const adds: AddAction[] = [];
     let rewrites = 0;
     let changedRemoves = 0;
+    const removed = new Set(actions.flatMap((a) => (a.remove && a.remove.dataChange !== false ? [a.remove.path] : [])));
     for (const a of actions) {
       if (a.add) {
-        if ((a.add as AddAction & { deletionVector?: unknown }).deletionVector) {
+        if (a.add.dataChange === false) rewrites++;
+        else if (!(a.add as AddAction & { deletionVector?: unknown }).deletionVector) adds.push(a.add);
+        else if (!removed.has(a.add.path)) {
           throw new LakeError('PIPE_DELTA_SOURCE_DELETION_VECTOR', `version ${version} of ${tablePath} adds ${a.add.path} with a deletion vector, which this source cannot apply`, {
             hint: 'purge the deletion vectors of the source table (REORG TABLE … APPLY (PURGE) in Spark), or read a table written without them',
           });
         }
-        if (a.add.dataChange === false) rewrites++;
-        else adds.push(a.add);
       } else if (a.remove) {
         if (a.remove.dataChange === false) rewrites++;
         else changedRemoves++;

@@ -75,7 +75,7 @@ const delta = objectOf<DeltaSourceSpec>(
     path: field({ description: 'Location of the table to read: a local path (relative to the working directory) or an `s3://bucket/prefix` URI.', examples: ['./lake/analytics'] }, nonEmpty),
     removes: field(
       {
-        description: 'A version that updated or deleted rows (a copy-on-write MERGE, a delete): `fail` stops the run with PIPE_DELTA_SOURCE_CHANGED; `ignore` reads the files it added in full (unchanged rows of rewritten files come again, so the tables fed must upsert by key) and does not propagate deletions.',
+        description: 'A version that updated or deleted rows (a MERGE, copy-on-write or merge-on-read, a delete): `fail` stops the run with PIPE_DELTA_SOURCE_CHANGED; `ignore` reads the files it added in full (unchanged rows of rewritten files come again, so the tables fed must upsert by key) and does not propagate deletions.',
         default: 'fail',
         examples: ['fail', 'ignore'],
       },

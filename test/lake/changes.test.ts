@@ -73,6 +73,20 @@ describe('readChanges', () => {
     expect(byId.get(2)).toBe('B');
   });
 
+  it('takes a merge-on-read update (a file added again with a deletion vector) as a change: refused, or under removes: ignore only its new rows read', async () => {
+    const table = path.join(tempDir(), 'mor');
+    const opts = { mode: 'upsert' as const, mergeKeys: ['id'], sequenceBy: 'seq', writeMode: 'merge-on-read' as const };
+    await lake.write(table, { kind: 'rows', rows: [{ id: 1, seq: 1, v: 'a' }, { id: 2, seq: 1, v: 'b' }, { id: 3, seq: 1, v: 'c' }] }, opts);
+    await lake.write(table, { kind: 'rows', rows: [{ id: 2, seq: 2, v: 'B' }, { id: 4, seq: 1, v: 'd' }] }, opts);
+    const v1 = fs.readFileSync(path.join(table, '_delta_log', `${'1'.padStart(20, '0')}.json`), 'utf8');
+    expect(v1).toContain('"deletionVector"');
+    await expect(lake.readChanges(table, 0)).rejects.toMatchObject({ code: 'PIPE_DELTA_SOURCE_CHANGED' });
+    const { changes, rows } = await lake.readChanges(table, 0, { removes: 'ignore' });
+    expect(changes.ignoredRemoves).toEqual([1]);
+    // The rows the version wrote, not the first file's again (1 and 3 did not change).
+    expect(rows.map((r) => [Number(r.id), r.v]).sort()).toEqual([[2, 'B'], [4, 'd']]);
+  });
+
   it('refuses an add with a deletion vector and a version the log no longer holds', async () => {
     const table = path.join(tempDir(), 'dv');
     await append(table, 0, 2);
