@@ -85,6 +85,7 @@ async function checkIdentity(lake: Lake, plan: Plan, own: number[], reset: boole
   const fresh = own.filter((i) => streamIsFresh(plan.checkpointPath, i));
   if (fresh.length === 0) return;
   const tables = [...plan.sinks.map((s) => ({ name: s.table, path: s.path })), { name: plan.deadLetter.table, path: plan.deadLetter.path }];
+  const ahead: { i: number; appId: string; highest: { version: number; table: string } }[] = [];
   for (const i of fresh) {
     const appId = plan.streams[i]!.appId;
     let highest: { version: number; table: string } | undefined;
@@ -93,7 +94,20 @@ async function checkIdentity(lake: Lake, plan: Plan, own: number[], reset: boole
       const v = await lake.txnVersion(t.path, appId);
       if (v !== undefined && (!highest || v > highest.version)) highest = { version: v, table: t.name };
     }
-    if (!highest) continue;
+    if (highest) ahead.push({ i, appId, highest });
+  }
+  // Reading the records again adds them again to the rows of `update` windows: counts would double.
+  for (const w of reset ? plan.windows.filter((x) => x.outputMode === 'update') : []) {
+    if (!(await lake.exists(w.path))) continue;
+    for (const { appId } of ahead) {
+      if ((await lake.txnVersion(w.path, appId)) === undefined) continue;
+      throw new CheckpointError('PIPE_CHECKPOINT_RESET_WINDOWS', `--reset would count the records of ${appId} again into aggregation '${w.name}' (${w.path}), whose update rows already hold them`, {
+        details: { aggregation: w.name, table: w.path, appId },
+        hint: 'move the window table aside (it is counted again from the records read) or give the aggregation a new name, then run with --reset; or restore the checkpoint directory',
+      });
+    }
+  }
+  for (const { i, appId, highest } of ahead) {
     if (!reset) {
       throw new CheckpointError(
         'PIPE_CHECKPOINT_TABLES_AHEAD',

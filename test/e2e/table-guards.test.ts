@@ -4,7 +4,7 @@
  * `--allow-layout-change` rewrites it), and a
  * new checkpoint facing tables that already hold its batches (until `--reset`).
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeRecordFile } from '../../src/dev-broker/broker.js';
@@ -14,7 +14,7 @@ import { readTable } from '../support/tables.js';
 import { useTestBroker } from '../support/broker.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
-const broker = useTestBroker([{ name: 'guards', partitions: 2 }, { name: 'guard-windows', partitions: 1 }]);
+const broker = useTestBroker([{ name: 'guards', partitions: 2 }, { name: 'guard-windows', partitions: 1 }, { name: 'guard-reset', partitions: 1 }]);
 const dir = tempDirs('guards-')();
 
 function writeSpec(table: string): string {
@@ -111,13 +111,13 @@ describe('table guards of pipeline run', () => {
 });
 
 describe('window guards of pipeline run', () => {
-  const wdir = tempDirs('guard-windows-')();
-  const spec = (measures: string, size = '1m', outputMode = 'append', partitionBy?: string) => {
-    const file = join(wdir, 'spec.yaml');
+  /** A pipeline `name` reading topic `name` into `dir`: clicks and one aggregation `w` over them. */
+  const windowSpec = (dir: string, name: string, measures: string, size = '1m', outputMode = 'append', partitionBy?: string) => {
+    const file = join(dir, 'spec.yaml');
     writeFileSync(file, `apiVersion: pipeline/v1
-name: guard-windows
+name: ${name}
 source:
-  kafka: { brokers: ["${broker.bootstrap}"], topic: guard-windows }
+  kafka: { brokers: ["${broker.bootstrap}"], topic: ${name} }
 trigger: { interval: 100ms }
 watermark: { column: ts, delay: 10s }
 routing: { field: t, routes: { click: clicks } }
@@ -130,10 +130,12 @@ aggregations:
     groupBy: [g]
     measures: { ${measures} }
     outputMode: ${outputMode}
-${partitionBy ? `    partitionBy: ${partitionBy}\n` : ''}output: { path: ${join(wdir, 'lake')} }
+${partitionBy ? `    partitionBy: ${partitionBy}\n` : ''}output: { path: ${join(dir, 'lake')} }
 `);
     return file;
   };
+  const wdir = tempDirs('guard-windows-')();
+  const spec = (measures: string, size = '1m', outputMode = 'append', partitionBy?: string) => windowSpec(wdir, 'guard-windows', measures, size, outputMode, partitionBy);
   const produce = async (name: string, clicks: [string, number][]) => {
     const file = join(wdir, `${name}.bin`);
     await writeRecordFile(file, clicks.map(([ts, v]) => ({ key: null, value: JSON.stringify({ t: 'click', g: 'a', ts: `2026-03-01T${ts}Z`, v }) })));
@@ -170,5 +172,25 @@ ${partitionBy ? `    partitionBy: ${partitionBy}\n` : ''}output: { path: ${join(
     const parts = await runAvailableNow(spec(sum, '1m', 'append', '[window_date]'), wdir, {}, ['--allow-layout-change']);
     expect(parts.code).toBe(1);
     expect(parts.stderr).toContain(`aggregation 'w' was counted under another definition (its table ${join(wdir, 'lake', 'w')}): partitionBy [] → [window_date]`);
+  }, E2E_TIMEOUT);
+
+  it('--reset refuses to count the records again into update windows that hold them; with the window table moved aside it counts them once', async () => {
+    const rdir = tempDirs('guard-reset-')();
+    const file = windowSpec(rdir, 'guard-reset', 'n: "count(*)"', '1m', 'update');
+    const records = join(rdir, 'clicks.bin');
+    await writeRecordFile(records, ['10:00:01', '10:00:02', '10:05:00'].map((ts) => ({ key: null, value: JSON.stringify({ t: 'click', g: 'a', ts: `2026-03-01T${ts}Z` }) })));
+    expect(await broker.produceFile('guard-reset', records)).toBe(3);
+    const counts = async () => (await readTable(join(rdir, 'lake', 'w'))).map((r) => Number(r.n)).sort();
+    expect((await runAvailableNow(file, rdir)).code).toBe(0);
+    expect(await counts()).toEqual([1, 2]);
+    rmSync(join(rdir, 'lake', '_checkpoints'), { recursive: true, force: true });
+    const refused = await runAvailableNow(file, rdir, {}, ['--reset']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`PIPE_CHECKPOINT_RESET_WINDOWS --reset would count the records of guard-reset/0 again into aggregation 'w' (${join(rdir, 'lake', 'w')}), whose update rows already hold them`);
+    expect(await counts()).toEqual([1, 2]);
+    renameSync(join(rdir, 'lake', 'w'), join(rdir, 'w-before-reset'));
+    const reset = await runAvailableNow(file, rdir, {}, ['--reset']);
+    expect(reset.code, reset.stderr.slice(-2000)).toBe(0);
+    expect(await counts()).toEqual([1, 2]);
   }, E2E_TIMEOUT);
 });
