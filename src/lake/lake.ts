@@ -244,11 +244,12 @@ export class Lake {
       const declared = Object.fromEntries(fieldsToColumns(state.schema).filter((c) => !merged || c.name !== TOMBSTONE).map((c) => [c.name, c.type]));
       let rows = await this.duck.with(async (c) => c.rows(`SELECT * FROM ${await scanRelation(c, state)} AS t`));
       const tombstones = merged && state.schema.some((f) => f.name === TOMBSTONE);
+      // An append table holds no deletes: a deleted key is not a row of it.
+      if (tombstones && opts.mode === 'append') rows = rows.filter((r) => r[TOMBSTONE] !== true);
+      const deletes = tombstones && opts.mode !== 'append';
       if (merged) {
-        // An append table holds no deletes: a deleted key is not a row of it.
-        if (tombstones && opts.mode === 'append') rows = rows.filter((r) => r[TOMBSTONE] !== true);
         for (const r of rows) {
-          if (tombstones && opts.mode !== 'append') r[REBUILD_DELETED] = r[TOMBSTONE] === true;
+          if (deletes) r[REBUILD_DELETED] = r[TOMBSTONE] === true;
           delete r[TOMBSTONE];
         }
       }
@@ -259,7 +260,7 @@ export class Lake {
       const columns = { ...declared, ...Object.fromEntries(Object.entries(opts.columns ?? {}).map(([n, t]) => [Object.keys(declared).find((d) => d.toLowerCase() === n.toLowerCase()) ?? n, t])) };
       const layout: WriteOptions = how === 'copy'
         ? { mode: 'append', partitionBy: opts.partitionBy ?? partitionColumns, columns }
-        : { ...stored(opts), partitionBy: opts.partitionBy ?? partitionColumns, columns, txn: undefined, measureQuality: false, ...(tombstones && opts.mode !== 'append' ? { deletedColumn: REBUILD_DELETED } : {}) };
+        : { ...stored(opts), partitionBy: opts.partitionBy ?? partitionColumns, columns, txn: undefined, measureQuality: false, ...(deletes ? { deletedColumn: REBUILD_DELETED } : {}) };
       const plan = await this.duck.with((c) => planWrite(c, key, undefined, { kind: 'rows', rows, ...(positions && how === 'merge' ? { positions } : {}) }, layout));
       if (plan.rejected.length > 0) {
         await this.discard(key, plan);
