@@ -6,6 +6,7 @@
  */
 import type { Code } from './codes.js';
 import { isDuration, parseDuration } from './duration.js';
+import { deadLetterTableOf } from './source-checks.js';
 import { didYouMean } from './suggest.js';
 import type { SpecPath } from './yaml-tree.js';
 
@@ -28,7 +29,7 @@ export function checkEventTime(data: Obj, keyAt: Reporter, valueAt: Reporter): v
   if (!isObj(aggregations)) return;
   const tables = isObj(data.tables) ? Object.keys(data.tables) : [];
   const taken = new Map(tables.map((t) => [t.toLowerCase(), t]));
-  const deadLetter = isObj(data.deadLetter) && typeof data.deadLetter.table === 'string' ? data.deadLetter.table : '_dead_letter';
+  const deadLetter = deadLetterTableOf(data);
   taken.set(deadLetter.toLowerCase(), deadLetter);
 
   for (const [name, agg] of Object.entries(aggregations)) {

@@ -10,7 +10,7 @@ import { reservedColumnReason, systemColumns } from '../lake/system-columns.js';
 import { isDuration, parseDuration } from './duration.js';
 import { checkFormatSettings } from './format-checks.js';
 import { checkEventTime } from './event-time-checks.js';
-import { checkSourceKind } from './source-checks.js';
+import { checkSourceKind, deadLetterTableOf } from './source-checks.js';
 import { checkStages } from './stage-checks.js';
 import { didYouMean } from './suggest.js';
 import type { Diagnostic } from './types.js';
@@ -63,10 +63,7 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
     for (const [route, target] of Object.entries(routes)) {
       if (typeof target !== 'string') continue;
       targets.add(target);
-      if (!Object.hasOwn(tables, target)) {
-        valueAt('PIPE0040', ['routing', 'routes', route], { route, table: target },
-          didYouMean(target, tableNames) ?? `define it under \`tables\`, e.g. \`${target}: { mode: append }\``);
-      }
+      if (!Object.hasOwn(tables, target)) valueAt('PIPE0040', ['routing', 'routes', route], { route, table: target }, undefinedTargetHint(data, route, target, tableNames));
     }
     for (const name of tableNames) {
       if (!targets.has(name)) {
@@ -103,6 +100,19 @@ export function checkSemantics(data: unknown, ctx: SemanticContext): Diagnostic[
     valueAt('PIPE0048', passwordPath, { path: dotted(passwordPath) }, 'write `password: ${KAFKA_PASSWORD}` and set the variable where the pipeline runs');
   }
   return out;
+}
+
+/**
+ * What to do about a route to an undefined table. Defining it under `tables` is the answer
+ * unless the name is the dead-letter table's or a reserved one: defining those is refused too.
+ */
+function undefinedTargetHint(data: unknown, route: string, target: string, tableNames: string[]): string {
+  const deadLetter = deadLetterTableOf(data);
+  if (target.toLowerCase() === deadLetter.toLowerCase()) {
+    return `\`${target}\` is the dead-letter table, which no route writes to: leave \`${route}\` out of \`routing.routes\` and its records go there as unmatched (\`routing.unmatched: dead_letter\`, the default)`;
+  }
+  if (RESERVED_TABLES.includes(target.toLowerCase())) return `\`${target}\` is a table the runtime writes for itself: route to a table of your own`;
+  return didYouMean(target, tableNames) ?? `define it under \`tables\`, e.g. \`${target}: { mode: append }\``;
 }
 
 /**

@@ -7,6 +7,12 @@ import { posix } from 'node:path';
 import type { Code } from './codes.js';
 import type { SpecPath } from './yaml-tree.js';
 
+/** The dead-letter table's name in (possibly schema-invalid) spec data: `deadLetter.table`, else the default. */
+export function deadLetterTableOf(data: unknown): string {
+  const dl = (data as { deadLetter?: { table?: unknown } } | null)?.deadLetter;
+  return typeof dl === 'object' && dl !== null && typeof dl.table === 'string' ? dl.table : '_dead_letter';
+}
+
 type Reporter = (code: Code, path: SpecPath, params: Record<string, string | number>, hint?: string) => void;
 type Obj = Record<string, unknown>;
 
@@ -51,7 +57,7 @@ function ownTable(path: string, output: string, data: Obj): string | undefined {
   const name = posix.basename(target);
   const tables = isObj(data.tables) ? Object.keys(data.tables) : [];
   const aggregations = isObj(data.aggregations) ? Object.keys(data.aggregations) : [];
-  const deadLetter = isObj(data.deadLetter) && typeof data.deadLetter.table === 'string' ? data.deadLetter.table : '_dead_letter';
+  const deadLetter = deadLetterTableOf(data);
   const hit = [...tables, ...aggregations, deadLetter, '_events'].find((t) => t.toLowerCase() === name);
   return hit === undefined ? undefined : `table \`${hit}\` under \`output.path\``;
 }

@@ -114,6 +114,29 @@ describe('compactTable', () => {
     expect(canonical(await lake.scan(t))).toEqual(canonical([...model.values()]));
   });
 
+  it.each(['copy-on-write', 'merge-on-read'] as const)('keeps tombstones as rows (%s): a stale record still loses to the delete after compaction', async (writeMode) => {
+    const t = path.join(tempDir(), 'accounts');
+    const opts = { mode: 'upsert' as const, mergeKeys: ['id'], sequenceBy: 'seq', deleteWhen: "op = 'd'", writeMode };
+    // One file per key, so there is something to pack whatever the write mode.
+    for (const id of [1, 2, 3]) await lake.write(t, { kind: 'rows', rows: [{ id, op: 'u', seq: 1 }] }, opts);
+    await lake.write(t, { kind: 'rows', rows: [{ id: 2, op: 'd', seq: 5 }] }, opts);
+    await lake.write(t, { kind: 'rows', rows: [{ id: 3, op: 'u', seq: 2 }] }, opts);
+    const rows = await lake.scan(t);
+    expect(rows.filter((r) => r.__is_deleted === true).map((r) => r.id)).toEqual([2]);
+    const before = canonical(rows);
+
+    const r = await compactTable(t, { targetSize: MB });
+    expect(r).toMatchObject({ status: 'committed', filesAdded: 1 });
+    const snap = await lake.snapshot(t);
+    expect(snap.files.map((f) => f.deletedRows ?? 0)).toEqual([0]);
+    expect(snap.files[0]!.stats).toMatchObject({ numRecords: 3 });
+    expect(canonical(await lake.scan(t))).toEqual(before);
+
+    // The tombstone still outranks an older version of its key.
+    await lake.write(t, { kind: 'rows', rows: [{ id: 2, op: 'u', seq: 4 }] }, opts);
+    expect(canonical(await lake.scan(t))).toEqual(before);
+  });
+
   it('re-plans when a concurrent upsert rewrites a file being compacted, or gives up leaving the table unchanged', async () => {
     const t = path.join(tempDir(), 'race');
     for (let k = 0; k < 4; k++) {
