@@ -234,7 +234,7 @@ async function compactWith(duck: Duck, key: string, opts: CompactOptions): Promi
       // so its files stay: if it did not land, vacuum removes them as strays.
       const landed = await putIfAbsent(key, target, actions);
       if (landed) {
-        applyCommit(state, target, actions);
+        applyCommit(state, target, actions, landed);
         await storageFor(key).forget(plan.removes.map((r) => relativeDataPath(r.path))).catch(() => undefined);
         if (target % CHECKPOINT_INTERVAL === 0) {
           // A checkpoint is an optimisation: failing to write one never fails the compaction.

@@ -10,7 +10,7 @@ import { commitActions, judgeWinners, newMetadata, overlappingAdds, removeFor, t
 import { keyDerive, LAYOUT_KEY_DERIVE, LAYOUT_MODE, layoutChanges, layoutConfiguration, rebuildPlan } from './layout.js';
 import { fileHoldsKeys } from './prune.js';
 import { Duck, type DuckOptions } from './duck.js';
-import { commitName, listLog, putIfAbsent, readCommit } from './log.js';
+import { fingerprintOf, listLog, putIfAbsent, readCommit } from './log.js';
 import { scanRelation } from './read.js';
 import { TOMBSTONE } from './merge.js';
 import { cleanupExpiredLog, ENABLE_LOG_CLEANUP } from './log-cleanup.js';
@@ -121,9 +121,10 @@ export class Lake {
         readFiles: new Set(),
       };
       const actions = commitActions(plan);
-      if (!(await putIfAbsent(key, 0, actions))) throw new LakeError('PIPE_LAKE_TABLE_EXISTS', `table ${tablePath} was created concurrently`);
+      const head = await putIfAbsent(key, 0, actions);
+      if (!head) throw new LakeError('PIPE_LAKE_TABLE_EXISTS', `table ${tablePath} was created concurrently`);
       const state = emptyState(key);
-      applyCommit(state, 0, actions);
+      applyCommit(state, 0, actions, head);
       this.states.set(key, state);
       return toSnapshot(state);
     });
@@ -178,9 +179,10 @@ export class Lake {
         await opts.beforeCommit?.(plan.rejected);
         await failpoint('lake.before-commit');
         const actions = commitActions(plan.commit);
-        if (await timed(opts.phases, 'log', () => putIfAbsent(key, target, actions))) {
+        const head = await timed(opts.phases, 'log', () => putIfAbsent(key, target, actions));
+        if (head) {
           const committed = current ?? emptyState(key);
-          applyCommit(committed, target, actions);
+          applyCommit(committed, target, actions, head);
           this.states.set(key, committed);
           // Cache upkeep only: it never fails a committed write.
           await storageFor(key).forget(plan.commit.removes.map((r) => relativeDataPath(r.path))).catch(() => undefined);
@@ -293,11 +295,12 @@ export class Lake {
         commit.readFiles.add(fileKey(f.add.path));
       }
       const actions = commitActions(commit);
-      if (!(await putIfAbsent(key, state.version + 1, actions))) {
+      const head = await putIfAbsent(key, state.version + 1, actions);
+      if (!head) {
         await this.discard(key, plan);
         throw new CommitConflictError(`another writer committed to ${tablePath} during its rebuild; run again`, { details: { table: tablePath } });
       }
-      applyCommit(state, state.version + 1, actions);
+      applyCommit(state, state.version + 1, actions, head);
       return { version: state.version, changes, rows: rows.length };
     });
   }
@@ -435,9 +438,14 @@ export class Lake {
   private async latest(key: string): Promise<TableState | undefined> {
     const cached = this.states.get(key);
     if (cached) {
-      await refreshState(cached);
-      // The folder may have been deleted or replaced behind our back: then start over.
-      if (await storageFor(key).exists(commitName(cached.version))) return cached;
+      // The folder may have been deleted or replaced behind our back (its commit at our version
+      // gone, or another one): then start over, never apply a new table's commits to the old one.
+      const head = await fingerprintOf(key, cached.version);
+      if (head !== undefined && (cached.head ?? head) === head) {
+        cached.head = head;
+        await refreshState(cached);
+        return cached;
+      }
       this.states.delete(key);
     }
     const state = await loadState(this.duck, key);

@@ -2,6 +2,7 @@
  * The `_delta_log`: action shapes, file names, reading commits, listing versions, and the
  * put-if-absent commit, all through the table's storage (a local folder or a bucket).
  */
+import { createHash } from 'node:crypto';
 import { LakeError } from '../errors.js';
 import type { DeletionVectorDescriptor } from './deletion-vectors.js';
 import { relativeDataPath, storageFor } from './storage/index.js';
@@ -96,8 +97,27 @@ export function parseActions(text: string): Action[] {
   return out;
 }
 
-/** Reads a commit; `undefined` when it does not exist (yet). */
-export async function readCommit(tablePath: string, version: number): Promise<Action[] | undefined> {
+/**
+ * A commit's identity: a hash of its bytes. Commit N of a table and commit N of another
+ * table written at the same path differ in it, so a cached state can tell that its table was
+ * replaced behind it.
+ */
+export const commitFingerprint = (bytes: string | Buffer): string => createHash('sha1').update(bytes).digest('hex');
+
+/** The {@link commitFingerprint} of commit `version`, or undefined when it does not exist. */
+export async function fingerprintOf(tablePath: string, version: number): Promise<string | undefined> {
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await storageFor(tablePath).read(commitName(version));
+  } catch (err) {
+    if (err instanceof LakeError) throw err;
+    throw new LakeError('PIPE_LAKE_LOG_READ', `cannot read commit ${version} of ${tablePath}`, { cause: err });
+  }
+  return bytes === undefined ? undefined : commitFingerprint(bytes);
+}
+
+/** Reads a commit and its {@link commitFingerprint}; `undefined` when it does not exist (yet). */
+export async function readCommitEntry(tablePath: string, version: number): Promise<{ actions: Action[]; fingerprint: string } | undefined> {
   for (let attempt = 0; ; attempt++) {
     let bytes: Buffer | undefined;
     try {
@@ -108,7 +128,7 @@ export async function readCommit(tablePath: string, version: number): Promise<Ac
     }
     if (bytes === undefined) return undefined;
     try {
-      return parseActions(bytes.toString('utf8'));
+      return { actions: parseActions(bytes.toString('utf8')), fingerprint: commitFingerprint(bytes) };
     } catch (err) {
       // A commit written without hard links may be caught half-written: look again shortly.
       if (attempt < 3) {
@@ -118,6 +138,11 @@ export async function readCommit(tablePath: string, version: number): Promise<Ac
       throw new LakeError('PIPE_LAKE_LOG_CORRUPT', `commit ${version} of ${tablePath} is not valid JSON`, { cause: err });
     }
   }
+}
+
+/** Reads a commit; `undefined` when it does not exist (yet). */
+export async function readCommit(tablePath: string, version: number): Promise<Action[] | undefined> {
+  return (await readCommitEntry(tablePath, version))?.actions;
 }
 
 /** What a directory listing of the log holds (only the names this reader uses). */
@@ -165,12 +190,13 @@ export async function readLastCheckpoint(tablePath: string): Promise<{ version: 
 
 /**
  * Writes a commit file only if that version does not exist yet (the storage's
- * put-if-absent). Returns false when another writer holds the version.
+ * put-if-absent). Returns its {@link commitFingerprint}, or undefined when another writer
+ * holds the version.
  */
-export async function putIfAbsent(tablePath: string, version: number, actions: Action[]): Promise<boolean> {
+export async function putIfAbsent(tablePath: string, version: number, actions: Action[]): Promise<string | undefined> {
   const body = actions.map((a) => JSON.stringify(a)).join('\n') + '\n';
   try {
-    return await storageFor(tablePath).putIfAbsent(commitName(version), body);
+    return (await storageFor(tablePath).putIfAbsent(commitName(version), body)) ? commitFingerprint(body) : undefined;
   } catch (err) {
     if (err instanceof LakeError) throw err;
     throw new LakeError('PIPE_LAKE_COMMIT_WRITE', `cannot write commit ${version} of ${tablePath}`, { cause: err });

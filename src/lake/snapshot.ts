@@ -6,7 +6,7 @@
 import { LakeError } from '../errors.js';
 import type { Duck } from './duck.js';
 import {
-  listLog, readCommit, type Action, type AddAction, type MetadataAction, type ProtocolAction, type RemoveAction, type TxnAction,
+  fingerprintOf, listLog, readCommitEntry, type Action, type AddAction, type MetadataAction, type ProtocolAction, type RemoveAction, type TxnAction,
 } from './log.js';
 import { readCheckpointActions } from './delta-checkpoint.js';
 import { dvId } from './deletion-vectors.js';
@@ -30,6 +30,8 @@ export interface TableState {
   /** Keyed by {@link logicalFileKey}: one path may be removed once per deletion vector it had. */
   tombstones: Map<string, RemoveAction>;
   txns: Map<string, TxnAction>;
+  /** The {@link commitFingerprint} of commit `version`, when this state read or wrote it. */
+  head?: string;
 }
 
 /** The highest reader/writer protocol versions this implementation handles. */
@@ -110,12 +112,13 @@ export function applyActions(state: TableState, actions: Action[]): void {
 }
 
 /** Applies commit `version` (must be state.version + 1). */
-export function applyCommit(state: TableState, version: number, actions: Action[]): void {
+export function applyCommit(state: TableState, version: number, actions: Action[], fingerprint?: string): void {
   if (version !== state.version + 1) throw new LakeError('PIPE_LAKE_LOG_GAP', `log of ${state.path} skips from ${state.version} to ${version}`);
   // Refuse before applying, so a cached state never advances into a protocol it cannot handle.
   for (const a of actions) if (a.protocol) checkProtocol({ ...state, protocol: a.protocol });
   applyActions(state, actions);
   state.version = version;
+  state.head = fingerprint;
 }
 
 function parseSchema(schemaString: string, tablePath: string): DeltaField[] {
@@ -177,10 +180,12 @@ export async function loadState(duck: Duck, tablePath: string, version?: number)
     if (!commits.has(0)) throw new LakeError('PIPE_LAKE_LOG_GAP', `${tablePath} has no readable checkpoint and no commit 0`);
     state = emptyState(tablePath);
   }
+  // Read from a checkpoint alone, the state still knows which commit it stands on.
+  if (state.version === target && target >= 0) state.head = await fingerprintOf(tablePath, target);
   for (let v = state.version + 1; v <= target; v++) {
-    const actions = await readCommit(tablePath, v);
-    if (!actions) throw new LakeError('PIPE_LAKE_LOG_GAP', `${tablePath} is missing commit ${v}`);
-    applyCommit(state, v, actions);
+    const entry = await readCommitEntry(tablePath, v);
+    if (!entry) throw new LakeError('PIPE_LAKE_LOG_GAP', `${tablePath} is missing commit ${v}`);
+    applyCommit(state, v, entry.actions, entry.fingerprint);
   }
   checkProtocol(state);
   if (!state.metadata || !state.protocol) {
@@ -197,10 +202,10 @@ export async function refreshState(state: TableState): Promise<{ version: number
   const applied: { version: number; actions: Action[] }[] = [];
   while (true) {
     const next = state.version + 1;
-    const actions = await readCommit(state.path, next);
-    if (!actions) return applied;
-    applyCommit(state, next, actions);
-    applied.push({ version: next, actions });
+    const entry = await readCommitEntry(state.path, next);
+    if (!entry) return applied;
+    applyCommit(state, next, entry.actions, entry.fingerprint);
+    applied.push({ version: next, actions: entry.actions });
   }
 }
 

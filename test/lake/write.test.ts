@@ -1058,6 +1058,27 @@ describe('table API', () => {
     expect(await lake.scan(t)).toEqual([{ id: 3 }]);
   });
 
+  test('a table folder replaced behind the cache by one with more versions is read as the new table', async () => {
+    const t = tempDir();
+    const upsert: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' };
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, seq: 1, v: 'old' }] }, upsert);
+    await lake.write(t, { kind: 'rows', rows: [{ id: 2, seq: 1, v: 'old' }] }, upsert);
+    expect((await lake.snapshot(t)).version).toBe(1);
+    // Another writer moves the table aside and builds a new one at the same path, further along.
+    fs.renameSync(t, `${t}-old`);
+    const other = await Lake.create({ threads: 1 });
+    try {
+      for (const id of [7, 8, 9, 10]) await other.write(t, { kind: 'rows', rows: [{ id, seq: 1, v: 'new' }] }, upsert);
+    } finally {
+      other.close();
+    }
+    const expected = [7, 8, 9, 10].map((id) => ({ id, seq: 1, v: 'new' }));
+    expect(sortBy(await lake.scan(t), 'id')).toEqual(expected);
+    const w = await lake.write(t, { kind: 'rows', rows: [{ id: 7, seq: 2, v: 'newer' }] }, upsert);
+    expect(w).toMatchObject({ version: 4, rowsUpdated: 1, rowsInserted: 0 });
+    expect(sortBy(await lake.scan(t), 'id')).toEqual([{ id: 7, seq: 2, v: 'newer' }, ...expected.slice(1)]);
+  });
+
   test('tables needing a newer protocol or unknown table features are refused', async () => {
     const t = tempDir();
     await lake.createTable(t, [{ name: 'id', type: 'BIGINT', nullable: true }]);
