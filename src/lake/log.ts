@@ -104,28 +104,26 @@ export function parseActions(text: string): Action[] {
  */
 export const commitFingerprint = (bytes: string | Buffer): string => createHash('sha1').update(bytes).digest('hex');
 
-/** The {@link commitFingerprint} of commit `version`, or undefined when it does not exist. */
-export async function fingerprintOf(tablePath: string, version: number): Promise<string | undefined> {
-  let bytes: Buffer | undefined;
+/** The bytes of commit `version`, or undefined when it does not exist (yet). */
+async function commitBytes(tablePath: string, version: number): Promise<Buffer | undefined> {
   try {
-    bytes = await storageFor(tablePath).read(commitName(version));
+    return await storageFor(tablePath).read(commitName(version));
   } catch (err) {
     if (err instanceof LakeError) throw err;
     throw new LakeError('PIPE_LAKE_LOG_READ', `cannot read commit ${version} of ${tablePath}`, { cause: err });
   }
+}
+
+/** The {@link commitFingerprint} of commit `version`, or undefined when it does not exist. */
+export async function fingerprintOf(tablePath: string, version: number): Promise<string | undefined> {
+  const bytes = await commitBytes(tablePath, version);
   return bytes === undefined ? undefined : commitFingerprint(bytes);
 }
 
 /** Reads a commit and its {@link commitFingerprint}; `undefined` when it does not exist (yet). */
 export async function readCommitEntry(tablePath: string, version: number): Promise<{ actions: Action[]; fingerprint: string } | undefined> {
   for (let attempt = 0; ; attempt++) {
-    let bytes: Buffer | undefined;
-    try {
-      bytes = await storageFor(tablePath).read(commitName(version));
-    } catch (err) {
-      if (err instanceof LakeError) throw err;
-      throw new LakeError('PIPE_LAKE_LOG_READ', `cannot read commit ${version} of ${tablePath}`, { cause: err });
-    }
+    const bytes = await commitBytes(tablePath, version);
     if (bytes === undefined) return undefined;
     try {
       return { actions: parseActions(bytes.toString('utf8')), fingerprint: commitFingerprint(bytes) };
