@@ -94,7 +94,11 @@ describe('pipeline deadletter replay', () => {
     expect(refunds).toMatchObject({ replayed: 2, landed: 2, failedAgain: 0 });
     expect(ids((await read()).refunds!.rows)).toEqual([3, 5, 6]);
 
-    const orders = await replay();
+    // Half of them fail again: past a maxRatio of 0.4 the replay reports, then exits 1.
+    const limited = await runCli(['deadletter', 'replay', join(dir, 'spec.yaml'), '--format', 'json', '--set', 'deadLetter.maxRatio=0.4']);
+    expect(limited.code).toBe(1);
+    expect(limited.stderr).toContain('error PIPE_RUN_DEAD_LETTER_LIMIT 1 of 2 replayed records failed again, more than deadLetter.maxRatio (0.4) of 2 records');
+    const orders = JSON.parse(limited.stdout) as Awaited<ReturnType<typeof replay>>;
     expect(orders).toMatchObject({ replayed: 2, landed: 1, dropped: 0, failedAgain: 1 });
     expect(orders.failures).toEqual([{ table: 'orders', stage: 'expectation', reason: "table 'orders': expectation 'amount_in_range' failed: amount >= -10", count: 1 }]);
     const after = await read();

@@ -6,13 +6,14 @@
  */
 import type { Command } from '../main.js';
 import { parseCommandArgs, setOption } from '../args.js';
-import { UsageError } from '../../errors.js';
+import { PipelineError, UsageError } from '../../errors.js';
 import { Lake } from '../../lake/index.js';
 import { compilePlan } from '../../planner/compile.js';
 import { isDuration, parseDuration } from '../../spec/index.js';
 import { summariseDeadLetters, type DeadLetterFilter } from '../../runtime/dead-letter-summary.js';
 import { replayDeadLetters, REPLAYS_TABLE } from '../../runtime/dead-letter-replay.js';
 import { createLogger } from '../../runtime/logger.js';
+import { deadLetterLimitPassed } from '../../runtime/runner.js';
 import { loadSpecOrReport } from './plan.js';
 
 const usage = `Usage: pipeline deadletter show <spec.yaml> [options]
@@ -38,8 +39,9 @@ Options:
   --set <path=value> override a spec value (repeatable)
   -h, --help         show this help
 
-Exit codes: 0 ok (also when nothing matches or records failed again), 1 invalid spec or a
-failed replay, 2 usage error.`;
+Exit codes: 0 ok (also when nothing matches), 1 invalid spec, a failed replay, or more of the
+replayed records failed again than deadLetter.maxRatio / maxRecords allow (they are back in
+the dead-letter table), 2 usage error.`;
 
 const STAGES = ['decode', 'route', 'validate', 'derive', 'expectation', 'sink'];
 
@@ -101,8 +103,16 @@ async function replay(plan: ReturnType<typeof compilePlan>, filter: Parameters<t
   const lake = await Lake.create({ threads: 1 });
   try {
     const r = await replayDeadLetters(lake, plan, filter, createLogger('warn', plan.pipeline));
+    // Like a run, a replay whose records mostly fail again does not exit as a success.
+    const limit = deadLetterLimitPassed(plan, { records: r.replayed, deadLettered: r.failedAgain }, true);
+    const breach = limit
+      ? new PipelineError('PIPE_RUN_DEAD_LETTER_LIMIT', `${r.failedAgain} of ${r.replayed} replayed records failed again, ${limit}`, {
+        hint: `nothing is lost: they are back in ${plan.deadLetter.table} with their new reasons (\`pipeline deadletter show\`); fix the spec, then replay them with --retry-failed`,
+      })
+      : undefined;
     if (format === 'json') {
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      if (breach) throw breach;
       return 0;
     }
     const lines = [`replayed ${r.replayed} records: ${r.landed} landed, ${r.dropped} dropped, ${r.failedAgain} failed again (back in ${plan.deadLetter.table})`];
@@ -110,6 +120,7 @@ async function replay(plan: ReturnType<typeof compilePlan>, filter: Parameters<t
     if (r.recovered > 0) lines.push(`(${r.recovered} of them, or only their marks, from an interrupted replay finished first)`);
     if (r.otherTopic > 0) lines.push(`${r.otherTopic} matching records of another topic were left alone`);
     process.stdout.write(`${lines.join('\n')}\n`);
+    if (breach) throw breach;
     return 0;
   } finally {
     lake.close();
