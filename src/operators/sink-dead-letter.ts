@@ -113,14 +113,14 @@ export function deadLetterRow(record: RawRecord, stage: FailureStage, error: str
   };
 }
 
-/** Appends a batch's dead-letter rows, marked with the batch's txn. */
-export function writeDeadLetters(lake: TableWriter, path: string, rows: DeadLetterRow[], txn: TxnMark): Promise<WriteResult> {
+/** Appends a batch's dead-letter rows, marked with the batch's txn (a table replay's carry none: it checks which rows the table holds). */
+export function writeDeadLetters(lake: TableWriter, path: string, rows: DeadLetterRow[], txn?: TxnMark): Promise<WriteResult> {
   return lake.write(path, { kind: 'rows', rows }, {
     mode: 'append',
     columns: DEAD_LETTER_COLUMNS,
     measureQuality: false,
-    txn,
-    operationParameters: { appId: txn.appId, batchId: txn.version, deadLetter: true },
+    ...(txn ? { txn } : {}),
+    operationParameters: txn ? { appId: txn.appId, batchId: txn.version, deadLetter: true } : { deadLetter: true },
   });
 }
 

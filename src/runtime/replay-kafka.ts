@@ -2,8 +2,9 @@
  * `pipeline replay <spec> --table T --from-offsets <file> | --from-timestamp <ts>`: re-derives
  * one table from the Kafka topic for a chosen range, with a consumer of its own (group
  * `<groupIdPrefix>-replay-<T>`, no offsets committed), through the same graph as a run (decode →
- * derive/where/expectations → route → table shaping), writing T alone: other tables, the
- * dead-letter table, the windows and the pipeline's checkpoints are left as they are.
+ * derive/where/expectations → route → table shaping), writing T, and the dead-letter table for
+ * the records T refuses (see replay-dead-letters.ts): other tables, the windows and the
+ * pipeline's checkpoints are left as they are.
  *
  * Where it ends: each partition's high-water mark at replay start (or the file's `to`). For an
  * append table also no later than the pipeline's committed position in that partition: the
@@ -39,6 +40,9 @@ import type { Logger } from './logger.js';
 import { METADATA_COLUMN_NAMES, metadataColumns } from './metadata-columns.js';
 import { resolveRuntimeSettings } from './settings.js';
 import { StreamCheckpoint } from './stream-checkpoint.js';
+import { deadLetterRefused, refusalsOf } from './replay-dead-letters.js';
+import { tablePrograms, type TableProgram } from './table-program.js';
+import type { RejectedRow } from '../lake/types.js';
 
 /** Where a replay starts: explicit offsets per partition (optionally with an end), or a time. */
 export type ReplayStart = { offsets: Record<string, number | [number, number]> } | { timestampMs: number };
@@ -56,8 +60,10 @@ export interface KafkaReplayResult {
   /** Records read from the topic, and the ones that reached the table. */
   records: number;
   written: number;
-  /** Records of the table the graph or the lake refused (left out; the original run dead-lettered them). */
+  /** Records of the table the graph or the lake refused: all in the dead-letter table. */
   refused: number;
+  /** Dead-letter rows the replay added for them (a refused record the table held with the same stage and reason got none). */
+  deadLettered: number;
 }
 
 /** Records one replay batch reads at most. */
@@ -71,7 +77,9 @@ export function kafkaReplayAppId(plan: Plan, table: string, partition: number): 
 /** Re-derives `table` from the topic (see the module comment). */
 export async function replayFromKafka(plan: Plan, table: string, start: ReplayStart, logger: Logger): Promise<KafkaReplayResult> {
   const spec = kafkaSource(plan.source, '--from-offsets and --from-timestamp', plan.pipeline);
-  const sink = plan.sinks.find((s) => s.table === table);
+  // The table's sink with its load (derive, where, expectations), as a run writes it.
+  const programs = tablePrograms(plan);
+  const sink = programs.get(table)?.sink;
   if (!sink) throw new PipelineError('PIPE_REPLAY_UNKNOWN_TABLE', `table '${table}' is not declared in ${plan.pipeline}`, { hint: `one of: ${plan.sinks.map((s) => s.table).join(', ')}` });
   const kafka = createKafka(spec, logger, `${spec.clientId ?? plan.pipeline}-replay`);
   const offsets = await fetchTopicOffsetsOrExplain(kafka, spec);
@@ -80,7 +88,7 @@ export async function replayFromKafka(plan: Plan, table: string, start: ReplaySt
   try {
     const requested = await requestedRanges(kafka, spec, offsets, start);
     const ranges = await effectiveRanges(lake, plan, sink, requested, offsets);
-    const result: KafkaReplayResult = { table, topic: spec.topic, ranges: Object.fromEntries([...ranges].map(([p, r]) => [String(p), r])), batches: 0, records: 0, written: 0, refused: 0 };
+    const result: KafkaReplayResult = { table, topic: spec.topic, ranges: Object.fromEntries([...ranges].map(([p, r]) => [String(p), r])), batches: 0, records: 0, written: 0, refused: 0, deadLettered: 0 };
     if ([...ranges.values()].every(([from, to]) => from >= to)) return result;
     const collector = new BatchCollector({
       partitions: [...ranges.keys()],
@@ -92,12 +100,13 @@ export async function replayFromKafka(plan: Plan, table: string, start: ReplaySt
     // Operator state (watermarks) carries from batch to batch, as in a run.
     let state: Record<string, unknown> = {};
     await readRange(kafka, spec, groupId, collector, logger, async (batch) => {
-      const { written, refused, next } = await writeBatch(lake, plan, sink, batch, join(staging, String(result.batches)), spec.topic, state);
+      const { written, refused, deadLettered, next } = await writeBatch(lake, plan, programs, table, batch, join(staging, String(result.batches)), spec.topic, state, result.batches);
       state = next;
       result.batches++;
       result.records += batch.count;
       result.written += written;
       result.refused += refused;
+      result.deadLettered += deadLettered;
       logger.info({ table, ranges: batch.ranges, records: batch.count, written }, 'replayed');
     });
     return result;
@@ -238,19 +247,26 @@ async function readRange(kafka: ReturnType<typeof createKafka>, spec: KafkaSourc
 
 /** Runs one batch through the graph and writes the table's rows, one commit per partition. */
 async function writeBatch(
-  lake: Lake, plan: Plan, sink: SinkPlan, batch: CollectedBatch, dir: string, topic: string, state: Record<string, unknown>,
-): Promise<{ written: number; refused: number; next: Record<string, unknown> }> {
+  lake: Lake, plan: Plan, programs: Map<string, TableProgram>, table: string, batch: CollectedBatch, dir: string, topic: string, state: Record<string, unknown>, batchId: number,
+): Promise<{ written: number; refused: number; deadLettered: number; next: Record<string, unknown> }> {
+  const program = programs.get(table)!;
+  const { sink } = program;
   const records = new BatchRecords(batch);
   const { partitions } = records;
   const graph = { nodes: plan.nodes, edges: plan.edges };
   const packed = records.packValues();
   const prepared = await prepareBatch(graph, { values: packed, retryForMs: 300_000, warn: () => {} });
   const tables: Record<string, TableRules> = {};
-  for (const s of plan.sinks) {
+  for (const { sink: s } of programs.values()) {
     tables[s.table] = tableRulesOf(s, await knownColumns(lake, s), (plan.source.metadataColumns ?? []).map((m) => METADATA_COLUMN_NAMES[m]));
   }
   const routed = transformBatch(packed, { graph, tables, outDir: dir, state, prepared, partitions, owned: Object.keys(batch.ranges).map(Number) });
-  let refused = routed.failures.filter((f) => f.table === sink.table).length;
+  const recordAt = (i: number) => ({ topic, record: { partition: partitions[i]!, offset: records.offsets[i]!, timestamp: records.timestamps[i]!, key: records.key(i), value: records.value(i), headers: records.headers(i) } });
+  // The graph's refusals are dead-lettered before any commit of the batch, the lake's just
+  // before the commit of their partition: a replay resumed after a crash finds them held.
+  const failures = routed.failures.filter((f) => f.table === sink.table);
+  let refused = failures.length;
+  let deadLettered = await deadLetterRefused(lake, plan, batchId, refusalsOf(sink.table, program, failures, [], recordAt, (i) => i));
   let written = 0;
   const part = routed.tables.find((t) => t.table === sink.table);
   const lines = part ? readFileSync(part.path, 'utf8').split('\n') : [];
@@ -266,11 +282,14 @@ async function writeBatch(
     const positions = { partitions: Array.from(rows, (i) => partitions[i]!), offsets: Array.from(rows, (i) => records.offsets[i]!) };
     const meta = plan.source.metadataColumns;
     const attached = meta ? { attached: metadataColumns(meta, plan.source.keyFormat ?? 'string', topic, records, rows) } : {};
-    const result = await writeDeltaSink(lake, sink, { kind: 'ndjson', path: file, rowCount: rows.length, kinds: part!.kinds, positions, ...attached }, txn);
+    const beforeCommit = async (rejected: RejectedRow[]) => {
+      deadLettered += await deadLetterRefused(lake, plan, batchId, refusalsOf(sink.table, program, [], rejected, recordAt, (row) => rows[row]!));
+    };
+    const result = await writeDeltaSink(lake, sink, { kind: 'ndjson', path: file, rowCount: rows.length, kinds: part!.kinds, positions, ...attached }, txn, beforeCommit);
     written += rows.length - result.rejected.length;
     refused += result.rejected.filter((r) => !r.dropped).length;
     failpoint('batch.after-table-commit');
   }
   rmSync(dir, { recursive: true, force: true });
-  return { written, refused, next: routed.state };
+  return { written, refused, deadLettered, next: routed.state };
 }

@@ -3,7 +3,8 @@
  * gold table (append, then upsert) is re-derived from the topic and comes back identical to the
  * fused run's; a second replay writes nothing; other tables, the dead-letter table and the
  * checkpoints are untouched; a replay killed half-way resumes; an append table still holding
- * the pipeline's records is refused.
+ * the pipeline's records is refused; records a tightened spec refuses go to the dead-letter
+ * table once.
  */
 import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,11 +13,11 @@ import { generateEvents } from '../../src/dev-broker/events.js';
 import { E2E_ON_KAFKA, useE2eBroker } from '../support/broker.js';
 import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
 import { produce, writeCommerceSpec } from '../support/commerce.js';
-import { readGold } from '../support/tables.js';
+import { readGold, readVersioned } from '../support/tables.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 // Also on Apache Kafka (npm run test:kafka), whose time index --from-timestamp needs.
-const broker = useE2eBroker([{ name: 'replayed', partitions: 3 }]);
+const broker = useE2eBroker([{ name: 'replayed', partitions: 3 }, { name: 'tightened', partitions: 1 }]);
 const tempDir = tempDirs('replay-kafka-e2e-');
 
 /** Every file under `dir` (except `skip`) with its size and modification time. */
@@ -82,6 +83,59 @@ describe('pipeline replay from Kafka', () => {
     const resumed = await runCli(['replay', spec, '--table', 'analytics', '--from-offsets', offsetsFile]);
     expect(resumed.code, resumed.stderr.slice(-2000)).toBe(0);
     expect(await readGold(dir)).toEqual(expected);
+  }, E2E_TIMEOUT);
+
+  it('dead-letters the records a tightened spec refuses, once: never a record left out of its table without a row', async () => {
+    const dir = tempDir();
+    const values = [
+      { kind: 'order', id: 1, seq: 1, amount: 5, qty: 1 },
+      { kind: 'order', id: 2, seq: 1, amount: -3, qty: 2 }, // lands, then fails `amount >= 0`
+      { kind: 'order', id: 3, seq: 1, amount: 4, qty: 'x' }, // refused by both specs alike
+      { kind: 'order', id: 4, seq: 1, amount: -50, qty: 3 }, // refused by both, for two reasons
+    ];
+    await produce(broker, dir, 'tightened', values.map((v, i) => ({ key: `k${v.id}`, value: Buffer.from(JSON.stringify(v)), timestamp: 1_700_000_000_000 + i })) as never);
+    const spec = join(dir, 'spec.yaml');
+    const writeSpec = (min: number) => writeFileSync(spec, `apiVersion: pipeline/v1
+name: tightened
+source:
+  kafka: { brokers: ["${broker.bootstrap}"], topic: tightened }
+routing:
+  field: kind
+  routes: { order: orders }
+tables:
+  orders:
+    mergeKeys: [id]
+    sequenceBy: seq
+    columns: { qty: INTEGER }
+    expectations:
+      - { name: amount_in_range, expr: "amount >= ${min}", action: quarantine }
+deadLetter: { table: _dead_letter, maxRatio: 1 }
+output: { path: ${join(dir, 'lake')} }
+`);
+    writeSpec(-10);
+    const run = await runAvailableNow(spec, dir);
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    const dead = async () => (await readVersioned(join(dir, 'lake'), ['_dead_letter']))._dead_letter!.rows.map((r) => [r.offset, r.stage, r.stream, r.error]).sort();
+    const original = await dead();
+    expect(original.map(([offset, stage]) => [offset, stage])).toEqual([[2, 'sink'], [3, 'expectation']]);
+
+    writeSpec(0);
+    const offsets = join(dir, 'offsets.json');
+    writeFileSync(offsets, '{"0": 0}');
+    for (const round of [1, 2]) {
+      rmSync(join(dir, 'lake', 'orders'), { recursive: true, force: true });
+      const replay = await runCli(['replay', spec, '--table', 'orders', '--from-offsets', offsets]);
+      expect(replay.code, replay.stderr.slice(-2000)).toBe(0);
+      expect(replay.stdout).toContain(`4 records read, 1 written to orders, 3 refused (in _dead_letter: ${round === 1 ? 2 : 0} new rows, the others were there with the same reason)`);
+      const orders = (await readVersioned(join(dir, 'lake'), ['orders'])).orders!.rows;
+      expect(orders.map((r) => r.id)).toEqual([1]);
+      // id 2 and id 4's new reason are added once; id 3's reason was already there.
+      expect(await dead()).toEqual([
+        ...original,
+        [1, 'expectation', -1, "table 'orders': expectation 'amount_in_range' failed: amount >= 0"],
+        [3, 'expectation', -1, "table 'orders': expectation 'amount_in_range' failed: amount >= 0"],
+      ].sort());
+    }
   }, E2E_TIMEOUT);
 
   it('refuses a spec whose source is not Kafka, a malformed offsets file and a time without a zone', async () => {

@@ -17,8 +17,10 @@ const usage = `Usage: pipeline replay <spec.yaml> --table <name> (--from-offsets
 
 Re-derives one table: records go through the spec's decode, derive, where, expectations,
 routing and table rules again, and the table's records are merged (or appended) with their
-Kafka coordinates. Only that table is written; other tables, windows, the dead-letter table
-and the pipeline's checkpoints are left alone, so it may run beside the pipeline.
+Kafka coordinates. Only that table is written, and the dead-letter table for the records it
+refuses under the current spec (a record already there with the same stage and reason gets no
+second row); other tables, windows and the pipeline's checkpoints are left alone, so it may
+run beside the pipeline.
 
 From Kafka (--from-offsets, --from-timestamp), with a consumer of its own (group
 <groupIdPrefix>-replay-<table>; no offsets are committed), up to each partition's
@@ -71,12 +73,12 @@ export const command: Command = {
     if (!spec) return 1;
     const plan = compilePlan(spec);
     if (start) {
-      process.stdout.write(`${formatKafkaReplay(await replayFromKafka(plan, values.table, start, createLogger(logLevel, plan.pipeline)))}\n`);
+      process.stdout.write(`${formatKafkaReplay(await replayFromKafka(plan, values.table, start, createLogger(logLevel, plan.pipeline)), plan.deadLetter.table)}\n`);
       return 0;
     }
     const r = await replayFromRaw(plan, values.table, createLogger(logLevel, plan.pipeline));
     const range = r.toVersion === r.fromVersion ? `nothing new in the raw table after version ${r.fromVersion}` : `raw versions ${r.fromVersion + 1}..${r.toVersion}`;
-    process.stdout.write(`replayed ${r.table}: ${range}; ${r.rawRecords} raw records, ${r.records} written to ${r.table}, ${r.refused} refused (already dead-lettered by the original run)\n`);
+    process.stdout.write(`replayed ${r.table}: ${range}; ${r.rawRecords} raw records, ${r.records} written to ${r.table}, ${refusedText(r, plan.deadLetter.table)}\n`);
     return 0;
   },
 };
@@ -110,8 +112,13 @@ function kafkaStart(file: string | undefined, timestamp: string | undefined): Re
   return { offsets };
 }
 
+/** What became of the records the table refused. */
+function refusedText(r: { refused: number; deadLettered: number }, deadLetter: string): string {
+  return `${r.refused} refused (in ${deadLetter}: ${r.deadLettered} new rows, the others were there with the same reason)`;
+}
+
 /** One line per replayed partition range, then the totals. */
-function formatKafkaReplay(r: KafkaReplayResult): string {
+function formatKafkaReplay(r: KafkaReplayResult, deadLetter: string): string {
   const ranges = Object.entries(r.ranges).map(([p, [from, to]]) => (from >= to ? `${p}: nothing left` : `${p}: ${from}..${to - 1}`));
-  return `replayed ${r.table} from topic ${r.topic} (partition: offsets ${ranges.join(', ')}); ${r.records} records read, ${r.written} written to ${r.table}, ${r.refused} refused (already dead-lettered by the original run)`;
+  return `replayed ${r.table} from topic ${r.topic} (partition: offsets ${ranges.join(', ')}); ${r.records} records read, ${r.written} written to ${r.table}, ${refusedText(r, deadLetter)}`;
 }
