@@ -48,6 +48,20 @@ export function encodeHeaders(headers: RecordHeaders | undefined): string | null
   return out.length === 0 ? null : JSON.stringify(out);
 }
 
+/** The headers a raw table's `headers` column holds, as the consumer gave them (a list where a name repeats). */
+export function decodeHeaders(text: string | null | undefined): RecordHeaders {
+  const out: RecordHeaders = {};
+  if (text === null || text === undefined || text === '') return out;
+  const seen = new Map<string, (Buffer | null)[]>();
+  for (const { key, value } of JSON.parse(text) as { key: string; value: string | null }[]) {
+    const list = seen.get(key) ?? [];
+    list.push(value === null ? null : Buffer.from(value, 'base64'));
+    seen.set(key, list);
+  }
+  for (const [key, list] of seen) out[key] = list.length === 1 ? list[0]! : list;
+  return out;
+}
+
 /** The JSON kinds of every raw column (nulls included), so the lake never reads a batch file to learn them. */
 export const RAW_KINDS: Record<string, number> = {
   topic: Kind.STRING,

@@ -66,15 +66,23 @@ function headersValue(headers: SourceHeaders | undefined): { value: unknown } | 
   return { value: JSON.stringify(out) };
 }
 
+/** The attached columns' names and types, in `wanted` order. */
+export function metadataColumnTypes(wanted: MetadataColumn[], keyFormat: KeyFormat): AttachedColumns['columns'] {
+  return wanted.map((m) => ({ name: METADATA_COLUMN_NAMES[m], type: m === 'key' ? KEY_TYPES[keyFormat] : TYPES[m] }));
+}
+
+/** What the metadata columns are read from: a batch's records (or a raw table's rows shaped alike). */
+export type MetadataSource = Pick<BatchRecords, 'partitions' | 'offsets' | 'timestamps' | 'key' | 'headers'>;
+
 /** The attached columns of the records at `indices` of a batch. */
 export function metadataColumns(
   wanted: MetadataColumn[],
   keyFormat: KeyFormat,
   topic: string,
-  records: BatchRecords,
-  indices: Int32Array,
+  records: MetadataSource,
+  indices: ArrayLike<number>,
 ): AttachedColumns {
-  const columns = wanted.map((m) => ({ name: METADATA_COLUMN_NAMES[m], type: m === 'key' ? KEY_TYPES[keyFormat] : TYPES[m] }));
+  const columns = metadataColumnTypes(wanted, keyFormat);
   const values: unknown[][] = new Array(indices.length);
   const rejects: (string | undefined)[] = new Array(indices.length);
   for (let r = 0; r < indices.length; r++) {

@@ -23,9 +23,12 @@ import { tableRulesOf } from '../operators/table-shape.js';
 import { packValues, prepareBatch, transformBatch } from './batch-transform.js';
 import type { Logger } from './logger.js';
 import { tablePrograms } from './table-program.js';
-import { decodeHeaders, type RawRecord } from '../operators/sink-dead-letter.js';
+import type { RawRecord } from '../operators/sink-dead-letter.js';
+import { decodeHeaders } from '../operators/sink-raw.js';
 import type { RejectedRow } from '../lake/types.js';
 import { deadLetterRefused, refusalsOf } from './replay-dead-letters.js';
+import { METADATA_COLUMN_NAMES, metadataColumns, type MetadataSource } from './metadata-columns.js';
+import { sourceName } from '../spec/index.js';
 
 /** What a replay did. */
 export interface ReplayResult {
@@ -50,6 +53,18 @@ function rawRecordOf(row: Record<string, unknown>): RawRecord {
   return {
     partition: Number(row.partition), offset: Number(row.offset), timestamp,
     key: (row.key as Buffer | null) ?? null, value: (row.value as Buffer | null) ?? null, headers: decodeHeaders(row.headers as string | null),
+  };
+}
+
+/** Raw table rows as the records {@link metadataColumns} reads. */
+function rawMetadataSource(rows: Record<string, unknown>[]): MetadataSource {
+  const records = rows.map(rawRecordOf);
+  return {
+    partitions: Int32Array.from(records, (r) => r.partition),
+    offsets: Float64Array.from(records, (r) => r.offset),
+    timestamps: Float64Array.from(records, (r) => r.timestamp),
+    key: (i) => records[i]!.key,
+    headers: (i) => records[i]!.headers,
   };
 }
 
@@ -81,8 +96,9 @@ export async function replayFromRaw(plan: Plan, table: string, logger: Logger): 
       const packed = packValues(rows.map((r) => (r.value as Buffer | null) ?? null));
       const prepared = await prepareBatch(graph, { values: packed, retryForMs: 300_000, warn: (message, fields) => logger.warn(fields ?? {}, message) });
       const tables: Record<string, TableRules> = {};
+      const meta = plan.source.metadataColumns ?? [];
       for (const { sink: s } of programs.values()) {
-        tables[s.table] = tableRulesOf(s, await knownColumns(lake, s));
+        tables[s.table] = tableRulesOf(s, await knownColumns(lake, s), meta.map((m) => METADATA_COLUMN_NAMES[m]));
       }
       const routed = transformBatch(packed, { graph, tables, outDir: join(staging, String(changes.upTo)), state, prepared });
       state = routed.state;
@@ -97,7 +113,9 @@ export async function replayFromRaw(plan: Plan, table: string, logger: Logger): 
         const beforeCommit = async (rejected: RejectedRow[]) => {
           result.deadLettered += await deadLetterRefused(lake, plan, result.batches, refusalsOf(table, program, [], rejected, recordAt, (row) => part.indices[row]!));
         };
-        const written = await writeDeltaSink(lake, sink, { kind: 'ndjson', path: part.path, rowCount: part.count, kinds: part.kinds, positions }, { appId, version: changes.upTo }, beforeCommit);
+        // The Kafka metadata columns, from what the raw table kept of each record.
+        const attached = meta.length > 0 ? { attached: metadataColumns(meta, plan.source.keyFormat ?? 'string', sourceName(plan.source), rawMetadataSource(rows), part.indices) } : {};
+        const written = await writeDeltaSink(lake, sink, { kind: 'ndjson', path: part.path, rowCount: part.count, kinds: part.kinds, positions, ...attached }, { appId, version: changes.upTo }, beforeCommit);
         const refusedRows = written.rejected.filter((r) => !r.dropped).length;
         result.records += part.count - written.rejected.length;
         result.refused += refusedRows;

@@ -6,8 +6,9 @@
  * versions and writes nothing twice.
  *
  * bronze: raw rows become the records the fused graph sees (same bytes, same Kafka partition
- * and offset), run through decode → route → table shaping; each gold table's share lands in its
- * bronze table as the exact NDJSON line the fused run would merge, with its coordinates.
+ * and offset, key and headers), run through decode → route → table shaping; each gold table's
+ * share lands in its bronze table as the exact NDJSON line the fused run would merge, with its
+ * coordinates (and its Kafka metadata column values, when the spec asks for them).
  * gold: each bronze table's new lines are merged into its gold table with those coordinates,
  * so ties break as in the fused run and the gold tables come out the same.
  */
@@ -20,8 +21,10 @@ import { MAX_VERSIONS_PER_BATCH, type StagedJobs } from './staged-plan.js';
 import type { TableWriter } from '../operators/api.js';
 import { writeDeltaSink } from '../operators/sink-delta.js';
 import { deadLetterRow, writeDeadLetters } from '../operators/sink-dead-letter.js';
+import { decodeHeaders } from '../operators/sink-raw.js';
 import { capRows, type DeltaSourceProps, type VersionRead } from '../operators/source-delta.js';
-import type { BatchInput, WriteOptions } from '../lake/types.js';
+import type { AttachedColumns, BatchInput, WriteOptions } from '../lake/types.js';
+import { metadataColumnTypes } from './metadata-columns.js';
 import { StreamCheckpoint, type OffsetsEntry } from './stream-checkpoint.js';
 import { createDecoder } from './decode-pool.js';
 import { failpoint } from './failpoints.js';
@@ -36,6 +39,28 @@ import { deadLetterLimitPassed } from './runner.js';
 
 /** Columns of a bronze table: a routed, validated record as its exact JSON line, with its Kafka coordinates. */
 export const BRONZE_COLUMNS: Record<string, string> = { partition: 'INTEGER', offset: 'BIGINT', timestamp: 'TIMESTAMPTZ', record: 'VARCHAR' };
+
+/**
+ * With `source.metadataColumns`, a bronze row also keeps the record's metadata column values
+ * (`{"values": [...], "reject": "<why a value cannot be read>"}` in the columns' order), so
+ * gold attaches them with the types a fused run gives them.
+ */
+export const BRONZE_METADATA = 'metadata';
+
+/** The metadata columns gold attaches to its rows, from the bronze rows' {@link BRONZE_METADATA}. */
+function bronzeMetadata(plan: Plan, rows: Record<string, unknown>[]): AttachedColumns | undefined {
+  const wanted = plan.source.metadataColumns;
+  if (!wanted || wanted.length === 0) return undefined;
+  const values: unknown[][] = [];
+  const rejects: (string | undefined)[] = [];
+  for (const r of rows) {
+    const stored = typeof r[BRONZE_METADATA] === 'string' ? (JSON.parse(r[BRONZE_METADATA]) as { values: unknown[]; reject?: string }) : undefined;
+    values.push(stored?.values ?? wanted.map(() => null));
+    // A row bronze wrote before the spec asked for metadata columns has none to give.
+    rejects.push(stored ? stored.reject : 'the bronze row was written without its Kafka metadata columns (source.metadataColumns was added since): replay the table from raw (pipeline replay --from-raw)');
+  }
+  return { columns: metadataColumnTypes(wanted, plan.source.keyFormat ?? 'string'), values, rejects };
+}
 
 
 /** What a job loop needs to know about its run. */
@@ -161,11 +186,15 @@ function bronzeWriter(lake: Lake, plan: Plan, jobs: StagedJobs, timestamps: Map<
       if (!gold.has(path) || input.kind !== 'ndjson') return lake.write(path, input, opts);
       const lines = readFileSync(input.path, 'utf8').split('\n');
       const positions = input.positions!;
+      const { attached } = input;
       const rows = Array.from({ length: positions.partitions.length }, (_, i) => {
         const ms = timestamps.get(`${positions.partitions[i]}:${positions.offsets[i]}`) ?? Number.NaN;
-        return { partition: positions.partitions[i], offset: positions.offsets[i], timestamp: Number.isFinite(ms) ? new Date(ms).toISOString() : null, record: lines[i] };
+        const row: Record<string, unknown> = { partition: positions.partitions[i], offset: positions.offsets[i], timestamp: Number.isFinite(ms) ? new Date(ms).toISOString() : null, record: lines[i] };
+        if (attached) row[BRONZE_METADATA] = JSON.stringify({ values: attached.values[i], ...(attached.rejects?.[i] ? { reject: attached.rejects[i] } : {}) });
+        return row;
       });
-      return lake.write(path, { kind: 'rows', rows }, { mode: 'append', columns: BRONZE_COLUMNS, ...(opts.txn ? { txn: opts.txn } : {}), operationParameters: opts.operationParameters });
+      const columns = attached ? { ...BRONZE_COLUMNS, [BRONZE_METADATA]: 'VARCHAR' } : BRONZE_COLUMNS;
+      return lake.write(path, { kind: 'rows', rows }, { mode: 'append', columns, ...(opts.txn ? { txn: opts.txn } : {}), operationParameters: opts.operationParameters });
     },
   };
 }
@@ -197,7 +226,7 @@ export async function runBronzeJob(plan: Plan, jobs: StagedJobs, run: JobRunOpti
         timestamps.set(`${partition}:${Number(r.offset)}`, ms);
         let list = messages.get(partition);
         if (!list) messages.set(partition, (list = []));
-        list.push({ offset: String(r.offset), timestamp: String(ms), key: (r.key as Buffer | null) ?? null, value: (r.value as Buffer | null) ?? null });
+        list.push({ offset: String(r.offset), timestamp: String(ms), key: (r.key as Buffer | null) ?? null, value: (r.value as Buffer | null) ?? null, headers: decodeHeaders(r.headers as string | null) });
       }
       const prepared = await processor.prepare(batchId, batchOf(ranges, messages), pending);
       // The fused run's deadLetter limits, judged before the batch commits: a batch that would
@@ -268,7 +297,8 @@ async function runGoldTable(plan: Plan, jobs: StagedJobs, program: TableProgram,
       const file = join(staging, `${batchId}.ndjson`);
       writeFileSync(file, rows.map((r) => String(r.record)).join('\n') + '\n');
       const positions = { partitions: rows.map((r) => Number(r.partition)), offsets: rows.map((r) => Number(r.offset)) };
-      const result = await writeDeltaSink(run.lake, sink, { kind: 'ndjson', path: file, rowCount: rows.length, positions }, txn, (rejected) => {
+      const attached = bronzeMetadata(plan, rows);
+      const result = await writeDeltaSink(run.lake, sink, { kind: 'ndjson', path: file, rowCount: rows.length, positions, ...(attached ? { attached } : {}) }, txn, (rejected) => {
         decisions.rejected[sink.table] = rejected;
         checkpoint.writeDecisions(batchId, decisions);
       });

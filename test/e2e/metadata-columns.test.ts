@@ -3,14 +3,15 @@
  * broker (records produced with kafkajs, headers included): keys, headers, partition, offset,
  * timestamp and topic land as typed columns, usable as a merge key and in `derive`; a key that
  * is not JSON under `keyFormat: json`, or spells half a surrogate pair, fails its record alone.
+ * Staged (raw → bronze → gold) and a replay from raw give the same table and dead letters.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { Lake } from '../../src/lake/index.js';
 import { useTestBroker } from '../support/broker.js';
-import { E2E_TIMEOUT, runAvailableNow } from '../support/cli.js';
+import { E2E_TIMEOUT, runAvailableNow, runCli } from '../support/cli.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const broker = useTestBroker([{ name: 'keyed', partitions: 2 }]);
@@ -36,10 +37,9 @@ describe('Kafka metadata as columns', () => {
     });
     await producer.disconnect();
 
-    const spec = join(dir, 'spec.yaml');
-    writeFileSync(spec, `apiVersion: pipeline/v1
+    const writeSpec = (file: string, out: string, extra = '') => writeFileSync(file, `apiVersion: pipeline/v1
 name: meta
-source:
+${extra}source:
   kafka: { brokers: ["${broker.bootstrap}"], topic: keyed }
   metadataColumns: [key, headers, partition, offset, timestamp, topic]
   keyFormat: json
@@ -54,8 +54,10 @@ tables:
       user_id: "CAST(_kafka_key->>'id' AS BIGINT)"
       origin: "_kafka_headers->>'source'"
 deadLetter: { table: _dead_letter }
-output: { path: ${join(dir, 'lake')} }
+output: { path: ${out} }
 `);
+    const spec = join(dir, 'spec.yaml');
+    writeSpec(spec, join(dir, 'lake'));
     const run = await runAvailableNow(spec, dir);
     expect(run.code, run.stderr.slice(-2000)).toBe(0);
     expect(run.summary).toMatchObject({ records: 5, deadLettered: 2 });
@@ -80,6 +82,50 @@ output: { path: ${join(dir, 'lake')} }
         [1, 1, 'sink', "table 'users': key is not valid JSON (keyFormat"],
         [1, 2, 'sink', "table 'users': key holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which is not text (keyFormat"],
       ]);
+
+      // Staged (raw → bronze → gold) over the same records gives the same table and dead
+      // letters: bronze keeps each record's metadata values for gold; so does a replay from raw.
+      const stagedSpec = join(dir, 'staged.yaml');
+      writeSpec(stagedSpec, join(dir, 'staged-lake'), 'mode: staged\n');
+      const staged = await runAvailableNow(stagedSpec, dir);
+      expect(staged.code, staged.stderr.slice(-2000)).toBe(0);
+      const stagedPath = join(dir, 'staged-lake', 'users');
+      const ordered = async (p: string) => (await lake.scan(p)).map((r) => JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).sort();
+      const deadOf = async (root: string) => (await lake.scan(join(root, '_dead_letter'))).map((r) => [r.partition, Number(r.offset), r.stage, r.error]).sort();
+      expect(Object.fromEntries((await lake.columns(stagedPath)).map((c) => [c.name, c.type]))).toEqual(types);
+      expect(await ordered(stagedPath)).toEqual(await ordered(path));
+      expect(await deadOf(join(dir, 'staged-lake'))).toEqual(await deadOf(join(dir, 'lake')));
+      rmSync(stagedPath, { recursive: true });
+      const replay = await runCli(['replay', stagedSpec, '--table', 'users', '--from-raw']);
+      expect(replay.code, replay.stderr.slice(-2000)).toBe(0);
+      expect(replay.stdout).toContain('2 refused (in _dead_letter: 0 new rows');
+      expect(await ordered(stagedPath)).toEqual(await ordered(path));
+
+      // Bronze rows written before metadataColumns was added have no values to give: gold
+      // dead-letters them with the reason, never merges them with a NULL key.
+      const late = join(dir, 'late.yaml');
+      writeFileSync(late, `apiVersion: pipeline/v1
+name: meta
+mode: staged
+source:
+  kafka: { brokers: ["${broker.bootstrap}"], topic: keyed }
+routing: { field: t, routes: { u: users } }
+tables:
+  users: { mode: append }
+output: { path: ${join(dir, 'late-lake')} }
+`);
+      for (const job of ['raw', 'bronze']) {
+        const r = await runCli(['run', late, '--available-now', '--job', job]);
+        expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      }
+      writeSpec(late, join(dir, 'late-lake'), 'mode: staged\n');
+      const caughtUp = await runAvailableNow(late, dir);
+      // Every row it read went to the dead-letter table: past deadLetter.maxRatio, gold fails loudly.
+      expect(caughtUp.code).toBe(1);
+      expect(caughtUp.stderr).toContain('gold: 5 records went to the dead-letter table');
+      expect(await lake.exists(join(dir, 'late-lake', 'users')) ? await lake.scan(join(dir, 'late-lake', 'users')) : []).toEqual([]);
+      const lateDead = await lake.scan(join(dir, 'late-lake', '_dead_letter'));
+      expect(lateDead.filter((r) => String(r.error).includes('written without its Kafka metadata columns'))).toHaveLength(5);
     } finally {
       lake.close();
     }
