@@ -114,7 +114,9 @@ function kafkaStart(file: string | undefined, timestamp: string | undefined): Re
 
 /** What became of the records the table refused. */
 function refusedText(r: { refused: number; deadLettered: number }, deadLetter: string): string {
-  return `${r.refused} refused (in ${deadLetter}: ${r.deadLettered} new rows, the others were there with the same reason)`;
+  if (r.refused === 0) return '0 refused';
+  const held = r.refused - r.deadLettered;
+  return `${r.refused} refused (in ${deadLetter}: ${r.deadLettered} new rows${held > 0 ? `, ${held} already there with the same reason` : ''})`;
 }
 
 /** One line per replayed partition range, then the totals. */
