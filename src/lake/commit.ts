@@ -28,6 +28,8 @@ export interface PlannedCommit {
   adds: AddAction[];
   removes: RemoveAction[];
   txn?: TxnMark;
+  /** More txn actions of the commit (see WriteOptions.marks). */
+  marks?: TxnMark[];
   /** Decoded paths of the files whose rows the plan copies (the files it rewrites). */
   readFiles: Set<string>;
   /** The batch's keys, to test winners' added files (merges only). */
@@ -50,8 +52,8 @@ export function commitActions(plan: PlannedCommit, now = Date.now()): Action[] {
   });
   if (plan.protocol) actions.push({ protocol: plan.protocol });
   if (plan.metadata) actions.push({ metaData: plan.metadata });
-  if (plan.txn) {
-    const txn: TxnAction = { appId: plan.txn.appId, version: plan.txn.version, lastUpdated: now };
+  for (const mark of [...(plan.txn ? [plan.txn] : []), ...(plan.marks ?? [])]) {
+    const txn: TxnAction = { appId: mark.appId, version: mark.version, lastUpdated: now };
     actions.push({ txn });
   }
   for (const r of plan.removes) actions.push({ remove: { ...r, deletionTimestamp: now } });

@@ -168,6 +168,10 @@ export interface WriteOptions {
    */
   expectations?: Expectation[];
   txn?: TxnMark;
+  /** More txn actions written with the commit (not checked: `txn` alone makes the write idempotent). */
+  marks?: TxnMark[];
+  /** A batch with no row still commits its `txn` and `marks` to an existing table (a replay marking how far it read). */
+  commitEmpty?: boolean;
   /** Values that do not convert to their column's fixed type go to this column as JSON instead of failing their row. */
   rescuedDataColumn?: string;
   /**

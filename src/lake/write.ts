@@ -257,6 +257,7 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
     removes: [],
     readFiles: new Set(),
     ...(opts.txn ? { txn: opts.txn } : {}),
+    ...(opts.marks && opts.marks.length > 0 ? { marks: opts.marks } : {}),
   };
   const widened = state ? loaded.widened : [];
   const plan: WritePlan = {
@@ -266,7 +267,8 @@ export async function planWrite(c: Conn, tablePath: string, state: TableState | 
   // stored batch's would (the table is created, columns added or widened), so a table's schema
   // does not depend on whether refused records shared a batch with stored ones.
   if (loaded.rowCount === 0 && loaded.rejected.length === 0) {
-    plan.empty = true;
+    // Nothing to write: only a write told to commit its txns anyway does (of an existing table).
+    plan.empty = !(opts.commitEmpty && state);
     return plan;
   }
   if (opts.measureQuality !== false && loaded.rowCount > 0) plan.quality = await batchQuality(c, 'b', loaded.columns, opts.mode === 'append' ? [] : (opts.mergeKeys ?? []));

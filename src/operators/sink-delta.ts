@@ -51,13 +51,15 @@ export function writeDeltaSink(
   sink: DeltaSinkConfig,
   input: BatchInput,
   txn: TxnMark,
-  beforeCommit?: (rejected: RejectedRow[]) => void,
+  beforeCommit?: (rejected: RejectedRow[]) => void | Promise<void>,
   phases?: PhaseTimes,
+  marks?: TxnMark[],
 ): Promise<WriteResult> {
   return lake.write(sink.path, input, {
     ...sinkWriteOptions(sink),
     ...(beforeCommit ? { beforeCommit } : {}),
     ...(phases ? { phases } : {}),
+    ...(marks && marks.length > 0 ? { marks } : {}),
     txn,
     operationParameters: { appId: txn.appId, batchId: txn.version },
   });

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { PipelineError, SourceError } from '../errors.js';
 import { Lake } from '../lake/index.js';
 import type { TableRules } from '../operators/api.js';
-import { knownColumns, writeDeltaSink } from '../operators/sink-delta.js';
+import { knownColumns, sinkWriteOptions, writeDeltaSink } from '../operators/sink-delta.js';
 import { tableRulesOf } from '../operators/table-shape.js';
 import { kafkaSource, type KafkaSourceSpec } from '../spec/index.js';
 import type { Plan, SinkPlan } from './plan.js';
@@ -74,6 +74,17 @@ export function kafkaReplayAppId(plan: Plan, table: string, partition: number): 
   return `${plan.pipeline}/replay/${table}/${partition}`;
 }
 
+/**
+ * The txn app id recording where the replays of `table` began reading `partition` (its version:
+ * that offset), written with the first commit that marks the partition. With the replay's
+ * position it gives the offsets the table holds by replay: `[start, position)` (a replay never
+ * reads below the position it holds, so there is no gap), which `pipeline verify` checks the
+ * pipeline's batches against.
+ */
+export function kafkaReplayStartAppId(plan: Plan, table: string, partition: number): string {
+  return `${kafkaReplayAppId(plan, table, partition)}/from`;
+}
+
 /** Re-derives `table` from the topic (see the module comment). */
 export async function replayFromKafka(plan: Plan, table: string, start: ReplayStart, logger: Logger): Promise<KafkaReplayResult> {
   const spec = kafkaSource(plan.source, '--from-offsets and --from-timestamp', plan.pipeline);
@@ -100,7 +111,7 @@ export async function replayFromKafka(plan: Plan, table: string, start: ReplaySt
     // Operator state (watermarks) carries from batch to batch, as in a run.
     let state: Record<string, unknown> = {};
     await readRange(kafka, spec, groupId, collector, logger, async (batch) => {
-      const { written, refused, deadLettered, next } = await writeBatch(lake, plan, programs, table, batch, join(staging, String(result.batches)), spec.topic, state, result.batches);
+      const { written, refused, deadLettered, next } = await writeBatch(lake, plan, programs, table, batch, join(staging, String(result.batches)), spec.topic, state, result.batches, ranges);
       state = next;
       result.batches++;
       result.records += batch.count;
@@ -248,9 +259,16 @@ async function readRange(kafka: ReturnType<typeof createKafka>, spec: KafkaSourc
 /** Runs one batch through the graph and writes the table's rows, one commit per partition. */
 async function writeBatch(
   lake: Lake, plan: Plan, programs: Map<string, TableProgram>, table: string, batch: CollectedBatch, dir: string, topic: string, state: Record<string, unknown>, batchId: number,
+  ranges: ReplayRanges,
 ): Promise<{ written: number; refused: number; deadLettered: number; next: Record<string, unknown> }> {
   const program = programs.get(table)!;
   const { sink } = program;
+  // Each partition's first mark also says where the replays of the table began reading it.
+  const held = (await lake.exists(sink.path)) ? (await lake.snapshot(sink.path)).txns : {};
+  const marksOf = (p: number, until: number) => {
+    const start = kafkaReplayStartAppId(plan, sink.table, p);
+    return [{ appId: kafkaReplayAppId(plan, sink.table, p), version: until }, ...(held[start] === undefined ? [{ appId: start, version: ranges.get(p)![0] }] : [])];
+  };
   const records = new BatchRecords(batch);
   const { partitions } = records;
   const graph = { nodes: plan.nodes, edges: plan.edges };
@@ -270,12 +288,17 @@ async function writeBatch(
   let written = 0;
   const part = routed.tables.find((t) => t.table === sink.table);
   const lines = part ? readFileSync(part.path, 'utf8').split('\n') : [];
-  // One commit per partition, each with its own txn, in partition order. A partition with no
-  // row for the table commits nothing: a later replay reads those records again, to no effect.
+  // One commit per partition, each with its own txn, in partition order. The partitions with no
+  // row for the table are marked together by one commit of txns alone, after the others (a
+  // replay killed before it reads those records again, to no effect).
+  const unmarked: number[] = [];
   for (const [p, [, until]] of Object.entries(batch.ranges).map(([k, r]) => [Number(k), r] as const).sort((a, b) => a[0] - b[0])) {
     const rows = part ? Int32Array.from(Array.from(part.indices).filter((i) => partitions[i] === p)) : new Int32Array(0);
-    if (rows.length === 0) continue;
-    const txn = { appId: kafkaReplayAppId(plan, sink.table, p), version: until };
+    if (rows.length === 0) {
+      unmarked.push(p);
+      continue;
+    }
+    const [txn, ...marks] = marksOf(p, until);
     const file = join(dir, `${sink.table}.${p}.ndjson`);
     const keep = new Set(rows);
     writeFileSync(file, `${Array.from(part!.indices).flatMap((i, line) => (keep.has(i) ? [lines[line]!] : [])).join('\n')}\n`);
@@ -285,10 +308,15 @@ async function writeBatch(
     const beforeCommit = async (rejected: RejectedRow[]) => {
       deadLettered += await deadLetterRefused(lake, plan, batchId, refusalsOf(sink.table, program, [], rejected, recordAt, (row) => rows[row]!));
     };
-    const result = await writeDeltaSink(lake, sink, { kind: 'ndjson', path: file, rowCount: rows.length, kinds: part!.kinds, positions, ...attached }, txn, beforeCommit);
+    const result = await writeDeltaSink(lake, sink, { kind: 'ndjson', path: file, rowCount: rows.length, kinds: part!.kinds, positions, ...attached }, txn!, beforeCommit, undefined, marks);
     written += rows.length - result.rejected.length;
     refused += result.rejected.filter((r) => !r.dropped).length;
     failpoint('batch.after-table-commit');
+  }
+  // A table not created yet has nothing to mark: the next replay reads those records again.
+  if (unmarked.length > 0 && (await lake.exists(sink.path))) {
+    const [txn, ...marks] = unmarked.flatMap((p) => marksOf(p, batch.ranges[String(p)]![1]));
+    await lake.write(sink.path, { kind: 'rows', rows: [] }, { ...sinkWriteOptions(sink), txn: txn!, marks, commitEmpty: true, operationParameters: { appId: txn!.appId, batchId: txn!.version } });
   }
   rmSync(dir, { recursive: true, force: true });
   return { written, refused, deadLettered, next: routed.state };

@@ -1058,6 +1058,21 @@ describe('table API', () => {
     expect(await lake.scan(t)).toEqual([{ id: 3 }]);
   });
 
+  test('a write without rows commits its txn and marks only when told to, and only to an existing table', async () => {
+    const t = tempDir();
+    const opts: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq', txn: { appId: 'r/0', version: 5 }, marks: [{ appId: 'r/1', version: 7 }] };
+    expect((await lake.write(t, { kind: 'rows', rows: [] }, { ...opts, commitEmpty: true })).status).toBe('empty');
+    await lake.write(t, { kind: 'rows', rows: [{ id: 1, seq: 1 }] }, { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' });
+    expect((await lake.write(t, { kind: 'rows', rows: [] }, opts)).status).toBe('empty');
+    const w = await lake.write(t, { kind: 'rows', rows: [] }, { ...opts, commitEmpty: true });
+    expect(w).toMatchObject({ status: 'committed', version: 1 });
+    expect(readLogEntry(t, 1).filter((a) => a.txn).map((a) => [a.txn.appId, a.txn.version])).toEqual([['r/0', 5], ['r/1', 7]]);
+    expect(readLogEntry(t, 1).some((a) => a.add || a.remove || a.metaData)).toBe(false);
+    expect((await lake.snapshot(t)).txns).toEqual({ 'r/0': 5, 'r/1': 7 });
+    expect((await lake.write(t, { kind: 'rows', rows: [] }, { ...opts, commitEmpty: true })).status).toBe('already-committed');
+    expect(await lake.scan(t)).toEqual([{ id: 1, seq: 1 }]);
+  });
+
   test('a table folder replaced behind the cache by one with more versions is read as the new table', async () => {
     const t = tempDir();
     const upsert: WriteOptions = { mode: 'upsert', mergeKeys: ['id'], sequenceBy: 'seq' };

@@ -17,6 +17,8 @@ Audits a pipeline's checkpoints and tables (read-only), after an incident or on 
 - per stream, the committed offset ranges of every partition follow each other with no gap
   or overlap, and every batch a table committed is in that table's log with the stream's
   txn (appId <pipeline>/<stream>); the last committed batch is in every table it touched;
+  a table rebuilt by \`pipeline replay\` from Kafka holds a batch when the replays read all of
+  its offsets (their txns record where they began and how far they got);
 - per table, no commit is missing from the log and every live data file exists;
 - where the event log (<checkpoint>/events.jsonl) holds a batch's counts:
   records in = rows written + dead-lettered + dropped;
