@@ -165,11 +165,15 @@ export async function verifyPipeline(plan: Plan, lake: Lake, topic?: TopicOffset
         const audit = audits.get(table);
         if (!audit || !WRITTEN.has(t.status)) continue;
         const holds = audit.txns[appId];
-        // A table rebuilt by `pipeline replay` from Kafka holds the batch's records under the
-        // replay's txns (one per partition, the next offset) instead of the stream's.
-        if ((holds === undefined || holds < batchId) && replayed(plan, table, audit.txns, range)) continue;
-        if (batchId === verdict.lastCommitted && (holds === undefined || holds < batchId)) {
-          discrepancies.push({ kind: 'checkpoint-ahead', stream, table, batchId, message: `table ${table}: stream ${stream} committed batch ${batchId} (${span}) in its checkpoint, but the table holds ${holds === undefined ? 'no batch' : `batches up to ${holds}`} of ${appId}` });
+        if (holds === undefined || holds < batchId) {
+          // A table rebuilt by `pipeline replay` from Kafka holds the batch's records under the
+          // replay's txns (one per partition, the next offset) instead of the stream's.
+          if (replayed(plan, table, audit.txns, range)) continue;
+          // Otherwise the table is behind the checkpoint: at its last batch (a table restored
+          // or rolled back), or further (a table deleted and written again since).
+          const last = batchId === verdict.lastCommitted;
+          discrepancies.push({ kind: last ? 'checkpoint-ahead' : 'txn-missing', stream, table, batchId, message: `table ${table}: stream ${stream} committed batch ${batchId} (${span}) in its checkpoint, but the table holds ${holds === undefined ? 'no batch' : `batches up to ${holds}`} of ${appId}` });
+          continue;
         }
         // A batch written by this commit must be in that log version, with this stream's txn.
         if (t.status !== 'committed' || audit.missingCommits.includes(t.version)) continue;
