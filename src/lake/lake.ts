@@ -22,8 +22,8 @@ import { relativeDataPath, storageFor, tableRoot } from './storage/index.js';
 import { columnsToFields, fieldsToColumns, normalizeDuckType, parseDuckType, quoteIdent, renderDuckType, schemaString } from './schema.js';
 import { applyCommit, emptyState, fileKey, loadState, refreshState, toSnapshot, type LiveFile, type TableState } from './snapshot.js';
 import type { Action } from './log.js';
-import { timed, type BatchInput, type DeltaField, type PhaseTimes, type ColumnDef, type CommitSummary, type TableSnapshot, type WriteOptions, type WriteResult } from './types.js';
-import { checkWrite, planWrite, targetFileSize, UNSAFE_INTEGERS_KEY, UNTYPED_KEY, type WritePlan } from './write.js';
+import { timed, type BatchInput, type DeltaField, type PhaseTimes, type ColumnDef, type CommitSummary, type RejectedRow, type TableSnapshot, type WriteOptions, type WriteResult } from './types.js';
+import { checkWrite, loadRejects, planWrite, targetFileSize, UNSAFE_INTEGERS_KEY, UNTYPED_KEY, type WritePlan } from './write.js';
 
 /** Commit attempts before a write gives up with CommitConflictError (retriable). */
 const MAX_COMMIT_ATTEMPTS = 40;
@@ -155,6 +155,20 @@ export class Lake {
       const state = await this.latest(key);
       if (this.alreadyCommitted(state, opts)) return;
       await this.duck.with((c) => checkWrite(c, key, state, batch, opts));
+    });
+  }
+
+  /**
+   * The rows a write of `batch` would leave out (values that do not convert, derive errors,
+   * `where`, drop/quarantine expectations), judged on the table as it is now, writing nothing.
+   * Throws as `write` would for a failing `fail` expectation.
+   */
+  async loadRejects(tablePath: string, batch: BatchInput, opts: WriteOptions): Promise<RejectedRow[]> {
+    const key = tableRoot(tablePath);
+    return this.locked(key, async () => {
+      const state = await this.latest(key);
+      if (this.alreadyCommitted(state, opts)) return [];
+      return this.duck.with((c) => loadRejects(c, key, state, batch, opts));
     });
   }
 

@@ -115,8 +115,14 @@ function fitsOneFile(rewritten: LiveFile[], addedRows: number, targetFileSize: n
  * before any table of a batch commits; throws ExpectationFailedError for the first failing row.
  */
 export async function checkWrite(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<void> {
-  await loadForWrite(c, tablePath, state, batch, opts);
+  await loadRejects(c, tablePath, state, batch, opts);
+}
+
+/** Loads the batch as a write would and returns the rows it leaves out, writing nothing. */
+export async function loadRejects(c: Conn, tablePath: string, state: TableState | undefined, batch: BatchInput, opts: WriteOptions): Promise<RejectedRow[]> {
+  const loaded = await loadForWrite(c, tablePath, state, batch, opts);
   await c.run('DROP TABLE b');
+  return loaded.rejected;
 }
 
 /**

@@ -184,17 +184,31 @@ function bronzeWriter(lake: Lake, plan: Plan, jobs: StagedJobs, timestamps: Map<
     txnVersion: (path, appId) => lake.txnVersion(path, appId),
     async write(path: string, input: BatchInput, opts: WriteOptions) {
       if (!gold.has(path) || input.kind !== 'ndjson') return lake.write(path, input, opts);
+      // The gold write's load decisions (values that do not convert, derive, where,
+      // expectations), taken here on the gold table as it is, as a fused run takes them: what
+      // it leaves out is dead-lettered or counted by bronze with the record's own bytes, and
+      // left out of the windows bronze computes; bronze keeps the rest.
+      const { txn: _txn, beforeCommit, ...load } = opts;
+      const rejected = await lake.loadRejects(gold.get(path)!, input, load);
+      const out = new Set(rejected.map((r) => r.row));
       const lines = readFileSync(input.path, 'utf8').split('\n');
       const positions = input.positions!;
       const { attached } = input;
-      const rows = Array.from({ length: positions.partitions.length }, (_, i) => {
+      const rows: Record<string, unknown>[] = [];
+      for (let i = 0; i < positions.partitions.length; i++) {
+        if (out.has(i)) continue;
         const ms = timestamps.get(`${positions.partitions[i]}:${positions.offsets[i]}`) ?? Number.NaN;
         const row: Record<string, unknown> = { partition: positions.partitions[i], offset: positions.offsets[i], timestamp: Number.isFinite(ms) ? new Date(ms).toISOString() : null, record: lines[i] };
         if (attached) row[BRONZE_METADATA] = JSON.stringify({ values: attached.values[i], ...(attached.rejects?.[i] ? { reject: attached.rejects[i] } : {}) });
-        return row;
-      });
+        rows.push(row);
+      }
       const columns = attached ? { ...BRONZE_COLUMNS, [BRONZE_METADATA]: 'VARCHAR' } : BRONZE_COLUMNS;
-      return lake.write(path, { kind: 'rows', rows }, { mode: 'append', columns, ...(opts.txn ? { txn: opts.txn } : {}), operationParameters: opts.operationParameters });
+      const result = await lake.write(path, { kind: 'rows', rows }, {
+        mode: 'append', columns, ...(opts.txn ? { txn: opts.txn } : {}), operationParameters: opts.operationParameters,
+        // Recorded before the bronze commit, so a batch replayed after a crash dead-letters the same records.
+        beforeCommit: () => beforeCommit?.(rejected),
+      });
+      return { ...result, rejected };
     },
   };
 }

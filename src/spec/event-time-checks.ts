@@ -44,7 +44,6 @@ export function checkEventTime(data: Obj, keyAt: Reporter, valueAt: Reporter): v
 
     strings(agg.from).forEach((table, i) => {
       if (!tables.includes(table)) valueAt('PIPE0064', [...base, 'from', String(i)], { name, table }, didYouMean(table, tables) ?? 'name a table defined under `tables`');
-      else if (leavesOut(data, table)) valueAt('PIPE0090', [...base, 'from', String(i)], { name, table }, 'filter the records before they reach the topic, or aggregate a table without `where` and drop/quarantine expectations');
     });
 
     const window = agg.window;
@@ -82,13 +81,3 @@ export function checkEventTime(data: Obj, keyAt: Reporter, valueAt: Reporter): v
   }
 }
 
-/**
- * Whether a table's load leaves records out on purpose (`where`, or a `drop`/`quarantine`
- * expectation, the source's included): a window reading the table counts each record as the
- * table's sink receives it, before its load applies these.
- */
-function leavesOut(data: Record<string, unknown>, table: string): boolean {
-  const t = isObj(data.tables) ? data.tables[table] : undefined;
-  return [data.source, t].some((owner) => isObj(owner) && (owner.where !== undefined
-    || (Array.isArray(owner.expectations) && owner.expectations.some((e) => isObj(e) && (e.action === 'drop' || e.action === 'quarantine')))));
-}

@@ -150,7 +150,7 @@ describe('pipeline run, mode: staged', () => {
     expect(await gold(dir)).toEqual(expected);
   }, E2E_TIMEOUT);
 
-  it('fails the job that dead-letters most of what it read, as a fused run fails (bronze before its batch commits, gold after)', async () => {
+  it('fails the job that dead-letters most of what it read, as a fused run fails (bronze: before its batch commits for records that do not decode, after it for values the gold table refuses)', async () => {
     const order = (i: number, total: unknown) => ({ key: `o${i}`, value: JSON.stringify({ event_type: 'orders', id: `o${i}`, seq: 1, event_time: '2026-03-01T10:00:00.000Z', total_amount: total }) });
     // Bronze: two records in three are not JSON. The batch would pass maxRatio: bronze stops
     // with nothing written; raw keeps every record.
@@ -162,16 +162,17 @@ describe('pipeline run, mode: staged', () => {
     expect(run.stdout).toMatch(/raw\s+completed: 150 records/);
     expect(run.stdout).toMatch(/bronze failed: PIPE_RUN_DEAD_LETTER_LIMIT bronze: raw versions 0\.\.0 hold 100 records for the dead-letter table, which would make the job's 100 more than deadLetter\.maxRatio \(0\.5\) of 150 records; first reasons: invalid JSON/);
     expect((await gold(dir)).tables.orders ?? []).toHaveLength(0);
-    // Gold: the values do not convert to the declared column type, so the gold write refuses
-    // them; the rows go to the dead-letter table and gold stops once the batch has committed.
+    // Values that do not convert to the gold table's declared type: bronze takes the gold
+    // write's load decisions, as a fused run takes them, so it dead-letters those records (with
+    // their own bytes) and fails once its batch has committed; gold merges the rest.
     const goldDir = tempDir();
     await produce(broker, goldDir, 'dirty-gold', Array.from({ length: 150 }, (_, i) => order(i, i % 3 === 0 ? i : `n/a ${i}`)) as never);
     const declared = (t: string) => t.replace('  orders: { mergeKeys: [id], sequenceBy: seq }', '  orders: { mergeKeys: [id], sequenceBy: seq, columns: { total_amount: BIGINT } }');
     const goldSpec = staged(writeCommerceSpec(goldDir, { topic: 'dirty-gold', bootstrap: broker.bootstrap, streams: 1 }), '', declared);
     const goldRun = await runCli(['run', goldSpec, '--available-now', '--log-level', 'warn']);
     expect(goldRun.code).toBe(1);
-    expect(goldRun.stdout).toMatch(/bronze\s+completed: 150 rows in 1 batches\n/);
-    expect(goldRun.stdout).toMatch(/gold\s+failed: PIPE_RUN_DEAD_LETTER_LIMIT gold: 100 records went to the dead-letter table, more than deadLetter\.maxRatio \(0\.5\) of 150 records/);
+    expect(goldRun.stdout).toMatch(/bronze failed: PIPE_RUN_DEAD_LETTER_LIMIT bronze: 100 records went to the dead-letter table, more than deadLetter\.maxRatio \(0\.5\) of 150 records/);
+    expect(goldRun.stdout).toMatch(/gold\s+completed: 50 rows in 1 batches\n/);
     const written = await gold(goldDir);
     expect(written.tables.orders).toHaveLength(50);
     expect(written.dead).toHaveLength(100);
