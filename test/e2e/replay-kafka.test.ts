@@ -93,7 +93,8 @@ describe('pipeline replay from Kafka', () => {
     expect((await runCli(['replay', spec, '--table', 'orders', '--from-offsets', offsetsFile])).code).toBe(0);
     const partial = await runCli(['verify', spec]);
     expect(partial.code, partial.stdout).toBe(1);
-    expect(partial.stdout).toMatch(/txn-missing: table orders: stream 0 committed batch 0 \(p0 \[0, \d+\).*\) in its checkpoint, but the table holds no batch of /);
+    // (Which batch first read partition 0 depends on the cuts.)
+    expect(partial.stdout).toMatch(/(txn-missing|checkpoint-ahead): table orders: stream 0 committed batch \d+ \(.*p0 \[0, [1-9]\d*\).*\) in its checkpoint, but the table holds no batch of /);
   }, E2E_TIMEOUT);
 
   it('dead-letters the records a tightened spec refuses, once: never a record left out of its table without a row', async () => {
